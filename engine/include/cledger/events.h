@@ -1,0 +1,177 @@
+// Events as plain C++ values. The ledger stores them as FlatBuffers (schemas/events.fbs);
+// these types mirror that schema field for field and keep FlatBuffers out of the API.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace cledger {
+
+using Hash = std::array<uint8_t, 32>;
+
+struct Actor {
+  std::string id;
+  std::string role;
+  bool operator==(const Actor&) const = default;
+};
+
+struct Phone {
+  std::string type;
+  std::string number;
+  bool operator==(const Phone&) const = default;
+};
+
+struct Address {
+  std::vector<std::string> lines;
+  std::string postcode;
+  std::string country;
+  bool operator==(const Address&) const = default;
+};
+
+struct Communication {
+  std::vector<std::string> regarding;
+  std::string email_bill = "none";
+  std::string usage_report_profile;
+  std::vector<std::string> copy_correspondence;
+  std::vector<std::string> copy_ticket_updates;
+  bool operator==(const Communication&) const = default;
+};
+
+struct ContactFields {
+  std::string contact_type;
+  std::string title;
+  std::string first_name;
+  std::string last_name;
+  std::string company_name;
+  std::string position;
+  std::string department;
+  std::string email;
+  std::vector<Phone> phones;
+  Address address;
+  std::string website;
+  std::string dealer_code;
+  bool portal_enabled = false;
+  Communication communication;
+  bool operator==(const ContactFields&) const = default;
+};
+
+struct TenantCreated {
+  std::string name;
+  std::string plan;
+  bool operator==(const TenantCreated&) const = default;
+};
+struct TokenIssued {
+  std::string token_hash;
+  Actor actor;
+  bool operator==(const TokenIssued&) const = default;
+};
+struct TokenRevoked {
+  std::string token_hash;
+  bool operator==(const TokenRevoked&) const = default;
+};
+struct CustomerCreated {
+  std::string customer_id;
+  std::string name;
+  std::string email;
+  std::string bill_format;
+  bool operator==(const CustomerCreated&) const = default;
+};
+struct CustomerUpdated {
+  std::string customer_id;
+  std::string name;
+  std::string email;
+  std::string bill_format;
+  bool operator==(const CustomerUpdated&) const = default;
+};
+struct CustomerDeleted {
+  std::string customer_id;
+  bool operator==(const CustomerDeleted&) const = default;
+};
+struct ContactCreated {
+  std::string contact_id;
+  std::string customer_id;  // empty: a shared contact
+  ContactFields fields;
+  bool operator==(const ContactCreated&) const = default;
+};
+struct ContactEdited {
+  std::string contact_id;
+  ContactFields fields;
+  bool operator==(const ContactEdited&) const = default;
+};
+struct ContactShared {
+  std::string contact_id;
+  std::string customer_id;
+  bool operator==(const ContactShared&) const = default;
+};
+struct ContactUnlinked {
+  std::string contact_id;
+  std::string customer_id;
+  bool operator==(const ContactUnlinked&) const = default;
+};
+struct ContactConvertedToShared {
+  std::string contact_id;
+  std::string customer_id;
+  bool operator==(const ContactConvertedToShared&) const = default;
+};
+struct ContactRolesChanged {
+  std::string contact_id;
+  std::string customer_id;
+  std::vector<std::string> roles;
+  bool operator==(const ContactRolesChanged&) const = default;
+};
+struct ContactDeleted {
+  std::string contact_id;
+  bool operator==(const ContactDeleted&) const = default;
+};
+struct ContactRestored {
+  std::string contact_id;
+  bool operator==(const ContactRestored&) const = default;
+};
+struct ContactPasswordReset {
+  std::string contact_id;
+  std::string password_hash;
+  bool must_change = false;
+  bool generated = false;
+  bool operator==(const ContactPasswordReset&) const = default;
+};
+
+// In the order of the schema's `Body` union; append only.
+using EventBody =
+    std::variant<TenantCreated, TokenIssued, TokenRevoked, CustomerCreated, CustomerUpdated,
+                 CustomerDeleted, ContactCreated, ContactEdited, ContactShared, ContactUnlinked,
+                 ContactConvertedToShared, ContactRolesChanged, ContactDeleted, ContactRestored,
+                 ContactPasswordReset>;
+
+// The event type's contract name, e.g. "ContactShared".
+std::string_view EventTypeName(const EventBody& body);
+
+// An event a command wants to append; the ledger assigns everything else.
+struct NewEvent {
+  std::string stream;
+  EventBody body;
+};
+
+// An event as recorded in the ledger.
+struct Event {
+  uint64_t position = 0;
+  std::string tenant;
+  std::string stream;
+  uint64_t stream_version = 0;
+  std::string event_id;
+  std::string correlation_id;
+  int64_t recorded_at_us = 0;
+  Actor actor;
+  uint32_t schema_version = 0;
+  Hash prev_hash{};
+  Hash hash{};
+  EventBody body;
+  bool operator==(const Event&) const = default;
+};
+
+std::string HexOf(const Hash& hash);
+
+}  // namespace cledger

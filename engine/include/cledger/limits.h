@@ -1,0 +1,17 @@
+// Every limit of the engine, in one place. Exceeding one is a clear error, never a crash.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cledger::limits {
+
+inline constexpr size_t kEventBytesMax = 64 * 1024;       // one encoded event
+inline constexpr size_t kEventsPerCommitMax = 1024;       // one command's events
+inline constexpr size_t kIdBytesMax = 128;                // tenant, stream, ids, keys
+inline constexpr size_t kReadBatchMax = 10'000;           // events returned by one read
+inline constexpr size_t kCommitsPerGroupMax = 512;        // commits sharing one WAL sync
+inline constexpr size_t kGroupBytesMax = 8 * 1024 * 1024; // bytes sharing one WAL sync
+inline constexpr size_t kPendingCommitsMax = 16 * 1024;   // commits queued for the writer
+
+}  // namespace cledger::limits

@@ -1,0 +1,460 @@
+#include "engine/store/log_store.h"
+
+#include <rocksdb/options.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "cledger/limits.h"
+#include "engine/store/keys.h"
+#include "events/codec.h"
+#include "events/hash.h"
+
+namespace cledger::store {
+namespace {
+
+Status IoError(const rocksdb::Status& s) {
+  return Status(Code::kIoError, "storage_error", "storage fault: " + s.ToString());
+}
+
+Status Invalid(std::string reason, std::string message, std::string field = {}) {
+  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
+}
+
+// head record: position (8) | hash (32) | last recorded_at_us (8)
+std::string EncodeHead(const Head& head, int64_t recorded_at_us) {
+  std::string out = U64Key(head.position);
+  out.append(reinterpret_cast<const char*>(head.hash.data()), head.hash.size());
+  out += U64Key(static_cast<uint64_t>(recorded_at_us));
+  return out;
+}
+
+std::string FormatUuid(uint8_t bytes[16], uint8_t version) {
+  bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | (version << 4));
+  bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3F) | 0x80);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kDigits[bytes[i] >> 4]);
+    out.push_back(kDigits[bytes[i] & 0xF]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LogStore>> LogStore::Open(StoreOptions options) {
+  std::unique_ptr<LogStore> store(new LogStore(std::move(options)));
+  if (Status s = store->OpenDb(); !s.ok()) return s;
+  store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
+  return store;
+}
+
+LogStore::LogStore(StoreOptions options) : options_(std::move(options)) {}
+
+LogStore::~LogStore() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  space_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  for (auto& [name, handle] : families_) db_->DestroyColumnFamilyHandle(handle);
+  if (db_) (void)db_->Close();
+}
+
+Status LogStore::OpenDb() {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = options_.ledger.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.paranoid_checks = true;
+
+  std::vector<std::string> names = {kCfMeta, kCfLog, kCfStreams, kCfStreamHeads, kCfIdempotency};
+  names.insert(names.end(), options_.column_families.begin(), options_.column_families.end());
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, options_.ledger.path, &existing).ok()) {
+    for (const auto& name : existing) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options_.ledger.path, descriptors, &handles, &raw);
+  if (!s.ok()) return IoError(s);
+  db_.reset(raw);
+  for (size_t i = 0; i < names.size(); ++i) families_[names[i]] = handles[i];
+  log_ = families_[kCfLog];
+  streams_ = families_[kCfStreams];
+  stream_heads_ = families_[kCfStreamHeads];
+  idempotency_ = families_[kCfIdempotency];
+
+  std::string value;
+  s = db_->Get(rocksdb::ReadOptions(), families_[kCfMeta], kMetaHead, &value);
+  if (s.IsNotFound()) {  // a new ledger
+    rocksdb::WriteOptions write;
+    write.sync = true;
+    s = db_->Put(write, families_[kCfMeta], kMetaFormat, kFormatVersion);
+    return s.ok() ? Status::Ok() : IoError(s);
+  }
+  if (!s.ok()) return IoError(s);
+  if (value.size() != 48) return Status(Code::kCorruption, "corrupt_head", "bad head record");
+  head_.position = DecodeU64(value);
+  std::memcpy(head_.hash.data(), value.data() + 8, 32);
+  last_recorded_at_us_ = static_cast<int64_t>(DecodeU64(std::string_view(value).substr(40)));
+  return Status::Ok();
+}
+
+rocksdb::ColumnFamilyHandle* LogStore::Family(const std::string& name) {
+  auto it = families_.find(name);
+  return it == families_.end() ? nullptr : it->second;
+}
+
+Result<CommitResult> LogStore::Append(Commit commit) {
+  std::string tenant = commit.tenant;
+  std::string key = commit.idempotency_key;
+  return Submit(tenant, key, [c = std::move(commit)](Txn&) -> Result<Commit> { return c; });
+}
+
+Result<CommitResult> LogStore::Submit(const std::string& tenant,
+                                      const std::string& idempotency_key, Decide decide) {
+  auto request = std::make_unique<Request>();
+  request->tenant = tenant;
+  request->idempotency_key = idempotency_key;
+  request->decide = std::move(decide);
+  auto done = request->done.get_future();
+  {
+    std::unique_lock lock(queue_mu_);
+    // Back-pressure: producers wait rather than let the queue grow without bound.
+    space_cv_.wait(lock, [&] { return stopping_ || queue_.size() < limits::kPendingCommitsMax; });
+    if (stopping_) return Status(Code::kUnavailable, "shutting_down", "the ledger is closing");
+    queue_.push_back(std::move(request));
+  }
+  queue_cv_.notify_one();
+  return done.get();
+}
+
+void LogStore::WriterLoop() {
+  for (;;) {
+    std::vector<std::unique_ptr<Request>> group;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and every queued commit has been answered
+      const size_t n = std::min(queue_.size(), limits::kCommitsPerGroupMax);
+      for (size_t i = 0; i < n; ++i) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    space_cv_.notify_all();
+    WriteGroup(group);
+  }
+}
+
+// Stages every commit of the group into one WriteBatch, syncs it once, then answers all.
+void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
+  Txn txn(db_.get());
+  GroupState state;
+  {
+    std::lock_guard lock(head_mu_);
+    state.head = head_;
+  }
+  state.last_recorded_at_us = last_recorded_at_us_;
+  std::vector<Result<CommitResult>> results;
+  results.reserve(group.size());
+  Status failure;
+  try {
+    for (auto& request : group) {
+      if (txn.batch().GetDataSize() >= limits::kGroupBytesMax) break;
+      results.push_back(Stage(*request, txn, state));
+    }
+    DeferUnstaged(group, results.size());
+    if (!txn.empty()) {
+      txn.Put(families_[kCfMeta], kMetaHead, EncodeHead(state.head, state.last_recorded_at_us));
+      rocksdb::WriteOptions write;
+      write.sync = options_.ledger.sync;
+      rocksdb::Status s = db_->Write(write, &txn.batch());
+      if (!s.ok()) {
+        failure = IoError(s);
+        (void)db_->Resume();  // clears a recoverable background error once the fault is gone
+      }
+    }
+  } catch (const std::exception& e) {
+    failure = Status(Code::kIoError, "storage_error", e.what());
+  }
+  if (failure.ok()) {
+    std::lock_guard lock(head_mu_);
+    head_ = state.head;
+    last_recorded_at_us_ = state.last_recorded_at_us;
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    Result<CommitResult> result = i < results.size() ? std::move(results[i]) : failure;
+    if (!failure.ok() && result.ok()) result = failure;
+    group[i]->done.set_value(std::move(result));
+  }
+}
+
+// Requests past `staged` go back to the front of the queue, in order, for the next group:
+// one batch never grows past kGroupBytesMax.
+void LogStore::DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged) {
+  if (staged == group.size()) return;
+  {
+    std::lock_guard lock(queue_mu_);
+    for (size_t i = group.size(); i-- > staged;) queue_.push_front(std::move(group[i]));
+  }
+  group.resize(staged);
+}
+
+Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& state) {
+  if (request.tenant.size() > limits::kIdBytesMax ||
+      request.idempotency_key.size() > limits::kIdBytesMax) {
+    return Status(Code::kLimitExceeded, "too_long", "tenant or idempotency key too long");
+  }
+  if (!request.idempotency_key.empty()) {
+    auto seen = txn.Get(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key));
+    if (seen) return CommitResult{DecodeU64(*seen), DecodeU64(seen->substr(8)), true};
+  }
+  Result<Commit> commit = request.decide(txn);
+  if (!commit.ok()) return commit.status();
+  commit->tenant = request.tenant;
+  commit->idempotency_key = request.idempotency_key;
+  return StageCommit(*commit, txn, state);
+}
+
+Status LogStore::CheckCommit(const Commit& commit) const {
+  if (commit.events.empty()) return Invalid("empty_commit", "a commit needs at least one event");
+  if (commit.events.size() > limits::kEventsPerCommitMax) {
+    return Status(Code::kLimitExceeded, "too_many_events", "too many events in one commit");
+  }
+  for (const NewEvent& event : commit.events) {
+    if (event.stream.empty() || event.stream.size() > limits::kIdBytesMax) {
+      return Invalid("invalid_stream", "stream names are 1 to 128 bytes", "stream");
+    }
+  }
+  if (commit.actor.id.size() > limits::kIdBytesMax ||
+      commit.correlation_id.size() > limits::kIdBytesMax) {
+    return Status(Code::kLimitExceeded, "too_long", "actor or correlation id too long");
+  }
+  return Status::Ok();
+}
+
+// Validates, numbers, encodes and chains the commit's events; nothing reaches `txn` unless
+// the whole commit is accepted.
+Result<CommitResult> LogStore::StageCommit(const Commit& commit, Txn& txn, GroupState& state) {
+  if (Status s = CheckCommit(commit); !s.ok()) return s;
+  std::unordered_map<std::string, uint64_t> versions;  // stream → version within this commit
+  auto version_of = [&](const std::string& stream) -> uint64_t& {
+    auto [it, fresh] = versions.try_emplace(stream, 0);
+    if (fresh) {
+      auto stored = txn.Get(stream_heads_, StreamHeadKey(commit.tenant, stream));
+      it->second = stored ? DecodeU64(*stored) : 0;
+    }
+    return it->second;
+  };
+  for (const ExpectedVersion& expected : commit.expected) {
+    if (const uint64_t actual = version_of(expected.stream); actual != expected.version) {
+      return Status(Code::kVersionMismatch, "version_mismatch",
+                    expected.stream + " is at version " + std::to_string(actual) +
+                        ", not " + std::to_string(expected.version));
+    }
+  }
+  const std::string correlation_id =
+      commit.correlation_id.empty() ? NewEventId(Commit{}, 0) : commit.correlation_id;
+  Head head = state.head;
+  int64_t recorded_at = std::max(options_.ledger.clock->NowMicros(), state.last_recorded_at_us);
+  std::vector<std::pair<Event, std::string>> staged;
+  for (size_t i = 0; i < commit.events.size(); ++i) {
+    Event e;
+    e.position = head.position + 1;
+    e.tenant = commit.tenant;
+    e.stream = commit.events[i].stream;
+    e.stream_version = ++version_of(e.stream);
+    e.event_id = NewEventId(commit, i);
+    e.correlation_id = correlation_id;
+    e.recorded_at_us = recorded_at;
+    e.actor = commit.actor;
+    e.schema_version = events::kSchemaVersion;
+    e.prev_hash = head.hash;
+    e.body = commit.events[i].body;
+    std::string bytes = events::EncodeEvent(e);
+    if (bytes.size() > limits::kEventBytesMax) {
+      return Status(Code::kLimitExceeded, "event_too_large", "an event exceeds 64 KiB");
+    }
+    e.hash = events::ComputeChainHash(bytes);
+    events::PatchHash(bytes, e.hash);
+    head = {e.position, e.hash};
+    staged.emplace_back(std::move(e), std::move(bytes));
+  }
+  for (auto& [event, bytes] : staged) {
+    txn.Put(log_, LogKey(event.position), bytes);
+    txn.Put(streams_, StreamEventKey(event.tenant, event.stream, event.stream_version),
+            U64Key(event.position));
+    txn.Put(stream_heads_, StreamHeadKey(event.tenant, event.stream),
+            U64Key(event.stream_version));
+    if (options_.inline_fold) options_.inline_fold(txn, event);
+  }
+  CommitResult result{staged.front().first.position, head.position, false};
+  if (!commit.idempotency_key.empty()) {
+    txn.Put(idempotency_, IdempotencyKey(commit.tenant, commit.idempotency_key),
+            U64Key(result.first_position) + U64Key(result.last_position));
+  }
+  state.head = head;
+  state.last_recorded_at_us = recorded_at;
+  return result;
+}
+
+// With an idempotency key the id is derived from it, so a replayed command names the same
+// events; otherwise it is random (UUIDv4).
+std::string LogStore::NewEventId(const Commit& commit, size_t index) {
+  uint8_t bytes[16];
+  if (commit.idempotency_key.empty()) {
+    options_.ledger.random->Fill(bytes, sizeof bytes);
+    return FormatUuid(bytes, 4);
+  }
+  const std::string index_text = std::to_string(index);
+  const Hash h = events::Sha256({"cledger-event-id", std::string(1, '\0'), commit.tenant,
+                                 std::string(1, '\0'), commit.idempotency_key,
+                                 std::string(1, '\0'), index_text});
+  std::memcpy(bytes, h.data(), sizeof bytes);
+  return FormatUuid(bytes, 8);
+}
+
+Head LogStore::GetHead() {
+  std::lock_guard lock(head_mu_);
+  return head_;
+}
+
+Result<std::string> LogStore::ReadAt(const rocksdb::ReadOptions& read, uint64_t position) {
+  std::string bytes;
+  rocksdb::Status s = db_->Get(read, log_, LogKey(position), &bytes);
+  if (s.IsNotFound()) {
+    return Status(Code::kNotFound, "not_found", "no event at position " + std::to_string(position));
+  }
+  if (!s.ok()) return IoError(s);
+  return bytes;
+}
+
+Result<std::string> LogStore::ReadRaw(uint64_t position) {
+  if (position == 0 || position > GetHead().position) {
+    return Status(Code::kNotFound, "not_found", "no event at position " + std::to_string(position));
+  }
+  return ReadAt(rocksdb::ReadOptions(), position);
+}
+
+Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
+  const uint64_t head = GetHead().position;
+  limit = std::min(limit, limits::kReadBatchMax);
+  std::vector<Event> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
+  for (it->Seek(LogKey(std::max<uint64_t>(from, 1))); it->Valid() && out.size() < limit;
+       it->Next()) {
+    const uint64_t position = DecodeU64(it->key().ToStringView());
+    if (position > head) break;  // written but not yet acknowledged
+    Result<Event> event = events::DecodeEvent(it->value().ToStringView());
+    if (!event.ok() || event->position != position) {
+      return Status(Code::kCorruption, "corrupt_event",
+                    "event at position " + std::to_string(position) + " fails verification");
+    }
+    out.push_back(std::move(event).value());
+  }
+  if (!it->status().ok()) return IoError(it->status());
+  return out;
+}
+
+Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
+                                                const std::string& stream,
+                                                uint64_t from_version, size_t limit) {
+  if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) {
+    return std::vector<Event>{};
+  }
+  limit = std::min(limit, limits::kReadBatchMax);
+  const std::string prefix = StreamHeadKey(tenant, stream);
+  std::vector<Event> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  for (it->Seek(StreamEventKey(tenant, stream, std::max<uint64_t>(from_version, 1)));
+       it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Next()) {
+    const uint64_t position = DecodeU64(it->value().ToStringView());
+    Result<std::string> bytes = ReadAt(rocksdb::ReadOptions(), position);
+    if (!bytes.ok()) return bytes.status();
+    Result<Event> event = events::DecodeEvent(*bytes);
+    if (!event.ok()) return event.status();
+    out.push_back(std::move(event).value());
+  }
+  if (!it->status().ok()) return IoError(it->status());
+  return out;
+}
+
+Result<uint64_t> LogStore::StreamVersion(const std::string& tenant, const std::string& stream) {
+  if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) return 0;
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), stream_heads_, StreamHeadKey(tenant, stream), &value);
+  if (s.IsNotFound()) return uint64_t{0};
+  if (!s.ok()) return IoError(s);
+  return DecodeU64(value);
+}
+
+VerifyReport LogStore::VerifyChain(const Progress& progress) {
+  VerifyReport report;
+  report.head = GetHead();
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
+  read.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, log_));
+  Hash prev{};
+  auto broken = [&](uint64_t position, std::string problem) {
+    report.ok = false;
+    report.first_broken_position = position;
+    report.problem = std::move(problem);
+  };
+  uint64_t expected = 1;
+  for (it->SeekToFirst(); it->Valid() && expected <= report.head.position; it->Next(), ++expected) {
+    const uint64_t position = DecodeU64(it->key().ToStringView());
+    if (position != expected) {
+      broken(expected, "event missing");
+      break;
+    }
+    Result<Event> event = events::DecodeEvent(it->value().ToStringView());
+    if (!event.ok()) {
+      broken(position, "bytes fail FlatBuffers verification");
+      break;
+    }
+    if (event->position != position) {
+      broken(position, "envelope names another position");
+      break;
+    }
+    if (event->prev_hash != prev) {
+      broken(position, "prev_hash does not match the previous event's hash");
+      break;
+    }
+    if (events::ComputeChainHash(it->value().ToStringView()) != event->hash) {
+      broken(position, "hash does not match the event's bytes");
+      break;
+    }
+    prev = event->hash;
+    ++report.events_checked;
+    if (progress && position % 65536 == 0) progress(position, report.head.position);
+  }
+  if (report.ok && !it->status().ok()) broken(expected, "read failed: " + it->status().ToString());
+  if (report.ok && report.events_checked != report.head.position) {
+    broken(report.events_checked + 1, "event missing");
+  }
+  if (report.ok && prev != report.head.hash) {
+    broken(report.head.position, "head record does not match the last event's hash");
+  }
+  it.reset();
+  db_->ReleaseSnapshot(snapshot);
+  if (progress) progress(report.events_checked, report.head.position);
+  return report;
+}
+
+}  // namespace cledger::store

@@ -1,0 +1,105 @@
+// The RocksDB implementation of the Ledger, and the seam through which the domain runs its
+// commands: a command is a `Decide` function that the single writer thread calls against
+// the state as of all earlier commits, so rules that span streams (unique emails) hold
+// without locks, and inline projections are written in the same WriteBatch as the events.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cledger/ledger.h"
+#include "engine/store/txn.h"
+
+namespace cledger::store {
+
+class LogStore;
+
+// Decides a command's events from the current state. Runs on the writer thread: it must be
+// quick (no password hashing, no I/O beyond `txn` reads) and must not block.
+using Decide = std::function<Result<Commit>(Txn& txn)>;
+// Folds one appended event into inline projections inside the same WriteBatch.
+using InlineFold = std::function<void(Txn& txn, const Event& event)>;
+
+struct StoreOptions {
+  LedgerOptions ledger;
+  std::vector<std::string> column_families;  // extra families, e.g. for projections
+  InlineFold inline_fold;
+};
+
+class LogStore final : public Ledger {
+ public:
+  static Result<std::unique_ptr<LogStore>> Open(StoreOptions options);
+  ~LogStore() override;
+
+  // Runs `decide` on the writer thread and appends the commit it returns. A retry whose
+  // (tenant, idempotency_key) was already committed returns the first result without
+  // calling `decide`.
+  Result<CommitResult> Submit(const std::string& tenant, const std::string& idempotency_key,
+                              Decide decide);
+
+  Result<CommitResult> Append(Commit commit) override;
+  Result<std::vector<Event>> Read(uint64_t from, size_t limit) override;
+  Result<std::vector<Event>> ReadStream(const std::string& tenant, const std::string& stream,
+                                        uint64_t from_version, size_t limit) override;
+  Result<std::string> ReadRaw(uint64_t position) override;
+  Result<uint64_t> StreamVersion(const std::string& tenant, const std::string& stream) override;
+  Head GetHead() override;
+  VerifyReport VerifyChain(const Progress& progress = {}) override;
+
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* Family(const std::string& name);
+
+ private:
+  struct Request {
+    std::string tenant;
+    std::string idempotency_key;
+    Decide decide;
+    std::promise<Result<CommitResult>> done;
+  };
+  // What the writer tracks across the commits of one group.
+  struct GroupState {
+    Head head;
+    int64_t last_recorded_at_us = 0;
+  };
+
+  explicit LogStore(StoreOptions options);
+  Status OpenDb();
+  void WriterLoop();
+  void WriteGroup(std::vector<std::unique_ptr<Request>>& group);
+  void DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged);
+  Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
+  Result<CommitResult> StageCommit(const Commit& commit, Txn& txn, GroupState& state);
+  Status CheckCommit(const Commit& commit) const;
+  std::string NewEventId(const Commit& commit, size_t index);
+  Result<std::string> ReadAt(const rocksdb::ReadOptions& read, uint64_t position);
+
+  StoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;
+  rocksdb::ColumnFamilyHandle* log_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_ = nullptr;
+  rocksdb::ColumnFamilyHandle* stream_heads_ = nullptr;
+  rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
+
+  std::mutex head_mu_;
+  Head head_;                // the durable head, as acknowledged
+  int64_t last_recorded_at_us_ = 0;  // writer thread only
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::condition_variable space_cv_;
+  std::deque<std::unique_ptr<Request>> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+}  // namespace cledger::store

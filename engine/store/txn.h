@@ -1,0 +1,42 @@
+// The view a commit group reads and writes through: the committed state of the column
+// families plus the writes of the group's earlier commits, which are not durable yet.
+//
+// Thread-safety: owned by the single writer thread; not shared.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace cledger::store {
+
+// Called for each (key, value) in key order; returns false to stop.
+using ScanFn = std::function<bool(std::string_view key, std::string_view value)>;
+
+class Txn {
+ public:
+  explicit Txn(rocksdb::DB* db) : db_(db) {}
+
+  std::optional<std::string> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+  void Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view value);
+  void Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+  // Every key that starts with `prefix`, committed and pending merged, deletions hidden.
+  void Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const ScanFn& fn);
+
+  rocksdb::WriteBatch& batch() { return batch_; }
+  bool empty() const { return batch_.Count() == 0; }
+
+ private:
+  using Overlay = std::map<std::string, std::optional<std::string>, std::less<>>;
+  rocksdb::DB* db_;
+  rocksdb::WriteBatch batch_;
+  std::unordered_map<rocksdb::ColumnFamilyHandle*, Overlay> pending_;
+};
+
+}  // namespace cledger::store

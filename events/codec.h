@@ -1,0 +1,32 @@
+// Encoding events as FlatBuffers and chaining their hashes.
+//
+// The stored bytes of an event are a plain FlatBuffer (identifier "CLEV", root `Event`).
+// Its hash is SHA-256(prev_hash || the bytes with the `hash` field zeroed); the `hash` field
+// is a fixed-size struct, so it is patched in place once computed.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "cledger/events.h"
+#include "cledger/status.h"
+
+namespace cledger::events {
+
+inline constexpr uint32_t kSchemaVersion = 1;
+
+// Encodes every field of `event`, its hash included as given.
+std::string EncodeEvent(const Event& event);
+
+// Verifies the bytes (flatbuffers::Verifier, identifier, a body present) and decodes them.
+Result<Event> DecodeEvent(std::string_view bytes);
+
+// The chain hash of encoded bytes whose `hash` field may hold anything.
+// REQUIRES: the bytes passed DecodeEvent's verification.
+Hash ComputeChainHash(std::string_view bytes);
+
+// Writes `hash` into the encoded event's `hash` field.
+// REQUIRES: the bytes came from EncodeEvent.
+void PatchHash(std::string& bytes, const Hash& hash);
+
+}  // namespace cledger::events

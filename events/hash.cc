@@ -1,0 +1,39 @@
+#include "events/hash.h"
+
+#include <openssl/evp.h>
+
+#include <cassert>
+#include <memory>
+
+namespace cledger {
+
+std::string HexOf(const Hash& hash) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(hash.size() * 2, '0');
+  for (size_t i = 0; i < hash.size(); ++i) {
+    out[2 * i] = kDigits[hash[i] >> 4];
+    out[2 * i + 1] = kDigits[hash[i] & 0xF];
+  }
+  return out;
+}
+
+namespace events {
+
+Hash Sha256(std::initializer_list<std::string_view> parts) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  Hash out{};
+  unsigned int size = 0;
+  // These calls fail only on allocation failure; an unhashed event must never be written.
+  bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
+  for (std::string_view part : parts) {
+    ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
+  }
+  ok = ok && EVP_DigestFinal_ex(ctx.get(), out.data(), &size) == 1 && size == out.size();
+  if (!ok) std::abort();
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) { return HexOf(Sha256({data})); }
+
+}  // namespace events
+}  // namespace cledger

@@ -1,0 +1,15 @@
+// SHA-256 for the hash chain and for token digests.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "cledger/events.h"
+
+namespace cledger::events {
+
+// SHA-256 over the concatenation of `parts`.
+Hash Sha256(std::initializer_list<std::string_view> parts);
+std::string Sha256Hex(std::string_view data);
+
+}  // namespace cledger::events

@@ -1,0 +1,43 @@
+// Opens a real ledger in a temporary directory, and builds small commits.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "cledger/ledger.h"
+#include "tests/support/temp_dir.h"
+
+namespace cledger::testing {
+
+inline Commit OneEventCommit(const std::string& stream, EventBody body,
+                             const std::string& idempotency_key = {}) {
+  Commit commit;
+  commit.tenant = "acme";
+  commit.actor = {"alice", "owner"};
+  commit.idempotency_key = idempotency_key;
+  commit.events.push_back({stream, std::move(body)});
+  return commit;
+}
+
+struct LedgerFixture {
+  TempDir dir;
+  std::unique_ptr<Ledger> ledger;
+
+  explicit LedgerFixture(LedgerOptions options = {}) { Reopen(std::move(options)); }
+  void Reopen(LedgerOptions options = {}) {
+    ledger.reset();
+    options.path = dir.Sub("data");
+    auto opened = Ledger::Open(options);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    ledger = std::move(opened).value();
+  }
+  CommitResult MustAppend(Commit commit) {
+    auto result = ledger->Append(std::move(commit));
+    REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+    return *result;
+  }
+};
+
+}  // namespace cledger::testing

@@ -1,0 +1,30 @@
+#include <doctest/doctest.h>
+
+#include "tests/support/ledger_fixture.h"
+
+namespace cledger {
+namespace {
+
+TEST_CASE("HeadCommandPrintsThePositionAndHashOfADataDirectory") {
+  testing::LedgerFixture f;
+  f.MustAppend(testing::OneEventCommit("customer-c1", CustomerCreated{"c1"}));
+  const Head head = f.ledger->GetHead();
+  f.ledger.reset();
+  int status = -1;
+  const std::string out = testing::RunCommand(
+      std::string(CLEDGER_BINARY) + " head --data " + f.dir.Sub("data"), &status);
+  CHECK(status == 0);
+  CHECK(out == "position 1\nhash " + HexOf(head.hash) + "\n");
+}
+
+TEST_CASE("HeadOfANewDataDirectoryIsPositionZero") {
+  testing::TempDir dir;
+  int status = -1;
+  const std::string out = testing::RunCommand(
+      std::string(CLEDGER_BINARY) + " head --data " + dir.Sub("fresh"), &status);
+  CHECK(status == 0);
+  CHECK(out.rfind("position 0\n", 0) == 0);
+}
+
+}  // namespace
+}  // namespace cledger

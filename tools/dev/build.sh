@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Configures and builds into ./build (Release with debug info, Ninja, ccache when present).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash tools/dev/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)"

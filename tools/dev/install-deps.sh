@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Contact Ledger builds and tests with. Idempotent: when
+# everything is present it changes nothing and asks no mirror.
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ ccache pkg-config curl
+  librocksdb-dev rocksdb-tools
+  libflatbuffers-dev flatbuffers-compiler
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libspdlog-dev doctest-dev libcli11-dev
+  libsodium-dev libssl-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
