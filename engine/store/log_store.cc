@@ -63,7 +63,8 @@ LogStore::~LogStore() {
   queue_cv_.notify_all();
   space_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
-  for (auto& [name, handle] : families_) db_->DestroyColumnFamilyHandle(handle);
+  for (auto& [name, handle] : families_) (void)db_->DestroyColumnFamilyHandle(handle);
+  for (auto* handle : dropped_) (void)db_->DestroyColumnFamilyHandle(handle);
   if (db_) (void)db_->Close();
 }
 
@@ -95,13 +96,14 @@ Status LogStore::OpenDb() {
   streams_ = families_[kCfStreams];
   stream_heads_ = families_[kCfStreamHeads];
   idempotency_ = families_[kCfIdempotency];
+  meta_ = families_[kCfMeta];
 
   std::string value;
-  s = db_->Get(rocksdb::ReadOptions(), families_[kCfMeta], kMetaHead, &value);
+  s = db_->Get(rocksdb::ReadOptions(), meta_, kMetaHead, &value);
   if (s.IsNotFound()) {  // a new ledger
     rocksdb::WriteOptions write;
     write.sync = true;
-    s = db_->Put(write, families_[kCfMeta], kMetaFormat, kFormatVersion);
+    s = db_->Put(write, meta_, kMetaFormat, kFormatVersion);
     return s.ok() ? Status::Ok() : IoError(s);
   }
   if (!s.ok()) return IoError(s);
@@ -113,8 +115,30 @@ Status LogStore::OpenDb() {
 }
 
 rocksdb::ColumnFamilyHandle* LogStore::Family(const std::string& name) {
+  std::lock_guard lock(families_mu_);
   auto it = families_.find(name);
   return it == families_.end() ? nullptr : it->second;
+}
+
+Result<rocksdb::ColumnFamilyHandle*> LogStore::CreateFamily(const std::string& name) {
+  std::lock_guard lock(families_mu_);
+  if (auto it = families_.find(name); it != families_.end()) return it->second;
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  rocksdb::Status s = db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &handle);
+  if (!s.ok()) return IoError(s);
+  families_[name] = handle;
+  return handle;
+}
+
+Status LogStore::DropFamily(const std::string& name) {
+  std::lock_guard lock(families_mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return Status::Ok();
+  rocksdb::Status s = db_->DropColumnFamily(it->second);
+  if (!s.ok()) return IoError(s);
+  dropped_.push_back(it->second);
+  families_.erase(it);
+  return Status::Ok();
 }
 
 Result<CommitResult> LogStore::Append(Commit commit) {
@@ -129,6 +153,17 @@ Result<CommitResult> LogStore::Submit(const std::string& tenant,
   request->tenant = tenant;
   request->idempotency_key = idempotency_key;
   request->decide = std::move(decide);
+  return Enqueue(std::move(request));
+}
+
+Status LogStore::RunExclusive(Exclusive work) {
+  auto request = std::make_unique<Request>();
+  request->exclusive = std::move(work);
+  Result<CommitResult> result = Enqueue(std::move(request));
+  return result.ok() ? Status::Ok() : result.status();
+}
+
+Result<CommitResult> LogStore::Enqueue(std::unique_ptr<Request> request) {
   auto done = request->done.get_future();
   {
     std::unique_lock lock(queue_mu_);
@@ -148,15 +183,31 @@ void LogStore::WriterLoop() {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and every queued commit has been answered
-      const size_t n = std::min(queue_.size(), limits::kCommitsPerGroupMax);
-      for (size_t i = 0; i < n; ++i) {
+      // Exclusive work runs alone; commits are grouped up to the next exclusive request.
+      const bool exclusive = static_cast<bool>(queue_.front()->exclusive);
+      do {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
-      }
+      } while (!exclusive && !queue_.empty() && !queue_.front()->exclusive &&
+               group.size() < limits::kCommitsPerGroupMax);
     }
     space_cv_.notify_all();
-    WriteGroup(group);
+    if (group.front()->exclusive) {
+      RunExclusiveRequest(*group.front());
+    } else {
+      WriteGroup(group);
+    }
   }
+}
+
+void LogStore::RunExclusiveRequest(Request& request) {
+  Status status;
+  try {
+    status = request.exclusive();
+  } catch (const std::exception& e) {
+    status = Status(Code::kIoError, "storage_error", e.what());
+  }
+  request.done.set_value(status.ok() ? Result<CommitResult>(CommitResult{}) : status);
 }
 
 // Stages every commit of the group into one WriteBatch, syncs it once, then answers all.
@@ -178,7 +229,7 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     }
     DeferUnstaged(group, results.size());
     if (!txn.empty()) {
-      txn.Put(families_[kCfMeta], kMetaHead, EncodeHead(state.head, state.last_recorded_at_us));
+      txn.Put(meta_, kMetaHead, EncodeHead(state.head, state.last_recorded_at_us));
       rocksdb::WriteOptions write;
       write.sync = options_.ledger.sync;
       rocksdb::Status s = db_->Write(write, &txn.batch());
@@ -224,9 +275,13 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   }
   Result<Commit> commit = request.decide(txn);
   if (!commit.ok()) return commit.status();
-  commit->tenant = request.tenant;
-  commit->idempotency_key = request.idempotency_key;
-  return StageCommit(*commit, txn, state);
+  commit->idempotency_key = request.idempotency_key;  // event ids derive from it
+  Result<CommitResult> result = StageCommit(*commit, txn, state);
+  if (result.ok() && !request.idempotency_key.empty()) {
+    txn.Put(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key),
+            U64Key(result->first_position) + U64Key(result->last_position));
+  }
+  return result;
 }
 
 Status LogStore::CheckCommit(const Commit& commit) const {
@@ -293,19 +348,18 @@ Result<CommitResult> LogStore::StageCommit(const Commit& commit, Txn& txn, Group
     head = {e.position, e.hash};
     staged.emplace_back(std::move(e), std::move(bytes));
   }
+  std::vector<Event> appended;
+  appended.reserve(staged.size());
   for (auto& [event, bytes] : staged) {
     txn.Put(log_, LogKey(event.position), bytes);
     txn.Put(streams_, StreamEventKey(event.tenant, event.stream, event.stream_version),
             U64Key(event.position));
     txn.Put(stream_heads_, StreamHeadKey(event.tenant, event.stream),
             U64Key(event.stream_version));
-    if (options_.inline_fold) options_.inline_fold(txn, event);
+    appended.push_back(std::move(event));
   }
-  CommitResult result{staged.front().first.position, head.position, false};
-  if (!commit.idempotency_key.empty()) {
-    txn.Put(idempotency_, IdempotencyKey(commit.tenant, commit.idempotency_key),
-            U64Key(result.first_position) + U64Key(result.last_position));
-  }
+  if (options_.inline_fold) options_.inline_fold(txn, appended);
+  CommitResult result{appended.front().position, head.position, false};
   state.head = head;
   state.last_recorded_at_us = recorded_at;
   return result;

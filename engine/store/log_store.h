@@ -26,8 +26,10 @@ class LogStore;
 // Decides a command's events from the current state. Runs on the writer thread: it must be
 // quick (no password hashing, no I/O beyond `txn` reads) and must not block.
 using Decide = std::function<Result<Commit>(Txn& txn)>;
-// Folds one appended event into inline projections inside the same WriteBatch.
-using InlineFold = std::function<void(Txn& txn, const Event& event)>;
+// Folds one commit's events into the inline projections inside the same WriteBatch.
+using InlineFold = std::function<void(Txn& txn, const std::vector<Event>& events)>;
+// Work that must not interleave with commits (a projection swap); runs on the writer thread.
+using Exclusive = std::function<Status()>;
 
 struct StoreOptions {
   LedgerOptions ledger;
@@ -46,6 +48,9 @@ class LogStore final : public Ledger {
   Result<CommitResult> Submit(const std::string& tenant, const std::string& idempotency_key,
                               Decide decide);
 
+  // Runs `work` on the writer thread between two commit groups.
+  Status RunExclusive(Exclusive work);
+
   Result<CommitResult> Append(Commit commit) override;
   Result<std::vector<Event>> Read(uint64_t from, size_t limit) override;
   Result<std::vector<Event>> ReadStream(const std::string& tenant, const std::string& stream,
@@ -57,12 +62,16 @@ class LogStore final : public Ledger {
 
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* Family(const std::string& name);
+  Result<rocksdb::ColumnFamilyHandle*> CreateFamily(const std::string& name);
+  // Drops the family's data; its handle stays valid for readers until the store closes.
+  Status DropFamily(const std::string& name);
 
  private:
   struct Request {
     std::string tenant;
     std::string idempotency_key;
     Decide decide;
+    Exclusive exclusive;  // set instead of `decide` for exclusive work
     std::promise<Result<CommitResult>> done;
   };
   // What the writer tracks across the commits of one group.
@@ -72,9 +81,12 @@ class LogStore final : public Ledger {
   };
 
   explicit LogStore(StoreOptions options);
+  // REQUIRES: the request's decide or exclusive is set.
+  Result<CommitResult> Enqueue(std::unique_ptr<Request> request);
   Status OpenDb();
   void WriterLoop();
   void WriteGroup(std::vector<std::unique_ptr<Request>>& group);
+  void RunExclusiveRequest(Request& request);
   void DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged);
   Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
   Result<CommitResult> StageCommit(const Commit& commit, Txn& txn, GroupState& state);
@@ -84,7 +96,10 @@ class LogStore final : public Ledger {
 
   StoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::mutex families_mu_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;
+  std::vector<rocksdb::ColumnFamilyHandle*> dropped_;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* log_ = nullptr;
   rocksdb::ColumnFamilyHandle* streams_ = nullptr;
   rocksdb::ColumnFamilyHandle* stream_heads_ = nullptr;

@@ -1,0 +1,407 @@
+#include "engine/domain/rules.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/domain/validate.h"
+#include "projections/views.h"
+
+namespace cledger::domain {
+namespace {
+
+namespace pj = projections;
+
+constexpr std::array<std::string_view, 4> kLinkRoles = {"primary", "billing", "order",
+                                                        "shipment"};
+constexpr std::array<std::string_view, 6> kActorRoles = {"owner",   "admin",   "manager",
+                                                         "member",  "auditor", "service"};
+
+Status Forbidden(const std::string& message) {
+  return Status(Code::kPermissionDenied, "forbidden", message);
+}
+Status NotFound(const std::string& what, std::string_view id) {
+  return Status(Code::kNotFound, what + "_not_found", "no " + what + " '" + std::string(id) + "'");
+}
+Status Conflict(std::string reason, std::string message) {
+  return Status(Code::kConflict, std::move(reason), std::move(message));
+}
+Status Invalid(std::string reason, std::string message, std::string field) {
+  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
+}
+
+bool CanManage(const Actor& actor) {
+  return actor.role == "owner" || actor.role == "admin" || actor.role == "manager";
+}
+
+// Ids are short, URL-safe and never pose as a profile contact.
+Status CheckId(std::string_view id, const char* field) {
+  const bool ok = !id.empty() && id.size() <= 64 &&
+                  std::all_of(id.begin(), id.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+                  });
+  if (!ok) return Invalid("invalid_id", "ids are 1-64 letters, digits, '-' or '_'", field);
+  if (id.starts_with(kProfilePrefix)) {
+    return Invalid("invalid_id", "ids starting with 'profile-' are reserved", field);
+  }
+  return Status::Ok();
+}
+
+// Builds the commit of one decision.
+class Draft {
+ public:
+  Draft(const CommandContext& context, std::string id, std::string stream) {
+    decision_.commit.tenant = context.tenant;
+    decision_.commit.actor = context.actor;
+    decision_.commit.correlation_id = context.correlation_id;
+    if (context.expected_version) decision_.commit.expected = {{stream, *context.expected_version}};
+    decision_.id = std::move(id);
+    decision_.stream = std::move(stream);
+  }
+  Draft& Add(std::string stream, EventBody body) {
+    decision_.commit.events.push_back({std::move(stream), std::move(body)});
+    return *this;
+  }
+  Draft& Add(EventBody body) { return Add(decision_.stream, std::move(body)); }
+  Decision Done() { return std::move(decision_); }
+
+ private:
+  Decision decision_;
+};
+
+class Rules {
+ public:
+  Rules(const CommandContext& context, const Prepared& prepared, Views& views)
+      : ctx_(context), prep_(prepared), views_(views) {}
+
+  Result<Decision> operator()(const CreateTenant& c) {
+    if (ctx_.actor.role != "ops") return Forbidden("only an ops token creates tenants");
+    if (Status s = CheckId(c.name, "name"); !s.ok()) return s;
+    if (c.plan != "free" && c.plan != "standard") {
+      return Invalid("invalid_enum", "plan is free or standard", "plan");
+    }
+    if (pj::GetTenant(views_.tenants, c.name)) {
+      return Conflict("tenant_exists", "tenant '" + c.name + "' already exists");
+    }
+    CommandContext as_tenant = ctx_;
+    as_tenant.tenant = c.name;
+    return Draft(as_tenant, c.name, "tenant-" + c.name).Add(TenantCreated{c.name, c.plan}).Done();
+  }
+
+  Result<Decision> operator()(const IssueToken& c) {
+    if (ctx_.actor.role != "ops") return Forbidden("only an ops token issues tokens");
+    const bool ops = c.role == "ops";
+    if (!ops && std::find(kActorRoles.begin(), kActorRoles.end(), c.role) == kActorRoles.end()) {
+      return Invalid("invalid_enum",
+                     "role is owner, admin, manager, member, auditor, service or ops", "role");
+    }
+    if (ops != c.tenant.empty()) {
+      return Invalid("invalid_tenant", "an ops token has no tenant; every other token has one",
+                     "tenant");
+    }
+    if (!ops && !pj::GetTenant(views_.tenants, c.tenant)) return NotFound("tenant", c.tenant);
+    if (Status s = CheckId(c.actor_id, "actor"); !s.ok()) return s;
+    CommandContext as_tenant = ctx_;
+    as_tenant.tenant = c.tenant;
+    return Draft(as_tenant, c.actor_id, "token-" + prep_.token_hash.substr(0, 16))
+        .Add(TokenIssued{prep_.token_hash, {c.actor_id, c.role}})
+        .Done();
+  }
+
+  Result<Decision> operator()(const RevokeToken&) {
+    if (ctx_.actor.role != "ops") return Forbidden("only an ops token revokes tokens");
+    auto principal = pj::GetTokenPrincipal(views_.tenants, prep_.token_hash);
+    if (!principal) return Status(Code::kNotFound, "token_not_found", "no such token");
+    CommandContext as_tenant = ctx_;
+    as_tenant.tenant = principal->tenant;
+    return Draft(as_tenant, principal->actor.id, "token-" + prep_.token_hash.substr(0, 16))
+        .Add(TokenRevoked{prep_.token_hash})
+        .Done();
+  }
+
+  Result<Decision> operator()(const CreateCustomer& c) {
+    if (Status s = CustomerAccess(); !s.ok()) return s;
+    const std::string id = c.id.empty() ? prep_.new_id : c.id;
+    if (Status s = CheckId(id, "id"); !s.ok()) return s;
+    if (Status s = ValidateCustomerFields(c.name, c.email, c.bill_format); !s.ok()) return s;
+    if (pj::GetCustomer(views_.customers, ctx_.tenant, id)) {
+      return Conflict("customer_exists", "customer '" + id + "' already exists");
+    }
+    const std::string format = c.bill_format.empty() ? "long" : c.bill_format;
+    return Draft(ctx_, id, CustomerStream(id))
+        .Add(CustomerCreated{id, c.name, JoinEmails(c.email), format})
+        .Done();
+  }
+
+  Result<Decision> operator()(const UpdateCustomer& c) {
+    auto customer = LiveCustomer(c.id);
+    if (!customer.ok()) return customer.status();
+    CustomerUpdated updated{c.id, c.name.value_or(customer->name),
+                            c.email.value_or(customer->email),
+                            c.bill_format.value_or(customer->bill_format)};
+    if (Status s = ValidateCustomerFields(updated.name, updated.email, updated.bill_format);
+        !s.ok()) {
+      return s;
+    }
+    updated.email = JoinEmails(updated.email);
+    if (updated.bill_format.empty()) updated.bill_format = "long";
+    return Draft(ctx_, c.id, CustomerStream(c.id)).Add(std::move(updated)).Done();
+  }
+
+  // Direct contacts die with their customer; shared ones are unlinked and live on.
+  Result<Decision> operator()(const DeleteCustomer& c) {
+    auto customer = LiveCustomer(c.id);
+    if (!customer.ok()) return customer.status();
+    Draft draft(ctx_, c.id, CustomerStream(c.id));
+    draft.Add(CustomerDeleted{c.id});
+    for (const auto& link : pj::LinksOf(views_.links, ctx_.tenant, c.id)) {
+      auto contact = pj::GetContact(views_.contacts, ctx_.tenant, link.contact_id);
+      if (!contact) continue;
+      if (contact->shared) {
+        draft.Add(ContactStream(contact->id), ContactUnlinked{contact->id, c.id});
+      } else if (!contact->deleted) {
+        draft.Add(ContactStream(contact->id), ContactDeleted{contact->id});
+      }
+    }
+    return draft.Done();
+  }
+
+  Result<Decision> operator()(const CreateContact& c) {
+    if (Status s = ContactAccess(); !s.ok()) return s;
+    if (!c.customer_id.empty()) {
+      if (auto customer = LiveCustomer(c.customer_id); !customer.ok()) return customer.status();
+    }
+    const std::string id = c.id.empty() ? prep_.new_id : c.id;
+    if (Status s = CheckId(id, "id"); !s.ok()) return s;
+    ContactFields fields = c.fields;
+    fields.portal_enabled = c.portal_enabled.value_or(!Trimmed(fields.email).empty());
+    if (Status s = CheckContactFields(fields, id); !s.ok()) return s;
+    if (pj::GetContact(views_.contacts, ctx_.tenant, id)) {
+      return Conflict("contact_exists", "contact '" + id + "' already exists");
+    }
+    if (c.password && !fields.portal_enabled) {
+      return Conflict("portal_disabled", "a portal password needs portal access enabled");
+    }
+    Draft draft(ctx_, id, ContactStream(id));
+    draft.Add(ContactCreated{id, c.customer_id, std::move(fields)});
+    if (c.password) draft.Add(PasswordEvent(id));
+    return draft.Done();
+  }
+
+  Result<Decision> operator()(const EditContact& c) {
+    auto contact = LiveContact(c.id);
+    if (!contact.ok()) return contact.status();
+    ContactFields fields = contact->fields;
+    c.patch(fields);
+    if (Status s = CheckContactFields(fields, c.id); !s.ok()) return s;
+    return Draft(ctx_, c.id, ContactStream(c.id)).Add(ContactEdited{c.id, std::move(fields)}).Done();
+  }
+
+  Result<Decision> operator()(const ShareContact& c) {
+    auto contact = LiveContact(c.contact_id);
+    if (!contact.ok()) return contact.status();
+    if (auto customer = LiveCustomer(c.customer_id); !customer.ok()) return customer.status();
+    if (!contact->shared) {
+      return Conflict("contact_not_shared",
+                      "a direct contact belongs to one customer; convert it to shared first");
+    }
+    if (IsLinked(*contact, c.customer_id)) {
+      return Conflict("already_linked", "the contact is already linked to this customer");
+    }
+    return Draft(ctx_, c.contact_id, ContactStream(c.contact_id))
+        .Add(ContactShared{c.contact_id, c.customer_id})
+        .Done();
+  }
+
+  Result<Decision> operator()(const UnlinkContact& c) {
+    auto contact = LiveContact(c.contact_id, /*allow_deleted=*/true);
+    if (!contact.ok()) return contact.status();
+    if (!IsLinked(*contact, c.customer_id)) {
+      return Status(Code::kNotFound, "link_not_found", "the contact is not linked to this customer");
+    }
+    if (!contact->shared) {
+      return Conflict("contact_not_shared", "a direct contact is deleted, not unlinked");
+    }
+    return Draft(ctx_, c.contact_id, ContactStream(c.contact_id))
+        .Add(ContactUnlinked{c.contact_id, c.customer_id})
+        .Done();
+  }
+
+  // The contact stays linked to its customer, with the roles it holds there.
+  Result<Decision> operator()(const ConvertToShared& c) {
+    auto contact = LiveContact(c.contact_id);
+    if (!contact.ok()) return contact.status();
+    if (contact->shared) return Conflict("already_shared", "the contact is already shared");
+    return Draft(ctx_, c.contact_id, ContactStream(c.contact_id))
+        .Add(ContactConvertedToShared{c.contact_id, contact->owner_customer_id})
+        .Done();
+  }
+
+  // At most one primary and one billing per customer: taking one clears it from the
+  // contact that held it, in the same commit.
+  Result<Decision> operator()(const SetLinkRoles& c) {
+    auto contact = LiveContact(c.contact_id);
+    if (!contact.ok()) return contact.status();
+    if (auto customer = LiveCustomer(c.customer_id); !customer.ok()) return customer.status();
+    if (!IsLinked(*contact, c.customer_id)) {
+      return Status(Code::kNotFound, "link_not_found", "the contact is not linked to this customer");
+    }
+    std::vector<std::string> roles;
+    for (size_t i = 0; i < c.roles.size(); ++i) {
+      if (std::find(kLinkRoles.begin(), kLinkRoles.end(), c.roles[i]) == kLinkRoles.end()) {
+        return Invalid("invalid_enum", "a role is primary, billing, order or shipment",
+                       "roles[" + std::to_string(i) + "]");
+      }
+      if (std::find(roles.begin(), roles.end(), c.roles[i]) == roles.end()) {
+        roles.push_back(c.roles[i]);
+      }
+    }
+    std::sort(roles.begin(), roles.end());
+    Draft draft(ctx_, c.contact_id, ContactStream(c.contact_id));
+    draft.Add(ContactRolesChanged{c.contact_id, c.customer_id, roles});
+    for (const auto& other : pj::LinksOf(views_.links, ctx_.tenant, c.customer_id)) {
+      if (other.contact_id == c.contact_id) continue;
+      std::vector<std::string> kept = other.roles;
+      std::erase_if(kept, [&](const std::string& r) {
+        return (r == "primary" || r == "billing") &&
+               std::find(roles.begin(), roles.end(), r) != roles.end();
+      });
+      if (kept != other.roles) {
+        draft.Add(ContactStream(other.contact_id),
+                  ContactRolesChanged{other.contact_id, c.customer_id, kept});
+      }
+    }
+    return draft.Done();
+  }
+
+  Result<Decision> operator()(const DeleteContact& c) {
+    auto contact = LiveContact(c.id);
+    if (!contact.ok()) return contact.status();
+    return Draft(ctx_, c.id, ContactStream(c.id)).Add(ContactDeleted{c.id}).Done();
+  }
+
+  Result<Decision> operator()(const RestoreContact& c) {
+    auto contact = LiveContact(c.id, /*allow_deleted=*/true);
+    if (!contact.ok()) return contact.status();
+    if (!contact->deleted) return Conflict("contact_not_deleted", "the contact is not deleted");
+    if (!contact->shared) {
+      auto owner = pj::GetCustomer(views_.customers, ctx_.tenant, contact->owner_customer_id);
+      if (!owner || owner->deleted) {
+        return Conflict("customer_deleted", "the contact's customer is deleted");
+      }
+    }
+    if (Status s = EmailFree(contact->fields.email, c.id); !s.ok()) return s;
+    return Draft(ctx_, c.id, ContactStream(c.id)).Add(ContactRestored{c.id}).Done();
+  }
+
+  Result<Decision> operator()(const ResetPassword& c) {
+    auto contact = LiveContact(c.contact_id);
+    if (!contact.ok()) return contact.status();
+    if (!contact->fields.portal_enabled) {
+      return Conflict("portal_disabled", "enable the contact's portal access first");
+    }
+    return Draft(ctx_, c.contact_id, ContactStream(c.contact_id)).Add(PasswordEvent(c.contact_id)).Done();
+  }
+
+ private:
+  Status CustomerAccess() const {
+    if (!CanManage(ctx_.actor)) {
+      return Forbidden("role '" + ctx_.actor.role + "' may not manage customers");
+    }
+    if (!pj::GetTenant(views_.tenants, ctx_.tenant)) return NotFound("tenant", ctx_.tenant);
+    return Status::Ok();
+  }
+
+  Status ContactAccess() const {
+    if (Status s = CustomerAccess(); !s.ok()) return s;
+    if (pj::GetTenant(views_.tenants, ctx_.tenant)->plan == "free") {
+      return Status(Code::kPermissionDenied, "plan_upgrade_required",
+                    "managing contacts needs a plan upgrade");
+    }
+    return Status::Ok();
+  }
+
+  Result<CustomerView> LiveCustomer(const std::string& id) const {
+    if (Status s = CustomerAccess(); !s.ok()) return s;
+    auto customer = pj::GetCustomer(views_.customers, ctx_.tenant, id);
+    if (!customer || customer->deleted) return NotFound("customer", id);
+    return *customer;
+  }
+
+  Result<ContactView> LiveContact(const std::string& id, bool allow_deleted = false) const {
+    if (Status s = ContactAccess(); !s.ok()) return s;
+    if (id.starts_with(kProfilePrefix)) {
+      if (pj::GetCustomer(views_.customers, ctx_.tenant, id.substr(8))) {
+        return Conflict("profile_contact_read_only",
+                        "the profile contact follows the customer's email; edit the customer "
+                        "profile instead");
+      }
+      return NotFound("contact", id);
+    }
+    auto contact = pj::GetContact(views_.contacts, ctx_.tenant, id);
+    if (!contact) return NotFound("contact", id);
+    if (contact->deleted && !allow_deleted) {
+      return Conflict("contact_deleted", "the contact is deleted; restore it first");
+    }
+    return *contact;
+  }
+
+  Status CheckContactFields(const ContactFields& fields, const std::string& id) const {
+    if (Status s = ValidateContactFields(fields); !s.ok()) return s;
+    if (Trimmed(fields.first_name).empty() && Trimmed(fields.email).empty()) {
+      return Invalid("required", "a contact needs a first name or an email", "first_name");
+    }
+    if (fields.portal_enabled && Trimmed(fields.email).empty()) {
+      return Invalid("required", "portal access needs an email", "email");
+    }
+    return EmailFree(fields.email, id);
+  }
+
+  // Email uniqueness among the tenant's non-deleted contacts, case-insensitive.
+  Status EmailFree(const std::string& email, const std::string& id) const {
+    if (Trimmed(email).empty()) return Status::Ok();
+    auto holder = pj::ContactWithEmail(views_.emails, ctx_.tenant, email);
+    if (!holder || *holder == id) return Status::Ok();
+    return Status(Code::kConflict, "email_taken",
+                  "contact '" + *holder + "' already has this email; share that contact "
+                  "instead of creating another",
+                  "email");
+  }
+
+  EventBody PasswordEvent(const std::string& id) const {
+    return ContactPasswordReset{id, prep_.password_hash, prep_.password_generated,
+                                prep_.password_generated};
+  }
+
+  static bool IsLinked(const ContactView& contact, const std::string& customer) {
+    return std::any_of(contact.customers.begin(), contact.customers.end(),
+                       [&](const Link& l) { return l.customer_id == customer; });
+  }
+  static std::string Trimmed(const std::string& s) {
+    const auto b = s.find_first_not_of(" \t");
+    return b == std::string::npos ? "" : s.substr(b, s.find_last_not_of(" \t") - b + 1);
+  }
+  static std::string JoinEmails(const std::string& emails) {
+    std::string out;
+    for (const auto& e : SplitEmails(emails)) out += (out.empty() ? "" : ", ") + e;
+    return out;
+  }
+
+  const CommandContext& ctx_;
+  const Prepared& prep_;
+  Views& views_;
+};
+
+}  // namespace
+
+std::string ContactStream(std::string_view id) { return "contact-" + std::string(id); }
+std::string CustomerStream(std::string_view id) { return "customer-" + std::string(id); }
+
+Result<Decision> Decide(const CommandContext& context, const Command& command,
+                        const Prepared& prepared, Views& views) {
+  if (context.actor.role != "ops" && context.tenant.empty()) {
+    return Forbidden("a tenant's token is needed");
+  }
+  return std::visit(Rules(context, prepared, views), command);
+}
+
+}  // namespace cledger::domain

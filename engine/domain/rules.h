@@ -1,0 +1,47 @@
+// The domain's rules: (current views, command) → the events of one commit, or a named
+// rejection. Pure: no I/O but reads of the views, no clock, no randomness (the engine
+// prepares ids and secret hashes before the command reaches the writer).
+#pragma once
+
+#include <string>
+
+#include "cledger/commands.h"
+#include "cledger/ledger.h"
+#include "projections/kv.h"
+
+namespace cledger::domain {
+
+// The views rules validate against; consistent with the log at every commit.
+struct Views {
+  projections::Kv& tenants;
+  projections::Kv& customers;
+  projections::Kv& contacts;
+  projections::Kv& links;
+  projections::Kv& emails;
+};
+
+// Work done before the writer sees the command: fresh ids, and hashes of secrets.
+struct Prepared {
+  std::string new_id;         // for creates without an id
+  std::string password_hash;  // argon2id of the chosen password
+  bool password_generated = false;
+  std::string token_hash;     // SHA-256 of an issued or revoked token
+};
+
+struct Decision {
+  Commit commit;
+  std::string id;      // the record the command is about
+  std::string stream;  // that record's stream, whose version the caller sees
+};
+
+// Rejections, by precedence: forbidden (403) → tenant unknown (404) → plan (403) →
+// record unknown (404) → bad input (422) → rule (409). Version mismatches (412) are the
+// ledger's, checked against `Decision::commit.expected`.
+Result<Decision> Decide(const CommandContext& context, const Command& command,
+                        const Prepared& prepared, Views& views);
+
+std::string ContactStream(std::string_view id);
+std::string CustomerStream(std::string_view id);
+inline constexpr char kProfilePrefix[] = "profile-";
+
+}  // namespace cledger::domain

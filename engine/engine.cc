@@ -1,0 +1,386 @@
+#include "cledger/engine.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/domain/password.h"
+#include "engine/domain/rules.h"
+#include "engine/domain/validate.h"
+#include "engine/projection_host.h"
+#include "engine/store/keys.h"
+#include "engine/store/kv_adapters.h"
+#include "events/hash.h"
+#include "projections/views.h"
+
+namespace cledger {
+namespace {
+
+namespace pj = projections;
+
+bool CanRead(const Principal& who) {
+  const std::string& role = who.actor.role;
+  return !who.tenant.empty() &&
+         (role == "owner" || role == "admin" || role == "manager" || role == "auditor");
+}
+
+Status CannotRead(const Principal& who) {
+  return Status(Code::kPermissionDenied, "forbidden",
+                "role '" + who.actor.role + "' may not read customers and contacts");
+}
+
+std::string RandomHex(Random& random, size_t bytes) {
+  std::vector<uint8_t> raw(bytes);
+  random.Fill(raw.data(), raw.size());
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : raw) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 0xF]);
+  }
+  return out;
+}
+
+// The read-only contact the customer's first email stands for.
+ContactView ProfileContact(const CustomerView& customer) {
+  ContactView v;
+  v.id = domain::kProfilePrefix + customer.id;
+  v.profile = true;
+  v.owner_customer_id = customer.id;
+  v.deleted = customer.deleted;
+  const auto emails = domain::SplitEmails(customer.email);
+  v.fields.email = emails.empty() ? "" : emails.front();
+  v.fields.company_name = customer.name;
+  v.fields.communication.email_bill = customer.bill_format;
+  v.customers = {{customer.id, {}}};
+  v.system = customer.system;
+  return v;
+}
+
+class EngineImpl final : public Engine {
+ public:
+  explicit EngineImpl(LedgerOptions options) : options_(std::move(options)) {}
+
+  Status Start() {
+    store::StoreOptions store_options{options_, {}, {}};
+    store_options.inline_fold = [this](store::Txn& txn, const std::vector<Event>& events) {
+      host_->FoldCommit(txn, events);
+    };
+    auto opened = store::LogStore::Open(std::move(store_options));
+    if (!opened.ok()) return opened.status();
+    store_ = std::move(opened).value();
+    host_ = std::make_unique<ProjectionHost>(*store_);
+    return host_->Attach();
+  }
+
+  Result<CommandOutcome> Execute(const CommandContext& context, Command command) override {
+    domain::Prepared prepared;
+    CommandOutcome outcome;
+    if (Status s = Prepare(command, prepared, outcome); !s.ok()) return s;
+    std::optional<domain::Decision> decision;
+    auto committed = store_->Submit(
+        context.tenant, context.idempotency_key, [&](store::Txn& txn) -> Result<Commit> {
+          Views views(txn, *host_);
+          auto decided = domain::Decide(context, command, prepared, views.views);
+          if (!decided.ok()) return decided.status();
+          decision = std::move(decided).value();
+          return decision->commit;
+        });
+    if (!committed.ok()) return committed.status();
+    outcome.first_position = committed->first_position;
+    outcome.last_position = committed->last_position;
+    outcome.replayed = committed->replayed;
+    if (outcome.replayed) {  // secrets are returned once, never again
+      outcome.temporary_password.clear();
+      outcome.token.clear();
+    }
+    auto events = store_->Read(outcome.first_position,
+                               outcome.last_position - outcome.first_position + 1);
+    if (!events.ok() || events->empty()) return events.status();
+    const std::string& target = events->front().stream;  // a commit's first event is its target
+    outcome.id = decision ? decision->id : target.substr(target.find('-') + 1);
+    for (const Event& e : *events) {
+      if (e.stream == target) outcome.version = e.stream_version;
+    }
+    return outcome;
+  }
+
+  Result<Principal> Authenticate(const std::string& token) override {
+    Snapshot snap(*this);
+    auto principal = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), events::Sha256Hex(token));
+    if (!principal) {
+      return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
+    }
+    return *principal;
+  }
+
+  Result<ContactView> GetContact(const Principal& who, const std::string& id,
+                                 const AsOf& as_of) override {
+    if (!CanRead(who)) return CannotRead(who);
+    if (id.starts_with(domain::kProfilePrefix)) {
+      auto customer = GetCustomer(who, id.substr(8), as_of);
+      if (!customer.ok()) return Status(Code::kNotFound, "contact_not_found", "no such contact");
+      return ProfileContact(*customer);
+    }
+    auto view = AtPosition<ContactView>(who, pj::kContacts, domain::ContactStream(id), as_of,
+                                        [&](pj::Kv& kv) { return pj::GetContact(kv, who.tenant, id); });
+    if (!view.ok()) return view.status();
+    if (!*view) return Status(Code::kNotFound, "contact_not_found", "no contact '" + id + "'");
+    return **view;
+  }
+
+  Result<CustomerView> GetCustomer(const Principal& who, const std::string& id,
+                                   const AsOf& as_of) override {
+    if (!CanRead(who)) return CannotRead(who);
+    auto view = AtPosition<CustomerView>(who, pj::kCustomers, domain::CustomerStream(id), as_of,
+                                         [&](pj::Kv& kv) { return pj::GetCustomer(kv, who.tenant, id); });
+    if (!view.ok()) return view.status();
+    if (!*view) return Status(Code::kNotFound, "customer_not_found", "no customer '" + id + "'");
+    return **view;
+  }
+
+  Result<std::vector<ContactView>> ListContacts(const Principal& who, const std::string& customer_id,
+                                                ContactStatus status) override {
+    if (!CanRead(who)) return CannotRead(who);
+    Snapshot snap(*this);
+    auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
+    if (!customer) return Status(Code::kNotFound, "customer_not_found", "no such customer");
+    auto wanted = [&](const ContactView& c) {
+      return status == ContactStatus::kAll || c.deleted == (status == ContactStatus::kInactive);
+    };
+    std::vector<ContactView> out;
+    if (ContactView profile = ProfileContact(*customer); !profile.fields.email.empty() && wanted(profile)) {
+      out.push_back(std::move(profile));
+    }
+    for (const auto& link : pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id)) {
+      auto contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, link.contact_id);
+      if (contact && wanted(*contact)) out.push_back(std::move(*contact));
+    }
+    return out;
+  }
+
+  Result<std::vector<Recipient>> Recipients(const Principal& who, const std::string& customer_id,
+                                            const std::string& kind) override;
+
+  Result<std::vector<AuditEntry>> ContactHistory(const Principal& who, const std::string& id,
+                                                 const AsOf& as_of) override {
+    return History(who, pj::AuditIndex::kStream, domain::ContactStream(id), as_of);
+  }
+  Result<std::vector<AuditEntry>> CustomerHistory(const Principal& who, const std::string& id,
+                                                  const AsOf& as_of) override {
+    return History(who, pj::AuditIndex::kCustomer, id, as_of);
+  }
+  Result<std::vector<AuditEntry>> ActorHistory(const Principal& who, const std::string& actor_id,
+                                               int64_t from_us, int64_t to_us) override {
+    auto all = History(who, pj::AuditIndex::kActor, actor_id, {});
+    if (!all.ok()) return all;
+    std::erase_if(*all, [&](const AuditEntry& e) {
+      return e.recorded_at_us < from_us || e.recorded_at_us > to_us;
+    });
+    return all;
+  }
+
+  std::vector<ProjectionStatus> Projections() override { return host_->Statuses(); }
+  Status Rebuild(const std::string& name, const Progress& progress) override {
+    return host_->Rebuild(name, progress);
+  }
+  Result<std::vector<ProjectionMismatch>> VerifyProjections(const Progress& progress) override {
+    return host_->Verify(progress);
+  }
+  Ledger& ledger() override { return *store_; }
+
+ private:
+  // The domain's views over one commit group's transaction.
+  struct Views {
+    Views(store::Txn& txn, ProjectionHost& host)
+        : tenants(txn, host.Family(pj::kTenants)), customers(txn, host.Family(pj::kCustomers)),
+          contacts(txn, host.Family(pj::kContacts)), links(txn, host.Family(pj::kLinks)),
+          emails(txn, host.Family(pj::kEmails)),
+          views{tenants, customers, contacts, links, emails} {}
+    store::TxnKv tenants, customers, contacts, links, emails;
+    domain::Views views;
+  };
+
+  // Every projection read at one consistent point.
+  class Snapshot {
+   public:
+    explicit Snapshot(EngineImpl& engine)
+        : engine_(engine), snapshot_(engine.store_->db()->GetSnapshot()) {}
+    ~Snapshot() { engine_.store_->db()->ReleaseSnapshot(snapshot_); }
+    pj::Kv& Kv(const pj::Projection& p) {
+      auto it = kvs_.find(&p);
+      if (it == kvs_.end()) {
+        it = kvs_.emplace(&p, std::make_unique<store::SnapshotKv>(
+                                  engine_.store_->db(), engine_.host_->Family(p), snapshot_))
+                 .first;
+      }
+      return *it->second;
+    }
+
+   private:
+    EngineImpl& engine_;
+    const rocksdb::Snapshot* snapshot_;
+    std::map<const pj::Projection*, std::unique_ptr<store::SnapshotKv>> kvs_;
+  };
+
+  Status Prepare(const Command& command, domain::Prepared& prepared, CommandOutcome& outcome);
+  Status PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
+                         CommandOutcome& outcome);
+  Result<uint64_t> PositionOf(const AsOf& as_of);
+  Result<std::vector<AuditEntry>> History(const Principal& who, pj::AuditIndex index,
+                                          const std::string& id, const AsOf& as_of);
+
+  // The view now, or folded from its stream up to the as-of position: the same fold.
+  template <typename View, typename Query>
+  Result<std::optional<View>> AtPosition(const Principal& who, const pj::Projection& projection,
+                                         const std::string& stream, const AsOf& as_of,
+                                         Query query) {
+    if (!as_of.position && !as_of.time_us) {
+      Snapshot snap(*this);
+      return query(snap.Kv(projection));
+    }
+    auto position = PositionOf(as_of);
+    if (!position.ok()) return position.status();
+    pj::MemKv past;
+    for (uint64_t version = 1;;) {
+      auto events = store_->ReadStream(who.tenant, stream, version, 1000);
+      if (!events.ok()) return events.status();
+      for (const Event& e : *events) {
+        if (e.position > *position) return query(past);
+        projection.Apply(past, e);
+      }
+      if (events->size() < 1000) break;
+      version = events->back().stream_version + 1;
+    }
+    return query(past);
+  }
+
+  LedgerOptions options_;
+  std::unique_ptr<store::LogStore> store_;
+  std::unique_ptr<ProjectionHost> host_;
+};
+
+Status EngineImpl::Prepare(const Command& command, domain::Prepared& prepared,
+                           CommandOutcome& outcome) {
+  prepared.new_id = RandomHex(*options_.random, 8);
+  if (const auto* c = std::get_if<CreateContact>(&command); c && c->password) {
+    return PreparePassword(*c->password, prepared, outcome);
+  }
+  if (const auto* c = std::get_if<ResetPassword>(&command)) {
+    return PreparePassword(c->password, prepared, outcome);
+  }
+  if (std::holds_alternative<IssueToken>(command)) {
+    outcome.token = "clt_" + RandomHex(*options_.random, 24);
+    prepared.token_hash = events::Sha256Hex(outcome.token);
+  }
+  if (const auto* c = std::get_if<RevokeToken>(&command)) {
+    prepared.token_hash = events::Sha256Hex(c->token);
+  }
+  return Status::Ok();
+}
+
+// argon2id costs ~160 ms of a core: it runs here, on the caller's thread, never the writer's.
+Status EngineImpl::PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
+                                   CommandOutcome& outcome) {
+  std::string password = choice.password;
+  if (choice.generate) {
+    password = domain::GenerateTemporaryPassword(*options_.random);
+    outcome.temporary_password = password;
+  } else if (Status s = domain::CheckPasswordPolicy(password); !s.ok()) {
+    return s;
+  }
+  auto hash = domain::HashPassword(password);
+  if (!hash.ok()) return hash.status();
+  prepared.password_hash = std::move(hash).value();
+  prepared.password_generated = choice.generate;
+  return Status::Ok();
+}
+
+// A time maps to the last position recorded at or before it; recorded_at never decreases
+// along the log, so a binary search finds it.
+Result<uint64_t> EngineImpl::PositionOf(const AsOf& as_of) {
+  const uint64_t head = store_->GetHead().position;
+  if (as_of.position) return std::min(*as_of.position, head);
+  uint64_t low = 0, high = head;  // invariant: event `low` is at or before the time
+  while (low < high) {
+    const uint64_t mid = low + (high - low + 1) / 2;
+    auto event = store_->Read(mid, 1);
+    if (!event.ok() || event->empty()) return Status(Code::kIoError, "storage_error", "read failed");
+    if (event->front().recorded_at_us <= *as_of.time_us) {
+      low = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  return low;
+}
+
+Result<std::vector<AuditEntry>> EngineImpl::History(const Principal& who, pj::AuditIndex index,
+                                                    const std::string& id, const AsOf& as_of) {
+  if (!CanRead(who)) return CannotRead(who);
+  uint64_t to = UINT64_MAX;
+  if (as_of.position || as_of.time_us) {
+    auto position = PositionOf(as_of);
+    if (!position.ok()) return position.status();
+    to = *position;
+  }
+  Snapshot snap(*this);
+  return pj::AuditTrail(snap.Kv(pj::kAudit), who.tenant, index, id, to);
+}
+
+Result<std::vector<Recipient>> EngineImpl::Recipients(const Principal& who,
+                                                      const std::string& customer_id,
+                                                      const std::string& kind) {
+  if (!CanRead(who)) return CannotRead(who);
+  const bool invoice = kind == "invoice";
+  const bool role_kind = kind == "order" || kind == "shipment";
+  const bool correspondence = kind.starts_with("correspondence:") && kind.size() > 15;
+  const bool ticket = kind.starts_with("ticket:") && kind.size() > 7;
+  if (!invoice && !role_kind && !correspondence && !ticket) {
+    return Status(Code::kInvalidArgument, "invalid_enum",
+                  "kind is invoice, order, shipment, correspondence:<type> or ticket:<type>",
+                  "kind");
+  }
+  Snapshot snap(*this);
+  auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
+  if (!customer || customer->deleted) {
+    return Status(Code::kNotFound, "customer_not_found", "no customer '" + customer_id + "'");
+  }
+  std::vector<Recipient> out;
+  std::set<std::string> seen;
+  auto add = [&](const std::string& email, const std::string& contact, const std::string& format) {
+    if (!email.empty() && seen.insert(domain::NormalizeEmail(email)).second) {
+      out.push_back({email, contact, invoice ? format : ""});
+    }
+  };
+  if (invoice) {
+    for (const auto& email : domain::SplitEmails(customer->email)) {
+      add(email, "", customer->bill_format.empty() ? "long" : customer->bill_format);
+    }
+  }
+  const std::string type = kind.substr(kind.find(':') + 1);
+  auto has = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  for (const auto& link : pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id)) {
+    auto contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, link.contact_id);
+    if (!contact || contact->deleted) continue;
+    const Communication& c = contact->fields.communication;
+    const bool bills = c.email_bill != "none" && !c.email_bill.empty();
+    const bool receives = invoice ? (bills || has(link.roles, "billing"))
+                          : role_kind ? has(link.roles, kind)
+                          : correspondence ? has(c.copy_correspondence, type)
+                                           : has(c.copy_ticket_updates, type);
+    if (receives) add(contact->fields.email, contact->id, bills ? c.email_bill : customer->bill_format);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::Open(const LedgerOptions& options) {
+  auto engine = std::make_unique<EngineImpl>(options);
+  if (Status s = engine->Start(); !s.ok()) return s;
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace cledger

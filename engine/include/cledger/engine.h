@@ -1,0 +1,79 @@
+// The engine: commands, queries, time travel and projection maintenance over one ledger.
+//
+// Thread-safety: every method may be called concurrently. Commands are decided and committed
+// by the ledger's single writer; queries read committed state and never block it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cledger/commands.h"
+#include "cledger/ledger.h"
+#include "cledger/status.h"
+#include "cledger/views.h"
+
+namespace cledger {
+
+// A point in the past: a position, or a time (the last event recorded at or before it).
+struct AsOf {
+  std::optional<uint64_t> position;
+  std::optional<int64_t> time_us;
+};
+
+struct ProjectionStatus {
+  std::string name;
+  uint64_t applied_position = 0;
+  uint64_t lag = 0;
+  uint64_t generation = 0;
+};
+
+struct ProjectionMismatch {
+  std::string projection;
+  std::string key;  // printable
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  static Result<std::unique_ptr<Engine>> Open(const LedgerOptions& options);
+
+  virtual Result<CommandOutcome> Execute(const CommandContext& context, Command command) = 0;
+
+  // Queries, on behalf of `who`. An id of another tenant is simply not found.
+  virtual Result<Principal> Authenticate(const std::string& token) = 0;
+  virtual Result<ContactView> GetContact(const Principal& who, const std::string& id,
+                                         const AsOf& as_of = {}) = 0;
+  virtual Result<CustomerView> GetCustomer(const Principal& who, const std::string& id,
+                                           const AsOf& as_of = {}) = 0;
+  // The customer's contacts, the read-only profile contact first.
+  virtual Result<std::vector<ContactView>> ListContacts(const Principal& who,
+                                                        const std::string& customer_id,
+                                                        ContactStatus status) = 0;
+  // Who receives `kind`: invoice | order | shipment | correspondence:<type> | ticket:<type>.
+  virtual Result<std::vector<Recipient>> Recipients(const Principal& who,
+                                                    const std::string& customer_id,
+                                                    const std::string& kind) = 0;
+  virtual Result<std::vector<AuditEntry>> ContactHistory(const Principal& who,
+                                                         const std::string& id,
+                                                         const AsOf& as_of = {}) = 0;
+  virtual Result<std::vector<AuditEntry>> CustomerHistory(const Principal& who,
+                                                          const std::string& id,
+                                                          const AsOf& as_of = {}) = 0;
+  virtual Result<std::vector<AuditEntry>> ActorHistory(const Principal& who,
+                                                       const std::string& actor_id,
+                                                       int64_t from_us, int64_t to_us) = 0;
+
+  // Projection maintenance (ops).
+  virtual std::vector<ProjectionStatus> Projections() = 0;
+  // Rebuilds from position 1 into fresh storage while the old one serves, then swaps.
+  virtual Status Rebuild(const std::string& name, const Progress& progress = {}) = 0;
+  // Compares every projection with a fresh fold of the whole log; empty when all agree.
+  virtual Result<std::vector<ProjectionMismatch>> VerifyProjections(
+      const Progress& progress = {}) = 0;
+
+  virtual Ledger& ledger() = 0;
+};
+
+}  // namespace cledger

@@ -1,0 +1,196 @@
+#include "engine/projection_host.h"
+
+#include "engine/store/keys.h"
+#include "engine/store/kv_adapters.h"
+
+namespace cledger {
+namespace {
+
+// Sorts after every key a fold writes: tenant keys start with a length byte below 0x81 and
+// the other kinds with a lowercase letter.
+constexpr char kAppliedKey[] = "\xff" "applied";
+constexpr size_t kFoldBatchEvents = 10'000;
+
+std::string MetaKey(std::string_view name) { return "projection/" + std::string(name); }
+std::string FamilyName(std::string_view name, uint64_t generation) {
+  return "p." + std::string(name) + "." + std::to_string(generation);
+}
+
+std::string Printable(std::string_view key) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : key) {
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kDigits[c >> 4]);
+      out.push_back(kDigits[c & 0xF]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status ProjectionHost::Attach() {
+  const uint64_t head = store_.GetHead().position;
+  for (const projections::Projection* p : projections::All()) {
+    Hosted hosted;
+    std::string generation;
+    if (store_.db()->Get(rocksdb::ReadOptions(), store_.Family(store::kCfMeta), MetaKey(p->name()),
+                         &generation).ok()) {
+      hosted.generation = std::stoull(generation);
+    }
+    auto family = store_.CreateFamily(FamilyName(p->name(), hosted.generation));
+    if (!family.ok()) return family.status();
+    hosted.family = *family;
+    // Inline folds share each commit's batch, so this is a no-op unless the projection is
+    // new or was dropped: start-up work never grows with the log.
+    if (auto folded = FoldRange(*p, hosted.family, Applied(hosted.family), head, {}, true);
+        !folded.ok()) {
+      return folded.status();
+    }
+    std::lock_guard lock(mu_);
+    hosted_[std::string(p->name())] = hosted;
+  }
+  return Status::Ok();
+}
+
+void ProjectionHost::FoldCommit(store::Txn& txn, const std::vector<Event>& events) {
+  const std::string applied = store::U64Key(events.back().position);
+  for (const projections::Projection* p : projections::All()) {
+    store::TxnKv kv(txn, Family(*p));
+    for (const Event& event : events) p->Apply(kv, event);
+    kv.Put(kAppliedKey, applied);
+  }
+}
+
+rocksdb::ColumnFamilyHandle* ProjectionHost::Family(const projections::Projection& projection) {
+  std::lock_guard lock(mu_);
+  return hosted_.find(projection.name())->second.family;
+}
+
+uint64_t ProjectionHost::Applied(rocksdb::ColumnFamilyHandle* family,
+                                 const rocksdb::Snapshot* at) {
+  rocksdb::ReadOptions read;
+  read.snapshot = at;
+  std::string value;
+  return store_.db()->Get(read, family, kAppliedKey, &value).ok() ? store::DecodeU64(value) : 0;
+}
+
+Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projection,
+                                           rocksdb::ColumnFamilyHandle* family, uint64_t from,
+                                           uint64_t to, const Progress& progress, bool sync) {
+  uint64_t done = from;
+  while (done < to) {
+    auto events = store_.Read(done + 1, std::min<uint64_t>(kFoldBatchEvents, to - done));
+    if (!events.ok()) return events.status();
+    if (events->empty()) break;
+    store::Txn txn(store_.db());
+    store::TxnKv kv(txn, family);
+    for (const Event& event : *events) projection.Apply(kv, event);
+    done = events->back().position;
+    kv.Put(kAppliedKey, store::U64Key(done));
+    rocksdb::WriteOptions write;
+    write.sync = sync;
+    if (rocksdb::Status s = store_.db()->Write(write, &txn.batch()); !s.ok()) {
+      return Status(Code::kIoError, "storage_error", s.ToString());
+    }
+    if (progress) progress(done, to);
+  }
+  return done;
+}
+
+std::vector<ProjectionStatus> ProjectionHost::Statuses() {
+  const uint64_t head = store_.GetHead().position;
+  std::vector<ProjectionStatus> out;
+  for (const projections::Projection* p : projections::All()) {
+    std::lock_guard lock(mu_);
+    const Hosted& hosted = hosted_.find(p->name())->second;
+    const uint64_t applied = Applied(hosted.family);
+    out.push_back({std::string(p->name()), applied, head > applied ? head - applied : 0,
+                   hosted.generation});
+  }
+  return out;
+}
+
+// Blue/green: fold the whole log into a new family while the old one serves, then, on the
+// writer thread, fold the last few events and swap before the next commit.
+Status ProjectionHost::Rebuild(const std::string& name, const Progress& progress) {
+  const projections::Projection* projection = projections::Find(name);
+  if (projection == nullptr) {
+    return Status(Code::kNotFound, "projection_not_found", "no projection named '" + name + "'");
+  }
+  uint64_t generation;
+  {
+    std::lock_guard lock(mu_);
+    generation = hosted_.find(name)->second.generation + 1;
+  }
+  const std::string family_name = FamilyName(name, generation);
+  (void)store_.DropFamily(family_name);  // leftovers of an interrupted rebuild
+  auto family = store_.CreateFamily(family_name);
+  if (!family.ok()) return family.status();
+  auto folded = FoldRange(*projection, *family, 0, store_.GetHead().position, progress, false);
+  if (!folded.ok()) return folded.status();
+
+  rocksdb::ColumnFamilyHandle* old_family = nullptr;
+  Status swapped = store_.RunExclusive([&]() -> Status {
+    auto rest = FoldRange(*projection, *family, *folded, store_.GetHead().position, {}, true);
+    if (!rest.ok()) return rest.status();
+    rocksdb::WriteOptions write;
+    write.sync = true;
+    rocksdb::Status s = store_.db()->Put(write, store_.Family(store::kCfMeta), MetaKey(name),
+                                         std::to_string(generation));
+    if (!s.ok()) return Status(Code::kIoError, "storage_error", s.ToString());
+    std::lock_guard lock(mu_);
+    Hosted& hosted = hosted_.find(name)->second;
+    old_family = hosted.family;
+    hosted = {*family, generation};
+    return Status::Ok();
+  });
+  if (!swapped.ok()) return swapped;
+  return store_.DropFamily(old_family->GetName());
+}
+
+Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& progress) {
+  // A snapshot taken between two commits: every projection is exactly at one head.
+  const rocksdb::Snapshot* snapshot = nullptr;
+  uint64_t head = 0;
+  Status taken = store_.RunExclusive([&] {
+    snapshot = store_.db()->GetSnapshot();
+    head = store_.GetHead().position;
+    return Status::Ok();
+  });
+  if (!taken.ok()) return taken;
+  std::vector<ProjectionMismatch> mismatches;
+  for (const projections::Projection* p : projections::All()) {
+    projections::MemKv fresh;
+    for (uint64_t done = 0; done < head;) {
+      auto events = store_.Read(done + 1, std::min<uint64_t>(kFoldBatchEvents, head - done));
+      if (!events.ok() || events->empty()) break;
+      for (const Event& event : *events) p->Apply(fresh, event);
+      done = events->back().position;
+      if (progress) progress(done, head);
+    }
+    rocksdb::ReadOptions read;
+    read.snapshot = snapshot;
+    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(read, Family(*p)));
+    auto expected = fresh.contents().begin();
+    std::string differing;
+    for (it->SeekToFirst(); it->Valid() && it->key().ToStringView() != kAppliedKey; it->Next()) {
+      if (expected == fresh.contents().end() || expected->first != it->key().ToStringView() ||
+          expected->second != it->value().ToStringView()) {
+        differing = it->key().ToString();
+        break;
+      }
+      ++expected;
+    }
+    if (differing.empty() && expected != fresh.contents().end()) differing = expected->first;
+    if (!differing.empty()) mismatches.push_back({std::string(p->name()), Printable(differing)});
+  }
+  store_.db()->ReleaseSnapshot(snapshot);
+  return mismatches;
+}
+
+}  // namespace cledger

@@ -1,0 +1,183 @@
+// audit: "e" · lp(tenant) · u64 position → AuditEntry
+//        "i" · lp(tenant) · index kind · lp(id) · u64 position → "" (by stream, customer, actor)
+//        "s" · …  the audit fold's own copy of the customer and contact views, kept by running
+//                 those projections' folds, so before → after is derived by the same fold.
+#include "engine/store/keys.h"
+#include "projections/record.h"
+#include "projections/views.h"
+
+namespace cledger::projections {
+namespace {
+
+constexpr char kRedacted[] = "[redacted]";
+
+using Flat = std::vector<std::pair<std::string, std::string>>;
+
+std::string Join(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ", ") + v;
+  return out;
+}
+
+std::string Time(const std::optional<int64_t>& us) { return us ? std::to_string(*us) : ""; }
+
+Flat Flatten(const ContactView& v) {
+  const ContactFields& f = v.fields;
+  Flat out = {{"status", v.id.empty() ? "" : v.deleted ? "deleted" : "active"},
+              {"kind", v.id.empty() ? "" : v.shared ? "shared" : "direct"},
+              {"contact_type", f.contact_type}, {"title", f.title},
+              {"first_name", f.first_name}, {"last_name", f.last_name},
+              {"company_name", f.company_name}, {"position", f.position},
+              {"department", f.department}, {"email", f.email}};
+  for (size_t i = 0; i < 4; ++i) {
+    const bool has = i < f.phones.size();
+    out.push_back({"phones[" + std::to_string(i) + "]",
+                   has ? f.phones[i].type + ": " + f.phones[i].number : ""});
+  }
+  const Communication& c = f.communication;
+  Flat rest = {{"address.lines", Join(f.address.lines)}, {"address.postcode", f.address.postcode},
+               {"address.country", f.address.country}, {"website", f.website},
+               {"dealer_code", f.dealer_code},
+               {"portal_enabled", v.id.empty() ? "" : f.portal_enabled ? "true" : "false"},
+               {"communication.regarding", Join(c.regarding)},
+               {"communication.email_bill", v.id.empty() ? "" : c.email_bill},
+               {"communication.usage_report_profile", c.usage_report_profile},
+               {"communication.copy_correspondence", Join(c.copy_correspondence)},
+               {"communication.copy_ticket_updates", Join(c.copy_ticket_updates)},
+               {"password_must_change", v.has_password ? (v.password_must_change ? "true" : "false") : ""},
+               {"deleted", Time(v.system.deleted_us)}};
+  out.insert(out.end(), rest.begin(), rest.end());
+  for (const Link& link : v.customers) {
+    out.push_back({"customers[" + link.customer_id + "].roles",
+                   link.roles.empty() ? "(none)" : Join(link.roles)});
+  }
+  return out;
+}
+
+Flat Flatten(const CustomerView& v) {
+  return {{"status", v.id.empty() ? "" : v.deleted ? "deleted" : "active"},
+          {"name", v.name}, {"email", v.email}, {"bill_format", v.bill_format},
+          {"deleted", Time(v.system.deleted_us)}};
+}
+
+const std::string* Lookup(const Flat& flat, const std::string& key) {
+  for (const auto& [k, v] : flat) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+// Each field whose value differs, in `after`'s order, then the fields that disappeared.
+std::vector<FieldChange> Diff(const Flat& before, const Flat& after) {
+  std::vector<FieldChange> out;
+  for (const auto& [key, value] : after) {
+    const std::string* old = Lookup(before, key);
+    if ((old ? *old : "") != value) out.push_back({key, old ? *old : "", value});
+  }
+  for (const auto& [key, value] : before) {
+    if (!value.empty() && !Lookup(after, key)) out.push_back({key, value, ""});
+  }
+  return out;
+}
+
+std::string IndexPrefix(std::string_view tenant, char kind, std::string_view id) {
+  std::string key = "i" + TenantKey(tenant, std::string(1, kind));
+  store::AppendComponent(key, id);
+  return key;
+}
+
+std::string IndexKey(std::string_view tenant, char kind, std::string_view id, uint64_t position) {
+  return IndexPrefix(tenant, kind, id) + store::U64Key(position);
+}
+
+char IndexChar(AuditIndex index) {
+  switch (index) {
+    case AuditIndex::kStream: return 's';
+    case AuditIndex::kCustomer: return 'c';
+    case AuditIndex::kActor: return 'a';
+  }
+  return '?';
+}
+
+// The customer an event concerns, beyond its own stream.
+std::string CustomerOf(const EventBody& body) {
+  return std::visit(
+      [](const auto& b) -> std::string {
+        if constexpr (requires { b.customer_id; }) {
+          return b.customer_id;
+        } else {
+          return "";
+        }
+      },
+      body);
+}
+
+class Audit final : public Projection {
+ public:
+  std::string_view name() const override { return "audit"; }
+  void Apply(Kv& kv, const Event& event) const override {
+    PrefixedKv state(kv, "s");
+    AuditEntry entry{event.position, event.recorded_at_us, event.actor, event.stream,
+                     std::string(EventTypeName(event.body)), {}};
+    std::visit([&](const auto& body) { entry.changes = Changes(state, event, body); },
+               event.body);
+    kv.Put("e" + TenantKey(event.tenant, store::U64Key(event.position)), Encode(entry));
+    kv.Put(IndexKey(event.tenant, 's', event.stream, event.position), "");
+    kv.Put(IndexKey(event.tenant, 'a', event.actor.id, event.position), "");
+    if (const std::string customer = CustomerOf(event.body); !customer.empty()) {
+      kv.Put(IndexKey(event.tenant, 'c', customer, event.position), "");
+    }
+  }
+
+ private:
+  template <typename Body>
+  static std::vector<FieldChange> Changes(Kv& state, const Event& event, const Body& body) {
+    if constexpr (requires { body.contact_id; }) {
+      const ContactView before =
+          GetContact(state, event.tenant, body.contact_id).value_or(ContactView{});
+      kContacts.Apply(state, event);
+      const ContactView after = *GetContact(state, event.tenant, body.contact_id);
+      std::vector<FieldChange> changes = Diff(Flatten(before), Flatten(after));
+      if constexpr (std::is_same_v<Body, ContactPasswordReset>) {
+        changes.push_back({"password", before.has_password ? kRedacted : "", kRedacted});
+      }
+      return changes;
+    } else if constexpr (requires { body.customer_id; }) {
+      const CustomerView before =
+          GetCustomer(state, event.tenant, body.customer_id).value_or(CustomerView{});
+      kCustomers.Apply(state, event);
+      const CustomerView after = *GetCustomer(state, event.tenant, body.customer_id);
+      return Diff(Flatten(before), Flatten(after));
+    } else if constexpr (std::is_same_v<Body, TenantCreated>) {
+      return {{"name", "", body.name}, {"plan", "", body.plan}};
+    } else if constexpr (std::is_same_v<Body, TokenIssued>) {
+      return {{"token", "", kRedacted}, {"actor", "", body.actor.id}, {"role", "", body.actor.role}};
+    } else {
+      return {{"token", kRedacted, ""}};
+    }
+  }
+};
+
+const Audit kAuditImpl;
+
+}  // namespace
+
+const Projection& kAudit = kAuditImpl;
+
+std::vector<AuditEntry> AuditTrail(Kv& kv, std::string_view tenant, AuditIndex index,
+                                   std::string_view id, uint64_t to_position) {
+  std::vector<AuditEntry> out;
+  const std::string prefix = IndexPrefix(tenant, IndexChar(index), id);
+  kv.Scan(prefix, [&](std::string_view key, std::string_view) {
+    const uint64_t position = store::DecodeU64(key.substr(prefix.size()));
+    if (position > to_position) return false;
+    auto bytes = kv.Get("e" + TenantKey(tenant, store::U64Key(position)));
+    if (bytes) {
+      if (auto entry = Decode<AuditEntry>(*bytes)) out.push_back(std::move(*entry));
+    }
+    return true;
+  });
+  return out;
+}
+
+}  // namespace cledger::projections

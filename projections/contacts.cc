@@ -1,0 +1,81 @@
+// contacts: lp(tenant) · id → ContactView. Every event of a contact's stream folds here.
+#include <algorithm>
+
+#include "projections/record.h"
+#include "projections/views.h"
+
+namespace cledger::projections {
+namespace {
+
+Link* FindLink(ContactView& view, std::string_view customer) {
+  auto it = std::find_if(view.customers.begin(), view.customers.end(),
+                         [&](const Link& l) { return l.customer_id == customer; });
+  return it == view.customers.end() ? nullptr : &*it;
+}
+
+class Contacts final : public Projection {
+ public:
+  std::string_view name() const override { return "contacts"; }
+  void Apply(Kv& kv, const Event& event) const override {
+    std::visit(
+        [&](const auto& body) {
+          if constexpr (requires { body.contact_id; }) {
+            ContactView view =
+                GetContact(kv, event.tenant, body.contact_id).value_or(ContactView{});
+            Fold(view, event, body);
+            Touch(view.system, event);
+            kv.Put(TenantKey(event.tenant, view.id), Encode(view));
+          }
+        },
+        event.body);
+  }
+
+ private:
+  static void Fold(ContactView& view, const Event&, const ContactCreated& e) {
+    view.id = e.contact_id;
+    view.owner_customer_id = e.customer_id;
+    view.shared = e.customer_id.empty();
+    view.fields = e.fields;
+    if (!e.customer_id.empty()) view.customers.push_back({e.customer_id, {}});
+  }
+  static void Fold(ContactView& view, const Event&, const ContactEdited& e) {
+    view.fields = e.fields;
+  }
+  static void Fold(ContactView& view, const Event&, const ContactShared& e) {
+    if (!FindLink(view, e.customer_id)) view.customers.push_back({e.customer_id, {}});
+  }
+  static void Fold(ContactView& view, const Event&, const ContactUnlinked& e) {
+    std::erase_if(view.customers, [&](const Link& l) { return l.customer_id == e.customer_id; });
+  }
+  static void Fold(ContactView& view, const Event&, const ContactConvertedToShared&) {
+    view.shared = true;
+    view.owner_customer_id.clear();
+  }
+  static void Fold(ContactView& view, const Event&, const ContactRolesChanged& e) {
+    if (Link* link = FindLink(view, e.customer_id)) link->roles = e.roles;
+  }
+  static void Fold(ContactView& view, const Event& event, const ContactDeleted&) {
+    view.deleted = true;
+    view.system.deleted_us = event.recorded_at_us;
+  }
+  static void Fold(ContactView& view, const Event&, const ContactRestored&) {
+    view.deleted = false;
+  }
+  static void Fold(ContactView& view, const Event&, const ContactPasswordReset& e) {
+    view.has_password = true;
+    view.password_must_change = e.must_change;
+  }
+};
+
+const Contacts kContactsImpl;
+
+}  // namespace
+
+const Projection& kContacts = kContactsImpl;
+
+std::optional<ContactView> GetContact(Kv& kv, std::string_view tenant, std::string_view id) {
+  auto bytes = kv.Get(TenantKey(tenant, id));
+  return bytes ? Decode<ContactView>(*bytes) : std::nullopt;
+}
+
+}  // namespace cledger::projections

@@ -1,0 +1,67 @@
+// emails: "e" · lp(tenant) · normalised email → contact id, for non-deleted contacts;
+//         "c" · lp(tenant) · contact id → [normalised email, deleted] (the fold's own memory).
+#include "engine/domain/validate.h"
+#include "projections/record.h"
+#include "projections/views.h"
+
+namespace cledger::projections {
+namespace {
+
+struct Held {
+  std::string email;
+  bool deleted = false;
+};
+template <typename IO>
+void Fields(IO& io, Held& h) {
+  io(h.email), io(h.deleted);
+}
+
+class Emails final : public Projection {
+ public:
+  std::string_view name() const override { return "emails"; }
+  void Apply(Kv& kv, const Event& event) const override {
+    std::visit(
+        [&](const auto& body) {
+          if constexpr (requires { body.contact_id; }) {
+            const std::string held_key = "c" + TenantKey(event.tenant, body.contact_id);
+            Held held;
+            if (auto bytes = kv.Get(held_key)) {
+              Reader r(*bytes);
+              Fields(r, held);
+            }
+            const Held before = held;
+            Fold(held, body);
+            if (before.email == held.email && before.deleted == held.deleted) return;
+            if (!before.email.empty() && !before.deleted) {
+              kv.Delete("e" + TenantKey(event.tenant, before.email));
+            }
+            if (!held.email.empty() && !held.deleted) {
+              kv.Put("e" + TenantKey(event.tenant, held.email), body.contact_id);
+            }
+            kv.Put(held_key, Encode(held));
+          }
+        },
+        event.body);
+  }
+
+ private:
+  template <typename Body>
+  static void Fold(Held&, const Body&) {}
+  static void Fold(Held& h, const ContactCreated& e) { h.email = domain::NormalizeEmail(e.fields.email); }
+  static void Fold(Held& h, const ContactEdited& e) { h.email = domain::NormalizeEmail(e.fields.email); }
+  static void Fold(Held& h, const ContactDeleted&) { h.deleted = true; }
+  static void Fold(Held& h, const ContactRestored&) { h.deleted = false; }
+};
+
+const Emails kEmailsImpl;
+
+}  // namespace
+
+const Projection& kEmails = kEmailsImpl;
+
+std::optional<std::string> ContactWithEmail(Kv& kv, std::string_view tenant,
+                                            std::string_view email) {
+  return kv.Get("e" + TenantKey(tenant, domain::NormalizeEmail(email)));
+}
+
+}  // namespace cledger::projections

@@ -1,0 +1,53 @@
+// A projection is one pure fold, `Apply(kv, event)`, over a keyspace of its own. The same
+// fold runs live inside each commit's WriteBatch, for a rebuild from position 1, and over a
+// map in memory for time travel. Nothing else derives the state it holds.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cledger/events.h"
+#include "projections/kv.h"
+
+namespace cledger::projections {
+
+class Projection {
+ public:
+  virtual ~Projection() = default;
+  // Stable: names the column family family and appears in `projections status`.
+  virtual std::string_view name() const = 0;
+  // REQUIRES: events arrive in position order, each exactly once.
+  virtual void Apply(Kv& kv, const Event& event) const = 0;
+};
+
+// Every projection, in the order they are applied.
+const std::vector<const Projection*>& All();
+const Projection* Find(std::string_view name);
+
+// A view of `base` restricted to keys under `prefix` (the prefix is invisible to the user).
+class PrefixedKv final : public Kv {
+ public:
+  PrefixedKv(Kv& base, std::string prefix) : base_(base), prefix_(std::move(prefix)) {}
+  std::optional<std::string> Get(std::string_view key) override { return base_.Get(Full(key)); }
+  void Put(std::string_view key, std::string_view value) override { base_.Put(Full(key), value); }
+  void Delete(std::string_view key) override { base_.Delete(Full(key)); }
+  void Scan(std::string_view prefix, const ScanFn& fn) override {
+    base_.Scan(Full(prefix), [&](std::string_view key, std::string_view value) {
+      return fn(key.substr(prefix_.size()), value);
+    });
+  }
+
+ private:
+  std::string Full(std::string_view key) const { return prefix_ + std::string(key); }
+  Kv& base_;
+  std::string prefix_;
+};
+
+// `lp(tenant)` · rest: every tenant's keys live under their own prefix.
+std::string TenantKey(std::string_view tenant, std::string_view rest = {});
+
+// The System Information every record's fold keeps the same way.
+void Touch(SystemInfo& system, const Event& event);
+
+}  // namespace cledger::projections

@@ -1,0 +1,40 @@
+// tenants: "t" · name → plan;  "k" · token hash → Principal (removed when revoked).
+#include "projections/record.h"
+#include "projections/views.h"
+
+namespace cledger::projections {
+namespace {
+
+class Tenants final : public Projection {
+ public:
+  std::string_view name() const override { return "tenants"; }
+  void Apply(Kv& kv, const Event& event) const override {
+    if (const auto* e = std::get_if<TenantCreated>(&event.body)) {
+      kv.Put("t" + e->name, e->plan);
+    } else if (const auto* e = std::get_if<TokenIssued>(&event.body)) {
+      kv.Put("k" + e->token_hash, Encode(Principal{event.tenant, e->actor}));
+    } else if (const auto* e = std::get_if<TokenRevoked>(&event.body)) {
+      kv.Delete("k" + e->token_hash);
+    }
+  }
+};
+
+const Tenants kTenantsImpl;
+
+}  // namespace
+
+const Projection& kTenants = kTenantsImpl;
+
+std::optional<TenantView> GetTenant(Kv& kv, std::string_view name) {
+  auto plan = kv.Get("t" + std::string(name));
+  if (!plan) return std::nullopt;
+  return TenantView{std::string(name), *plan};
+}
+
+std::optional<Principal> GetTokenPrincipal(Kv& kv, std::string_view token_hash) {
+  auto bytes = kv.Get("k" + std::string(token_hash));
+  if (!bytes) return std::nullopt;
+  return Decode<Principal>(*bytes);
+}
+
+}  // namespace cledger::projections
