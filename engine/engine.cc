@@ -270,10 +270,10 @@ Status EngineImpl::Prepare(const Command& command, domain::Prepared& prepared,
   }
   if (std::holds_alternative<IssueToken>(command)) {
     outcome.token = "clt_" + RandomHex(*options_.random, 24);
-    prepared.token_hash = events::Sha256Hex(outcome.token);
+    prepared.token_hash = outcome.token_hash = events::Sha256Hex(outcome.token);
   }
   if (const auto* c = std::get_if<RevokeToken>(&command)) {
-    prepared.token_hash = events::Sha256Hex(c->token);
+    prepared.token_hash = c->token.empty() ? c->token_hash : events::Sha256Hex(c->token);
   }
   return Status::Ok();
 }

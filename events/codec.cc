@@ -11,6 +11,13 @@ std::string_view EventTypeName(const EventBody& body) {
   return fb::EnumNameBody(static_cast<fb::Body>(body.index() + 1));
 }
 
+bool IsEventTypeName(std::string_view name) {
+  for (size_t i = 1; i <= static_cast<size_t>(fb::Body::MAX); ++i) {
+    if (name == fb::EnumNamesBody()[i]) return true;
+  }
+  return false;
+}
+
 namespace events {
 namespace {
 
@@ -112,7 +119,10 @@ ContactFields Decode(const fb::ContactFields* f) {
 
 // One Encode per body type, returning the union member's offset.
 Off<void> EncodeBody(Builder& b, const TenantCreated& e) {
-  return fb::CreateTenantCreated(b, Str(b, e.name), Str(b, e.plan)).Union();
+  auto name = Str(b, e.name);
+  auto plan = Str(b, e.plan);
+  auto required = Strs(b, e.required_fields);
+  return fb::CreateTenantCreated(b, name, plan, required).Union();
 }
 Off<void> EncodeBody(Builder& b, const TokenIssued& e) {
   auto hash = Str(b, e.token_hash);
@@ -178,7 +188,7 @@ EventBody DecodeBody(const fb::Event& e) {
   switch (e.body_type()) {
     case fb::Body::TenantCreated: {
       const auto* b = e.body_as_TenantCreated();
-      return TenantCreated{Str(b->name()), Str(b->plan())};
+      return TenantCreated{Str(b->name()), Str(b->plan()), Strs(b->required_fields())};
     }
     case fb::Body::TokenIssued: {
       const auto* b = e.body_as_TokenIssued();

@@ -145,6 +145,10 @@ void Fields(IO& io, Actor& a) {
   io(a.id), io(a.role);
 }
 template <typename IO>
+void Fields(IO& io, TenantView& t) {
+  io(t.name), io(t.plan), io(t.required_fields);
+}
+template <typename IO>
 void Fields(IO& io, Principal& p) {
   io(p.tenant), io(p.actor);
 }

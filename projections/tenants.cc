@@ -1,4 +1,4 @@
-// tenants: "t" · name → plan;  "k" · token hash → Principal (removed when revoked).
+// tenants: "t" · name → TenantView;  "k" · token hash → Principal (removed when revoked).
 #include "projections/record.h"
 #include "projections/views.h"
 
@@ -10,7 +10,7 @@ class Tenants final : public Projection {
   std::string_view name() const override { return "tenants"; }
   void Apply(Kv& kv, const Event& event) const override {
     if (const auto* e = std::get_if<TenantCreated>(&event.body)) {
-      kv.Put("t" + e->name, e->plan);
+      kv.Put("t" + e->name, Encode(TenantView{e->name, e->plan, e->required_fields}));
     } else if (const auto* e = std::get_if<TokenIssued>(&event.body)) {
       kv.Put("k" + e->token_hash, Encode(Principal{event.tenant, e->actor}));
     } else if (const auto* e = std::get_if<TokenRevoked>(&event.body)) {
@@ -26,9 +26,8 @@ const Tenants kTenantsImpl;
 const Projection& kTenants = kTenantsImpl;
 
 std::optional<TenantView> GetTenant(Kv& kv, std::string_view name) {
-  auto plan = kv.Get("t" + std::string(name));
-  if (!plan) return std::nullopt;
-  return TenantView{std::string(name), *plan};
+  auto bytes = kv.Get("t" + std::string(name));
+  return bytes ? Decode<TenantView>(*bytes) : std::nullopt;
 }
 
 std::optional<Principal> GetTokenPrincipal(Kv& kv, std::string_view token_hash) {

@@ -33,6 +33,27 @@ bool CanManage(const Actor& actor) {
   return actor.role == "owner" || actor.role == "admin" || actor.role == "manager";
 }
 
+// The contact fields a tenant may require (seed 003), and whether `f` has a value for one.
+std::optional<std::string_view> FieldValue(const ContactFields& f, std::string_view field) {
+  const std::pair<std::string_view, const std::string*> text[] = {
+      {"contact_type", &f.contact_type}, {"title", &f.title}, {"first_name", &f.first_name},
+      {"last_name", &f.last_name}, {"company_name", &f.company_name}, {"position", &f.position},
+      {"department", &f.department}, {"email", &f.email}, {"website", &f.website},
+      {"dealer_code", &f.dealer_code}, {"address.postcode", &f.address.postcode},
+      {"address.country", &f.address.country}};
+  for (const auto& [name, value] : text) {
+    if (name == field) return std::string_view(*value);
+  }
+  if (field == "phones") return f.phones.empty() ? "" : "set";
+  if (field == "address.lines") return f.address.lines.empty() ? "" : "set";
+  return std::nullopt;
+}
+bool RequirableField(std::string_view field) { return FieldValue(ContactFields{}, field).has_value(); }
+bool HasValue(const ContactFields& f, std::string_view field) {
+  auto value = FieldValue(f, field);
+  return value && value->find_first_not_of(" \t") != std::string_view::npos;
+}
+
 // Ids are short, URL-safe and never pose as a profile contact.
 Status CheckId(std::string_view id, const char* field) {
   const bool ok = !id.empty() && id.size() <= 64 &&
@@ -79,12 +100,20 @@ class Rules {
     if (c.plan != "free" && c.plan != "standard") {
       return Invalid("invalid_enum", "plan is free or standard", "plan");
     }
+    for (size_t i = 0; i < c.required_fields.size(); ++i) {
+      if (!RequirableField(c.required_fields[i])) {
+        return Invalid("invalid_enum", "not a contact field that can be required",
+                       "required_fields[" + std::to_string(i) + "]");
+      }
+    }
     if (pj::GetTenant(views_.tenants, c.name)) {
       return Conflict("tenant_exists", "tenant '" + c.name + "' already exists");
     }
     CommandContext as_tenant = ctx_;
     as_tenant.tenant = c.name;
-    return Draft(as_tenant, c.name, "tenant-" + c.name).Add(TenantCreated{c.name, c.plan}).Done();
+    return Draft(as_tenant, c.name, "tenant-" + c.name)
+        .Add(TenantCreated{c.name, c.plan, c.required_fields})
+        .Done();
   }
 
   Result<Decision> operator()(const IssueToken& c) {
@@ -352,6 +381,12 @@ class Rules {
     }
     if (fields.portal_enabled && Trimmed(fields.email).empty()) {
       return Invalid("required", "portal access needs an email", "email");
+    }
+    const auto tenant = pj::GetTenant(views_.tenants, ctx_.tenant);
+    for (const std::string& field : tenant->required_fields) {
+      if (!HasValue(fields, field)) {
+        return Invalid("required", "this tenant requires " + field + " on every contact", field);
+      }
     }
     return EmailFree(fields.email, id);
   }

@@ -3,6 +3,7 @@
 #include <rocksdb/options.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
@@ -232,7 +233,10 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
       txn.Put(meta_, kMetaHead, EncodeHead(state.head, state.last_recorded_at_us));
       rocksdb::WriteOptions write;
       write.sync = options_.ledger.sync;
+      const auto started = std::chrono::steady_clock::now();
       rocksdb::Status s = db_->Write(write, &txn.batch());
+      RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - started).count(), s.ok());
       if (!s.ok()) {
         failure = IoError(s);
         (void)db_->Resume();  // clears a recoverable background error once the fault is gone
@@ -246,11 +250,43 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     head_ = state.head;
     last_recorded_at_us_ = state.last_recorded_at_us;
   }
+  if (failure.ok() && !txn.empty()) {
+    std::lock_guard lock(listener_mu_);
+    if (listener_) listener_(state.head.position);
+  }
+  uint64_t committed = 0, rejected = 0;
   for (size_t i = 0; i < group.size(); ++i) {
     Result<CommitResult> result = i < results.size() ? std::move(results[i]) : failure;
+    (result.ok() ? committed : rejected) += 1;
     if (!failure.ok() && result.ok()) result = failure;
     group[i]->done.set_value(std::move(result));
   }
+  std::lock_guard lock(stats_mu_);
+  stats_.commits += committed;
+  stats_.rejected += rejected;
+}
+
+void LogStore::RecordWrite(int64_t micros, bool ok) {
+  std::lock_guard lock(stats_mu_);
+  ++stats_.groups;
+  if (!ok) ++stats_.write_errors;
+  size_t bucket = 0;
+  while (bucket < std::size(LedgerStats::kBucketsUs) &&
+         static_cast<uint64_t>(micros) > LedgerStats::kBucketsUs[bucket]) {
+    ++bucket;
+  }
+  ++stats_.write_us_buckets[bucket];
+  stats_.write_us_sum += static_cast<uint64_t>(micros);
+}
+
+LedgerStats LogStore::Stats() {
+  std::lock_guard lock(stats_mu_);
+  return stats_;
+}
+
+void LogStore::SetCommitListener(std::function<void(uint64_t head)> listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::move(listener);
 }
 
 // Requests past `staged` go back to the front of the queue, in order, for the next group:

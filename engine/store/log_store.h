@@ -58,6 +58,8 @@ class LogStore final : public Ledger {
   Result<std::string> ReadRaw(uint64_t position) override;
   Result<uint64_t> StreamVersion(const std::string& tenant, const std::string& stream) override;
   Head GetHead() override;
+  LedgerStats Stats() override;
+  void SetCommitListener(std::function<void(uint64_t head)> listener) override;
   VerifyReport VerifyChain(const Progress& progress = {}) override;
 
   rocksdb::DB* db() { return db_.get(); }
@@ -87,6 +89,7 @@ class LogStore final : public Ledger {
   void WriterLoop();
   void WriteGroup(std::vector<std::unique_ptr<Request>>& group);
   void RunExclusiveRequest(Request& request);
+  void RecordWrite(int64_t micros, bool ok);
   void DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged);
   Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
   Result<CommitResult> StageCommit(const Commit& commit, Txn& txn, GroupState& state);
@@ -104,6 +107,11 @@ class LogStore final : public Ledger {
   rocksdb::ColumnFamilyHandle* streams_ = nullptr;
   rocksdb::ColumnFamilyHandle* stream_heads_ = nullptr;
   rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
+
+  std::mutex stats_mu_;
+  LedgerStats stats_;
+  std::mutex listener_mu_;
+  std::function<void(uint64_t)> listener_;
 
   std::mutex head_mu_;
   Head head_;                // the durable head, as acknowledged

@@ -166,6 +166,23 @@ TEST_CASE("AFreePlanHoldsCustomersButCannotManageContacts") {
   CHECK(s.code() == Code::kPermissionDenied);
 }
 
+TEST_CASE("ATenantMayRequireMoreContactFields") {
+  EngineFixture f(false);
+  f.Must(f.ops, CreateTenant{"strict", "standard", {"last_name", "phones"}});
+  const auto ctx = As("strict", "owner");
+  f.Must(ctx, CreateCustomer{"c1", "Strict Ltd", "a@strict.test"});
+  CHECK(f.Fails(ctx, CreateContact{"k1", "c1", Person("Ann")}).field() == "last_name");
+  ContactFields ann = Person("Ann");
+  ann.last_name = "Lee";
+  CHECK(f.Fails(ctx, CreateContact{"k1", "c1", ann}).field() == "phones");
+  ann.phones = {{"work", "+44 20 7946 0000"}};
+  f.Must(ctx, CreateContact{"k1", "c1", ann});
+  CHECK(f.Fails(ctx, EditContact{"k1", [](ContactFields& c) { c.last_name.clear(); }}).reason() ==
+        "required");
+  CHECK(f.Fails(f.ops, CreateTenant{"odd", "standard", {"shoe_size"}}).field() ==
+        "required_fields[0]");
+}
+
 TEST_CASE("OnlyOpsCreatesTenantsAndIssuesTokens") {
   EngineFixture f;
   CHECK(f.Fails(f.owner, CreateTenant{"evil"}).reason() == "forbidden");

@@ -1,40 +1,26 @@
 // cledger: the Contact Ledger command line.
-#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
-#include <cstdio>
-#include <iostream>
-
-#include "cledger/ledger.h"
-
-namespace {
-
-int PrintHead(const std::string& data_dir) {
-  cledger::LedgerOptions options;
-  options.path = data_dir;
-  auto ledger = cledger::Ledger::Open(options);
-  if (!ledger.ok()) {
-    std::cerr << "cledger: cannot open " << data_dir << ": " << ledger.status().ToString() << "\n";
-    return 2;
-  }
-  const cledger::Head head = (*ledger)->GetHead();
-  std::cout << "position " << head.position << "\nhash " << cledger::HexOf(head.hash) << "\n";
-  return 0;
-}
-
-}  // namespace
+#include "tools/cledger/commands.h"
 
 int main(int argc, char** argv) {
+  // Logs go to stderr, so stdout stays clean for what scripts read.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("cledger"));
   CLI::App app{"cledger — the Contact Ledger: an event-sourced, hash-chained ledger of customer "
-               "contacts"};
+               "contacts on an embedded RocksDB data directory."};
   app.require_subcommand(1);
-  std::string data_dir = "./data";
-
-  auto* head = app.add_subcommand("head", "Print the head position and hash of a data directory");
-  head->add_option("--data", data_dir, "Data directory (created when missing)")
-      ->capture_default_str();
-  head->footer("Example:\n  cledger head --data ./data");
-
-  CLI11_PARSE(app, argc, argv);
-  if (head->parsed()) return PrintHead(data_dir);
-  return 1;
+  app.footer(
+      "Exit codes: 0 ok · 1 the work found a problem (e.g. verify) · 2 bad arguments · "
+      "3 the data directory could not be opened.\nRun 'cledger SUBCOMMAND --help' for examples.");
+  cledger::cli::Runner run;
+  cledger::cli::AddServe(app, run);
+  cledger::cli::AddAdmin(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : cledger::cli::kExitUsage;
+  }
+  return run ? run() : cledger::cli::kExitUsage;
 }

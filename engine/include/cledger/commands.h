@@ -31,6 +31,8 @@ struct PasswordChoice {
 struct CreateTenant {
   std::string name;
   std::string plan = "standard";  // free | standard
+  // Contact fields every contact of the tenant must have, e.g. {"last_name", "phones"}.
+  std::vector<std::string> required_fields;
 };
 struct IssueToken {
   std::string tenant;  // empty with role "ops"
@@ -38,7 +40,8 @@ struct IssueToken {
   std::string role;
 };
 struct RevokeToken {
-  std::string token;
+  std::string token;       // the bearer token itself, or
+  std::string token_hash;  // its SHA-256 in hex, as returned when it was issued
 };
 struct CreateCustomer {
   std::string id;  // generated when empty
@@ -108,6 +111,7 @@ struct CommandOutcome {
   uint64_t version = 0;         // that record's version after the command
   std::string temporary_password;  // a generated password, returned this once
   std::string token;               // an issued API token, returned this once
+  std::string token_hash;          // its SHA-256 in hex: how ops name it to revoke it
 };
 
 }  // namespace cledger

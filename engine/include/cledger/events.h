@@ -62,6 +62,7 @@ struct ContactFields {
 struct TenantCreated {
   std::string name;
   std::string plan;
+  std::vector<std::string> required_fields;
   bool operator==(const TenantCreated&) const = default;
 };
 struct TokenIssued {
@@ -148,6 +149,7 @@ using EventBody =
 
 // The event type's contract name, e.g. "ContactShared".
 std::string_view EventTypeName(const EventBody& body);
+bool IsEventTypeName(std::string_view name);
 
 // An event a command wants to append; the ledger assigns everything else.
 struct NewEvent {

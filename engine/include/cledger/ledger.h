@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,18 @@ struct VerifyReport {
   Head head;
 };
 
+// Counters since the ledger was opened, for metrics.
+struct LedgerStats {
+  uint64_t commits = 0;      // acknowledged commits
+  uint64_t groups = 0;       // WriteBatches written (each one WAL sync)
+  uint64_t rejected = 0;     // commits refused by a rule, a version or a limit
+  uint64_t write_errors = 0; // groups that failed in storage
+  // Latency of each group's synced write: counts of writes at or under each bound (µs).
+  static constexpr uint64_t kBucketsUs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000};
+  uint64_t write_us_buckets[std::size(kBucketsUs) + 1] = {};  // the last: over every bound
+  uint64_t write_us_sum = 0;
+};
+
 // Called now and then during long work with (done, total).
 using Progress = std::function<void(uint64_t done, uint64_t total)>;
 
@@ -88,6 +101,10 @@ class Ledger {
   virtual Result<uint64_t> StreamVersion(const std::string& tenant, const std::string& stream) = 0;
 
   virtual Head GetHead() = 0;
+  virtual LedgerStats Stats() = 0;
+  // `listener` runs on the writer thread after each durable group with the new head
+  // position; it must return quickly (wake someone, never block). One listener at a time.
+  virtual void SetCommitListener(std::function<void(uint64_t head)> listener) = 0;
 
   // Recomputes the hash chain from position 1 and reports the first broken position.
   virtual VerifyReport VerifyChain(const Progress& progress = {}) = 0;

@@ -53,6 +53,7 @@ struct CustomerView {
 struct TenantView {
   std::string name;
   std::string plan;
+  std::vector<std::string> required_fields;  // contact fields required beyond the defaults
 };
 
 // Who a bearer token stands for. `tenant` is empty for an ops token.

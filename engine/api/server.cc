@@ -1,0 +1,360 @@
+#include "engine/api/server.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/beast.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "engine/api/handlers.h"
+
+namespace cledger::api {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using net::awaitable;
+using net::use_awaitable;
+constexpr auto kNoThrow = net::experimental::as_tuple(use_awaitable);
+
+// Threads that run blocking engine calls (a command waits for its group commit): enough for
+// many commits to share one sync.
+constexpr int kBlockingThreads = 64;
+
+std::string Header(const http::request<http::string_body>& req, http::field field) {
+  auto it = req.find(field);
+  return it == req.end() ? std::string() : std::string(it->value());
+}
+std::string Header(const http::request<http::string_body>& req, std::string_view name) {
+  auto it = req.find(name);
+  return it == req.end() ? std::string() : std::string(it->value());
+}
+
+HttpRequest ToHttpRequest(const http::request<http::string_body>& req, uint64_t number) {
+  HttpRequest out;
+  out.method = std::string(req.method_string());
+  out.target = std::string(req.target());
+  out.body = req.body();
+  out.authorization = Header(req, http::field::authorization);
+  out.if_match = Header(req, http::field::if_match);
+  out.idempotency_key = Header(req, "Idempotency-Key");
+  out.accept = Header(req, http::field::accept);
+  out.last_event_id = Header(req, "Last-Event-ID");
+  out.request_id = Header(req, "X-Request-ID");
+  if (out.request_id.empty()) out.request_id = "req-" + std::to_string(number);
+  return out;
+}
+
+http::response<http::string_body> ToBeast(const HttpResponse& response, unsigned version,
+                                          bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(response.status), version};
+  res.set(http::field::server, "cledger");
+  if (!response.content_type.empty()) res.set(http::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers) res.set(name, value);
+  res.body() = response.body;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+// A parse failure the client caused, as a problem.
+HttpResponse ReadFailure(const beast::error_code& ec) {
+  if (ec == http::error::body_limit) {
+    return Problem(Status(Code::kLimitExceeded, "payload_too_large", "the body exceeds 1 MiB"));
+  }
+  if (ec == http::error::header_limit) {
+    HttpResponse r = Problem(Status(Code::kLimitExceeded, "headers_too_large",
+                                    "the request headers exceed 16 KiB"));
+    r.status = 431;
+    return r;
+  }
+  return Problem(Status(Code::kInvalidArgument, "bad_request", "the request is not valid HTTP/1.1"));
+}
+
+}  // namespace
+
+// Wakes every waiting stream subscriber when the ledger's head moves. Subscribers keep no
+// queue: each reads the log from its own position, so a slow one costs no memory here.
+class Hub {
+ public:
+  struct Waiter {
+    explicit Waiter(net::any_io_executor executor) : timer(executor) {}
+    net::steady_timer timer;
+  };
+  std::shared_ptr<Waiter> Subscribe(net::any_io_executor executor) {
+    auto waiter = std::make_shared<Waiter>(executor);
+    std::lock_guard lock(mu_);
+    waiters_.insert(waiter);
+    return waiter;
+  }
+  void Unsubscribe(const std::shared_ptr<Waiter>& waiter) {
+    std::lock_guard lock(mu_);
+    waiters_.erase(waiter);
+  }
+  void WakeAll() {
+    std::lock_guard lock(mu_);
+    for (const auto& waiter : waiters_) {
+      net::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::shared_ptr<Waiter>> waiters_;
+};
+
+class Server::Impl {
+ public:
+  Impl(Engine& engine, ServerOptions options)
+      : engine_(engine), options_(std::move(options)), handlers_(engine, metrics_),
+        acceptor_(ioc_), signals_(ioc_), blocking_(kBlockingThreads) {}
+
+  ~Impl() {
+    engine_.ledger().SetCommitListener({});
+    blocking_.join();
+  }
+
+  Status Start() {
+    beast::error_code ec;
+    auto address = net::ip::make_address(options_.host, ec);
+    if (ec) return Status(Code::kInvalidArgument, "invalid_listen", "bad address: " + options_.host);
+    tcp::endpoint endpoint(address, options_.port);
+    if (acceptor_.open(endpoint.protocol(), ec); ec) return Failed("open", ec);
+    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (acceptor_.bind(endpoint, ec); ec) return Failed("bind", ec);
+    if (acceptor_.listen(net::socket_base::max_listen_connections, ec); ec) {
+      return Failed("listen", ec);
+    }
+    engine_.ledger().SetCommitListener([this](uint64_t) { hub_.WakeAll(); });
+    net::co_spawn(ioc_, Accept(), net::detached);
+    if (options_.handle_signals) {
+      signals_.add(SIGINT);
+      signals_.add(SIGTERM);
+      signals_.async_wait([this](const beast::error_code& ec, int) {
+        if (!ec) Stop();
+      });
+    }
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  void Run() {
+    std::vector<std::thread> threads;
+    for (int i = 1; i < options_.threads; ++i) threads.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : threads) t.join();
+  }
+
+  // Stops accepting, wakes streams so they end, and lets requests in flight finish.
+  void Stop() {
+    net::post(ioc_, [this] {
+      stopping_ = true;
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      signals_.cancel(ignored);
+      hub_.WakeAll();
+      std::lock_guard lock(idle_mu_);
+      for (auto* stream : idle_) {
+        // On the stream's own strand, and only if it is still idle (so still alive).
+        net::post(stream->get_executor(), [this, stream] {
+          std::lock_guard again(idle_mu_);
+          if (idle_.contains(stream)) stream->cancel();
+        });
+      }
+    });
+  }
+
+ private:
+  static Status Failed(const char* what, const beast::error_code& ec) {
+    return Status(Code::kIoError, "listen_failed", std::string(what) + ": " + ec.message());
+  }
+
+  awaitable<void> Accept() {
+    while (!stopping_) {
+      auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kNoThrow);
+      if (ec) {
+        if (stopping_) co_return;
+        continue;
+      }
+      if (metrics_.connections.load() >= options_.connections_max) {
+        socket.close();  // over the limit: refuse cheaply, before reading anything
+        continue;
+      }
+      auto executor = socket.get_executor();
+      net::co_spawn(executor, Session(std::move(socket)), net::detached);
+    }
+  }
+
+  awaitable<void> Session(tcp::socket socket) {
+    ++metrics_.connections;
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (bool open = true; open && !stopping_;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<uint32_t>(options_.header_bytes_max));
+      parser.body_limit(options_.body_bytes_max);
+      stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
+      MarkIdle(&stream, true);
+      auto [ec, bytes] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+      MarkIdle(&stream, false);
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+          ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+        break;
+      }
+      if (ec) {  // malformed or oversized: answer, then close
+        co_await Respond(stream, ReadFailure(ec), 11, false);
+        co_await Drain(stream);
+        break;
+      }
+      http::request<http::string_body> req = parser.release();
+      const HttpRequest request = ToHttpRequest(req, ++requests_);
+      if (req.method() == http::verb::get && req.target().starts_with("/v1/events/stream")) {
+        co_await Stream(stream, request, req.version());
+        break;
+      }
+      const auto started = std::chrono::steady_clock::now();
+      co_await net::post(blocking_.get_executor(), use_awaitable);
+      HttpResponse response = handlers_.Handle(request);
+      co_await net::post(stream.get_executor(), use_awaitable);
+      open = req.keep_alive() && !stopping_;
+      Log(request, response.status, started);
+      co_await Respond(stream, response, req.version(), open);
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    --metrics_.connections;
+  }
+
+  // Closing a socket with unread bytes makes the kernel send a reset, which can destroy the
+  // answer before the client reads it; so stop sending, then read and discard for a moment.
+  awaitable<void> Drain(beast::tcp_stream& stream) {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(2));
+    static thread_local char scratch[64 * 1024];
+    for (size_t total = 0; total < 32 * 1024 * 1024;) {
+      auto [ec, n] = co_await stream.async_read_some(net::buffer(scratch), kNoThrow);
+      if (ec) break;
+      total += n;
+    }
+  }
+
+  awaitable<void> Respond(beast::tcp_stream& stream, const HttpResponse& response,
+                          unsigned version, bool keep_alive) {
+    metrics_.Count(response.status);
+    auto res = ToBeast(response, version, keep_alive);
+    stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
+    co_await http::async_write(stream, res, kNoThrow);
+  }
+
+  // Server-Sent Events: catch up from the requested position, then follow the head. The
+  // same loop does both, so the hand-over has neither gap nor duplicate.
+  awaitable<void> Stream(beast::tcp_stream& stream, const HttpRequest& request,
+                         unsigned version) {
+    co_await net::post(blocking_.get_executor(), use_awaitable);
+    Result<StreamPlan> plan = handlers_.PlanStream(request);
+    co_await net::post(stream.get_executor(), use_awaitable);
+    if (!plan.ok()) {
+      co_await Respond(stream, Problem(plan.status()), version, false);
+      co_return;
+    }
+    metrics_.Count(200);
+    http::response<http::empty_body> head{http::status::ok, version};
+    head.set(http::field::content_type, "text/event-stream");
+    head.set(http::field::cache_control, "no-cache");
+    head.keep_alive(true);
+    http::response_serializer<http::empty_body> serializer(head);
+    stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
+    if (auto [ec, n] = co_await http::async_write_header(stream, serializer, kNoThrow); ec) {
+      co_return;
+    }
+    ++metrics_.subscribers;
+    auto waiter = hub_.Subscribe(stream.get_executor());
+    co_await Follow(stream, *plan, *waiter);
+    hub_.Unsubscribe(waiter);
+    --metrics_.subscribers;
+  }
+
+  awaitable<void> Follow(beast::tcp_stream& stream, const StreamPlan& plan, Hub::Waiter& waiter) {
+    uint64_t next = plan.from;
+    while (!stopping_) {
+      auto events = engine_.ledger().Read(next, options_.stream_batch_max);
+      std::string chunk;
+      if (!events.ok()) {
+        chunk = "event: error\ndata: {\"code\":\"storage_error\"}\n\n";
+      } else {
+        for (const Event& e : *events) {
+          next = e.position + 1;
+          if (plan.Wants(e)) chunk += Handlers::SseFrame(e);
+        }
+      }
+      if (!chunk.empty()) {
+        // A subscriber that cannot take a batch within the timeout is cut off; it resumes
+        // with Last-Event-ID. Nothing queues up for it meanwhile.
+        stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
+        auto [ec, n] = co_await net::async_write(stream, net::buffer(chunk), kNoThrow);
+        if (ec || !events.ok()) co_return;
+      }
+      if (events.ok() && events->size() == options_.stream_batch_max) continue;
+      if (engine_.ledger().GetHead().position >= next) continue;
+      waiter.timer.expires_after(std::chrono::seconds(options_.heartbeat_s));
+      auto [ec] = co_await waiter.timer.async_wait(kNoThrow);
+      if (!ec) {  // no event for a while: a comment keeps the connection warm
+        stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
+        auto [write_ec, n] = co_await net::async_write(stream, net::buffer(": heartbeat\n\n", 13),
+                                                       kNoThrow);
+        if (write_ec) co_return;
+      }
+    }
+  }
+
+  void MarkIdle(beast::tcp_stream* stream, bool idle) {
+    std::lock_guard lock(idle_mu_);
+    if (idle) {
+      idle_.insert(stream);
+    } else {
+      idle_.erase(stream);
+    }
+  }
+
+  // One access-log line per request: never a header value, body or token.
+  static void Log(const HttpRequest& request, int status,
+                  std::chrono::steady_clock::time_point started) {
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - started).count();
+    const std::string path = request.target.substr(0, request.target.find('?'));
+    spdlog::info("http method={} path={} status={} us={} request_id={}", request.method, path,
+                 status, micros, request.request_id.substr(0, 64));
+  }
+
+  Engine& engine_;
+  ServerOptions options_;
+  HttpMetrics metrics_;
+  Handlers handlers_;
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  net::signal_set signals_;
+  net::thread_pool blocking_;
+  Hub hub_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> requests_{0};
+  std::mutex idle_mu_;
+  std::set<beast::tcp_stream*> idle_;
+};
+
+Server::Server(Engine& engine, ServerOptions options)
+    : impl_(std::make_unique<Impl>(engine, std::move(options))) {}
+Server::~Server() = default;
+Status Server::Start() { return impl_->Start(); }
+uint16_t Server::port() const { return impl_->port(); }
+void Server::Run() { impl_->Run(); }
+void Server::Stop() { impl_->Stop(); }
+
+}  // namespace cledger::api

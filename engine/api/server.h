@@ -1,0 +1,47 @@
+// The HTTP/JSON server: Boost.Beast on Boost.Asio, every route of routes.h, Server-Sent
+// Events for the live stream, limits on everything a client controls.
+//
+// Thread-safety: Start, then Run on one thread; Stop may be called from any thread (or a
+// signal handler through Asio) and lets in-flight requests finish.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cledger/engine.h"
+#include "cledger/status.h"
+
+namespace cledger::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port
+  int threads = 2;
+  size_t body_bytes_max = 1024 * 1024;
+  size_t header_bytes_max = 16 * 1024;
+  size_t connections_max = 1024;
+  int read_timeout_s = 30;       // a request must arrive whole within this
+  int idle_timeout_s = 60;       // a keep-alive connection may sit idle this long
+  int heartbeat_s = 15;          // SSE comment lines keep proxies from closing the stream
+  size_t stream_batch_max = 256; // events read per step by one stream subscriber
+  bool handle_signals = false;   // SIGINT/SIGTERM stop the server gracefully
+};
+
+class Server {
+ public:
+  Server(Engine& engine, ServerOptions options);
+  ~Server();
+  // Binds and listens. The port actually bound is port().
+  Status Start();
+  uint16_t port() const;
+  // Serves until Stop(); returns once every connection is closed.
+  void Run();
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cledger::api

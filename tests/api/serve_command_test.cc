@@ -1,0 +1,91 @@
+// `cledger serve` as a new user meets it: it starts on an empty data directory, prints how to
+// reach it with tokens and a curl example that works, and stops gracefully on SIGTERM.
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "tests/support/temp_dir.h"
+
+namespace cledger {
+namespace {
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1;
+};
+
+Child Spawn(const std::string& data_dir) {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  Child child;
+  child.pid = fork();
+  REQUIRE(child.pid >= 0);
+  if (child.pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    execl(CLEDGER_BINARY, CLEDGER_BINARY, "serve", "--data", data_dir.c_str(), "--listen",
+          "127.0.0.1:0", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  child.out = fds[0];
+  return child;
+}
+
+// Everything the child printed up to `marker` (or until 10 s pass).
+std::string ReadUntil(int fd, const std::string& marker) {
+  std::string out;
+  while (out.find(marker) == std::string::npos) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, 10'000) <= 0) break;
+    char buffer[4096];
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+TEST_CASE("ServePrintsTokensAndACurlExampleThatWorksThenStopsOnSigterm") {
+  testing::TempDir dir;
+  Child child = Spawn(dir.Sub("data"));
+  const std::string banner = ReadUntil(child.out, "Stop with Ctrl-C");
+  CHECK(banner.find("Contact Ledger is serving http://127.0.0.1:") != std::string::npos);
+  CHECK(banner.find("owner token  clt_") != std::string::npos);
+  CHECK(banner.find("ops token    clt_") != std::string::npos);
+  const size_t start = banner.find("curl ");
+  const size_t end = banner.find("\n\n", start);
+  REQUIRE(start != std::string::npos);
+  const std::string curl = banner.substr(start, end - start);
+  int status = -1;
+  const std::string reply = testing::RunCommand("bash -c '" + [&] {
+    std::string escaped;
+    for (char c : curl) escaped += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return escaped;
+  }() + "'", &status);
+  CHECK(status == 0);
+  CHECK(reply.find("\"name\":\"Acme Corp\"") != std::string::npos);
+
+  kill(child.pid, SIGTERM);
+  int wait_status = 0;
+  waitpid(child.pid, &wait_status, 0);
+  CHECK(WIFEXITED(wait_status));
+  CHECK(WEXITSTATUS(wait_status) == 0);
+  close(child.out);
+
+  // A second start on the same directory keeps the data and prints a fresh ops token.
+  Child again = Spawn(dir.Sub("data"));
+  const std::string second = ReadUntil(again.out, "Stop with Ctrl-C");
+  CHECK(second.find("owner token") == std::string::npos);
+  CHECK(second.find("ops token    clt_") != std::string::npos);
+  kill(again.pid, SIGTERM);
+  waitpid(again.pid, &wait_status, 0);
+  close(again.out);
+}
+
+}  // namespace
+}  // namespace cledger

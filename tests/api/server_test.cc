@@ -1,0 +1,229 @@
+// Every route over real HTTP on loopback, tenants and roles, bad input, and the live stream.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+
+#include "tests/support/server_fixture.h"
+
+namespace cledger {
+namespace {
+
+namespace json = boost::json;
+using testing::Reply;
+using testing::ServerFixture;
+
+json::value Json(const Reply& r) { return json::parse(r.body); }
+std::string Code(const Reply& r) {
+  return r.body.empty() ? "" : std::string(Json(r).at("code").as_string());
+}
+
+void CreateCustomerAndContacts(ServerFixture& f) {
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
+                 R"({"id":"c1","name":"Acme Corp","email":"ap@acme.test, ceo@acme.test"})").status == 201);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
+                 R"({"id":"k1","first_name":"Ann","email":"ann@x.test"})").status == 201);
+}
+
+TEST_CASE("EveryRouteAnswersOverRealHttp") {
+  ServerFixture f;
+  CHECK(f.Call("", "GET", "/healthz").status == 200);
+  CHECK(f.Call("", "GET", "/readyz").status == 200);
+
+  Reply created = f.Call("acme/owner", "POST", "/v1/customers",
+                         R"({"id":"c1","name":"Acme Corp","email":"ap@acme.test"})");
+  REQUIRE(created.status == 201);
+  CHECK(created.Header("location") == "/v1/customers/c1");
+  CHECK(created.Header("etag") == "\"1\"");
+  CHECK(f.Call("acme/owner", "GET", "/v1/customers/c1").status == 200);
+  CHECK(f.Call("acme/owner", "PATCH", "/v1/customers/c1", R"({"bill_format":"full"})",
+               {{"If-Match", "\"9\""}}).status == 412);
+  Reply patched = f.Call("acme/owner", "PATCH", "/v1/customers/c1", R"({"bill_format":"full"})",
+                         {{"If-Match", "\"1\""}});
+  CHECK(patched.status == 200);
+  CHECK(Json(patched).at("bill_format") == "full");
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers", R"({"id":"c2","name":"B","email":"b@b.test"})").status == 201);
+
+  Reply direct = f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
+                        R"({"id":"k1","first_name":"Ann","email":"ann@x.test",
+                            "phones":[{"type":"work","number":"+44 20 7946 0000"}]})");
+  REQUIRE(direct.status == 201);
+  CHECK(Json(direct).at("kind") == "direct");
+  CHECK(Json(direct).at("portal_enabled") == true);
+  Reply taken = f.Call("acme/owner", "POST", "/v1/contacts", R"({"first_name":"X","email":"ANN@x.test"})");
+  CHECK(taken.status == 409);
+  CHECK(Code(taken) == "email_taken");
+  CHECK(taken.Header("content-type") == "application/problem+json");
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/contacts", R"({"id":"s1","first_name":"Sam"})").status == 201);
+  CHECK(f.Call("acme/owner", "POST", "/v1/customers/c2/shared-contacts", R"({"contact_id":"s1"})").status == 200);
+  CHECK(f.Call("acme/owner", "PUT", "/v1/customers/c1/contacts/k1/roles", R"({"roles":["billing"]})").status == 200);
+  CHECK(f.Call("acme/owner", "POST", "/v1/contacts/k1/convert-to-shared").status == 200);
+  CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"title":"Dr"})").status == 200);
+  CHECK(Code(f.Call("acme/owner", "PATCH", "/v1/contacts/profile-c1", R"({"title":"Dr"})")) ==
+        "profile_contact_read_only");
+  Reply list = f.Call("acme/owner", "GET", "/v1/customers/c1/contacts?status=all");
+  REQUIRE(list.status == 200);
+  CHECK(Json(list).at("items").as_array().size() == 2);
+  CHECK(Json(list).at("items").at(0).at("profile") == true);
+  Reply reset = f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset", R"({"generate":true})");
+  CHECK(reset.status == 200);
+  CHECK(Json(reset).at("temporary_password").as_string().size() >= 16);
+  CHECK(f.Call("acme/owner", "DELETE", "/v1/customers/c2/shared-contacts/s1").status == 204);
+  CHECK(f.Call("acme/owner", "DELETE", "/v1/contacts/s1").status == 204);
+  CHECK(f.Call("acme/owner", "POST", "/v1/contacts/s1/restore").status == 200);
+  Reply then = f.Call("acme/owner", "GET", "/v1/contacts/k1?at=" + std::to_string(f.Head() - 6));
+  CHECK(then.status == 200);
+  CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1/history").status == 200);
+  CHECK(f.Call("acme/owner", "GET", "/v1/customers/c1/history").status == 200);
+  CHECK(f.Call("acme/owner", "GET", "/v1/audit?actor=owner-1").status == 200);
+  Reply invoice = f.Call("acme/owner", "GET", "/v1/customers/c1/recipients?kind=invoice");
+  CHECK(Json(invoice).at("items").as_array().size() == 2);
+  Reply events = f.Call("acme/auditor", "GET", "/v1/events?from=1&limit=5");
+  CHECK(events.status == 200);
+  CHECK(events.body.find("argon2") == std::string::npos);
+  Reply raw = f.Call("acme/auditor", "GET", "/v1/events?from=1&limit=5",
+                     {}, {{"Accept", "application/x-flatbuffers"}});
+  CHECK(raw.status == 200);
+  CHECK(raw.body.substr(8, 4) == "CLEV");  // 4-byte size prefix, then the FlatBuffer
+  CHECK(Json(f.Call("acme/auditor", "GET", "/v1/ledger/digest")).at("position").as_int64() ==
+        static_cast<int64_t>(f.Head()));
+  CHECK(Json(f.Call("ops", "GET", "/v1/ledger/verify")).at("ok") == true);
+  CHECK(f.Call("acme/owner", "DELETE", "/v1/customers/c1").status == 204);
+  CHECK(f.Call("ops", "POST", "/v1/admin/tenants", R"({"name":"initech"})").status == 201);
+  Reply token = f.Call("ops", "POST", "/v1/admin/tokens", R"({"tenant":"initech","actor":"ivy","role":"owner"})");
+  REQUIRE(token.status == 201);
+  CHECK(f.Call("ops", "DELETE", "/v1/admin/tokens/" + std::string(Json(token).at("token_hash").as_string())).status == 204);
+  CHECK(f.Call("ops", "GET", "/v1/admin/projections").status == 200);
+  CHECK(f.Call("ops", "POST", "/v1/admin/projections/contacts/rebuild").status == 200);
+  Reply metrics = f.Call("", "GET", "/metrics");
+  CHECK(metrics.body.find("cledger_commits_total") != std::string::npos);
+  CHECK(metrics.body.find("cledger_sync_seconds_bucket") != std::string::npos);
+}
+
+TEST_CASE("ATokenOfOneTenantGets404ForEveryIdOfAnother") {
+  ServerFixture f;
+  CreateCustomerAndContacts(f);
+  const uint64_t head = f.Head();
+  for (auto [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/v1/customers/c1"}, {"GET", "/v1/contacts/k1"},
+           {"GET", "/v1/customers/c1/contacts"}, {"GET", "/v1/customers/c1/recipients?kind=invoice"},
+           {"PATCH", "/v1/contacts/k1"}, {"DELETE", "/v1/contacts/k1"},
+           {"DELETE", "/v1/customers/c1"}, {"POST", "/v1/contacts/k1/restore"}}) {
+    CAPTURE(target);
+    CHECK(f.Call("globex/owner", method, target, method == "PATCH" ? R"({"title":"x"})" : "").status == 404);
+  }
+  CHECK(Json(f.Call("globex/owner", "GET", "/v1/contacts/k1/history")).at("items").as_array().empty());
+  CHECK(f.Head() == head);
+  auto events = Json(f.Call("globex/owner", "GET", "/v1/events?from=1&limit=1000")).at("events").as_array();
+  for (const auto& e : events) CHECK(e.at("tenant") == "globex");
+}
+
+TEST_CASE("RolesAreEnforcedOnEveryRoute") {
+  ServerFixture f;
+  CreateCustomerAndContacts(f);
+  const uint64_t head = f.Head();
+  CHECK(f.Call("acme/member", "GET", "/v1/contacts/k1").status == 403);
+  CHECK(f.Call("acme/member", "POST", "/v1/contacts", R"({"first_name":"M"})").status == 403);
+  CHECK(f.Call("acme/member", "GET", "/v1/events").status == 403);
+  CHECK(f.Call("acme/auditor", "GET", "/v1/contacts/k1/history").status == 200);
+  CHECK(f.Call("acme/auditor", "DELETE", "/v1/contacts/k1").status == 403);
+  CHECK(f.Call("acme/auditor", "POST", "/v1/customers", R"({"name":"A","email":"a@a.test"})").status == 403);
+  CHECK(f.Call("acme/service", "GET", "/v1/contacts/k1").status == 403);
+  CHECK(f.Call("acme/service", "GET", "/v1/events").status == 200);
+  CHECK(f.Call("acme/owner", "GET", "/v1/admin/projections").status == 403);
+  CHECK(f.Call("", "GET", "/v1/contacts/k1").status == 401);
+  CHECK(testing::Http(f.port, "GET", "/v1/contacts/k1", "", {{"Authorization", "Bearer nope"}}).status == 401);
+  CHECK(f.Head() == head);
+}
+
+TEST_CASE("BadInputGetsA4xxProblemAppendsNothingAndTheServerKeepsServing") {
+  ServerFixture f;
+  CreateCustomerAndContacts(f);
+  const uint64_t head = f.Head();
+  auto post = [&](const std::string& body) {
+    return f.Call("acme/owner", "POST", "/v1/customers/c1/contacts", body);
+  };
+  CHECK(Code(post("{\"first_name\": ")) == "malformed_json");
+  Reply unknown = post(R"({"first_name":"A","shoe_size":44})");
+  CHECK(Code(unknown) == "unknown_field");
+  CHECK(Json(unknown).at("field") == "shoe_size");
+  CHECK(Code(post("{\"first_name\":\"\xC3\x28\"}")) == "invalid_utf8");
+  Reply phones = post(R"({"first_name":"A","phones":[{"type":"work","number":"1"}]})");
+  CHECK(phones.status == 422);
+  CHECK(Json(phones).at("field") == "phones[0].number");
+  const std::string big(10 * 1024 * 1024, 'x');
+  CHECK(post("{\"first_name\":\"" + big + "\"}").status == 413);
+  std::string many = "GET /v1/contacts/k1 HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 10000; ++i) many += "X-H" + std::to_string(i) + ": y\r\n";
+  many += "\r\n";
+  CHECK(testing::RawHttp(f.port, many).status == 431);
+  CHECK(testing::RawHttp(f.port, "NONSENSE\r\n\r\n").status == 400);
+  CHECK(f.Head() == head);
+  CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1").status == 200);
+}
+
+TEST_CASE("AResumedStreamGetsEveryEventExactlyOnceInOrderWhileWritersAppend") {
+  ServerFixture f;
+  CreateCustomerAndContacts(f);
+  std::atomic<bool> writing{true};
+  std::atomic<int> written{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; writing && i < 150; ++i) {
+        const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
+        if (f.Call("acme/owner", "POST", "/v1/contacts", R"({"id":")" + id + R"(","first_name":"W"})").status == 201) {
+          ++written;
+        }
+      }
+    });
+  }
+  // globex writes too: its events must never reach acme's stream.
+  writers.emplace_back([&] {
+    for (int i = 0; i < 20; ++i) {
+      f.Call("globex/owner", "POST", "/v1/customers", R"({"name":"G","email":"g@g.test"})");
+    }
+  });
+  std::vector<uint64_t> seen;
+  uint64_t last = 0;
+  for (int round = 0; round < 3; ++round) {
+    testing::SseClient client(f.port, "/v1/events/stream?from=1", f.tokens["acme/auditor"],
+                              last ? std::to_string(last) : "");
+    REQUIRE(client.status() == 200);
+    testing::SseClient::Frame frame;
+    for (int i = 0; i < 100 && client.Next(frame); ++i) {
+      seen.push_back(frame.id);
+      last = frame.id;
+      CHECK(frame.data.find("\"tenant\":\"acme\"") != std::string::npos);
+    }
+  }
+  for (auto& w : writers) w.join();
+  // Catch up to the end after the writers stopped.
+  testing::SseClient client(f.port, "/v1/events/stream", f.tokens["acme/auditor"], std::to_string(last));
+  testing::SseClient::Frame frame;
+  while (client.Next(frame, 1500)) seen.push_back(frame.id);
+
+  std::vector<uint64_t> expected;
+  auto all = Json(f.Call("acme/auditor", "GET", "/v1/events?from=1&limit=1000"));
+  for (const auto& e : all.at("events").as_array()) expected.push_back(e.at("position").to_number<uint64_t>());
+  CHECK(seen == expected);
+  CHECK(written == 450);
+}
+
+TEST_CASE("AStreamFollowsLiveCommitsAndFiltersByType") {
+  ServerFixture f;
+  CreateCustomerAndContacts(f);
+  testing::SseClient client(f.port, "/v1/events/stream?types=ContactDeleted", f.tokens["acme/service"]);
+  REQUIRE(client.status() == 200);
+  CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"title":"Dr"})").status == 200);
+  CHECK(f.Call("acme/owner", "DELETE", "/v1/contacts/k1").status == 204);
+  testing::SseClient::Frame frame;
+  REQUIRE(client.Next(frame));
+  CHECK(frame.event == "ContactDeleted");
+  CHECK(frame.id == f.Head());
+  testing::SseClient refused(f.port, "/v1/events/stream?types=Nope", f.tokens["acme/service"]);
+  CHECK(refused.status() == 422);
+}
+
+}  // namespace
+}  // namespace cledger

@@ -1,0 +1,63 @@
+// A real server on a free loopback port over a real data directory, with tenants "acme" and
+// "globex", a token for each role of acme, an owner token of globex and an ops token.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <thread>
+
+#include "engine/api/server.h"
+#include "tests/support/http_client.h"
+#include "tests/support/temp_dir.h"
+
+namespace cledger::testing {
+
+struct ServerFixture {
+  TempDir dir;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<api::Server> server;
+  std::thread runner;
+  std::map<std::string, std::string> tokens;  // "acme/owner", "globex/owner", "ops"
+  uint16_t port = 0;
+
+  ServerFixture() {
+    LedgerOptions options;
+    options.path = dir.Sub("data");
+    auto opened = Engine::Open(options);
+    REQUIRE(opened.ok());
+    engine = std::move(opened).value();
+    const CommandContext ops{"", {"root", "ops"}, {}, {}, {}};
+    for (const char* tenant : {"acme", "globex"}) {
+      REQUIRE(engine->Execute(ops, CreateTenant{tenant, "standard"}).ok());
+    }
+    for (const char* role : {"owner", "admin", "manager", "member", "auditor", "service"}) {
+      tokens[std::string("acme/") + role] =
+          engine->Execute(ops, IssueToken{"acme", std::string(role) + "-1", role})->token;
+    }
+    tokens["globex/owner"] = engine->Execute(ops, IssueToken{"globex", "gus", "owner"})->token;
+    tokens["ops"] = engine->Execute(ops, IssueToken{"", "root", "ops"})->token;
+    api::ServerOptions server_options;
+    server_options.port = 0;
+    server_options.heartbeat_s = 1;
+    server_options.read_timeout_s = 5;
+    server = std::make_unique<api::Server>(*engine, server_options);
+    REQUIRE(server->Start().ok());
+    port = server->port();
+    runner = std::thread([this] { server->Run(); });
+  }
+  ~ServerFixture() {
+    server->Stop();
+    runner.join();
+  }
+
+  Reply Call(const std::string& who, const std::string& method, const std::string& target,
+             const std::string& body = {},
+             std::vector<std::pair<std::string, std::string>> headers = {}) {
+    if (!who.empty()) headers.push_back({"Authorization", "Bearer " + tokens.at(who)});
+    return Http(port, method, target, body, headers);
+  }
+  uint64_t Head() { return engine->ledger().GetHead().position; }
+};
+
+}  // namespace cledger::testing

@@ -1,0 +1,133 @@
+// Offline administration on a data directory: head, tenants, tokens.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cledger/ledger.h"
+#include "tools/cledger/commands.h"
+
+namespace cledger::cli {
+
+std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
+  LedgerOptions options;
+  options.path = data_dir;
+  auto engine = Engine::Open(options);
+  if (!engine.ok()) {
+    std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message()
+              << "\n(is a server running on it? offline commands need the directory to "
+                 "themselves)\n";
+    return nullptr;
+  }
+  return std::move(engine).value();
+}
+
+CommandContext OfflineOps() { return CommandContext{"", {"cli", "ops"}, {}, {}, {}}; }
+
+namespace {
+
+int Fail(const Status& status) {
+  std::cerr << "cledger: " << status.message()
+            << (status.field().empty() ? "" : " (" + status.field() + ")") << " [" << status.reason()
+            << "]\n";
+  return kExitFailed;
+}
+
+struct AdminArgs {
+  std::string data_dir = "./data";
+  std::string name;
+  std::string plan = "standard";
+  std::string tenant;
+  std::string actor;
+  std::string role;
+  std::string token;
+};
+
+}  // namespace
+
+void AddAdmin(CLI::App& app, Runner& run) {
+  auto args = std::make_shared<AdminArgs>();
+  auto data = [args](CLI::App* cmd) {
+    cmd->add_option("--data", args->data_dir, "Data directory")->capture_default_str();
+  };
+
+  auto* head = app.add_subcommand("head", "Print the head position and hash of a data directory");
+  data(head);
+  head->footer("Example:\n  cledger head --data ./data");
+  head->callback([args, &run] {
+    run = [args] {
+      auto engine = OpenOrExplain(args->data_dir);
+      if (!engine) return kExitUnavailable;
+      const Head h = engine->ledger().GetHead();
+      std::cout << "position " << h.position << "\nhash " << HexOf(h.hash) << "\n";
+      return kExitOk;
+    };
+  });
+
+  auto* tenant = app.add_subcommand("tenant", "Manage tenants (offline)");
+  tenant->require_subcommand(1);
+  auto* create = tenant->add_subcommand("create", "Create a tenant");
+  create->add_option("name", args->name, "Tenant name: letters, digits, '-' or '_'")->required();
+  create->add_option("--plan", args->plan, "free | standard")
+      ->check(CLI::IsMember({"free", "standard"}))
+      ->capture_default_str();
+  data(create);
+  create->footer("Example:\n  cledger tenant create acme --plan standard --data ./data");
+  create->callback([args, &run] {
+    run = [args] {
+      auto engine = OpenOrExplain(args->data_dir);
+      if (!engine) return kExitUnavailable;
+      auto outcome = engine->Execute(OfflineOps(), CreateTenant{args->name, args->plan});
+      if (!outcome.ok()) return Fail(outcome.status());
+      std::cout << "tenant " << args->name << " (" << args->plan << ") created at position "
+                << outcome->last_position << "\n";
+      return kExitOk;
+    };
+  });
+
+  auto* token = app.add_subcommand("token", "Issue or revoke API tokens (offline)");
+  token->require_subcommand(1);
+  auto* issue = token->add_subcommand("issue", "Issue a bearer token; only its hash is stored");
+  issue->add_option("--tenant", args->tenant, "Tenant (omit with --role ops)");
+  issue->add_option("--actor", args->actor, "Who acts with the token")->required();
+  issue->add_option("--role", args->role, "owner | admin | manager | member | auditor | service | ops")
+      ->required();
+  data(issue);
+  issue->footer(
+      "Prints the token itself; it is shown only this once. Piped, stdout holds only the token.\n"
+      "Examples:\n  cledger token issue --data ./data --tenant acme --actor alice --role owner\n"
+      "  TOKEN=$(cledger token issue --data ./data --actor root --role ops)");
+  issue->callback([args, &run] {
+    run = [args] {
+      auto engine = OpenOrExplain(args->data_dir);
+      if (!engine) return kExitUnavailable;
+      auto outcome =
+          engine->Execute(OfflineOps(), IssueToken{args->tenant, args->actor, args->role});
+      if (!outcome.ok()) return Fail(outcome.status());
+      if (isatty(STDOUT_FILENO)) {
+        std::cout << "token      " << outcome->token << "\ntoken hash " << outcome->token_hash
+                  << "  (to revoke it)\n";
+      } else {
+        std::cout << outcome->token << "\n";
+      }
+      return kExitOk;
+    };
+  });
+  auto* revoke = token->add_subcommand("revoke", "Revoke a token, given it or its hash");
+  revoke->add_option("token", args->token, "The token or its hash")->required();
+  data(revoke);
+  revoke->footer("Example:\n  cledger token revoke --data ./data 3f2a…(token hash)");
+  revoke->callback([args, &run] {
+    run = [args] {
+      auto engine = OpenOrExplain(args->data_dir);
+      if (!engine) return kExitUnavailable;
+      const bool is_hash = args->token.size() == 64 && args->token.find('_') == std::string::npos;
+      auto outcome = engine->Execute(
+          OfflineOps(), is_hash ? RevokeToken{"", args->token} : RevokeToken{args->token, ""});
+      if (!outcome.ok()) return Fail(outcome.status());
+      std::cout << "revoked\n";
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace cledger::cli
