@@ -43,6 +43,13 @@ Result<std::optional<uint64_t>> ParseIfMatch(std::string_view header) {
   return std::optional<uint64_t>(*version);
 }
 
+json::object ToJson(const ProjectionStatus& p) {
+  return {{"name", p.name},
+          {"applied_position", p.applied_position},
+          {"lag", p.lag},
+          {"generation", p.generation}};
+}
+
 std::string ETag(uint64_t version) { return "\"" + std::to_string(version) + "\""; }
 
 // "/v1/contacts/{id}" → {"v1", "contacts", "{id}"}
@@ -82,6 +89,21 @@ struct Handlers::Call {
     auto value = ParseU64(*text);
     if (!value) return Invalid("invalid_query", "must be a non-negative integer", std::string(key));
     return *value;
+  }
+  // One page of `items` by `limit` and an offset `cursor`, with `next_cursor` when more follow.
+  template <typename T>
+  Result<json::object> Page(const std::vector<T>& items) const {
+    auto limit = Number("limit", kPageDefault);
+    auto cursor = Number("cursor", 0);
+    if (!limit.ok()) return limit.status();
+    if (!cursor.ok()) return cursor.status();
+    const size_t begin = std::min<size_t>(*cursor, items.size());
+    const size_t end = std::min(items.size(), begin + std::min<size_t>(*limit, kPageMax));
+    json::array page;
+    for (size_t i = begin; i < end; ++i) page.push_back(ToJson(items[i]));
+    json::object out{{"items", std::move(page)}};
+    if (end < items.size()) out["next_cursor"] = std::to_string(end);
+    return out;
   }
   Result<AsOf> As() const {
     AsOf as_of;
@@ -318,11 +340,10 @@ HttpResponse Handlers::Read(RouteId route, Call& call) {
   const std::string& id = call.params.empty() ? std::string() : call.params[0];
   auto as_of = call.As();
   if (!as_of.ok()) return Problem(as_of.status());
-  auto history = [&](const Result<std::vector<AuditEntry>>& entries) {
-    if (!entries.ok()) return Problem(entries.status());
-    json::array items;
-    for (const AuditEntry& e : *entries) items.push_back(ToJson(e));
-    return JsonResponse(200, json::object{{"items", std::move(items)}});
+  auto page = [&](const auto& items) {
+    if (!items.ok()) return Problem(items.status());
+    auto body = call.Page(*items);
+    return body.ok() ? JsonResponse(200, *body) : Problem(body.status());
   };
   switch (route) {
     case RouteId::kGetCustomer: {
@@ -344,33 +365,18 @@ HttpResponse Handlers::Read(RouteId route, Call& call) {
       if (status != "active" && status != "inactive" && status != "all") {
         return Problem(Invalid("invalid_enum", "status is active, inactive or all", "status"));
       }
-      auto limit = call.Number("limit", kPageDefault);
-      auto cursor = call.Number("cursor", 0);
-      if (!limit.ok()) return Problem(limit.status());
-      if (!cursor.ok()) return Problem(cursor.status());
-      auto list = engine_.ListContacts(call.who, id,
+      return page(engine_.ListContacts(call.who, id,
                                        status == "all"        ? ContactStatus::kAll
                                        : status == "inactive" ? ContactStatus::kInactive
-                                                              : ContactStatus::kActive);
-      if (!list.ok()) return Problem(list.status());
-      json::array items;
-      const size_t end = std::min(list->size(), *cursor + std::min<size_t>(*limit, kPageMax));
-      for (size_t i = *cursor; i < end; ++i) items.push_back(ToJson((*list)[i]));
-      json::object page{{"items", std::move(items)}};
-      if (end < list->size()) page["next_cursor"] = std::to_string(end);
-      return JsonResponse(200, page);
+                                                              : ContactStatus::kActive));
     }
     case RouteId::kRecipients: {
       auto kind = call.Query("kind");
       if (!kind) return Problem(Invalid("required", "kind is required", "kind"));
-      auto recipients = engine_.Recipients(call.who, id, *kind);
-      if (!recipients.ok()) return Problem(recipients.status());
-      json::array items;
-      for (const Recipient& r : *recipients) items.push_back(ToJson(r));
-      return JsonResponse(200, json::object{{"items", std::move(items)}});
+      return page(engine_.Recipients(call.who, id, *kind));
     }
-    case RouteId::kContactHistory: return history(engine_.ContactHistory(call.who, id, *as_of));
-    case RouteId::kCustomerHistory: return history(engine_.CustomerHistory(call.who, id, *as_of));
+    case RouteId::kContactHistory: return page(engine_.ContactHistory(call.who, id, *as_of));
+    case RouteId::kCustomerHistory: return page(engine_.CustomerHistory(call.who, id, *as_of));
     case RouteId::kAudit: {
       auto actor = call.Query("actor");
       if (!actor) return Problem(Invalid("required", "actor is required", "actor"));
@@ -382,7 +388,7 @@ HttpResponse Handlers::Read(RouteId route, Call& call) {
           *out = *us;
         }
       }
-      return history(engine_.ActorHistory(call.who, *actor, from, to));
+      return page(engine_.ActorHistory(call.who, *actor, from, to));
     }
     default:
       return Problem(Status(Code::kNotFound, "not_found", "no such route"));
@@ -482,17 +488,16 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
       if (!outcome.ok()) return Problem(outcome.status());
       return HttpResponse{204, "", "", {}};
     }
-    case RouteId::kAdminRebuildProjection:
+    case RouteId::kAdminRebuildProjection: {
       if (Status s = engine_.Rebuild(call.params[0]); !s.ok()) return Problem(s);
-      [[fallthrough]];
+      for (const ProjectionStatus& p : engine_.Projections()) {
+        if (p.name == call.params[0]) return JsonResponse(200, ToJson(p));
+      }
+      return Problem(Status(Code::kNotFound, "projection_not_found", "no such projection"));
+    }
     default: {
       json::array items;
-      for (const ProjectionStatus& p : engine_.Projections()) {
-        items.push_back(json::object{{"name", p.name},
-                                     {"applied_position", p.applied_position},
-                                     {"lag", p.lag},
-                                     {"generation", p.generation}});
-      }
+      for (const ProjectionStatus& p : engine_.Projections()) items.push_back(ToJson(p));
       return JsonResponse(200, json::object{{"items", std::move(items)}});
     }
   }

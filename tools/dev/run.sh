@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is needed, builds, and starts Contact Ledger on ./data.
+# Installs what is needed, builds, and starts the Contact Ledger server on ./data at 127.0.0.1:8080.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tools/dev/build.sh
-exec ./build/tools/cledger head --data ./data
+exec ./build/tools/cledger serve --data ./data --listen 127.0.0.1:8080
