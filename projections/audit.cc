@@ -164,6 +164,15 @@ const Audit kAuditImpl;
 
 const Projection& kAudit = kAuditImpl;
 
+std::vector<AuditEntry> TenantAuditLog(Kv& kv, std::string_view tenant) {
+  std::vector<AuditEntry> out;
+  kv.Scan("e" + TenantKey(tenant), [&](std::string_view, std::string_view value) {
+    if (auto entry = Decode<AuditEntry>(value)) out.push_back(std::move(*entry));
+    return true;
+  });
+  return out;
+}
+
 std::vector<AuditEntry> AuditTrail(Kv& kv, std::string_view tenant, AuditIndex index,
                                    std::string_view id, uint64_t to_position) {
   std::vector<AuditEntry> out;

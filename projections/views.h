@@ -40,6 +40,8 @@ std::optional<std::string> ContactWithEmail(Kv& kv, std::string_view tenant,
 // record stream, by customer and by actor.
 extern const Projection& kAudit;
 enum class AuditIndex { kStream, kCustomer, kActor };
+// Every entry of the tenant, in position order.
+std::vector<AuditEntry> TenantAuditLog(Kv& kv, std::string_view tenant);
 std::vector<AuditEntry> AuditTrail(Kv& kv, std::string_view tenant, AuditIndex index,
                                    std::string_view id, uint64_t to_position = UINT64_MAX);
 

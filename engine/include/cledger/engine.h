@@ -29,6 +29,15 @@ struct ProjectionStatus {
   uint64_t generation = 0;
 };
 
+struct EngineStats {
+  Head head;
+  LedgerStats ledger;
+  uint64_t tenants = 0;
+  uint64_t customers = 0;  // of every tenant, deleted included
+  uint64_t contacts = 0;   // of every tenant, deleted included
+  uint64_t size_bytes = 0; // the data directory on disk
+};
+
 struct ProjectionMismatch {
   std::string projection;
   std::string key;  // printable
@@ -64,6 +73,18 @@ class Engine {
   virtual Result<std::vector<AuditEntry>> ActorHistory(const Principal& who,
                                                        const std::string& actor_id,
                                                        int64_t from_us, int64_t to_us) = 0;
+
+  // Every audit entry of the tenant recorded within [from_us, to_us], in log order.
+  virtual Result<std::vector<AuditEntry>> TenantAudit(const Principal& who, int64_t from_us,
+                                                      int64_t to_us) = 0;
+
+  virtual Result<EngineStats> Stats() = 0;
+
+  // A consistent backup of the whole data directory into `backup_dir` (RocksDB's backup
+  // engine: incremental, checksummed), taken while commits go on.
+  virtual Status Backup(const std::string& backup_dir) = 0;
+  // Restores the latest backup in `backup_dir` into `data_dir`, which must not exist yet.
+  static Status RestoreBackup(const std::string& backup_dir, const std::string& data_dir);
 
   // Projection maintenance (ops).
   virtual std::vector<ProjectionStatus> Projections() = 0;

@@ -1,0 +1,58 @@
+// Backups are taken while commits go on, restore into a new directory, and verify.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/support/engine_fixture.h"
+
+namespace cledger {
+namespace {
+
+using testing::EngineFixture;
+using testing::Person;
+
+TEST_CASE("ABackupTakenWhileWritingRestoresToALedgerThatVerifies") {
+  EngineFixture f;
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    for (int i = 0; writing; ++i) {
+      (void)f.engine->Execute(f.owner, CreateContact{"k" + std::to_string(i), "c1", Person("W")});
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(f.engine->Backup(f.dir.Sub("backup")).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  writing = false;
+  writer.join();
+
+  CHECK(Engine::RestoreBackup(f.dir.Sub("backup"), f.dir.Sub("data")).code() == Code::kConflict);
+  REQUIRE(Engine::RestoreBackup(f.dir.Sub("backup"), f.dir.Sub("restored")).ok());
+  LedgerOptions options;
+  options.path = f.dir.Sub("restored");
+  auto restored = Engine::Open(options);
+  REQUIRE(restored.ok());
+  const Head head = (*restored)->ledger().GetHead();
+  CHECK(head.position > 3);
+  CHECK(head.position <= f.engine->ledger().GetHead().position);
+  CHECK((*restored)->ledger().VerifyChain().ok);
+  CHECK((*restored)->VerifyProjections()->empty());
+  // The backup is a prefix of the live ledger: the same event at its head.
+  CHECK(f.engine->ledger().ReadRaw(head.position).value() ==
+        (*restored)->ledger().ReadRaw(head.position).value());
+}
+
+TEST_CASE("StatsCountTenantsCustomersContactsAndBytes") {
+  EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", Person("Ann")});
+  auto stats = f.engine->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->tenants == 1);
+  CHECK(stats->customers == 2);
+  CHECK(stats->contacts == 1);
+  CHECK(stats->size_bytes > 0);
+  CHECK(stats->head.position == f.engine->ledger().GetHead().position);
+}
+
+}  // namespace
+}  // namespace cledger
