@@ -1,8 +1,13 @@
 // Every route over real HTTP on loopback, tenants and roles, bad input, and the live stream.
 #include <doctest/doctest.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <atomic>
+#include <boost/asio.hpp>
 #include <boost/json.hpp>
+#include <sstream>
 
 #include "tests/support/server_fixture.h"
 
@@ -223,6 +228,39 @@ TEST_CASE("AStreamFollowsLiveCommitsAndFiltersByType") {
   CHECK(frame.id == f.Head());
   testing::SseClient refused(f.port, "/v1/events/stream?types=Nope", f.tokens["acme/service"]);
   CHECK(refused.status() == 422);
+}
+
+TEST_CASE("ASlowOrHalfOpenClientIsDroppedAfterTheReadTimeout") {
+  ServerFixture f(/*read_timeout_s=*/1);
+  namespace net = boost::asio;
+  net::io_context ioc;
+  net::ip::tcp::socket socket(ioc);
+  socket.connect({net::ip::make_address("127.0.0.1"), f.port});
+  net::write(socket, net::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  char byte;
+  boost::system::error_code ec;
+  socket.read_some(net::buffer(&byte, 1), ec);
+  CHECK(ec == net::error::eof);  // closed by the server, no answer to half a request
+  CHECK(f.Call("", "GET", "/healthz").status == 200);
+}
+
+TEST_CASE("TheAccessLogNamesEachRequestButNoSecret") {
+  std::ostringstream lines;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(lines)));
+  {
+    ServerFixture f;
+    CreateCustomerAndContacts(f);
+    f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset",
+           R"({"password":"Sup3r-Secret-Passw0rd"})");
+    const std::string log = lines.str();
+    CHECK(log.find("method=POST path=/v1/customers/c1/contacts status=201") != std::string::npos);
+    for (const auto& [name, token] : f.tokens) CHECK(log.find(token) == std::string::npos);
+    CHECK(log.find("Sup3r-Secret") == std::string::npos);
+  }
+  spdlog::set_default_logger(previous);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ struct ServerFixture {
   std::map<std::string, std::string> tokens;  // "acme/owner", "globex/owner", "ops"
   uint16_t port = 0;
 
-  ServerFixture() {
+  explicit ServerFixture(int read_timeout_s = 5) {
     LedgerOptions options;
     options.path = dir.Sub("data");
     auto opened = Engine::Open(options);
@@ -40,7 +40,7 @@ struct ServerFixture {
     api::ServerOptions server_options;
     server_options.port = 0;
     server_options.heartbeat_s = 1;
-    server_options.read_timeout_s = 5;
+    server_options.read_timeout_s = read_timeout_s;
     server = std::make_unique<api::Server>(*engine, server_options);
     REQUIRE(server->Start().ok());
     port = server->port();
