@@ -75,6 +75,7 @@ Status LogStore::OpenDb() {
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.paranoid_checks = true;
+  if (options_.env != nullptr) db_options.env = options_.env;
 
   std::vector<std::string> names = {kCfMeta, kCfLog, kCfStreams, kCfStreamHeads, kCfIdempotency};
   names.insert(names.end(), options_.column_families.begin(), options_.column_families.end());

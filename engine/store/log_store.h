@@ -35,6 +35,7 @@ struct StoreOptions {
   LedgerOptions ledger;
   std::vector<std::string> column_families;  // extra families, e.g. for projections
   InlineFold inline_fold;
+  rocksdb::Env* env = nullptr;  // the storage environment; tests inject faults through it
 };
 
 class LogStore final : public Ledger {

@@ -1,0 +1,103 @@
+// Storage faults: a failing disk fails the commit with an I/O error, appends nothing partial,
+// and the ledger carries on, gapless, once the fault clears.
+#include <doctest/doctest.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+
+#include <atomic>
+
+#include "engine/store/log_store.h"
+#include "tests/support/ledger_fixture.h"
+
+namespace cledger {
+namespace {
+
+// Fails every write and sync of the write-ahead log while `failing` is set, as a full or
+// broken disk would.
+class FlakyFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  explicit FlakyFileSystem(std::atomic<bool>& failing)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), failing_(failing) {}
+  const char* Name() const override { return "FlakyFileSystem"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
+    if (s.ok() && name.ends_with(".log")) *result = std::make_unique<FlakyFile>(std::move(*result), failing_);
+    return s;
+  }
+
+ private:
+  class FlakyFile final : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    FlakyFile(std::unique_ptr<rocksdb::FSWritableFile> file, std::atomic<bool>& failing)
+        : FSWritableFileOwnerWrapper(std::move(file)), failing_(failing) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* dbg) override {
+      if (failing_) return rocksdb::IOStatus::NoSpace("injected: disk full");
+      return target()->Append(data, options, dbg);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* dbg) override {
+      if (failing_) return rocksdb::IOStatus::NoSpace("injected: disk full");
+      return target()->Append(data, options, info, dbg);
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+      if (failing_) return rocksdb::IOStatus::IOError("injected: sync failed");
+      return target()->Sync(options, dbg);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+      if (failing_) return rocksdb::IOStatus::IOError("injected: sync failed");
+      return target()->Fsync(options, dbg);
+    }
+
+   private:
+    std::atomic<bool>& failing_;
+  };
+  std::atomic<bool>& failing_;
+};
+
+TEST_CASE("AStorageFaultFailsTheCommitAppendsNothingAndTheLedgerRecovers") {
+  testing::TempDir dir;
+  std::atomic<bool> failing{false};
+  auto fs = std::make_shared<FlakyFileSystem>(failing);
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  store::StoreOptions options;
+  options.ledger.path = dir.Sub("data");
+  options.env = env.get();
+  auto opened = store::LogStore::Open(options);
+  REQUIRE(opened.ok());
+  auto& ledger = **opened;
+  REQUIRE(ledger.Append(testing::OneEventCommit("customer-c1", CustomerCreated{"c1"})).ok());
+
+  failing = true;
+  auto failed = ledger.Append(testing::OneEventCommit("customer-c2", CustomerCreated{"c2"}));
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.status().code() == Code::kIoError);
+  CHECK(ledger.GetHead().position == 1);
+
+  failing = false;
+  Result<CommitResult> recovered = Status(Code::kIoError, "", "");
+  for (int attempt = 0; attempt < 50 && !recovered.ok(); ++attempt) {
+    recovered = ledger.Append(testing::OneEventCommit("customer-c3", CustomerCreated{"c3"}));
+    if (!recovered.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE_MESSAGE(recovered.ok(), recovered.status().ToString());
+  CHECK(recovered->first_position == 2);  // the failed commit left no gap
+  CHECK(ledger.VerifyChain().ok);
+  opened->reset();
+
+  // What a restart finds: the two good commits, nothing of the failed one.
+  auto reopened = store::LogStore::Open(options);
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->GetHead().position == 2);
+  CHECK((*reopened)->VerifyChain().ok);
+  auto events = (*reopened)->Read(1, 10);
+  REQUIRE(events->size() == 2);
+  CHECK(std::get<CustomerCreated>(events->at(1).body).customer_id == "c3");
+}
+
+}  // namespace
+}  // namespace cledger
