@@ -22,6 +22,7 @@ class Contacts final : public Projection {
           if constexpr (requires { body.contact_id; }) {
             ContactView view =
                 GetContact(kv, event.tenant, body.contact_id).value_or(ContactView{});
+            view.id = body.contact_id;  // even for an event the rules would not have allowed
             Fold(view, event, body);
             Touch(view.system, event);
             kv.Put(TenantKey(event.tenant, view.id), Encode(view));

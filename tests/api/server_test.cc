@@ -245,6 +245,43 @@ TEST_CASE("ASlowOrHalfOpenClientIsDroppedAfterTheReadTimeout") {
   CHECK(f.Call("", "GET", "/healthz").status == 200);
 }
 
+// Subscribers keep no queue on the server; one that stops reading is cut off once a write
+// has made no progress for the read timeout, and may resume later with Last-Event-ID.
+TEST_CASE("ASubscriberThatStopsReadingIsCutOffAndTheServerCarriesOn") {
+  ServerFixture f(/*read_timeout_s=*/1);
+  ContactFields filler;
+  filler.first_name = std::string(900, 'f');
+  for (int c = 0; c < 10; ++c) {
+    Commit commit;
+    commit.tenant = "acme";
+    commit.actor = {"bulk", "owner"};
+    for (int i = 0; i < 1000; ++i) {
+      commit.events.push_back({"contact-bulk" + std::to_string(i), ContactEdited{"bulk" + std::to_string(i), filler}});
+    }
+    REQUIRE(f.engine->ledger().Append(commit).ok());
+  }
+  namespace net = boost::asio;
+  net::io_context ioc;
+  net::ip::tcp::socket stalled(ioc);
+  stalled.open(net::ip::tcp::v4());
+  stalled.set_option(net::socket_base::receive_buffer_size(4096));
+  stalled.connect({net::ip::make_address("127.0.0.1"), f.port});
+  net::write(stalled, net::buffer("GET /v1/events/stream?from=1 HTTP/1.1\r\nHost: x\r\n"
+                                  "Authorization: Bearer " + f.tokens["acme/auditor"] + "\r\n\r\n"));
+  auto subscribers = [&] {
+    const std::string metrics = f.Call("", "GET", "/metrics").body;
+    const size_t at = metrics.find("\ncledger_stream_subscribers ");
+    return std::stoi(metrics.substr(at + 28));
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(subscribers() == 1);
+  for (int i = 0; i < 50 && subscribers() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(subscribers() == 0);
+  CHECK(f.Call("acme/owner", "GET", "/v1/events?from=1&limit=1").status == 200);
+}
+
 TEST_CASE("TheAccessLogNamesEachRequestButNoSecret") {
   std::ostringstream lines;
   auto previous = spdlog::default_logger();
