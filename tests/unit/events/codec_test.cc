@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "cledger/ledger.h"
 #include "tests/support/sample_events.h"
@@ -78,6 +79,21 @@ TEST_CASE("TruncatedOrForeignBytesAreDetectedInsteadOfCrashing") {
   std::string wrong_id = bytes;
   wrong_id[4] = 'X';  // the file identifier
   CHECK_FALSE(events::DecodeEvent(wrong_id).ok());
+}
+
+TEST_CASE("RandomlyCorruptedFramesNeverCrashTheDecoder") {
+  std::mt19937_64 rng(1234);
+  const std::vector<EventBody> bodies = testing::OneOfEveryEventType();
+  int rejected = 0;
+  for (int round = 0; round < 20'000; ++round) {
+    std::string bytes = events::EncodeEvent(Sealed(SampleEvent(bodies[round % bodies.size()])));
+    const int flips = 1 + static_cast<int>(rng() % 8);
+    for (int i = 0; i < flips; ++i) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+    if (rng() % 4 == 0) bytes.resize(rng() % bytes.size());
+    Result<Event> decoded = events::DecodeEvent(bytes);  // must not crash or read out of bounds
+    rejected += !decoded.ok();
+  }
+  CHECK(rejected > 0);
 }
 
 TEST_CASE("StockFlatcDecodesAnEventWrittenByTheEngine") {
