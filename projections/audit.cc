@@ -2,6 +2,9 @@
 //        "i" · lp(tenant) · index kind · lp(id) · u64 position → "" (by stream, customer, actor)
 //        "s" · …  the audit fold's own copy of the customer and contact views, kept by running
 //                 those projections' folds, so before → after is derived by the same fold.
+#include <cstdio>
+#include <ctime>
+
 #include "engine/store/keys.h"
 #include "projections/record.h"
 #include "projections/views.h"
@@ -19,7 +22,19 @@ std::string Join(const std::vector<std::string>& values) {
   return out;
 }
 
-std::string Time(const std::optional<int64_t>& us) { return us ? std::to_string(*us) : ""; }
+// RFC 3339 in UTC with microseconds, as everywhere else a time is shown.
+std::string Time(const std::optional<int64_t>& us) {
+  if (!us) return "";
+  const int64_t seconds = *us >= 0 ? *us / 1'000'000 : (*us - 999'999) / 1'000'000;
+  const time_t t = static_cast<time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[96];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(*us - seconds * 1'000'000));
+  return text;
+}
 
 Flat Flatten(const ContactView& v) {
   const ContactFields& f = v.fields;

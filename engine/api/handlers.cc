@@ -289,7 +289,9 @@ HttpResponse Handlers::Dispatch(RouteId route, Call& call) {
     case RouteId::kAdminIssueToken:
     case RouteId::kAdminRevokeToken:
     case RouteId::kAdminProjections:
-    case RouteId::kAdminRebuildProjection: return Admin(route, call);
+    case RouteId::kAdminRebuildProjection:
+    case RouteId::kAdminBackup:
+    case RouteId::kAdminStats: return Admin(route, call);
     default: return Read(route, call);
   }
 }
@@ -487,6 +489,29 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
       auto outcome = engine_.Execute(context, RevokeToken{"", call.params[0]});
       if (!outcome.ok()) return Problem(outcome.status());
       return HttpResponse{204, "", "", {}};
+    }
+    case RouteId::kAdminBackup: {
+      auto o = ParseObject(call.request.body);
+      if (!o.ok()) return Problem(o.status());
+      const json::value* dir = o->if_contains("dir");
+      if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
+        return Problem(Invalid("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
+      }
+      if (Status s = engine_.Backup(std::string(dir->as_string())); !s.ok()) return Problem(s);
+      const Head head = engine_.ledger().GetHead();
+      return JsonResponse(201, json::object{{"dir", *dir}, {"position", head.position}});
+    }
+    case RouteId::kAdminStats: {
+      auto stats = engine_.Stats();
+      if (!stats.ok()) return Problem(stats.status());
+      return JsonResponse(200, json::object{{"position", stats->head.position},
+                                            {"hash", HexOf(stats->head.hash)},
+                                            {"events", stats->head.position},
+                                            {"commits", stats->ledger.commits},
+                                            {"tenants", stats->tenants},
+                                            {"customers", stats->customers},
+                                            {"contacts", stats->contacts},
+                                            {"size_bytes", stats->size_bytes}});
     }
     case RouteId::kAdminRebuildProjection: {
       if (Status s = engine_.Rebuild(call.params[0]); !s.ok()) return Problem(s);

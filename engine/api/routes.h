@@ -17,7 +17,7 @@ enum class RouteId {
   kContactHistory, kCustomerHistory, kAudit, kRecipients,
   kEvents, kEventStream, kLedgerDigest, kLedgerVerify,
   kAdminCreateTenant, kAdminIssueToken, kAdminRevokeToken, kAdminProjections,
-  kAdminRebuildProjection,
+  kAdminRebuildProjection, kAdminBackup, kAdminStats,
 };
 
 struct Route {
@@ -59,6 +59,8 @@ inline constexpr std::array kRoutes = {
     Route{RouteId::kAdminRevokeToken, "DELETE", "/v1/admin/tokens/{token_hash}"},
     Route{RouteId::kAdminProjections, "GET", "/v1/admin/projections"},
     Route{RouteId::kAdminRebuildProjection, "POST", "/v1/admin/projections/{name}/rebuild"},
+    Route{RouteId::kAdminBackup, "POST", "/v1/admin/backups"},
+    Route{RouteId::kAdminStats, "GET", "/v1/admin/stats"},
 };
 
 }  // namespace cledger::api

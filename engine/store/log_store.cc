@@ -255,16 +255,16 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     std::lock_guard lock(listener_mu_);
     if (listener_) listener_(state.head.position);
   }
-  uint64_t committed = 0, rejected = 0;
-  for (size_t i = 0; i < group.size(); ++i) {
-    Result<CommitResult> result = i < results.size() ? std::move(results[i]) : failure;
-    (result.ok() ? committed : rejected) += 1;
+  for (size_t i = results.size(); i < group.size(); ++i) results.push_back(failure);
+  for (auto& result : results) {
     if (!failure.ok() && result.ok()) result = failure;
-    group[i]->done.set_value(std::move(result));
   }
-  std::lock_guard lock(stats_mu_);
-  stats_.commits += committed;
-  stats_.rejected += rejected;
+  {
+    // Counted before anyone is answered, so a caller that reads the stats sees its commit.
+    std::lock_guard lock(stats_mu_);
+    for (const auto& result : results) ++(result.ok() ? stats_.commits : stats_.rejected);
+  }
+  for (size_t i = 0; i < group.size(); ++i) group[i]->done.set_value(std::move(results[i]));
 }
 
 void LogStore::RecordWrite(int64_t micros, bool ok) {

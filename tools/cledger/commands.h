@@ -21,6 +21,8 @@ using Runner = std::function<int()>;
 
 void AddServe(CLI::App& app, Runner& run);
 void AddAdmin(CLI::App& app, Runner& run);  // head, tenant create, token issue|revoke
+void AddOps(CLI::App& app, Runner& run);    // verify, projections, events dump, backup, stats
+void AddAuditTools(CLI::App& app, Runner& run);  // history, audit export, import
 
 // Opens the engine on `data_dir`, printing why not on stderr.
 std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir);

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   cledger::cli::Runner run;
   cledger::cli::AddServe(app, run);
   cledger::cli::AddAdmin(app, run);
+  cledger::cli::AddOps(app, run);
+  cledger::cli::AddAuditTools(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,573 @@
+// The ops subcommands of the real `cledger` binary on real data directories: verify (and its
+// digests), projections status|rebuild, events dump, backup create|restore and stats, offline
+// and through a running server while a writer appends.
+#include <doctest/doctest.h>
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "engine/store/keys.h"
+#include "events/codec.h"
+#include "tests/support/engine_fixture.h"
+#include "tests/support/server_fixture.h"
+
+namespace cledger {
+namespace {
+
+namespace json = boost::json;
+using testing::EngineFixture;
+using testing::Person;
+using testing::RunCommand;
+
+// The binary's stdout (stderr is left to the test's own output).
+std::string Run(const std::string& args, int* status) {
+  return RunCommand(std::string(CLEDGER_BINARY) + " " + args, status);
+}
+// stdout and stderr together, for the messages a person reads.
+std::string RunBoth(const std::string& args, int* status) {
+  return RunCommand(std::string(CLEDGER_BINARY) + " " + args + " 2>&1", status);
+}
+json::object RunJson(const std::string& args, int* status) {
+  const std::string out = Run(args, status);
+  boost::system::error_code ec;
+  json::value doc = json::parse(out, ec);
+  INFO("cledger " << args << " printed: " << out);
+  REQUIRE_FALSE(ec);
+  REQUIRE(doc.is_object());
+  return doc.as_object();
+}
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The printable form the verifier names keys by.
+std::string Printable(std::string_view key) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : key) {
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'\\', 'x', kDigits[c >> 4], kDigits[c & 0xF]};
+    }
+  }
+  return out;
+}
+
+// A ledger with tenant acme, customers c1 and c2 and a few contacts, closed on return.
+struct Populated : EngineFixture {
+  std::string data = dir.Sub("data");
+  Head head;
+  EngineStats stats;
+  uint64_t commits = 3 + 5;  // the fixture's tenant, c1 and c2, then the five below
+  Populated() {
+    Must(owner, CreateContact{"k1", "c1", Person("Ada", "ada@acme.test")});
+    Must(owner, CreateContact{"k2", "c1", Person("Grace", "grace@acme.test")});
+    Must(owner, CreateContact{"k3", "", Person("Linus", "linus@acme.test")});
+    Must(owner, ShareContact{"k3", "c2"});
+    Must(owner, DeleteContact{"k2"});
+    head = engine->ledger().GetHead();
+    stats = *engine->Stats();
+    engine.reset();
+  }
+  // The position of the first event whose type is `type`.
+  uint64_t PositionOf(const std::string& type, const std::string& stream) {
+    Reopen();
+    auto events = engine->ledger().Read(1, 1000);
+    engine.reset();
+    REQUIRE(events.ok());
+    for (const Event& e : *events) {
+      if (EventTypeName(e.body) == type && e.stream == stream) return e.position;
+    }
+    FAIL("no such event");
+    return 0;
+  }
+};
+
+// Opens the data directory's RocksDB with every column family, for tampering.
+struct RawDb {
+  std::vector<std::string> names;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  explicit RawDb(const std::string& path) {
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    REQUIRE(rocksdb::DB::Open(rocksdb::Options(), path, descriptors, &handles, &db).ok());
+  }
+  ~RawDb() {
+    for (auto* handle : handles) (void)db->DestroyColumnFamilyHandle(handle);
+    delete db;
+  }
+  rocksdb::ColumnFamilyHandle* Family(const std::string& name) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return handles[i];
+    }
+    FAIL("no column family " << name);
+    return nullptr;
+  }
+};
+
+std::vector<std::string> Frames(const std::string& bytes) {
+  std::vector<std::string> frames;
+  for (size_t at = 0; at + 4 <= bytes.size();) {
+    uint32_t size = 0;
+    for (size_t i = 0; i < 4; ++i) {
+      size |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + i])) << (8 * i);
+    }
+    REQUIRE(at + 4 + size <= bytes.size());
+    frames.push_back(bytes.substr(at + 4, size));
+    at += 4 + size;
+  }
+  return frames;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// ---- verify ----------------------------------------------------------------------------------
+
+TEST_CASE("VerifyExitsZeroOnAnUntouchedLedgerAndReportsItsHead") {
+  Populated f;
+  int status = -1;
+  const std::string out = Run("verify --data " + f.data, &status);
+  CHECK(status == 0);
+  CHECK(Has(out, "chain ok: " + std::to_string(f.head.position) + " events, head " +
+                     std::to_string(f.head.position) + " " + HexOf(f.head.hash)));
+  CHECK(Has(out, "projections ok"));
+  const json::object report = RunJson("verify --json --data " + f.data, &status);
+  CHECK(status == 0);
+  CHECK(report.at("ok").as_bool());
+  CHECK(report.at("events_checked").to_number<uint64_t>() == f.head.position);
+  CHECK(report.at("projections").as_array().empty());
+}
+
+TEST_CASE("VerifyFailsOnATamperedEventAndNamesItsPosition") {
+  Populated f;
+  const uint64_t position = f.PositionOf("CustomerCreated", "customer-c2");
+  {
+    RawDb raw(f.data);
+    std::string value;
+    REQUIRE(raw.db->Get({}, raw.Family(store::kCfLog), store::LogKey(position), &value).ok());
+    const size_t at = value.find("Acme Europe");
+    REQUIRE(at != std::string::npos);
+    value[at + 5] = 'F';  // still a well-formed FlatBuffer: only the hash can tell
+    REQUIRE(raw.db->Put({}, raw.Family(store::kCfLog), store::LogKey(position), value).ok());
+  }
+  int status = -1;
+  const std::string out = RunBoth("verify --data " + f.data, &status);
+  CHECK(status == 1);
+  CHECK(Has(out, "BROKEN at position " + std::to_string(position) + ": hash"));
+  CHECK(Has(out, "verify FAILED"));
+  const json::object report = RunJson("verify --json --data " + f.data, &status);
+  CHECK(status == 1);
+  CHECK_FALSE(report.at("ok").as_bool());
+  CHECK(report.at("first_broken_position").to_number<uint64_t>() == position);
+}
+
+TEST_CASE("VerifyFailsOnATamperedProjectionValueAndNamesProjectionAndKey") {
+  Populated f;
+  std::string key;
+  {
+    RawDb raw(f.data);
+    std::unique_ptr<rocksdb::Iterator> it(raw.db->NewIterator({}, raw.Family("p.contacts.1")));
+    it->SeekToFirst();
+    REQUIRE(it->Valid());
+    key = it->key().ToString();
+    REQUIRE(raw.db->Put({}, raw.Family("p.contacts.1"), key, "tampered").ok());
+  }
+  int status = -1;
+  const std::string out = RunBoth("verify --data " + f.data, &status);
+  CHECK(status == 1);
+  CHECK(Has(out, "chain ok"));  // the log itself is intact
+  CHECK(Has(out, "projection contacts differs at key " + Printable(key)));
+  const json::object report = RunJson("verify --json --data " + f.data, &status);
+  CHECK(status == 1);
+  REQUIRE(report.at("projections").as_array().size() == 1);
+  const json::object& mismatch = report.at("projections").as_array()[0].as_object();
+  CHECK(mismatch.at("projection").as_string() == "contacts");
+  CHECK(mismatch.at("key").as_string() == Printable(key));
+
+  // The repair the message suggests works.
+  CHECK(Run("projections rebuild contacts --data " + f.data, &status) != "");
+  CHECK(status == 0);
+  Run("verify --data " + f.data, &status);
+  CHECK(status == 0);
+}
+
+TEST_CASE("ADigestTakenEarlierIsProvenExtendedAndAWrongOneIsRefused") {
+  Populated f;
+  int status = -1;
+  const std::string digest = Run("verify --digest --data " + f.data, &status);
+  CHECK(status == 0);
+  CHECK(digest == std::to_string(f.head.position) + ":" + HexOf(f.head.hash) + "\n");
+  const std::string kept = digest.substr(0, digest.size() - 1);
+
+  f.Reopen();  // the ledger grows after the digest was taken
+  f.Must(f.owner, CreateContact{"k9", "c2", Person("Edsger", "edsger@acme.test")});
+  f.engine.reset();
+
+  std::string out = Run("verify --against " + kept + " --data " + f.data, &status);
+  CHECK(status == 0);
+  CHECK(Has(out, "digest " + kept + " holds"));
+
+  std::string wrong = kept;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  out = Run("verify --against " + wrong + " --data " + f.data, &status);
+  CHECK(status == 1);
+  CHECK(Has(out, "the ledger does not extend that digest"));
+  out = Run("verify --against 9999:" + HexOf(f.head.hash) + " --data " + f.data, &status);
+  CHECK(status == 1);
+  CHECK(Has(out, "past the head"));
+  const json::object report =
+      RunJson("verify --json --against " + wrong + " --data " + f.data, &status);
+  CHECK_FALSE(report.at("against").as_object().at("ok").as_bool());
+
+  RunBoth("verify --against not-a-digest --data " + f.data, &status);
+  CHECK(status == 2);
+}
+
+TEST_CASE("OfflineCommandsRefuseADataDirectoryThatHoldsNoLedgerAndCreateNothing") {
+  testing::TempDir dir;
+  for (const std::string cmd : {"verify", "stats", "projections status", "events dump"}) {
+    int status = -1;
+    const std::string out = RunBoth(cmd + " --data " + dir.Sub("typo"), &status);
+    CHECK(status == 3);
+    CHECK(Has(out, "no ledger in"));
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.Sub("typo")));
+}
+
+// ---- projections ---------------------------------------------------------------------------
+
+TEST_CASE("ProjectionsStatusAndRebuildWorkOfflineAndKeepEveryProjectionEqualToAFreshFold") {
+  Populated f;
+  int status = -1;
+  json::object list = RunJson("projections status --json --data " + f.data, &status);
+  CHECK(status == 0);
+  REQUIRE(list.at("items").as_array().size() == 6);
+  for (const json::value& item : list.at("items").as_array()) {
+    const json::object& p = item.as_object();
+    CHECK(p.at("applied_position").to_number<uint64_t>() == f.head.position);
+    CHECK(p.at("lag").to_number<uint64_t>() == 0);
+    CHECK(p.at("generation").to_number<uint64_t>() == 1);
+    CHECK(p.at("size_bytes").to_number<uint64_t>() > 0);
+  }
+  std::string out = Run("projections status --data " + f.data, &status);
+  CHECK(Has(out, "NAME"));
+  CHECK(Has(out, "contacts"));
+
+  out = Run("projections rebuild contacts --data " + f.data, &status);
+  CHECK(status == 0);
+  CHECK(Has(out, "rebuilt contacts: generation 2, applied " + std::to_string(f.head.position)));
+  list = RunJson("projections rebuild --all --json --data " + f.data, &status);
+  CHECK(status == 0);
+  CHECK(list.at("items").as_array().size() == 6);
+  for (const json::value& item : list.at("items").as_array()) {
+    const json::object& p = item.as_object();
+    CHECK(p.at("generation").to_number<uint64_t>() == (p.at("name").as_string() == "contacts" ? 3 : 2));
+  }
+  Run("verify --data " + f.data, &status);
+  CHECK(status == 0);
+
+  out = RunBoth("projections rebuild --data " + f.data, &status);
+  CHECK(status == 2);
+  out = RunBoth("projections rebuild nosuch --data " + f.data, &status);
+  CHECK(status == 1);
+  CHECK(Has(out, "projection_not_found"));
+}
+
+// Appends `n` customers of acme straight through the engine, from a few threads at once so
+// that group commit keeps it quick.
+void Seed(Engine& engine, int n) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&engine, n, t] {
+      const CommandContext owner{"acme", {"alice", "owner"}, {}, {}, {}};
+      for (int i = t; i < n; i += 8) {
+        const std::string id = "s" + std::to_string(i);
+        CHECK(engine.Execute(owner, CreateCustomer{id, "Seed", id + "@acme.test"}).ok());
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+}
+
+// Appends through HTTP until told to stop, counting requests that did not succeed.
+struct Writer {
+  testing::ServerFixture& server;
+  std::atomic<bool> stop{false};
+  std::atomic<int> writes{0};
+  std::atomic<int> failures{0};
+  std::string first_failure;
+  std::thread thread;
+
+  explicit Writer(testing::ServerFixture& s) : server(s) {
+    thread = std::thread([this] {
+      for (int i = 0; !stop; ++i) {
+        const std::string id = "w" + std::to_string(i);
+        auto created = server.Call("acme/owner", "POST", "/v1/customers",
+                                   R"({"id": ")" + id + R"(", "name": "Writer )" + id +
+                                       R"(", "email": ")" + id + R"(@acme.test"})");
+        auto read = server.Call("acme/owner", "GET", "/v1/customers/" + id + "/contacts");
+        if (created.status != 201 || read.status != 200) {
+          if (failures++ == 0) first_failure = created.body + " / " + read.body;
+        }
+        ++writes;
+      }
+    });
+  }
+  void Stop() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+  ~Writer() { Stop(); }
+};
+
+std::string Remote(const testing::ServerFixture& f) {
+  return " --server http://127.0.0.1:" + std::to_string(f.port) + " --token " +
+         f.tokens.at("ops");
+}
+
+TEST_CASE("RebuildThroughTheServerWhileAWriterAppendsFailsNoRequestAndMatchesAFreshFold") {
+  testing::ServerFixture f;
+  Seed(*f.engine, 500);
+  Writer writer(f);
+  while (writer.writes < 5) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const int before = writer.writes;
+  int status = -1;
+  const std::string out = RunBoth("projections rebuild --all" + Remote(f), &status);
+  const int during = writer.writes - before;
+  writer.Stop();
+  INFO(out);
+  INFO(writer.first_failure);
+  CHECK(status == 0);
+  CHECK(Has(out, "rebuilt contacts: generation 2"));
+  CHECK(during > 0);
+  CHECK(writer.failures == 0);
+
+  auto report = json::parse(f.Call("ops", "GET", "/v1/ledger/verify").body).as_object();
+  CHECK(report.at("ok").as_bool());
+  CHECK(report.at("projections").as_array().empty());
+  const json::object verified = RunJson("verify --json" + Remote(f), &status);
+  CHECK(status == 0);
+  CHECK(verified.at("position").to_number<uint64_t>() == f.Head());
+  const json::object list = RunJson("projections status --json" + Remote(f), &status);
+  for (const json::value& item : list.at("items").as_array()) {
+    CHECK(item.as_object().at("generation").to_number<uint64_t>() == 2);
+    CHECK(item.as_object().at("lag").to_number<uint64_t>() == 0);
+  }
+}
+
+// ---- events dump ---------------------------------------------------------------------------
+
+TEST_CASE("EventsDumpWritesOneJsonLinePerEventAndFiltersByTenantAndRange") {
+  Populated f;
+  int status = -1;
+  std::vector<std::string> lines = Lines(Run("events dump --data " + f.data, &status));
+  CHECK(status == 0);
+  REQUIRE(lines.size() == f.head.position);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const json::object e = json::parse(lines[i]).as_object();
+    CHECK(e.at("position").to_number<uint64_t>() == i + 1);
+    CHECK(e.contains("type"));
+  }
+  lines = Lines(Run("events dump --tenant acme --data " + f.data, &status));
+  CHECK_FALSE(lines.empty());
+  for (const std::string& line : lines) {
+    CHECK(json::parse(line).as_object().at("tenant").as_string() == "acme");
+  }
+  lines = Lines(Run("events dump --from 2 --to 4 --data " + f.data, &status));
+  REQUIRE(lines.size() == 3);
+  CHECK(json::parse(lines[0]).as_object().at("position").to_number<uint64_t>() == 2);
+  CHECK(json::parse(lines[2]).as_object().at("position").to_number<uint64_t>() == 4);
+  RunBoth("events dump --from 4 --to 2 --data " + f.data, &status);
+  CHECK(status == 2);
+}
+
+TEST_CASE("EventsDumpRawWritesSizePrefixedFramesThatStockFlatcDecodes") {
+  Populated f;
+  const std::string file = f.dir.Sub("events.bin");
+  int status = -1;
+  Run("events dump --format raw --data " + f.data + " > " + file, &status);
+  CHECK(status == 0);
+  const std::vector<std::string> frames = Frames(ReadFile(file));
+  REQUIRE(frames.size() == f.head.position);
+  f.Reopen();
+  for (size_t i = 0; i < frames.size(); ++i) {
+    CHECK(frames[i] == *f.engine->ledger().ReadRaw(i + 1));
+  }
+  f.engine.reset();
+
+  std::ofstream(f.dir.Sub("event.bin"), std::ios::binary) << frames[0];
+  RunCommand(std::string(CLEDGER_FLATC) + " --json --strict-json --raw-binary -o " +
+                 f.dir.path() + " " + CLEDGER_SOURCE_DIR + "/schemas/events.fbs -- " +
+                 f.dir.Sub("event.bin") + " 2>&1",
+             &status);
+  REQUIRE(status == 0);
+  const std::string decoded = ReadFile(f.dir.Sub("event.json"));
+  CHECK(Has(decoded, "\"position\": 1"));
+  CHECK(Has(decoded, "\"body_type\": \"TenantCreated\""));
+}
+
+TEST_CASE("EventsDumpThroughTheServerPagesThroughTheWholeLedgerInBothFormats") {
+  testing::ServerFixture f;
+  Seed(*f.engine, 1100);  // more than one page of the server's events
+  REQUIRE(f.Call("globex/owner", "POST", "/v1/customers",
+                 R"({"id": "g1", "name": "Globex", "email": "g@globex.test"})")
+              .status == 201);
+  int status = -1;
+  const std::vector<std::string> lines = Lines(Run("events dump" + Remote(f), &status));
+  CHECK(status == 0);
+  REQUIRE(lines.size() == f.Head());
+  CHECK(json::parse(lines.back()).as_object().at("position").to_number<uint64_t>() == f.Head());
+  const std::vector<std::string> middle =
+      Lines(Run("events dump --from 995 --to 1005" + Remote(f), &status));
+  REQUIRE(middle.size() == 11);
+  CHECK(json::parse(middle[0]).as_object().at("position").to_number<uint64_t>() == 995);
+  CHECK(json::parse(middle[10]).as_object().at("position").to_number<uint64_t>() == 1005);
+
+  const std::string file = f.dir.Sub("remote.bin");
+  Run("events dump --format raw --from 2" + Remote(f) + " > " + file, &status);
+  CHECK(status == 0);
+  const std::vector<std::string> frames = Frames(ReadFile(file));
+  REQUIRE(frames.size() == f.Head() - 1);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    CHECK(frames[i] == *f.engine->ledger().ReadRaw(i + 2));
+  }
+  Run("events dump --format raw --tenant globex" + Remote(f) + " > " + file, &status);
+  const std::vector<std::string> globex = Frames(ReadFile(file));
+  REQUIRE_FALSE(globex.empty());
+  for (const std::string& frame : globex) CHECK(events::DecodeEvent(frame)->tenant == "globex");
+}
+
+// ---- backup --------------------------------------------------------------------------------
+
+TEST_CASE("BackupTakenThroughTheServerWhileWritingRestoresIntoALedgerThatVerifies") {
+  testing::ServerFixture f;
+  const std::string backups = f.dir.Sub("backups");
+  const std::string restored = f.dir.Sub("restored");
+  Writer writer(f);
+  while (writer.writes < 20) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  int status = -1;
+  const json::object made = RunJson("backup create " + backups + " --json" + Remote(f), &status);
+  writer.Stop();
+  CHECK(status == 0);
+  CHECK(writer.failures == 0);
+  CHECK(made.at("position").to_number<uint64_t>() > 0);
+
+  const json::object back =
+      RunJson("backup restore " + backups + " --json --data " + restored, &status);
+  CHECK(status == 0);
+  CHECK(back.at("position").to_number<uint64_t>() > 0);
+  CHECK(back.at("position").to_number<uint64_t>() <= f.Head());
+  const std::string out = Run("verify --data " + restored, &status);
+  CHECK(status == 0);
+  CHECK(Has(out, "chain ok"));
+
+  std::string refused = RunBoth("backup restore " + backups + " --data " + restored, &status);
+  CHECK(status == 2);
+  CHECK(Has(refused, "is not empty"));
+  refused = RunBoth("backup create relative/dir" + Remote(f), &status);
+  CHECK(status == 2);
+  CHECK(Has(refused, "absolute"));
+}
+
+TEST_CASE("BackupCreatedOfflineRestoresTheSameHead") {
+  Populated f;
+  int status = -1;
+  std::string out = Run("backup create " + f.dir.Sub("b") + " --data " + f.data, &status);
+  CHECK(status == 0);
+  CHECK(Has(out, "backup of position " + std::to_string(f.head.position)));
+  out = Run("backup restore " + f.dir.Sub("b") + " --data " + f.dir.Sub("r"), &status);
+  CHECK(status == 0);
+  CHECK(Has(out, "restored position " + std::to_string(f.head.position) + " (" +
+                     HexOf(f.head.hash) + ")"));
+  Run("verify --data " + f.dir.Sub("r"), &status);
+  CHECK(status == 0);
+}
+
+// ---- stats ---------------------------------------------------------------------------------
+
+TEST_CASE("StatsCountEventsCommitsTenantsCustomersAndContacts") {
+  Populated f;
+  int status = -1;
+  const json::object s = RunJson("stats --json --data " + f.data, &status);
+  CHECK(status == 0);
+  CHECK(s.at("position").to_number<uint64_t>() == f.head.position);
+  CHECK(s.at("hash").as_string() == HexOf(f.head.hash));
+  CHECK(s.at("events").to_number<uint64_t>() == f.head.position);
+  CHECK(s.at("commits").to_number<uint64_t>() == f.commits);
+  CHECK(s.at("tenants").to_number<uint64_t>() == 1);
+  CHECK(s.at("customers").to_number<uint64_t>() == f.stats.customers);
+  CHECK(s.at("contacts").to_number<uint64_t>() == f.stats.contacts);
+  CHECK(s.at("size_bytes").to_number<uint64_t>() > 0);
+  const std::string text = Run("stats --data " + f.data, &status);
+  CHECK(Has(text, "events     " + std::to_string(f.head.position)));
+}
+
+TEST_CASE("StatsThroughTheServerReportTheLiveHead") {
+  testing::ServerFixture f;
+  int status = -1;
+  const json::object s = RunJson("stats --json" + Remote(f), &status);
+  CHECK(status == 0);
+  CHECK(s.at("position").to_number<uint64_t>() == f.Head());
+  CHECK(s.at("tenants").to_number<uint64_t>() == 2);
+}
+
+// ---- the command line itself ---------------------------------------------------------------
+
+TEST_CASE("EveryOpsSubcommandHasHelpWithExamplesAndExitCodes") {
+  for (const std::string cmd : {"verify", "projections status", "projections rebuild",
+                                "events dump", "backup create", "backup restore", "stats"}) {
+    int status = -1;
+    const std::string help = Run(cmd + " --help", &status);
+    CAPTURE(cmd);
+    CHECK(status == 0);
+    CHECK(Has(help, "Examples:"));
+    CHECK(Has(help, "Exit codes:"));
+  }
+}
+
+TEST_CASE("ServerErrorsAreExplainedWithoutEverPrintingTheToken") {
+  testing::ServerFixture f;
+  int status = -1;
+  std::string out = RunBoth("stats --server http://127.0.0.1:" + std::to_string(f.port) +
+                                " --token clt_not-a-real-token-4242",
+                            &status);
+  CHECK(status == 1);
+  CHECK(Has(out, "[unauthenticated]"));
+  CHECK_FALSE(Has(out, "4242"));
+  out = RunBoth("stats --server http://127.0.0.1:" + std::to_string(f.port) + " --token " +
+                    f.tokens.at("acme/owner"),
+                &status);
+  CHECK(status == 1);
+  CHECK(Has(out, "[forbidden]"));
+  CHECK_FALSE(Has(out, f.tokens.at("acme/owner")));
+
+  out = RunBoth("stats --server http://127.0.0.1:1 --token clt_secret-4242", &status);
+  CHECK(status == 3);
+  CHECK(Has(out, "cannot reach the server"));
+  CHECK_FALSE(Has(out, "4242"));
+  out = RunCommand("env -u CLEDGER_TOKEN " + std::string(CLEDGER_BINARY) +
+                       " stats --server http://127.0.0.1:1 2>&1",
+                   &status);
+  CHECK(status == 2);
+  RunBoth("stats --server https://127.0.0.1:1 --token t", &status);
+  CHECK(status == 2);
+}
+
+}  // namespace
+}  // namespace cledger
