@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tools/dev/install-deps.sh
+export CCACHE_BASEDIR="$PWD"  # relative paths in the cache key: hits across clones of the tree
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)"
