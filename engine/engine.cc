@@ -76,18 +76,42 @@ class EngineImpl final : public Engine {
   }
 
   Result<CommandOutcome> Execute(const CommandContext& context, Command command) override {
-    domain::Prepared prepared;
-    CommandOutcome outcome;
-    if (Status s = Prepare(command, prepared, outcome); !s.ok()) return s;
-    std::optional<domain::Decision> decision;
-    auto committed = store_->Submit(
-        context.tenant, context.idempotency_key, [&](store::Txn& txn) -> Result<Commit> {
+    return ExecuteAsync(context, std::move(command)).get();
+  }
+
+  std::future<Result<CommandOutcome>> ExecuteAsync(const CommandContext& context,
+                                                   Command command) override {
+    // Shared with the writer thread, which fills in `decision`.
+    struct Pending {
+      CommandContext context;
+      Command command;
+      domain::Prepared prepared;
+      CommandOutcome outcome;
+      std::optional<domain::Decision> decision;
+    };
+    auto pending = std::make_shared<Pending>(Pending{context, std::move(command), {}, {}, {}});
+    if (Status s = Prepare(pending->command, pending->prepared, pending->outcome); !s.ok()) {
+      std::promise<Result<CommandOutcome>> refused;
+      refused.set_value(s);
+      return refused.get_future();
+    }
+    auto committed = store_->SubmitAsync(
+        context.tenant, context.idempotency_key, [this, pending](store::Txn& txn) -> Result<Commit> {
           Views views(txn, *host_);
-          auto decided = domain::Decide(context, command, prepared, views.views);
+          auto decided =
+              domain::Decide(pending->context, pending->command, pending->prepared, views.views);
           if (!decided.ok()) return decided.status();
-          decision = std::move(decided).value();
-          return decision->commit;
+          pending->decision = std::move(decided).value();
+          return pending->decision->commit;
         });
+    return std::async(std::launch::deferred, [this, pending, committed = std::move(committed)]() mutable {
+      return Finish(committed.get(), pending->outcome, pending->decision);
+    });
+  }
+
+  // Completes the outcome of a committed command: its target's id and version.
+  Result<CommandOutcome> Finish(Result<CommitResult> committed, CommandOutcome outcome,
+                                const std::optional<domain::Decision>& decision) {
     if (!committed.ok()) return committed.status();
     outcome.first_position = committed->first_position;
     outcome.last_position = committed->last_position;

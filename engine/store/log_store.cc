@@ -151,6 +151,12 @@ Result<CommitResult> LogStore::Append(Commit commit) {
 
 Result<CommitResult> LogStore::Submit(const std::string& tenant,
                                       const std::string& idempotency_key, Decide decide) {
+  return SubmitAsync(tenant, idempotency_key, std::move(decide)).get();
+}
+
+std::future<Result<CommitResult>> LogStore::SubmitAsync(const std::string& tenant,
+                                                        const std::string& idempotency_key,
+                                                        Decide decide) {
   auto request = std::make_unique<Request>();
   request->tenant = tenant;
   request->idempotency_key = idempotency_key;
@@ -161,21 +167,25 @@ Result<CommitResult> LogStore::Submit(const std::string& tenant,
 Status LogStore::RunExclusive(Exclusive work) {
   auto request = std::make_unique<Request>();
   request->exclusive = std::move(work);
-  Result<CommitResult> result = Enqueue(std::move(request));
+  Result<CommitResult> result = Enqueue(std::move(request)).get();
   return result.ok() ? Status::Ok() : result.status();
 }
 
-Result<CommitResult> LogStore::Enqueue(std::unique_ptr<Request> request) {
+std::future<Result<CommitResult>> LogStore::Enqueue(std::unique_ptr<Request> request) {
   auto done = request->done.get_future();
   {
     std::unique_lock lock(queue_mu_);
     // Back-pressure: producers wait rather than let the queue grow without bound.
     space_cv_.wait(lock, [&] { return stopping_ || queue_.size() < limits::kPendingCommitsMax; });
-    if (stopping_) return Status(Code::kUnavailable, "shutting_down", "the ledger is closing");
+    if (stopping_) {
+      request->done.set_value(
+          Status(Code::kUnavailable, "shutting_down", "the ledger is closing"));
+      return done;
+    }
     queue_.push_back(std::move(request));
   }
   queue_cv_.notify_one();
-  return done.get();
+  return done;
 }
 
 void LogStore::WriterLoop() {

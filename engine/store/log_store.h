@@ -48,6 +48,11 @@ class LogStore final : public Ledger {
   // calling `decide`.
   Result<CommitResult> Submit(const std::string& tenant, const std::string& idempotency_key,
                               Decide decide);
+  // The same, without waiting: commands queued one after another are decided in that order,
+  // so a caller may keep many in flight and still have each see the ones before it.
+  std::future<Result<CommitResult>> SubmitAsync(const std::string& tenant,
+                                                const std::string& idempotency_key,
+                                                Decide decide);
 
   // Runs `work` on the writer thread between two commit groups.
   Status RunExclusive(Exclusive work);
@@ -85,7 +90,7 @@ class LogStore final : public Ledger {
 
   explicit LogStore(StoreOptions options);
   // REQUIRES: the request's decide or exclusive is set.
-  Result<CommitResult> Enqueue(std::unique_ptr<Request> request);
+  std::future<Result<CommitResult>> Enqueue(std::unique_ptr<Request> request);
   Status OpenDb();
   void WriterLoop();
   void WriteGroup(std::vector<std::unique_ptr<Request>>& group);

@@ -456,7 +456,7 @@ TEST_CASE("AnImportKilledHalfwayResumesWhenRunAgain") {
   REQUIRE(WIFSIGNALED(wait_status));
 
   const Run resumed = Cledger(f.dir, "import " + file + " --data " + f.dir.Sub("data") +
-                                         " --tenant acme --json --sync-at-end");
+                                         " --tenant acme --json");
   CHECK(resumed.status == 0);
   const json::object summary = json::parse(resumed.out).as_object();
   const uint64_t already = summary.at("already_imported").to_number<uint64_t>();
@@ -497,7 +497,7 @@ TEST_CASE("ImportShowsProgressWithRateAndEtaOnATerminal") {
   const int terminal = open(ptsname(master), O_RDWR | O_NOCTTY);
   REQUIRE(terminal >= 0);
   Child child = Spawn({"import", f.dir.Sub("p.jsonl"), "--data", f.dir.Sub("data"), "--tenant",
-                       "acme", "--sync-at-end"},
+                       "acme"},
                       terminal);
   close(terminal);
   std::string shown;

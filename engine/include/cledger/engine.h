@@ -4,6 +4,7 @@
 // by the ledger's single writer; queries read committed state and never block it.
 #pragma once
 
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,12 @@ class Engine {
   static Result<std::unique_ptr<Engine>> Open(const LedgerOptions& options);
 
   virtual Result<CommandOutcome> Execute(const CommandContext& context, Command command) = 0;
+  // Queues the command and returns at once. Commands are decided in the order they were
+  // queued, each against the state the earlier ones left, so a caller may keep many in flight
+  // (an import) and share the durable syncs while keeping their order. The future's get()
+  // finishes the outcome on the calling thread.
+  virtual std::future<Result<CommandOutcome>> ExecuteAsync(const CommandContext& context,
+                                                           Command command) = 0;
 
   // Queries, on behalf of `who`. An id of another tenant is simply not found.
   virtual Result<Principal> Authenticate(const std::string& token) = 0;
