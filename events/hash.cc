@@ -24,7 +24,9 @@ Hash Sha256(std::initializer_list<std::string_view> parts) {
   Hash out{};
   unsigned int size = 0;
   // These calls fail only on allocation failure; an unhashed event must never be written.
-  bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
+  // Fetched once: EVP_sha256() would look the implementation up again on every call.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  bool ok = ctx && kSha256 && EVP_DigestInit_ex(ctx.get(), kSha256, nullptr) == 1;
   for (std::string_view part : parts) {
     ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
   }

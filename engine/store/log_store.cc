@@ -51,6 +51,7 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(StoreOptions options) {
   std::unique_ptr<LogStore> store(new LogStore(std::move(options)));
   if (Status s = store->OpenDb(); !s.ok()) return s;
   store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
+  store->notifier_ = std::thread([raw = store.get()] { raw->NotifierLoop(); });
   return store;
 }
 
@@ -64,6 +65,12 @@ LogStore::~LogStore() {
   queue_cv_.notify_all();
   space_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(answers_mu_);
+    notifier_stopping_ = true;
+  }
+  answers_cv_.notify_all();
+  if (notifier_.joinable()) notifier_.join();
   for (auto& [name, handle] : families_) (void)db_->DestroyColumnFamilyHandle(handle);
   for (auto* handle : dropped_) (void)db_->DestroyColumnFamilyHandle(handle);
   if (db_) (void)db_->Close();
@@ -146,7 +153,9 @@ Status LogStore::DropFamily(const std::string& name) {
 Result<CommitResult> LogStore::Append(Commit commit) {
   std::string tenant = commit.tenant;
   std::string key = commit.idempotency_key;
-  return Submit(tenant, key, [c = std::move(commit)](Txn&) -> Result<Commit> { return c; });
+  // Decided once: the commit moves into the writer rather than being copied.
+  return Submit(tenant, key,
+                [c = std::move(commit)](Txn&) mutable -> Result<Commit> { return std::move(c); });
 }
 
 Result<CommitResult> LogStore::Submit(const std::string& tenant,
@@ -257,6 +266,7 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     failure = Status(Code::kIoError, "storage_error", e.what());
   }
   if (failure.ok()) {
+    CacheStreamVersions(state);
     std::lock_guard lock(head_mu_);
     head_ = state.head;
     last_recorded_at_us_ = state.last_recorded_at_us;
@@ -274,7 +284,28 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     std::lock_guard lock(stats_mu_);
     for (const auto& result : results) ++(result.ok() ? stats_.commits : stats_.rejected);
   }
-  for (size_t i = 0; i < group.size(); ++i) group[i]->done.set_value(std::move(results[i]));
+  // Waking dozens of waiting producers costs a system call each: the notifier thread does it,
+  // while this thread goes on with the next group.
+  {
+    std::lock_guard lock(answers_mu_);
+    for (size_t i = 0; i < group.size(); ++i) {
+      answers_.push_back({std::move(group[i]), std::move(results[i])});
+    }
+  }
+  answers_cv_.notify_one();
+}
+
+void LogStore::NotifierLoop() {
+  for (;;) {
+    std::vector<Answer> batch;
+    {
+      std::unique_lock lock(answers_mu_);
+      answers_cv_.wait(lock, [&] { return notifier_stopping_ || !answers_.empty(); });
+      if (answers_.empty()) return;
+      batch.swap(answers_);
+    }
+    for (Answer& answer : batch) answer.request->done.set_value(std::move(answer.result));
+  }
 }
 
 void LogStore::RecordWrite(int64_t micros, bool ok) {
@@ -323,7 +354,7 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   Result<Commit> commit = request.decide(txn);
   if (!commit.ok()) return commit.status();
   commit->idempotency_key = request.idempotency_key;  // event ids derive from it
-  Result<CommitResult> result = StageCommit(*commit, txn, state);
+  Result<CommitResult> result = StageCommit(std::move(*commit), txn, state);
   if (result.ok() && !request.idempotency_key.empty()) {
     txn.Put(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key),
             U64Key(result->first_position) + U64Key(result->last_position));
@@ -350,15 +381,14 @@ Status LogStore::CheckCommit(const Commit& commit) const {
 
 // Validates, numbers, encodes and chains the commit's events; nothing reaches `txn` unless
 // the whole commit is accepted.
-Result<CommitResult> LogStore::StageCommit(const Commit& commit, Txn& txn, GroupState& state) {
+Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState& state) {
   if (Status s = CheckCommit(commit); !s.ok()) return s;
-  std::unordered_map<std::string, uint64_t> versions;  // stream → version within this commit
+  // Stream versions: this commit's, then the group's, then the cache of durable ones, then disk.
+  std::unordered_map<std::string, uint64_t> versions;
   auto version_of = [&](const std::string& stream) -> uint64_t& {
-    auto [it, fresh] = versions.try_emplace(stream, 0);
-    if (fresh) {
-      auto stored = txn.Get(stream_heads_, StreamHeadKey(commit.tenant, stream));
-      it->second = stored ? DecodeU64(*stored) : 0;
-    }
+    const std::string key = StreamHeadKey(commit.tenant, stream);
+    auto [it, fresh] = versions.try_emplace(key, 0);
+    if (fresh) it->second = StreamVersionForStaging(key, txn, state);
     return it->second;
   };
   for (const ExpectedVersion& expected : commit.expected) {
@@ -385,7 +415,7 @@ Result<CommitResult> LogStore::StageCommit(const Commit& commit, Txn& txn, Group
     e.actor = commit.actor;
     e.schema_version = events::kSchemaVersion;
     e.prev_hash = head.hash;
-    e.body = commit.events[i].body;
+    e.body = std::move(commit.events[i].body);
     std::string bytes = events::EncodeEvent(e);
     if (bytes.size() > limits::kEventBytesMax) {
       return Status(Code::kLimitExceeded, "event_too_large", "an event exceeds 64 KiB");
@@ -407,9 +437,27 @@ Result<CommitResult> LogStore::StageCommit(const Commit& commit, Txn& txn, Group
   }
   if (options_.inline_fold) options_.inline_fold(txn, appended);
   CommitResult result{appended.front().position, head.position, false};
+  for (auto& [key, version] : versions) state.versions[key] = version;
   state.head = head;
   state.last_recorded_at_us = recorded_at;
   return result;
+}
+
+uint64_t LogStore::StreamVersionForStaging(const std::string& key, Txn& txn,
+                                          const GroupState& state) {
+  if (auto it = state.versions.find(key); it != state.versions.end()) return it->second;
+  if (auto it = stream_versions_.find(key); it != stream_versions_.end()) return it->second;
+  auto stored = txn.Get(stream_heads_, key);
+  return stored ? DecodeU64(*stored) : 0;
+}
+
+// Remembers the stream versions a durable group wrote, so most commits skip a read. Bounded:
+// past the limit it starts over, and misses read the stream head from disk again.
+void LogStore::CacheStreamVersions(GroupState& state) {
+  if (stream_versions_.size() + state.versions.size() > limits::kCachedStreamsMax) {
+    stream_versions_.clear();
+  }
+  for (auto& [key, version] : state.versions) stream_versions_[key] = version;
 }
 
 // With an idempotency key the id is derived from it, so a replayed command names the same

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "cledger/ledger.h"
@@ -86,6 +87,11 @@ class LogStore final : public Ledger {
   struct GroupState {
     Head head;
     int64_t last_recorded_at_us = 0;
+    std::unordered_map<std::string, uint64_t> versions;  // stream head key → staged version
+  };
+  struct Answer {
+    std::unique_ptr<Request> request;
+    Result<CommitResult> result;
   };
 
   explicit LogStore(StoreOptions options);
@@ -98,7 +104,10 @@ class LogStore final : public Ledger {
   void RecordWrite(int64_t micros, bool ok);
   void DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged);
   Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
-  Result<CommitResult> StageCommit(const Commit& commit, Txn& txn, GroupState& state);
+  Result<CommitResult> StageCommit(Commit&& commit, Txn& txn, GroupState& state);
+  uint64_t StreamVersionForStaging(const std::string& key, Txn& txn, const GroupState& state);
+  void CacheStreamVersions(GroupState& state);
+  void NotifierLoop();
   Status CheckCommit(const Commit& commit) const;
   std::string NewEventId(const Commit& commit, size_t index);
   Result<std::string> ReadAt(const rocksdb::ReadOptions& read, uint64_t position);
@@ -129,6 +138,15 @@ class LogStore final : public Ledger {
   std::deque<std::unique_ptr<Request>> queue_;
   bool stopping_ = false;
   std::thread writer_;
+
+  // Writer thread only: the durable version of recently written streams.
+  std::unordered_map<std::string, uint64_t> stream_versions_;
+
+  std::mutex answers_mu_;
+  std::condition_variable answers_cv_;
+  std::vector<Answer> answers_;
+  bool notifier_stopping_ = false;
+  std::thread notifier_;
 };
 
 }  // namespace cledger::store

@@ -13,5 +13,6 @@ inline constexpr size_t kReadBatchMax = 10'000;           // events returned by 
 inline constexpr size_t kCommitsPerGroupMax = 512;        // commits sharing one WAL sync
 inline constexpr size_t kGroupBytesMax = 8 * 1024 * 1024; // bytes sharing one WAL sync
 inline constexpr size_t kPendingCommitsMax = 16 * 1024;   // commits queued for the writer
+inline constexpr size_t kCachedStreamsMax = 1 << 20;      // stream versions kept in memory
 
 }  // namespace cledger::limits
