@@ -5,9 +5,18 @@
 
 namespace cledger::store {
 
-std::optional<std::string> Txn::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
+std::optional<std::optional<std::string>> Txn::Pending(rocksdb::ColumnFamilyHandle* cf,
+                                                       std::string_view key) const {
   if (auto it = pending_.find(cf); it != pending_.end()) {
     if (auto hit = it->second.find(key); hit != it->second.end()) return hit->second;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Txn::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
+  if (auto mine = Pending(cf, key)) return *mine;
+  if (parent_ != nullptr) {
+    if (auto theirs = parent_->Pending(cf, key)) return *theirs;
   }
   std::string value;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, key, &value);
@@ -35,18 +44,24 @@ void Txn::Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const S
     merged.emplace(it->key().ToString(), it->value().ToString());
   }
   if (!it->status().ok()) throw std::runtime_error("scan failed: " + it->status().ToString());
-  if (auto p = pending_.find(cf); p != pending_.end()) {
-    for (auto e = p->second.lower_bound(prefix);
-         e != p->second.end() && std::string_view(e->first).starts_with(prefix); ++e) {
-      if (e->second) {
-        merged.insert_or_assign(e->first, *e->second);
-      } else {
-        merged.erase(e->first);
-      }
-    }
-  }
+  if (parent_ != nullptr) parent_->MergePending(cf, prefix, merged);
+  MergePending(cf, prefix, merged);
   for (const auto& [key, value] : merged) {
     if (!fn(key, value)) return;
+  }
+}
+
+void Txn::MergePending(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
+                       std::map<std::string, std::string, std::less<>>& merged) const {
+  auto p = pending_.find(cf);
+  if (p == pending_.end()) return;
+  for (auto e = p->second.lower_bound(prefix);
+       e != p->second.end() && std::string_view(e->first).starts_with(prefix); ++e) {
+    if (e->second) {
+      merged.insert_or_assign(e->first, *e->second);
+    } else {
+      merged.erase(e->first);
+    }
   }
 }
 

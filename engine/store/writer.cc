@@ -1,0 +1,327 @@
+// The writer: one thread stages queued commands into commit groups, a second syncs each
+// group's WriteBatch while the next group is staged on top of it, a third answers producers.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include "cledger/limits.h"
+#include "engine/store/keys.h"
+#include "engine/store/log_store.h"
+#include "events/codec.h"
+#include "events/hash.h"
+
+namespace cledger::store {
+namespace {
+
+Status IoError(const rocksdb::Status& s) {
+  return Status(Code::kIoError, "storage_error", "storage fault: " + s.ToString());
+}
+
+Status Invalid(std::string reason, std::string message, std::string field = {}) {
+  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
+}
+
+// head record: position (8) | hash (32) | last recorded_at_us (8)
+std::string EncodeHead(const Head& head, int64_t recorded_at_us) {
+  std::string out = U64Key(head.position);
+  out.append(reinterpret_cast<const char*>(head.hash.data()), head.hash.size());
+  out += U64Key(static_cast<uint64_t>(recorded_at_us));
+  return out;
+}
+
+std::string FormatUuid(uint8_t bytes[16], uint8_t version) {
+  bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | (version << 4));
+  bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3F) | 0x80);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kDigits[bytes[i] >> 4]);
+    out.push_back(kDigits[bytes[i] & 0xF]);
+  }
+  return out;
+}
+
+}  // namespace
+
+void LogStore::WriterLoop() {
+  for (;;) {
+    std::vector<std::unique_ptr<Request>> group;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and every queued commit has been answered
+      // Exclusive work runs alone; commits are grouped up to the next exclusive request.
+      const bool exclusive = static_cast<bool>(queue_.front()->exclusive);
+      do {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      } while (!exclusive && !queue_.empty() && !queue_.front()->exclusive &&
+               group.size() < limits::kCommitsPerGroupMax);
+    }
+    space_cv_.notify_all();
+    if (group.front()->exclusive) {
+      RunExclusiveRequest(*group.front());
+    } else {
+      WriteGroup(group);
+    }
+  }
+}
+
+void LogStore::RunExclusiveRequest(Request& request) {
+  Status status;
+  try {
+    status = request.exclusive();
+  } catch (const std::exception& e) {
+    status = Status(Code::kIoError, "storage_error", e.what());
+  }
+  request.done.set_value(status.ok() ? Result<CommitResult>(CommitResult{}) : status);
+}
+
+// Stages every commit of the group into one WriteBatch, syncs it once, then answers all.
+void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
+  Txn txn(db_.get());
+  GroupState state;
+  {
+    std::lock_guard lock(head_mu_);
+    state.head = head_;
+  }
+  state.last_recorded_at_us = last_recorded_at_us_;
+  std::vector<Result<CommitResult>> results;
+  results.reserve(group.size());
+  Status failure;
+  try {
+    for (auto& request : group) {
+      if (txn.batch().GetDataSize() >= limits::kGroupBytesMax) break;
+      results.push_back(Stage(*request, txn, state));
+    }
+    DeferUnstaged(group, results.size());
+    if (!txn.empty()) {
+      txn.Put(meta_, kMetaHead, EncodeHead(state.head, state.last_recorded_at_us));
+      rocksdb::WriteOptions write;
+      write.sync = options_.ledger.sync;
+      const auto started = std::chrono::steady_clock::now();
+      rocksdb::Status s = db_->Write(write, &txn.batch());
+      RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - started).count(), s.ok());
+      if (!s.ok()) {
+        failure = IoError(s);
+        (void)db_->Resume();  // clears a recoverable background error once the fault is gone
+      }
+    }
+  } catch (const std::exception& e) {
+    failure = Status(Code::kIoError, "storage_error", e.what());
+  }
+  if (failure.ok()) {
+    CacheStreamVersions(state);
+    std::lock_guard lock(head_mu_);
+    head_ = state.head;
+    last_recorded_at_us_ = state.last_recorded_at_us;
+  }
+  if (failure.ok() && !txn.empty()) {
+    std::lock_guard lock(listener_mu_);
+    if (listener_) listener_(state.head.position);
+  }
+  for (size_t i = results.size(); i < group.size(); ++i) results.push_back(failure);
+  for (auto& result : results) {
+    if (!failure.ok() && result.ok()) result = failure;
+  }
+  {
+    // Counted before anyone is answered, so a caller that reads the stats sees its commit.
+    std::lock_guard lock(stats_mu_);
+    for (const auto& result : results) ++(result.ok() ? stats_.commits : stats_.rejected);
+  }
+  // Waking dozens of waiting producers costs a system call each: the notifier thread does it,
+  // while this thread goes on with the next group.
+  {
+    std::lock_guard lock(answers_mu_);
+    for (size_t i = 0; i < group.size(); ++i) {
+      answers_.push_back({std::move(group[i]), std::move(results[i])});
+    }
+  }
+  answers_cv_.notify_one();
+}
+
+void LogStore::NotifierLoop() {
+  for (;;) {
+    std::vector<Answer> batch;
+    {
+      std::unique_lock lock(answers_mu_);
+      answers_cv_.wait(lock, [&] { return notifier_stopping_ || !answers_.empty(); });
+      if (answers_.empty()) return;
+      batch.swap(answers_);
+    }
+    for (Answer& answer : batch) answer.request->done.set_value(std::move(answer.result));
+  }
+}
+
+void LogStore::RecordWrite(int64_t micros, bool ok) {
+  std::lock_guard lock(stats_mu_);
+  ++stats_.groups;
+  if (!ok) ++stats_.write_errors;
+  size_t bucket = 0;
+  while (bucket < std::size(LedgerStats::kBucketsUs) &&
+         static_cast<uint64_t>(micros) > LedgerStats::kBucketsUs[bucket]) {
+    ++bucket;
+  }
+  ++stats_.write_us_buckets[bucket];
+  stats_.write_us_sum += static_cast<uint64_t>(micros);
+}
+
+LedgerStats LogStore::Stats() {
+  std::lock_guard lock(stats_mu_);
+  return stats_;
+}
+
+void LogStore::SetCommitListener(std::function<void(uint64_t head)> listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+// Requests past `staged` go back to the front of the queue, in order, for the next group:
+// one batch never grows past kGroupBytesMax.
+void LogStore::DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged) {
+  if (staged == group.size()) return;
+  {
+    std::lock_guard lock(queue_mu_);
+    for (size_t i = group.size(); i-- > staged;) queue_.push_front(std::move(group[i]));
+  }
+  group.resize(staged);
+}
+
+Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& state) {
+  if (request.tenant.size() > limits::kIdBytesMax ||
+      request.idempotency_key.size() > limits::kIdBytesMax) {
+    return Status(Code::kLimitExceeded, "too_long", "tenant or idempotency key too long");
+  }
+  if (!request.idempotency_key.empty()) {
+    auto seen = txn.Get(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key));
+    if (seen) return CommitResult{DecodeU64(*seen), DecodeU64(seen->substr(8)), true};
+  }
+  Result<Commit> commit = request.decide(txn);
+  if (!commit.ok()) return commit.status();
+  commit->idempotency_key = request.idempotency_key;  // event ids derive from it
+  Result<CommitResult> result = StageCommit(std::move(*commit), txn, state);
+  if (result.ok() && !request.idempotency_key.empty()) {
+    txn.Put(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key),
+            U64Key(result->first_position) + U64Key(result->last_position));
+  }
+  return result;
+}
+
+Status LogStore::CheckCommit(const Commit& commit) const {
+  if (commit.events.empty()) return Invalid("empty_commit", "a commit needs at least one event");
+  if (commit.events.size() > limits::kEventsPerCommitMax) {
+    return Status(Code::kLimitExceeded, "too_many_events", "too many events in one commit");
+  }
+  for (const NewEvent& event : commit.events) {
+    if (event.stream.empty() || event.stream.size() > limits::kIdBytesMax) {
+      return Invalid("invalid_stream", "stream names are 1 to 128 bytes", "stream");
+    }
+  }
+  if (commit.actor.id.size() > limits::kIdBytesMax ||
+      commit.correlation_id.size() > limits::kIdBytesMax) {
+    return Status(Code::kLimitExceeded, "too_long", "actor or correlation id too long");
+  }
+  return Status::Ok();
+}
+
+// Validates, numbers, encodes and chains the commit's events; nothing reaches `txn` unless
+// the whole commit is accepted.
+Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState& state) {
+  if (Status s = CheckCommit(commit); !s.ok()) return s;
+  // Stream versions: this commit's, then the group's, then the cache of durable ones, then disk.
+  std::unordered_map<std::string, uint64_t> versions;
+  auto version_of = [&](const std::string& stream) -> uint64_t& {
+    const std::string key = StreamHeadKey(commit.tenant, stream);
+    auto [it, fresh] = versions.try_emplace(key, 0);
+    if (fresh) it->second = StreamVersionForStaging(key, txn, state);
+    return it->second;
+  };
+  for (const ExpectedVersion& expected : commit.expected) {
+    if (const uint64_t actual = version_of(expected.stream); actual != expected.version) {
+      return Status(Code::kVersionMismatch, "version_mismatch",
+                    expected.stream + " is at version " + std::to_string(actual) +
+                        ", not " + std::to_string(expected.version));
+    }
+  }
+  const std::string correlation_id =
+      commit.correlation_id.empty() ? NewEventId(Commit{}, 0) : commit.correlation_id;
+  Head head = state.head;
+  int64_t recorded_at = std::max(options_.ledger.clock->NowMicros(), state.last_recorded_at_us);
+  std::vector<std::pair<Event, std::string>> staged;
+  for (size_t i = 0; i < commit.events.size(); ++i) {
+    Event e;
+    e.position = head.position + 1;
+    e.tenant = commit.tenant;
+    e.stream = commit.events[i].stream;
+    e.stream_version = ++version_of(e.stream);
+    e.event_id = NewEventId(commit, i);
+    e.correlation_id = correlation_id;
+    e.recorded_at_us = recorded_at;
+    e.actor = commit.actor;
+    e.schema_version = events::kSchemaVersion;
+    e.prev_hash = head.hash;
+    e.body = std::move(commit.events[i].body);
+    std::string bytes = events::EncodeEvent(e);
+    if (bytes.size() > limits::kEventBytesMax) {
+      return Status(Code::kLimitExceeded, "event_too_large", "an event exceeds 64 KiB");
+    }
+    e.hash = events::ComputeChainHash(bytes);
+    events::PatchHash(bytes, e.hash);
+    head = {e.position, e.hash};
+    staged.emplace_back(std::move(e), std::move(bytes));
+  }
+  std::vector<Event> appended;
+  appended.reserve(staged.size());
+  for (auto& [event, bytes] : staged) {
+    txn.Put(log_, LogKey(event.position), bytes);
+    txn.Put(streams_, StreamEventKey(event.tenant, event.stream, event.stream_version),
+            U64Key(event.position));
+    txn.Put(stream_heads_, StreamHeadKey(event.tenant, event.stream),
+            U64Key(event.stream_version));
+    appended.push_back(std::move(event));
+  }
+  if (options_.inline_fold) options_.inline_fold(txn, appended);
+  CommitResult result{appended.front().position, head.position, false};
+  for (auto& [key, version] : versions) state.versions[key] = version;
+  state.head = head;
+  state.last_recorded_at_us = recorded_at;
+  return result;
+}
+
+uint64_t LogStore::StreamVersionForStaging(const std::string& key, Txn& txn,
+                                          const GroupState& state) {
+  if (auto it = state.versions.find(key); it != state.versions.end()) return it->second;
+  if (auto it = stream_versions_.find(key); it != stream_versions_.end()) return it->second;
+  auto stored = txn.Get(stream_heads_, key);
+  return stored ? DecodeU64(*stored) : 0;
+}
+
+// Remembers the stream versions a durable group wrote, so most commits skip a read. Bounded:
+// past the limit it starts over, and misses read the stream head from disk again.
+void LogStore::CacheStreamVersions(GroupState& state) {
+  if (stream_versions_.size() + state.versions.size() > limits::kCachedStreamsMax) {
+    stream_versions_.clear();
+  }
+  for (auto& [key, version] : state.versions) stream_versions_[key] = version;
+}
+
+// With an idempotency key the id is derived from it, so a replayed command names the same
+// events; otherwise it is random (UUIDv4).
+std::string LogStore::NewEventId(const Commit& commit, size_t index) {
+  uint8_t bytes[16];
+  if (commit.idempotency_key.empty()) {
+    options_.ledger.random->Fill(bytes, sizeof bytes);
+    return FormatUuid(bytes, 4);
+  }
+  const std::string index_text = std::to_string(index);
+  const Hash h = events::Sha256({"cledger-event-id", std::string(1, '\0'), commit.tenant,
+                                 std::string(1, '\0'), commit.idempotency_key,
+                                 std::string(1, '\0'), index_text});
+  std::memcpy(bytes, h.data(), sizeof bytes);
+  return FormatUuid(bytes, 8);
+}
+
+}  // namespace cledger::store
