@@ -15,9 +15,6 @@ std::optional<std::optional<std::string>> Txn::Pending(rocksdb::ColumnFamilyHand
 
 std::optional<std::string> Txn::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
   if (auto mine = Pending(cf, key)) return *mine;
-  if (parent_ != nullptr) {
-    if (auto theirs = parent_->Pending(cf, key)) return *theirs;
-  }
   std::string value;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, key, &value);
   if (s.IsNotFound()) return std::nullopt;
@@ -44,7 +41,6 @@ void Txn::Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const S
     merged.emplace(it->key().ToString(), it->value().ToString());
   }
   if (!it->status().ok()) throw std::runtime_error("scan failed: " + it->status().ToString());
-  if (parent_ != nullptr) parent_->MergePending(cf, prefix, merged);
   MergePending(cf, prefix, merged);
   for (const auto& [key, value] : merged) {
     if (!fn(key, value)) return;

@@ -32,10 +32,6 @@ class Txn {
   rocksdb::WriteBatch& batch() { return batch_; }
   bool empty() const { return batch_.Count() == 0; }
 
-  // Reads see `parent`'s pending writes under this one's: the group being synced while this
-  // one is staged. Only one level: clear it once the parent is durable.
-  void set_parent(const Txn* parent) { parent_ = parent; }
-
  private:
   using Overlay = std::map<std::string, std::optional<std::string>, std::less<>>;
   // The pending value of `key`: nullopt when this overlay has no say, a nullopt inside when
@@ -45,7 +41,6 @@ class Txn {
   void MergePending(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
                     std::map<std::string, std::string, std::less<>>& merged) const;
   rocksdb::DB* db_;
-  const Txn* parent_ = nullptr;
   rocksdb::WriteBatch batch_;
   std::unordered_map<rocksdb::ColumnFamilyHandle*, Overlay> pending_;
 };
