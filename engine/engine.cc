@@ -62,12 +62,25 @@ ContactView ProfileContact(const CustomerView& customer) {
 class EngineImpl final : public Engine {
  public:
   explicit EngineImpl(LedgerOptions options) : options_(std::move(options)) {}
+  // The follower reads the log, so it stops first; the store drains its queue (which still
+  // folds inline projections) before the host goes.
+  ~EngineImpl() override {
+    if (host_) {
+      // A clean close leaves every projection at the head; only a crash leaves followers
+      // behind, and they catch up at the next open.
+      host_->AwaitFollowers(store_->GetHead().position, std::chrono::seconds(30));
+      host_->StopFollowing();
+    }
+    store_.reset();
+    host_.reset();
+  }
 
   Status Start() {
     store::StoreOptions store_options{options_, {}, {}};
     store_options.inline_fold = [this](store::Txn& txn, const std::vector<Event>& events) {
       host_->FoldCommit(txn, events);
     };
+    store_options.on_durable = [this](uint64_t head) { host_->Notify(head); };
     auto opened = store::LogStore::Open(std::move(store_options));
     if (!opened.ok()) return opened.status();
     store_ = std::move(opened).value();
@@ -209,6 +222,7 @@ class EngineImpl final : public Engine {
   Result<std::vector<AuditEntry>> TenantAudit(const Principal& who, int64_t from_us,
                                               int64_t to_us) override {
     if (!CanRead(who)) return CannotRead(who);
+    AwaitAudit();
     Snapshot snap(*this);
     std::vector<AuditEntry> entries = pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant);
     std::erase_if(entries, [&](const AuditEntry& e) {
@@ -262,6 +276,12 @@ class EngineImpl final : public Engine {
     const rocksdb::Snapshot* snapshot_;
     std::map<const pj::Projection*, std::unique_ptr<store::SnapshotKv>> kvs_;
   };
+
+  // The audit trail is folded just after each commit: a history query first lets it reach
+  // the head as of the query, so a reader sees the commands it has seen acknowledged.
+  void AwaitAudit() {
+    host_->AwaitFollowers(store_->GetHead().position, std::chrono::seconds(5));
+  }
 
   Status Prepare(const Command& command, domain::Prepared& prepared, CommandOutcome& outcome);
   Status PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
@@ -358,6 +378,7 @@ Result<uint64_t> EngineImpl::PositionOf(const AsOf& as_of) {
 Result<std::vector<AuditEntry>> EngineImpl::History(const Principal& who, pj::AuditIndex index,
                                                     const std::string& id, const AsOf& as_of) {
   if (!CanRead(who)) return CannotRead(who);
+  AwaitAudit();
   uint64_t to = UINT64_MAX;
   if (as_of.position || as_of.time_us) {
     auto position = PositionOf(as_of);

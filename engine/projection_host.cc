@@ -46,20 +46,82 @@ Status ProjectionHost::Attach() {
     if (!family.ok()) return family.status();
     hosted.family = *family;
     // Inline folds share each commit's batch, so this is a no-op unless the projection is
-    // new or was dropped: start-up work never grows with the log.
-    if (auto folded = FoldRange(*p, hosted.family, Applied(hosted.family), head, {}, true);
-        !folded.ok()) {
-      return folded.status();
+    // new or was dropped: start-up work never grows with the log. Followers catch up in the
+    // background instead.
+    if (p->Inline()) {
+      auto folded = FoldRange(*p, hosted.family, Applied(hosted.family), head, {}, true);
+      if (!folded.ok()) return folded.status();
     }
     std::lock_guard lock(mu_);
     hosted_[std::string(p->name())] = hosted;
   }
+  target_ = head;
+  followed_ = FollowersApplied();
+  follower_ = std::thread([this] { FollowLoop(); });
   return Status::Ok();
+}
+
+void ProjectionHost::Notify(uint64_t head) {
+  {
+    std::lock_guard lock(follow_mu_);
+    target_ = std::max(target_, head);
+  }
+  follow_cv_.notify_one();
+}
+
+void ProjectionHost::AwaitFollowers(uint64_t position, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(follow_mu_);
+  applied_cv_.wait_for(lock, timeout, [&] { return stopping_ || followed_ >= position; });
+}
+
+void ProjectionHost::StopFollowing() {
+  {
+    std::lock_guard lock(follow_mu_);
+    stopping_ = true;
+  }
+  follow_cv_.notify_all();
+  applied_cv_.notify_all();
+  if (follower_.joinable()) follower_.join();
+}
+
+uint64_t ProjectionHost::FollowersApplied() {
+  uint64_t applied = UINT64_MAX;
+  for (const projections::Projection* p : projections::All()) {
+    if (!p->Inline()) applied = std::min(applied, Applied(Family(*p)));
+  }
+  return applied;
+}
+
+// Folds each durable group into the projections that are not inline, in batches, unsynced:
+// a crash loses only what their applied position also forgets, and they fold it again.
+void ProjectionHost::FollowLoop() {
+  for (;;) {
+    uint64_t target;
+    {
+      std::unique_lock lock(follow_mu_);
+      follow_cv_.wait(lock, [&] { return stopping_ || target_ > followed_; });
+      if (stopping_) return;
+      target = target_;
+    }
+    bool failed = false;
+    for (const projections::Projection* p : projections::All()) {
+      if (p->Inline()) continue;
+      rocksdb::ColumnFamilyHandle* family = Family(*p);
+      failed |= !FoldRange(*p, family, Applied(family), target, {}, false).ok();
+    }
+    {
+      std::lock_guard lock(follow_mu_);
+      followed_ = FollowersApplied();
+    }
+    applied_cv_.notify_all();
+    if (failed) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // e.g. mid-rebuild
+  }
 }
 
 void ProjectionHost::FoldCommit(store::Txn& txn, const std::vector<Event>& events) {
   const std::string applied = store::U64Key(events.back().position);
   for (const projections::Projection* p : projections::All()) {
+    if (!p->Inline()) continue;
     store::TxnKv kv(txn, Family(*p));
     for (const Event& event : events) p->Apply(kv, event);
     kv.Put(kAppliedKey, applied);
@@ -110,7 +172,7 @@ std::vector<ProjectionStatus> ProjectionHost::Statuses() {
     const Hosted& hosted = hosted_.find(p->name())->second;
     const uint64_t applied = Applied(hosted.family);
     out.push_back({std::string(p->name()), applied, head > applied ? head - applied : 0,
-                   hosted.generation});
+                   hosted.generation, p->Inline()});
   }
   return out;
 }
@@ -158,8 +220,9 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
   const rocksdb::Snapshot* snapshot = nullptr;
   uint64_t head = 0;
   Status taken = store_.RunExclusive([&] {
-    snapshot = store_.db()->GetSnapshot();
     head = store_.GetHead().position;
+    AwaitFollowers(head, std::chrono::seconds(60));  // they fold without the writer
+    snapshot = store_.db()->GetSnapshot();
     return Status::Ok();
   });
   if (!taken.ok()) return taken;

@@ -4,9 +4,12 @@
 // Thread-safety: FoldCommit runs on the writer thread; everything else may run anywhere.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cledger/engine.h"
@@ -18,11 +21,20 @@ namespace cledger {
 class ProjectionHost {
  public:
   explicit ProjectionHost(store::LogStore& store) : store_(store) {}
+  ~ProjectionHost() { StopFollowing(); }
 
-  // Finds (or creates) each projection's family and folds what it has not applied yet.
+  // Finds (or creates) each projection's family, folds what an inline projection has not
+  // applied yet, and starts the thread that folds the others just behind the commits.
   Status Attach();
-  // The inline fold: every projection, every event of one commit, plus the applied position.
+  // The inline fold: every inline projection, every event of one commit, plus the applied
+  // position, in the commit's own batch.
   void FoldCommit(store::Txn& txn, const std::vector<Event>& events);
+  // A group became durable up to `head`: the follower thread folds it into the others.
+  void Notify(uint64_t head);
+  // Waits until every projection has applied `position`, or `timeout` passes.
+  void AwaitFollowers(uint64_t position, std::chrono::milliseconds timeout);
+  // REQUIRES: called before the store closes.
+  void StopFollowing();
   rocksdb::ColumnFamilyHandle* Family(const projections::Projection& projection);
 
   std::vector<ProjectionStatus> Statuses();
@@ -40,9 +52,20 @@ class ProjectionHost {
                              const Progress& progress, bool sync);
   uint64_t Applied(rocksdb::ColumnFamilyHandle* family, const rocksdb::Snapshot* at = nullptr);
 
+  void FollowLoop();
+  uint64_t FollowersApplied();
+
   store::LogStore& store_;
   std::mutex mu_;
   std::map<std::string, Hosted, std::less<>> hosted_;
+
+  std::mutex follow_mu_;
+  std::condition_variable follow_cv_;   // a new head to fold, or stopping
+  std::condition_variable applied_cv_;  // the followers applied more
+  uint64_t target_ = 0;                 // the durable head the followers should reach
+  uint64_t followed_ = 0;               // what every follower has applied
+  bool stopping_ = false;
+  std::thread follower_;
 };
 
 }  // namespace cledger

@@ -130,6 +130,7 @@ std::string CustomerOf(const EventBody& body) {
 class Audit final : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
+  bool Inline() const override { return false; }  // no rule reads it
   void Apply(Kv& kv, const Event& event) const override {
     PrefixedKv state(kv, "s");
     AuditEntry entry{event.position, event.recorded_at_us, event.actor, event.stream,

@@ -19,6 +19,9 @@ class Projection {
   virtual std::string_view name() const = 0;
   // REQUIRES: events arrive in position order, each exactly once.
   virtual void Apply(Kv& kv, const Event& event) const = 0;
+  // Whether commands validate against it, so it must be folded inside every commit. Others
+  // are folded just after, off the commit path, and may lag (queries wait for them).
+  virtual bool Inline() const { return true; }
 };
 
 // Every projection, in the order they are applied.

@@ -47,7 +47,8 @@ json::object ToJson(const ProjectionStatus& p) {
   return {{"name", p.name},
           {"applied_position", p.applied_position},
           {"lag", p.lag},
-          {"generation", p.generation}};
+          {"generation", p.generation},
+          {"inline", p.inline_with_commits}};
 }
 
 std::string ETag(uint64_t version) { return "\"" + std::to_string(version) + "\""; }
@@ -531,8 +532,10 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
 HttpResponse Handlers::Ops(RouteId route) {
   if (route == RouteId::kMetrics) return Metrics();
   if (route == RouteId::kHealthz) return JsonResponse(200, json::object{{"status", "ok"}});
-  uint64_t lag = 0;
-  for (const ProjectionStatus& p : engine_.Projections()) lag = std::max(lag, p.lag);
+  uint64_t lag = 0;  // of the projections commands validate against; followers may trail
+  for (const ProjectionStatus& p : engine_.Projections()) {
+    if (p.inline_with_commits) lag = std::max(lag, p.lag);
+  }
   return JsonResponse(lag == 0 ? 200 : 503,
                       json::object{{"status", lag == 0 ? "ready" : "catching up"}, {"lag", lag}});
 }

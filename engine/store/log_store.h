@@ -36,6 +36,8 @@ struct StoreOptions {
   LedgerOptions ledger;
   std::vector<std::string> column_families;  // extra families, e.g. for projections
   InlineFold inline_fold;
+  // Runs on the writer thread after each durable group, before SetCommitListener's listener.
+  std::function<void(uint64_t head)> on_durable;
   rocksdb::Env* env = nullptr;  // the storage environment; tests inject faults through it
 };
 

@@ -120,6 +120,7 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     last_recorded_at_us_ = state.last_recorded_at_us;
   }
   if (failure.ok() && !txn.empty()) {
+    if (options_.on_durable) options_.on_durable(state.head.position);
     std::lock_guard lock(listener_mu_);
     if (listener_) listener_(state.head.position);
   }

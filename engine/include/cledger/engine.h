@@ -28,6 +28,7 @@ struct ProjectionStatus {
   uint64_t applied_position = 0;
   uint64_t lag = 0;
   uint64_t generation = 0;
+  bool inline_with_commits = true;  // false: folded just after commits, may lag
 };
 
 struct EngineStats {
