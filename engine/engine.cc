@@ -80,6 +80,9 @@ class EngineImpl final : public Engine {
     store_options.inline_fold = [this](store::Txn& txn, const std::vector<Event>& events) {
       host_->FoldCommit(txn, events);
     };
+    store_options.inline_applied = [this](store::Txn& txn, uint64_t head) {
+      host_->MarkApplied(txn, head);
+    };
     store_options.on_durable = [this](uint64_t head) { host_->Notify(head); };
     auto opened = store::LogStore::Open(std::move(store_options));
     if (!opened.ok()) return opened.status();

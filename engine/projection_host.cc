@@ -119,12 +119,17 @@ void ProjectionHost::FollowLoop() {
 }
 
 void ProjectionHost::FoldCommit(store::Txn& txn, const std::vector<Event>& events) {
-  const std::string applied = store::U64Key(events.back().position);
   for (const projections::Projection* p : projections::All()) {
     if (!p->Inline()) continue;
     store::TxnKv kv(txn, Family(*p));
     for (const Event& event : events) p->Apply(kv, event);
-    kv.Put(kAppliedKey, applied);
+  }
+}
+
+void ProjectionHost::MarkApplied(store::Txn& txn, uint64_t head) {
+  const std::string applied = store::U64Key(head);
+  for (const projections::Projection* p : projections::All()) {
+    if (p->Inline()) txn.Put(Family(*p), kAppliedKey, applied);
   }
 }
 

@@ -29,6 +29,8 @@ class ProjectionHost {
   // The inline fold: every inline projection, every event of one commit, plus the applied
   // position, in the commit's own batch.
   void FoldCommit(store::Txn& txn, const std::vector<Event>& events);
+  // Records `head` as applied by every inline projection, once per commit group.
+  void MarkApplied(store::Txn& txn, uint64_t head);
   // A group became durable up to `head`: the follower thread folds it into the others.
   void Notify(uint64_t head);
   // Waits until every projection has applied `position`, or `timeout` passes.

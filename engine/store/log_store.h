@@ -36,6 +36,9 @@ struct StoreOptions {
   LedgerOptions ledger;
   std::vector<std::string> column_families;  // extra families, e.g. for projections
   InlineFold inline_fold;
+  // Runs once per group, after its last commit is staged, with the group's head position:
+  // where inline projections record the position they have applied (once, not per commit).
+  std::function<void(Txn& txn, uint64_t head)> inline_applied;
   // Runs on the writer thread after each durable group, before SetCommitListener's listener.
   std::function<void(uint64_t head)> on_durable;
   rocksdb::Env* env = nullptr;  // the storage environment; tests inject faults through it

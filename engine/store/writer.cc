@@ -98,6 +98,7 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     }
     DeferUnstaged(group, results.size());
     if (!txn.empty()) {
+      if (options_.inline_applied) options_.inline_applied(txn, state.head.position);
       txn.Put(meta_, kMetaHead, EncodeHead(state.head, state.last_recorded_at_us));
       rocksdb::WriteOptions write;
       write.sync = options_.ledger.sync;
