@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <boost/url.hpp>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 
@@ -153,10 +154,16 @@ int HttpStatusOf(const Status& status) {
 
 HttpResponse Problem(const Status& status) {
   const int code = HttpStatusOf(status);
+  std::string detail = status.message();
+  if (status.code() == Code::kIoError || status.code() == Code::kCorruption) {
+    // Storage messages name files of the server: they go to the log, not to the client.
+    spdlog::error("storage failure answered with {}: {}", code, status.message());
+    detail = "the storage failed; nothing was applied, try again";
+  }
   json::object body{{"type", "/problems/" + status.reason()},
                     {"title", status.reason()},
                     {"status", code},
-                    {"detail", status.message()},
+                    {"detail", detail},
                     {"code", status.reason()}};
   if (!status.field().empty()) body["field"] = status.field();
   HttpResponse response = JsonResponse(code, body);
@@ -444,7 +451,10 @@ HttpResponse Handlers::Verify(Call& call) {
   json::array projections;
   if (auto mismatches = engine_.VerifyProjections(); mismatches.ok()) {
     for (const auto& m : *mismatches) {
-      projections.push_back(json::object{{"projection", m.projection}, {"key", m.key}});
+      // A key names some tenant's record: only ops, who see every tenant, get it.
+      json::object item{{"projection", m.projection}};
+      if (call.who.actor.role == "ops") item["key"] = m.key;
+      projections.push_back(std::move(item));
     }
   }
   json::object report{{"ok", chain.ok && projections.empty()},
