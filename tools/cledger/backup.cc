@@ -1,0 +1,167 @@
+// cledger backup create|restore: consistent backups, with a progress bar for the copy.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "tools/cledger/commands.h"
+#include "tools/cledger/ops_common.h"
+#include "tools/cledger/progress.h"
+
+namespace cledger::cli::ops {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Bytes of the regular files under `dir`; files may come and go while it counts.
+uint64_t DirBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      const uint64_t size = it->file_size(size_ec);
+      if (!size_ec) total += size;
+    }
+  }
+  return total;
+}
+
+// Progress of a copy into `dir` (backup, restore): RocksDB's backup engine has no progress
+// hook we can reach, so a thread watches the destination grow towards `total` bytes.
+class CopyProgress {
+ public:
+  CopyProgress(const std::string& label, std::string dir, uint64_t total)
+      : bar_(label), dir_(std::move(dir)), total_(total) {
+    if (isatty(STDERR_FILENO) == 0 || total_ == 0) return;
+    const uint64_t before = DirBytes(dir_);
+    thread_ = std::thread([this, before] {
+      while (!stop_.load()) {
+        const uint64_t now = DirBytes(dir_);
+        bar_.Update(std::min(total_ - 1, now > before ? now - before : 0), total_);
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      }
+    });
+  }
+  ~CopyProgress() { Stop(); }
+  // The copy is complete: the bar shows it whole.
+  void Done() {
+    Stop();
+    if (total_ > 0) bar_.Update(total_, total_);
+  }
+
+ private:
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  ProgressBar bar_;
+  std::string dir_;
+  uint64_t total_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int BackupCreate(const OpsArgs& a) {
+  if (!RemoteArgsOk(a)) return kExitUsage;
+  json::object out{{"dir", a.backup_dir}};
+  if (a.remote()) {
+    if (!fs::path(a.backup_dir).is_absolute()) {
+      return Complain("with --server, DIR is a path on the server's machine: give it absolute",
+                      kExitUsage);
+    }
+    auto reply = GetJson(a, "POST", "/v1/admin/backups", json::serialize(out));
+    if (!reply.ok()) return FailStatus(reply.status());
+    out["position"] = U64(*reply, "position");
+  } else {
+    auto engine = OpenExisting(a.data_dir);
+    if (!engine) return kExitUnavailable;
+    const Head head = engine->ledger().GetHead();
+    {
+      CopyProgress progress("backup", a.backup_dir, DirBytes(a.data_dir));
+      if (Status s = engine->Backup(a.backup_dir); !s.ok()) return FailStatus(s);
+      progress.Done();
+    }
+    out["position"] = head.position;
+    out["hash"] = HexOf(head.hash);
+  }
+  if (a.json) {
+    PrintJson(out);
+  } else {
+    std::cout << "backup of position " << out["position"].as_uint64() << " written to "
+              << a.backup_dir << (a.remote() ? " on the server" : "") << "\n"
+              << "restore it with: cledger backup restore " << a.backup_dir
+              << " --data NEWDIR\n";
+  }
+  return kExitOk;
+}
+
+int BackupRestore(const OpsArgs& a) {
+  std::error_code ec;
+  if (!fs::is_directory(a.backup_dir, ec)) {
+    return Complain("no backup directory " + a.backup_dir, kExitUsage);
+  }
+  if (fs::exists(a.restore_to, ec) && !fs::is_empty(a.restore_to, ec)) {
+    return Complain(a.restore_to + " is not empty; restore into a new directory (nothing was "
+                    "changed)", kExitUsage);
+  }
+  {
+    CopyProgress progress("restore", a.restore_to, DirBytes(a.backup_dir));
+    if (Status s = Engine::RestoreBackup(a.backup_dir, a.restore_to); !s.ok()) {
+      return FailStatus(s);
+    }
+    progress.Done();
+  }
+  auto engine = OpenExisting(a.restore_to);
+  if (!engine) return kExitUnavailable;
+  const Head head = engine->ledger().GetHead();
+  if (a.json) {
+    PrintJson(json::object{
+        {"data", a.restore_to}, {"position", head.position}, {"hash", HexOf(head.hash)}});
+  } else {
+    std::cout << "restored position " << head.position << " (" << HexOf(head.hash) << ") into "
+              << a.restore_to << "\ncheck it with: cledger verify --data " << a.restore_to
+              << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddBackup(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args) {
+  auto* backup = app.add_subcommand("backup", "Consistent backups, and restoring them");
+  backup->require_subcommand(1);
+  auto* create = backup->add_subcommand(
+      "create", "Back up a ledger into DIR (incremental, checksummed; consistent while it is "
+                "written to)");
+  create->add_option("dir", args->backup_dir, "Backup directory (created when missing)")
+      ->required();
+  AddTarget(create, *args);
+  AddJson(create, *args);
+  create->footer(Footer(
+      "  cledger backup create /backups/ledger --data ./data\n"
+      "  cledger backup create /backups/ledger --server http://127.0.0.1:8080 "
+      "--token \"$OPS_TOKEN\"\n"
+      "With --server the server writes DIR on its own machine, while it keeps serving."));
+  create->callback([args, &run] { run = [args] { return BackupCreate(*args); }; });
+
+  auto* restore = backup->add_subcommand("restore", "Restore the latest backup in DIR");
+  restore->add_option("dir", args->backup_dir, "Backup directory")->required();
+  restore->add_option("--data", args->restore_to, "A new data directory to restore into")
+      ->required();
+  AddJson(restore, *args);
+  restore->footer(Footer(
+      "  cledger backup restore /backups/ledger --data ./restored\n"
+      "  cledger verify --data ./restored\n"
+      "Refuses a --data directory that is not empty."));
+  restore->callback([args, &run] { run = [args] { return BackupRestore(*args); }; });
+}
+
+}  // namespace cledger::cli::ops

@@ -1,0 +1,222 @@
+// cledger projections status|rebuild: projection positions, sizes and rebuilds.
+#include <rocksdb/db.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstdarg>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tools/cledger/commands.h"
+#include "tools/cledger/ops_common.h"
+#include "tools/cledger/progress.h"
+
+namespace cledger::cli::ops {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// RocksDB's own log of a read-only look: kept out of the data directory.
+class QuietLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+// Approximate bytes of each column family (files and memtables), read without the lock a
+// writer holds; empty when the directory cannot be opened that way.
+std::map<std::string, uint64_t> FamilySizes(const std::string& data_dir) {
+  rocksdb::Options options;
+  options.info_log = std::make_shared<QuietLogger>();
+  std::vector<std::string> names;
+  if (!rocksdb::DB::ListColumnFamilies(options, data_dir, &names).ok()) return {};
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(options, data_dir, descriptors, &handles, &raw).ok()) {
+    return {};
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  const std::string past_every_key(64, '\xff');
+  const rocksdb::Range everything("", past_every_key);
+  rocksdb::SizeApproximationOptions approx;
+  approx.include_memtables = true;
+  std::map<std::string, uint64_t> sizes;
+  for (size_t i = 0; i < handles.size(); ++i) {
+    uint64_t size = 0;
+    if (db->GetApproximateSizes(approx, handles[i], &everything, 1, &size).ok()) {
+      sizes[names[i]] = size;
+    }
+    (void)db->DestroyColumnFamilyHandle(handles[i]);
+  }
+  return sizes;
+}
+
+json::object StatusJson(const ProjectionStatus& p) {
+  return {{"name", p.name},
+          {"applied_position", p.applied_position},
+          {"lag", p.lag},
+          {"generation", p.generation}};
+}
+
+ProjectionStatus StatusOf(const json::object& o) {
+  return {Str(o, "name"), U64(o, "applied_position"), U64(o, "lag"), U64(o, "generation")};
+}
+
+Result<std::vector<ProjectionStatus>> RemoteProjections(const OpsArgs& a) {
+  auto list = GetJson(a, "GET", "/v1/admin/projections");
+  if (!list.ok()) return list.status();
+  std::vector<ProjectionStatus> out;
+  if (const json::value* items = list->if_contains("items"); items && items->is_array()) {
+    for (const json::value& item : items->as_array()) {
+      if (item.is_object()) out.push_back(StatusOf(item.as_object()));
+    }
+  }
+  return out;
+}
+
+void PrintProjectionTable(const std::vector<ProjectionStatus>& statuses,
+                          const std::map<std::string, uint64_t>& sizes) {
+  std::cout << std::left << std::setw(12) << "NAME" << std::right << std::setw(12) << "APPLIED"
+            << std::setw(10) << "LAG" << std::setw(12) << "GENERATION" << std::setw(12)
+            << "SIZE" << "\n";
+  for (const ProjectionStatus& p : statuses) {
+    auto size = sizes.find("p." + p.name + "." + std::to_string(p.generation));
+    std::cout << std::left << std::setw(12) << p.name << std::right << std::setw(12)
+              << p.applied_position << std::setw(10) << p.lag << std::setw(12) << p.generation
+              << std::setw(12) << (size == sizes.end() ? "-" : HumanBytes(size->second)) << "\n";
+  }
+  if (sizes.empty()) std::cout << "(SIZE is known offline only)\n";
+}
+
+int ProjectionsStatus(const OpsArgs& a) {
+  if (!RemoteArgsOk(a)) return kExitUsage;
+  std::vector<ProjectionStatus> statuses;
+  std::map<std::string, uint64_t> sizes;
+  if (a.remote()) {
+    auto remote = RemoteProjections(a);
+    if (!remote.ok()) return FailStatus(remote.status());
+    statuses = std::move(*remote);
+  } else {
+    auto engine = OpenExisting(a.data_dir);
+    if (!engine) return kExitUnavailable;
+    statuses = engine->Projections();
+    engine.reset();  // its column families are measured on the closed directory
+    sizes = FamilySizes(a.data_dir);
+  }
+  if (!a.json) {
+    PrintProjectionTable(statuses, sizes);
+    return kExitOk;
+  }
+  json::array items;
+  for (const ProjectionStatus& p : statuses) {
+    json::object item = StatusJson(p);
+    auto size = sizes.find("p." + p.name + "." + std::to_string(p.generation));
+    if (size != sizes.end()) item["size_bytes"] = size->second;
+    items.push_back(std::move(item));
+  }
+  PrintJson(json::object{{"items", std::move(items)}});
+  return kExitOk;
+}
+
+// A URL path segment: every byte outside the unreserved set percent-encoded.
+std::string PathSegment(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 0xF]};
+    }
+  }
+  return out;
+}
+
+Result<ProjectionStatus> RebuildOne(const OpsArgs& a, Engine* engine, const std::string& name) {
+  if (a.remote()) {
+    if (isatty(STDERR_FILENO)) std::cerr << "rebuilding " << name << " on the server…\n";
+    auto status = GetJson(a, "POST", "/v1/admin/projections/" + PathSegment(name) + "/rebuild");
+    if (!status.ok()) return status.status();
+    return StatusOf(*status);
+  }
+  {
+    ProgressBar bar("rebuild " + name);
+    Status s = engine->Rebuild(name, [&bar](uint64_t d, uint64_t t) { bar.Update(d, t); });
+    if (!s.ok()) return s;
+  }
+  for (const ProjectionStatus& p : engine->Projections()) {
+    if (p.name == name) return p;
+  }
+  return Status(Code::kNotFound, "projection_not_found", "no projection named '" + name + "'");
+}
+
+int ProjectionsRebuild(const OpsArgs& a) {
+  if (!RemoteArgsOk(a)) return kExitUsage;
+  if (a.all == !a.name.empty()) {
+    return Complain("name one projection, or give --all (see `cledger projections status`)",
+                    kExitUsage);
+  }
+  std::unique_ptr<Engine> engine;
+  if (!a.remote() && !(engine = OpenExisting(a.data_dir))) return kExitUnavailable;
+  std::vector<std::string> names{a.name};
+  if (a.all) {
+    auto statuses = a.remote() ? RemoteProjections(a)
+                               : Result<std::vector<ProjectionStatus>>(engine->Projections());
+    if (!statuses.ok()) return FailStatus(statuses.status());
+    names.clear();
+    for (const ProjectionStatus& p : *statuses) names.push_back(p.name);
+  }
+  json::array items;
+  for (const std::string& name : names) {
+    const auto started = std::chrono::steady_clock::now();
+    auto rebuilt = RebuildOne(a, engine.get(), name);
+    if (!rebuilt.ok()) return FailStatus(rebuilt.status());
+    items.push_back(StatusJson(*rebuilt));
+    if (!a.json) {
+      std::cout << "rebuilt " << name << ": generation " << rebuilt->generation << ", applied "
+                << rebuilt->applied_position << " (" << std::fixed << std::setprecision(1)
+                << SecondsSince(started) << " s)\n";
+    }
+  }
+  if (a.json) PrintJson(json::object{{"items", std::move(items)}});
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddProjections(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args) {
+  auto* projections = app.add_subcommand("projections", "Projection status and rebuilds");
+  projections->require_subcommand(1);
+  auto* status = projections->add_subcommand(
+      "status", "Each projection's applied position, lag, generation and size");
+  AddTarget(status, *args);
+  AddJson(status, *args);
+  status->footer(Footer("  cledger projections status --data ./data\n"
+                        "  cledger projections status --server http://127.0.0.1:8080 "
+                        "--token \"$OPS_TOKEN\" --json\n"
+                        "SIZE (approximate bytes of its column family) is shown offline only."));
+  status->callback([args, &run] { run = [args] { return ProjectionsStatus(*args); }; });
+
+  auto* rebuild = projections->add_subcommand(
+      "rebuild", "Rebuild projections from the log; online via --server (blue/green swap)");
+  rebuild->add_option("name", args->name, "The projection (see `projections status`)");
+  rebuild->add_flag("--all", args->all, "Rebuild every projection, one after another");
+  AddTarget(rebuild, *args);
+  AddJson(rebuild, *args);
+  rebuild->footer(Footer(
+      "  cledger projections rebuild contacts --data ./data\n"
+      "  cledger projections rebuild --all --server http://127.0.0.1:8080 --token \"$OPS_TOKEN\"\n"
+      "The old generation keeps serving until the new one has caught up, then they swap."));
+  rebuild->callback([args, &run] { run = [args] { return ProjectionsRebuild(*args); }; });
+}
+
+}  // namespace cledger::cli::ops

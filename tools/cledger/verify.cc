@@ -1,0 +1,265 @@
+// cledger verify: the hash chain, the projections and --digest/--against, offline or remote.
+#include <cctype>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tools/cledger/commands.h"
+#include "tools/cledger/ops_common.h"
+#include "tools/cledger/progress.h"
+
+namespace cledger::cli::ops {
+namespace {
+
+struct Digest {
+  uint64_t position = 0;
+  std::string hash;  // lower-case hex
+};
+
+std::optional<Digest> ParseDigest(const std::string& text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  Digest d;
+  for (char c : text.substr(0, colon)) {
+    if (c < '0' || c > '9' || d.position > UINT64_MAX / 10 - 9) return std::nullopt;
+    d.position = d.position * 10 + static_cast<uint64_t>(c - '0');
+  }
+  d.hash = text.substr(colon + 1);
+  if (d.hash.size() != 64) return std::nullopt;
+  for (char& c : d.hash) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  }
+  return d;
+}
+
+struct VerifyResult {
+  bool chain_ok = true;
+  uint64_t events_checked = 0;
+  uint64_t first_broken = 0;
+  std::string problem;
+  Digest head;
+  std::vector<ProjectionMismatch> projections;
+  std::optional<Digest> against;
+  std::string against_problem;  // empty: the ledger extends the digest
+  bool ok() const { return chain_ok && projections.empty() && against_problem.empty(); }
+};
+
+// Why the ledger does not extend `digest`, given the hash it holds at that position (nullopt
+// when it has no event there); empty when it does.
+std::string ExtendsProblem(const Digest& digest, uint64_t head,
+                           const std::optional<std::string>& hash_there) {
+  if (digest.position == 0) {
+    return digest.hash == std::string(64, '0') ? "" : "position 0 has the all-zero hash only";
+  }
+  if (digest.position > head || !hash_there) {
+    return "position " + std::to_string(digest.position) + " is past the head (" +
+           std::to_string(head) + "): events were removed";
+  }
+  if (*hash_there != digest.hash) {
+    return "the event at position " + std::to_string(digest.position) + " has hash " +
+           *hash_there + ", not " + digest.hash;
+  }
+  return "";
+}
+
+Result<VerifyResult> VerifyOffline(Engine& engine) {
+  VerifyResult r;
+  {
+    ProgressBar bar("verify chain");
+    const VerifyReport chain =
+        engine.ledger().VerifyChain([&bar](uint64_t d, uint64_t t) { bar.Update(d, t); });
+    r.chain_ok = chain.ok;
+    r.events_checked = chain.events_checked;
+    r.first_broken = chain.first_broken_position;
+    r.problem = chain.problem;
+    r.head = {chain.head.position, HexOf(chain.head.hash)};
+  }
+  ProgressBar bar("verify projections");
+  // Each projection is folded afresh in turn, each reporting (done, head): one bar for all.
+  const uint64_t passes = engine.Projections().size();
+  uint64_t pass = 0, last = 0;
+  auto mismatches = engine.VerifyProjections([&](uint64_t done, uint64_t total) {
+    if (last == total) ++pass;
+    last = done;
+    bar.Update(std::min(pass, passes - 1) * total + done, passes * total);
+  });
+  if (!mismatches.ok()) return mismatches.status();
+  r.projections = *mismatches;
+  return r;
+}
+
+void CheckAgainstOffline(Engine& engine, VerifyResult& r) {
+  std::optional<std::string> hash_there;
+  if (r.against->position > 0) {
+    auto events = engine.ledger().Read(r.against->position, 1);
+    if (!events.ok()) {
+      r.against_problem = "cannot read position " + std::to_string(r.against->position) +
+                          ": " + events.status().message();
+      return;
+    }
+    if (!events->empty() && events->front().position == r.against->position) {
+      hash_there = HexOf(events->front().hash);
+    }
+  }
+  r.against_problem = ExtendsProblem(*r.against, r.head.position, hash_there);
+}
+
+Result<VerifyResult> VerifyRemote(const OpsArgs& a) {
+  auto report = GetJson(a, "GET", "/v1/ledger/verify");
+  if (!report.ok()) return report.status();
+  VerifyResult r;
+  r.events_checked = U64(*report, "events_checked");
+  r.first_broken = U64(*report, "first_broken_position");
+  r.problem = Str(*report, "problem");
+  r.chain_ok = r.first_broken == 0 && r.problem.empty();
+  r.head = {U64(*report, "position"), Str(*report, "hash")};
+  if (const json::value* list = report->if_contains("projections"); list && list->is_array()) {
+    for (const json::value& m : list->as_array()) {
+      if (m.is_object()) {
+        r.projections.push_back({Str(m.as_object(), "projection"), Str(m.as_object(), "key")});
+      }
+    }
+  }
+  return r;
+}
+
+Status CheckAgainstRemote(const OpsArgs& a, VerifyResult& r) {
+  std::optional<std::string> hash_there;
+  if (r.against->position > 0) {
+    auto page = GetJson(a, "GET", "/v1/events?limit=1&from=" + std::to_string(r.against->position));
+    if (!page.ok()) return page.status();
+    const json::value* events = page->if_contains("events");
+    if (events && events->is_array() && !events->as_array().empty() &&
+        events->as_array()[0].is_object()) {
+      const json::object& e = events->as_array()[0].as_object();
+      if (U64(e, "position") == r.against->position) hash_there = Str(e, "hash");
+    }
+  }
+  r.against_problem = ExtendsProblem(*r.against, r.head.position, hash_there);
+  return Status::Ok();
+}
+
+void PrintVerifyText(const VerifyResult& r) {
+  if (r.chain_ok) {
+    std::cout << "chain ok: " << r.events_checked << " events, head " << r.head.position << " "
+              << r.head.hash << "\n";
+  } else {
+    std::cout << "BROKEN at position " << r.first_broken << ": " << r.problem << " ("
+              << r.events_checked << " events before it chain correctly)\n";
+  }
+  if (r.projections.empty()) {
+    std::cout << "projections ok: each equals a fresh fold of the log\n";
+  }
+  for (const ProjectionMismatch& m : r.projections) {
+    std::cout << "projection " << m.projection << " differs at key " << m.key
+              << " from a fresh fold (repair: cledger projections rebuild " << m.projection
+              << ")\n";
+  }
+  if (r.against) {
+    const std::string digest = std::to_string(r.against->position) + ":" + r.against->hash;
+    if (r.against_problem.empty()) {
+      std::cout << "digest " << digest << " holds: the ledger still extends it\n";
+    } else {
+      std::cout << "the ledger does not extend that digest: " << r.against_problem << "\n";
+    }
+  }
+  if (!r.ok()) std::cout << "verify FAILED\n";
+}
+
+json::object VerifyJson(const VerifyResult& r) {
+  json::array projections;
+  for (const ProjectionMismatch& m : r.projections) {
+    projections.push_back(json::object{{"projection", m.projection}, {"key", m.key}});
+  }
+  json::object out{{"ok", r.ok()},
+                   {"events_checked", r.events_checked},
+                   {"first_broken_position", r.first_broken},
+                   {"problem", r.problem},
+                   {"position", r.head.position},
+                   {"hash", r.head.hash},
+                   {"projections", std::move(projections)}};
+  if (r.against) {
+    out["against"] = json::object{{"position", r.against->position},
+                                  {"hash", r.against->hash},
+                                  {"ok", r.against_problem.empty()},
+                                  {"problem", r.against_problem}};
+  }
+  return out;
+}
+
+int PrintDigest(const OpsArgs& a) {
+  Digest d;
+  if (a.remote()) {
+    auto digest = GetJson(a, "GET", "/v1/ledger/digest");
+    if (!digest.ok()) return FailStatus(digest.status());
+    d = {U64(*digest, "position"), Str(*digest, "hash")};
+  } else {
+    auto engine = OpenExisting(a.data_dir);
+    if (!engine) return kExitUnavailable;
+    const Head head = engine->ledger().GetHead();
+    d = {head.position, HexOf(head.hash)};
+  }
+  const std::string text = std::to_string(d.position) + ":" + d.hash;
+  if (a.json) {
+    PrintJson(json::object{{"position", d.position}, {"hash", d.hash}, {"digest", text}});
+  } else {
+    std::cout << text << "\n";
+  }
+  return kExitOk;
+}
+
+int Verify(const OpsArgs& a) {
+  if (!RemoteArgsOk(a)) return kExitUsage;
+  if (a.digest) return PrintDigest(a);
+  std::optional<Digest> against;
+  if (!a.against.empty() && !(against = ParseDigest(a.against))) {
+    return Complain("--against takes POSITION:HASH as `cledger verify --digest` prints it, "
+                    "e.g. 1234:9f86d0…(64 hex digits)", kExitUsage);
+  }
+  std::unique_ptr<Engine> engine;
+  if (!a.remote() && !(engine = OpenExisting(a.data_dir))) return kExitUnavailable;
+  auto result = engine ? VerifyOffline(*engine) : VerifyRemote(a);
+  if (!result.ok()) return FailStatus(result.status());
+  result->against = against;
+  if (against && a.remote()) {
+    if (Status s = CheckAgainstRemote(a, *result); !s.ok()) return FailStatus(s);
+  } else if (against) {
+    CheckAgainstOffline(*engine, *result);
+  }
+  if (a.json) {
+    PrintJson(VerifyJson(*result));
+  } else {
+    PrintVerifyText(*result);
+  }
+  return result->ok() ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+void AddVerify(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args) {
+  auto* verify = app.add_subcommand(
+      "verify", "Recompute the hash chain and compare every projection with a fresh fold");
+  AddTarget(verify, *args);
+  AddJson(verify, *args);
+  auto* digest = verify->add_flag(
+      "--digest", args->digest,
+      "Only print the head digest POSITION:HASH, for an auditor to keep (fast; no check)");
+  verify->add_option("--against", args->against,
+                     "Also prove the ledger still extends a digest taken earlier (POSITION:HASH)")
+      ->excludes(digest);
+  verify->footer(Footer(
+      "  cledger verify --data ./data\n"
+      "  cledger verify --digest --data ./data > digest.txt\n"
+      "  cledger verify --against \"$(cat digest.txt)\" --data ./data\n"
+      "  cledger verify --server http://127.0.0.1:8080 --token \"$OPS_TOKEN\" --json\n"
+      "Exit 0 only when the chain holds, every projection equals a fresh fold and (with\n"
+      "--against) the ledger extends the digest; otherwise the first broken position or the\n"
+      "projection and key that differ are named."));
+  verify->callback([args, &run] { run = [args] { return Verify(*args); }; });
+}
+
+}  // namespace cledger::cli::ops
