@@ -1,0 +1,127 @@
+// Private to the handlers: the parsed call and small helpers the route files share.
+#pragma once
+
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+
+#include <charconv>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/api/handlers.h"
+#include "engine/api/json_mapping.h"
+
+namespace cledger::api {
+
+namespace json = boost::json;
+
+inline constexpr size_t kPageMax = 1000;
+inline constexpr size_t kPageDefault = 100;
+
+inline Status Invalid(std::string reason, std::string message, std::string field) {
+  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
+}
+
+inline HttpResponse JsonResponse(int status, const json::value& body) {
+  return HttpResponse{status, "application/json", json::serialize(body), {}};
+}
+
+inline std::optional<uint64_t> ParseU64(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// `If-Match: "3"` (also W/"3" or a bare 3) → 3.
+inline Result<std::optional<uint64_t>> ParseIfMatch(std::string_view header) {
+  if (header.empty()) return std::optional<uint64_t>();
+  if (header.starts_with("W/")) header.remove_prefix(2);
+  if (header.size() >= 2 && header.front() == '"' && header.back() == '"') {
+    header = header.substr(1, header.size() - 2);
+  }
+  auto version = ParseU64(header);
+  if (!version) return Invalid("invalid_header", "If-Match holds a version, e.g. \"3\"", "If-Match");
+  return std::optional<uint64_t>(*version);
+}
+
+inline json::object ToJson(const ProjectionStatus& p) {
+  return {{"name", p.name},
+          {"applied_position", p.applied_position},
+          {"lag", p.lag},
+          {"generation", p.generation},
+          {"inline", p.inline_with_commits}};
+}
+
+inline std::string ETag(uint64_t version) { return "\"" + std::to_string(version) + "\""; }
+
+// "/v1/contacts/{id}" → {"v1", "contacts", "{id}"}
+inline std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    path.remove_prefix(1);  // the '/'
+    const size_t slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    path = slash == std::string_view::npos ? "" : path.substr(slash);
+  }
+  return out;
+}
+
+inline bool CanReadEvents(const Principal& who) {
+  const std::string& r = who.actor.role;
+  return r == "ops" || r == "owner" || r == "admin" || r == "auditor" || r == "service";
+}
+
+
+struct Handlers::Call {
+  const HttpRequest& request;
+  std::vector<std::string> params;
+  boost::urls::url_view url;
+  Principal who;
+
+  std::optional<std::string> Query(std::string_view key) const {
+    auto it = url.params().find(key);
+    if (it == url.params().end()) return std::nullopt;
+    return std::string((*it).value);
+  }
+  // A positive integer query parameter, or `fallback` when absent.
+  Result<uint64_t> Number(std::string_view key, uint64_t fallback) const {
+    auto text = Query(key);
+    if (!text) return fallback;
+    auto value = ParseU64(*text);
+    if (!value) return Invalid("invalid_query", "must be a non-negative integer", std::string(key));
+    return *value;
+  }
+  // One page of `items` by `limit` and an offset `cursor`, with `next_cursor` when more follow.
+  template <typename T>
+  Result<json::object> Page(const std::vector<T>& items) const {
+    auto limit = Number("limit", kPageDefault);
+    auto cursor = Number("cursor", 0);
+    if (!limit.ok()) return limit.status();
+    if (!cursor.ok()) return cursor.status();
+    const size_t begin = std::min<size_t>(*cursor, items.size());
+    const size_t end = std::min(items.size(), begin + std::min<size_t>(*limit, kPageMax));
+    json::array page;
+    for (size_t i = begin; i < end; ++i) page.push_back(ToJson(items[i]));
+    json::object out{{"items", std::move(page)}};
+    if (end < items.size()) out["next_cursor"] = std::to_string(end);
+    return out;
+  }
+  Result<AsOf> As() const {
+    AsOf as_of;
+    if (auto at = Query("at")) {
+      auto position = ParseU64(*at);
+      if (!position) return Invalid("invalid_query", "at is a ledger position", "at");
+      as_of.position = *position;
+    }
+    if (auto time = Query("as_of")) {
+      auto us = ParseRfc3339(*time);
+      if (!us.ok()) return Invalid("invalid_time", "as_of is an RFC 3339 time", "as_of");
+      as_of.time_us = *us;
+    }
+    return as_of;
+  }
+};
+
+}  // namespace cledger::api

@@ -1,0 +1,256 @@
+// The routes of events, the ledger, admin and ops, and the stream's plan and frames.
+#include <spdlog/spdlog.h>
+
+#include "engine/api/handlers_call.h"
+
+namespace cledger::api {
+
+HttpResponse Handlers::Events(Call& call) {
+  if (!CanReadEvents(call.who)) {
+    return Problem(Status(Code::kPermissionDenied, "forbidden", "this role may not read events"));
+  }
+  auto from = call.Number("from", 1);
+  auto limit = call.Number("limit", kPageDefault);
+  if (!from.ok()) return Problem(from.status());
+  if (!limit.ok()) return Problem(limit.status());
+  StreamPlan plan{call.who};
+  auto events = engine_.ledger().Read(std::max<uint64_t>(*from, 1), std::min<size_t>(*limit, kPageMax));
+  if (!events.ok()) return Problem(events.status());
+  const uint64_t next = events->empty() ? *from : events->back().position + 1;
+  if (call.request.accept.find("application/x-flatbuffers") != std::string::npos) {
+    HttpResponse response{200, "application/x-flatbuffers", {}, {}};
+    for (const Event& e : *events) {
+      if (!plan.Wants(e)) continue;
+      auto raw = engine_.ledger().ReadRaw(e.position);
+      if (!raw.ok()) return Problem(raw.status());
+      const uint32_t size = static_cast<uint32_t>(raw->size());
+      for (int i = 0; i < 4; ++i) response.body.push_back(static_cast<char>(size >> (8 * i)));
+      response.body += *raw;
+    }
+    response.headers.push_back({"X-Next-Position", std::to_string(next)});
+    return response;
+  }
+  json::array items;
+  for (const Event& e : *events) {
+    if (plan.Wants(e)) items.push_back(ToJson(e));
+  }
+  return JsonResponse(200, json::object{{"events", std::move(items)}, {"next", next}});
+}
+
+HttpResponse Handlers::Verify(Call& call) {
+  const std::string& role = call.who.actor.role;
+  if (role != "ops" && role != "auditor" && role != "owner" && role != "admin") {
+    return Problem(Status(Code::kPermissionDenied, "forbidden", "this role may not verify"));
+  }
+  const bool digest_only = call.request.target.starts_with("/v1/ledger/digest");
+  if (digest_only) {
+    const Head head = engine_.ledger().GetHead();
+    return JsonResponse(200, json::object{{"position", head.position}, {"hash", HexOf(head.hash)}});
+  }
+  const VerifyReport chain = engine_.ledger().VerifyChain();
+  json::array projections;
+  if (auto mismatches = engine_.VerifyProjections(); mismatches.ok()) {
+    for (const auto& m : *mismatches) {
+      // A key names some tenant's record: only ops, who see every tenant, get it.
+      json::object item{{"projection", m.projection}};
+      if (call.who.actor.role == "ops") item["key"] = m.key;
+      projections.push_back(std::move(item));
+    }
+  }
+  json::object report{{"ok", chain.ok && projections.empty()},
+                      {"events_checked", chain.events_checked},
+                      {"first_broken_position", chain.first_broken_position},
+                      {"problem", chain.problem},
+                      {"position", chain.head.position},
+                      {"hash", HexOf(chain.head.hash)},
+                      {"projections", std::move(projections)}};
+  return JsonResponse(200, report);
+}
+
+HttpResponse Handlers::Admin(RouteId route, Call& call) {
+  if (call.who.actor.role != "ops") {
+    return Problem(Status(Code::kPermissionDenied, "forbidden", "admin routes need an ops token"));
+  }
+  CommandContext context{"", call.who.actor, call.request.idempotency_key, {},
+                         call.request.request_id};
+  switch (route) {
+    case RouteId::kAdminCreateTenant: {
+      auto o = ParseObject(call.request.body);
+      if (!o.ok()) return Problem(o.status());
+      auto c = CreateTenantFromJson(*o);
+      if (!c.ok()) return Problem(c.status());
+      auto outcome = engine_.Execute(context, *c);
+      if (!outcome.ok()) return Problem(outcome.status());
+      return JsonResponse(201, json::object{{"name", c->name}, {"plan", c->plan}});
+    }
+    case RouteId::kAdminIssueToken: {
+      auto o = ParseObject(call.request.body);
+      if (!o.ok()) return Problem(o.status());
+      auto c = IssueTokenFromJson(*o);
+      if (!c.ok()) return Problem(c.status());
+      auto outcome = engine_.Execute(context, *c);
+      if (!outcome.ok()) return Problem(outcome.status());
+      return JsonResponse(201, json::object{{"token", outcome->token},
+                                            {"token_hash", outcome->token_hash},
+                                            {"tenant", c->tenant},
+                                            {"actor", c->actor_id},
+                                            {"role", c->role}});
+    }
+    case RouteId::kAdminRevokeToken: {
+      auto outcome = engine_.Execute(context, RevokeToken{"", call.params[0]});
+      if (!outcome.ok()) return Problem(outcome.status());
+      return HttpResponse{204, "", "", {}};
+    }
+    case RouteId::kAdminBackup: {
+      auto o = ParseObject(call.request.body);
+      if (!o.ok()) return Problem(o.status());
+      const json::value* dir = o->if_contains("dir");
+      if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
+        return Problem(Invalid("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
+      }
+      if (Status s = engine_.Backup(std::string(dir->as_string())); !s.ok()) return Problem(s);
+      const Head head = engine_.ledger().GetHead();
+      return JsonResponse(201, json::object{{"dir", *dir}, {"position", head.position}});
+    }
+    case RouteId::kAdminStats: {
+      auto stats = engine_.Stats();
+      if (!stats.ok()) return Problem(stats.status());
+      return JsonResponse(200, json::object{{"position", stats->head.position},
+                                            {"hash", HexOf(stats->head.hash)},
+                                            {"events", stats->head.position},
+                                            {"commits", stats->ledger.commits},
+                                            {"tenants", stats->tenants},
+                                            {"customers", stats->customers},
+                                            {"contacts", stats->contacts},
+                                            {"size_bytes", stats->size_bytes}});
+    }
+    case RouteId::kAdminRebuildProjection: {
+      if (Status s = engine_.Rebuild(call.params[0]); !s.ok()) return Problem(s);
+      for (const ProjectionStatus& p : engine_.Projections()) {
+        if (p.name == call.params[0]) return JsonResponse(200, ToJson(p));
+      }
+      return Problem(Status(Code::kNotFound, "projection_not_found", "no such projection"));
+    }
+    default: {
+      json::array items;
+      for (const ProjectionStatus& p : engine_.Projections()) items.push_back(ToJson(p));
+      return JsonResponse(200, json::object{{"items", std::move(items)}});
+    }
+  }
+}
+
+HttpResponse Handlers::Ops(RouteId route) {
+  if (route == RouteId::kMetrics) return Metrics();
+  if (route == RouteId::kHealthz) return JsonResponse(200, json::object{{"status", "ok"}});
+  uint64_t lag = 0;  // of the projections commands validate against; followers may trail
+  for (const ProjectionStatus& p : engine_.Projections()) {
+    if (p.inline_with_commits) lag = std::max(lag, p.lag);
+  }
+  return JsonResponse(lag == 0 ? 200 : 503,
+                      json::object{{"status", lag == 0 ? "ready" : "catching up"}, {"lag", lag}});
+}
+
+HttpResponse Handlers::Metrics() {
+  const LedgerStats stats = engine_.ledger().Stats();
+  std::string out;
+  auto line = [&](const std::string& text) { out += text + "\n"; };
+  line("# HELP cledger_commits_total Commits acknowledged since start.");
+  line("# TYPE cledger_commits_total counter");
+  line("cledger_commits_total " + std::to_string(stats.commits));
+  line("# HELP cledger_commits_rejected_total Commands refused by a rule, version or limit.");
+  line("# TYPE cledger_commits_rejected_total counter");
+  line("cledger_commits_rejected_total " + std::to_string(stats.rejected));
+  line("# HELP cledger_events_total Events in the ledger (head position).");
+  line("# TYPE cledger_events_total gauge");
+  line("cledger_events_total " + std::to_string(engine_.ledger().GetHead().position));
+  line("# HELP cledger_sync_seconds Latency of each group commit's synced write.");
+  line("# TYPE cledger_sync_seconds histogram");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < std::size(LedgerStats::kBucketsUs); ++i) {
+    cumulative += stats.write_us_buckets[i];
+    line("cledger_sync_seconds_bucket{le=\"" + std::to_string(LedgerStats::kBucketsUs[i] / 1e6) +
+         "\"} " + std::to_string(cumulative));
+  }
+  cumulative += stats.write_us_buckets[std::size(LedgerStats::kBucketsUs)];
+  line("cledger_sync_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative));
+  line("cledger_sync_seconds_sum " + std::to_string(stats.write_us_sum / 1e6));
+  line("cledger_sync_seconds_count " + std::to_string(stats.groups));
+  line("# HELP cledger_stream_subscribers Live event stream subscribers.");
+  line("# TYPE cledger_stream_subscribers gauge");
+  line("cledger_stream_subscribers " + std::to_string(metrics_.subscribers.load()));
+  line("# HELP cledger_projection_lag_events Events a projection has yet to apply.");
+  line("# TYPE cledger_projection_lag_events gauge");
+  for (const ProjectionStatus& p : engine_.Projections()) {
+    line("cledger_projection_lag_events{projection=\"" + p.name + "\"} " + std::to_string(p.lag));
+  }
+  line("# HELP cledger_http_responses_total HTTP responses by status code.");
+  line("# TYPE cledger_http_responses_total counter");
+  for (size_t i = 0; i < std::size(HttpMetrics::kStatuses); ++i) {
+    line("cledger_http_responses_total{code=\"" + std::to_string(HttpMetrics::kStatuses[i]) +
+         "\"} " + std::to_string(metrics_.responses[i].load()));
+  }
+  return HttpResponse{200, "text/plain; version=0.0.4", out, {}};
+}
+
+Result<StreamPlan> Handlers::PlanStream(const HttpRequest& request) {
+  std::string_view auth = request.authorization;
+  if (!auth.starts_with("Bearer ")) {
+    return Status(Code::kUnauthenticated, "unauthenticated", "a bearer token is needed");
+  }
+  auto who = engine_.Authenticate(std::string(auth.substr(7)));
+  if (!who.ok()) return who.status();
+  if (!CanReadEvents(*who)) {
+    return Status(Code::kPermissionDenied, "forbidden", "this role may not read the stream");
+  }
+  Call call{request, {}, *boost::urls::parse_origin_form(request.target), *who};
+  StreamPlan plan{*who};
+  plan.from = engine_.ledger().GetHead().position + 1;  // live, unless told where to resume
+  if (!request.last_event_id.empty()) {
+    auto last = ParseU64(request.last_event_id);
+    if (!last) return Invalid("invalid_header", "Last-Event-ID is a position", "Last-Event-ID");
+    plan.from = *last + 1;
+  } else if (call.Query("from")) {
+    auto from = call.Number("from", 1);
+    if (!from.ok()) return from.status();
+    plan.from = std::max<uint64_t>(*from, 1);
+  }
+  if (auto types = call.Query("types")) {
+    for (std::string_view rest = *types; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      const std::string type(rest.substr(0, comma));
+      if (!IsEventTypeName(type)) {
+        return Invalid("invalid_enum", "unknown event type in types", "types");
+      }
+      plan.types.insert(type);
+      rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    }
+  }
+  plan.stream = call.Query("stream").value_or("");
+  plan.customer = call.Query("customer").value_or("");
+  return plan;
+}
+
+bool StreamPlan::Wants(const Event& event) const {
+  if (!who.tenant.empty() && event.tenant != who.tenant) return false;
+  if (!types.empty() && !types.contains(std::string(EventTypeName(event.body)))) return false;
+  if (!stream.empty() && event.stream != stream) return false;
+  if (customer.empty()) return true;
+  if (event.stream == "customer-" + customer) return true;
+  return std::visit(
+      [&](const auto& body) {
+        if constexpr (requires { body.customer_id; }) {
+          return body.customer_id == customer;
+        } else {
+          return false;
+        }
+      },
+      event.body);
+}
+
+std::string Handlers::SseFrame(const Event& event) {
+  return "id: " + std::to_string(event.position) + "\nevent: " +
+         std::string(EventTypeName(event.body)) + "\ndata: " + json::serialize(ToJson(event)) +
+         "\n\n";
+}
+
+}  // namespace cledger::api
