@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <deque>
+#include <unordered_map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -107,6 +109,32 @@ class Hub {
  private:
   std::mutex mu_;
   std::set<std::shared_ptr<Waiter>> waiters_;
+};
+
+// The SSE frames of recent events, shared by every subscriber: an event is turned into JSON
+// once, not once per subscriber. Bounded; an old position is simply rendered again.
+class FrameCache {
+ public:
+  std::shared_ptr<const std::string> Get(const Event& event) {
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = frames_.find(event.position); it != frames_.end()) return it->second;
+    }
+    auto frame = std::make_shared<const std::string>(Handlers::SseFrame(event));
+    std::lock_guard lock(mu_);
+    if (frames_.emplace(event.position, frame).second) order_.push_back(event.position);
+    if (order_.size() > kFramesMax) {
+      frames_.erase(order_.front());
+      order_.pop_front();
+    }
+    return frame;
+  }
+
+ private:
+  static constexpr size_t kFramesMax = 4096;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::shared_ptr<const std::string>> frames_;
+  std::deque<uint64_t> order_;
 };
 
 class Server::Impl {
@@ -292,7 +320,7 @@ class Server::Impl {
       } else {
         for (const Event& e : *events) {
           next = e.position + 1;
-          if (plan.Wants(e)) chunk += Handlers::SseFrame(e);
+          if (plan.Wants(e)) chunk += *frames_.Get(e);
         }
       }
       if (!chunk.empty()) {
@@ -343,6 +371,7 @@ class Server::Impl {
   net::signal_set signals_;
   net::thread_pool blocking_;
   Hub hub_;
+  FrameCache frames_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> requests_{0};
   std::mutex idle_mu_;
