@@ -148,7 +148,7 @@ class EngineImpl final : public Engine {
   }
 
   Result<Principal> Authenticate(const std::string& token) override {
-    Snapshot snap(*this);
+    Snapshot snap(*this, /*consistent=*/false);
     auto principal = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), events::Sha256Hex(token));
     if (!principal) {
       return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
@@ -261,9 +261,14 @@ class EngineImpl final : public Engine {
   // Every projection read at one consistent point.
   class Snapshot {
    public:
-    explicit Snapshot(EngineImpl& engine)
-        : engine_(engine), snapshot_(engine.store_->db()->GetSnapshot()) {}
-    ~Snapshot() { engine_.store_->db()->ReleaseSnapshot(snapshot_); }
+    // `consistent`: every read at one point in time. A query that reads one key needs no
+    // snapshot (taking one costs a trip through the database's mutex).
+    explicit Snapshot(EngineImpl& engine, bool consistent = true)
+        : engine_(engine),
+          snapshot_(consistent ? engine.store_->db()->GetSnapshot() : nullptr) {}
+    ~Snapshot() {
+      if (snapshot_ != nullptr) engine_.store_->db()->ReleaseSnapshot(snapshot_);
+    }
     pj::Kv& Kv(const pj::Projection& p) {
       auto it = kvs_.find(&p);
       if (it == kvs_.end()) {
@@ -299,7 +304,7 @@ class EngineImpl final : public Engine {
                                          const std::string& stream, const AsOf& as_of,
                                          Query query) {
     if (!as_of.position && !as_of.time_us) {
-      Snapshot snap(*this);
+      Snapshot snap(*this, /*consistent=*/false);  // one record: one key
       return query(snap.Kv(projection));
     }
     auto position = PositionOf(as_of);

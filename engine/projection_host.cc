@@ -1,5 +1,7 @@
 #include "engine/projection_host.h"
 
+#include <pthread.h>
+
 #include "engine/store/keys.h"
 #include "engine/store/kv_adapters.h"
 
@@ -57,7 +59,10 @@ Status ProjectionHost::Attach() {
   }
   target_ = head;
   followed_ = FollowersApplied();
-  follower_ = std::thread([this] { FollowLoop(); });
+  follower_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "cledger-follow");
+    FollowLoop();
+  });
   return Status::Ok();
 }
 

@@ -248,16 +248,42 @@ class Server::Impl {
         break;
       }
       const auto started = std::chrono::steady_clock::now();
-      co_await net::post(blocking_.get_executor(), use_awaitable);
-      HttpResponse response = handlers_.Handle(request);
-      co_await net::post(stream.get_executor(), use_awaitable);
+      std::optional<HttpResponse> response;
+      if (MayBlock(request)) {
+        response = co_await OffIoThread([&] { return handlers_.Handle(request); });
+      } else {
+        response = handlers_.Handle(request);
+      }
       open = req.keep_alive() && !stopping_;
-      Log(request, response.status, started);
-      co_await Respond(stream, response, req.version(), open);
+      Log(request, response->status, started);
+      co_await Respond(stream, *response, req.version(), open);
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     --metrics_.connections;
+  }
+
+  // Commands wait for their group commit; verification, rebuilds and backups take long;
+  // history waits for the audit follower. Plain reads are a few key lookups: they stay on the
+  // I/O thread rather than pay two thread hops.
+  static bool MayBlock(const HttpRequest& request) {
+    const std::string_view target = request.target;
+    return request.method != "GET" || target.starts_with("/v1/admin/") ||
+           target.starts_with("/v1/ledger/verify") || target.starts_with("/v1/audit") ||
+           target.find("/history") != std::string_view::npos;
+  }
+
+  // Runs `work`, which may block on the engine (a command waits for its group commit), on the
+  // blocking pool, and resumes the calling coroutine on its own strand with the result.
+  // I/O threads never block, and many commands can wait for one sync together.
+  template <typename Work>
+  auto OffIoThread(Work work) -> awaitable<decltype(work())> {
+    using Value = decltype(work());
+    // co_spawn wants a default-constructible result; the optional is always filled.
+    std::optional<Value> result = co_await net::co_spawn(
+        blocking_.get_executor(),
+        [&work]() -> awaitable<std::optional<Value>> { co_return work(); }, use_awaitable);
+    co_return std::move(*result);
   }
 
   // Closing a socket with unread bytes makes the kernel send a reset, which can destroy the
@@ -286,9 +312,7 @@ class Server::Impl {
   // same loop does both, so the hand-over has neither gap nor duplicate.
   awaitable<void> Stream(beast::tcp_stream& stream, const HttpRequest& request,
                          unsigned version) {
-    co_await net::post(blocking_.get_executor(), use_awaitable);
-    Result<StreamPlan> plan = handlers_.PlanStream(request);
-    co_await net::post(stream.get_executor(), use_awaitable);
+    Result<StreamPlan> plan = co_await OffIoThread([&] { return handlers_.PlanStream(request); });
     if (!plan.ok()) {
       co_await Respond(stream, Problem(plan.status()), version, false);
       co_return;

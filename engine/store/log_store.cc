@@ -1,5 +1,6 @@
 #include "engine/store/log_store.h"
 
+#include <pthread.h>
 #include <rocksdb/options.h>
 
 #include <algorithm>
@@ -25,8 +26,14 @@ Status IoError(const rocksdb::Status& s) {
 Result<std::unique_ptr<LogStore>> LogStore::Open(StoreOptions options) {
   std::unique_ptr<LogStore> store(new LogStore(std::move(options)));
   if (Status s = store->OpenDb(); !s.ok()) return s;
-  store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
-  store->notifier_ = std::thread([raw = store.get()] { raw->NotifierLoop(); });
+  store->writer_ = std::thread([raw = store.get()] {
+    pthread_setname_np(pthread_self(), "cledger-writer");  // visible in top -H and perf
+    raw->WriterLoop();
+  });
+  store->notifier_ = std::thread([raw = store.get()] {
+    pthread_setname_np(pthread_self(), "cledger-notify");
+    raw->NotifierLoop();
+  });
   return store;
 }
 
