@@ -220,12 +220,15 @@ HttpResponse Handlers::Command(Call& call, cledger::Command command, int success
   const std::string location =
       (customer ? "/v1/customers/" : "/v1/contacts/") + outcome->id;
   if (success_status == 201) response.headers.push_back({"Location", location});
+  // A retry answers as the first time did: the record as the command left it, even if it has
+  // changed since.
+  const AsOf as_of = outcome->replayed ? AsOf{outcome->last_position, {}} : AsOf{};
   if (customer) {
-    auto view = engine_.GetCustomer(call.who, outcome->id);
+    auto view = engine_.GetCustomer(call.who, outcome->id, as_of);
     if (!view.ok()) return Problem(view.status());
     response.body = json::serialize(ToJson(*view));
   } else {
-    auto view = engine_.GetContact(call.who, outcome->id);
+    auto view = engine_.GetContact(call.who, outcome->id, as_of);
     if (!view.ok()) return Problem(view.status());
     response.body = json::serialize(ToJson(*view));
   }

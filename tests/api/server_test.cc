@@ -105,6 +105,23 @@ TEST_CASE("EveryRouteAnswersOverRealHttp") {
   CHECK(metrics.body.find("cledger_sync_seconds_bucket") != std::string::npos);
 }
 
+TEST_CASE("ARetriedCommandAnswersAsTheFirstTimeAndAppendsNothing") {
+  ServerFixture f;
+  const std::vector<std::pair<std::string, std::string>> key = {{"Idempotency-Key", "create-c7"}};
+  Reply first = f.Call("acme/owner", "POST", "/v1/customers",
+                       R"({"id":"c7","name":"First","email":"a@a.test"})", key);
+  REQUIRE(first.status == 201);
+  REQUIRE(f.Call("acme/owner", "PATCH", "/v1/customers/c7", R"({"name":"Renamed"})").status == 200);
+  const uint64_t head = f.Head();
+  Reply retry = f.Call("acme/owner", "POST", "/v1/customers",
+                       R"({"id":"c7","name":"First","email":"a@a.test"})", key);
+  CHECK(retry.status == 201);
+  CHECK(retry.body == first.body);
+  CHECK(retry.Header("etag") == first.Header("etag"));
+  CHECK(retry.Header("location") == "/v1/customers/c7");
+  CHECK(f.Head() == head);
+}
+
 TEST_CASE("ATokenOfOneTenantGets404ForEveryIdOfAnother") {
   ServerFixture f;
   CreateCustomerAndContacts(f);
