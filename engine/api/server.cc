@@ -211,13 +211,26 @@ class Server::Impl {
         if (stopping_) co_return;
         continue;
       }
+      auto executor = socket.get_executor();
       if (metrics_.connections.load() >= options_.connections_max) {
-        socket.close();  // over the limit: refuse cheaply, before reading anything
+        net::co_spawn(executor, Refuse(std::move(socket)), net::detached);
         continue;
       }
-      auto executor = socket.get_executor();
       net::co_spawn(executor, Session(std::move(socket)), net::detached);
     }
+  }
+
+  // Over the connection limit: a 503 problem without reading the request, then close.
+  awaitable<void> Refuse(tcp::socket socket) {
+    metrics_.Count(503);
+    HttpResponse problem = Problem(Status(Code::kUnavailable, "too_many_connections",
+                                          "the server is at its connection limit; retry later"));
+    problem.headers.push_back({"Retry-After", "1"});
+    beast::tcp_stream stream(std::move(socket));
+    auto res = ToBeast(problem, 11, false);
+    stream.expires_after(std::chrono::seconds(2));
+    co_await http::async_write(stream, res, kNoThrow);
+    co_await Drain(stream);
   }
 
   awaitable<void> Session(tcp::socket socket) {

@@ -299,6 +299,24 @@ TEST_CASE("ASubscriberThatStopsReadingIsCutOffAndTheServerCarriesOn") {
   CHECK(f.Call("acme/owner", "GET", "/v1/events?from=1&limit=1").status == 200);
 }
 
+TEST_CASE("OverTheConnectionLimitANewClientGetsA503AndTheOthersCarryOn") {
+  ServerFixture f(/*read_timeout_s=*/5, /*connections_max=*/2);
+  namespace net = boost::asio;
+  net::io_context ioc;
+  std::vector<net::ip::tcp::socket> held;
+  for (int i = 0; i < 2; ++i) {
+    held.emplace_back(ioc).connect({net::ip::make_address("127.0.0.1"), f.port});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Reply refused = f.Call("", "GET", "/healthz");
+  CHECK(refused.status == 503);
+  CHECK(Code(refused) == "too_many_connections");
+  CHECK(refused.Header("retry-after") == "1");
+  held.clear();  // the held connections close; room again
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(f.Call("", "GET", "/healthz").status == 200);
+}
+
 TEST_CASE("TheAccessLogNamesEachRequestButNoSecret") {
   std::ostringstream lines;
   auto previous = spdlog::default_logger();
