@@ -118,7 +118,7 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
       return JsonResponse(200, json::object{{"position", stats->head.position},
                                             {"hash", HexOf(stats->head.hash)},
                                             {"events", stats->head.position},
-                                            {"commits", stats->ledger.commits},
+                                            {"commits", stats->ledger.total_commits},
                                             {"tenants", stats->tenants},
                                             {"customers", stats->customers},
                                             {"contacts", stats->contacts},

@@ -106,10 +106,11 @@ Status LogStore::OpenDb() {
     return s.ok() ? Status::Ok() : IoError(s);
   }
   if (!s.ok()) return IoError(s);
-  if (value.size() != 48) return Status(Code::kCorruption, "corrupt_head", "bad head record");
+  if (value.size() != 56) return Status(Code::kCorruption, "corrupt_head", "bad head record");
   head_.position = DecodeU64(value);
   std::memcpy(head_.hash.data(), value.data() + 8, 32);
   last_recorded_at_us_ = static_cast<int64_t>(DecodeU64(std::string_view(value).substr(40)));
+  commits_ = DecodeU64(std::string_view(value).substr(48));
   return Status::Ok();
 }
 

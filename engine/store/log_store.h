@@ -92,6 +92,7 @@ class LogStore final : public Ledger {
   struct GroupState {
     Head head;
     int64_t last_recorded_at_us = 0;
+    uint64_t commits = 0;  // the ledger's commits, this group's included
     std::unordered_map<std::string, uint64_t> versions;  // stream head key → staged version
   };
   struct Answer {
@@ -136,6 +137,7 @@ class LogStore final : public Ledger {
   std::mutex head_mu_;
   Head head_;                // the durable head, as acknowledged
   int64_t last_recorded_at_us_ = 0;  // writer thread only
+  uint64_t commits_ = 0;  // every commit ever acknowledged; written under head_mu_
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

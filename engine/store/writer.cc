@@ -22,11 +22,12 @@ Status Invalid(std::string reason, std::string message, std::string field = {}) 
   return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
 }
 
-// head record: position (8) | hash (32) | last recorded_at_us (8)
-std::string EncodeHead(const Head& head, int64_t recorded_at_us) {
+// head record: position (8) | hash (32) | last recorded_at_us (8) | commits (8)
+std::string EncodeHead(const Head& head, int64_t recorded_at_us, uint64_t commits) {
   std::string out = U64Key(head.position);
   out.append(reinterpret_cast<const char*>(head.hash.data()), head.hash.size());
   out += U64Key(static_cast<uint64_t>(recorded_at_us));
+  out += U64Key(commits);
   return out;
 }
 
@@ -88,6 +89,7 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     state.head = head_;
   }
   state.last_recorded_at_us = last_recorded_at_us_;
+  state.commits = commits_;
   std::vector<Result<CommitResult>> results;
   results.reserve(group.size());
   Status failure;
@@ -99,7 +101,8 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     DeferUnstaged(group, results.size());
     if (!txn.empty()) {
       if (options_.inline_applied) options_.inline_applied(txn, state.head.position);
-      txn.Put(meta_, kMetaHead, EncodeHead(state.head, state.last_recorded_at_us));
+      txn.Put(meta_, kMetaHead,
+              EncodeHead(state.head, state.last_recorded_at_us, state.commits));
       rocksdb::WriteOptions write;
       write.sync = options_.ledger.sync;
       const auto started = std::chrono::steady_clock::now();
@@ -119,6 +122,7 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     std::lock_guard lock(head_mu_);
     head_ = state.head;
     last_recorded_at_us_ = state.last_recorded_at_us;
+    commits_ = state.commits;
   }
   if (failure.ok() && !txn.empty()) {
     if (options_.on_durable) options_.on_durable(state.head.position);
@@ -172,8 +176,14 @@ void LogStore::RecordWrite(int64_t micros, bool ok) {
 }
 
 LedgerStats LogStore::Stats() {
-  std::lock_guard lock(stats_mu_);
-  return stats_;
+  LedgerStats stats;
+  {
+    std::lock_guard lock(stats_mu_);
+    stats = stats_;
+  }
+  std::lock_guard lock(head_mu_);  // commits_ changes with the head, under its lock
+  stats.total_commits = commits_;
+  return stats;
 }
 
 void LogStore::SetCommitListener(std::function<void(uint64_t head)> listener) {
@@ -287,6 +297,7 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
   }
   if (options_.inline_fold) options_.inline_fold(txn, appended);
   CommitResult result{appended.front().position, head.position, false};
+  ++state.commits;
   for (auto& [key, version] : versions) state.versions[key] = version;
   state.head = head;
   state.last_recorded_at_us = recorded_at;

@@ -65,7 +65,8 @@ struct VerifyReport {
 
 // Counters since the ledger was opened, for metrics.
 struct LedgerStats {
-  uint64_t commits = 0;      // acknowledged commits
+  uint64_t total_commits = 0;  // every commit the ledger holds (kept in the head record)
+  uint64_t commits = 0;      // acknowledged commits since the ledger was opened
   uint64_t groups = 0;       // WriteBatches written (each one WAL sync)
   uint64_t rejected = 0;     // commits refused by a rule, a version or a limit
   uint64_t write_errors = 0; // groups that failed in storage

@@ -150,7 +150,10 @@ TEST_CASE("AReopenedLedgerKeepsEverythingAndTheChainContinues") {
   f.Reopen();
   CHECK(f.ledger->GetHead().position == before.position);
   CHECK(f.ledger->GetHead().hash == before.hash);
+  CHECK(f.ledger->Stats().total_commits == 20);  // kept in the head record
+  CHECK(f.ledger->Stats().commits == 0);         // since this open
   f.MustAppend(OneEventCommit("contact-k1", ContactDeleted{"k1"}));
+  CHECK(f.ledger->Stats().total_commits == 21);
   auto last = f.ledger->Read(21, 1);
   REQUIRE(last->size() == 1);
   CHECK(last->at(0).prev_hash == before.hash);
