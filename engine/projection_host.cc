@@ -237,33 +237,58 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
   });
   if (!taken.ok()) return taken;
   std::vector<ProjectionMismatch> mismatches;
+  Status failed;
   for (const projections::Projection* p : projections::All()) {
-    projections::MemKv fresh;
-    for (uint64_t done = 0; done < head;) {
-      auto events = store_.Read(done + 1, std::min<uint64_t>(kFoldBatchEvents, head - done));
-      if (!events.ok() || events->empty()) break;
-      for (const Event& event : *events) p->Apply(fresh, event);
-      done = events->back().position;
-      if (progress) progress(done, head);
+    auto differing = FirstDifference(*p, snapshot, head, progress);
+    if (!differing.ok()) {
+      failed = differing.status();
+      break;
     }
-    rocksdb::ReadOptions read;
-    read.snapshot = snapshot;
-    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(read, Family(*p)));
-    auto expected = fresh.contents().begin();
-    std::string differing;
-    for (it->SeekToFirst(); it->Valid() && it->key().ToStringView() != kAppliedKey; it->Next()) {
-      if (expected == fresh.contents().end() || expected->first != it->key().ToStringView() ||
-          expected->second != it->value().ToStringView()) {
-        differing = it->key().ToString();
-        break;
-      }
-      ++expected;
-    }
-    if (differing.empty() && expected != fresh.contents().end()) differing = expected->first;
-    if (!differing.empty()) mismatches.push_back({std::string(p->name()), Printable(differing)});
+    if (*differing) mismatches.push_back({std::string(p->name()), Printable(**differing)});
   }
   store_.db()->ReleaseSnapshot(snapshot);
+  if (!failed.ok()) return failed;
   return mismatches;
+}
+
+// Folds the log up to `head` into a scratch family — on disk, so memory stays flat however
+// large the projection — and compares it with the live family at `snapshot`.
+Result<std::optional<std::string>> ProjectionHost::FirstDifference(
+    const projections::Projection& projection, const rocksdb::Snapshot* snapshot, uint64_t head,
+    const Progress& progress) {
+  const std::string scratch_name = "verify." + std::string(projection.name());
+  (void)store_.DropFamily(scratch_name, /*shared=*/false);  // leftovers of an interrupted run
+  auto scratch = store_.CreateFamily(scratch_name);
+  if (!scratch.ok()) return scratch.status();
+  auto folded = FoldRange(projection, *scratch, 0, head, progress, false);
+  if (!folded.ok()) {
+    (void)store_.DropFamily(scratch_name, /*shared=*/false);
+    return folded.status();
+  }
+  rocksdb::ReadOptions at_snapshot;
+  at_snapshot.snapshot = snapshot;
+  std::unique_ptr<rocksdb::Iterator> live(store_.db()->NewIterator(at_snapshot, Family(projection)));
+  std::unique_ptr<rocksdb::Iterator> fresh(
+      store_.db()->NewIterator(rocksdb::ReadOptions(), *scratch));
+  auto record = [](rocksdb::Iterator& it) {  // the applied marker is not state
+    return it.Valid() && it.key().ToStringView() != kAppliedKey;
+  };
+  std::optional<std::string> differing;
+  for (live->SeekToFirst(), fresh->SeekToFirst(); record(*live) || record(*fresh);
+       live->Next(), fresh->Next()) {
+    if (!record(*live) || !record(*fresh)) {  // one side has keys the other lacks
+      differing = (record(*live) ? live : fresh)->key().ToString();
+      break;
+    }
+    if (live->key() != fresh->key() || live->value() != fresh->value()) {
+      differing = std::string(std::min(live->key().ToStringView(), fresh->key().ToStringView()));
+      break;
+    }
+  }
+  live.reset();
+  fresh.reset();
+  (void)store_.DropFamily(scratch_name, /*shared=*/false);
+  return differing;
 }
 
 }  // namespace cledger

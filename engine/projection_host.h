@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -53,6 +54,10 @@ class ProjectionHost {
                              rocksdb::ColumnFamilyHandle* family, uint64_t from, uint64_t to,
                              const Progress& progress, bool sync);
   uint64_t Applied(rocksdb::ColumnFamilyHandle* family, const rocksdb::Snapshot* at = nullptr);
+  // The first key where `projection` at `snapshot` differs from a fresh fold up to `head`.
+  Result<std::optional<std::string>> FirstDifference(const projections::Projection& projection,
+                                                     const rocksdb::Snapshot* snapshot,
+                                                     uint64_t head, const Progress& progress);
 
   void FollowLoop();
   uint64_t FollowersApplied();

@@ -130,13 +130,17 @@ Result<rocksdb::ColumnFamilyHandle*> LogStore::CreateFamily(const std::string& n
   return handle;
 }
 
-Status LogStore::DropFamily(const std::string& name) {
+Status LogStore::DropFamily(const std::string& name, bool shared) {
   std::lock_guard lock(families_mu_);
   auto it = families_.find(name);
   if (it == families_.end()) return Status::Ok();
   rocksdb::Status s = db_->DropColumnFamily(it->second);
   if (!s.ok()) return IoError(s);
-  dropped_.push_back(it->second);
+  if (shared) {
+    dropped_.push_back(it->second);
+  } else {
+    (void)db_->DestroyColumnFamilyHandle(it->second);
+  }
   families_.erase(it);
   return Status::Ok();
 }

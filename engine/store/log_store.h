@@ -77,8 +77,9 @@ class LogStore final : public Ledger {
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* Family(const std::string& name);
   Result<rocksdb::ColumnFamilyHandle*> CreateFamily(const std::string& name);
-  // Drops the family's data; its handle stays valid for readers until the store closes.
-  Status DropFamily(const std::string& name);
+  // Drops the family's data. A `shared` family's handle stays valid for readers until the
+  // store closes; a private one's (nobody else holds it) goes at once.
+  Status DropFamily(const std::string& name, bool shared = true);
 
  private:
   struct Request {
