@@ -13,9 +13,11 @@ std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
   options.path = data_dir;
   auto engine = Engine::Open(options);
   if (!engine.ok()) {
-    std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message()
-              << "\n(is a server running on it? offline commands need the directory to "
-                 "themselves)\n";
+    std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message() << "\n";
+    if (engine.status().message().find("lock") != std::string::npos) {  // RocksDB's LOCK file
+      std::cerr << "(is a server running on it? offline commands need the directory to "
+                   "themselves)\n";
+    }
     return nullptr;
   }
   return std::move(engine).value();
