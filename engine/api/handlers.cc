@@ -277,8 +277,7 @@ HttpResponse Handlers::Read(RouteId route, Call& call) {
     case RouteId::kContactHistory: return page(engine_.ContactHistory(call.who, id, *as_of));
     case RouteId::kCustomerHistory: return page(engine_.CustomerHistory(call.who, id, *as_of));
     case RouteId::kAudit: {
-      auto actor = call.Query("actor");
-      if (!actor) return Problem(Invalid("required", "actor is required", "actor"));
+      auto actor = call.Query("actor");  // absent: every actor of the tenant
       int64_t from = 0, to = INT64_MAX;
       for (auto [key, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
         if (auto text = call.Query(key)) {
@@ -287,7 +286,8 @@ HttpResponse Handlers::Read(RouteId route, Call& call) {
           *out = *us;
         }
       }
-      return page(engine_.ActorHistory(call.who, *actor, from, to));
+      return page(actor ? engine_.ActorHistory(call.who, *actor, from, to)
+                        : engine_.TenantAudit(call.who, from, to));
     }
     default:
       return Problem(Status(Code::kNotFound, "not_found", "no such route"));

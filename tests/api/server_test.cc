@@ -81,6 +81,9 @@ TEST_CASE("EveryRouteAnswersOverRealHttp") {
   CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1/history").status == 200);
   CHECK(f.Call("acme/owner", "GET", "/v1/customers/c1/history").status == 200);
   CHECK(f.Call("acme/owner", "GET", "/v1/audit?actor=owner-1").status == 200);
+  Reply everyone = f.Call("acme/auditor", "GET", "/v1/audit?limit=1000");
+  CHECK(everyone.status == 200);
+  CHECK(Json(everyone).at("items").as_array().size() > 10);
   Reply invoice = f.Call("acme/owner", "GET", "/v1/customers/c1/recipients?kind=invoice");
   CHECK(Json(invoice).at("items").as_array().size() == 2);
   Reply events = f.Call("acme/auditor", "GET", "/v1/events?from=1&limit=5");
