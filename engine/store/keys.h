@@ -11,7 +11,6 @@ namespace cledger::store {
 inline constexpr char kCfMeta[] = "default";
 inline constexpr char kCfLog[] = "log";
 inline constexpr char kCfStreams[] = "streams";
-inline constexpr char kCfStreamHeads[] = "stream_heads";
 inline constexpr char kCfIdempotency[] = "idempotency";
 
 inline constexpr char kMetaHead[] = "head";

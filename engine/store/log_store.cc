@@ -74,7 +74,7 @@ Status LogStore::OpenDb() {
   db_options.max_total_wal_size = 32 << 20;
   if (options_.env != nullptr) db_options.env = options_.env;
 
-  std::vector<std::string> names = {kCfMeta, kCfLog, kCfStreams, kCfStreamHeads, kCfIdempotency};
+  std::vector<std::string> names = {kCfMeta, kCfLog, kCfStreams, kCfIdempotency};
   names.insert(names.end(), options_.column_families.begin(), options_.column_families.end());
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, options_.ledger.path, &existing).ok()) {
@@ -93,7 +93,6 @@ Status LogStore::OpenDb() {
   for (size_t i = 0; i < names.size(); ++i) families_[names[i]] = handles[i];
   log_ = families_[kCfLog];
   streams_ = families_[kCfStreams];
-  stream_heads_ = families_[kCfStreamHeads];
   idempotency_ = families_[kCfIdempotency];
   meta_ = families_[kCfMeta];
 
@@ -259,12 +258,16 @@ Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
 
 Result<uint64_t> LogStore::StreamVersion(const std::string& tenant, const std::string& stream) {
   if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) return 0;
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), stream_heads_, StreamHeadKey(tenant, stream), &value);
-  if (s.IsNotFound()) return uint64_t{0};
-  if (!s.ok()) return IoError(s);
-  return DecodeU64(value);
+  return DurableStreamVersion(StreamHeadKey(tenant, stream));
+}
+
+// A stream's version is its last index entry: the greatest key under its prefix.
+Result<uint64_t> LogStore::DurableStreamVersion(const std::string& prefix) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  it->SeekForPrev(prefix + U64Key(UINT64_MAX));
+  if (!it->status().ok()) return IoError(it->status());
+  if (!it->Valid() || !it->key().starts_with(prefix)) return uint64_t{0};
+  return DecodeU64(it->key().ToStringView().substr(prefix.size()));
 }
 
 VerifyReport LogStore::VerifyChain(const Progress& progress) {

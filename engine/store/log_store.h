@@ -112,7 +112,8 @@ class LogStore final : public Ledger {
   void DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged);
   Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
   Result<CommitResult> StageCommit(Commit&& commit, Txn& txn, GroupState& state);
-  uint64_t StreamVersionForStaging(const std::string& key, Txn& txn, const GroupState& state);
+  uint64_t StreamVersionForStaging(const std::string& key, const GroupState& state);
+  Result<uint64_t> DurableStreamVersion(const std::string& prefix);
   void CacheStreamVersions(GroupState& state);
   void NotifierLoop();
   Status CheckCommit(const Commit& commit) const;
@@ -127,7 +128,6 @@ class LogStore final : public Ledger {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* log_ = nullptr;
   rocksdb::ColumnFamilyHandle* streams_ = nullptr;
-  rocksdb::ColumnFamilyHandle* stream_heads_ = nullptr;
   rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
 
   std::mutex stats_mu_;

@@ -248,7 +248,7 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
   auto version_of = [&](const std::string& stream) -> uint64_t& {
     const std::string key = StreamHeadKey(commit.tenant, stream);
     auto [it, fresh] = versions.try_emplace(key, 0);
-    if (fresh) it->second = StreamVersionForStaging(key, txn, state);
+    if (fresh) it->second = StreamVersionForStaging(key, state);
     return it->second;
   };
   for (const ExpectedVersion& expected : commit.expected) {
@@ -291,8 +291,6 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
     txn.Put(log_, LogKey(event.position), bytes);
     txn.Put(streams_, StreamEventKey(event.tenant, event.stream, event.stream_version),
             U64Key(event.position));
-    txn.Put(stream_heads_, StreamHeadKey(event.tenant, event.stream),
-            U64Key(event.stream_version));
     appended.push_back(std::move(event));
   }
   if (options_.inline_fold) options_.inline_fold(txn, appended);
@@ -304,12 +302,14 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
   return result;
 }
 
-uint64_t LogStore::StreamVersionForStaging(const std::string& key, Txn& txn,
-                                          const GroupState& state) {
+// The group's own staged versions, then the cache of durable ones, then the index on disk
+// (which holds everything durable: a miss in both maps means no pending write either).
+uint64_t LogStore::StreamVersionForStaging(const std::string& key, const GroupState& state) {
   if (auto it = state.versions.find(key); it != state.versions.end()) return it->second;
   if (auto it = stream_versions_.find(key); it != stream_versions_.end()) return it->second;
-  auto stored = txn.Get(stream_heads_, key);
-  return stored ? DecodeU64(*stored) : 0;
+  auto stored = DurableStreamVersion(key);
+  if (!stored.ok()) throw std::runtime_error(stored.status().message());  // fails the group
+  return *stored;
 }
 
 // Remembers the stream versions a durable group wrote, so most commits skip a read. Bounded:

@@ -43,7 +43,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using cledger::store::AppendComponent;
 using cledger::store::StreamEventKey;
-using cledger::store::StreamHeadKey;
 using cledger::store::U64Key;
 
 constexpr double kTargetCommitsPerSecond = 100'000;  // SPEC §6, 64 producers, durable
@@ -244,9 +243,8 @@ Run RawBench(const Settings& settings, const std::string& path, size_t event_byt
   // Tickers only (no timers or histograms): counts WAL syncs at no measurable cost.
   options.statistics = rocksdb::CreateDBStatistics();
   options.statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
-  // The engine's families (engine/store/FORMAT.md): head in default, log, streams, heads.
-  const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, "log", "streams",
-                                          "stream_heads"};
+  // The engine's families (engine/store/FORMAT.md): head in default, log, streams.
+  const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, "log", "streams"};
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
@@ -276,14 +274,14 @@ Run RawBench(const Settings& settings, const std::string& path, size_t event_byt
     std::string value = value_template;
     const std::string stamp = U64Key(position);
     std::copy(stamp.begin(), stamp.end(), value.end() - 8);
-    std::string head = U64Key(position);  // position · hash · recorded_at_us: 48 bytes
+    std::string head = U64Key(position);  // position · hash · recorded_at_us · commits
     head.append(32, static_cast<char>(position));
     head += U64Key(static_cast<uint64_t>(i));
+    head += U64Key(position);
 
     rocksdb::WriteBatch batch;
     batch.Put(cf[1], U64Key(position), value);
     batch.Put(cf[2], StreamEventKey(kTenant, stream, version), U64Key(position));
-    batch.Put(cf[3], StreamHeadKey(kTenant, stream), U64Key(version));
     batch.Put(cf[0], "head", head);
     rocksdb::Status st = db->Write(write, &batch);
     if (!st.ok()) return st.ToString();
