@@ -1,6 +1,7 @@
 // JSON request bodies to commands: strict about shape, types, unknown keys and UTF-8.
 #include "engine/api/json_mapping.h"
 #include "engine/api/json_fields.h"
+#include "engine/domain/validate.h"
 
 #include <cstdio>
 #include <exception>
@@ -76,33 +77,8 @@ Status WrongType(const std::string& path, std::string_view expected) {
 
 // Strict UTF-8: no overlongs, surrogates or code points above U+10FFFF.
 bool IsUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n = 0;
-    uint32_t cp = 0;
-    uint32_t min = 0;
-    if ((c & 0xE0) == 0xC0) {
-      n = 1, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (s.size() - i - 1 < n) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
+  for (size_t n; !s.empty(); s.remove_prefix(n)) {
+    if ((n = domain::Utf8CharLength(s)) == 0) return false;
   }
   return true;
 }

@@ -98,7 +98,16 @@ Lead DecodeLead(unsigned char b) {
 // The byte length of the acceptable character starting `s`, or 0 when there is none.
 size_t AcceptableCharLength(std::string_view s) {
   const auto first = static_cast<unsigned char>(s[0]);
-  if (first < 0x80) return (first < 0x20 || first == 0x7F) ? 0 : 1;
+  if (first < 0x20 || first == 0x7F) return 0;  // control characters
+  return Utf8CharLength(s);
+}
+
+}  // namespace
+
+size_t Utf8CharLength(std::string_view s) {
+  if (s.empty()) return 0;
+  const auto first = static_cast<unsigned char>(s[0]);
+  if (first < 0x80) return 1;
   const Lead lead = DecodeLead(first);
   if (lead.length == 0 || s.size() < lead.length) return 0;
   char32_t cp = lead.bits;
@@ -110,6 +119,8 @@ size_t AcceptableCharLength(std::string_view s) {
   const bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
   return (cp < lead.min || cp > 0x10FFFF || surrogate) ? 0 : lead.length;
 }
+
+namespace {
 
 bool IsAtext(char c) { return IsAsciiAlnum(c) || IsOneOf(c, "!#$%&'*+-/=?^_`{|}~"); }
 

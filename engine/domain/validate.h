@@ -15,6 +15,9 @@ namespace cledger::domain {
 // Well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF) and no control
 // characters (U+0000-U+001F, U+007F): every field we accept is a single line.
 bool IsValidUtf8(std::string_view s);
+// The byte length of the well-formed UTF-8 character that starts `s` (no overlongs,
+// surrogates or code points above U+10FFFF), or 0 when it is not one.
+size_t Utf8CharLength(std::string_view s);
 
 // A pragmatic address check (RFC 5321 sizes, dot-atom local part, LDH domain labels with an
 // alphabetic TLD); no quoted local parts, comments or IP literals.
