@@ -13,21 +13,7 @@
 namespace cledger {
 namespace {
 
-Event SampleEvent(EventBody body) {
-  Event e;
-  e.position = 7;
-  e.tenant = "acme";
-  e.stream = "contact-k1";
-  e.stream_version = 3;
-  e.event_id = "8f0c2d7e-7a4b-8c1d-9e2f-0a1b2c3d4e5f";
-  e.correlation_id = "req-1";
-  e.recorded_at_us = 1'790'000'000'000'000;
-  e.actor = {"alice", "owner"};
-  e.schema_version = events::kSchemaVersion;
-  e.prev_hash.fill(0xAB);
-  e.body = std::move(body);
-  return e;
-}
+using testing::SampleEvent;
 
 Event Sealed(Event e) {
   std::string bytes = events::EncodeEvent(e);
