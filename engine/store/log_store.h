@@ -139,6 +139,7 @@ class LogStore final : public Ledger {
   Head head_;                // the durable head, as acknowledged
   int64_t last_recorded_at_us_ = 0;  // writer thread only
   uint64_t commits_ = 0;  // every commit ever acknowledged; written under head_mu_
+  bool resume_before_write_ = false;  // writer thread only: the last write hit a fault
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -105,13 +105,16 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
               EncodeHead(state.head, state.last_recorded_at_us, state.commits));
       rocksdb::WriteOptions write;
       write.sync = options_.ledger.sync;
+      // After a storage fault RocksDB refuses writes until resumed; resuming right after the
+      // failure usually meets the fault still there, so every group tries again first.
+      if (resume_before_write_ && db_->Resume().ok()) resume_before_write_ = false;
       const auto started = std::chrono::steady_clock::now();
       rocksdb::Status s = db_->Write(write, &txn.batch());
       RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - started).count(), s.ok());
       if (!s.ok()) {
         failure = IoError(s);
-        (void)db_->Resume();  // clears a recoverable background error once the fault is gone
+        resume_before_write_ = true;
       }
     }
   } catch (const std::exception& e) {

@@ -8,32 +8,14 @@
 
 #include <string>
 
+#include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace cledger {
 namespace {
 
-struct Child {
-  pid_t pid = -1;
-  int out = -1;
-};
-
-Child Spawn(const std::string& data_dir) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  Child child;
-  child.pid = fork();
-  REQUIRE(child.pid >= 0);
-  if (child.pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    execl(CLEDGER_BINARY, CLEDGER_BINARY, "serve", "--data", data_dir.c_str(), "--listen",
-          "127.0.0.1:0", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
-  child.out = fds[0];
-  return child;
+testing::Child ServeOn(const std::string& data_dir) {
+  return testing::Spawn({"serve", "--data", data_dir, "--listen", "127.0.0.1:0"});
 }
 
 // Everything the child printed up to `marker` (or until 10 s pass).
@@ -52,7 +34,7 @@ std::string ReadUntil(int fd, const std::string& marker) {
 
 TEST_CASE("ServePrintsTokensAndACurlExampleThatWorksThenStopsOnSigterm") {
   testing::TempDir dir;
-  Child child = Spawn(dir.Sub("data"));
+  testing::Child child = ServeOn(dir.Sub("data"));
   const std::string banner = ReadUntil(child.out, "Stop with Ctrl-C");
   CHECK(banner.find("Contact Ledger is serving http://127.0.0.1:") != std::string::npos);
   CHECK(banner.find("owner token  clt_") != std::string::npos);
@@ -78,7 +60,7 @@ TEST_CASE("ServePrintsTokensAndACurlExampleThatWorksThenStopsOnSigterm") {
   close(child.out);
 
   // A second start on the same directory keeps the data and prints a fresh ops token.
-  Child again = Spawn(dir.Sub("data"));
+  testing::Child again = ServeOn(dir.Sub("data"));
   const std::string second = ReadUntil(again.out, "Stop with Ctrl-C");
   CHECK(second.find("owner token") == std::string::npos);
   CHECK(second.find("ops token    clt_") != std::string::npos);

