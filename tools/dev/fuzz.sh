@@ -33,6 +33,7 @@ dict_of() {
   esac
 }
 
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 mkdir -p build-fuzz/fuzz-artifacts
 summary=build-fuzz/fuzz-summary.txt
 : >"$summary"
