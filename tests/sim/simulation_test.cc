@@ -162,11 +162,22 @@ class Simulation {
     for (const Event& e : *events) acknowledged_[e.position] = e.hash;
   }
 
+  Result<std::vector<Event>> ReadAll(uint64_t head) {
+    std::vector<Event> all;
+    while (all.size() < head) {
+      auto batch = engine_->ledger().Read(all.size() + 1, head - all.size());
+      if (!batch.ok()) return batch.status();
+      if (batch->empty()) break;
+      for (Event& e : *batch) all.push_back(std::move(e));
+    }
+    return all;
+  }
+
   // Every broken invariant, described; empty when all hold.
   std::vector<std::string> Check() {
     std::vector<std::string> broken;
     const Head head = engine_->ledger().GetHead();
-    auto events = engine_->ledger().Read(1, head.position);
+    auto events = ReadAll(head.position);
     if (!events.ok()) return {"reading the log failed: " + events.status().ToString()};
     if (events->size() != head.position) {
       broken.push_back("the log holds " + std::to_string(events->size()) +
