@@ -10,6 +10,7 @@
 #include "engine/domain/password.h"
 #include "engine/domain/rules.h"
 #include "engine/domain/validate.h"
+#include "engine/engine_env.h"
 #include "engine/projection_host.h"
 #include "engine/store/keys.h"
 #include "engine/store/kv_adapters.h"
@@ -68,7 +69,8 @@ std::function<void(const Status&)> StorageFaultReporter(const LedgerOptions& opt
 
 class EngineImpl final : public Engine {
  public:
-  explicit EngineImpl(LedgerOptions options) : options_(std::move(options)) {}
+  EngineImpl(LedgerOptions options, rocksdb::Env* env)
+      : options_(std::move(options)), env_(env) {}
   // The follower reads the log, so it stops first; the store drains its queue (which still
   // folds inline projections) before the host goes.
   ~EngineImpl() override {
@@ -84,6 +86,7 @@ class EngineImpl final : public Engine {
 
   Status Start() {
     store::StoreOptions store_options{options_, {}, {}};
+    store_options.env = env_;
     store_options.inline_fold = [this](store::Txn& txn, const std::vector<Event>& events) {
       return host_->FoldCommit(txn, events);
     };
@@ -341,6 +344,7 @@ class EngineImpl final : public Engine {
   }
 
   LedgerOptions options_;
+  rocksdb::Env* env_ = nullptr;  // RocksDB's default unless a test injects faults
   std::unique_ptr<store::LogStore> store_;
   std::unique_ptr<ProjectionHost> host_;
 };
@@ -530,7 +534,11 @@ Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& d
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const LedgerOptions& options) {
-  auto engine = std::make_unique<EngineImpl>(options);
+  return OpenEngineOnEnv(options, nullptr);
+}
+
+Result<std::unique_ptr<Engine>> OpenEngineOnEnv(const LedgerOptions& options, rocksdb::Env* env) {
+  auto engine = std::make_unique<EngineImpl>(options, env);
   if (Status s = engine->Start(); !s.ok()) return s;
   return std::unique_ptr<Engine>(std::move(engine));
 }
