@@ -19,22 +19,20 @@ void Fields(IO& io, Held& h) {
 class Emails final : public Projection {
  public:
   std::string_view name() const override { return "emails"; }
-  void Apply(Kv& kv, const Event& event) const override {
-    std::visit(
-        [&](const auto& body) {
+  Status Apply(Kv& kv, const Event& event) const override {
+    return std::visit(
+        [&](const auto& body) -> Status {
           if constexpr (requires { body.contact_id; }) {
             // Appended, not `"c" + TenantKey(…)`: GCC 12 at -O3 takes that for an overlapping
             // copy (a -Wrestrict false positive, GCC bug 105651).
             const std::string held_key =
                 std::string("c").append(TenantKey(event.tenant, body.contact_id));
-            Held held;
-            if (auto bytes = kv.Get(held_key)) {
-              Reader r(*bytes);
-              Fields(r, held);
-            }
+            auto stored = Load<Held>(kv, held_key);
+            if (!stored.ok()) return stored.status();
+            Held held = stored->value_or(Held{});
             const Held before = held;
             Fold(held, body);
-            if (before.email == held.email && before.deleted == held.deleted) return;
+            if (before.email == held.email && before.deleted == held.deleted) return Status::Ok();
             if (!before.email.empty() && !before.deleted) {
               kv.Delete(std::string("e").append(TenantKey(event.tenant, before.email)));
             }
@@ -43,6 +41,7 @@ class Emails final : public Projection {
             }
             kv.Put(held_key, Encode(held));
           }
+          return Status::Ok();
         },
         event.body);
   }
@@ -62,8 +61,8 @@ const Emails kEmailsImpl;
 
 const Projection& kEmails = kEmailsImpl;
 
-std::optional<std::string> ContactWithEmail(Kv& kv, std::string_view tenant,
-                                            std::string_view email) {
+Result<std::optional<std::string>> ContactWithEmail(Kv& kv, std::string_view tenant,
+                                                    std::string_view email) {
   return kv.Get(std::string("e").append(TenantKey(tenant, domain::NormalizeEmail(email))));
 }
 
