@@ -55,8 +55,9 @@ void AddAdmin(CLI::App& app, Runner& run) {
 
   auto* head = app.add_subcommand("head", "Print the head position and hash of a data directory");
   data(head);
-  head->footer("Example:\n  cledger head --data ./data\nExit codes: 0 printed · 1 a damaged ledger · "
-               "3 the data directory could not be opened.");
+  head->footer(
+      "Example:\n  cledger head --data ./data\n"
+      "Exit codes: 0 printed · 1 a damaged ledger · 3 the data directory could not be opened.");
   head->callback([args, &run] {
     run = [args] {
       auto engine = OpenOrExplain(args->data_dir);
