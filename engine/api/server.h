@@ -21,6 +21,7 @@ struct ServerOptions {
   size_t body_bytes_max = 1024 * 1024;
   size_t header_bytes_max = 16 * 1024;
   size_t connections_max = 1024;
+  size_t subscribers_max = 256;  // live streams; beyond, a 503 problem with Retry-After
   int read_timeout_s = 30;       // a request must arrive whole within this
   int idle_timeout_s = 60;       // a keep-alive connection may sit idle this long
   int heartbeat_s = 15;          // SSE comment lines keep proxies from closing the stream
