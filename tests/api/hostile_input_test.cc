@@ -86,6 +86,7 @@ TEST_CASE("MemberPasswordResetsAreRefusedBeforeAnyPasswordIsHashed") {
   CHECK(missing.status == 404);
   const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
   // One argon2id hash takes ~90 ms and 64 MiB: 17 of them would show in both figures.
+  MESSAGE("17 refused resets: ", seconds.count(), " s, peak RSS +", PeakRssMib() - peak_before, " MiB");
   CHECK(seconds.count() < 0.5);
   CHECK(PeakRssMib() - peak_before < 64);
 }
@@ -111,6 +112,7 @@ TEST_CASE("ConcurrentPasswordHashesAreBoundedAndTheExcessWaitsOrGets503") {
     ok += r.status == 200;
   }
   CHECK(ok >= 2);
+  MESSAGE(ok, " of 24 resets hashed, peak RSS +", PeakRssMib() - peak_before, " MiB");
   // At most kHashesMax (the cores, 2 here) argon2id hashes of 64 MiB at once.
   CHECK(PeakRssMib() - peak_before < 4 * 64);
 }
@@ -252,8 +254,9 @@ TEST_CASE("AnInvalidRequestIdIsReplacedAndTheEventsStayValidJson") {
   json::error_code ec;
   json::value parsed = json::parse(events.body, ec);
   REQUIRE(!ec);
-  const auto& items = parsed.at("events").as_array();
-  REQUIRE(items.size() == 4);
+  const auto& all = parsed.at("events").as_array();
+  REQUIRE(all.size() >= 4);
+  const std::vector<json::value> items(all.end() - 4, all.end());  // the four creates
   for (size_t i = 0; i < 3; ++i) {
     const std::string id(items[i].at("correlation_id").as_string());
     CHECK(!id.empty());
