@@ -152,6 +152,23 @@ TEST_CASE("AnIdempotencyKeyReusedForAnotherRequestAnswers422AndAppendsNothing") 
   CHECK(f.Head() == head);
 }
 
+// Keys committed before fingerprints existed hold no fingerprint: they answer any request,
+// as they always did, rather than refusing every retry after an upgrade.
+TEST_CASE("AnIdempotencyKeyStoredWithoutAFingerprintStillAnswersAReplay") {
+  ServerFixture f;
+  Commit commit;
+  commit.tenant = "acme";
+  commit.actor = {"owner-1", "owner"};
+  commit.idempotency_key = "older";
+  commit.events.push_back({"customer-c1", CustomerCreated{"c1", "Acme", "a@a.test", ""}});
+  REQUIRE(f.engine->ledger().Append(commit).ok());
+  const uint64_t head = f.Head();
+  Reply replay = f.Call("acme/owner", "POST", "/v1/customers",
+                        R"({"id":"c1","name":"Acme","email":"a@a.test"})", {{"Idempotency-Key", "older"}});
+  CHECK(replay.status == 201);
+  CHECK(f.Head() == head);
+}
+
 TEST_CASE("AReplayedTokenIssueAnswersTheIssuedTokensHashAndNoToken") {
   ServerFixture f;
   const Headers key = {{"Idempotency-Key", "issue-ivy"}};
