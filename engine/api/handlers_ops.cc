@@ -122,11 +122,13 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
       if (!c.ok()) return Problem(c.status());
       auto outcome = engine_.Execute(context, *c);
       if (!outcome.ok()) return Problem(outcome.status());
-      return JsonResponse(201, json::object{{"token", outcome->token},
-                                            {"token_hash", outcome->token_hash},
-                                            {"tenant", c->tenant},
-                                            {"actor", c->actor_id},
-                                            {"role", c->role}});
+      json::object issued{{"token_hash", outcome->token_hash},
+                          {"tenant", c->tenant},
+                          {"actor", c->actor_id},
+                          {"role", c->role}};
+      // A token is shown once: a replay answers without it.
+      if (!outcome->replayed) issued["token"] = outcome->token;
+      return JsonResponse(201, issued);
     }
     case RouteId::kAdminRevokeToken: {
       auto outcome = engine_.Execute(context, RevokeToken{"", call.params[0]});

@@ -117,13 +117,14 @@ TEST_CASE("ConcurrentPasswordHashesAreBoundedAndTheExcessWaitsOrGets503") {
   CHECK(PeakRssMib() - peak_before < 4 * 64);
 }
 
+const Headers kKey = {{"Idempotency-Key", "K"}};
+constexpr char kCreateC1[] = R"({"id":"c1","name":"Acme","email":"a@a.test"})";
+
 TEST_CASE("AnIdempotencyKeyReplayIsRefusedToARoleThatMayNotRunTheCommand") {
   ServerFixture f;
-  const Headers key = {{"Idempotency-Key", "K"}};
-  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
-                 R"({"id":"c1","name":"Acme","email":"a@a.test"})", key).status == 201);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers", kCreateC1, kKey).status == 201);
   const uint64_t head = f.Head();
-  Reply member = f.Call("acme/member", "DELETE", "/v1/customers/c1", "", key);
+  Reply member = f.Call("acme/member", "DELETE", "/v1/customers/c1", "", kKey);
   CHECK(member.status == 403);
   CHECK(f.Head() == head);
   CHECK(f.Call("acme/owner", "GET", "/v1/customers/c1").status == 200);
@@ -131,24 +132,18 @@ TEST_CASE("AnIdempotencyKeyReplayIsRefusedToARoleThatMayNotRunTheCommand") {
 
 TEST_CASE("AnIdempotencyKeyReusedForAnotherRequestAnswers422AndAppendsNothing") {
   ServerFixture f;
-  const Headers key = {{"Idempotency-Key", "K"}};
-  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
-                 R"({"id":"c1","name":"Acme","email":"a@a.test"})", key).status == 201);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers", kCreateC1, kKey).status == 201);
   const uint64_t head = f.Head();
   Reply other_body = f.Call("acme/owner", "POST", "/v1/customers",
-                            R"({"id":"c2","name":"Other","email":"o@a.test"})", key);
+                            R"({"id":"c2","name":"Other","email":"o@a.test"})", kKey);
   CHECK(other_body.status == 422);
   CHECK(Code(other_body) == "idempotency_key_reused");
-  Reply other_route = f.Call("acme/owner", "DELETE", "/v1/customers/c1", "", key);
-  CHECK(other_route.status == 422);
-  Reply other_actor = f.Call("acme/admin", "POST", "/v1/customers",
-                             R"({"id":"c1","name":"Acme","email":"a@a.test"})", key);
-  CHECK(other_actor.status == 422);
+  CHECK(f.Call("acme/owner", "DELETE", "/v1/customers/c1", "", kKey).status == 422);
+  CHECK(f.Call("acme/admin", "POST", "/v1/customers", kCreateC1, kKey).status == 422);
   CHECK(f.Head() == head);
   CHECK(f.Call("acme/owner", "GET", "/v1/customers/c2").status == 404);
   // The very same request is still a replay.
-  CHECK(f.Call("acme/owner", "POST", "/v1/customers",
-               R"({"id":"c1","name":"Acme","email":"a@a.test"})", key).status == 201);
+  CHECK(f.Call("acme/owner", "POST", "/v1/customers", kCreateC1, kKey).status == 201);
   CHECK(f.Head() == head);
 }
 
@@ -163,8 +158,8 @@ TEST_CASE("AnIdempotencyKeyStoredWithoutAFingerprintStillAnswersAReplay") {
   commit.events.push_back({"customer-c1", CustomerCreated{"c1", "Acme", "a@a.test", ""}});
   REQUIRE(f.engine->ledger().Append(commit).ok());
   const uint64_t head = f.Head();
-  Reply replay = f.Call("acme/owner", "POST", "/v1/customers",
-                        R"({"id":"c1","name":"Acme","email":"a@a.test"})", {{"Idempotency-Key", "older"}});
+  Reply replay = f.Call("acme/owner", "POST", "/v1/customers", kCreateC1,
+                        {{"Idempotency-Key", "older"}});
   CHECK(replay.status == 201);
   CHECK(f.Head() == head);
 }
@@ -178,7 +173,8 @@ TEST_CASE("AReplayedTokenIssueAnswersTheIssuedTokensHashAndNoToken") {
   Reply replay = f.Call("ops", "POST", "/v1/admin/tokens", body, key);
   REQUIRE(replay.status == 201);
   CHECK(Json(replay).at("token_hash") == Json(first).at("token_hash"));
-  CHECK(Json(replay).at("token") == "");
+  CHECK(Json(first).as_object().contains("token"));
+  CHECK_FALSE(Json(replay).as_object().contains("token"));
 }
 
 TEST_CASE("RevokingATokenClosesItsOpenStream") {
