@@ -3,6 +3,7 @@
 #include <rocksdb/utilities/backup_engine.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <semaphore>
 #include <set>
@@ -12,6 +13,7 @@
 #include "engine/domain/password.h"
 #include "engine/domain/rules.h"
 #include "engine/domain/validate.h"
+#include "engine/engine_env.h"
 #include "engine/projection_host.h"
 #include "engine/store/keys.h"
 #include "engine/store/kv_adapters.h"
@@ -74,9 +76,16 @@ ContactView ProfileContact(const CustomerView& customer) {
   return v;
 }
 
+// Where faults the engine handles by itself are told: the caller's hook, or stderr.
+std::function<void(const Status&)> StorageFaultReporter(const LedgerOptions& options) {
+  if (options.on_storage_fault) return options.on_storage_fault;
+  return [](const Status& s) { std::fprintf(stderr, "cledger: %s\n", s.ToString().c_str()); };
+}
+
 class EngineImpl final : public Engine {
  public:
-  explicit EngineImpl(LedgerOptions options) : options_(std::move(options)) {}
+  EngineImpl(LedgerOptions options, rocksdb::Env* env)
+      : options_(std::move(options)), env_(env) {}
   // The follower reads the log, so it stops first; the store drains its queue (which still
   // folds inline projections) before the host goes.
   ~EngineImpl() override {
@@ -92,8 +101,9 @@ class EngineImpl final : public Engine {
 
   Status Start() {
     store::StoreOptions store_options{options_, {}, {}};
+    store_options.env = env_;
     store_options.inline_fold = [this](store::Txn& txn, const std::vector<Event>& events) {
-      host_->FoldCommit(txn, events);
+      return host_->FoldCommit(txn, events);
     };
     store_options.inline_applied = [this](store::Txn& txn, uint64_t head) {
       host_->MarkApplied(txn, head);
@@ -102,7 +112,7 @@ class EngineImpl final : public Engine {
     auto opened = store::LogStore::Open(std::move(store_options));
     if (!opened.ok()) return opened.status();
     store_ = std::move(opened).value();
-    host_ = std::make_unique<ProjectionHost>(*store_);
+    host_ = std::make_unique<ProjectionHost>(*store_, StorageFaultReporter(options_));
     return host_->Attach();
   }
 
@@ -154,7 +164,10 @@ class EngineImpl final : public Engine {
     outcome.replayed = committed->replayed;
     auto events = store_->Read(outcome.first_position,
                                outcome.last_position - outcome.first_position + 1);
-    if (!events.ok() || events->empty()) return events.status();
+    if (!events.ok()) return events.status();
+    if (events->empty()) {  // acknowledged, then not readable: the log lost it
+      return Status::Corruption("corrupt_event", "a committed event is missing");
+    }
     if (outcome.replayed) {  // secrets are returned once, never again
       outcome.temporary_password.clear();
       outcome.token.clear();
@@ -173,10 +186,11 @@ class EngineImpl final : public Engine {
   Result<Principal> Authenticate(const std::string& token) override {
     Snapshot snap(*this, /*consistent=*/false);
     auto principal = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), events::Sha256Hex(token));
-    if (!principal) {
+    if (!principal.ok()) return principal.status();
+    if (!*principal) {
       return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
     }
-    return *principal;
+    return std::move(**principal);
   }
 
   Result<ContactView> GetContact(const Principal& who, const std::string& id,
@@ -208,18 +222,23 @@ class EngineImpl final : public Engine {
                                                 ContactStatus status) override {
     if (!CanRead(who)) return CannotRead(who);
     Snapshot snap(*this);
-    auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
-    if (!customer) return Status(Code::kNotFound, "customer_not_found", "no such customer");
+    auto found = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
+    if (!found.ok()) return found.status();
+    if (!*found) return Status::NotFound("customer_not_found", "no such customer");
+    const CustomerView& customer = **found;
     auto wanted = [&](const ContactView& c) {
       return status == ContactStatus::kAll || c.deleted == (status == ContactStatus::kInactive);
     };
     std::vector<ContactView> out;
-    if (ContactView profile = ProfileContact(*customer); !profile.fields.email.empty() && wanted(profile)) {
+    if (ContactView profile = ProfileContact(customer); !profile.fields.email.empty() && wanted(profile)) {
       out.push_back(std::move(profile));
     }
-    for (const auto& link : pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id)) {
+    auto links = pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id);
+    if (!links.ok()) return links.status();
+    for (const auto& link : *links) {
       auto contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, link.contact_id);
-      if (contact && wanted(*contact)) out.push_back(std::move(*contact));
+      if (!contact.ok()) return contact.status();
+      if (*contact && wanted(**contact)) out.push_back(std::move(**contact));
     }
     return out;
   }
@@ -250,8 +269,9 @@ class EngineImpl final : public Engine {
     if (!CanRead(who)) return CannotRead(who);
     AwaitAudit();
     Snapshot snap(*this);
-    std::vector<AuditEntry> entries = pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant);
-    std::erase_if(entries, [&](const AuditEntry& e) {
+    auto entries = pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant);
+    if (!entries.ok()) return entries;
+    std::erase_if(*entries, [&](const AuditEntry& e) {
       return e.recorded_at_us < from_us || e.recorded_at_us > to_us;
     });
     return entries;
@@ -339,7 +359,7 @@ class EngineImpl final : public Engine {
       if (!events.ok()) return events.status();
       for (const Event& e : *events) {
         if (e.position > *position) return query(past);
-        projection.Apply(past, e);
+        if (Status s = projection.Apply(past, e); !s.ok()) return s;
       }
       if (events->size() < 1000) break;
       version = events->back().stream_version + 1;
@@ -348,6 +368,7 @@ class EngineImpl final : public Engine {
   }
 
   LedgerOptions options_;
+  rocksdb::Env* env_ = nullptr;  // RocksDB's default unless a test injects faults
   std::unique_ptr<store::LogStore> store_;
   std::unique_ptr<ProjectionHost> host_;
   std::counting_semaphore<> hashes_{kHashesMax};
@@ -361,8 +382,10 @@ Status EngineImpl::CheckTarget(const CommandContext& context, const Command& com
     return Status::Ok();
   }
   Snapshot snap(*this, /*consistent=*/false);
-  if (!pj::GetContact(snap.Kv(pj::kContacts), context.tenant, reset->contact_id)) {
-    return Status(Code::kNotFound, "contact_not_found", "no contact '" + reset->contact_id + "'");
+  auto contact = pj::GetContact(snap.Kv(pj::kContacts), context.tenant, reset->contact_id);
+  if (!contact.ok()) return contact.status();
+  if (!*contact) {
+    return Status::NotFound("contact_not_found", "no contact '" + reset->contact_id + "'");
   }
   return Status::Ok();
 }
@@ -456,10 +479,12 @@ Result<std::vector<Recipient>> EngineImpl::Recipients(const Principal& who,
                   "kind");
   }
   Snapshot snap(*this);
-  auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
-  if (!customer || customer->deleted) {
-    return Status(Code::kNotFound, "customer_not_found", "no customer '" + customer_id + "'");
+  auto found = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
+  if (!found.ok()) return found.status();
+  if (!*found || (*found)->deleted) {
+    return Status::NotFound("customer_not_found", "no customer '" + customer_id + "'");
   }
+  const CustomerView* customer = &**found;
   std::vector<Recipient> out;
   std::set<std::string> seen;
   auto add = [&](const std::string& email, const std::string& contact, const std::string& format) {
@@ -476,9 +501,13 @@ Result<std::vector<Recipient>> EngineImpl::Recipients(const Principal& who,
   auto has = [](const std::vector<std::string>& v, const std::string& x) {
     return std::find(v.begin(), v.end(), x) != v.end();
   };
-  for (const auto& link : pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id)) {
-    auto contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, link.contact_id);
-    if (!contact || contact->deleted) continue;
+  auto links = pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id);
+  if (!links.ok()) return links.status();
+  for (const auto& link : *links) {
+    auto found_contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, link.contact_id);
+    if (!found_contact.ok()) return found_contact.status();
+    if (!*found_contact || (*found_contact)->deleted) continue;
+    const ContactView* contact = &**found_contact;
     const Communication& c = contact->fields.communication;
     const bool bills = c.email_bill != "none" && !c.email_bill.empty();
     const bool receives = invoice ? (bills || has(link.roles, "billing"))
@@ -495,21 +524,20 @@ Result<EngineStats> EngineImpl::Stats() {
   stats.head = store_->GetHead();
   stats.ledger = store_->Stats();
   Snapshot snap(*this);
-  snap.Kv(pj::kTenants).Scan("t", [&](std::string_view, std::string_view) {
+  Status scanned = snap.Kv(pj::kTenants).Scan("t", [&](std::string_view, std::string_view) {
     ++stats.tenants;
     return true;
   });
-  auto count = [&](const pj::Projection& p) {
-    uint64_t n = 0;
+  if (!scanned.ok()) return scanned;
+  auto count = [&](const pj::Projection& p, uint64_t& n) {
     // Record keys start with lp(tenant): a length byte, never the applied marker's 0xff.
-    snap.Kv(p).Scan("", [&](std::string_view key, std::string_view) {
+    return snap.Kv(p).Scan("", [&](std::string_view key, std::string_view) {
       n += static_cast<uint8_t>(key[0]) < 0x80;
       return true;
     });
-    return n;
   };
-  stats.customers = count(pj::kCustomers);
-  stats.contacts = count(pj::kContacts);
+  if (Status s = count(pj::kCustomers, stats.customers); !s.ok()) return s;
+  if (Status s = count(pj::kContacts, stats.contacts); !s.ok()) return s;
   std::error_code ec;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(options_.path, ec)) {
     if (entry.is_regular_file(ec)) stats.size_bytes += entry.file_size(ec);
@@ -553,7 +581,11 @@ Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& d
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const LedgerOptions& options) {
-  auto engine = std::make_unique<EngineImpl>(options);
+  return OpenEngineOnEnv(options, nullptr);
+}
+
+Result<std::unique_ptr<Engine>> OpenEngineOnEnv(const LedgerOptions& options, rocksdb::Env* env) {
+  auto engine = std::make_unique<EngineImpl>(options, env);
   if (Status s = engine->Start(); !s.ok()) return s;
   return std::unique_ptr<Engine>(std::move(engine));
 }

@@ -74,6 +74,7 @@ int HttpStatusOf(const Status& status) {
     case Code::kCorruption: return 500;
     case Code::kIoError:
     case Code::kUnavailable: return 503;
+    case Code::kNoSpace: return 507;
   }
   return 500;
 }
@@ -130,9 +131,9 @@ std::optional<RouteId> Handlers::Match(const HttpRequest& request,
     params = std::move(captured);
     return route.id;
   }
-  error = path_matched
-              ? Problem(Status(Code::kInvalidArgument, "method_not_allowed", "method not allowed"), 405)
-              : Problem(Status(Code::kNotFound, "not_found", "no such route"));
+  const Status wrong_method = Status::InvalidArgument("method_not_allowed", "method not allowed");
+  error = path_matched ? Problem(wrong_method, 405)
+                       : Problem(Status::NotFound("not_found", "no such route"));
   return std::nullopt;
 }
 
@@ -148,14 +149,11 @@ Handlers::Served Handlers::Serve(const HttpRequest& request) {
   auto who = Authenticate(request.authorization);
   if (!who.ok()) return {path, Problem(who.status())};
   call.who = *who;
-  try {
-    if (*route != RouteId::kEventStream) return {path, Dispatch(*route, call)};
-    auto plan = PlanStream(call);
-    if (!plan.ok()) return {path, Problem(plan.status())};
-    return {path, std::move(plan).value()};
-  } catch (const std::exception&) {  // a storage read failed under us
-    return {path, Problem(Status(Code::kIoError, "storage_error", "the storage failed; try again"))};
-  }
+  // Storage faults arrive as values: 503, or 500 if corrupt.
+  if (*route != RouteId::kEventStream) return {path, Dispatch(*route, call)};
+  auto plan = PlanStream(call);
+  if (!plan.ok()) return {path, Problem(plan.status())};
+  return {path, std::move(plan).value()};
 }
 
 HttpResponse Handlers::Handle(const HttpRequest& request) {

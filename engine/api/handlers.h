@@ -87,8 +87,9 @@ class Handlers {
   Served Serve(const HttpRequest& request);
   // Serve, for callers that only answer: a stream plan is a 200 with no body.
   HttpResponse Handle(const HttpRequest& request);
-  // Whether the stream's token is still valid (one key lookup).
-  bool StillAuthorized(const StreamPlan& plan);
+  // Whether the stream's token is still valid (one key lookup): unauthenticated once it is
+  // revoked, or the storage's failure.
+  Status Reauthenticate(const StreamPlan& plan);
   // One SSE frame for an event.
   static std::string SseFrame(const Event& event);
 

@@ -261,8 +261,9 @@ Result<StreamPlan> Handlers::PlanStream(Call& call) {
   return plan;
 }
 
-bool Handlers::StillAuthorized(const StreamPlan& plan) {
-  return engine_.Authenticate(plan.token).ok();
+Status Handlers::Reauthenticate(const StreamPlan& plan) {
+  auto who = engine_.Authenticate(plan.token);
+  return who.ok() ? Status::Ok() : who.status();
 }
 
 bool StreamPlan::Wants(const Event& event) const {

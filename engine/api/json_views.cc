@@ -78,6 +78,9 @@ template <typename... Fs>
 struct Overloaded : Fs... {
   using Fs::operator()...;
 };
+// clang 14 (the fuzzing and sanitizer build) does not deduce aggregate template arguments.
+template <typename... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
 
 json::object LinkJson(const std::string& contact_id, const std::string& customer_id) {
   return json::object{{"contact_id", contact_id}, {"customer_id", customer_id}};

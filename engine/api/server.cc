@@ -25,6 +25,12 @@ using net::awaitable;
 using net::use_awaitable;
 constexpr auto kNoThrow = net::experimental::as_tuple(use_awaitable);
 
+// The last frame of a stream that ends on a failure, with its reason.
+constexpr std::string_view kTokenRevokedFrame =
+    "event: error\ndata: {\"code\":\"token_revoked\"}\n\n";
+constexpr std::string_view kStorageErrorFrame =
+    "event: error\ndata: {\"code\":\"storage_error\"}\n\n";
+
 // Threads that run blocking engine calls (a command waits for its group commit): enough for
 // many commits to share one sync.
 constexpr int kBlockingThreads = 64;
@@ -340,9 +346,9 @@ class Server::Impl {
     if (metrics_.subscribers.fetch_add(1) >= options_.subscribers_max) {
       --metrics_.subscribers;
       log(503);
-      co_await Respond(stream, Problem(Status(Code::kUnavailable, "too_many_subscribers",
-                                              "the server is at its subscriber limit; retry later")),
-                       version, false);
+      const Status full(Code::kUnavailable, "too_many_subscribers",
+                        "the server is at its subscriber limit; retry later");
+      co_await Respond(stream, Problem(full), version, false);
       co_return;
     }
     log(200);
@@ -378,16 +384,18 @@ class Server::Impl {
     return chunk;
   }
 
-  // Writes `text` to a subscriber whose token is still valid; a revoked token gets a last
-  // error frame instead. False when the stream is over.
+  // Writes `text` to a subscriber whose token is still valid; a revoked token (or a failed
+  // check) gets a last error frame instead. False when the stream is over.
   awaitable<bool> Send(beast::tcp_stream& stream, const StreamPlan& plan, std::string_view text) {
-    const bool authorized = handlers_.StillAuthorized(plan);
-    if (!authorized) text = "event: error\ndata: {\"code\":\"token_revoked\"}\n\n";
+    const Status valid = handlers_.Reauthenticate(plan);
+    if (!valid.ok()) {
+      text = valid.code() == Code::kUnauthenticated ? kTokenRevokedFrame : kStorageErrorFrame;
+    }
     // A subscriber that cannot take a chunk within the timeout is cut off; it resumes with
     // Last-Event-ID. Nothing queues up for it meanwhile.
     stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
     auto [ec, n] = co_await net::async_write(stream, net::buffer(text), kNoThrow);
-    co_return authorized && !ec;
+    co_return valid.ok() && !ec;
   }
 
   awaitable<void> Follow(beast::tcp_stream& stream, const StreamPlan& plan, Hub::Waiter& waiter) {
@@ -395,7 +403,7 @@ class Server::Impl {
     while (!stopping_) {
       Result<std::string> chunk = NextChunk(plan, next);
       if (!chunk.ok()) {
-        co_await Send(stream, plan, "event: error\ndata: {\"code\":\"storage_error\"}\n\n");
+        co_await Send(stream, plan, kStorageErrorFrame);
         co_return;
       }
       if (!chunk->empty() && !co_await Send(stream, plan, *chunk)) co_return;

@@ -1,7 +1,6 @@
 // Requests an attacker would send, over real HTTP on loopback: each once crashed the server,
 // cost it unbounded memory or CPU, skipped a check, or produced output a client cannot read.
 #include <doctest/doctest.h>
-
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -30,9 +29,11 @@ std::string Code(const Reply& r) {
 
 void CreateCustomerAndContact(ServerFixture& f) {
   REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
-                 R"({"id":"c1","name":"Acme Corp","email":"ap@acme.test"})").status == 201);
+                 R"({"id":"c1","name":"Acme Corp","email":"ap@acme.test"})")
+              .status == 201);
   REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
-                 R"({"id":"k1","first_name":"Ann","email":"ann@x.test"})").status == 201);
+                 R"({"id":"k1","first_name":"Ann","email":"ann@x.test"})")
+              .status == 201);
 }
 
 // The most memory the process has held since it started (VmHWM), in MiB.
@@ -53,7 +54,8 @@ size_t RssMib() {
 }
 
 Reply Get(ServerFixture& f, const std::string& who, const std::string& target) {
-  return testing::RawHttp(f.port, "GET " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+  return testing::RawHttp(f.port, "GET " + target +
+                                      " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                                       f.tokens.at(who) + "\r\nConnection: close\r\n\r\n");
 }
 
@@ -78,15 +80,18 @@ TEST_CASE("MemberPasswordResetsAreRefusedBeforeAnyPasswordIsHashed") {
   std::vector<std::future<Reply>> replies;
   for (int i = 0; i < 16; ++i) {
     replies.push_back(std::async(std::launch::async, [&] {
-      return f.Call("acme/member", "POST", "/v1/contacts/nope/password-reset", R"({"generate":true})");
+      return f.Call("acme/member", "POST", "/v1/contacts/nope/password-reset",
+                    R"({"generate":true})");
     }));
   }
   for (auto& r : replies) CHECK(r.get().status == 403);
-  Reply missing = f.Call("acme/owner", "POST", "/v1/contacts/nope/password-reset", R"({"generate":true})");
+  Reply missing =
+      f.Call("acme/owner", "POST", "/v1/contacts/nope/password-reset", R"({"generate":true})");
   CHECK(missing.status == 404);
   const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
   // One argon2id hash takes ~90 ms and 64 MiB: 17 of them would show in both figures.
-  MESSAGE("17 refused resets: ", seconds.count(), " s, peak RSS +", PeakRssMib() - peak_before, " MiB");
+  MESSAGE("17 refused resets: ", seconds.count(), " s, peak RSS +", PeakRssMib() - peak_before,
+          " MiB");
   CHECK(seconds.count() < 0.5);
   CHECK(PeakRssMib() - peak_before < 64);
 }
@@ -158,8 +163,8 @@ TEST_CASE("AnIdempotencyKeyStoredWithoutAFingerprintStillAnswersAReplay") {
   commit.events.push_back({"customer-c1", CustomerCreated{"c1", "Acme", "a@a.test", ""}});
   REQUIRE(f.engine->ledger().Append(commit).ok());
   const uint64_t head = f.Head();
-  Reply replay = f.Call("acme/owner", "POST", "/v1/customers", kCreateC1,
-                        {{"Idempotency-Key", "older"}});
+  Reply replay =
+      f.Call("acme/owner", "POST", "/v1/customers", kCreateC1, {{"Idempotency-Key", "older"}});
   CHECK(replay.status == 201);
   CHECK(f.Head() == head);
 }
@@ -190,8 +195,9 @@ TEST_CASE("RevokingATokenClosesItsOpenStream") {
   testing::SseClient::Frame frame;
   REQUIRE(client.Next(frame));
   CHECK(frame.event == "ContactEdited");
-  REQUIRE(f.Call("ops", "DELETE", "/v1/admin/tokens/" +
-                     std::string(Json(issued).at("token_hash").as_string())).status == 204);
+  REQUIRE(f.Call("ops", "DELETE",
+                 "/v1/admin/tokens/" + std::string(Json(issued).at("token_hash").as_string()))
+              .status == 204);
   REQUIRE(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"title":"Prof"})").status == 200);
   bool closed = false;
   while (client.Next(frame, 3000)) {
@@ -228,7 +234,8 @@ TEST_CASE("StalledSubscribersOfLargeEventsKeepTheServersMemoryBounded") {
     socket.set_option(net::socket_base::receive_buffer_size(4096));
     socket.connect({net::ip::make_address("127.0.0.1"), f.port});
     net::write(socket, net::buffer("GET /v1/events/stream?from=1 HTTP/1.1\r\nHost: x\r\n"
-                                   "Authorization: Bearer " + f.tokens["acme/auditor"] + "\r\n\r\n"));
+                                   "Authorization: Bearer " +
+                                   f.tokens["acme/auditor"] + "\r\n\r\n"));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const size_t grown = RssMib() - rss_before;
@@ -255,13 +262,16 @@ TEST_CASE("AnInvalidRequestIdIsReplacedAndTheEventsStayValidJson") {
   int n = 0;
   for (const std::string& id : ids) {
     const std::string customer = "c" + std::to_string(++n);
-    Reply r = f.Call("acme/owner", "POST", "/v1/customers",
-                     R"({"id":")" + customer + R"(","name":"A","email":")" + customer + R"(@a.test"})",
-                     {{"X-Request-ID", id}});
+    Reply r =
+        f.Call("acme/owner", "POST", "/v1/customers",
+               R"({"id":")" + customer + R"(","name":"A","email":")" + customer + R"(@a.test"})",
+               {{"X-Request-ID", id}});
     CHECK(r.status == 201);
   }
-  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers", R"({"id":"c9","name":"A","email":"c9@a.test"})",
-                 {{"X-Request-ID", "order-42.retry:1_x"}}).status == 201);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
+                 R"({"id":"c9","name":"A","email":"c9@a.test"})",
+                 {{"X-Request-ID", "order-42.retry:1_x"}})
+              .status == 201);
   Reply events = f.Call("acme/owner", "GET", "/v1/events?from=1&limit=1000");
   REQUIRE(events.status == 200);
   json::error_code ec;
@@ -310,15 +320,17 @@ TEST_CASE("TheBearerSchemeIsCaseInsensitive") {
   for (const char* scheme : {"bearer ", "BEARER ", "Bearer "}) {
     CAPTURE(scheme);
     CHECK(testing::Http(f.port, "GET", "/v1/events", "",
-                        {{"Authorization", scheme + f.tokens["acme/service"]}}).status == 200);
+                        {{"Authorization", scheme + f.tokens["acme/service"]}})
+              .status == 200);
   }
 }
 
 TEST_CASE("APageLimitOfZeroOrOverAThousandAnswers400") {
   ServerFixture f;
   CreateCustomerAndContact(f);
-  for (const char* target : {"/v1/events?limit=0", "/v1/events?limit=1001",
-                             "/v1/customers/c1/contacts?limit=0", "/v1/contacts/k1/history?limit=5000"}) {
+  for (const char* target :
+       {"/v1/events?limit=0", "/v1/events?limit=1001", "/v1/customers/c1/contacts?limit=0",
+        "/v1/contacts/k1/history?limit=5000"}) {
     CAPTURE(target);
     Reply r = f.Call("acme/owner", "GET", target);
     CHECK(r.status == 400);
@@ -390,9 +402,8 @@ TEST_CASE("ConcurrentVerificationsShareOneRunAndARepeatWithinTheWindowReusesIt")
   CreateCustomerAndContact(f);
   std::vector<std::future<Reply>> replies;
   for (int i = 0; i < 8; ++i) {
-    replies.push_back(std::async(std::launch::async, [&] {
-      return f.Call("acme/auditor", "GET", "/v1/ledger/verify");
-    }));
+    replies.push_back(std::async(
+        std::launch::async, [&] { return f.Call("acme/auditor", "GET", "/v1/ledger/verify"); }));
   }
   std::set<std::string> runs;
   for (auto& r : replies) {

@@ -4,7 +4,6 @@
 //   history       a contact or customer as it was then, with its audit trail up to then
 //   audit export  one row per field change, as RFC 4180 CSV or JSON lines
 //   import        JSON-lines commands: validated line by line, idempotent and resumable
-#include <cstdio>
 #include <exception>
 #include <iostream>
 #include <optional>
@@ -18,18 +17,6 @@
 
 namespace cledger::cli {
 namespace audit_tools {
-namespace {
-
-// True for a C1 control character (U+0080..U+009F) at `i`: some terminals obey them as
-// escape sequences just like ESC.
-bool IsC1At(std::string_view s, size_t i) {
-  return static_cast<unsigned char>(s[i]) == 0xC2 && i + 1 < s.size() &&
-         static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
-         static_cast<unsigned char>(s[i + 1]) <= 0x9F;
-}
-
-}  // namespace
-
 // "message (reason, field)": the message for people, the stable reason for scripts and the
 // offending field when there is one.
 std::string Describe(const Status& s) {
@@ -61,28 +48,6 @@ void SetRunner(Runner& run, std::function<int()> work) {
       return kExitFailed;
     }
   };
-}
-
-// Text for a terminal: control characters are shown escaped, so a stored value can neither
-// forge a line of the report nor drive the auditor's terminal.
-std::string Printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const bool c1 = IsC1At(s, i);
-    if (c >= 0x20 && c != 0x7F && !c1) {
-      out.push_back(s[i]);
-    } else if (c == '\n' || c == '\r' || c == '\t') {
-      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t";
-    } else {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\x%02x",
-                    c1 ? static_cast<unsigned>(static_cast<unsigned char>(s[++i])) : c);
-      out += buffer;
-    }
-  }
-  return out;
 }
 
 }  // namespace audit_tools

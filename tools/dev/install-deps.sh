@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Contact Ledger builds and tests with. Idempotent: when
 # everything is present it changes nothing and asks no mirror.
+#   install-deps.sh          what the normal build and tests need
+#   install-deps.sh fuzz     also clang and its sanitizer/libFuzzer runtimes (fuzz.sh,
+#                            sanitize.sh, CI)
 set -euo pipefail
 packages=(
   cmake ninja-build g++ ccache pkg-config curl
@@ -10,6 +13,9 @@ packages=(
   libspdlog-dev doctest-dev libcli11-dev
   libsodium-dev libssl-dev
 )
+if [ "${1:-}" = "fuzz" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
