@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/api/handlers_call.h"
+#include "events/codec.h"
 
 namespace cledger::api {
 
@@ -22,6 +23,7 @@ HttpResponse Handlers::Events(Call& call) {
     for (const Event& e : *events) {
       if (!plan.Wants(e)) continue;
       auto raw = engine_.ledger().ReadRaw(e.position);
+      if (raw.ok()) raw = events::RedactSecrets(*raw);
       if (!raw.ok()) return Problem(raw.status());
       const uint32_t size = static_cast<uint32_t>(raw->size());
       for (int i = 0; i < 4; ++i) response.body.push_back(static_cast<char>(size >> (8 * i)));
@@ -142,8 +144,9 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
       if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
         return Problem(Invalid("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
       }
-      if (Status s = engine_.Backup(std::string(dir->as_string())); !s.ok()) return Problem(s);
+      // Read before: the backup holds at least this head, and maybe commits made meanwhile.
       const Head head = engine_.ledger().GetHead();
+      if (Status s = engine_.Backup(std::string(dir->as_string())); !s.ok()) return Problem(s);
       return JsonResponse(201, json::object{{"dir", *dir}, {"position", head.position}});
     }
     case RouteId::kAdminStats: {

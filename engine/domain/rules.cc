@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "cledger/limits.h"
 #include "engine/domain/validate.h"
 #include "projections/views.h"
 
@@ -221,6 +222,9 @@ class Rules {
     if (c.password && !fields.portal_enabled) {
       return Conflict("portal_disabled", "a portal password needs portal access enabled");
     }
+    if (!c.customer_id.empty()) {
+      if (Status s = RoomForContact(c.customer_id); !s.ok()) return s;
+    }
     Draft draft(ctx_, id, ContactStream(id));
     draft.Add(ContactCreated{id, c.customer_id, std::move(fields)});
     if (c.password) draft.Add(PasswordEvent(id));
@@ -247,6 +251,7 @@ class Rules {
     if (IsLinked(*contact, c.customer_id)) {
       return Conflict("already_linked", "the contact is already linked to this customer");
     }
+    if (Status s = RoomForContact(c.customer_id); !s.ok()) return s;
     return Draft(ctx_, c.contact_id, ContactStream(c.contact_id))
         .Add(ContactShared{c.contact_id, c.customer_id})
         .Done();
@@ -333,6 +338,9 @@ class Rules {
       }
     }
     if (Status s = EmailFree(contact->fields.email, c.id); !s.ok()) return s;
+    if (!contact->shared) {  // a deleted shared contact still counts where it is linked
+      if (Status s = RoomForContact(contact->owner_customer_id); !s.ok()) return s;
+    }
     return Draft(ctx_, c.id, ContactStream(c.id)).Add(ContactRestored{c.id}).Done();
   }
 
@@ -427,6 +435,25 @@ class Rules {
                   "contact '" + **holder + "' already has this email; share that contact "
                   "instead of creating another",
                   "email");
+  }
+
+  // Room for one more contact on the customer (limits::kContactsPerCustomerMax). Counted as
+  // DeleteCustomer counts the events it appends: live direct contacts and every shared link.
+  Status RoomForContact(const std::string& customer_id) const {
+    const auto links = pj::LinksOf(views_.links, ctx_.tenant, customer_id);
+    if (!links.ok()) return links.status();
+    if (links->size() < limits::kContactsPerCustomerMax) return Status::Ok();
+    size_t held = 0;
+    for (const auto& link : *links) {
+      auto contact = pj::GetContact(views_.contacts, ctx_.tenant, link.contact_id);
+      if (!contact.ok()) return contact.status();
+      held += *contact && ((*contact)->shared || !(*contact)->deleted) ? 1 : 0;
+    }
+    if (held < limits::kContactsPerCustomerMax) return Status::Ok();
+    return Conflict("too_many_contacts",
+                    "customer '" + customer_id + "' already holds " +
+                        std::to_string(limits::kContactsPerCustomerMax) +
+                        " contacts, the most one may hold; delete or unlink one first");
   }
 
   EventBody PasswordEvent(const std::string& id) const {

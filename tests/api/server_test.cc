@@ -140,6 +140,12 @@ TEST_CASE("ATokenOfOneTenantGets404ForEveryIdOfAnother") {
   CHECK(Json(f.Call("globex/owner", "GET", "/v1/contacts/k1/history")).at("items").as_array().empty());
   CHECK(f.Head() == head);
   auto events = Json(f.Call("globex/owner", "GET", "/v1/events?from=1&limit=1000")).at("events").as_array();
+  const auto all = f.engine->ledger().Read(1, 1000);
+  REQUIRE(all.ok());
+  size_t globex = 0;
+  for (const Event& e : *all) globex += e.tenant == "globex" ? 1 : 0;
+  REQUIRE(globex > 0);
+  REQUIRE(events.size() == globex);
   for (const auto& e : events) CHECK(e.at("tenant") == "globex");
 }
 

@@ -49,9 +49,13 @@ struct ServerFixture {
     port = server->port();
     runner = std::thread([this] { server->Run(); });
   }
-  ~ServerFixture() {
-    server->Stop();
-    runner.join();
+  ~ServerFixture() { Close(); }
+  // Stops the server and closes the engine: what the data directory holds is then all there is.
+  void Close() {
+    if (server) server->Stop();
+    if (runner.joinable()) runner.join();
+    server.reset();
+    engine.reset();
   }
 
   Reply Call(const std::string& who, const std::string& method, const std::string& target,
