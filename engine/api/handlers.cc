@@ -42,7 +42,8 @@ int HttpStatusOf(const Status& status) {
 HttpResponse Problem(const Status& status) {
   const int code = HttpStatusOf(status);
   std::string detail = status.message();
-  if (status.code() == Code::kIoError || status.code() == Code::kCorruption) {
+  if (status.code() == Code::kIoError || status.code() == Code::kCorruption ||
+      status.code() == Code::kNoSpace) {
     // Storage messages name files of the server: they go to the log, not to the client.
     spdlog::error("storage failure answered with {}: {}", code, status.message());
     detail = "the storage failed; nothing was applied, try again";
@@ -56,6 +57,9 @@ HttpResponse Problem(const Status& status) {
   HttpResponse response = JsonResponse(code, body);
   response.content_type = "application/problem+json";
   if (code == 401) response.headers.push_back({"WWW-Authenticate", "Bearer"});
+  if (code == 503 || code == 507) {  // a storage fault or a full disk: both clear by themselves
+    response.headers.push_back({"Retry-After", std::to_string(limits::kRetryAfterSeconds)});
+  }
   return response;
 }
 

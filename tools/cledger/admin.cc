@@ -11,6 +11,11 @@ namespace cledger::cli {
 std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
   LedgerOptions options;
   options.path = data_dir;
+  return OpenOrExplain(options);
+}
+
+std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& options) {
+  const std::string& data_dir = options.path;
   auto engine = Engine::Open(options);
   if (!engine.ok()) {
     std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message() << "\n";

@@ -26,6 +26,8 @@ void AddAuditTools(CLI::App& app, Runner& run);  // history, audit export, impor
 
 // Opens the engine on `data_dir`, printing why not on stderr.
 std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir);
+// The same with the caller's options (their `path` is the data directory).
+std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& options);
 // The ops context offline tools act with.
 CommandContext OfflineOps();
 
