@@ -102,6 +102,7 @@ class EngineImpl final : public Engine {
   Status Start() {
     store::StoreOptions store_options{options_, {}, {}};
     store_options.env = env_;
+    store_options.ledger.on_storage_fault = StorageFaultReporter(options_);
     store_options.inline_fold = [this](store::Txn& txn, const std::vector<Event>& events) {
       return host_->FoldCommit(txn, events);
     };
@@ -306,13 +307,15 @@ class EngineImpl final : public Engine {
    public:
     // `consistent`: every read at one point in time. A query that reads one key needs no
     // snapshot (taking one costs a trip through the database's mutex).
+    // The store's read lock is held throughout, so a reopen after a storage fault waits.
     explicit Snapshot(EngineImpl& engine, bool consistent = true)
-        : engine_(engine),
-          snapshot_(consistent ? engine.store_->db()->GetSnapshot() : nullptr) {}
+        : engine_(engine), gate_(engine.store_->ReadLock()), db_(engine.store_->db()),
+          snapshot_(consistent && db_ != nullptr ? db_->GetSnapshot() : nullptr) {}
     ~Snapshot() {
-      if (snapshot_ != nullptr) engine_.store_->db()->ReleaseSnapshot(snapshot_);
+      if (snapshot_ != nullptr) db_->ReleaseSnapshot(snapshot_);
     }
     pj::Kv& Kv(const pj::Projection& p) {
+      if (db_ == nullptr) return unavailable_;
       auto it = kvs_.find(&p);
       if (it == kvs_.end()) {
         it = kvs_.emplace(&p, std::make_unique<store::SnapshotKv>(
@@ -323,8 +326,22 @@ class EngineImpl final : public Engine {
     }
 
    private:
+    // Reads while the database is being reopened: every one answers 503.
+    class UnavailableKv final : public pj::Kv {
+     public:
+      Result<std::optional<std::string>> Get(std::string_view) override {
+        return store::Reopening();
+      }
+      void Put(std::string_view, std::string_view) override { std::abort(); }
+      void Delete(std::string_view) override { std::abort(); }
+      Status Scan(std::string_view, const pj::ScanFn&) override { return store::Reopening(); }
+    };
+
     EngineImpl& engine_;
+    store::DbGate::Shared gate_;
+    rocksdb::DB* db_;
     const rocksdb::Snapshot* snapshot_;
+    UnavailableKv unavailable_;
     std::map<const pj::Projection*, std::unique_ptr<store::SnapshotKv>> kvs_;
   };
 
@@ -551,6 +568,8 @@ Status EngineImpl::Backup(const std::string& backup_dir) {
       rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);
   if (!s.ok()) return Status(Code::kIoError, "backup_failed", s.ToString());
   std::unique_ptr<rocksdb::BackupEngine> backups(raw);
+  auto gate = store_->ReadLock();
+  if (store_->db() == nullptr) return store::Reopening();
   // Live WAL files are copied with the tables, so the backup is one point in time across
   // every column family even while commits go on.
   rocksdb::CreateBackupOptions create;

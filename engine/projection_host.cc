@@ -49,16 +49,15 @@ Status ProjectionHost::Attach() {
                          &generation).ok()) {
       hosted.generation = std::stoull(generation);
     }
-    auto family = store_.CreateFamily(FamilyName(p->name(), hosted.generation));
-    if (!family.ok()) return family.status();
-    hosted.family = *family;
+    const std::string family = FamilyName(p->name(), hosted.generation);
+    if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
     // Inline folds share each commit's batch, so this is a no-op unless the projection is
     // new or was dropped: start-up work never grows with the log. Followers catch up in the
     // background instead.
     if (p->Inline()) {
-      auto applied = Applied(hosted.family);
+      auto applied = Applied(family);
       if (!applied.ok()) return applied.status();
-      auto folded = FoldRange(*p, hosted.family, *applied, head, {}, true);
+      auto folded = FoldRange(*p, family, *applied, head, {}, true);
       if (!folded.ok()) return folded.status();
     }
     std::lock_guard lock(mu_);
@@ -102,7 +101,7 @@ Result<uint64_t> ProjectionHost::FollowersApplied() {
   uint64_t applied = UINT64_MAX;
   for (const projections::Projection* p : projections::All()) {
     if (p->Inline()) continue;
-    auto one = Applied(Family(*p));
+    auto one = Applied(FamilyOf(*p));
     if (!one.ok()) return one.status();
     applied = std::min(applied, *one);
   }
@@ -147,7 +146,7 @@ Status ProjectionHost::FollowOnce(uint64_t target) {
   Status first;
   for (const projections::Projection* p : projections::All()) {
     if (p->Inline()) continue;
-    rocksdb::ColumnFamilyHandle* family = Family(*p);
+    const std::string family = FamilyOf(*p);
     auto applied = Applied(family);
     // Folding from a position it could not read would fold events twice: skip this pass.
     auto folded = applied.ok() ? FoldRange(*p, family, *applied, target, {}, false)
@@ -175,29 +174,39 @@ void ProjectionHost::MarkApplied(store::Txn& txn, uint64_t head) {
   }
 }
 
-rocksdb::ColumnFamilyHandle* ProjectionHost::Family(const projections::Projection& projection) {
+std::string ProjectionHost::FamilyOf(const projections::Projection& projection) {
   std::lock_guard lock(mu_);
-  return hosted_.find(projection.name())->second.family;
+  return FamilyName(projection.name(), hosted_.find(projection.name())->second.generation);
 }
 
-Result<uint64_t> ProjectionHost::Applied(rocksdb::ColumnFamilyHandle* family) {
+rocksdb::ColumnFamilyHandle* ProjectionHost::Family(const projections::Projection& projection) {
+  return store_.Family(FamilyOf(projection));
+}
+
+Result<uint64_t> ProjectionHost::Applied(const std::string& family) {
+  auto gate = store_.ReadLock();
+  rocksdb::ColumnFamilyHandle* handle = store_.Family(family);
+  if (store_.db() == nullptr || handle == nullptr) return store::Reopening();
   std::string value;
-  rocksdb::Status s = store_.db()->Get(rocksdb::ReadOptions(), family, kAppliedKey, &value);
+  rocksdb::Status s = store_.db()->Get(rocksdb::ReadOptions(), handle, kAppliedKey, &value);
   if (s.IsNotFound()) return uint64_t{0};
   if (!s.ok()) return store::FromRocks(s, "reading a projection's applied position");
   return store::DecodeU64(value);
 }
 
 Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projection,
-                                           rocksdb::ColumnFamilyHandle* family, uint64_t from,
+                                           const std::string& family, uint64_t from,
                                            uint64_t to, const Progress& progress, bool sync) {
   uint64_t done = from;
   while (done < to) {
     auto events = store_.Read(done + 1, std::min<uint64_t>(kFoldBatchEvents, to - done));
     if (!events.ok()) return events.status();
     if (events->empty()) break;
+    auto gate = store_.ReadLock();  // the batch reads and writes one database
+    rocksdb::ColumnFamilyHandle* handle = store_.Family(family);
+    if (store_.db() == nullptr || handle == nullptr) return store::Reopening();
     store::Txn txn(store_.db());
-    store::TxnKv kv(txn, family);
+    store::TxnKv kv(txn, handle);
     for (const Event& event : *events) {
       if (Status s = projection.Apply(kv, event); !s.ok()) return s;
     }
@@ -215,12 +224,14 @@ std::vector<ProjectionStatus> ProjectionHost::Statuses() {
   const uint64_t head = store_.GetHead().position;
   std::vector<ProjectionStatus> out;
   for (const projections::Projection* p : projections::All()) {
-    std::lock_guard lock(mu_);
-    const Hosted& hosted = hosted_.find(p->name())->second;
+    const uint64_t generation = [&] {
+      std::lock_guard lock(mu_);
+      return hosted_.find(p->name())->second.generation;
+    }();
     // Only a report: an unreadable position shows as nothing applied (the lag says so).
-    const uint64_t applied = Applied(hosted.family).value_or(0);
+    const uint64_t applied = Applied(FamilyName(p->name(), generation)).value_or(0);
     out.push_back({std::string(p->name()), applied, head > applied ? head - applied : 0,
-                   hosted.generation, p->Inline()});
+                   generation, p->Inline()});
   }
   return out;
 }
@@ -239,14 +250,13 @@ Status ProjectionHost::Rebuild(const std::string& name, const Progress& progress
   }
   const std::string family_name = FamilyName(name, generation);
   (void)store_.DropFamily(family_name);  // leftovers of an interrupted rebuild
-  auto family = store_.CreateFamily(family_name);
-  if (!family.ok()) return family.status();
-  auto folded = FoldRange(*projection, *family, 0, store_.GetHead().position, progress, false);
+  if (auto created = store_.CreateFamily(family_name); !created.ok()) return created.status();
+  auto folded = FoldRange(*projection, family_name, 0, store_.GetHead().position, progress, false);
   if (!folded.ok()) return folded.status();
 
-  rocksdb::ColumnFamilyHandle* old_family = nullptr;
+  std::string old_family;
   Status swapped = store_.RunExclusive([&]() -> Status {
-    auto rest = FoldRange(*projection, *family, *folded, store_.GetHead().position, {}, true);
+    auto rest = FoldRange(*projection, family_name, *folded, store_.GetHead().position, {}, true);
     if (!rest.ok()) return rest.status();
     rocksdb::WriteOptions write;
     write.sync = true;
@@ -255,19 +265,22 @@ Status ProjectionHost::Rebuild(const std::string& name, const Progress& progress
     if (!s.ok()) return Status(Code::kIoError, "storage_error", s.ToString());
     std::lock_guard lock(mu_);
     Hosted& hosted = hosted_.find(name)->second;
-    old_family = hosted.family;
-    hosted = {*family, generation};
+    old_family = FamilyName(name, hosted.generation);
+    hosted = {generation};
     return Status::Ok();
   });
   if (!swapped.ok()) return swapped;
-  return store_.DropFamily(old_family->GetName());
+  return store_.DropFamily(old_family);
 }
 
 Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& progress) {
-  // A snapshot taken between two commits: every projection is exactly at one head.
+  // A snapshot taken between two commits: every projection is exactly at one head. The
+  // gate keeps the database (and the snapshot) from a reopen until the end.
+  auto gate = store_.ReadLock();
   const rocksdb::Snapshot* snapshot = nullptr;
   uint64_t head = 0;
   Status taken = store_.RunExclusive([&] {
+    if (store_.db() == nullptr) return store::Reopening();
     head = store_.GetHead().position;
     AwaitFollowers(head, std::chrono::seconds(60));  // they fold without the writer
     snapshot = store_.db()->GetSnapshot();
@@ -298,7 +311,7 @@ Result<std::optional<std::string>> ProjectionHost::FirstDifference(
   (void)store_.DropFamily(scratch_name, /*shared=*/false);  // leftovers of an interrupted run
   auto scratch = store_.CreateFamily(scratch_name);
   if (!scratch.ok()) return scratch.status();
-  auto folded = FoldRange(projection, *scratch, 0, head, progress, false);
+  auto folded = FoldRange(projection, scratch_name, 0, head, progress, false);
   if (!folded.ok()) {
     (void)store_.DropFamily(scratch_name, /*shared=*/false);
     return folded.status();

@@ -40,6 +40,7 @@ class ProjectionHost {
   void AwaitFollowers(uint64_t position, std::chrono::milliseconds timeout);
   // REQUIRES: called before the store closes.
   void StopFollowing();
+  // REQUIRES: the writer thread or the store's ReadLock(): the handle lives until a reopen.
   rocksdb::ColumnFamilyHandle* Family(const projections::Projection& projection);
 
   std::vector<ProjectionStatus> Statuses();
@@ -47,16 +48,17 @@ class ProjectionHost {
   Result<std::vector<ProjectionMismatch>> Verify(const Progress& progress);
 
  private:
+  // Families are named, not held by handle: a reopen after a storage fault replaces handles.
   struct Hosted {
-    rocksdb::ColumnFamilyHandle* family = nullptr;
     uint64_t generation = 1;
   };
-  // Folds events (from, to] of the log into `family`; returns the last position folded.
+  std::string FamilyOf(const projections::Projection& projection);
+  // Folds events (from, to] of the log into the family; returns the last position folded.
   Result<uint64_t> FoldRange(const projections::Projection& projection,
-                             rocksdb::ColumnFamilyHandle* family, uint64_t from, uint64_t to,
+                             const std::string& family, uint64_t from, uint64_t to,
                              const Progress& progress, bool sync);
   // The position the family has applied (0: none yet), or why it cannot be read.
-  Result<uint64_t> Applied(rocksdb::ColumnFamilyHandle* family);
+  Result<uint64_t> Applied(const std::string& family);
   // The first key where `projection` at `snapshot` differs from a fresh fold up to `head`.
   Result<std::optional<std::string>> FirstDifference(const projections::Projection& projection,
                                                      const rocksdb::Snapshot* snapshot,

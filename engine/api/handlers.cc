@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cledger/limits.h"
 #include "engine/api/handlers_call.h"
 #include "engine/domain/validate.h"
 
@@ -83,7 +84,8 @@ HttpResponse Problem(const Status& status) { return Problem(status, HttpStatusOf
 
 HttpResponse Problem(const Status& status, int code) {
   std::string detail = Printable(status.message());
-  if (status.code() == Code::kIoError || status.code() == Code::kCorruption) {
+  if (status.code() == Code::kIoError || status.code() == Code::kCorruption ||
+      status.code() == Code::kNoSpace) {
     // Storage messages name files of the server: they go to the log, not to the client.
     spdlog::error("storage failure answered with {}: {}", code, status.message());
     detail = "the storage failed; nothing was applied, try again";
@@ -97,7 +99,9 @@ HttpResponse Problem(const Status& status, int code) {
   HttpResponse response = JsonResponse(code, body);
   response.content_type = "application/problem+json";
   if (code == 401) response.headers.push_back({"WWW-Authenticate", "Bearer"});
-  if (code == 503) response.headers.push_back({"Retry-After", "1"});
+  if (code == 503 || code == 507) {  // a storage fault or a full disk: both clear by themselves
+    response.headers.push_back({"Retry-After", std::to_string(limits::kRetryAfterSeconds)});
+  }
   return response;
 }
 

@@ -179,6 +179,13 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
 HttpResponse Handlers::Ops(RouteId route) {
   if (route == RouteId::kMetrics) return Metrics();
   if (route == RouteId::kHealthz) return JsonResponse(200, json::object{{"status", "ok"}});
+  // Not ready while the storage refuses writes: a fault being recovered, or a full disk.
+  if (const LedgerStats stats = engine_.ledger().Stats(); stats.storage_state != "ok") {
+    HttpResponse r = JsonResponse(503, json::object{{"status", "storage " + stats.storage_state},
+                                                    {"reason", stats.storage_reason}});
+    r.headers.push_back({"Retry-After", std::to_string(limits::kRetryAfterSeconds)});
+    return r;
+  }
   uint64_t lag = 0;  // of the projections commands validate against; followers may trail
   for (const ProjectionStatus& p : engine_.Projections()) {
     if (p.inline_with_commits) lag = std::max(lag, p.lag);
@@ -212,6 +219,19 @@ HttpResponse Handlers::Metrics() {
   line("cledger_sync_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative));
   line("cledger_sync_seconds_sum " + std::to_string(stats.write_us_sum / 1e6));
   line("cledger_sync_seconds_count " + std::to_string(stats.groups));
+  line("# HELP cledger_storage_state 1 for the storage's current state: ok, degraded (recovering "
+       "from a fault, writes answer 503) or no_space (writes answer 507).");
+  line("# TYPE cledger_storage_state gauge");
+  for (const char* state : {"ok", "degraded", "no_space"}) {
+    line(std::string("cledger_storage_state{state=\"") + state + "\"} " +
+         (stats.storage_state == state ? "1" : "0"));
+  }
+  line("# HELP cledger_storage_reopens_total Times the database was reopened after a fault.");
+  line("# TYPE cledger_storage_reopens_total counter");
+  line("cledger_storage_reopens_total " + std::to_string(stats.reopens));
+  line("# HELP cledger_storage_no_space_refusals_total Commit groups refused for lack of space.");
+  line("# TYPE cledger_storage_no_space_refusals_total counter");
+  line("cledger_storage_no_space_refusals_total " + std::to_string(stats.no_space_refusals));
   line("# HELP cledger_stream_subscribers Live event stream subscribers.");
   line("# TYPE cledger_stream_subscribers gauge");
   line("cledger_stream_subscribers " + std::to_string(metrics_.subscribers.load()));

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <pthread.h>
+#include <time.h>
 
+#include <cstdint>
 #include <cstdlib>
 
 namespace cledger::store {
@@ -42,11 +44,25 @@ class DbGate {
     DbGate* gate_;
   };
 
+  // Takes the gate exclusively if every reader lets go within `ms`; the caller then adopts
+  // it with an Exclusive(gate, kAdopt).
+  bool TryExclusiveFor(int64_t ms) {
+    timespec deadline{};
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += ms / 1000;
+    deadline.tv_nsec += (ms % 1000) * 1'000'000;
+    if (deadline.tv_nsec >= 1'000'000'000) {
+      ++deadline.tv_sec;
+      deadline.tv_nsec -= 1'000'000'000;
+    }
+    return pthread_rwlock_timedwrlock(&lock_, &deadline) == 0;
+  }
+  struct AdoptTag {};
+  static constexpr AdoptTag kAdopt{};
+
   class [[nodiscard]] Exclusive {
    public:
-    explicit Exclusive(DbGate& gate) : gate_(gate) {
-      if (pthread_rwlock_wrlock(&gate_.lock_) != 0) std::abort();
-    }
+    Exclusive(DbGate& gate, AdoptTag) : gate_(gate) {}
     ~Exclusive() { pthread_rwlock_unlock(&gate_.lock_); }
     Exclusive(const Exclusive&) = delete;
     Exclusive& operator=(const Exclusive&) = delete;

@@ -20,4 +20,10 @@ inline Status FromRocks(const rocksdb::Status& s, std::string_view what,
   return Status::IoError("storage_error", std::move(message));
 }
 
+// What a reader hears while the database is closed for a reopen after a fault.
+inline Status Reopening() {
+  return Status::Unavailable("storage_unavailable",
+                             "the database is being reopened after a storage fault");
+}
+
 }  // namespace cledger::store

@@ -3,7 +3,10 @@
 #include <pthread.h>
 #include <rocksdb/options.h>
 
+#include <rocksdb/sst_file_manager.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <cstring>
 #include <unordered_map>
@@ -16,6 +19,26 @@
 
 namespace cledger::store {
 namespace {
+
+// The newest write-ahead log file of the directory: the one a damaged open names.
+std::string NewestWal(const std::string& dir) {
+  std::string newest;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".log") && name > newest) newest = name;  // numbered, zero-padded
+  }
+  return newest.empty() ? "(no *.log file)" : (std::filesystem::path(dir) / newest).string();
+}
+
+Status WalDamaged(const std::string& dir, const rocksdb::Status& s) {
+  return Status::Corruption(
+      "wal_damaged",
+      "the database in " + dir + " does not open: " + s.ToString() +
+          ". If the damage is in the write-ahead log (newest: " + NewestWal(dir) +
+          "), commits acknowledged after it would be lost; opening refuses rather than drop "
+          "them silently. Keep a copy of the directory and restore from a backup");
+}
 
 
 }  // namespace
@@ -50,15 +73,26 @@ LogStore::~LogStore() {
   }
   answers_cv_.notify_all();
   if (notifier_.joinable()) notifier_.join();
-  if (!db_) return;
   // Flushed on a clean close, so the next open replays no write-ahead log: restart time does
   // not grow with what was written before.
-  std::vector<rocksdb::ColumnFamilyHandle*> all;
-  for (auto& [name, handle] : families_) all.push_back(handle);
-  (void)db_->Flush(rocksdb::FlushOptions(), all);
+  CloseDb(/*flush=*/true);
+}
+
+void LogStore::CloseDb(bool flush) {
+  if (!db_) return;
+  std::lock_guard lock(families_mu_);
+  if (flush) {
+    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    for (auto& [name, handle] : families_) all.push_back(handle);
+    (void)db_->Flush(rocksdb::FlushOptions(), all);
+  }
   for (auto& [name, handle] : families_) (void)db_->DestroyColumnFamilyHandle(handle);
   for (auto* handle : dropped_) (void)db_->DestroyColumnFamilyHandle(handle);
+  families_.clear();
+  dropped_.clear();
+  log_ = streams_ = idempotency_ = meta_ = nullptr;
   (void)db_->Close();
+  db_.reset();
 }
 
 Status LogStore::OpenDb() {
@@ -70,6 +104,13 @@ Status LogStore::OpenDb() {
   // Bounds what a restart after a crash replays: past this much WAL, memtables are flushed.
   db_options.max_total_wal_size = 32 << 20;
   if (options_.env != nullptr) db_options.env = options_.env;
+  // A torn last record is what a crash leaves and is dropped; damage anywhere else would drop
+  // acknowledged commits silently (and let new commits reuse their positions): refuse.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // A NoSpace from a flush or compaction becomes an error RocksDB recovers from by itself
+  // once space returns (it needs an SstFileManager for that), instead of a lasting one.
+  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(
+      options_.env != nullptr ? options_.env : rocksdb::Env::Default()));
 
   std::vector<std::string> names = {kCfMeta, kCfLog, kCfStreams, kCfIdempotency};
   names.insert(names.end(), options_.column_families.begin(), options_.column_families.end());
@@ -85,13 +126,17 @@ Status LogStore::OpenDb() {
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, options_.ledger.path, descriptors, &handles, &raw);
+  if (s.IsCorruption()) return WalDamaged(options_.ledger.path, s);
   if (!s.ok()) return FromRocks(s, "storage fault");
   db_.reset(raw);
-  for (size_t i = 0; i < names.size(); ++i) families_[names[i]] = handles[i];
-  log_ = families_[kCfLog];
-  streams_ = families_[kCfStreams];
-  idempotency_ = families_[kCfIdempotency];
-  meta_ = families_[kCfMeta];
+  {
+    std::lock_guard lock(families_mu_);
+    for (size_t i = 0; i < names.size(); ++i) families_[names[i]] = handles[i];
+    log_ = families_[kCfLog];
+    streams_ = families_[kCfStreams];
+    idempotency_ = families_[kCfIdempotency];
+    meta_ = families_[kCfMeta];
+  }
 
   std::string value;
   s = db_->Get(rocksdb::ReadOptions(), meta_, kMetaHead, &value);
@@ -102,7 +147,8 @@ Status LogStore::OpenDb() {
     return s.ok() ? Status::Ok() : FromRocks(s, "storage fault");
   }
   if (!s.ok()) return FromRocks(s, "storage fault");
-  if (value.size() != 56) return Status(Code::kCorruption, "corrupt_head", "bad head record");
+  if (value.size() != 56) return Status::Corruption("corrupt_head", "bad head record");
+  std::lock_guard lock(head_mu_);
   head_.position = DecodeU64(value);
   std::memcpy(head_.hash.data(), value.data() + 8, 32);
   last_recorded_at_us_ = static_cast<int64_t>(DecodeU64(std::string_view(value).substr(40)));
@@ -117,6 +163,8 @@ rocksdb::ColumnFamilyHandle* LogStore::Family(const std::string& name) {
 }
 
 Result<rocksdb::ColumnFamilyHandle*> LogStore::CreateFamily(const std::string& name) {
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
   std::lock_guard lock(families_mu_);
   if (auto it = families_.find(name); it != families_.end()) return it->second;
   rocksdb::ColumnFamilyHandle* handle = nullptr;
@@ -127,6 +175,8 @@ Result<rocksdb::ColumnFamilyHandle*> LogStore::CreateFamily(const std::string& n
 }
 
 Status LogStore::DropFamily(const std::string& name, bool shared) {
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
   std::lock_guard lock(families_mu_);
   auto it = families_.find(name);
   if (it == families_.end()) return Status::Ok();
@@ -190,10 +240,16 @@ std::future<Result<CommitResult>> LogStore::Enqueue(std::unique_ptr<Request> req
 }
 
 Status LogStore::WriteSide(rocksdb::WriteBatch& batch, bool sync) {
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
+  if (write_failed_) return Status::Unavailable("storage_unavailable", "a write failed");
+  if (Status s = CheckFreeSpace(batch.GetDataSize()); !s.ok()) return s;
   rocksdb::WriteOptions write;
   write.sync = sync;
   rocksdb::Status s = db_->Write(write, &batch);
-  return s.ok() ? Status::Ok() : FromRocks(s, "write failed");
+  if (s.ok()) return Status::Ok();
+  write_failed_ = true;  // the writer reopens the database before anything else is written
+  return FromRocks(s, "write failed");
 }
 
 Head LogStore::GetHead() {
@@ -215,6 +271,8 @@ Result<std::string> LogStore::ReadRaw(uint64_t position) {
   if (position == 0 || position > GetHead().position) {
     return Status(Code::kNotFound, "not_found", "no event at position " + std::to_string(position));
   }
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
   return ReadAt(rocksdb::ReadOptions(), position);
 }
 
@@ -222,6 +280,8 @@ Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
   const uint64_t head = GetHead().position;
   limit = std::min(limit, limits::kReadBatchMax);
   std::vector<Event> out;
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
   for (it->Seek(LogKey(std::max<uint64_t>(from, 1))); it->Valid() && out.size() < limit;
        it->Next()) {
@@ -247,6 +307,8 @@ Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
   limit = std::min(limit, limits::kReadBatchMax);
   const std::string prefix = StreamHeadKey(tenant, stream);
   std::vector<Event> out;
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
   for (it->Seek(StreamEventKey(tenant, stream, std::max<uint64_t>(from_version, 1)));
        it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Next()) {
@@ -263,6 +325,8 @@ Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
 
 Result<uint64_t> LogStore::StreamVersion(const std::string& tenant, const std::string& stream) {
   if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) return 0;
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
   return DurableStreamVersion(StreamHeadKey(tenant, stream));
 }
 
@@ -278,6 +342,12 @@ Result<uint64_t> LogStore::DurableStreamVersion(const std::string& prefix) {
 VerifyReport LogStore::VerifyChain(const Progress& progress) {
   VerifyReport report;
   report.head = GetHead();
+  DbGate::Shared gate(gate_);
+  if (!db_) {
+    report.ok = false;
+    report.problem = Reopening().message();
+    return report;
+  }
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   rocksdb::ReadOptions read;
   read.snapshot = snapshot;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cledger/ledger.h"
+#include "engine/store/db_gate.h"
 #include "engine/store/txn.h"
 
 namespace cledger::store {
@@ -43,6 +44,8 @@ struct StoreOptions {
   // Runs on the writer thread after each durable group, before SetCommitListener's listener.
   std::function<void(uint64_t head)> on_durable;
   rocksdb::Env* env = nullptr;  // the storage environment; tests inject faults through it
+  // Free bytes on the file system holding `path`; nullopt when unknown. Default: statvfs.
+  std::function<std::optional<uint64_t>(const std::string& path)> free_bytes;
 };
 
 class LogStore final : public Ledger {
@@ -77,9 +80,15 @@ class LogStore final : public Ledger {
   void SetCommitListener(std::function<void(uint64_t head)> listener) override;
   VerifyReport VerifyChain(const Progress& progress = {}) override;
 
+  // REQUIRES: the caller is the writer thread (exclusive work, a Decide) or holds ReadLock().
+  // Null while a reopen after a fault has not succeeded yet.
   rocksdb::DB* db() { return db_.get(); }
+  // Held by whoever uses db() or a family handle outside the writer thread, so a reopen
+  // never pulls the database from under a reader. May be nested.
+  DbGate::Shared ReadLock() { return DbGate::Shared(gate_); }
   // Writes a batch that is not a commit (a projection's fold, its applied position).
   Status WriteSide(rocksdb::WriteBatch& batch, bool sync);
+  // REQUIRES: as db(). Null when there is no such family (or no database).
   rocksdb::ColumnFamilyHandle* Family(const std::string& name);
   Result<rocksdb::ColumnFamilyHandle*> CreateFamily(const std::string& name);
   // Drops the family's data. A `shared` family's handle stays valid for readers until the
@@ -111,6 +120,21 @@ class LogStore final : public Ledger {
   // REQUIRES: the request's decide or exclusive is set.
   std::future<Result<CommitResult>> Enqueue(std::unique_ptr<Request> request);
   Status OpenDb();
+  // Flushes (when asked) and closes the database; db() is null afterwards.
+  void CloseDb(bool flush);
+  // Writer thread: whether the group of `batch_bytes` may be written now. Refuses with
+  // NoSpace under the free-space threshold, and with Unavailable until RocksDB has resumed
+  // after a failed write (reopening the database when it will not).
+  Status ReadyToStage();
+  Status ReadyToWrite(size_t batch_bytes);
+  // With no writes queued and the storage not ok: tries to recover, or notices free space.
+  void RecoverWhileIdle();
+  Status CheckFreeSpace(size_t batch_bytes);
+  Status Recover();
+  Status Reopen();
+  void SetHealth(const std::string& state, const std::string& reason);
+  void Announce(uint64_t head);
+  void Report(const Status& status);
   void WriterLoop();
   void WriteGroup(std::vector<std::unique_ptr<Request>>& group);
   void RunExclusiveRequest(Request& request);
@@ -149,7 +173,13 @@ class LogStore final : public Ledger {
   Head head_;                // the durable head, as acknowledged
   int64_t last_recorded_at_us_ = 0;  // writer thread only
   uint64_t commits_ = 0;  // every commit ever acknowledged; written under head_mu_
-  bool resume_before_write_ = false;  // writer thread only: the last write hit a fault
+  // A write failed: nothing is written until the database was reopened. Set by any writer
+  // (the follower's side writes too), cleared by the writer thread's reopen.
+  std::atomic<bool> write_failed_{false};
+  int64_t last_recovery_ms_ = 0;  // writer thread only: the last reopen attempt
+  std::string health_ = "ok";     // writer thread's copy of stats_.storage_state
+  std::string health_reason_;
+  DbGate gate_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -44,7 +44,17 @@ void LogStore::WriterLoop() {
     std::vector<std::unique_ptr<Request>> group;
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      // While the storage is not ok, wake now and then to recover without waiting for a write.
+      while (!stopping_ && queue_.empty()) {
+        if (health_ == "ok") {
+          queue_cv_.wait(lock);
+        } else if (queue_cv_.wait_for(lock, std::chrono::milliseconds(limits::kRecoveryPollMs)) ==
+                   std::cv_status::timeout) {
+          lock.unlock();
+          RecoverWhileIdle();
+          lock.lock();
+        }
+      }
       if (queue_.empty()) return;  // stopping, and every queued commit has been answered
       // Exclusive work runs alone; commits are grouped up to the next exclusive request.
       const bool exclusive = static_cast<bool>(queue_.front()->exclusive);
@@ -64,7 +74,8 @@ void LogStore::WriterLoop() {
 }
 
 void LogStore::RunExclusiveRequest(Request& request) {
-  Status status = request.exclusive();
+  Status status = ReadyToStage();
+  if (status.ok()) status = request.exclusive();
   request.done.set_value(status.ok() ? Result<CommitResult>(CommitResult{}) : status);
 }
 
@@ -86,6 +97,7 @@ Status LogStore::StageGroup(std::vector<std::unique_ptr<Request>>& group, Txn& t
 
 // Stages every commit of the group into one WriteBatch, syncs it once, then answers all.
 void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
+  Status failure = ReadyToStage();  // may reopen the database: read nothing before it
   Txn txn(db_.get());
   GroupState state;
   {
@@ -96,25 +108,28 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
   state.commits = commits_;
   std::vector<Result<CommitResult>> results;
   results.reserve(group.size());
-  Status failure = StageGroup(group, txn, state, results);
+  if (failure.ok()) failure = StageGroup(group, txn, state, results);
   if (failure.ok() && !txn.empty()) {
     if (options_.inline_applied) options_.inline_applied(txn, state.head.position);
     txn.Put(meta_, kMetaHead, EncodeHead(state.head, state.last_recorded_at_us, state.commits));
     failure = txn.status();
   }
+  if (failure.ok() && !txn.empty()) failure = ReadyToWrite(txn.batch().GetDataSize());
   if (failure.ok() && !txn.empty()) {
     rocksdb::WriteOptions write;
     write.sync = options_.ledger.sync;
-    // After a storage fault RocksDB refuses writes until resumed; resuming right after the
-    // failure usually meets the fault still there, so every group tries again first.
-    if (resume_before_write_ && db_->Resume().ok()) resume_before_write_ = false;
     const auto started = std::chrono::steady_clock::now();
     rocksdb::Status s = db_->Write(write, &txn.batch());
     RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::steady_clock::now() - started).count(), s.ok());
     if (!s.ok()) {
-      failure = FromRocks(s, "write failed");
-      resume_before_write_ = true;
+      // Nothing is written again until RocksDB has resumed (or the database was reopened).
+      failure = Status::IoError("storage_error", "write failed: " + s.ToString());
+      write_failed_ = true;
+      // The fault is likely still there: the first reopen comes a poll interval later.
+      last_recovery_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now().time_since_epoch()).count();
+      SetHealth("degraded", "write failed: " + s.ToString());
     }
   }
   if (failure.ok()) {

@@ -9,9 +9,14 @@
 namespace cledger::cli {
 
 std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
-  if (ExplainIfDamaged(data_dir)) return nullptr;
   LedgerOptions options;
   options.path = data_dir;
+  return OpenOrExplain(options);
+}
+
+std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& options) {
+  const std::string& data_dir = options.path;
+  if (ExplainIfDamaged(data_dir)) return nullptr;
   auto engine = Engine::Open(options);
   if (!engine.ok()) {
     std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message() << "\n";

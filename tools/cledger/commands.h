@@ -34,6 +34,8 @@ bool ExplainIfDamaged(const std::string& data_dir);
 // The exit code for a `data_dir` OpenOrExplain did not open: kExitFailed for a damaged ledger,
 // kExitUnavailable otherwise.
 int OpenFailureExit(const std::string& data_dir);
+// The same with the caller's options (their `path` is the data directory).
+std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& options);
 // The ops context offline tools act with.
 CommandContext OfflineOps();
 

@@ -1,4 +1,6 @@
 // cledger serve: the HTTP/JSON server on a data directory.
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 
 #include "engine/api/server.h"
@@ -12,6 +14,7 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
   bool bootstrap = false;
   int threads = 2;
+  uint64_t min_free_mb = limits::kMinFreeBytesDefault >> 20;
 };
 
 // Creates the demo tenant and its owner token; returns the owner token.
@@ -59,7 +62,11 @@ int Serve(const ServeArgs& args) {
   }
   options.threads = args.threads;
   options.handle_signals = true;
-  auto engine = OpenOrExplain(args.data_dir);
+  LedgerOptions ledger;
+  ledger.path = args.data_dir;
+  ledger.min_free_bytes = args.min_free_mb << 20;
+  ledger.on_storage_fault = [](const Status& s) { spdlog::warn("storage: {}", s.ToString()); };
+  auto engine = OpenOrExplain(ledger);
   if (!engine) return OpenFailureExit(args.data_dir);
 
   std::string owner_token;
@@ -101,6 +108,10 @@ void AddServe(CLI::App& app, Runner& run) {
   serve->add_flag("--bootstrap", args->bootstrap,
                   "Create the demo tenant and an owner token even if the ledger is not empty");
   serve->add_option("--threads", args->threads, "I/O threads")->capture_default_str();
+  serve->add_option("--min-free-mb", args->min_free_mb,
+                    "Refuse writes (507, Retry-After) while the data directory's file system has "
+                    "less free space than this, plus the commit group; 0: no check")
+      ->capture_default_str();
   serve->footer(
       "On an empty data directory it creates a demo tenant and prints an owner token; every start\n"
       "prints a fresh ops token.\nExample:\n  cledger serve --data ./data --listen 127.0.0.1:8080");

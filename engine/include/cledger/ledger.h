@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cledger/events.h"
+#include "cledger/limits.h"
 #include "cledger/status.h"
 #include "cledger/world.h"
 
@@ -28,6 +29,9 @@ struct LedgerOptions {
   // Told once about each storage fault the engine handles by itself (a projection fold
   // that will be retried, a database reopened); unset: one line on stderr.
   std::function<void(const Status&)> on_storage_fault;
+  // Writes are refused (507 insufficient_storage) while the data directory's file system has
+  // less free space than this plus the group's size; 0 turns the check off.
+  uint64_t min_free_bytes = limits::kMinFreeBytesDefault;
 };
 
 // The stream version a commit requires before it is applied; 0 means "must not exist yet".
@@ -77,6 +81,13 @@ struct LedgerStats {
   static constexpr uint64_t kBucketsUs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000};
   uint64_t write_us_buckets[std::size(kBucketsUs) + 1] = {};  // the last: over every bound
   uint64_t write_us_sum = 0;
+  // Storage health: "ok"; "degraded" after a failed write, until RocksDB has resumed or the
+  // database was reopened (writes answer 503); "no_space" while free space is under the
+  // threshold (writes answer 507). Reads go on in every state.
+  std::string storage_state = "ok";
+  std::string storage_reason;  // why, when not ok
+  uint64_t reopens = 0;        // times the database was closed and opened again after a fault
+  uint64_t no_space_refusals = 0;  // groups refused for lack of free space
 };
 
 // Called now and then during long work with (done, total).
