@@ -3,6 +3,7 @@
 #include <rocksdb/utilities/backup_engine.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -60,6 +61,12 @@ ContactView ProfileContact(const CustomerView& customer) {
   return v;
 }
 
+// Where faults the engine handles by itself are told: the caller's hook, or stderr.
+std::function<void(const Status&)> StorageFaultReporter(const LedgerOptions& options) {
+  if (options.on_storage_fault) return options.on_storage_fault;
+  return [](const Status& s) { std::fprintf(stderr, "cledger: %s\n", s.ToString().c_str()); };
+}
+
 class EngineImpl final : public Engine {
  public:
   EngineImpl(LedgerOptions options, rocksdb::Env* env)
@@ -81,7 +88,7 @@ class EngineImpl final : public Engine {
     store::StoreOptions store_options{options_, {}, {}};
     store_options.env = env_;
     store_options.inline_fold = [this](store::Txn& txn, const std::vector<Event>& events) {
-      host_->FoldCommit(txn, events);
+      return host_->FoldCommit(txn, events);
     };
     store_options.inline_applied = [this](store::Txn& txn, uint64_t head) {
       host_->MarkApplied(txn, head);
@@ -90,7 +97,7 @@ class EngineImpl final : public Engine {
     auto opened = store::LogStore::Open(std::move(store_options));
     if (!opened.ok()) return opened.status();
     store_ = std::move(opened).value();
-    host_ = std::make_unique<ProjectionHost>(*store_);
+    host_ = std::make_unique<ProjectionHost>(*store_, StorageFaultReporter(options_));
     return host_->Attach();
   }
 
@@ -141,7 +148,10 @@ class EngineImpl final : public Engine {
     }
     auto events = store_->Read(outcome.first_position,
                                outcome.last_position - outcome.first_position + 1);
-    if (!events.ok() || events->empty()) return events.status();
+    if (!events.ok()) return events.status();
+    if (events->empty()) {  // acknowledged, then not readable: the log lost it
+      return Status::Corruption("corrupt_event", "a committed event is missing");
+    }
     const std::string& target = events->front().stream;  // a commit's first event is its target
     outcome.id = decision ? decision->id : target.substr(target.find('-') + 1);
     for (const Event& e : *events) {
@@ -153,10 +163,11 @@ class EngineImpl final : public Engine {
   Result<Principal> Authenticate(const std::string& token) override {
     Snapshot snap(*this, /*consistent=*/false);
     auto principal = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), events::Sha256Hex(token));
-    if (!principal) {
+    if (!principal.ok()) return principal.status();
+    if (!*principal) {
       return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
     }
-    return *principal;
+    return std::move(**principal);
   }
 
   Result<ContactView> GetContact(const Principal& who, const std::string& id,
@@ -188,18 +199,23 @@ class EngineImpl final : public Engine {
                                                 ContactStatus status) override {
     if (!CanRead(who)) return CannotRead(who);
     Snapshot snap(*this);
-    auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
-    if (!customer) return Status(Code::kNotFound, "customer_not_found", "no such customer");
+    auto found = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
+    if (!found.ok()) return found.status();
+    if (!*found) return Status::NotFound("customer_not_found", "no such customer");
+    const CustomerView& customer = **found;
     auto wanted = [&](const ContactView& c) {
       return status == ContactStatus::kAll || c.deleted == (status == ContactStatus::kInactive);
     };
     std::vector<ContactView> out;
-    if (ContactView profile = ProfileContact(*customer); !profile.fields.email.empty() && wanted(profile)) {
+    if (ContactView profile = ProfileContact(customer); !profile.fields.email.empty() && wanted(profile)) {
       out.push_back(std::move(profile));
     }
-    for (const auto& link : pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id)) {
+    auto links = pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id);
+    if (!links.ok()) return links.status();
+    for (const auto& link : *links) {
       auto contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, link.contact_id);
-      if (contact && wanted(*contact)) out.push_back(std::move(*contact));
+      if (!contact.ok()) return contact.status();
+      if (*contact && wanted(**contact)) out.push_back(std::move(**contact));
     }
     return out;
   }
@@ -230,8 +246,9 @@ class EngineImpl final : public Engine {
     if (!CanRead(who)) return CannotRead(who);
     AwaitAudit();
     Snapshot snap(*this);
-    std::vector<AuditEntry> entries = pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant);
-    std::erase_if(entries, [&](const AuditEntry& e) {
+    auto entries = pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant);
+    if (!entries.ok()) return entries;
+    std::erase_if(*entries, [&](const AuditEntry& e) {
       return e.recorded_at_us < from_us || e.recorded_at_us > to_us;
     });
     return entries;
@@ -318,7 +335,7 @@ class EngineImpl final : public Engine {
       if (!events.ok()) return events.status();
       for (const Event& e : *events) {
         if (e.position > *position) return query(past);
-        projection.Apply(past, e);
+        if (Status s = projection.Apply(past, e); !s.ok()) return s;
       }
       if (events->size() < 1000) break;
       version = events->back().stream_version + 1;
@@ -415,10 +432,12 @@ Result<std::vector<Recipient>> EngineImpl::Recipients(const Principal& who,
                   "kind");
   }
   Snapshot snap(*this);
-  auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
-  if (!customer || customer->deleted) {
-    return Status(Code::kNotFound, "customer_not_found", "no customer '" + customer_id + "'");
+  auto found = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
+  if (!found.ok()) return found.status();
+  if (!*found || (*found)->deleted) {
+    return Status::NotFound("customer_not_found", "no customer '" + customer_id + "'");
   }
+  const CustomerView* customer = &**found;
   std::vector<Recipient> out;
   std::set<std::string> seen;
   auto add = [&](const std::string& email, const std::string& contact, const std::string& format) {
@@ -435,9 +454,13 @@ Result<std::vector<Recipient>> EngineImpl::Recipients(const Principal& who,
   auto has = [](const std::vector<std::string>& v, const std::string& x) {
     return std::find(v.begin(), v.end(), x) != v.end();
   };
-  for (const auto& link : pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id)) {
-    auto contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, link.contact_id);
-    if (!contact || contact->deleted) continue;
+  auto links = pj::LinksOf(snap.Kv(pj::kLinks), who.tenant, customer_id);
+  if (!links.ok()) return links.status();
+  for (const auto& link : *links) {
+    auto found_contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, link.contact_id);
+    if (!found_contact.ok()) return found_contact.status();
+    if (!*found_contact || (*found_contact)->deleted) continue;
+    const ContactView* contact = &**found_contact;
     const Communication& c = contact->fields.communication;
     const bool bills = c.email_bill != "none" && !c.email_bill.empty();
     const bool receives = invoice ? (bills || has(link.roles, "billing"))
@@ -454,21 +477,20 @@ Result<EngineStats> EngineImpl::Stats() {
   stats.head = store_->GetHead();
   stats.ledger = store_->Stats();
   Snapshot snap(*this);
-  snap.Kv(pj::kTenants).Scan("t", [&](std::string_view, std::string_view) {
+  Status scanned = snap.Kv(pj::kTenants).Scan("t", [&](std::string_view, std::string_view) {
     ++stats.tenants;
     return true;
   });
-  auto count = [&](const pj::Projection& p) {
-    uint64_t n = 0;
+  if (!scanned.ok()) return scanned;
+  auto count = [&](const pj::Projection& p, uint64_t& n) {
     // Record keys start with lp(tenant): a length byte, never the applied marker's 0xff.
-    snap.Kv(p).Scan("", [&](std::string_view key, std::string_view) {
+    return snap.Kv(p).Scan("", [&](std::string_view key, std::string_view) {
       n += static_cast<uint8_t>(key[0]) < 0x80;
       return true;
     });
-    return n;
   };
-  stats.customers = count(pj::kCustomers);
-  stats.contacts = count(pj::kContacts);
+  if (Status s = count(pj::kCustomers, stats.customers); !s.ok()) return s;
+  if (Status s = count(pj::kContacts, stats.contacts); !s.ok()) return s;
   std::error_code ec;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(options_.path, ec)) {
     if (entry.is_regular_file(ec)) stats.size_bytes += entry.file_size(ec);

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include "engine/store/errors.h"
 #include "engine/store/keys.h"
 #include "engine/store/kv_adapters.h"
 
@@ -12,6 +13,10 @@ namespace {
 // the other kinds with a lowercase letter.
 constexpr char kAppliedKey[] = "\xff" "applied";
 constexpr size_t kFoldBatchEvents = 10'000;
+// A follower whose fold failed retries after a pause that doubles up to the maximum, so a
+// lasting storage fault costs a retry every few seconds, not a busy loop.
+constexpr std::chrono::milliseconds kFollowRetryFirst{50};
+constexpr std::chrono::milliseconds kFollowRetryMax{5000};
 
 std::string MetaKey(std::string_view name) { return "projection/" + std::string(name); }
 std::string FamilyName(std::string_view name, uint64_t generation) {
@@ -51,14 +56,18 @@ Status ProjectionHost::Attach() {
     // new or was dropped: start-up work never grows with the log. Followers catch up in the
     // background instead.
     if (p->Inline()) {
-      auto folded = FoldRange(*p, hosted.family, Applied(hosted.family), head, {}, true);
+      auto applied = Applied(hosted.family);
+      if (!applied.ok()) return applied.status();
+      auto folded = FoldRange(*p, hosted.family, *applied, head, {}, true);
       if (!folded.ok()) return folded.status();
     }
     std::lock_guard lock(mu_);
     hosted_[std::string(p->name())] = hosted;
   }
   target_ = head;
-  followed_ = FollowersApplied();
+  auto followed = FollowersApplied();
+  if (!followed.ok()) return followed.status();
+  followed_ = *followed;
   follower_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "cledger-follow");
     FollowLoop();
@@ -89,10 +98,13 @@ void ProjectionHost::StopFollowing() {
   if (follower_.joinable()) follower_.join();
 }
 
-uint64_t ProjectionHost::FollowersApplied() {
+Result<uint64_t> ProjectionHost::FollowersApplied() {
   uint64_t applied = UINT64_MAX;
   for (const projections::Projection* p : projections::All()) {
-    if (!p->Inline()) applied = std::min(applied, Applied(Family(*p)));
+    if (p->Inline()) continue;
+    auto one = Applied(Family(*p));
+    if (!one.ok()) return one.status();
+    applied = std::min(applied, *one);
   }
   return applied;
 }
@@ -100,6 +112,7 @@ uint64_t ProjectionHost::FollowersApplied() {
 // Folds each durable group into the projections that are not inline, in batches, unsynced:
 // a crash loses only what their applied position also forgets, and they fold it again.
 void ProjectionHost::FollowLoop() {
+  std::chrono::milliseconds retry{0};  // the pause after a failed pass; zero while folds succeed
   for (;;) {
     uint64_t target;
     {
@@ -108,27 +121,51 @@ void ProjectionHost::FollowLoop() {
       if (stopping_) return;
       target = target_;
     }
-    bool failed = false;
-    for (const projections::Projection* p : projections::All()) {
-      if (p->Inline()) continue;
-      rocksdb::ColumnFamilyHandle* family = Family(*p);
-      failed |= !FoldRange(*p, family, Applied(family), target, {}, false).ok();
-    }
-    {
+    const Status folded = FollowOnce(target);
+    if (auto followed = FollowersApplied(); followed.ok()) {
       std::lock_guard lock(follow_mu_);
-      followed_ = FollowersApplied();
+      followed_ = *followed;
     }
     applied_cv_.notify_all();
-    if (failed) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // e.g. mid-rebuild
+    if (folded.ok()) {
+      retry = {};
+      continue;
+    }
+    // Told once per run of failures: a fault that lasts must not flood the log.
+    if (retry.count() == 0) {
+      if (on_fault_) on_fault_(folded);
+      retry = kFollowRetryFirst;
+    } else {
+      retry = std::min(retry * 2, kFollowRetryMax);
+    }
+    std::unique_lock lock(follow_mu_);
+    follow_cv_.wait_for(lock, retry, [&] { return stopping_; });
   }
 }
 
-void ProjectionHost::FoldCommit(store::Txn& txn, const std::vector<Event>& events) {
+Status ProjectionHost::FollowOnce(uint64_t target) {
+  Status first;
+  for (const projections::Projection* p : projections::All()) {
+    if (p->Inline()) continue;
+    rocksdb::ColumnFamilyHandle* family = Family(*p);
+    auto applied = Applied(family);
+    // Folding from a position it could not read would fold events twice: skip this pass.
+    auto folded = applied.ok() ? FoldRange(*p, family, *applied, target, {}, false)
+                               : Result<uint64_t>(applied.status());
+    if (!folded.ok() && first.ok()) first = folded.status();
+  }
+  return first;
+}
+
+Status ProjectionHost::FoldCommit(store::Txn& txn, const std::vector<Event>& events) {
   for (const projections::Projection* p : projections::All()) {
     if (!p->Inline()) continue;
     store::TxnKv kv(txn, Family(*p));
-    for (const Event& event : events) p->Apply(kv, event);
+    for (const Event& event : events) {
+      if (Status s = p->Apply(kv, event); !s.ok()) return s;
+    }
   }
+  return Status::Ok();
 }
 
 void ProjectionHost::MarkApplied(store::Txn& txn, uint64_t head) {
@@ -143,12 +180,12 @@ rocksdb::ColumnFamilyHandle* ProjectionHost::Family(const projections::Projectio
   return hosted_.find(projection.name())->second.family;
 }
 
-uint64_t ProjectionHost::Applied(rocksdb::ColumnFamilyHandle* family,
-                                 const rocksdb::Snapshot* at) {
-  rocksdb::ReadOptions read;
-  read.snapshot = at;
+Result<uint64_t> ProjectionHost::Applied(rocksdb::ColumnFamilyHandle* family) {
   std::string value;
-  return store_.db()->Get(read, family, kAppliedKey, &value).ok() ? store::DecodeU64(value) : 0;
+  rocksdb::Status s = store_.db()->Get(rocksdb::ReadOptions(), family, kAppliedKey, &value);
+  if (s.IsNotFound()) return uint64_t{0};
+  if (!s.ok()) return store::FromRocks(s, "reading a projection's applied position");
+  return store::DecodeU64(value);
 }
 
 Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projection,
@@ -161,14 +198,14 @@ Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projec
     if (events->empty()) break;
     store::Txn txn(store_.db());
     store::TxnKv kv(txn, family);
-    for (const Event& event : *events) projection.Apply(kv, event);
-    done = events->back().position;
-    kv.Put(kAppliedKey, store::U64Key(done));
-    rocksdb::WriteOptions write;
-    write.sync = sync;
-    if (rocksdb::Status s = store_.db()->Write(write, &txn.batch()); !s.ok()) {
-      return Status(Code::kIoError, "storage_error", s.ToString());
+    for (const Event& event : *events) {
+      if (Status s = projection.Apply(kv, event); !s.ok()) return s;
     }
+    const uint64_t last = events->back().position;
+    kv.Put(kAppliedKey, store::U64Key(last));
+    if (!txn.status().ok()) return txn.status();
+    if (Status s = store_.WriteSide(txn.batch(), sync); !s.ok()) return s;
+    done = last;
     if (progress) progress(done, to);
   }
   return done;
@@ -180,7 +217,8 @@ std::vector<ProjectionStatus> ProjectionHost::Statuses() {
   for (const projections::Projection* p : projections::All()) {
     std::lock_guard lock(mu_);
     const Hosted& hosted = hosted_.find(p->name())->second;
-    const uint64_t applied = Applied(hosted.family);
+    // Only a report: an unreadable position shows as nothing applied (the lag says so).
+    const uint64_t applied = Applied(hosted.family).value_or(0);
     out.push_back({std::string(p->name()), applied, head > applied ? head - applied : 0,
                    hosted.generation, p->Inline()});
   }

@@ -21,7 +21,9 @@ namespace cledger {
 
 class ProjectionHost {
  public:
-  explicit ProjectionHost(store::LogStore& store) : store_(store) {}
+  // `on_fault` hears about a follower's failed fold once, not at every retry.
+  ProjectionHost(store::LogStore& store, std::function<void(const Status&)> on_fault)
+      : store_(store), on_fault_(std::move(on_fault)) {}
   ~ProjectionHost() { StopFollowing(); }
 
   // Finds (or creates) each projection's family, folds what an inline projection has not
@@ -29,7 +31,7 @@ class ProjectionHost {
   Status Attach();
   // The inline fold: every inline projection, every event of one commit, plus the applied
   // position, in the commit's own batch.
-  void FoldCommit(store::Txn& txn, const std::vector<Event>& events);
+  Status FoldCommit(store::Txn& txn, const std::vector<Event>& events);
   // Records `head` as applied by every inline projection, once per commit group.
   void MarkApplied(store::Txn& txn, uint64_t head);
   // A group became durable up to `head`: the follower thread folds it into the others.
@@ -53,16 +55,20 @@ class ProjectionHost {
   Result<uint64_t> FoldRange(const projections::Projection& projection,
                              rocksdb::ColumnFamilyHandle* family, uint64_t from, uint64_t to,
                              const Progress& progress, bool sync);
-  uint64_t Applied(rocksdb::ColumnFamilyHandle* family, const rocksdb::Snapshot* at = nullptr);
+  // The position the family has applied (0: none yet), or why it cannot be read.
+  Result<uint64_t> Applied(rocksdb::ColumnFamilyHandle* family);
   // The first key where `projection` at `snapshot` differs from a fresh fold up to `head`.
   Result<std::optional<std::string>> FirstDifference(const projections::Projection& projection,
                                                      const rocksdb::Snapshot* snapshot,
                                                      uint64_t head, const Progress& progress);
 
   void FollowLoop();
-  uint64_t FollowersApplied();
+  // One follower pass up to `target`; the first failure, the rest still tried.
+  Status FollowOnce(uint64_t target);
+  Result<uint64_t> FollowersApplied();
 
   store::LogStore& store_;
+  std::function<void(const Status&)> on_fault_;
   std::mutex mu_;
   std::map<std::string, Hosted, std::less<>> hosted_;
 

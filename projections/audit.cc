@@ -131,46 +131,66 @@ class Audit final : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
   bool Inline() const override { return false; }  // no rule reads it
-  void Apply(Kv& kv, const Event& event) const override {
+  Status Apply(Kv& kv, const Event& event) const override {
     PrefixedKv state(kv, "s");
     AuditEntry entry{event.position, event.recorded_at_us, event.actor, event.stream,
                      std::string(EventTypeName(event.body)), {}};
-    std::visit([&](const auto& body) { entry.changes = Changes(state, event, body); },
-               event.body);
+    Status changed = std::visit(
+        [&](const auto& body) { return Changes(state, event, body, entry.changes); }, event.body);
+    if (!changed.ok()) return changed;
     kv.Put("e" + TenantKey(event.tenant, store::U64Key(event.position)), Encode(entry));
     kv.Put(IndexKey(event.tenant, 's', event.stream, event.position), "");
     kv.Put(IndexKey(event.tenant, 'a', event.actor.id, event.position), "");
     if (const std::string customer = CustomerOf(event.body); !customer.empty()) {
       kv.Put(IndexKey(event.tenant, 'c', customer, event.position), "");
     }
+    return Status::Ok();
   }
 
  private:
+  // The record's view before and after `projection` folds the event into the audit's copy.
+  template <typename View, typename Get>
+  static Status BeforeAfter(Kv& state, const Event& event, const Projection& projection,
+                            Get get, View& before, View& after) {
+    auto old = get(state);
+    if (!old.ok()) return old.status();
+    before = old->value_or(View{});
+    if (Status s = projection.Apply(state, event); !s.ok()) return s;
+    auto now = get(state);
+    if (!now.ok()) return now.status();
+    after = now->value_or(View{});
+    return Status::Ok();
+  }
+
   template <typename Body>
-  static std::vector<FieldChange> Changes(Kv& state, const Event& event, const Body& body) {
+  static Status Changes(Kv& state, const Event& event, const Body& body,
+                        std::vector<FieldChange>& changes) {
     if constexpr (requires { body.contact_id; }) {
-      const ContactView before =
-          GetContact(state, event.tenant, body.contact_id).value_or(ContactView{});
-      kContacts.Apply(state, event);
-      const ContactView after = *GetContact(state, event.tenant, body.contact_id);
-      std::vector<FieldChange> changes = Diff(Flatten(before), Flatten(after));
+      ContactView before, after;
+      Status s = BeforeAfter(state, event, kContacts, [&](Kv& kv) {
+        return GetContact(kv, event.tenant, body.contact_id);
+      }, before, after);
+      if (!s.ok()) return s;
+      changes = Diff(Flatten(before), Flatten(after));
       if constexpr (std::is_same_v<Body, ContactPasswordReset>) {
         changes.push_back({"password", before.has_password ? kRedacted : "", kRedacted});
       }
-      return changes;
     } else if constexpr (requires { body.customer_id; }) {
-      const CustomerView before =
-          GetCustomer(state, event.tenant, body.customer_id).value_or(CustomerView{});
-      kCustomers.Apply(state, event);
-      const CustomerView after = *GetCustomer(state, event.tenant, body.customer_id);
-      return Diff(Flatten(before), Flatten(after));
+      CustomerView before, after;
+      Status s = BeforeAfter(state, event, kCustomers, [&](Kv& kv) {
+        return GetCustomer(kv, event.tenant, body.customer_id);
+      }, before, after);
+      if (!s.ok()) return s;
+      changes = Diff(Flatten(before), Flatten(after));
     } else if constexpr (std::is_same_v<Body, TenantCreated>) {
-      return {{"name", "", body.name}, {"plan", "", body.plan}};
+      changes = {{"name", "", body.name}, {"plan", "", body.plan}};
     } else if constexpr (std::is_same_v<Body, TokenIssued>) {
-      return {{"token", "", kRedacted}, {"actor", "", body.actor.id}, {"role", "", body.actor.role}};
+      changes = {{"token", "", kRedacted}, {"actor", "", body.actor.id},
+                 {"role", "", body.actor.role}};
     } else {
-      return {{"token", kRedacted, ""}};
+      changes = {{"token", kRedacted, ""}};
     }
+    return Status::Ok();
   }
 };
 
@@ -180,28 +200,38 @@ const Audit kAuditImpl;
 
 const Projection& kAudit = kAuditImpl;
 
-std::vector<AuditEntry> TenantAuditLog(Kv& kv, std::string_view tenant) {
+Result<std::vector<AuditEntry>> TenantAuditLog(Kv& kv, std::string_view tenant) {
   std::vector<AuditEntry> out;
-  kv.Scan("e" + TenantKey(tenant), [&](std::string_view, std::string_view value) {
-    if (auto entry = Decode<AuditEntry>(value)) out.push_back(std::move(*entry));
-    return true;
+  bool decoded = true;
+  Status scanned = kv.Scan("e" + TenantKey(tenant), [&](std::string_view, std::string_view value) {
+    auto entry = Decode<AuditEntry>(value);
+    decoded = entry.has_value();
+    if (decoded) out.push_back(std::move(*entry));
+    return decoded;
   });
+  if (!scanned.ok()) return scanned;
+  if (!decoded) return Status::Corruption("corrupt_state", "an audit entry does not decode");
   return out;
 }
 
-std::vector<AuditEntry> AuditTrail(Kv& kv, std::string_view tenant, AuditIndex index,
-                                   std::string_view id, uint64_t to_position) {
+Result<std::vector<AuditEntry>> AuditTrail(Kv& kv, std::string_view tenant, AuditIndex index,
+                                           std::string_view id, uint64_t to_position) {
   std::vector<AuditEntry> out;
   const std::string prefix = IndexPrefix(tenant, IndexChar(index), id);
-  kv.Scan(prefix, [&](std::string_view key, std::string_view) {
+  Status failed;
+  Status scanned = kv.Scan(prefix, [&](std::string_view key, std::string_view) {
     const uint64_t position = store::DecodeU64(key.substr(prefix.size()));
     if (position > to_position) return false;
-    auto bytes = kv.Get("e" + TenantKey(tenant, store::U64Key(position)));
-    if (bytes) {
-      if (auto entry = Decode<AuditEntry>(*bytes)) out.push_back(std::move(*entry));
+    auto entry = Load<AuditEntry>(kv, "e" + TenantKey(tenant, store::U64Key(position)));
+    if (!entry.ok()) {
+      failed = entry.status();
+      return false;
     }
+    if (*entry) out.push_back(std::move(**entry));
     return true;
   });
+  if (!scanned.ok()) return scanned;
+  if (!failed.ok()) return failed;
   return out;
 }
 

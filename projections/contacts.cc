@@ -16,17 +16,19 @@ Link* FindLink(ContactView& view, std::string_view customer) {
 class Contacts final : public Projection {
  public:
   std::string_view name() const override { return "contacts"; }
-  void Apply(Kv& kv, const Event& event) const override {
-    std::visit(
-        [&](const auto& body) {
+  Status Apply(Kv& kv, const Event& event) const override {
+    return std::visit(
+        [&](const auto& body) -> Status {
           if constexpr (requires { body.contact_id; }) {
-            ContactView view =
-                GetContact(kv, event.tenant, body.contact_id).value_or(ContactView{});
+            auto stored = GetContact(kv, event.tenant, body.contact_id);
+            if (!stored.ok()) return stored.status();
+            ContactView view = stored->value_or(ContactView{});
             view.id = body.contact_id;  // even for an event the rules would not have allowed
             Fold(view, event, body);
             Touch(view.system, event);
             kv.Put(TenantKey(event.tenant, view.id), Encode(view));
           }
+          return Status::Ok();
         },
         event.body);
   }
@@ -74,9 +76,9 @@ const Contacts kContactsImpl;
 
 const Projection& kContacts = kContactsImpl;
 
-std::optional<ContactView> GetContact(Kv& kv, std::string_view tenant, std::string_view id) {
-  auto bytes = kv.Get(TenantKey(tenant, id));
-  return bytes ? Decode<ContactView>(*bytes) : std::nullopt;
+Result<std::optional<ContactView>> GetContact(Kv& kv, std::string_view tenant,
+                                              std::string_view id) {
+  return Load<ContactView>(kv, TenantKey(tenant, id));
 }
 
 }  // namespace cledger::projections

@@ -8,34 +8,43 @@ namespace {
 class Customers final : public Projection {
  public:
   std::string_view name() const override { return "customers"; }
-  void Apply(Kv& kv, const Event& event) const override {
-    std::visit([&](const auto& body) { Fold(kv, event, body); }, event.body);
+  Status Apply(Kv& kv, const Event& event) const override {
+    return std::visit([&](const auto& body) { return Fold(kv, event, body); }, event.body);
   }
 
  private:
   template <typename Body>
-  void Fold(Kv&, const Event&, const Body&) const {}  // not a customer event
+  Status Fold(Kv&, const Event&, const Body&) const {  // not a customer event
+    return Status::Ok();
+  }
 
-  void Fold(Kv& kv, const Event& event, const CustomerCreated& e) const {
+  Status Fold(Kv& kv, const Event& event, const CustomerCreated& e) const {
     CustomerView view{e.customer_id, e.name, e.email, e.bill_format};
     Save(kv, event, view);
+    return Status::Ok();
   }
-  void Fold(Kv& kv, const Event& event, const CustomerUpdated& e) const {
-    CustomerView view = Load(kv, event.tenant, e.customer_id);
-    view.name = e.name;
-    view.email = e.email;
-    view.bill_format = e.bill_format;
-    Save(kv, event, view);
+  Status Fold(Kv& kv, const Event& event, const CustomerUpdated& e) const {
+    auto view = Current(kv, event.tenant, e.customer_id);
+    if (!view.ok()) return view.status();
+    view->name = e.name;
+    view->email = e.email;
+    view->bill_format = e.bill_format;
+    Save(kv, event, *view);
+    return Status::Ok();
   }
-  void Fold(Kv& kv, const Event& event, const CustomerDeleted& e) const {
-    CustomerView view = Load(kv, event.tenant, e.customer_id);
-    view.deleted = true;
-    view.system.deleted_us = event.recorded_at_us;
-    Save(kv, event, view);
+  Status Fold(Kv& kv, const Event& event, const CustomerDeleted& e) const {
+    auto view = Current(kv, event.tenant, e.customer_id);
+    if (!view.ok()) return view.status();
+    view->deleted = true;
+    view->system.deleted_us = event.recorded_at_us;
+    Save(kv, event, *view);
+    return Status::Ok();
   }
 
-  static CustomerView Load(Kv& kv, std::string_view tenant, std::string_view id) {
-    return GetCustomer(kv, tenant, id).value_or(CustomerView{std::string(id)});
+  static Result<CustomerView> Current(Kv& kv, std::string_view tenant, std::string_view id) {
+    auto view = GetCustomer(kv, tenant, id);
+    if (!view.ok()) return view.status();
+    return view->value_or(CustomerView{std::string(id)});
   }
   static void Save(Kv& kv, const Event& event, CustomerView& view) {
     Touch(view.system, event);
@@ -49,9 +58,9 @@ const Customers kCustomersImpl;
 
 const Projection& kCustomers = kCustomersImpl;
 
-std::optional<CustomerView> GetCustomer(Kv& kv, std::string_view tenant, std::string_view id) {
-  auto bytes = kv.Get(TenantKey(tenant, id));
-  return bytes ? Decode<CustomerView>(*bytes) : std::nullopt;
+Result<std::optional<CustomerView>> GetCustomer(Kv& kv, std::string_view tenant,
+                                                std::string_view id) {
+  return Load<CustomerView>(kv, TenantKey(tenant, id));
 }
 
 }  // namespace cledger::projections

@@ -19,19 +19,17 @@ void Fields(IO& io, Held& h) {
 class Emails final : public Projection {
  public:
   std::string_view name() const override { return "emails"; }
-  void Apply(Kv& kv, const Event& event) const override {
-    std::visit(
-        [&](const auto& body) {
+  Status Apply(Kv& kv, const Event& event) const override {
+    return std::visit(
+        [&](const auto& body) -> Status {
           if constexpr (requires { body.contact_id; }) {
             const std::string held_key = "c" + TenantKey(event.tenant, body.contact_id);
-            Held held;
-            if (auto bytes = kv.Get(held_key)) {
-              Reader r(*bytes);
-              Fields(r, held);
-            }
+            auto stored = Load<Held>(kv, held_key);
+            if (!stored.ok()) return stored.status();
+            Held held = stored->value_or(Held{});
             const Held before = held;
             Fold(held, body);
-            if (before.email == held.email && before.deleted == held.deleted) return;
+            if (before.email == held.email && before.deleted == held.deleted) return Status::Ok();
             if (!before.email.empty() && !before.deleted) {
               kv.Delete("e" + TenantKey(event.tenant, before.email));
             }
@@ -40,6 +38,7 @@ class Emails final : public Projection {
             }
             kv.Put(held_key, Encode(held));
           }
+          return Status::Ok();
         },
         event.body);
   }
@@ -59,8 +58,8 @@ const Emails kEmailsImpl;
 
 const Projection& kEmails = kEmailsImpl;
 
-std::optional<std::string> ContactWithEmail(Kv& kv, std::string_view tenant,
-                                            std::string_view email) {
+Result<std::optional<std::string>> ContactWithEmail(Kv& kv, std::string_view tenant,
+                                                    std::string_view email) {
   return kv.Get("e" + TenantKey(tenant, domain::NormalizeEmail(email)));
 }
 

@@ -17,7 +17,7 @@ std::string LinkKey(std::string_view tenant, std::string_view customer,
 class Links final : public Projection {
  public:
   std::string_view name() const override { return "links"; }
-  void Apply(Kv& kv, const Event& event) const override {
+  Status Apply(Kv& kv, const Event& event) const override {
     const std::string& tenant = event.tenant;
     if (const auto* e = std::get_if<ContactCreated>(&event.body)) {
       if (!e->customer_id.empty()) kv.Put(LinkKey(tenant, e->customer_id, e->contact_id), Roles({}));
@@ -28,6 +28,7 @@ class Links final : public Projection {
     } else if (const auto* e = std::get_if<ContactRolesChanged>(&event.body)) {
       kv.Put(LinkKey(tenant, e->customer_id, e->contact_id), Roles(e->roles));
     }
+    return Status::Ok();
   }
 
  private:
@@ -40,14 +41,19 @@ const Links kLinksImpl;
 
 const Projection& kLinks = kLinksImpl;
 
-std::vector<LinkedContact> LinksOf(Kv& kv, std::string_view tenant, std::string_view customer) {
+Result<std::vector<LinkedContact>> LinksOf(Kv& kv, std::string_view tenant,
+                                           std::string_view customer) {
   std::vector<LinkedContact> out;
   const std::string prefix = LinkKey(tenant, customer);
-  kv.Scan(prefix, [&](std::string_view key, std::string_view value) {
-    out.push_back({std::string(key.substr(prefix.size())),
-                   Decode<std::vector<std::string>>(value).value_or(std::vector<std::string>{})});
-    return true;
+  bool decoded = true;
+  Status scanned = kv.Scan(prefix, [&](std::string_view key, std::string_view value) {
+    auto roles = Decode<std::vector<std::string>>(value);
+    decoded = roles.has_value();
+    if (decoded) out.push_back({std::string(key.substr(prefix.size())), std::move(*roles)});
+    return decoded;
   });
+  if (!scanned.ok()) return scanned;
+  if (!decoded) return Status::Corruption("corrupt_state", "a link record does not decode");
   return out;
 }
 

@@ -18,7 +18,8 @@ class Projection {
   // Stable: names the column family family and appears in `projections status`.
   virtual std::string_view name() const = 0;
   // REQUIRES: events arrive in position order, each exactly once.
-  virtual void Apply(Kv& kv, const Event& event) const = 0;
+  // Fails only when the keyspace cannot be read; the caller then drops the whole batch.
+  [[nodiscard]] virtual Status Apply(Kv& kv, const Event& event) const = 0;
   // Whether commands validate against it, so it must be folded inside every commit. Others
   // are folded just after, off the commit path, and may lag (queries wait for them).
   virtual bool Inline() const { return true; }
@@ -32,11 +33,13 @@ const Projection* Find(std::string_view name);
 class PrefixedKv final : public Kv {
  public:
   PrefixedKv(Kv& base, std::string prefix) : base_(base), prefix_(std::move(prefix)) {}
-  std::optional<std::string> Get(std::string_view key) override { return base_.Get(Full(key)); }
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    return base_.Get(Full(key));
+  }
   void Put(std::string_view key, std::string_view value) override { base_.Put(Full(key), value); }
   void Delete(std::string_view key) override { base_.Delete(Full(key)); }
-  void Scan(std::string_view prefix, const ScanFn& fn) override {
-    base_.Scan(Full(prefix), [&](std::string_view key, std::string_view value) {
+  Status Scan(std::string_view prefix, const ScanFn& fn) override {
+    return base_.Scan(Full(prefix), [&](std::string_view key, std::string_view value) {
       return fn(key.substr(prefix_.size()), value);
     });
   }

@@ -12,6 +12,7 @@
 
 #include "cledger/events.h"
 #include "cledger/views.h"
+#include "projections/kv.h"
 
 namespace cledger::projections {
 
@@ -171,6 +172,18 @@ std::optional<T> Decode(std::string_view bytes) {
   Reader r(bytes);
   r(record);
   return r.ok() ? std::optional<T>(std::move(record)) : std::nullopt;
+}
+
+// The record stored at `key`: nullopt when absent; a failed read's Status; Corruption when
+// the stored bytes do not decode (a fold wrote them, so they must).
+template <typename T>
+Result<std::optional<T>> Load(Kv& kv, std::string_view key) {
+  auto bytes = kv.Get(key);
+  if (!bytes.ok()) return bytes.status();
+  if (!*bytes) return std::optional<T>();
+  std::optional<T> record = Decode<T>(**bytes);
+  if (!record) return Status::Corruption("corrupt_state", "a projection record does not decode");
+  return record;
 }
 
 }  // namespace cledger::projections

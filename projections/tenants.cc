@@ -8,7 +8,7 @@ namespace {
 class Tenants final : public Projection {
  public:
   std::string_view name() const override { return "tenants"; }
-  void Apply(Kv& kv, const Event& event) const override {
+  Status Apply(Kv& kv, const Event& event) const override {
     if (const auto* e = std::get_if<TenantCreated>(&event.body)) {
       kv.Put("t" + e->name, Encode(TenantView{e->name, e->plan, e->required_fields}));
     } else if (const auto* e = std::get_if<TokenIssued>(&event.body)) {
@@ -16,6 +16,7 @@ class Tenants final : public Projection {
     } else if (const auto* e = std::get_if<TokenRevoked>(&event.body)) {
       kv.Delete("k" + e->token_hash);
     }
+    return Status::Ok();
   }
 };
 
@@ -25,15 +26,12 @@ const Tenants kTenantsImpl;
 
 const Projection& kTenants = kTenantsImpl;
 
-std::optional<TenantView> GetTenant(Kv& kv, std::string_view name) {
-  auto bytes = kv.Get("t" + std::string(name));
-  return bytes ? Decode<TenantView>(*bytes) : std::nullopt;
+Result<std::optional<TenantView>> GetTenant(Kv& kv, std::string_view name) {
+  return Load<TenantView>(kv, "t" + std::string(name));
 }
 
-std::optional<Principal> GetTokenPrincipal(Kv& kv, std::string_view token_hash) {
-  auto bytes = kv.Get("k" + std::string(token_hash));
-  if (!bytes) return std::nullopt;
-  return Decode<Principal>(*bytes);
+Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view token_hash) {
+  return Load<Principal>(kv, "k" + std::string(token_hash));
 }
 
 }  // namespace cledger::projections

@@ -1,4 +1,6 @@
-// The projections and the queries each answers. Queries read only their projection's keyspace.
+// The projections and the queries each answers. Queries read only their projection's keyspace;
+// a query answers nullopt (or an empty list) when there is nothing, and a Status only when
+// the keyspace could not be read.
 #pragma once
 
 #include <optional>
@@ -12,16 +14,16 @@ namespace cledger::projections {
 
 // tenants: tenant names and plans, and API tokens by the hash of the token.
 extern const Projection& kTenants;
-std::optional<TenantView> GetTenant(Kv& kv, std::string_view name);
-std::optional<Principal> GetTokenPrincipal(Kv& kv, std::string_view token_hash);
+Result<std::optional<TenantView>> GetTenant(Kv& kv, std::string_view name);
+Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view token_hash);
 
 // customers: the customer view, by (tenant, customer id).
 extern const Projection& kCustomers;
-std::optional<CustomerView> GetCustomer(Kv& kv, std::string_view tenant, std::string_view id);
+Result<std::optional<CustomerView>> GetCustomer(Kv& kv, std::string_view tenant, std::string_view id);
 
 // contacts: the contact view with its links and System Information, by (tenant, contact id).
 extern const Projection& kContacts;
-std::optional<ContactView> GetContact(Kv& kv, std::string_view tenant, std::string_view id);
+Result<std::optional<ContactView>> GetContact(Kv& kv, std::string_view tenant, std::string_view id);
 
 // links: customer → its linked contacts and the roles of each link.
 extern const Projection& kLinks;
@@ -29,20 +31,21 @@ struct LinkedContact {
   std::string contact_id;
   std::vector<std::string> roles;
 };
-std::vector<LinkedContact> LinksOf(Kv& kv, std::string_view tenant, std::string_view customer);
+Result<std::vector<LinkedContact>> LinksOf(Kv& kv, std::string_view tenant, std::string_view customer);
 
 // emails: normalised email → the non-deleted contact holding it.
 extern const Projection& kEmails;
-std::optional<std::string> ContactWithEmail(Kv& kv, std::string_view tenant,
-                                            std::string_view email);
+Result<std::optional<std::string>> ContactWithEmail(Kv& kv, std::string_view tenant,
+                                                    std::string_view email);
 
 // audit: one entry per event with each field's before → after, secrets redacted; indexed by
 // record stream, by customer and by actor.
 extern const Projection& kAudit;
 enum class AuditIndex { kStream, kCustomer, kActor };
 // Every entry of the tenant, in position order.
-std::vector<AuditEntry> TenantAuditLog(Kv& kv, std::string_view tenant);
-std::vector<AuditEntry> AuditTrail(Kv& kv, std::string_view tenant, AuditIndex index,
-                                   std::string_view id, uint64_t to_position = UINT64_MAX);
+Result<std::vector<AuditEntry>> TenantAuditLog(Kv& kv, std::string_view tenant);
+Result<std::vector<AuditEntry>> AuditTrail(Kv& kv, std::string_view tenant, AuditIndex index,
+                                           std::string_view id,
+                                           uint64_t to_position = UINT64_MAX);
 
 }  // namespace cledger::projections

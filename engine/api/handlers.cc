@@ -34,6 +34,7 @@ int HttpStatusOf(const Status& status) {
     case Code::kCorruption: return 500;
     case Code::kIoError:
     case Code::kUnavailable: return 503;
+    case Code::kNoSpace: return 507;
   }
   return 500;
 }
@@ -111,11 +112,7 @@ HttpResponse Handlers::Handle(const HttpRequest& request) {
   auto who = engine_.Authenticate(std::string(auth.substr(7)));
   if (!who.ok()) return Problem(who.status());
   call.who = *who;
-  try {
-    return Dispatch(*route, call);
-  } catch (const std::exception&) {  // a storage read failed under us
-    return Problem(Status(Code::kIoError, "storage_error", "the storage failed; try again"));
-  }
+  return Dispatch(*route, call);  // storage faults arrive as values: 503, or 500 if corrupt
 }
 
 HttpResponse Handlers::Dispatch(RouteId route, Call& call) {

@@ -106,7 +106,9 @@ class Rules {
                        "required_fields[" + std::to_string(i) + "]");
       }
     }
-    if (pj::GetTenant(views_.tenants, c.name)) {
+    auto existing = pj::GetTenant(views_.tenants, c.name);
+    if (!existing.ok()) return existing.status();
+    if (*existing) {
       return Conflict("tenant_exists", "tenant '" + c.name + "' already exists");
     }
     CommandContext as_tenant = ctx_;
@@ -127,7 +129,11 @@ class Rules {
       return Invalid("invalid_tenant", "an ops token has no tenant; every other token has one",
                      "tenant");
     }
-    if (!ops && !pj::GetTenant(views_.tenants, c.tenant)) return NotFound("tenant", c.tenant);
+    if (!ops) {
+      auto tenant = pj::GetTenant(views_.tenants, c.tenant);
+      if (!tenant.ok()) return tenant.status();
+      if (!*tenant) return NotFound("tenant", c.tenant);
+    }
     if (Status s = CheckId(c.actor_id, "actor"); !s.ok()) return s;
     CommandContext as_tenant = ctx_;
     as_tenant.tenant = c.tenant;
@@ -139,10 +145,11 @@ class Rules {
   Result<Decision> operator()(const RevokeToken&) {
     if (ctx_.actor.role != "ops") return Forbidden("only an ops token revokes tokens");
     auto principal = pj::GetTokenPrincipal(views_.tenants, prep_.token_hash);
-    if (!principal) return Status(Code::kNotFound, "token_not_found", "no such token");
+    if (!principal.ok()) return principal.status();
+    if (!*principal) return Status::NotFound("token_not_found", "no such token");
     CommandContext as_tenant = ctx_;
-    as_tenant.tenant = principal->tenant;
-    return Draft(as_tenant, principal->actor.id, "token-" + prep_.token_hash.substr(0, 16))
+    as_tenant.tenant = (*principal)->tenant;
+    return Draft(as_tenant, (*principal)->actor.id, "token-" + prep_.token_hash.substr(0, 16))
         .Add(TokenRevoked{prep_.token_hash})
         .Done();
   }
@@ -152,7 +159,9 @@ class Rules {
     const std::string id = c.id.empty() ? prep_.new_id : c.id;
     if (Status s = CheckId(id, "id"); !s.ok()) return s;
     if (Status s = ValidateCustomerFields(c.name, c.email, c.bill_format); !s.ok()) return s;
-    if (pj::GetCustomer(views_.customers, ctx_.tenant, id)) {
+    auto existing = pj::GetCustomer(views_.customers, ctx_.tenant, id);
+    if (!existing.ok()) return existing.status();
+    if (*existing) {
       return Conflict("customer_exists", "customer '" + id + "' already exists");
     }
     const std::string format = c.bill_format.empty() ? "long" : c.bill_format;
@@ -182,13 +191,16 @@ class Rules {
     if (!customer.ok()) return customer.status();
     Draft draft(ctx_, c.id, CustomerStream(c.id));
     draft.Add(CustomerDeleted{c.id});
-    for (const auto& link : pj::LinksOf(views_.links, ctx_.tenant, c.id)) {
+    auto links = pj::LinksOf(views_.links, ctx_.tenant, c.id);
+    if (!links.ok()) return links.status();
+    for (const auto& link : *links) {
       auto contact = pj::GetContact(views_.contacts, ctx_.tenant, link.contact_id);
-      if (!contact) continue;
-      if (contact->shared) {
-        draft.Add(ContactStream(contact->id), ContactUnlinked{contact->id, c.id});
-      } else if (!contact->deleted) {
-        draft.Add(ContactStream(contact->id), ContactDeleted{contact->id});
+      if (!contact.ok()) return contact.status();
+      if (!*contact) continue;
+      if ((*contact)->shared) {
+        draft.Add(ContactStream((*contact)->id), ContactUnlinked{(*contact)->id, c.id});
+      } else if (!(*contact)->deleted) {
+        draft.Add(ContactStream((*contact)->id), ContactDeleted{(*contact)->id});
       }
     }
     return draft.Done();
@@ -204,7 +216,9 @@ class Rules {
     ContactFields fields = c.fields;
     fields.portal_enabled = c.portal_enabled.value_or(!Trimmed(fields.email).empty());
     if (Status s = CheckContactFields(fields, id); !s.ok()) return s;
-    if (pj::GetContact(views_.contacts, ctx_.tenant, id)) {
+    auto existing = pj::GetContact(views_.contacts, ctx_.tenant, id);
+    if (!existing.ok()) return existing.status();
+    if (*existing) {
       return Conflict("contact_exists", "contact '" + id + "' already exists");
     }
     if (c.password && !fields.portal_enabled) {
@@ -287,7 +301,9 @@ class Rules {
     std::sort(roles.begin(), roles.end());
     Draft draft(ctx_, c.contact_id, ContactStream(c.contact_id));
     draft.Add(ContactRolesChanged{c.contact_id, c.customer_id, roles});
-    for (const auto& other : pj::LinksOf(views_.links, ctx_.tenant, c.customer_id)) {
+    auto links = pj::LinksOf(views_.links, ctx_.tenant, c.customer_id);
+    if (!links.ok()) return links.status();
+    for (const auto& other : *links) {
       if (other.contact_id == c.contact_id) continue;
       std::vector<std::string> kept = other.roles;
       std::erase_if(kept, [&](const std::string& r) {
@@ -314,7 +330,8 @@ class Rules {
     if (!contact->deleted) return Conflict("contact_not_deleted", "the contact is not deleted");
     if (!contact->shared) {
       auto owner = pj::GetCustomer(views_.customers, ctx_.tenant, contact->owner_customer_id);
-      if (!owner || owner->deleted) {
+      if (!owner.ok()) return owner.status();
+      if (!*owner || (*owner)->deleted) {
         return Conflict("customer_deleted", "the contact's customer is deleted");
       }
     }
@@ -336,13 +353,23 @@ class Rules {
     if (!CanManage(ctx_.actor)) {
       return Forbidden("role '" + ctx_.actor.role + "' may not manage customers");
     }
-    if (!pj::GetTenant(views_.tenants, ctx_.tenant)) return NotFound("tenant", ctx_.tenant);
-    return Status::Ok();
+    auto tenant = Tenant();
+    return tenant.ok() ? Status::Ok() : tenant.status();
+  }
+
+  // The command's tenant; NotFound when there is none.
+  Result<TenantView> Tenant() const {
+    auto tenant = pj::GetTenant(views_.tenants, ctx_.tenant);
+    if (!tenant.ok()) return tenant.status();
+    if (!*tenant) return NotFound("tenant", ctx_.tenant);
+    return std::move(**tenant);
   }
 
   Status ContactAccess() const {
     if (Status s = CustomerAccess(); !s.ok()) return s;
-    if (pj::GetTenant(views_.tenants, ctx_.tenant)->plan == "free") {
+    auto tenant = Tenant();
+    if (!tenant.ok()) return tenant.status();
+    if (tenant->plan == "free") {
       return Status(Code::kPermissionDenied, "plan_upgrade_required",
                     "managing contacts needs a plan upgrade");
     }
@@ -352,14 +379,17 @@ class Rules {
   Result<CustomerView> LiveCustomer(const std::string& id) const {
     if (Status s = CustomerAccess(); !s.ok()) return s;
     auto customer = pj::GetCustomer(views_.customers, ctx_.tenant, id);
-    if (!customer || customer->deleted) return NotFound("customer", id);
-    return *customer;
+    if (!customer.ok()) return customer.status();
+    if (!*customer || (*customer)->deleted) return NotFound("customer", id);
+    return std::move(**customer);
   }
 
   Result<ContactView> LiveContact(const std::string& id, bool allow_deleted = false) const {
     if (Status s = ContactAccess(); !s.ok()) return s;
     if (id.starts_with(kProfilePrefix)) {
-      if (pj::GetCustomer(views_.customers, ctx_.tenant, id.substr(8))) {
+      auto customer = pj::GetCustomer(views_.customers, ctx_.tenant, id.substr(8));
+      if (!customer.ok()) return customer.status();
+      if (*customer) {
         return Conflict("profile_contact_read_only",
                         "the profile contact follows the customer's email; edit the customer "
                         "profile instead");
@@ -367,11 +397,12 @@ class Rules {
       return NotFound("contact", id);
     }
     auto contact = pj::GetContact(views_.contacts, ctx_.tenant, id);
-    if (!contact) return NotFound("contact", id);
-    if (contact->deleted && !allow_deleted) {
+    if (!contact.ok()) return contact.status();
+    if (!*contact) return NotFound("contact", id);
+    if ((*contact)->deleted && !allow_deleted) {
       return Conflict("contact_deleted", "the contact is deleted; restore it first");
     }
-    return *contact;
+    return std::move(**contact);
   }
 
   Status CheckContactFields(const ContactFields& fields, const std::string& id) const {
@@ -382,7 +413,8 @@ class Rules {
     if (fields.portal_enabled && Trimmed(fields.email).empty()) {
       return Invalid("required", "portal access needs an email", "email");
     }
-    const auto tenant = pj::GetTenant(views_.tenants, ctx_.tenant);
+    const auto tenant = Tenant();
+    if (!tenant.ok()) return tenant.status();
     for (const std::string& field : tenant->required_fields) {
       if (!HasValue(fields, field)) {
         return Invalid("required", "this tenant requires " + field + " on every contact", field);
@@ -395,9 +427,10 @@ class Rules {
   Status EmailFree(const std::string& email, const std::string& id) const {
     if (Trimmed(email).empty()) return Status::Ok();
     auto holder = pj::ContactWithEmail(views_.emails, ctx_.tenant, email);
-    if (!holder || *holder == id) return Status::Ok();
+    if (!holder.ok()) return holder.status();
+    if (!*holder || **holder == id) return Status::Ok();
     return Status(Code::kConflict, "email_taken",
-                  "contact '" + *holder + "' already has this email; share that contact "
+                  "contact '" + **holder + "' already has this email; share that contact "
                   "instead of creating another",
                   "email");
   }

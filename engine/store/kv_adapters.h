@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "engine/store/errors.h"
 #include "engine/store/txn.h"
 #include "projections/kv.h"
 
@@ -15,11 +16,13 @@ namespace cledger::store {
 class TxnKv final : public projections::Kv {
  public:
   TxnKv(Txn& txn, rocksdb::ColumnFamilyHandle* cf) : txn_(txn), cf_(cf) {}
-  std::optional<std::string> Get(std::string_view key) override { return txn_.Get(cf_, key); }
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    return txn_.Get(cf_, key);
+  }
   void Put(std::string_view key, std::string_view value) override { txn_.Put(cf_, key, value); }
   void Delete(std::string_view key) override { txn_.Delete(cf_, key); }
-  void Scan(std::string_view prefix, const projections::ScanFn& fn) override {
-    txn_.Scan(cf_, prefix, fn);
+  Status Scan(std::string_view prefix, const projections::ScanFn& fn) override {
+    return txn_.Scan(cf_, prefix, fn);
   }
 
  private:
@@ -34,21 +37,21 @@ class SnapshotKv final : public projections::Kv {
       : db_(db), cf_(cf) {
     read_.snapshot = snapshot;
   }
-  std::optional<std::string> Get(std::string_view key) override {
+  Result<std::optional<std::string>> Get(std::string_view key) override {
     std::string value;
     rocksdb::Status s = db_->Get(read_, cf_, key, &value);
-    if (s.IsNotFound()) return std::nullopt;
-    if (!s.ok()) throw std::runtime_error("read failed: " + s.ToString());
-    return value;
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "read failed");
+    return std::optional<std::string>(std::move(value));
   }
   void Put(std::string_view, std::string_view) override { std::abort(); }
   void Delete(std::string_view) override { std::abort(); }
-  void Scan(std::string_view prefix, const projections::ScanFn& fn) override {
+  Status Scan(std::string_view prefix, const projections::ScanFn& fn) override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf_));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (!fn(it->key().ToStringView(), it->value().ToStringView())) return;
+      if (!fn(it->key().ToStringView(), it->value().ToStringView())) return Status::Ok();
     }
-    if (!it->status().ok()) throw std::runtime_error("scan failed: " + it->status().ToString());
+    return it->status().ok() ? Status::Ok() : FromRocks(it->status(), "scan failed");
   }
 
  private:

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <stdexcept>
 #include <unordered_map>
 
 #include "cledger/limits.h"
+#include "engine/store/errors.h"
 #include "engine/store/keys.h"
 #include "events/codec.h"
 #include "events/hash.h"
@@ -17,9 +17,6 @@
 namespace cledger::store {
 namespace {
 
-Status IoError(const rocksdb::Status& s) {
-  return Status(Code::kIoError, "storage_error", "storage fault: " + s.ToString());
-}
 
 }  // namespace
 
@@ -88,7 +85,7 @@ Status LogStore::OpenDb() {
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, options_.ledger.path, descriptors, &handles, &raw);
-  if (!s.ok()) return IoError(s);
+  if (!s.ok()) return FromRocks(s, "storage fault");
   db_.reset(raw);
   for (size_t i = 0; i < names.size(); ++i) families_[names[i]] = handles[i];
   log_ = families_[kCfLog];
@@ -102,9 +99,9 @@ Status LogStore::OpenDb() {
     rocksdb::WriteOptions write;
     write.sync = true;
     s = db_->Put(write, meta_, kMetaFormat, kFormatVersion);
-    return s.ok() ? Status::Ok() : IoError(s);
+    return s.ok() ? Status::Ok() : FromRocks(s, "storage fault");
   }
-  if (!s.ok()) return IoError(s);
+  if (!s.ok()) return FromRocks(s, "storage fault");
   if (value.size() != 56) return Status(Code::kCorruption, "corrupt_head", "bad head record");
   head_.position = DecodeU64(value);
   std::memcpy(head_.hash.data(), value.data() + 8, 32);
@@ -124,7 +121,7 @@ Result<rocksdb::ColumnFamilyHandle*> LogStore::CreateFamily(const std::string& n
   if (auto it = families_.find(name); it != families_.end()) return it->second;
   rocksdb::ColumnFamilyHandle* handle = nullptr;
   rocksdb::Status s = db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &handle);
-  if (!s.ok()) return IoError(s);
+  if (!s.ok()) return FromRocks(s, "storage fault");
   families_[name] = handle;
   return handle;
 }
@@ -134,7 +131,7 @@ Status LogStore::DropFamily(const std::string& name, bool shared) {
   auto it = families_.find(name);
   if (it == families_.end()) return Status::Ok();
   rocksdb::Status s = db_->DropColumnFamily(it->second);
-  if (!s.ok()) return IoError(s);
+  if (!s.ok()) return FromRocks(s, "storage fault");
   if (shared) {
     dropped_.push_back(it->second);
   } else {
@@ -191,6 +188,13 @@ std::future<Result<CommitResult>> LogStore::Enqueue(std::unique_ptr<Request> req
   return done;
 }
 
+Status LogStore::WriteSide(rocksdb::WriteBatch& batch, bool sync) {
+  rocksdb::WriteOptions write;
+  write.sync = sync;
+  rocksdb::Status s = db_->Write(write, &batch);
+  return s.ok() ? Status::Ok() : FromRocks(s, "write failed");
+}
+
 Head LogStore::GetHead() {
   std::lock_guard lock(head_mu_);
   return head_;
@@ -202,7 +206,7 @@ Result<std::string> LogStore::ReadAt(const rocksdb::ReadOptions& read, uint64_t 
   if (s.IsNotFound()) {
     return Status(Code::kNotFound, "not_found", "no event at position " + std::to_string(position));
   }
-  if (!s.ok()) return IoError(s);
+  if (!s.ok()) return FromRocks(s, "storage fault", "corrupt_event");
   return bytes;
 }
 
@@ -229,7 +233,7 @@ Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
     }
     out.push_back(std::move(event).value());
   }
-  if (!it->status().ok()) return IoError(it->status());
+  if (!it->status().ok()) return FromRocks(it->status(), "storage fault", "corrupt_event");
   return out;
 }
 
@@ -252,7 +256,7 @@ Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
     if (!event.ok()) return event.status();
     out.push_back(std::move(event).value());
   }
-  if (!it->status().ok()) return IoError(it->status());
+  if (!it->status().ok()) return FromRocks(it->status(), "storage fault", "corrupt_event");
   return out;
 }
 
@@ -265,7 +269,7 @@ Result<uint64_t> LogStore::StreamVersion(const std::string& tenant, const std::s
 Result<uint64_t> LogStore::DurableStreamVersion(const std::string& prefix) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
   it->SeekForPrev(prefix + U64Key(UINT64_MAX));
-  if (!it->status().ok()) return IoError(it->status());
+  if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
   if (!it->Valid() || !it->key().starts_with(prefix)) return uint64_t{0};
   return DecodeU64(it->key().ToStringView().substr(prefix.size()));
 }

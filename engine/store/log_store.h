@@ -28,7 +28,8 @@ class LogStore;
 // quick (no password hashing, no I/O beyond `txn` reads) and must not block.
 using Decide = std::function<Result<Commit>(Txn& txn)>;
 // Folds one commit's events into the inline projections inside the same WriteBatch.
-using InlineFold = std::function<void(Txn& txn, const std::vector<Event>& events)>;
+// A failure fails the commit (and, being a storage fault, its group).
+using InlineFold = std::function<Status(Txn& txn, const std::vector<Event>& events)>;
 // Work that must not interleave with commits (a projection swap); runs on the writer thread.
 using Exclusive = std::function<Status()>;
 
@@ -75,6 +76,8 @@ class LogStore final : public Ledger {
   VerifyReport VerifyChain(const Progress& progress = {}) override;
 
   rocksdb::DB* db() { return db_.get(); }
+  // Writes a batch that is not a commit (a projection's fold, its applied position).
+  Status WriteSide(rocksdb::WriteBatch& batch, bool sync);
   rocksdb::ColumnFamilyHandle* Family(const std::string& name);
   Result<rocksdb::ColumnFamilyHandle*> CreateFamily(const std::string& name);
   // Drops the family's data. A `shared` family's handle stays valid for readers until the
@@ -112,7 +115,11 @@ class LogStore final : public Ledger {
   void DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged);
   Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
   Result<CommitResult> StageCommit(Commit&& commit, Txn& txn, GroupState& state);
-  uint64_t StreamVersionForStaging(const std::string& key, const GroupState& state);
+  Result<uint64_t> StreamVersionForStaging(const std::string& key, const GroupState& state);
+  // Stages the group's requests into `txn`; the Status of a storage fault that must fail
+  // the whole group (a failed read, a full batch), else Ok with `results` filled.
+  Status StageGroup(std::vector<std::unique_ptr<Request>>& group, Txn& txn, GroupState& state,
+                    std::vector<Result<CommitResult>>& results);
   Result<uint64_t> DurableStreamVersion(const std::string& prefix);
   void CacheStreamVersions(GroupState& state);
   void NotifierLoop();

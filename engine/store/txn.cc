@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "engine/store/errors.h"
+
 namespace cledger::store {
 
 std::optional<std::optional<std::string>> Txn::Pending(rocksdb::ColumnFamilyHandle* cf,
@@ -13,38 +15,47 @@ std::optional<std::optional<std::string>> Txn::Pending(rocksdb::ColumnFamilyHand
   return std::nullopt;
 }
 
-std::optional<std::string> Txn::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
+// A failed read could let a rule pass that must not: it fails the command (and the rules
+// pass it on), which the caller sees as a storage error.
+Result<std::optional<std::string>> Txn::Get(rocksdb::ColumnFamilyHandle* cf,
+                                            std::string_view key) {
   if (auto mine = Pending(cf, key)) return *mine;
   std::string value;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, key, &value);
-  if (s.IsNotFound()) return std::nullopt;
-  // A failed read could let a rule pass that must not; the writer treats it as fatal for
-  // the group, which the caller sees as an I/O error.
-  if (!s.ok()) throw std::runtime_error("read failed: " + s.ToString());
-  return value;
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "read failed");
+  return std::optional<std::string>(std::move(value));
+}
+
+void Txn::Keep(const rocksdb::Status& s) {
+  if (!s.ok() && status_.ok()) {
+    status_ = Status::LimitExceeded("batch_full", "the commit group's batch is full: " +
+                                                      s.ToString());
+  }
 }
 
 void Txn::Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view value) {
   pending_[cf].insert_or_assign(std::string(key), std::string(value));
-  if (!batch_.Put(cf, key, value).ok()) throw std::runtime_error("write batch full");
+  Keep(batch_.Put(cf, key, value));
 }
 
 void Txn::Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
   pending_[cf].insert_or_assign(std::string(key), std::nullopt);
-  if (!batch_.Delete(cf, key).ok()) throw std::runtime_error("write batch full");
+  Keep(batch_.Delete(cf, key));
 }
 
-void Txn::Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const ScanFn& fn) {
+Status Txn::Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const ScanFn& fn) {
   std::map<std::string, std::string, std::less<>> merged;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     merged.emplace(it->key().ToString(), it->value().ToString());
   }
-  if (!it->status().ok()) throw std::runtime_error("scan failed: " + it->status().ToString());
+  if (!it->status().ok()) return FromRocks(it->status(), "scan failed");
   MergePending(cf, prefix, merged);
   for (const auto& [key, value] : merged) {
-    if (!fn(key, value)) return;
+    if (!fn(key, value)) break;
   }
+  return Status::Ok();
 }
 
 void Txn::MergePending(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,

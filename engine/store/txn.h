@@ -1,7 +1,11 @@
 // The view a commit group reads and writes through: the committed state of the column
 // families plus the writes of the group's earlier commits, which are not durable yet.
 //
-// Thread-safety: owned by the single writer thread; not shared.
+// Errors are values: reads return theirs; a write the batch cannot take (it is full) is
+// kept as the transaction's first error, status(), and the writer fails the whole group on
+// it instead of writing, so nothing is half-applied.
+//
+// Thread-safety: owned by one thread; not shared.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -14,6 +18,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "cledger/status.h"
+
 namespace cledger::store {
 
 // Called for each (key, value) in key order; returns false to stop.
@@ -23,12 +29,14 @@ class Txn {
  public:
   explicit Txn(rocksdb::DB* db) : db_(db) {}
 
-  std::optional<std::string> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+  Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
   void Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view value);
   void Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
   // Every key that starts with `prefix`, committed and pending merged, deletions hidden.
-  void Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const ScanFn& fn);
+  Status Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const ScanFn& fn);
 
+  // The first write the batch refused; Ok while every write was taken.
+  const Status& status() const { return status_; }
   rocksdb::WriteBatch& batch() { return batch_; }
   bool empty() const { return batch_.Count() == 0; }
 
@@ -38,10 +46,12 @@ class Txn {
   // the key is deleted.
   std::optional<std::optional<std::string>> Pending(rocksdb::ColumnFamilyHandle* cf,
                                                     std::string_view key) const;
+  void Keep(const rocksdb::Status& s);
   void MergePending(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
                     std::map<std::string, std::string, std::less<>>& merged) const;
   rocksdb::DB* db_;
   rocksdb::WriteBatch batch_;
+  Status status_;
   std::unordered_map<rocksdb::ColumnFamilyHandle*, Overlay> pending_;
 };
 

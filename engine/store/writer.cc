@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <stdexcept>
 
 #include "cledger/limits.h"
+#include "engine/store/errors.h"
 #include "engine/store/keys.h"
 #include "engine/store/log_store.h"
 #include "events/codec.h"
@@ -14,13 +14,6 @@
 namespace cledger::store {
 namespace {
 
-Status IoError(const rocksdb::Status& s) {
-  return Status(Code::kIoError, "storage_error", "storage fault: " + s.ToString());
-}
-
-Status Invalid(std::string reason, std::string message, std::string field = {}) {
-  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
-}
 
 // head record: position (8) | hash (32) | last recorded_at_us (8) | commits (8)
 std::string EncodeHead(const Head& head, int64_t recorded_at_us, uint64_t commits) {
@@ -71,13 +64,24 @@ void LogStore::WriterLoop() {
 }
 
 void LogStore::RunExclusiveRequest(Request& request) {
-  Status status;
-  try {
-    status = request.exclusive();
-  } catch (const std::exception& e) {
-    status = Status(Code::kIoError, "storage_error", e.what());
-  }
+  Status status = request.exclusive();
   request.done.set_value(status.ok() ? Result<CommitResult>(CommitResult{}) : status);
+}
+
+// Stages requests until the batch reaches kGroupBytesMax; the rest go back to the queue.
+Status LogStore::StageGroup(std::vector<std::unique_ptr<Request>>& group, Txn& txn,
+                            GroupState& state, std::vector<Result<CommitResult>>& results) {
+  for (auto& request : group) {
+    if (txn.batch().GetDataSize() >= limits::kGroupBytesMax) break;
+    results.push_back(Stage(*request, txn, state));
+    const Status& last = results.back().status();
+    // A storage fault met while staging one command leaves the group's view unreliable:
+    // the whole group fails, and every command in it may be retried.
+    if (last.code() == Code::kIoError || last.code() == Code::kCorruption) return last;
+    if (!txn.status().ok()) return txn.status();
+  }
+  DeferUnstaged(group, results.size());
+  return Status::Ok();
 }
 
 // Stages every commit of the group into one WriteBatch, syncs it once, then answers all.
@@ -92,33 +96,26 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
   state.commits = commits_;
   std::vector<Result<CommitResult>> results;
   results.reserve(group.size());
-  Status failure;
-  try {
-    for (auto& request : group) {
-      if (txn.batch().GetDataSize() >= limits::kGroupBytesMax) break;
-      results.push_back(Stage(*request, txn, state));
+  Status failure = StageGroup(group, txn, state, results);
+  if (failure.ok() && !txn.empty()) {
+    if (options_.inline_applied) options_.inline_applied(txn, state.head.position);
+    txn.Put(meta_, kMetaHead, EncodeHead(state.head, state.last_recorded_at_us, state.commits));
+    failure = txn.status();
+  }
+  if (failure.ok() && !txn.empty()) {
+    rocksdb::WriteOptions write;
+    write.sync = options_.ledger.sync;
+    // After a storage fault RocksDB refuses writes until resumed; resuming right after the
+    // failure usually meets the fault still there, so every group tries again first.
+    if (resume_before_write_ && db_->Resume().ok()) resume_before_write_ = false;
+    const auto started = std::chrono::steady_clock::now();
+    rocksdb::Status s = db_->Write(write, &txn.batch());
+    RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - started).count(), s.ok());
+    if (!s.ok()) {
+      failure = FromRocks(s, "write failed");
+      resume_before_write_ = true;
     }
-    DeferUnstaged(group, results.size());
-    if (!txn.empty()) {
-      if (options_.inline_applied) options_.inline_applied(txn, state.head.position);
-      txn.Put(meta_, kMetaHead,
-              EncodeHead(state.head, state.last_recorded_at_us, state.commits));
-      rocksdb::WriteOptions write;
-      write.sync = options_.ledger.sync;
-      // After a storage fault RocksDB refuses writes until resumed; resuming right after the
-      // failure usually meets the fault still there, so every group tries again first.
-      if (resume_before_write_ && db_->Resume().ok()) resume_before_write_ = false;
-      const auto started = std::chrono::steady_clock::now();
-      rocksdb::Status s = db_->Write(write, &txn.batch());
-      RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - started).count(), s.ok());
-      if (!s.ok()) {
-        failure = IoError(s);
-        resume_before_write_ = true;
-      }
-    }
-  } catch (const std::exception& e) {
-    failure = Status(Code::kIoError, "storage_error", e.what());
   }
   if (failure.ok()) {
     CacheStreamVersions(state);
@@ -212,7 +209,8 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   }
   if (!request.idempotency_key.empty()) {
     auto seen = txn.Get(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key));
-    if (seen) return CommitResult{DecodeU64(*seen), DecodeU64(seen->substr(8)), true};
+    if (!seen.ok()) return seen.status();
+    if (*seen) return CommitResult{DecodeU64(**seen), DecodeU64((*seen)->substr(8)), true};
   }
   Result<Commit> commit = request.decide(txn);
   if (!commit.ok()) return commit.status();
@@ -226,13 +224,16 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
 }
 
 Status LogStore::CheckCommit(const Commit& commit) const {
-  if (commit.events.empty()) return Invalid("empty_commit", "a commit needs at least one event");
+  if (commit.events.empty()) {
+    return Status::InvalidArgument("empty_commit", "a commit needs at least one event");
+  }
   if (commit.events.size() > limits::kEventsPerCommitMax) {
     return Status(Code::kLimitExceeded, "too_many_events", "too many events in one commit");
   }
   for (const NewEvent& event : commit.events) {
     if (event.stream.empty() || event.stream.size() > limits::kIdBytesMax) {
-      return Invalid("invalid_stream", "stream names are 1 to 128 bytes", "stream");
+      return Status::InvalidArgument("invalid_stream", "stream names are 1 to 128 bytes",
+                                     "stream");
     }
   }
   if (commit.actor.id.size() > limits::kIdBytesMax ||
@@ -247,12 +248,22 @@ Status LogStore::CheckCommit(const Commit& commit) const {
 Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState& state) {
   if (Status s = CheckCommit(commit); !s.ok()) return s;
   // Stream versions: this commit's, then the group's, then the cache of durable ones, then disk.
+  // Every stream the commit names is looked up first, so a failed read fails it before
+  // anything is staged.
   std::unordered_map<std::string, uint64_t> versions;
+  auto key_of = [&](const std::string& stream) { return StreamHeadKey(commit.tenant, stream); };
+  std::vector<std::string> streams;
+  for (const ExpectedVersion& expected : commit.expected) streams.push_back(expected.stream);
+  for (const NewEvent& event : commit.events) streams.push_back(event.stream);
+  for (const std::string& stream : streams) {
+    const std::string key = key_of(stream);
+    if (versions.contains(key)) continue;
+    auto version = StreamVersionForStaging(key, state);
+    if (!version.ok()) return version.status();
+    versions.emplace(key, *version);
+  }
   auto version_of = [&](const std::string& stream) -> uint64_t& {
-    const std::string key = StreamHeadKey(commit.tenant, stream);
-    auto [it, fresh] = versions.try_emplace(key, 0);
-    if (fresh) it->second = StreamVersionForStaging(key, state);
-    return it->second;
+    return versions.find(key_of(stream))->second;
   };
   for (const ExpectedVersion& expected : commit.expected) {
     if (const uint64_t actual = version_of(expected.stream); actual != expected.version) {
@@ -296,7 +307,9 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
             U64Key(event.position));
     appended.push_back(std::move(event));
   }
-  if (options_.inline_fold) options_.inline_fold(txn, appended);
+  if (options_.inline_fold) {
+    if (Status s = options_.inline_fold(txn, appended); !s.ok()) return s;
+  }
   CommitResult result{appended.front().position, head.position, false};
   ++state.commits;
   for (auto& [key, version] : versions) state.versions[key] = version;
@@ -307,12 +320,11 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
 
 // The group's own staged versions, then the cache of durable ones, then the index on disk
 // (which holds everything durable: a miss in both maps means no pending write either).
-uint64_t LogStore::StreamVersionForStaging(const std::string& key, const GroupState& state) {
+Result<uint64_t> LogStore::StreamVersionForStaging(const std::string& key,
+                                                   const GroupState& state) {
   if (auto it = state.versions.find(key); it != state.versions.end()) return it->second;
   if (auto it = stream_versions_.find(key); it != stream_versions_.end()) return it->second;
-  auto stored = DurableStreamVersion(key);
-  if (!stored.ok()) throw std::runtime_error(stored.status().message());  // fails the group
-  return *stored;
+  return DurableStreamVersion(key);
 }
 
 // Remembers the stream versions a durable group wrote, so most commits skip a read. Bounded:

@@ -25,6 +25,9 @@ struct LedgerOptions {
   bool create_if_missing = true;
   std::shared_ptr<Clock> clock = SystemClock();
   std::shared_ptr<Random> random = SystemRandom();
+  // Told once about each storage fault the engine handles by itself (a projection fold
+  // that will be retried, a database reopened); unset: one line on stderr.
+  std::function<void(const Status&)> on_storage_fault;
 };
 
 // The stream version a commit requires before it is applied; 0 means "must not exist yet".

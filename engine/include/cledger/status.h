@@ -1,6 +1,8 @@
 // Errors are values: no exception crosses the engine's boundary.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,7 +22,8 @@ enum class Code {
   kCorruption = 7,        // bytes on disk fail verification: 500
   kIoError = 8,           // storage fault: 503
   kUnauthenticated = 9,   // 401
-  kUnavailable = 10,      // shutting down: 503
+  kUnavailable = 10,      // shutting down, or storage resuming after a fault: 503
+  kNoSpace = 11,          // the data directory's disk is (nearly) full: 507
 };
 
 // A failure: a category, a stable machine-readable `reason` (e.g. "email_taken"), a message
@@ -32,6 +35,27 @@ class [[nodiscard]] Status {
       : code_(code), reason_(std::move(reason)), message_(std::move(message)),
         field_(std::move(field)) {}
   static Status Ok() { return {}; }
+  static Status InvalidArgument(std::string reason, std::string message, std::string field = {}) {
+    return {Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field)};
+  }
+  static Status NotFound(std::string reason, std::string message) {
+    return {Code::kNotFound, std::move(reason), std::move(message)};
+  }
+  static Status LimitExceeded(std::string reason, std::string message) {
+    return {Code::kLimitExceeded, std::move(reason), std::move(message)};
+  }
+  static Status Corruption(std::string reason, std::string message) {
+    return {Code::kCorruption, std::move(reason), std::move(message)};
+  }
+  static Status IoError(std::string reason, std::string message) {
+    return {Code::kIoError, std::move(reason), std::move(message)};
+  }
+  static Status Unavailable(std::string reason, std::string message) {
+    return {Code::kUnavailable, std::move(reason), std::move(message)};
+  }
+  static Status NoSpace(std::string reason, std::string message) {
+    return {Code::kNoSpace, std::move(reason), std::move(message)};
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -49,17 +73,24 @@ class [[nodiscard]] Status {
   std::string field_;
 };
 
-// A value or the Status that explains why there is none.
+// A value or the Status that explains why there is none. A Result made from an OK status
+// would hold neither: that is a programming error, caught in every build.
 template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}             // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {}     // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {      // NOLINT: implicit by design
+    if (status_.ok()) {
+      std::fputs("cledger: a Result was built from an OK status\n", stderr);
+      std::abort();
+    }
+  }
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
   T& value() & { return *value_; }
   const T& value() const& { return *value_; }
   T&& value() && { return std::move(*value_); }
+  T value_or(T fallback) const& { return value_ ? *value_ : std::move(fallback); }
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
   T& operator*() & { return *value_; }

@@ -1,63 +1,17 @@
 // Storage faults: a failing disk fails the commit with an I/O error, appends nothing partial,
 // and the ledger carries on, gapless, once the fault clears.
 #include <doctest/doctest.h>
-#include <rocksdb/env.h>
-#include <rocksdb/file_system.h>
 
 #include <atomic>
 
 #include "engine/store/log_store.h"
 #include "tests/support/ledger_fixture.h"
+#include "tests/unit/store/flaky_fs.h"
 
 namespace cledger {
 namespace {
 
-// Fails every write and sync of the write-ahead log while `failing` is set, as a full or
-// broken disk would.
-class FlakyFileSystem final : public rocksdb::FileSystemWrapper {
- public:
-  explicit FlakyFileSystem(std::atomic<bool>& failing)
-      : FileSystemWrapper(rocksdb::FileSystem::Default()), failing_(failing) {}
-  const char* Name() const override { return "FlakyFileSystem"; }
-
-  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                    rocksdb::IODebugContext* dbg) override {
-    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
-    if (s.ok() && name.ends_with(".log")) *result = std::make_unique<FlakyFile>(std::move(*result), failing_);
-    return s;
-  }
-
- private:
-  class FlakyFile final : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    FlakyFile(std::unique_ptr<rocksdb::FSWritableFile> file, std::atomic<bool>& failing)
-        : FSWritableFileOwnerWrapper(std::move(file)), failing_(failing) {}
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
-                             rocksdb::IODebugContext* dbg) override {
-      if (failing_) return rocksdb::IOStatus::NoSpace("injected: disk full");
-      return target()->Append(data, options, dbg);
-    }
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
-                             const rocksdb::DataVerificationInfo& info,
-                             rocksdb::IODebugContext* dbg) override {
-      if (failing_) return rocksdb::IOStatus::NoSpace("injected: disk full");
-      return target()->Append(data, options, info, dbg);
-    }
-    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-      if (failing_) return rocksdb::IOStatus::IOError("injected: sync failed");
-      return target()->Sync(options, dbg);
-    }
-    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-      if (failing_) return rocksdb::IOStatus::IOError("injected: sync failed");
-      return target()->Fsync(options, dbg);
-    }
-
-   private:
-    std::atomic<bool>& failing_;
-  };
-  std::atomic<bool>& failing_;
-};
+using testing::FlakyFileSystem;
 
 TEST_CASE("AStorageFaultFailsTheCommitAppendsNothingAndTheLedgerRecovers") {
   testing::TempDir dir;
