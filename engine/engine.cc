@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <semaphore>
 #include <set>
+#include <thread>
 
+#include "engine/domain/fingerprint.h"
 #include "engine/domain/password.h"
 #include "engine/domain/rules.h"
 #include "engine/domain/validate.h"
@@ -21,6 +24,18 @@ namespace cledger {
 namespace {
 
 namespace pj = projections;
+
+// argon2id takes 64 MiB and ~90 ms of a core per hash: at most one per core at a time, so
+// memory stays bounded whatever the load; a command that cannot start its hash within
+// kHashWaitMax is refused with 503 (the server adds Retry-After).
+const std::ptrdiff_t kHashesMax = std::max(1u, std::thread::hardware_concurrency());
+constexpr auto kHashWaitMax = std::chrono::seconds(1);
+
+std::future<Result<CommandOutcome>> Refused(Status status) {
+  std::promise<Result<CommandOutcome>> refused;
+  refused.set_value(std::move(status));
+  return refused.get_future();
+}
 
 bool CanRead(const Principal& who) {
   const std::string& role = who.actor.role;
@@ -115,21 +130,26 @@ class EngineImpl final : public Engine {
       CommandOutcome outcome;
       std::optional<domain::Decision> decision;
     };
+    // Who may run it is decided before any work: a replay, a read or a hash.
+    if (Status s = domain::Authorize(context, command); !s.ok()) return Refused(s);
+    if (Status s = CheckTarget(context, command); !s.ok()) return Refused(s);
     auto pending = std::make_shared<Pending>(Pending{context, std::move(command), {}, {}, {}});
     if (Status s = Prepare(pending->command, pending->prepared, pending->outcome); !s.ok()) {
-      std::promise<Result<CommandOutcome>> refused;
-      refused.set_value(s);
-      return refused.get_future();
+      return Refused(s);
     }
+    std::string fingerprint =
+        context.idempotency_key.empty() ? "" : domain::Fingerprint(context, pending->command);
     auto committed = store_->SubmitAsync(
-        context.tenant, context.idempotency_key, [this, pending](store::Txn& txn) -> Result<Commit> {
+        context.tenant, context.idempotency_key,
+        [this, pending](store::Txn& txn) -> Result<Commit> {
           Views views(txn, *host_);
           auto decided =
               domain::Decide(pending->context, pending->command, pending->prepared, views.views);
           if (!decided.ok()) return decided.status();
           pending->decision = std::move(decided).value();
           return pending->decision->commit;
-        });
+        },
+        std::move(fingerprint));
     return std::async(std::launch::deferred, [this, pending, committed = std::move(committed)]() mutable {
       return Finish(committed.get(), pending->outcome, pending->decision);
     });
@@ -142,15 +162,18 @@ class EngineImpl final : public Engine {
     outcome.first_position = committed->first_position;
     outcome.last_position = committed->last_position;
     outcome.replayed = committed->replayed;
-    if (outcome.replayed) {  // secrets are returned once, never again
-      outcome.temporary_password.clear();
-      outcome.token.clear();
-    }
     auto events = store_->Read(outcome.first_position,
                                outcome.last_position - outcome.first_position + 1);
     if (!events.ok()) return events.status();
     if (events->empty()) {  // acknowledged, then not readable: the log lost it
       return Status::Corruption("corrupt_event", "a committed event is missing");
+    }
+    if (outcome.replayed) {  // secrets are returned once, never again
+      outcome.temporary_password.clear();
+      outcome.token.clear();
+      if (const auto* issued = std::get_if<TokenIssued>(&events->front().body)) {
+        outcome.token_hash = issued->token_hash;  // the token issued then, not one made now
+      }
     }
     const std::string& target = events->front().stream;  // a commit's first event is its target
     outcome.id = decision ? decision->id : target.substr(target.find('-') + 1);
@@ -311,6 +334,7 @@ class EngineImpl final : public Engine {
     host_->AwaitFollowers(store_->GetHead().position, std::chrono::seconds(5));
   }
 
+  Status CheckTarget(const CommandContext& context, const Command& command);
   Status Prepare(const Command& command, domain::Prepared& prepared, CommandOutcome& outcome);
   Status PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
                          CommandOutcome& outcome);
@@ -347,7 +371,24 @@ class EngineImpl final : public Engine {
   rocksdb::Env* env_ = nullptr;  // RocksDB's default unless a test injects faults
   std::unique_ptr<store::LogStore> store_;
   std::unique_ptr<ProjectionHost> host_;
+  std::counting_semaphore<> hashes_{kHashesMax};
 };
+
+// A password reset names a contact that must exist before a hash is worth computing: one
+// key read. The rules check it again, with everything else, at commit.
+Status EngineImpl::CheckTarget(const CommandContext& context, const Command& command) {
+  const auto* reset = std::get_if<ResetPassword>(&command);
+  if (reset == nullptr || reset->contact_id.starts_with(domain::kProfilePrefix)) {
+    return Status::Ok();
+  }
+  Snapshot snap(*this, /*consistent=*/false);
+  auto contact = pj::GetContact(snap.Kv(pj::kContacts), context.tenant, reset->contact_id);
+  if (!contact.ok()) return contact.status();
+  if (!*contact) {
+    return Status::NotFound("contact_not_found", "no contact '" + reset->contact_id + "'");
+  }
+  return Status::Ok();
+}
 
 Status EngineImpl::Prepare(const Command& command, domain::Prepared& prepared,
                            CommandOutcome& outcome) {
@@ -355,7 +396,9 @@ Status EngineImpl::Prepare(const Command& command, domain::Prepared& prepared,
   if (const auto* c = std::get_if<CreateContact>(&command); c && c->password) {
     return PreparePassword(*c->password, prepared, outcome);
   }
-  if (const auto* c = std::get_if<ResetPassword>(&command)) {
+  // The rules refuse every reset of a profile contact: no hash for it.
+  if (const auto* c = std::get_if<ResetPassword>(&command);
+      c && !c->contact_id.starts_with(domain::kProfilePrefix)) {
     return PreparePassword(c->password, prepared, outcome);
   }
   if (std::holds_alternative<IssueToken>(command)) {
@@ -378,7 +421,11 @@ Status EngineImpl::PreparePassword(const PasswordChoice& choice, domain::Prepare
   } else if (Status s = domain::CheckPasswordPolicy(password); !s.ok()) {
     return s;
   }
+  if (!hashes_.try_acquire_for(kHashWaitMax)) {
+    return Status(Code::kUnavailable, "busy", "too many passwords are being hashed; retry shortly");
+  }
   auto hash = domain::HashPassword(password);
+  hashes_.release();
   if (!hash.ok()) return hash.status();
   prepared.password_hash = std::move(hash).value();
   prepared.password_generated = choice.generate;

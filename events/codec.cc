@@ -321,6 +321,32 @@ Result<Event> DecodeEvent(std::string_view bytes) {
   return out;
 }
 
+namespace {
+
+// Whether `body` held a secret, which is now kRedactedSecret.
+bool RedactBody(EventBody& body) {
+  const std::string redacted(kRedactedSecret);
+  if (auto* reset = std::get_if<ContactPasswordReset>(&body)) {
+    reset->password_hash = redacted;
+  } else if (auto* issued = std::get_if<TokenIssued>(&body)) {
+    issued->token_hash = redacted;
+  } else if (auto* revoked = std::get_if<TokenRevoked>(&body)) {
+    revoked->token_hash = redacted;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> RedactSecrets(std::string_view bytes) {
+  auto event = DecodeEvent(bytes);
+  if (!event.ok()) return event.status();
+  if (!RedactBody(event->body)) return std::string(bytes);
+  return EncodeEvent(*event);
+}
+
 Hash ComputeChainHash(std::string_view bytes) {
   std::string copy(bytes);
   PatchHash(copy, Hash{});

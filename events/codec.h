@@ -25,6 +25,13 @@ Result<Event> DecodeEvent(std::string_view bytes);
 // REQUIRES: the bytes passed DecodeEvent's verification.
 Hash ComputeChainHash(std::string_view bytes);
 
+// What readers outside the engine get of an event's bytes: the same bytes when the event
+// carries no secret, otherwise the event re-encoded with each secret (`password_hash`,
+// `token_hash`) read as kRedactedSecret. A re-encoded event's bytes no longer match its chain
+// hash, so a reader cannot verify the chain through such an event.
+inline constexpr std::string_view kRedactedSecret = "[redacted]";
+Result<std::string> RedactSecrets(std::string_view bytes);
+
 // Writes `hash` into the encoded event's `hash` field.
 // REQUIRES: the bytes came from EncodeEvent.
 void PatchHash(std::string& bytes, const Hash& hash);

@@ -4,10 +4,49 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/api/handlers_call.h"
+#include "engine/domain/validate.h"
 
 namespace cledger::api {
+namespace {
 
+// The most of a message a problem repeats: enough for any id we accept, with room to spare.
+constexpr size_t kDetailBytesMax = 256;
 
+// `text` as it may appear in a problem: well-formed UTF-8 (a bad byte becomes U+FFFD), no
+// control characters, cut to kDetailBytesMax. Messages echo ids and keys a client sent.
+std::string Printable(std::string_view text) {
+  std::string out;
+  while (!text.empty() && out.size() < kDetailBytesMax) {
+    const size_t n = domain::Utf8CharLength(text);
+    const auto c = static_cast<unsigned char>(text[0]);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+    } else if (n == 1 && (c < 0x20 || c == 0x7F)) {
+      out += '?';
+    } else {
+      out.append(text.substr(0, n));
+    }
+    text.remove_prefix(std::max<size_t>(n, 1));
+  }
+  if (!text.empty()) out += "...";
+  return out;
+}
+
+bool IsRequestIdChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+         c == '-';
+}
+
+}  // namespace
+
+std::string RequestIdOf(std::string_view header, uint64_t number) {
+  constexpr size_t kRequestIdMax = 64;
+  if (!header.empty() && header.size() <= kRequestIdMax &&
+      std::all_of(header.begin(), header.end(), IsRequestIdChar)) {
+    return std::string(header);
+  }
+  return "req-" + std::to_string(number);
+}
 
 void HttpMetrics::Count(int status) {
   size_t i = 0;
@@ -21,7 +60,8 @@ int HttpStatusOf(const Status& status) {
     case Code::kInvalidArgument:
       // Requests that cannot be read at all are 400; readable but invalid ones are 422.
       for (const char* syntax : {"malformed_json", "invalid_utf8", "invalid_header",
-                                 "invalid_query", "bad_request", "invalid_target"}) {
+                                 "invalid_query", "bad_request", "invalid_target",
+                                 "duplicate_key"}) {
         if (status.reason() == syntax) return 400;
       }
       return 422;
@@ -39,9 +79,10 @@ int HttpStatusOf(const Status& status) {
   return 500;
 }
 
-HttpResponse Problem(const Status& status) {
-  const int code = HttpStatusOf(status);
-  std::string detail = status.message();
+HttpResponse Problem(const Status& status) { return Problem(status, HttpStatusOf(status)); }
+
+HttpResponse Problem(const Status& status, int code) {
+  std::string detail = Printable(status.message());
   if (status.code() == Code::kIoError || status.code() == Code::kCorruption) {
     // Storage messages name files of the server: they go to the log, not to the client.
     spdlog::error("storage failure answered with {}: {}", code, status.message());
@@ -52,10 +93,11 @@ HttpResponse Problem(const Status& status) {
                     {"status", code},
                     {"detail", detail},
                     {"code", status.reason()}};
-  if (!status.field().empty()) body["field"] = status.field();
+  if (!status.field().empty()) body["field"] = Printable(status.field());
   HttpResponse response = JsonResponse(code, body);
   response.content_type = "application/problem+json";
   if (code == 401) response.headers.push_back({"WWW-Authenticate", "Bearer"});
+  if (code == 503) response.headers.push_back({"Retry-After", "1"});
   return response;
 }
 
@@ -89,30 +131,47 @@ std::optional<RouteId> Handlers::Match(const HttpRequest& request,
     params = std::move(captured);
     return route.id;
   }
-  error = path_matched
-              ? Problem(Status(Code::kInvalidArgument, "method_not_allowed", "method not allowed"))
-              : Problem(Status(Code::kNotFound, "not_found", "no such route"));
-  if (path_matched) error.status = 405;
+  const Status wrong_method = Status::InvalidArgument("method_not_allowed", "method not allowed");
+  error = path_matched ? Problem(wrong_method, 405)
+                       : Problem(Status::NotFound("not_found", "no such route"));
   return std::nullopt;
 }
 
-HttpResponse Handlers::Handle(const HttpRequest& request) {
+Handlers::Served Handlers::Serve(const HttpRequest& request) {
   std::vector<std::string> params;
   HttpResponse error;
   std::optional<RouteId> route = Match(request, params, error);
-  if (!route) return error;
-  if (*route == RouteId::kHealthz || *route == RouteId::kReadyz || *route == RouteId::kMetrics) {
-    return Ops(*route);
-  }
+  if (!route) return {"-", std::move(error)};
+  const std::string_view path = kRoutes[static_cast<size_t>(*route)].path;
+  if (*route == RouteId::kHealthz || *route == RouteId::kReadyz) return {path, Ops(*route)};
+  // Match parsed the target already: this parse cannot fail.
   Call call{request, std::move(params), *boost::urls::parse_origin_form(request.target), {}};
-  std::string_view auth = request.authorization;
-  if (!auth.starts_with("Bearer ")) {
-    return Problem(Status(Code::kUnauthenticated, "unauthenticated", "a bearer token is needed"));
-  }
-  auto who = engine_.Authenticate(std::string(auth.substr(7)));
-  if (!who.ok()) return Problem(who.status());
+  auto who = Authenticate(request.authorization);
+  if (!who.ok()) return {path, Problem(who.status())};
   call.who = *who;
-  return Dispatch(*route, call);  // storage faults arrive as values: 503, or 500 if corrupt
+  // Storage faults arrive as values: 503, or 500 if corrupt.
+  if (*route != RouteId::kEventStream) return {path, Dispatch(*route, call)};
+  auto plan = PlanStream(call);
+  if (!plan.ok()) return {path, Problem(plan.status())};
+  return {path, std::move(plan).value()};
+}
+
+HttpResponse Handlers::Handle(const HttpRequest& request) {
+  Served served = Serve(request);
+  if (auto* response = std::get_if<HttpResponse>(&served.answer)) return std::move(*response);
+  return HttpResponse{200, "text/event-stream", "", {}};
+}
+
+// RFC 9110 §11.1: the scheme's name is case-insensitive.
+Result<Principal> Handlers::Authenticate(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  const bool bearer =
+      authorization.size() > kScheme.size() &&
+      std::equal(kScheme.begin(), kScheme.end(), authorization.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      });
+  if (!bearer) return Status(Code::kUnauthenticated, "unauthenticated", "a bearer token is needed");
+  return engine_.Authenticate(std::string(authorization.substr(kScheme.size())));
 }
 
 HttpResponse Handlers::Dispatch(RouteId route, Call& call) {
@@ -173,6 +232,11 @@ HttpResponse Handlers::Dispatch(RouteId route, Call& call) {
       return choice.ok() ? Command(call, ResetPassword{id, *choice}, 200)
                          : Problem(choice.status());
     }
+    case RouteId::kMetrics:  // figures of every tenant: ops only
+      if (call.who.actor.role != "ops") {
+        return Problem(Status(Code::kPermissionDenied, "forbidden", "metrics need an ops token"));
+      }
+      return Metrics();
     case RouteId::kEvents: return Events(call);
     case RouteId::kLedgerDigest:
     case RouteId::kLedgerVerify: return Verify(call);

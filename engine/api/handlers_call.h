@@ -93,15 +93,25 @@ struct Handlers::Call {
     if (!value) return Invalid("invalid_query", "must be a non-negative integer", std::string(key));
     return *value;
   }
+  // Items per page: 1 to kPageMax, kPageDefault when absent. Zero would make a cursor that
+  // never advances; more than kPageMax is refused rather than quietly cut.
+  Result<size_t> Limit() const {
+    auto limit = Number("limit", kPageDefault);
+    if (!limit.ok()) return limit.status();
+    if (*limit == 0 || *limit > kPageMax) {
+      return Invalid("invalid_query", "limit is 1 to " + std::to_string(kPageMax), "limit");
+    }
+    return static_cast<size_t>(*limit);
+  }
   // One page of `items` by `limit` and an offset `cursor`, with `next_cursor` when more follow.
   template <typename T>
   Result<json::object> Page(const std::vector<T>& items) const {
-    auto limit = Number("limit", kPageDefault);
+    auto limit = Limit();
     auto cursor = Number("cursor", 0);
     if (!limit.ok()) return limit.status();
     if (!cursor.ok()) return cursor.status();
     const size_t begin = std::min<size_t>(*cursor, items.size());
-    const size_t end = std::min(items.size(), begin + std::min<size_t>(*limit, kPageMax));
+    const size_t end = std::min(items.size(), begin + *limit);
     json::array page;
     for (size_t i = begin; i < end; ++i) page.push_back(ToJson(items[i]));
     json::object out{{"items", std::move(page)}};

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/api/handlers_call.h"
+#include "events/codec.h"
 
 namespace cledger::api {
 
@@ -10,11 +11,11 @@ HttpResponse Handlers::Events(Call& call) {
     return Problem(Status(Code::kPermissionDenied, "forbidden", "this role may not read events"));
   }
   auto from = call.Number("from", 1);
-  auto limit = call.Number("limit", kPageDefault);
+  auto limit = call.Limit();
   if (!from.ok()) return Problem(from.status());
   if (!limit.ok()) return Problem(limit.status());
   StreamPlan plan{call.who};
-  auto events = engine_.ledger().Read(std::max<uint64_t>(*from, 1), std::min<size_t>(*limit, kPageMax));
+  auto events = engine_.ledger().Read(std::max<uint64_t>(*from, 1), *limit);
   if (!events.ok()) return Problem(events.status());
   const uint64_t next = events->empty() ? *from : events->back().position + 1;
   if (call.request.accept.find("application/x-flatbuffers") != std::string::npos) {
@@ -22,6 +23,7 @@ HttpResponse Handlers::Events(Call& call) {
     for (const Event& e : *events) {
       if (!plan.Wants(e)) continue;
       auto raw = engine_.ledger().ReadRaw(e.position);
+      if (raw.ok()) raw = events::RedactSecrets(*raw);
       if (!raw.ok()) return Problem(raw.status());
       const uint32_t size = static_cast<uint32_t>(raw->size());
       for (int i = 0; i < 4; ++i) response.body.push_back(static_cast<char>(size >> (8 * i)));
@@ -42,20 +44,21 @@ HttpResponse Handlers::Verify(Call& call) {
   if (role != "ops" && role != "auditor" && role != "owner" && role != "admin") {
     return Problem(Status(Code::kPermissionDenied, "forbidden", "this role may not verify"));
   }
+  // The head is the whole ledger's, every tenant's events hashed into one chain: a tenant
+  // learns how many events there are in all, never what they hold (see the README).
   const bool digest_only = call.request.target.starts_with("/v1/ledger/digest");
   if (digest_only) {
     const Head head = engine_.ledger().GetHead();
     return JsonResponse(200, json::object{{"position", head.position}, {"hash", HexOf(head.hash)}});
   }
-  const VerifyReport chain = engine_.ledger().VerifyChain();
+  const Verification verification = SharedVerification();
+  const VerifyReport& chain = verification.chain;
   json::array projections;
-  if (auto mismatches = engine_.VerifyProjections(); mismatches.ok()) {
-    for (const auto& m : *mismatches) {
-      // A key names some tenant's record: only ops, who see every tenant, get it.
-      json::object item{{"projection", m.projection}};
-      if (call.who.actor.role == "ops") item["key"] = m.key;
-      projections.push_back(std::move(item));
-    }
+  for (const auto& m : verification.mismatches) {
+    // A key names some tenant's record: only ops, who see every tenant, get it.
+    json::object item{{"projection", m.projection}};
+    if (role == "ops") item["key"] = m.key;
+    projections.push_back(std::move(item));
   }
   json::object report{{"ok", chain.ok && projections.empty()},
                       {"events_checked", chain.events_checked},
@@ -63,8 +66,39 @@ HttpResponse Handlers::Verify(Call& call) {
                       {"problem", chain.problem},
                       {"position", chain.head.position},
                       {"hash", HexOf(chain.head.hash)},
-                      {"projections", std::move(projections)}};
+                      {"projections", std::move(projections)},
+                      {"verified_at", verification.finished_at}};
   return JsonResponse(200, report);
+}
+
+// Callers during a run wait for it and share its result; a result younger than kVerifyReuse
+// answers at once. So a full scan of the ledger happens at most once per window, however
+// many callers ask.
+Handlers::Verification Handlers::SharedVerification() {
+  constexpr auto kVerifyReuse = std::chrono::seconds(10);
+  std::unique_lock lock(verify_mu_);
+  const bool running = verification_.valid() &&
+                       verification_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+  if (running || (verification_.valid() &&
+                  std::chrono::steady_clock::now() - verified_at_ < kVerifyReuse)) {
+    std::shared_future<Verification> shared = verification_;
+    lock.unlock();
+    return shared.get();
+  }
+  std::promise<Verification> promise;
+  verification_ = promise.get_future().share();
+  lock.unlock();
+  Verification run{engine_.ledger().VerifyChain(), {}, {}};
+  if (auto mismatches = engine_.VerifyProjections(); mismatches.ok()) {
+    run.mismatches = std::move(mismatches).value();
+  }
+  run.finished_at = Rfc3339Micros(std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  lock.lock();
+  verified_at_ = std::chrono::steady_clock::now();
+  promise.set_value(run);
+  return run;
 }
 
 HttpResponse Handlers::Admin(RouteId route, Call& call) {
@@ -90,11 +124,13 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
       if (!c.ok()) return Problem(c.status());
       auto outcome = engine_.Execute(context, *c);
       if (!outcome.ok()) return Problem(outcome.status());
-      return JsonResponse(201, json::object{{"token", outcome->token},
-                                            {"token_hash", outcome->token_hash},
-                                            {"tenant", c->tenant},
-                                            {"actor", c->actor_id},
-                                            {"role", c->role}});
+      json::object issued{{"token_hash", outcome->token_hash},
+                          {"tenant", c->tenant},
+                          {"actor", c->actor_id},
+                          {"role", c->role}};
+      // A token is shown once: a replay answers without it.
+      if (!outcome->replayed) issued["token"] = outcome->token;
+      return JsonResponse(201, issued);
     }
     case RouteId::kAdminRevokeToken: {
       auto outcome = engine_.Execute(context, RevokeToken{"", call.params[0]});
@@ -108,8 +144,9 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
       if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
         return Problem(Invalid("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
       }
-      if (Status s = engine_.Backup(std::string(dir->as_string())); !s.ok()) return Problem(s);
+      // Read before: the backup holds at least this head, and maybe commits made meanwhile.
       const Head head = engine_.ledger().GetHead();
+      if (Status s = engine_.Backup(std::string(dir->as_string())); !s.ok()) return Problem(s);
       return JsonResponse(201, json::object{{"dir", *dir}, {"position", head.position}});
     }
     case RouteId::kAdminStats: {
@@ -192,22 +229,19 @@ HttpResponse Handlers::Metrics() {
   return HttpResponse{200, "text/plain; version=0.0.4", out, {}};
 }
 
-Result<StreamPlan> Handlers::PlanStream(const HttpRequest& request) {
-  std::string_view auth = request.authorization;
-  if (!auth.starts_with("Bearer ")) {
-    return Status(Code::kUnauthenticated, "unauthenticated", "a bearer token is needed");
-  }
-  auto who = engine_.Authenticate(std::string(auth.substr(7)));
-  if (!who.ok()) return who.status();
-  if (!CanReadEvents(*who)) {
+Result<StreamPlan> Handlers::PlanStream(Call& call) {
+  if (!CanReadEvents(call.who)) {
     return Status(Code::kPermissionDenied, "forbidden", "this role may not read the stream");
   }
-  Call call{request, {}, *boost::urls::parse_origin_form(request.target), *who};
-  StreamPlan plan{*who};
+  const HttpRequest& request = call.request;
+  StreamPlan plan{call.who, request.authorization.substr(7)};
   plan.from = engine_.ledger().GetHead().position + 1;  // live, unless told where to resume
   if (!request.last_event_id.empty()) {
     auto last = ParseU64(request.last_event_id);
-    if (!last) return Invalid("invalid_header", "Last-Event-ID is a position", "Last-Event-ID");
+    // The largest position would wrap to the start of the ledger.
+    if (!last || *last == UINT64_MAX) {
+      return Invalid("invalid_header", "Last-Event-ID is a position", "Last-Event-ID");
+    }
     plan.from = *last + 1;
   } else if (call.Query("from")) {
     auto from = call.Number("from", 1);
@@ -228,6 +262,11 @@ Result<StreamPlan> Handlers::PlanStream(const HttpRequest& request) {
   plan.stream = call.Query("stream").value_or("");
   plan.customer = call.Query("customer").value_or("");
   return plan;
+}
+
+Status Handlers::Reauthenticate(const StreamPlan& plan) {
+  auto who = engine_.Authenticate(plan.token);
+  return who.ok() ? Status::Ok() : who.status();
 }
 
 bool StreamPlan::Wants(const Event& event) const {

@@ -3,11 +3,14 @@
 #include "engine/api/json_fields.h"
 #include "engine/domain/validate.h"
 
+#include <boost/json/basic_parser_impl.hpp>
+
 #include <cstdio>
 #include <exception>
 #include <functional>
 #include <initializer_list>
 #include <optional>
+#include <set>
 #include <utility>
 #include <variant>
 
@@ -348,9 +351,64 @@ Status ContactFieldChange(std::string_view key, const json::value& v, bool nulla
   return UnknownField("", key);
 }
 
+// Finds a key repeated within one object. Boost.JSON keeps the last of duplicates, so a
+// body could say one thing to a reader that keeps the first and another to us: refuse it.
+class DuplicateKeyFinder {
+ public:
+  static constexpr std::size_t max_array_size = -1;
+  static constexpr std::size_t max_object_size = -1;
+  static constexpr std::size_t max_string_size = -1;
+  static constexpr std::size_t max_key_size = -1;
+
+  std::optional<std::string> duplicate;
+
+  bool on_object_begin(json::error_code&) { return objects_.emplace_back(), true; }
+  bool on_object_end(std::size_t, json::error_code&) { return objects_.pop_back(), true; }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    return key_.append(s.data(), s.size()), true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
+    key_.append(s.data(), s.size());
+    if (!objects_.back().insert(key_).second) {
+      duplicate = std::move(key_);
+      ec = json::error::syntax;  // stops the parse
+      return false;
+    }
+    key_.clear();
+    return true;
+  }
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(std::size_t, json::error_code&) { return true; }
+  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(int64_t, json::string_view, json::error_code&) { return true; }
+  bool on_uint64(uint64_t, json::string_view, json::error_code&) { return true; }
+  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_bool(bool, json::error_code&) { return true; }
+  bool on_null(json::error_code&) { return true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  std::vector<std::set<std::string>> objects_;
+  std::string key_;
+};
+
+// REQUIRES: `body` is valid JSON.
+std::optional<std::string> DuplicateKey(std::string_view body) {
+  json::basic_parser<DuplicateKeyFinder> parser(json::parse_options{});
+  json::error_code ec;
+  parser.write_some(false, body.data(), body.size(), ec);
+  return std::move(parser.handler().duplicate);
+}
+
 }  // namespace
 
 // ---- Parsing -----------------------------------------------------------------------------
+
 
 Result<json::object> ParseObject(std::string_view body) {
   if (body.empty()) return Malformed("the body is empty; send a JSON object");
@@ -364,6 +422,9 @@ Result<json::object> ParseObject(std::string_view body) {
     }
     if (ec) return DiagnoseParseError(body);
     if (!v.is_object()) return Malformed("the body must be a JSON object");
+    if (auto key = DuplicateKey(body)) {
+      return Invalid("duplicate_key", "a key appears twice in one object", SafeKey(*key));
+    }
     return std::move(v.get_object());
   } catch (const std::exception&) {  // allocation failures and Boost.JSON's size limits
     return Malformed("the body could not be parsed");

@@ -63,4 +63,13 @@ inline constexpr std::array kRoutes = {
     Route{RouteId::kAdminStats, "GET", "/v1/admin/stats"},
 };
 
+// kRoutes[static_cast<size_t>(id)] is the route `id`.
+inline constexpr bool RoutesInIdOrder() {
+  for (size_t i = 0; i < kRoutes.size(); ++i) {
+    if (static_cast<size_t>(kRoutes[i].id) != i) return false;
+  }
+  return true;
+}
+static_assert(RoutesInIdOrder());
+
 }  // namespace cledger::api

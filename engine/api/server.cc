@@ -25,6 +25,12 @@ using net::awaitable;
 using net::use_awaitable;
 constexpr auto kNoThrow = net::experimental::as_tuple(use_awaitable);
 
+// The last frame of a stream that ends on a failure, with its reason.
+constexpr std::string_view kTokenRevokedFrame =
+    "event: error\ndata: {\"code\":\"token_revoked\"}\n\n";
+constexpr std::string_view kStorageErrorFrame =
+    "event: error\ndata: {\"code\":\"storage_error\"}\n\n";
+
 // Threads that run blocking engine calls (a command waits for its group commit): enough for
 // many commits to share one sync.
 constexpr int kBlockingThreads = 64;
@@ -48,8 +54,7 @@ HttpRequest ToHttpRequest(const http::request<http::string_body>& req, uint64_t 
   out.idempotency_key = Header(req, "Idempotency-Key");
   out.accept = Header(req, http::field::accept);
   out.last_event_id = Header(req, "Last-Event-ID");
-  out.request_id = Header(req, "X-Request-ID");
-  if (out.request_id.empty()) out.request_id = "req-" + std::to_string(number);
+  out.request_id = RequestIdOf(Header(req, "X-Request-ID"), number);
   return out;
 }
 
@@ -71,10 +76,8 @@ HttpResponse ReadFailure(const beast::error_code& ec) {
     return Problem(Status(Code::kLimitExceeded, "payload_too_large", "the body exceeds 1 MiB"));
   }
   if (ec == http::error::header_limit) {
-    HttpResponse r = Problem(Status(Code::kLimitExceeded, "headers_too_large",
-                                    "the request headers exceed 16 KiB"));
-    r.status = 431;
-    return r;
+    return Problem(Status(Code::kLimitExceeded, "headers_too_large",
+                          "the request headers exceed 16 KiB"), 431);
   }
   return Problem(Status(Code::kInvalidArgument, "bad_request", "the request is not valid HTTP/1.1"));
 }
@@ -112,7 +115,8 @@ class Hub {
 };
 
 // The SSE frames of recent events, shared by every subscriber: an event is turned into JSON
-// once, not once per subscriber. Bounded; an old position is simply rendered again.
+// once, not once per subscriber. Bounded in bytes (a frame may be 64 KiB or more); an old
+// position is simply rendered again.
 class FrameCache {
  public:
   std::shared_ptr<const std::string> Get(const Event& event) {
@@ -122,8 +126,12 @@ class FrameCache {
     }
     auto frame = std::make_shared<const std::string>(Handlers::SseFrame(event));
     std::lock_guard lock(mu_);
-    if (frames_.emplace(event.position, frame).second) order_.push_back(event.position);
-    if (order_.size() > kFramesMax) {
+    if (frames_.emplace(event.position, frame).second) {
+      order_.push_back(event.position);
+      bytes_ += frame->size();
+    }
+    while (bytes_ > kBytesMax) {
+      bytes_ -= frames_.at(order_.front())->size();
       frames_.erase(order_.front());
       order_.pop_front();
     }
@@ -131,8 +139,9 @@ class FrameCache {
   }
 
  private:
-  static constexpr size_t kFramesMax = 4096;
+  static constexpr size_t kBytesMax = 8 * 1024 * 1024;
   std::mutex mu_;
+  size_t bytes_ = 0;
   std::unordered_map<uint64_t, std::shared_ptr<const std::string>> frames_;
   std::deque<uint64_t> order_;
 };
@@ -225,7 +234,6 @@ class Server::Impl {
     metrics_.Count(503);
     HttpResponse problem = Problem(Status(Code::kUnavailable, "too_many_connections",
                                           "the server is at its connection limit; retry later"));
-    problem.headers.push_back({"Retry-After", "1"});
     beast::tcp_stream stream(std::move(socket));
     auto res = ToBeast(problem, 11, false);
     stream.expires_after(std::chrono::seconds(2));
@@ -255,21 +263,30 @@ class Server::Impl {
         break;
       }
       http::request<http::string_body> req = parser.release();
-      const HttpRequest request = ToHttpRequest(req, ++requests_);
-      if (req.method() == http::verb::get && req.target().starts_with("/v1/events/stream")) {
-        co_await Stream(stream, request, req.version());
+      if (req.version() == 11 && req.find(http::field::host) == req.end()) {  // RFC 9112 §3.2
+        co_await Respond(stream, Problem(Status(Code::kInvalidArgument, "bad_request",
+                                                "an HTTP/1.1 request needs a Host header")),
+                         req.version(), false);
         break;
       }
+      const HttpRequest request = ToHttpRequest(req, ++requests_);
       const auto started = std::chrono::steady_clock::now();
-      std::optional<HttpResponse> response;
+      std::optional<Handlers::Served> served;
       if (MayBlock(request)) {
-        response = co_await OffIoThread([&] { return handlers_.Handle(request); });
+        served = co_await OffIoThread([&] { return handlers_.Serve(request); });
       } else {
-        response = handlers_.Handle(request);
+        served = handlers_.Serve(request);
       }
+      if (auto* plan = std::get_if<StreamPlan>(&served->answer)) {
+        co_await Stream(stream, *plan, req.version(), [&](int status) {
+          Log(request, served->route, status, started);
+        });
+        break;
+      }
+      const HttpResponse& response = std::get<HttpResponse>(served->answer);
       open = req.keep_alive() && !stopping_;
-      Log(request, response->status, started);
-      co_await Respond(stream, *response, req.version(), open);
+      Log(request, served->route, response.status, started);
+      co_await Respond(stream, response, req.version(), open);
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -323,13 +340,18 @@ class Server::Impl {
 
   // Server-Sent Events: catch up from the requested position, then follow the head. The
   // same loop does both, so the hand-over has neither gap nor duplicate.
-  awaitable<void> Stream(beast::tcp_stream& stream, const HttpRequest& request,
-                         unsigned version) {
-    Result<StreamPlan> plan = co_await OffIoThread([&] { return handlers_.PlanStream(request); });
-    if (!plan.ok()) {
-      co_await Respond(stream, Problem(plan.status()), version, false);
+  template <typename LogStatus>
+  awaitable<void> Stream(beast::tcp_stream& stream, const StreamPlan& plan, unsigned version,
+                         LogStatus log) {
+    if (metrics_.subscribers.fetch_add(1) >= options_.subscribers_max) {
+      --metrics_.subscribers;
+      log(503);
+      const Status full(Code::kUnavailable, "too_many_subscribers",
+                        "the server is at its subscriber limit; retry later");
+      co_await Respond(stream, Problem(full), version, false);
       co_return;
     }
+    log(200);
     metrics_.Count(200);
     http::response<http::empty_body> head{http::status::ok, version};
     head.set(http::field::content_type, "text/event-stream");
@@ -337,46 +359,59 @@ class Server::Impl {
     head.keep_alive(true);
     http::response_serializer<http::empty_body> serializer(head);
     stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
-    if (auto [ec, n] = co_await http::async_write_header(stream, serializer, kNoThrow); ec) {
-      co_return;
+    if (auto [ec, n] = co_await http::async_write_header(stream, serializer, kNoThrow); !ec) {
+      auto waiter = hub_.Subscribe(stream.get_executor());
+      co_await Follow(stream, plan, *waiter);
+      hub_.Unsubscribe(waiter);
     }
-    ++metrics_.subscribers;
-    auto waiter = hub_.Subscribe(stream.get_executor());
-    co_await Follow(stream, *plan, *waiter);
-    hub_.Unsubscribe(waiter);
     --metrics_.subscribers;
+  }
+
+  // Frames after `next` that the plan wants, up to about stream_chunk_bytes_max: what a
+  // subscriber holds while its write waits is bounded in bytes, whatever its events weigh.
+  Result<std::string> NextChunk(const StreamPlan& plan, uint64_t& next) {
+    std::string chunk;
+    while (chunk.size() < options_.stream_chunk_bytes_max) {
+      auto events = engine_.ledger().Read(next, options_.stream_batch_max);
+      if (!events.ok()) return events.status();
+      for (const Event& e : *events) {
+        if (chunk.size() >= options_.stream_chunk_bytes_max) break;
+        next = e.position + 1;
+        if (plan.Wants(e)) chunk += *frames_.Get(e);
+      }
+      if (events->size() < options_.stream_batch_max) break;
+    }
+    return chunk;
+  }
+
+  // Writes `text` to a subscriber whose token is still valid; a revoked token (or a failed
+  // check) gets a last error frame instead. False when the stream is over.
+  awaitable<bool> Send(beast::tcp_stream& stream, const StreamPlan& plan, std::string_view text) {
+    const Status valid = handlers_.Reauthenticate(plan);
+    if (!valid.ok()) {
+      text = valid.code() == Code::kUnauthenticated ? kTokenRevokedFrame : kStorageErrorFrame;
+    }
+    // A subscriber that cannot take a chunk within the timeout is cut off; it resumes with
+    // Last-Event-ID. Nothing queues up for it meanwhile.
+    stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
+    auto [ec, n] = co_await net::async_write(stream, net::buffer(text), kNoThrow);
+    co_return valid.ok() && !ec;
   }
 
   awaitable<void> Follow(beast::tcp_stream& stream, const StreamPlan& plan, Hub::Waiter& waiter) {
     uint64_t next = plan.from;
     while (!stopping_) {
-      auto events = engine_.ledger().Read(next, options_.stream_batch_max);
-      std::string chunk;
-      if (!events.ok()) {
-        chunk = "event: error\ndata: {\"code\":\"storage_error\"}\n\n";
-      } else {
-        for (const Event& e : *events) {
-          next = e.position + 1;
-          if (plan.Wants(e)) chunk += *frames_.Get(e);
-        }
+      Result<std::string> chunk = NextChunk(plan, next);
+      if (!chunk.ok()) {
+        co_await Send(stream, plan, kStorageErrorFrame);
+        co_return;
       }
-      if (!chunk.empty()) {
-        // A subscriber that cannot take a batch within the timeout is cut off; it resumes
-        // with Last-Event-ID. Nothing queues up for it meanwhile.
-        stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
-        auto [ec, n] = co_await net::async_write(stream, net::buffer(chunk), kNoThrow);
-        if (ec || !events.ok()) co_return;
-      }
-      if (events.ok() && events->size() == options_.stream_batch_max) continue;
+      if (!chunk->empty() && !co_await Send(stream, plan, *chunk)) co_return;
       if (engine_.ledger().GetHead().position >= next) continue;
       waiter.timer.expires_after(std::chrono::seconds(options_.heartbeat_s));
       auto [ec] = co_await waiter.timer.async_wait(kNoThrow);
-      if (!ec) {  // no event for a while: a comment keeps the connection warm
-        stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
-        auto [write_ec, n] = co_await net::async_write(stream, net::buffer(": heartbeat\n\n", 13),
-                                                       kNoThrow);
-        if (write_ec) co_return;
-      }
+      // No event for a while: a comment keeps the connection warm.
+      if (!ec && !co_await Send(stream, plan, ": heartbeat\n\n")) co_return;
     }
   }
 
@@ -389,14 +424,14 @@ class Server::Impl {
     }
   }
 
-  // One access-log line per request: never a header value, body or token.
-  static void Log(const HttpRequest& request, int status,
+  // One access-log line per request: never a header value, body or token. The path is the
+  // route's template ("-" when none matched): a raw path may hold a token sent by mistake.
+  static void Log(const HttpRequest& request, std::string_view route, int status,
                   std::chrono::steady_clock::time_point started) {
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started).count();
-    const std::string path = request.target.substr(0, request.target.find('?'));
-    spdlog::info("http method={} path={} status={} us={} request_id={}", request.method, path,
-                 status, micros, request.request_id.substr(0, 64));
+    spdlog::info("http method={} path={} status={} us={} request_id={}", request.method, route,
+                 status, micros, request.request_id);
   }
 
   Engine& engine_;

@@ -21,10 +21,14 @@ struct ServerOptions {
   size_t body_bytes_max = 1024 * 1024;
   size_t header_bytes_max = 16 * 1024;
   size_t connections_max = 1024;
+  size_t subscribers_max = 256;  // live streams; beyond, a 503 problem with Retry-After
   int read_timeout_s = 30;       // a request must arrive whole within this
   int idle_timeout_s = 60;       // a keep-alive connection may sit idle this long
   int heartbeat_s = 15;          // SSE comment lines keep proxies from closing the stream
-  size_t stream_batch_max = 256; // events read per step by one stream subscriber
+  size_t stream_batch_max = 64;  // events read per step by one stream subscriber
+  // What one subscriber holds while its write waits: frames are sent in chunks of about
+  // this many bytes, whatever the events weigh (one may be 64 KiB).
+  size_t stream_chunk_bytes_max = 256 * 1024;
   bool handle_signals = false;   // SIGINT/SIGTERM stop the server gracefully
 };
 

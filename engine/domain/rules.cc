@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "cledger/limits.h"
 #include "engine/domain/validate.h"
 #include "projections/views.h"
 
@@ -95,7 +96,6 @@ class Rules {
       : ctx_(context), prep_(prepared), views_(views) {}
 
   Result<Decision> operator()(const CreateTenant& c) {
-    if (ctx_.actor.role != "ops") return Forbidden("only an ops token creates tenants");
     if (Status s = CheckId(c.name, "name"); !s.ok()) return s;
     if (c.plan != "free" && c.plan != "standard") {
       return Invalid("invalid_enum", "plan is free or standard", "plan");
@@ -119,7 +119,6 @@ class Rules {
   }
 
   Result<Decision> operator()(const IssueToken& c) {
-    if (ctx_.actor.role != "ops") return Forbidden("only an ops token issues tokens");
     const bool ops = c.role == "ops";
     if (!ops && std::find(kActorRoles.begin(), kActorRoles.end(), c.role) == kActorRoles.end()) {
       return Invalid("invalid_enum",
@@ -143,7 +142,6 @@ class Rules {
   }
 
   Result<Decision> operator()(const RevokeToken&) {
-    if (ctx_.actor.role != "ops") return Forbidden("only an ops token revokes tokens");
     auto principal = pj::GetTokenPrincipal(views_.tenants, prep_.token_hash);
     if (!principal.ok()) return principal.status();
     if (!*principal) return Status::NotFound("token_not_found", "no such token");
@@ -224,6 +222,9 @@ class Rules {
     if (c.password && !fields.portal_enabled) {
       return Conflict("portal_disabled", "a portal password needs portal access enabled");
     }
+    if (!c.customer_id.empty()) {
+      if (Status s = RoomForContact(c.customer_id); !s.ok()) return s;
+    }
     Draft draft(ctx_, id, ContactStream(id));
     draft.Add(ContactCreated{id, c.customer_id, std::move(fields)});
     if (c.password) draft.Add(PasswordEvent(id));
@@ -250,6 +251,7 @@ class Rules {
     if (IsLinked(*contact, c.customer_id)) {
       return Conflict("already_linked", "the contact is already linked to this customer");
     }
+    if (Status s = RoomForContact(c.customer_id); !s.ok()) return s;
     return Draft(ctx_, c.contact_id, ContactStream(c.contact_id))
         .Add(ContactShared{c.contact_id, c.customer_id})
         .Done();
@@ -336,6 +338,9 @@ class Rules {
       }
     }
     if (Status s = EmailFree(contact->fields.email, c.id); !s.ok()) return s;
+    if (!contact->shared) {  // a deleted shared contact still counts where it is linked
+      if (Status s = RoomForContact(contact->owner_customer_id); !s.ok()) return s;
+    }
     return Draft(ctx_, c.id, ContactStream(c.id)).Add(ContactRestored{c.id}).Done();
   }
 
@@ -350,9 +355,6 @@ class Rules {
 
  private:
   Status CustomerAccess() const {
-    if (!CanManage(ctx_.actor)) {
-      return Forbidden("role '" + ctx_.actor.role + "' may not manage customers");
-    }
     auto tenant = Tenant();
     return tenant.ok() ? Status::Ok() : tenant.status();
   }
@@ -435,6 +437,25 @@ class Rules {
                   "email");
   }
 
+  // Room for one more contact on the customer (limits::kContactsPerCustomerMax). Counted as
+  // DeleteCustomer counts the events it appends: live direct contacts and every shared link.
+  Status RoomForContact(const std::string& customer_id) const {
+    const auto links = pj::LinksOf(views_.links, ctx_.tenant, customer_id);
+    if (!links.ok()) return links.status();
+    if (links->size() < limits::kContactsPerCustomerMax) return Status::Ok();
+    size_t held = 0;
+    for (const auto& link : *links) {
+      auto contact = pj::GetContact(views_.contacts, ctx_.tenant, link.contact_id);
+      if (!contact.ok()) return contact.status();
+      held += *contact && ((*contact)->shared || !(*contact)->deleted) ? 1 : 0;
+    }
+    if (held < limits::kContactsPerCustomerMax) return Status::Ok();
+    return Conflict("too_many_contacts",
+                    "customer '" + customer_id + "' already holds " +
+                        std::to_string(limits::kContactsPerCustomerMax) +
+                        " contacts, the most one may hold; delete or unlink one first");
+  }
+
   EventBody PasswordEvent(const std::string& id) const {
     return ContactPasswordReset{id, prep_.password_hash, prep_.password_generated,
                                 prep_.password_generated};
@@ -464,12 +485,56 @@ class Rules {
 std::string ContactStream(std::string_view id) { return "contact-" + std::string(id); }
 std::string CustomerStream(std::string_view id) { return "customer-" + std::string(id); }
 
+Status Authorize(const CommandContext& context, const Command& command) {
+  const bool ops_command = std::holds_alternative<CreateTenant>(command) ||
+                           std::holds_alternative<IssueToken>(command) ||
+                           std::holds_alternative<RevokeToken>(command);
+  if (ops_command) {
+    return context.actor.role == "ops" ? Status::Ok()
+                                       : Forbidden("only an ops token manages tenants and tokens");
+  }
+  if (context.tenant.empty()) return Forbidden("a tenant's token is needed");
+  if (!CanManage(context.actor)) {
+    return Forbidden("role '" + context.actor.role + "' may not manage customers and contacts");
+  }
+  return Status::Ok();
+}
+
+// The version of the record a contact or customer command names, when it exists and can be
+// read (a failed read leaves the rule's own answer standing).
+std::optional<uint64_t> TargetVersion(const CommandContext& context, const Command& command,
+                                      Views& views) {
+  return std::visit(
+      [&](const auto& c) -> std::optional<uint64_t> {
+        using C = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<C, UpdateCustomer> || std::is_same_v<C, DeleteCustomer>) {
+          auto customer = pj::GetCustomer(views.customers, context.tenant, c.id);
+          if (customer.ok() && *customer) return (*customer)->system.version;
+        } else if constexpr (requires { c.id; } && !std::is_same_v<C, CreateContact> &&
+                             !std::is_same_v<C, CreateCustomer>) {
+          auto contact = pj::GetContact(views.contacts, context.tenant, c.id);
+          if (contact.ok() && *contact) return (*contact)->system.version;
+        }
+        return std::nullopt;
+      },
+      command);
+}
+
 Result<Decision> Decide(const CommandContext& context, const Command& command,
                         const Prepared& prepared, Views& views) {
-  if (context.actor.role != "ops" && context.tenant.empty()) {
-    return Forbidden("a tenant's token is needed");
+  if (Status s = Authorize(context, command); !s.ok()) return s;
+  Result<Decision> decided = std::visit(Rules(context, prepared, views), command);
+  // A stale If-Match outranks a rule's conflict: the caller judged a version that is gone,
+  // and 412 tells it to read again rather than that its request can never succeed.
+  if (!decided.ok() && decided.status().code() == Code::kConflict && context.expected_version) {
+    auto actual = TargetVersion(context, command, views);
+    if (actual && *actual != *context.expected_version) {
+      return Status(Code::kVersionMismatch, "version_mismatch",
+                    "the record is at version " + std::to_string(*actual) + ", not " +
+                        std::to_string(*context.expected_version));
+    }
   }
-  return std::visit(Rules(context, prepared, views), command);
+  return decided;
 }
 
 }  // namespace cledger::domain

@@ -34,6 +34,11 @@ struct Decision {
   std::string stream;  // that record's stream, whose version the caller sees
 };
 
+// Whether the actor's role may run this kind of command at all (403 forbidden when not).
+// Pure and cheap: the engine asks it before any other work — an idempotent replay, a read,
+// a password hash — and Decide asks it first again.
+Status Authorize(const CommandContext& context, const Command& command);
+
 // Rejections, by precedence: forbidden (403) → tenant unknown (404) → plan (403) →
 // record unknown (404) → bad input (422) → rule (409). Version mismatches (412) are the
 // ledger's, checked against `Decision::commit.expected`.

@@ -200,7 +200,7 @@ Status Invalid(std::string reason, std::string message, std::string field) {
 
 std::string Indexed(std::string_view list, size_t index, std::string_view member = {}) {
   std::string path = std::string(list) + "[" + std::to_string(index) + "]";
-  if (!member.empty()) path += "." + std::string(member);
+  if (!member.empty()) path.append(".").append(member);
   return path;
 }
 

@@ -156,10 +156,11 @@ Result<CommitResult> LogStore::Submit(const std::string& tenant,
 
 std::future<Result<CommitResult>> LogStore::SubmitAsync(const std::string& tenant,
                                                         const std::string& idempotency_key,
-                                                        Decide decide) {
+                                                        Decide decide, std::string fingerprint) {
   auto request = std::make_unique<Request>();
   request->tenant = tenant;
   request->idempotency_key = idempotency_key;
+  request->fingerprint = std::move(fingerprint);
   request->decide = std::move(decide);
   return Enqueue(std::move(request));
 }

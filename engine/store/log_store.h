@@ -57,9 +57,11 @@ class LogStore final : public Ledger {
                               Decide decide);
   // The same, without waiting: commands queued one after another are decided in that order,
   // so a caller may keep many in flight and still have each see the ones before it.
+  // `fingerprint` (32 bytes, or empty) binds the key to one request: a replay with another
+  // fingerprint is refused with idempotency_key_reused.
   std::future<Result<CommitResult>> SubmitAsync(const std::string& tenant,
                                                 const std::string& idempotency_key,
-                                                Decide decide);
+                                                Decide decide, std::string fingerprint = {});
 
   // Runs `work` on the writer thread between two commit groups.
   Status RunExclusive(Exclusive work);
@@ -88,6 +90,7 @@ class LogStore final : public Ledger {
   struct Request {
     std::string tenant;
     std::string idempotency_key;
+    std::string fingerprint;  // of the request, stored with its idempotency key
     Decide decide;
     Exclusive exclusive;  // set instead of `decide` for exclusive work
     std::promise<Result<CommitResult>> done;

@@ -210,6 +210,13 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   if (!request.idempotency_key.empty()) {
     auto seen = txn.Get(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key));
     if (!seen.ok()) return seen.status();
+    // Values written before fingerprints (16 bytes) answer any request, as they always did.
+    if (*seen && (*seen)->size() > 16 && !request.fingerprint.empty() &&
+        (*seen)->substr(16) != request.fingerprint) {
+      return Status::InvalidArgument("idempotency_key_reused",
+                                     "this Idempotency-Key was used for another request; use a "
+                                     "new key");
+    }
     if (*seen) return CommitResult{DecodeU64(**seen), DecodeU64((*seen)->substr(8)), true};
   }
   Result<Commit> commit = request.decide(txn);
@@ -218,7 +225,7 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   Result<CommitResult> result = StageCommit(std::move(*commit), txn, state);
   if (result.ok() && !request.idempotency_key.empty()) {
     txn.Put(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key),
-            U64Key(result->first_position) + U64Key(result->last_position));
+            U64Key(result->first_position) + U64Key(result->last_position) + request.fingerprint);
   }
   return result;
 }

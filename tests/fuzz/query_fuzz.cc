@@ -2,9 +2,9 @@
 // without sockets. The input is three lines: the target (origin form, `{T}` style
 // placeholders allowed), the Last-Event-ID header, the If-Match header.
 //
-// Each input goes through routing, If-Match, a stream plan (the stream route parses its
-// target on its own, with Last-Event-ID) and the full GET handler with an owner's token,
-// which reads every query parameter a route knows (numbers, pages, as-of times, filters).
+// Each input goes through If-Match and Serve with an owner's token: routing, then a stream
+// plan (with Last-Event-ID) or the full GET handler, which reads every query parameter a
+// route knows (numbers, pages, as-of times, filters).
 #include <spdlog/spdlog.h>
 
 #include <cstdint>
@@ -51,15 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.authorization = "Bearer " + ledger->tokens.at('O');
   request.request_id = "fuzz";
 
-  std::vector<std::string> params;
-  HttpResponse error;
-  (void)handlers->Match(request, params, error);
   (void)ParseIfMatch(request.if_match);
   (void)ParseU64(request.last_event_id);
-  (void)handlers->PlanStream(request);
-  if (!request.target.starts_with("/v1/events/stream") &&
-      !request.target.starts_with("/v1/ledger/verify")) {
-    (void)handlers->Handle(request);
-  }
+  if (!request.target.starts_with("/v1/ledger/verify")) (void)handlers->Serve(request);
   return 0;
 }

@@ -2,6 +2,9 @@
 // appends or the named rejection (with nothing appended).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "cledger/limits.h"
 #include "tests/support/engine_fixture.h"
 
 namespace cledger {
@@ -38,9 +41,22 @@ ContactFields WithLines(int n) {
   return f;
 }
 
+// Customer c1 holding the most contacts it may: shared contact s0 linked, and direct contacts
+// f1… up to the limit, plus `extra` given steps after them.
+std::vector<Step> FullCustomer(std::vector<Step> extra = {}) {
+  std::vector<Step> steps = {{kOwner, CreateContact{"s0", "", Person("Sid")}},
+                             {kOwner, ShareContact{"s0", "c1"}}};
+  for (size_t i = 1; i < limits::kContactsPerCustomerMax; ++i) {
+    steps.push_back({kOwner, CreateContact{"f" + std::to_string(i), "c1", Person("F")}});
+  }
+  steps.insert(steps.end(), extra.begin(), extra.end());
+  return steps;
+}
+
 std::vector<Scenario> Scenarios() {
   const Step k1{kOwner, CreateContact{"k1", "c1", Person("Ann", "ann@x.test")}};
   const Step s1{kOwner, CreateContact{"s1", "", Person("Sam", "sam@x.test")}};
+  const Step globex{As("", "ops", "root"), CreateTenant{"globex", "standard"}};
   return {
       {"EmailTakenOnCreateIsCaseInsensitiveAndNamesTheExistingContact", {k1},
        {kOwner, CreateContact{"k2", "c2", Person("Bob", "  ANN@X.test ")}}, {}, "email_taken", "email"},
@@ -115,8 +131,13 @@ std::vector<Scenario> Scenarios() {
       {"AnAuditorChangesNothing", {k1}, {As("acme", "auditor"), DeleteContact{"k1"}}, {}, "forbidden"},
       {"AServiceTokenChangesNothing", {}, {As("acme", "service"), CreateCustomer{"c9", "X", "x@x.test"}},
        {}, "forbidden"},
-      {"ACommandNeverCrossesTenants", {k1}, {As("globex", "owner"), DeleteContact{"k1"}}, {},
-       "tenant_not_found"},
+      // globex exists and k1 exists, in acme: globex's owner is refused as if k1 did not exist.
+      {"ACommandNeverCrossesTenants", {k1, globex},
+       {As("globex", "owner"), DeleteContact{"k1"}}, {}, "contact_not_found"},
+      {"ACommandNeverReachesAnotherTenantsCustomer", {globex},
+       {As("globex", "owner"), CreateContact{"k9", "c1", Person("A")}}, {}, "customer_not_found"},
+      {"ACommandToATenantThatDoesNotExistIsRefused", {k1},
+       {As("initech", "owner"), DeleteContact{"k1"}}, {}, "tenant_not_found"},
       {"AManagerMayManageContacts", {}, {As("acme", "manager"), CreateContact{"k9", "", Person("A")}},
        {"ContactCreated contact-k9"}, ""},
       {"CreatingAnExistingContactIdIsRefused", {k1}, {kOwner, CreateContact{"k1", "c2", Person("Z")}},
@@ -126,6 +147,21 @@ std::vector<Scenario> Scenarios() {
       {"AStaleExpectedVersionIsRefused", {k1},
        {[] { auto c = As("acme", "owner"); c.expected_version = 7; return c; }(), DeleteContact{"k1"}},
        {}, "version_mismatch"},
+      {"ADirectContactBeyondTheCustomersContactLimitIsRefused", FullCustomer(),
+       {kOwner, CreateContact{"k9", "c1", Person("A")}}, {}, "too_many_contacts"},
+      {"SharingWithACustomerAtItsContactLimitIsRefused", FullCustomer({s1}),
+       {kOwner, ShareContact{"s1", "c1"}}, {}, "too_many_contacts"},
+      {"RestoringADirectContactBeyondTheLimitIsRefused",
+       FullCustomer({{kOwner, DeleteContact{"f1"}},
+                     {kOwner, CreateContact{"k9", "c1", Person("A")}}}),
+       {kOwner, RestoreContact{"f1"}}, {}, "too_many_contacts"},
+      {"ADeletedDirectContactFreesItsPlaceUnderTheLimit",
+       FullCustomer({{kOwner, DeleteContact{"f1"}}}),
+       {kOwner, CreateContact{"k9", "c1", Person("A")}}, {"ContactCreated contact-k9"}, ""},
+      {"TheContactLimitIsPerCustomer", FullCustomer(),
+       {kOwner, CreateContact{"k9", "c2", Person("A")}}, {"ContactCreated contact-k9"}, ""},
+      {"TheContactLimitComesAfterTheOtherRules", FullCustomer(),
+       {kOwner, CreateContact{"f1", "c1", Person("A")}}, {}, "contact_exists"},
       {"TheCurrentExpectedVersionIsAccepted", {k1},
        {[] { auto c = As("acme", "owner"); c.expected_version = 1; return c; }(), DeleteContact{"k1"}},
        {"ContactDeleted contact-k1"}, ""},
@@ -146,6 +182,20 @@ TEST_CASE("ContactRulesScenarios") {
       }
     }
   }
+}
+
+TEST_CASE("ACustomerHoldingTheMostContactsIsDeletedInOneCommit") {
+  EngineFixture f;
+  for (const Step& step : FullCustomer()) f.Must(step.ctx, step.command);
+  f.Must(kOwner, DeleteContact{"f1"});  // a deleted direct contact appends nothing more
+  f.Must(kOwner, CreateContact{"k9", "c1", Person("A")});
+  CHECK(f.Fails(kOwner, CreateContact{"k10", "c1", Person("B")}).reason() == "too_many_contacts");
+  const std::vector<std::string> events = f.LastCommit(f.Must(kOwner, DeleteCustomer{"c1"}));
+  REQUIRE(events.size() == 1 + limits::kContactsPerCustomerMax);
+  CHECK(events.front() == "CustomerDeleted customer-c1");
+  CHECK(std::count(events.begin(), events.end(), "ContactUnlinked contact-s0") == 1);
+  CHECK(std::count(events.begin(), events.end(), "ContactDeleted contact-k9") == 1);
+  CHECK(std::count(events.begin(), events.end(), "ContactDeleted contact-f1") == 0);
 }
 
 TEST_CASE("EmailTakenNamesTheExistingContactAndSuggestsSharingIt") {

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -36,6 +37,26 @@ inline Child Spawn(const std::vector<std::string>& args, int err_fd = -1) {
   close(fds[1]);
   child.out = fds[0];
   return child;
+}
+
+// How a child ended. `exit_code` is set only when it exited by itself: a crash or a kill
+// never reads as "exit 0".
+struct Ended {
+  int exit_code = -1;  // -1 unless it exited
+  int signal = 0;      // the signal that ended it, 0 unless one did
+  bool Exited(int code) const { return signal == 0 && exit_code == code; }
+};
+
+// Waits for `child` to end and closes its stdout pipe.
+inline Ended Wait(Child& child) {
+  int raw = 0;
+  REQUIRE(waitpid(child.pid, &raw, 0) == child.pid);
+  if (child.out >= 0) close(child.out);
+  child.out = -1;
+  Ended ended;
+  if (WIFEXITED(raw)) ended.exit_code = WEXITSTATUS(raw);
+  if (WIFSIGNALED(raw)) ended.signal = WTERMSIG(raw);
+  return ended;
 }
 
 }  // namespace cledger::testing

@@ -21,7 +21,8 @@ struct ServerFixture {
   std::map<std::string, std::string> tokens;  // "acme/owner", "globex/owner", "ops"
   uint16_t port = 0;
 
-  explicit ServerFixture(int read_timeout_s = 5, size_t connections_max = 1024) {
+  explicit ServerFixture(int read_timeout_s = 5, size_t connections_max = 1024,
+                         size_t subscribers_max = 256) {
     LedgerOptions options;
     options.path = dir.Sub("data");
     auto opened = Engine::Open(options);
@@ -42,14 +43,19 @@ struct ServerFixture {
     server_options.heartbeat_s = 1;
     server_options.read_timeout_s = read_timeout_s;
     server_options.connections_max = connections_max;
+    server_options.subscribers_max = subscribers_max;
     server = std::make_unique<api::Server>(*engine, server_options);
     REQUIRE(server->Start().ok());
     port = server->port();
     runner = std::thread([this] { server->Run(); });
   }
-  ~ServerFixture() {
-    server->Stop();
-    runner.join();
+  ~ServerFixture() { Close(); }
+  // Stops the server and closes the engine: what the data directory holds is then all there is.
+  void Close() {
+    if (server) server->Stop();
+    if (runner.joinable()) runner.join();
+    server.reset();
+    engine.reset();
   }
 
   Reply Call(const std::string& who, const std::string& method, const std::string& target,

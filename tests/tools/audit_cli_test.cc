@@ -6,10 +6,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -264,6 +267,88 @@ TEST_CASE("AuditExportFiltersByActorAndTimeAndWritesFiles") {
             .status == 2);
 }
 
+// A ledger with an audit trail, closed; and what `audit export --format csv` prints of it.
+struct Exported : testing::EngineFixture {
+  std::string base = "audit export --data " + dir.Sub("data") + " --tenant acme --format csv ";
+  std::string csv;
+  Exported() {
+    engine.reset();
+    csv = Cledger(dir, base).out;
+    REQUIRE(ParseCsv(csv).size() > 2);
+  }
+};
+
+bool IsA(const std::string& path, mode_t type) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+TEST_CASE("AuditExportToACharacterDeviceWritesThroughItAndLeavesTheDeviceInPlace") {
+  Exported f;
+  // A device node of our own (as /dev/null: 1, 3) when allowed to make one, so the test never
+  // risks the machine's /dev/null; /dev/null itself otherwise (then /dev is not writable).
+  std::string device = f.dir.Sub("null");
+  if (mknod(device.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) device = "/dev/null";
+  REQUIRE(IsA(device, S_IFCHR));
+  const Run run = Cledger(f.dir, f.base + "--output " + device);
+  CHECK(run.status == 0);
+  CHECK(IsA(device, S_IFCHR));
+  CHECK_FALSE(std::filesystem::exists(device + ".partial"));
+}
+
+TEST_CASE("AuditExportToAFifoFeedsItsReaderAndLeavesTheFifoInPlace") {
+  Exported f;
+  const std::string fifo = f.dir.Sub("fifo");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  // The reader opens without blocking, so a writer that never opens the FIFO fails the test
+  // instead of hanging it.
+  const int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(reader >= 0);
+  const Run run = Cledger(f.dir, f.base + "--output " + fifo);
+  CHECK(run.status == 0);
+  std::string received;
+  char buffer[4096];
+  for (ssize_t n; (n = read(reader, buffer, sizeof buffer)) > 0;) {
+    received.append(buffer, static_cast<size_t>(n));
+  }
+  close(reader);
+  CHECK(received == f.csv);
+  CHECK(IsA(fifo, S_IFIFO));
+}
+
+TEST_CASE("AuditExportThroughASymlinkReplacesItsTargetAndKeepsTheLink") {
+  Exported f;
+  std::filesystem::create_directory(f.dir.Sub("exports"));
+  const std::string target = f.dir.Sub("exports/audit.csv");
+  WriteFile(target, "an older export\n");
+  const std::string link = f.dir.Sub("latest.csv");
+  std::filesystem::create_symlink("exports/audit.csv", link);
+  const Run run = Cledger(f.dir, f.base + "--output " + link);
+  CHECK(run.status == 0);
+  CHECK(IsA(link, S_IFLNK));
+  CHECK(std::filesystem::read_symlink(link) == "exports/audit.csv");
+  CHECK(ReadFile(target) == f.csv);
+  CHECK_FALSE(std::filesystem::exists(link + ".partial"));
+  CHECK_FALSE(std::filesystem::exists(target + ".partial"));
+
+  // A link to a file not yet there: the file is made where the link points.
+  const std::string dangling = f.dir.Sub("next.csv");
+  std::filesystem::create_symlink("exports/next.csv", dangling);
+  CHECK(Cledger(f.dir, f.base + "--output " + dangling).status == 0);
+  CHECK(IsA(dangling, S_IFLNK));
+  CHECK(ReadFile(f.dir.Sub("exports/next.csv")) == f.csv);
+}
+
+TEST_CASE("AuditExportToADirectoryFailsAndLeavesItAsItWas") {
+  Exported f;
+  std::filesystem::create_directory(f.dir.Sub("out"));
+  const Run run = Cledger(f.dir, f.base + "--output " + f.dir.Sub("out"));
+  CHECK(run.status == 1);
+  CHECK(Contains(run.err, "cannot write"));
+  CHECK(std::filesystem::is_directory(f.dir.Sub("out")));
+  CHECK_FALSE(std::filesystem::exists(f.dir.Sub("out.partial")));
+}
+
 // ---- import ------------------------------------------------------------------------------
 
 uint64_t HeadOf(testing::EngineFixture& f) {
@@ -425,11 +510,9 @@ TEST_CASE("AnImportKilledHalfwayResumesWhenRunAgain") {
   Child child = Spawn({"import", file, "--data", f.dir.Sub("data"), "--tenant", "acme", "-v"});
   const size_t seen = AwaitLines(child.out, ": appended at position", 50);
   kill(child.pid, SIGKILL);
-  int wait_status = 0;
-  waitpid(child.pid, &wait_status, 0);
-  close(child.out);
+  const testing::Ended killed = testing::Wait(child);
   REQUIRE(seen >= 50);
-  REQUIRE(WIFSIGNALED(wait_status));
+  REQUIRE(killed.signal == SIGKILL);
 
   const Run resumed = Cledger(f.dir, "import " + file + " --data " + f.dir.Sub("data") +
                                          " --tenant acme --json");
@@ -481,11 +564,9 @@ TEST_CASE("ImportShowsProgressWithRateAndEtaOnATerminal") {
   for (ssize_t n; (n = read(master, buffer, sizeof buffer)) > 0;) {
     shown.append(buffer, static_cast<size_t>(n));
   }
-  int wait_status = 0;
-  waitpid(child.pid, &wait_status, 0);
-  close(child.out);
+  const testing::Ended ended = testing::Wait(child);
   close(master);
-  CHECK(WEXITSTATUS(wait_status) == 0);
+  CHECK(ended.Exited(0));
   CHECK(Contains(shown, "import ["));
   CHECK(Contains(shown, "100%"));
   CHECK(Contains(shown, "/s"));

@@ -7,8 +7,11 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <fstream>
+#include <memory>
+#include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "engine/store/keys.h"
 #include "events/codec.h"
@@ -250,6 +253,36 @@ TEST_CASE("OfflineCommandsRefuseADataDirectoryThatHoldsNoLedgerAndCreateNothing"
   CHECK_FALSE(std::filesystem::exists(dir.Sub("typo")));
 }
 
+TEST_CASE("ALedgerWithoutItsCurrentFileIsReportedDamagedNotMissingAndLeftAsItWas") {
+  Populated f;
+  std::filesystem::remove(std::filesystem::path(f.data) / "CURRENT");
+  std::set<std::string> before;
+  for (const auto& entry : std::filesystem::directory_iterator(f.data)) {
+    before.insert(entry.path().filename().string());
+  }
+  for (const std::string& cmd : std::vector<std::string>{
+           "verify", "head", "stats", "projections status", "events dump",
+           "backup create " + f.dir.Sub("b"), "serve --listen 127.0.0.1:0"}) {
+    CAPTURE(cmd);
+    int status = -1;
+    // A command that took the directory for a new ledger would serve it: bounded, then killed.
+    const std::string out =
+        RunCommand("timeout 20 " + std::string(CLEDGER_BINARY) + " " + cmd + " --data " +
+                       f.data + " 2>&1",
+                   &status);
+    CHECK(status == 1);
+    CHECK(Has(out, "damaged"));
+    CHECK(Has(out, "CURRENT is missing"));
+    CHECK(Has(out, "restore"));
+    CHECK_FALSE(Has(out, "no ledger in"));
+  }
+  std::set<std::string> after;
+  for (const auto& entry : std::filesystem::directory_iterator(f.data)) {
+    after.insert(entry.path().filename().string());
+  }
+  CHECK(after == before);
+}
+
 // ---- projections ---------------------------------------------------------------------------
 
 TEST_CASE("ProjectionsStatusAndRebuildWorkOfflineAndKeepEveryProjectionEqualToAFreshFold") {
@@ -365,6 +398,9 @@ TEST_CASE("RebuildThroughTheServerWhileAWriterAppendsFailsNoRequestAndMatchesAFr
   CHECK(status == 0);
   CHECK(verified.at("position").to_number<uint64_t>() == f.Head());
   const json::object list = RunJson("projections status --json" + Remote(f), &status);
+  const size_t projections = f.engine->Projections().size();
+  REQUIRE(projections > 0);
+  REQUIRE(list.at("items").as_array().size() == projections);
   for (const json::value& item : list.at("items").as_array()) {
     CHECK(item.as_object().at("generation").to_number<uint64_t>() == 2);
     CHECK(item.as_object().at("lag").to_number<uint64_t>() == 0);
@@ -445,12 +481,106 @@ TEST_CASE("EventsDumpThroughTheServerPagesThroughTheWholeLedgerInBothFormats") {
   const std::vector<std::string> frames = Frames(ReadFile(file));
   REQUIRE(frames.size() == f.Head() - 1);
   for (size_t i = 0; i < frames.size(); ++i) {
-    CHECK(frames[i] == *f.engine->ledger().ReadRaw(i + 2));
+    CHECK(frames[i] == *events::RedactSecrets(*f.engine->ledger().ReadRaw(i + 2)));
   }
   Run("events dump --format raw --tenant globex" + Remote(f) + " > " + file, &status);
   const std::vector<std::string> globex = Frames(ReadFile(file));
   REQUIRE_FALSE(globex.empty());
   for (const std::string& frame : globex) CHECK(events::DecodeEvent(frame)->tenant == "globex");
+}
+
+// What stock flatc makes of each raw frame: the JSON text of every event, concatenated.
+std::string DecodeWithFlatc(const std::vector<std::string>& frames, const testing::TempDir& dir) {
+  std::string decoded;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const std::string bin = dir.Sub("frame-" + std::to_string(i) + ".bin");
+    std::ofstream(bin, std::ios::binary) << frames[i];
+    int status = -1;
+    RunCommand(std::string(CLEDGER_FLATC) + " --json --strict-json --raw-binary -o " +
+                   dir.path() + " " + CLEDGER_SOURCE_DIR + "/schemas/events.fbs -- " + bin +
+                   " 2>&1",
+               &status);
+    REQUIRE(status == 0);
+    decoded += ReadFile(dir.Sub("frame-" + std::to_string(i) + ".json"));
+  }
+  return decoded;
+}
+
+// The secrets a ledger holds: every password hash and token hash, as recorded.
+std::vector<std::string> SecretsIn(Ledger& ledger) {
+  std::vector<std::string> secrets;
+  auto events = ledger.Read(1, 1000);
+  REQUIRE(events.ok());
+  for (const Event& e : *events) {
+    if (const auto* reset = std::get_if<ContactPasswordReset>(&e.body)) {
+      secrets.push_back(reset->password_hash);
+    } else if (const auto* issued = std::get_if<TokenIssued>(&e.body)) {
+      secrets.push_back(issued->token_hash);
+    } else if (const auto* revoked = std::get_if<TokenRevoked>(&e.body)) {
+      secrets.push_back(revoked->token_hash);
+    }
+  }
+  return secrets;
+}
+
+void CheckNoSecretIn(const std::string& decoded, const std::vector<std::string>& secrets) {
+  CHECK_FALSE(Has(decoded, "$argon2id$"));
+  for (const std::string& secret : secrets) {
+    CAPTURE(secret);
+    CHECK_FALSE(Has(decoded, secret));
+  }
+  CHECK(Has(decoded, "[redacted]"));
+}
+
+TEST_CASE("RawEventsDumpedOfflineCarryNoPasswordOrTokenHash") {
+  Populated f;
+  f.Reopen();
+  f.Must(f.owner, ResetPassword{"k1", {false, "Correct-Horse-42-battery"}});
+  const std::string token = f.Must(f.ops, IssueToken{"acme", "eve", "auditor"}).token;
+  f.Must(f.ops, RevokeToken{token, ""});
+  const std::vector<std::string> secrets = SecretsIn(f.engine->ledger());
+  REQUIRE(secrets.size() == 3);
+  const uint64_t head = f.engine->ledger().GetHead().position;
+  f.engine.reset();
+
+  const std::string file = f.dir.Sub("events.bin");
+  int status = -1;
+  Run("events dump --format raw --data " + f.data + " > " + file, &status);
+  CHECK(status == 0);
+  const std::vector<std::string> frames = Frames(ReadFile(file));
+  REQUIRE(frames.size() == head);
+  CheckNoSecretIn(DecodeWithFlatc(frames, f.dir), secrets);
+}
+
+TEST_CASE("TheRawFeedAndARawDumpThroughTheServerCarryNoPasswordOrTokenHash") {
+  testing::ServerFixture f;
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
+                 R"({"id": "c1", "name": "Acme", "email": "ap@acme.test"})")
+              .status == 201);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
+                 R"({"id": "k1", "first_name": "Ann", "email": "ann@acme.test"})")
+              .status == 201);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset", R"({"generate": true})")
+              .status == 200);
+  const std::vector<std::string> secrets = SecretsIn(f.engine->ledger());
+  REQUIRE(secrets.size() == 9);  // the fixture's eight tokens and the password
+
+  for (const std::string who : {"ops", "acme/owner", "acme/auditor", "acme/service"}) {
+    CAPTURE(who);
+    const auto reply = f.Call(who, "GET", "/v1/events?from=1&limit=1000", {},
+                              {{"Accept", "application/x-flatbuffers"}});
+    REQUIRE(reply.status == 200);
+    const std::vector<std::string> frames = Frames(reply.body);
+    REQUIRE_FALSE(frames.empty());
+    CheckNoSecretIn(DecodeWithFlatc(frames, f.dir), secrets);
+  }
+  const std::string file = f.dir.Sub("remote.bin");
+  int status = -1;
+  Run("events dump --format raw" + Remote(f) + " > " + file, &status);
+  CHECK(status == 0);
+  const std::vector<std::string> frames = Frames(ReadFile(file));
+  REQUIRE(frames.size() == f.Head());
+  CheckNoSecretIn(DecodeWithFlatc(frames, f.dir), secrets);
 }
 
 // ---- backup --------------------------------------------------------------------------------
@@ -485,12 +615,41 @@ TEST_CASE("BackupTakenThroughTheServerWhileWritingRestoresIntoALedgerThatVerifie
   CHECK(Has(refused, "absolute"));
 }
 
+TEST_CASE("ABackupTakenUnderWritesHoldsThePositionItReports") {
+  testing::ServerFixture f;
+  Seed(*f.engine, 3000);  // enough that copying and verifying the files takes a while
+  std::vector<std::unique_ptr<Writer>> writers;
+  for (int i = 0; i < 3; ++i) writers.push_back(std::make_unique<Writer>(f));
+  while (writers[0]->writes < 20) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::vector<std::pair<std::string, uint64_t>> reported;
+  for (int round = 0; round < 3; ++round) {
+    const std::string backups = f.dir.Sub("backups-" + std::to_string(round));
+    int status = -1;
+    const std::string said = Run("backup create " + backups + Remote(f), &status);
+    REQUIRE(status == 0);
+    CHECK(Has(said, "holds at least position "));
+    const json::object made =
+        RunJson("backup create " + backups + "-json --json" + Remote(f), &status);
+    REQUIRE(status == 0);
+    reported.emplace_back(backups + "-json", made.at("position").to_number<uint64_t>());
+  }
+  for (auto& writer : writers) writer->Stop();
+  for (const auto& [backups, position] : reported) {
+    CAPTURE(position);
+    int status = -1;
+    const json::object back = RunJson(
+        "backup restore " + backups + " --json --data " + backups + "-restored", &status);
+    REQUIRE(status == 0);
+    CHECK(back.at("position").to_number<uint64_t>() >= position);
+  }
+}
+
 TEST_CASE("BackupCreatedOfflineRestoresTheSameHead") {
   Populated f;
   int status = -1;
   std::string out = Run("backup create " + f.dir.Sub("b") + " --data " + f.data, &status);
   CHECK(status == 0);
-  CHECK(Has(out, "backup of position " + std::to_string(f.head.position)));
+  CHECK(Has(out, "backup holds position " + std::to_string(f.head.position) + " ("));
   out = Run("backup restore " + f.dir.Sub("b") + " --data " + f.dir.Sub("r"), &status);
   CHECK(status == 0);
   CHECK(Has(out, "restored position " + std::to_string(f.head.position) + " (" +

@@ -34,6 +34,7 @@ for _ in $(seq 100); do grep -q "Stop with Ctrl-C" "$work/banner" 2>/dev/null &&
 url="$(sed -n 's/^Contact Ledger is serving \(http[^ ]*\).*/\1/p' "$work/banner")"
 token="$(sed -n 's/^  owner token  \([^ ]*\).*/\1/p' "$work/banner")"
 [ -n "$url" ] && [ -n "$token" ] || { echo "server did not start"; cat "$work/banner" "$work/server.log"; exit 1; }
+ops_token="$(sed -n 's/^  ops token    \([^ ]*\).*/\1/p' "$work/banner")"
 auth=(-H "Authorization: Bearer $token")
 end=$(( $(date +%s) + seconds ))
 
@@ -83,7 +84,7 @@ for r in $(seq "$readers"); do reader "$r" & done
 for s in $(seq "$subscribers"); do subscriber & done
 
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status"; }
-head_pos() { curl -s "$url/metrics" 2>/dev/null | sed -n 's/^cledger_events_total //p' | head -1; }
+head_pos() { curl -s -H "Authorization: Bearer $ops_token" "$url/metrics" 2>/dev/null | sed -n 's/^cledger_events_total //p' | head -1; }
 echo "seconds rss_mb head_position"
 samples=()
 start=$(date +%s)

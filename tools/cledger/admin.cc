@@ -9,6 +9,7 @@
 namespace cledger::cli {
 
 std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
+  if (ExplainIfDamaged(data_dir)) return nullptr;
   LedgerOptions options;
   options.path = data_dir;
   auto engine = Engine::Open(options);
@@ -54,11 +55,13 @@ void AddAdmin(CLI::App& app, Runner& run) {
 
   auto* head = app.add_subcommand("head", "Print the head position and hash of a data directory");
   data(head);
-  head->footer("Example:\n  cledger head --data ./data");
+  head->footer(
+      "Example:\n  cledger head --data ./data\n"
+      "Exit codes: 0 printed · 1 a damaged ledger · 3 the data directory could not be opened.");
   head->callback([args, &run] {
     run = [args] {
       auto engine = OpenOrExplain(args->data_dir);
-      if (!engine) return kExitUnavailable;
+      if (!engine) return OpenFailureExit(args->data_dir);
       const Head h = engine->ledger().GetHead();
       std::cout << "position " << h.position << "\nhash " << HexOf(h.hash) << "\n";
       return kExitOk;
@@ -77,7 +80,7 @@ void AddAdmin(CLI::App& app, Runner& run) {
   create->callback([args, &run] {
     run = [args] {
       auto engine = OpenOrExplain(args->data_dir);
-      if (!engine) return kExitUnavailable;
+      if (!engine) return OpenFailureExit(args->data_dir);
       auto outcome = engine->Execute(OfflineOps(), CreateTenant{args->name, args->plan});
       if (!outcome.ok()) return Fail(outcome.status());
       std::cout << "tenant " << args->name << " (" << args->plan << ") created at position "
@@ -101,7 +104,7 @@ void AddAdmin(CLI::App& app, Runner& run) {
   issue->callback([args, &run] {
     run = [args] {
       auto engine = OpenOrExplain(args->data_dir);
-      if (!engine) return kExitUnavailable;
+      if (!engine) return OpenFailureExit(args->data_dir);
       auto outcome =
           engine->Execute(OfflineOps(), IssueToken{args->tenant, args->actor, args->role});
       if (!outcome.ok()) return Fail(outcome.status());
@@ -121,7 +124,7 @@ void AddAdmin(CLI::App& app, Runner& run) {
   revoke->callback([args, &run] {
     run = [args] {
       auto engine = OpenOrExplain(args->data_dir);
-      if (!engine) return kExitUnavailable;
+      if (!engine) return OpenFailureExit(args->data_dir);
       const bool is_hash = args->token.size() == 64 && args->token.find('_') == std::string::npos;
       auto outcome = engine->Execute(
           OfflineOps(), is_hash ? RevokeToken{"", args->token} : RevokeToken{args->token, ""});

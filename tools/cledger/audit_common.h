@@ -17,7 +17,8 @@ namespace cledger::cli::audit_tools {
 namespace json = boost::json;
 
 inline constexpr const char* kOpenFailure =
-    "3 the data directory could not be opened (is a server running on it?).";
+    "3 the data directory could not be opened (is a server running on it?); 1 also when it is\n"
+    "a damaged ledger (it holds RocksDB's files without CURRENT or its MANIFEST).";
 
 // "message (reason, field)": the message for people, the stable reason for scripts and the
 // offending field when there is one.

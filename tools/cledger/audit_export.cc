@@ -1,9 +1,5 @@
 // cledger audit export: one row per field change, as RFC 4180 CSV or JSON lines.
 #include <array>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -16,6 +12,7 @@
 #include "engine/api/json_mapping.h"
 #include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
+#include "tools/cledger/output_file.h"
 
 namespace cledger::cli::audit_tools {
 namespace {
@@ -121,19 +118,15 @@ uint64_t WriteRows(std::ostream& out, const ExportArgs& a, const std::vector<Aud
   return count;
 }
 
-// To a file, through "FILE.partial" renamed at the end, so a FILE that exists is complete.
+// To --output: complete or not at all (see WriteOutputFile).
 int WriteExportFile(const ExportArgs& a, const std::vector<AuditEntry>& entries) {
-  const std::string partial = a.output + ".partial";
-  std::ofstream file(partial, std::ios::binary | std::ios::trunc);
   uint64_t rows = 0;
-  if (file) rows = WriteRows(file, a, entries);
-  file.close();
-  std::error_code ec;
-  if (file) std::filesystem::rename(partial, a.output, ec);
-  if (!file || ec) {
-    std::cerr << "cledger: cannot write " << a.output << ": "
-              << (ec ? ec.message() : std::strerror(errno)) << "\n";
-    std::filesystem::remove(partial, ec);
+  const Status written = WriteOutputFile(a.output, [&](std::ostream& out) {
+    rows = WriteRows(out, a, entries);
+    return static_cast<bool>(out.flush());
+  });
+  if (!written.ok()) {
+    std::cerr << "cledger: " << written.message() << "\n";
     return kExitFailed;
   }
   std::cout << rows << (rows == 1 ? " row" : " rows") << " written to " << a.output << "\n";
@@ -154,7 +147,7 @@ int RunExport(const ExportArgs& a) {
     return kExitUsage;
   }
   auto engine = OpenOrExplain(a.data_dir);
-  if (!engine) return kExitUnavailable;
+  if (!engine) return OpenFailureExit(a.data_dir);
   const Principal who = Auditor(a.tenant);
   auto entries = a.actor.empty() ? engine->TenantAudit(who, from, to)
                                  : engine->ActorHistory(who, a.actor, from, to);
@@ -186,7 +179,9 @@ void AddAuditExport(CLI::App& app, Runner& run) {
   cmd->add_option("--from", a->from, "Only entries recorded at or after this RFC 3339 time");
   cmd->add_option("--to", a->to, "Only entries recorded at or before this RFC 3339 time");
   cmd->add_option("--actor", a->actor, "Only what this actor did");
-  cmd->add_option("--output", a->output, "Write to FILE instead of stdout");
+  cmd->add_option("--output", a->output,
+                  "Write to FILE instead of stdout: a file is replaced whole once written, a "
+                  "device or FIFO written through, a symlink's target written");
   cmd->add_flag("--bom", a->bom, "Start the CSV with a UTF-8 byte-order mark (for Excel)");
   cmd->footer(
       "Columns: position, recorded_at, actor, role, stream, operation, field, before, after.\n"

@@ -82,7 +82,7 @@ int BackupCreate(const OpsArgs& a) {
     out["position"] = U64(*reply, "position");
   } else {
     auto engine = OpenExisting(a.data_dir);
-    if (!engine) return kExitUnavailable;
+    if (!engine) return OpenFailureExit(a.data_dir);
     const Head head = engine->ledger().GetHead();
     {
       CopyProgress progress("backup", a.backup_dir, DirBytes(a.data_dir));
@@ -95,8 +95,12 @@ int BackupCreate(const OpsArgs& a) {
   if (a.json) {
     PrintJson(out);
   } else {
-    std::cout << "backup of position " << out["position"].as_uint64() << " written to "
-              << a.backup_dir << (a.remote() ? " on the server" : "") << "\n"
+    // Offline nothing else writes; a server keeps committing while the backup is taken, and
+    // the position it reports is the head before the backup started.
+    std::cout << "backup holds " << (a.remote() ? "at least " : "") << "position "
+              << out["position"].as_uint64();
+    if (!a.remote()) std::cout << " (" << out["hash"].as_string().c_str() << ")";
+    std::cout << ", written to " << a.backup_dir << (a.remote() ? " on the server" : "") << "\n"
               << "restore it with: cledger backup restore " << a.backup_dir
               << " --data NEWDIR\n";
   }
@@ -120,7 +124,7 @@ int BackupRestore(const OpsArgs& a) {
     progress.Done();
   }
   auto engine = OpenExisting(a.restore_to);
-  if (!engine) return kExitUnavailable;
+  if (!engine) return OpenFailureExit(a.restore_to);
   const Head head = engine->ledger().GetHead();
   if (a.json) {
     PrintJson(json::object{

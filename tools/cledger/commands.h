@@ -13,7 +13,8 @@ namespace cledger::cli {
 
 // Exit codes, documented in `cledger --help` and the README.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;      // the work ran and found a problem (e.g. verify)
+inline constexpr int kExitFailed = 1;      // the work found a problem (e.g. verify), or the
+                                           // data directory is a damaged ledger
 inline constexpr int kExitUsage = 2;       // bad arguments
 inline constexpr int kExitUnavailable = 3; // the data directory could not be opened
 
@@ -24,8 +25,15 @@ void AddAdmin(CLI::App& app, Runner& run);  // head, tenant create, token issue|
 void AddOps(CLI::App& app, Runner& run);    // verify, projections, events dump, backup, stats
 void AddAuditTools(CLI::App& app, Runner& run);  // history, audit export, import
 
-// Opens the engine on `data_dir`, printing why not on stderr.
+// Opens the engine on `data_dir`, printing why not on stderr. A damaged ledger (see
+// ExplainIfDamaged) is never opened: opening it would start a new ledger over the old files.
 std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir);
+// Whether `data_dir` holds a ledger's files but not what RocksDB needs to find them (CURRENT,
+// or the MANIFEST it names); if so says on stderr what is missing and how to recover.
+bool ExplainIfDamaged(const std::string& data_dir);
+// The exit code for a `data_dir` OpenOrExplain did not open: kExitFailed for a damaged ledger,
+// kExitUnavailable otherwise.
+int OpenFailureExit(const std::string& data_dir);
 // The ops context offline tools act with.
 CommandContext OfflineOps();
 

@@ -40,7 +40,7 @@ class EventSink {
 
 int DumpOffline(const OpsArgs& a, EventSink& sink) {
   auto engine = OpenExisting(a.data_dir);
-  if (!engine) return kExitUnavailable;
+  if (!engine) return OpenFailureExit(a.data_dir);
   Ledger& ledger = engine->ledger();
   const uint64_t head = ledger.GetHead().position;
   const uint64_t first = std::max<uint64_t>(a.from, 1);
@@ -57,6 +57,7 @@ int DumpOffline(const OpsArgs& a, EventSink& sink) {
         continue;
       }
       auto raw = ledger.ReadRaw(e.position);
+      if (raw.ok()) raw = events::RedactSecrets(*raw);
       if (!raw.ok()) return FailStatus(raw.status());
       sink.Frame(*raw);
     }

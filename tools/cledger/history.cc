@@ -211,7 +211,7 @@ int RunHistory(const HistoryArgs& a) {
   const std::optional<Moment> moment = ResolveMoment(a);
   if (!moment) return kExitUsage;
   auto engine = OpenOrExplain(a.data_dir);
-  if (!engine) return kExitUnavailable;
+  if (!engine) return OpenFailureExit(a.data_dir);
   auto record = LoadRecord(*engine, a, moment->as_of);
   if (!record.ok()) {
     std::cerr << "cledger: " << Describe(record.status()) << " in tenant '" << a.tenant << "'"

@@ -286,7 +286,7 @@ int RunImport(const ImportArgs& a) {
   std::unique_ptr<Engine> engine;
   if (!a.dry_run) {
     engine = OpenOrExplain(a.data_dir);
-    if (!engine) return kExitUnavailable;
+    if (!engine) return OpenFailureExit(a.data_dir);
   }
   Importer importer(a, engine.get());
   bool finished = ImportAll(file, a, importer);

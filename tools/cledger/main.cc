@@ -11,8 +11,9 @@ int main(int argc, char** argv) {
                "contacts on an embedded RocksDB data directory."};
   app.require_subcommand(1);
   app.footer(
-      "Exit codes: 0 ok · 1 the work found a problem (e.g. verify) · 2 bad arguments · "
-      "3 the data directory could not be opened.\nRun 'cledger SUBCOMMAND --help' for examples.");
+      "Exit codes: 0 ok · 1 the work found a problem (e.g. verify), or the data directory is a "
+      "damaged ledger · 2 bad arguments · 3 the data directory could not be opened.\n"
+      "Run 'cledger SUBCOMMAND --help' for examples.");
   cledger::cli::Runner run;
   cledger::cli::AddServe(app, run);
   cledger::cli::AddAdmin(app, run);

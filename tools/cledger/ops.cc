@@ -20,8 +20,9 @@ namespace ops {
 namespace {
 
 constexpr char kExitCodes[] =
-    "Exit codes: 0 ok · 1 a problem was found, or the server refused · 2 bad arguments · "
-    "3 the data directory or the server could not be reached.";
+    "Exit codes: 0 ok · 1 a problem was found, the server refused, or the data directory is a "
+    "damaged ledger · 2 bad arguments · 3 the data directory or the server could not be "
+    "reached.";
 
 }  // namespace
 
@@ -45,6 +46,7 @@ int FailStatus(const Status& status) {
 // empty directory it just made.
 std::unique_ptr<Engine> OpenExisting(const std::string& data_dir) {
   std::error_code ec;
+  if (ExplainIfDamaged(data_dir)) return nullptr;
   if (!fs::exists(fs::path(data_dir) / "CURRENT", ec)) {
     std::cerr << "cledger: no ledger in " << data_dir
               << " (give --data the directory `cledger serve` uses)\n";

@@ -107,7 +107,7 @@ int ProjectionsStatus(const OpsArgs& a) {
     statuses = std::move(*remote);
   } else {
     auto engine = OpenExisting(a.data_dir);
-    if (!engine) return kExitUnavailable;
+    if (!engine) return OpenFailureExit(a.data_dir);
     statuses = engine->Projections();
     engine.reset();  // its column families are measured on the closed directory
     sizes = FamilySizes(a.data_dir);
@@ -166,7 +166,9 @@ int ProjectionsRebuild(const OpsArgs& a) {
                     kExitUsage);
   }
   std::unique_ptr<Engine> engine;
-  if (!a.remote() && !(engine = OpenExisting(a.data_dir))) return kExitUnavailable;
+  if (!a.remote() && !(engine = OpenExisting(a.data_dir))) {
+    return OpenFailureExit(a.data_dir);
+  }
   std::vector<std::string> names{a.name};
   if (a.all) {
     auto statuses = a.remote() ? RemoteProjections(a)

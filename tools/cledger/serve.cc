@@ -60,7 +60,7 @@ int Serve(const ServeArgs& args) {
   options.threads = args.threads;
   options.handle_signals = true;
   auto engine = OpenOrExplain(args.data_dir);
-  if (!engine) return kExitUnavailable;
+  if (!engine) return OpenFailureExit(args.data_dir);
 
   std::string owner_token;
   if (args.bootstrap || engine->ledger().GetHead().position == 0) {

@@ -23,7 +23,9 @@ Result<json::object> StatsOffline(Engine& engine) {
 int Stats(const OpsArgs& a) {
   if (!RemoteArgsOk(a)) return kExitUsage;
   std::unique_ptr<Engine> engine;
-  if (!a.remote() && !(engine = OpenExisting(a.data_dir))) return kExitUnavailable;
+  if (!a.remote() && !(engine = OpenExisting(a.data_dir))) {
+    return OpenFailureExit(a.data_dir);
+  }
   auto stats = engine ? StatsOffline(*engine) : GetJson(a, "GET", "/v1/admin/stats");
   if (!stats.ok()) return FailStatus(stats.status());
   if (a.json) {

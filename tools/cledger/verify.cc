@@ -199,7 +199,7 @@ int PrintDigest(const OpsArgs& a) {
     d = {U64(*digest, "position"), Str(*digest, "hash")};
   } else {
     auto engine = OpenExisting(a.data_dir);
-    if (!engine) return kExitUnavailable;
+    if (!engine) return OpenFailureExit(a.data_dir);
     const Head head = engine->ledger().GetHead();
     d = {head.position, HexOf(head.hash)};
   }
@@ -221,7 +221,9 @@ int Verify(const OpsArgs& a) {
                     "e.g. 1234:9f86d0…(64 hex digits)", kExitUsage);
   }
   std::unique_ptr<Engine> engine;
-  if (!a.remote() && !(engine = OpenExisting(a.data_dir))) return kExitUnavailable;
+  if (!a.remote() && !(engine = OpenExisting(a.data_dir))) {
+    return OpenFailureExit(a.data_dir);
+  }
   auto result = engine ? VerifyOffline(*engine) : VerifyRemote(a);
   if (!result.ok()) return FailStatus(result.status());
   result->against = against;

@@ -97,6 +97,14 @@ TEST_CASE("InvalidUtf8OutsideAnyStringIsStillInvalidUtf8") {
   CheckRejected(ParseObject("{\"a\": 1 \xFF}"), "invalid_utf8", "");
 }
 
+TEST_CASE("AKeyTwiceInOneObjectIsRejectedNamingIt") {
+  CheckRejected(ParseObject(R"({"name":"A","name":"B"})"), "duplicate_key", "name");
+  CheckRejected(ParseObject(R"({"address":{"postcode":"1","postcode":"2"}})"), "duplicate_key",
+                "postcode");
+  // The same key in two different objects is no duplicate.
+  CHECK(ParseObject(R"({"a":{"k":1},"b":{"k":2},"k":[{"k":3},{"k":4}]})").ok());
+}
+
 TEST_CASE("ValidMultibyteTextAndEscapesParse") {
   auto o = Obj("{\"first_name\":\"Zo\xC3\xAB \\u00d8 \xF0\x9F\x98\x80\"}");
   CHECK(o.at("first_name").as_string() == "Zo\xC3\xAB \xC3\x98 \xF0\x9F\x98\x80");

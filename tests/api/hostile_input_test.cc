@@ -1,0 +1,430 @@
+// Requests an attacker would send, over real HTTP on loopback: each once crashed the server,
+// cost it unbounded memory or CPU, skipped a check, or produced output a client cannot read.
+#include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <set>
+#include <sstream>
+
+#include "tests/support/server_fixture.h"
+
+namespace cledger {
+namespace {
+
+namespace json = boost::json;
+using testing::Reply;
+using testing::ServerFixture;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+json::value Json(const Reply& r) { return json::parse(r.body); }
+std::string Code(const Reply& r) {
+  return r.body.empty() ? "" : std::string(Json(r).at("code").as_string());
+}
+
+void CreateCustomerAndContact(ServerFixture& f) {
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
+                 R"({"id":"c1","name":"Acme Corp","email":"ap@acme.test"})")
+              .status == 201);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
+                 R"({"id":"k1","first_name":"Ann","email":"ann@x.test"})")
+              .status == 201);
+}
+
+// The most memory the process has held since it started (VmHWM), in MiB.
+size_t PeakRssMib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmHWM:")) return std::stoul(line.substr(6)) / 1024;
+  }
+  return 0;
+}
+
+// The memory the process holds now (resident pages of /proc/self/statm), in MiB.
+size_t RssMib() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE)) / (1024 * 1024);
+}
+
+Reply Get(ServerFixture& f, const std::string& who, const std::string& target) {
+  return testing::RawHttp(f.port, "GET " + target +
+                                      " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                      f.tokens.at(who) + "\r\nConnection: close\r\n\r\n");
+}
+
+TEST_CASE("AStreamTargetWithABadEscapeAnswers400AndTheServerStaysUp") {
+  ServerFixture f;
+  for (const char* target :
+       {"/v1/events/stream?x=%zz", "/v1/events/stream%zz", "/v1/events/stream?q={x}"}) {
+    CAPTURE(target);
+    Reply r = Get(f, "acme/service", target);
+    CHECK(r.status == 400);
+    CHECK(Code(r) == "invalid_target");
+    REQUIRE(f.Call("", "GET", "/healthz").status == 200);
+  }
+  CHECK(Get(f, "acme/service", "/v1/events/streamXYZ").status == 404);
+}
+
+TEST_CASE("MemberPasswordResetsAreRefusedBeforeAnyPasswordIsHashed") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  const size_t peak_before = PeakRssMib();
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::future<Reply>> replies;
+  for (int i = 0; i < 16; ++i) {
+    replies.push_back(std::async(std::launch::async, [&] {
+      return f.Call("acme/member", "POST", "/v1/contacts/nope/password-reset",
+                    R"({"generate":true})");
+    }));
+  }
+  for (auto& r : replies) CHECK(r.get().status == 403);
+  Reply missing =
+      f.Call("acme/owner", "POST", "/v1/contacts/nope/password-reset", R"({"generate":true})");
+  CHECK(missing.status == 404);
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
+  // One argon2id hash takes ~90 ms and 64 MiB: 17 of them would show in both figures.
+  MESSAGE("17 refused resets: ", seconds.count(), " s, peak RSS +", PeakRssMib() - peak_before,
+          " MiB");
+  CHECK(seconds.count() < 0.5);
+  CHECK(PeakRssMib() - peak_before < 64);
+}
+
+TEST_CASE("ConcurrentPasswordHashesAreBoundedAndTheExcessWaitsOrGets503") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  const size_t peak_before = PeakRssMib();
+  std::vector<std::future<Reply>> replies;
+  for (int i = 0; i < 24; ++i) {
+    replies.push_back(std::async(std::launch::async, [&] {
+      return f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset", R"({"generate":true})");
+    }));
+  }
+  int ok = 0;
+  for (auto& future : replies) {
+    Reply r = future.get();
+    CHECK((r.status == 200 || r.status == 503));
+    if (r.status == 503) {
+      CHECK(Code(r) == "busy");
+      CHECK(r.Header("retry-after") == "1");
+    }
+    ok += r.status == 200;
+  }
+  CHECK(ok >= 2);
+  MESSAGE(ok, " of 24 resets hashed, peak RSS +", PeakRssMib() - peak_before, " MiB");
+  // At most kHashesMax (the cores, 2 here) argon2id hashes of 64 MiB at once.
+  CHECK(PeakRssMib() - peak_before < 4 * 64);
+}
+
+const Headers kKey = {{"Idempotency-Key", "K"}};
+constexpr char kCreateC1[] = R"({"id":"c1","name":"Acme","email":"a@a.test"})";
+
+TEST_CASE("AnIdempotencyKeyReplayIsRefusedToARoleThatMayNotRunTheCommand") {
+  ServerFixture f;
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers", kCreateC1, kKey).status == 201);
+  const uint64_t head = f.Head();
+  Reply member = f.Call("acme/member", "DELETE", "/v1/customers/c1", "", kKey);
+  CHECK(member.status == 403);
+  CHECK(f.Head() == head);
+  CHECK(f.Call("acme/owner", "GET", "/v1/customers/c1").status == 200);
+}
+
+TEST_CASE("AnIdempotencyKeyReusedForAnotherRequestAnswers422AndAppendsNothing") {
+  ServerFixture f;
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers", kCreateC1, kKey).status == 201);
+  const uint64_t head = f.Head();
+  Reply other_body = f.Call("acme/owner", "POST", "/v1/customers",
+                            R"({"id":"c2","name":"Other","email":"o@a.test"})", kKey);
+  CHECK(other_body.status == 422);
+  CHECK(Code(other_body) == "idempotency_key_reused");
+  CHECK(f.Call("acme/owner", "DELETE", "/v1/customers/c1", "", kKey).status == 422);
+  CHECK(f.Call("acme/admin", "POST", "/v1/customers", kCreateC1, kKey).status == 422);
+  CHECK(f.Head() == head);
+  CHECK(f.Call("acme/owner", "GET", "/v1/customers/c2").status == 404);
+  // The very same request is still a replay.
+  CHECK(f.Call("acme/owner", "POST", "/v1/customers", kCreateC1, kKey).status == 201);
+  CHECK(f.Head() == head);
+}
+
+// Keys committed before fingerprints existed hold no fingerprint: they answer any request,
+// as they always did, rather than refusing every retry after an upgrade.
+TEST_CASE("AnIdempotencyKeyStoredWithoutAFingerprintStillAnswersAReplay") {
+  ServerFixture f;
+  Commit commit;
+  commit.tenant = "acme";
+  commit.actor = {"owner-1", "owner"};
+  commit.idempotency_key = "older";
+  commit.events.push_back({"customer-c1", CustomerCreated{"c1", "Acme", "a@a.test", ""}});
+  REQUIRE(f.engine->ledger().Append(commit).ok());
+  const uint64_t head = f.Head();
+  Reply replay =
+      f.Call("acme/owner", "POST", "/v1/customers", kCreateC1, {{"Idempotency-Key", "older"}});
+  CHECK(replay.status == 201);
+  CHECK(f.Head() == head);
+}
+
+TEST_CASE("AReplayedTokenIssueAnswersTheIssuedTokensHashAndNoToken") {
+  ServerFixture f;
+  const Headers key = {{"Idempotency-Key", "issue-ivy"}};
+  const std::string body = R"({"tenant":"acme","actor":"ivy","role":"owner"})";
+  Reply first = f.Call("ops", "POST", "/v1/admin/tokens", body, key);
+  REQUIRE(first.status == 201);
+  Reply replay = f.Call("ops", "POST", "/v1/admin/tokens", body, key);
+  REQUIRE(replay.status == 201);
+  CHECK(Json(replay).at("token_hash") == Json(first).at("token_hash"));
+  CHECK(Json(first).as_object().contains("token"));
+  CHECK_FALSE(Json(replay).as_object().contains("token"));
+}
+
+TEST_CASE("RevokingATokenClosesItsOpenStream") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  Reply issued = f.Call("ops", "POST", "/v1/admin/tokens",
+                        R"({"tenant":"acme","actor":"mailer","role":"service"})");
+  REQUIRE(issued.status == 201);
+  const std::string token(Json(issued).at("token").as_string());
+  testing::SseClient client(f.port, "/v1/events/stream", token);
+  REQUIRE(client.status() == 200);
+  REQUIRE(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"title":"Dr"})").status == 200);
+  testing::SseClient::Frame frame;
+  REQUIRE(client.Next(frame));
+  CHECK(frame.event == "ContactEdited");
+  REQUIRE(f.Call("ops", "DELETE",
+                 "/v1/admin/tokens/" + std::string(Json(issued).at("token_hash").as_string()))
+              .status == 204);
+  REQUIRE(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"title":"Prof"})").status == 200);
+  bool closed = false;
+  while (client.Next(frame, 3000)) {
+    CHECK(frame.event == "error");
+    CHECK(frame.data.find("token_revoked") != std::string::npos);
+    closed = true;
+  }
+  CHECK(closed);
+}
+
+// Subscribers that never read: what each holds while its write waits is bounded in bytes,
+// whatever the size of the events behind it.
+TEST_CASE("StalledSubscribersOfLargeEventsKeepTheServersMemoryBounded") {
+  ServerFixture f(/*read_timeout_s=*/10);
+  ContactFields filler;
+  filler.first_name = std::string(15'000, 'f');
+  for (int c = 0; c < 10; ++c) {
+    Commit commit;
+    commit.tenant = "acme";
+    commit.actor = {"bulk", "owner"};
+    for (int i = 0; i < 100; ++i) {
+      const std::string id = "bulk" + std::to_string(c * 100 + i);
+      commit.events.push_back({"contact-" + id, ContactEdited{id, filler}});
+    }
+    REQUIRE(f.engine->ledger().Append(commit).ok());
+  }
+  const size_t rss_before = RssMib();
+  namespace net = boost::asio;
+  net::io_context ioc;
+  std::vector<net::ip::tcp::socket> stalled;
+  for (int i = 0; i < 30; ++i) {
+    auto& socket = stalled.emplace_back(ioc);
+    socket.open(net::ip::tcp::v4());
+    socket.set_option(net::socket_base::receive_buffer_size(4096));
+    socket.connect({net::ip::make_address("127.0.0.1"), f.port});
+    net::write(socket, net::buffer("GET /v1/events/stream?from=1 HTTP/1.1\r\nHost: x\r\n"
+                                   "Authorization: Bearer " +
+                                   f.tokens["acme/auditor"] + "\r\n\r\n"));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const size_t grown = RssMib() - rss_before;
+  MESSAGE("30 stalled subscribers: RSS grew by ", grown, " MiB");
+  CHECK(grown < 64);
+}
+
+TEST_CASE("OverTheSubscriberLimitANewSubscriberGets503AndRetryAfter") {
+  ServerFixture f(/*read_timeout_s=*/5, /*connections_max=*/1024, /*subscribers_max=*/2);
+  testing::SseClient one(f.port, "/v1/events/stream", f.tokens["acme/service"]);
+  testing::SseClient two(f.port, "/v1/events/stream", f.tokens["acme/service"]);
+  REQUIRE(one.status() == 200);
+  REQUIRE(two.status() == 200);
+  Reply third = Get(f, "acme/service", "/v1/events/stream");
+  CHECK(third.status == 503);
+  CHECK(Code(third) == "too_many_subscribers");
+  CHECK(third.Header("retry-after") == "1");
+  CHECK(f.Call("acme/service", "GET", "/v1/events").status == 200);
+}
+
+TEST_CASE("AnInvalidRequestIdIsReplacedAndTheEventsStayValidJson") {
+  ServerFixture f;
+  const std::string ids[] = {"\xff\xfe\xc0\xafreq", "a b status=200 forged", std::string(129, 'r')};
+  int n = 0;
+  for (const std::string& id : ids) {
+    const std::string customer = "c" + std::to_string(++n);
+    Reply r =
+        f.Call("acme/owner", "POST", "/v1/customers",
+               R"({"id":")" + customer + R"(","name":"A","email":")" + customer + R"(@a.test"})",
+               {{"X-Request-ID", id}});
+    CHECK(r.status == 201);
+  }
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
+                 R"({"id":"c9","name":"A","email":"c9@a.test"})",
+                 {{"X-Request-ID", "order-42.retry:1_x"}})
+              .status == 201);
+  Reply events = f.Call("acme/owner", "GET", "/v1/events?from=1&limit=1000");
+  REQUIRE(events.status == 200);
+  json::error_code ec;
+  json::value parsed = json::parse(events.body, ec);
+  REQUIRE(!ec);
+  const auto& all = parsed.at("events").as_array();
+  REQUIRE(all.size() >= 4);
+  const std::vector<json::value> items(all.end() - 4, all.end());  // the four creates
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string id(items[i].at("correlation_id").as_string());
+    CHECK(!id.empty());
+    CHECK(id != ids[i]);
+    CHECK(id.find(' ') == std::string::npos);
+  }
+  CHECK(items[3].at("correlation_id") == "order-42.retry:1_x");
+}
+
+TEST_CASE("ALastEventIdAtTheTopOfTheRangeIsRefusedNotWrappedToTheStart") {
+  ServerFixture f;
+  testing::SseClient client(f.port, "/v1/events/stream", f.tokens["acme/service"],
+                            "18446744073709551615");
+  CHECK(client.status() == 400);
+}
+
+TEST_CASE("ProblemBodiesCarryTheHttpStatusOfTheirResponse") {
+  ServerFixture f;
+  Reply not_allowed = f.Call("acme/owner", "PUT", "/v1/customers");
+  CHECK(not_allowed.status == 405);
+  CHECK(Json(not_allowed).at("status") == 405);
+  std::string many = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 10000; ++i) many += "X-H" + std::to_string(i) + ": y\r\n";
+  Reply too_large = testing::RawHttp(f.port, many + "\r\n");
+  CHECK(too_large.status == 431);
+  CHECK(Json(too_large).at("status") == 431);
+}
+
+TEST_CASE("AnHttp11RequestWithoutHostAnswers400") {
+  ServerFixture f;
+  Reply r = testing::RawHttp(f.port, "GET /healthz HTTP/1.1\r\n\r\n");
+  CHECK(r.status == 400);
+  CHECK(testing::RawHttp(f.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+}
+
+TEST_CASE("TheBearerSchemeIsCaseInsensitive") {
+  ServerFixture f;
+  for (const char* scheme : {"bearer ", "BEARER ", "Bearer "}) {
+    CAPTURE(scheme);
+    CHECK(testing::Http(f.port, "GET", "/v1/events", "",
+                        {{"Authorization", scheme + f.tokens["acme/service"]}})
+              .status == 200);
+  }
+}
+
+TEST_CASE("APageLimitOfZeroOrOverAThousandAnswers400") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  for (const char* target :
+       {"/v1/events?limit=0", "/v1/events?limit=1001", "/v1/customers/c1/contacts?limit=0",
+        "/v1/contacts/k1/history?limit=5000"}) {
+    CAPTURE(target);
+    Reply r = f.Call("acme/owner", "GET", target);
+    CHECK(r.status == 400);
+    CHECK(Code(r) == "invalid_query");
+    CHECK(Json(r).at("field") == "limit");
+  }
+  CHECK(f.Call("acme/owner", "GET", "/v1/events?limit=1000").status == 200);
+}
+
+TEST_CASE("ADuplicateJsonKeyAnswers400NamingTheField") {
+  ServerFixture f;
+  const uint64_t head = f.Head();
+  Reply r = f.Call("acme/owner", "POST", "/v1/customers",
+                   R"({"id":"c1","name":"A","email":"a@a.test","name":"B"})");
+  CHECK(r.status == 400);
+  CHECK(Code(r) == "duplicate_key");
+  CHECK(Json(r).at("field") == "name");
+  CHECK(f.Head() == head);
+}
+
+TEST_CASE("ProblemBodiesAreValidUtf8JsonAndBoundTheIdsTheyEcho") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  for (const std::string& id : {std::string("bad%FFid"), std::string(5000, 'i')}) {
+    Reply r = f.Call("acme/owner", "GET", "/v1/contacts/" + id);
+    CHECK(r.status == 404);
+    json::error_code ec;
+    json::value problem = json::parse(r.body, ec);
+    REQUIRE(!ec);
+    const std::string detail(problem.at("detail").as_string());
+    CHECK(detail.size() < 300);
+    CHECK(detail.find('\xff') == std::string::npos);
+  }
+}
+
+TEST_CASE("TheAccessLogNamesRouteTemplatesAndStreamsButNoToken") {
+  std::ostringstream lines;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(lines)));
+  {
+    ServerFixture f;
+    CreateCustomerAndContact(f);
+    f.Call("ops", "DELETE", "/v1/admin/tokens/" + f.tokens["acme/member"]);
+    { testing::SseClient stream(f.port, "/v1/events/stream", f.tokens["acme/service"]); }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const std::string log = lines.str();
+    CHECK(log.find(f.tokens["acme/member"]) == std::string::npos);
+    CHECK(log.find("path=/v1/admin/tokens/{token_hash} status=") != std::string::npos);
+    CHECK(log.find("path=/v1/customers/{id}/contacts status=201") != std::string::npos);
+    CHECK(log.find("path=/v1/events/stream status=200") != std::string::npos);
+  }
+  spdlog::set_default_logger(previous);
+}
+
+TEST_CASE("MetricsNeedAnOpsTokenWhileHealthAndReadinessStayOpen") {
+  ServerFixture f;
+  CHECK(f.Call("", "GET", "/metrics").status == 401);
+  CHECK(f.Call("acme/owner", "GET", "/metrics").status == 403);
+  Reply metrics = f.Call("ops", "GET", "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("cledger_commits_total") != std::string::npos);
+  CHECK(f.Call("", "GET", "/healthz").status == 200);
+  CHECK(f.Call("", "GET", "/readyz").status == 200);
+}
+
+TEST_CASE("ConcurrentVerificationsShareOneRunAndARepeatWithinTheWindowReusesIt") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  std::vector<std::future<Reply>> replies;
+  for (int i = 0; i < 8; ++i) {
+    replies.push_back(std::async(
+        std::launch::async, [&] { return f.Call("acme/auditor", "GET", "/v1/ledger/verify"); }));
+  }
+  std::set<std::string> runs;
+  for (auto& r : replies) {
+    Reply reply = r.get();
+    REQUIRE(reply.status == 200);
+    CHECK(Json(reply).at("ok") == true);
+    runs.insert(std::string(Json(reply).at("verified_at").as_string()));
+  }
+  CHECK(runs.size() == 1);
+}
+
+TEST_CASE("ADeleteWithAStaleIfMatchAnswers412EvenWhenARuleWouldRefuseIt") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  REQUIRE(f.Call("acme/owner", "DELETE", "/v1/contacts/k1").status == 204);
+  const uint64_t head = f.Head();
+  Reply stale = f.Call("acme/owner", "DELETE", "/v1/contacts/k1", "", {{"If-Match", "\"1\""}});
+  CHECK(stale.status == 412);
+  CHECK(Code(stale) == "version_mismatch");
+  CHECK(f.Head() == head);
+}
+
+}  // namespace
+}  // namespace cledger
