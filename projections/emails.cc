@@ -17,6 +17,16 @@ void Fields(IO& io, Held& h) {
 }
 
 class Emails final : public Projection {
+ private:
+  // Declared before Apply's generic lambda uses them: clang 14 otherwise never instantiates
+  // the catch-all template (undefined references at link time).
+  template <typename Body>
+  static void Fold(Held&, const Body&) {}
+  static void Fold(Held& h, const ContactCreated& e) { h.email = domain::NormalizeEmail(e.fields.email); }
+  static void Fold(Held& h, const ContactEdited& e) { h.email = domain::NormalizeEmail(e.fields.email); }
+  static void Fold(Held& h, const ContactDeleted&) { h.deleted = true; }
+  static void Fold(Held& h, const ContactRestored&) { h.deleted = false; }
+
  public:
   std::string_view name() const override { return "emails"; }
   Status Apply(Kv& kv, const Event& event) const override {
@@ -46,13 +56,6 @@ class Emails final : public Projection {
         event.body);
   }
 
- private:
-  template <typename Body>
-  static void Fold(Held&, const Body&) {}
-  static void Fold(Held& h, const ContactCreated& e) { h.email = domain::NormalizeEmail(e.fields.email); }
-  static void Fold(Held& h, const ContactEdited& e) { h.email = domain::NormalizeEmail(e.fields.email); }
-  static void Fold(Held& h, const ContactDeleted&) { h.deleted = true; }
-  static void Fold(Held& h, const ContactRestored&) { h.deleted = false; }
 };
 
 const Emails kEmailsImpl;

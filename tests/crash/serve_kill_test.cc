@@ -3,7 +3,7 @@
 // else is duplicated, and the chain verifies. Commands in flight at the kill are retried in
 // the next round with their idempotency key, as a client would.
 //
-//   CLEDGER_CRASH_ROUNDS=100 build/tests/crash_test -tc='*ServeUnderKillNine*'
+//   CLEDGER_CRASH_ROUNDS=100 build/tests/crash_test -tc='*KillNineOfServe*'
 // (default 3 rounds: what CI runs).
 #include <doctest/doctest.h>
 #include <poll.h>
@@ -106,7 +106,7 @@ void Write(int t, uint16_t port, const std::string& token, std::atomic<int>& nex
   }
 }
 
-TEST_CASE("EveryAcknowledgedCommandExistsExactlyOnceAfterEachKillNineOfServeUnderKillNine") {
+TEST_CASE("EveryAcknowledgedCommandExistsExactlyOnceAfterEachKillNineOfServe") {
   const char* rounds_env = std::getenv("CLEDGER_CRASH_ROUNDS");
   const int rounds = rounds_env && *rounds_env ? std::atoi(rounds_env) : 3;
   testing::TempDir dir;

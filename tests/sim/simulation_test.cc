@@ -13,9 +13,11 @@
 //                         seed replays the same commands, faults and restarts
 //   CLEDGER_SIM_RUNS=N    seeds to run from it (default 2)
 //   CLEDGER_SIM_STEPS=N   steps per seed (default 250)
+//   CLEDGER_SIM_TRACE=1   every action on stderr (to follow a replay up to a crash)
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -24,8 +26,8 @@
 
 #include "engine/engine_env.h"
 #include "tests/support/engine_fixture.h"
-#include "tests/support/flaky_file_system.h"
 #include "tests/support/random_commands.h"
+#include "tests/unit/store/flaky_fs.h"
 
 namespace cledger {
 namespace {
@@ -56,7 +58,8 @@ bool IsStorageFailure(const Status& s) {
 
 struct Figures {
   uint64_t commands = 0, accepted = 0, rejected = 0, failed_in_storage = 0;
-  uint64_t fault_periods = 0, faults_injected = 0, restarts = 0, recovery_restarts = 0;
+  uint64_t fault_periods = 0, restarts = 0, recovery_restarts = 0;
+  uint64_t verify_failed_in_storage = 0;
 };
 
 class Simulation {
@@ -67,7 +70,22 @@ class Simulation {
     const CommandContext ops = As("", "ops", "root");
     for (const auto& tenant : kTenants) {
       REQUIRE(engine_->Execute(ops, CreateTenant{tenant, "standard"}).ok());
-      worlds_.emplace(tenant, World(seed * 1000 + worlds_.size()));
+      World& world = worlds_.emplace(tenant, World(seed * 1000 + worlds_.size())).first->second;
+      // A few records first, so a short run is not spent refusing commands on nothing.
+      for (int i = 0; i < 4; ++i) {
+        Bootstrap(tenant, world, CreateCustomer{"c" + std::to_string(world.customers), "Customer",
+                                                world.Email(), ""});
+        Bootstrap(tenant, world, CreateContact{"k" + std::to_string(world.contacts), "c0",
+                                               testing::Person("P", world.Email())});
+      }
+    }
+  }
+
+  void Bootstrap(const std::string& tenant, World& world, Command command) {
+    auto outcome = engine_->Execute(As(tenant, "owner"), command);
+    if (outcome.ok()) {
+      world.Accepted(command);
+      Acknowledge(*outcome);
     }
   }
 
@@ -83,8 +101,15 @@ class Simulation {
              << step << "):\n" << what.str() << "last actions:\n" << Trace());
       }
     }
-    fs_->failing = false;
-    figures_.faults_injected = fs_->injected.load();
+    Note("final restart");
+    Restart();
+    std::vector<std::string> broken = Check();
+    CheckProjections(broken, /*must_run=*/true);
+    if (!broken.empty()) {
+      std::ostringstream what;
+      for (const auto& b : broken) what << "  " << b << "\n";
+      FAIL("invariant broken after the final restart of seed " << seed_ << ":\n" << what.str());
+    }
   }
   const Figures& figures() const { return figures_; }
 
@@ -104,7 +129,7 @@ class Simulation {
   // A clean restart: the disk heals first (a close under a failing disk waits out the
   // projections' retries); kill -9 is the crash loop's subject, not this one's.
   void Restart() {
-    fs_->failing = false;
+    failing_ = false;
     engine_.reset();
     Open();
     ++figures_.restarts;
@@ -118,9 +143,9 @@ class Simulation {
       return;
     }
     if (roll < 9) {
-      fs_->failing = !fs_->failing;
-      figures_.fault_periods += fs_->failing ? 1 : 0;
-      Note(fs_->failing ? "disk fails" : "disk heals");
+      failing_ = !failing_;
+      figures_.fault_periods += failing_ ? 1 : 0;
+      Note(failing_ ? "disk fails" : "disk heals");
       return;
     }
     const std::string& tenant = kTenants[Roll(static_cast<int>(kTenants.size()))];
@@ -144,7 +169,7 @@ class Simulation {
     ++figures_.failed_in_storage;
     // A create that failed in storage may still have reached the log: its id is spent.
     world.Accepted(command);
-    if (!fs_->failing) {
+    if (!failing_) {
       // The disk is healthy and the engine still fails: RocksDB classed the fault as fatal
       // and the database needs reopening (what the engine will do by itself, in time).
       ++figures_.recovery_restarts;
@@ -201,16 +226,26 @@ class Simulation {
       broken.push_back("chain broken at " + std::to_string(chain.first_broken_position) + ": " +
                        chain.problem);
     }
-    if (!fs_->failing) {  // the fold verification writes to a scratch family
-      auto mismatches = engine_->VerifyProjections();
-      if (!mismatches.ok()) {
-        broken.push_back("projection verification failed: " + mismatches.status().ToString());
-      } else {
-        for (const auto& m : *mismatches) broken.push_back(m.projection + " differs at " + m.key);
-      }
-    }
+    if (!failing_) CheckProjections(broken);
     for (const auto& [tenant, world] : worlds_) CheckRules(tenant, world, broken);
     return broken;
+  }
+
+  // The fold verification writes to a scratch family, so it is not tried while the disk
+  // fails; just after a fault it may fail in storage too (503-class, counted), but a clean
+  // restart must let it run.
+  void CheckProjections(std::vector<std::string>& broken, bool must_run = false) {
+    auto mismatches = engine_->VerifyProjections();
+    if (!mismatches.ok() && IsStorageFailure(mismatches.status()) && !must_run) {
+      ++figures_.verify_failed_in_storage;
+      Note("projection verification failed in storage: " + mismatches.status().ToString());
+      return;
+    }
+    if (!mismatches.ok()) {
+      broken.push_back("projection verification failed: " + mismatches.status().ToString());
+      return;
+    }
+    for (const auto& m : *mismatches) broken.push_back(m.projection + " differs at " + m.key);
   }
 
   void CheckRules(const std::string& tenant, const World& world,
@@ -246,6 +281,8 @@ class Simulation {
   }
 
   void Note(std::string what) {
+    if (tracing_) std::fprintf(stderr, "sim %llu: %s\n", static_cast<unsigned long long>(seed_),
+                               what.c_str());
     trace_.push_back(std::move(what));
     if (trace_.size() > 20) trace_.erase(trace_.begin());
   }
@@ -256,9 +293,12 @@ class Simulation {
   }
 
   uint64_t seed_;
+  bool tracing_ = EnvNumber("CLEDGER_SIM_TRACE", 0) != 0;
   std::mt19937_64 rng_;
   testing::TempDir dir_;
-  std::shared_ptr<testing::FlakyFileSystem> fs_ = std::make_shared<testing::FlakyFileSystem>();
+  std::atomic<bool> failing_{false};
+  std::shared_ptr<testing::FlakyFileSystem> fs_ =
+      std::make_shared<testing::FlakyFileSystem>(failing_);
   std::unique_ptr<rocksdb::Env> env_;
   std::shared_ptr<StepClock> clock_ = std::make_shared<StepClock>();
   std::unique_ptr<Engine> engine_;
@@ -275,6 +315,9 @@ TEST_CASE("InvariantsHoldAfterEveryStepOfASeededRunWithFaultsAndRestarts") {
   Figures total;
   for (uint64_t seed = first; seed < first + runs; ++seed) {
     INFO("seed " << seed << " (replay: CLEDGER_SIM_SEED=" << seed << " CLEDGER_SIM_RUNS=1)");
+    // Also on stderr: a crash (an abort inside RocksDB) prints no doctest context.
+    std::fprintf(stderr, "simulation: seed %llu (replay: CLEDGER_SIM_SEED=%llu CLEDGER_SIM_RUNS=1)\n",
+                 static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
     Simulation sim(seed);
     sim.Run(steps);
     const Figures& f = sim.figures();
@@ -283,17 +326,19 @@ TEST_CASE("InvariantsHoldAfterEveryStepOfASeededRunWithFaultsAndRestarts") {
     total.rejected += f.rejected;
     total.failed_in_storage += f.failed_in_storage;
     total.fault_periods += f.fault_periods;
-    total.faults_injected += f.faults_injected;
     total.restarts += f.restarts;
     total.recovery_restarts += f.recovery_restarts;
+    total.verify_failed_in_storage += f.verify_failed_in_storage;
   }
   MESSAGE("simulation: seeds " << first << ".." << first + runs - 1 << ", " << steps
           << " steps each: " << total.commands << " commands (" << total.accepted
           << " accepted, " << total.rejected << " refused by a rule, " << total.failed_in_storage
-          << " failed in storage), " << total.fault_periods << " fault periods, "
-          << total.faults_injected << " injected I/O failures, " << total.restarts
-          << " restarts (" << total.recovery_restarts << " to recover from a fatal fault)");
-  CHECK(total.accepted > total.commands / 4);
+          << " failed in storage), " << total.fault_periods << " fault periods (every WAL append and sync fails), "
+          << total.restarts
+          << " restarts (" << total.recovery_restarts << " to recover from a fatal fault), "
+          << total.verify_failed_in_storage
+          << " projection verifications refused in storage just after a fault");
+  CHECK(total.accepted > total.commands / 6);  // the run is not all refusals
 }
 
 }  // namespace
