@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_buffer_manager.h>
+#include <rocksdb/table.h>
+#include <rocksdb/cache.h>
 
 #include <rocksdb/sst_file_manager.h>
 
@@ -57,7 +60,21 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(StoreOptions options) {
   return store;
 }
 
-LogStore::LogStore(StoreOptions options) : options_(std::move(options)) {}
+LogStore::LogStore(StoreOptions options)
+    : options_(std::move(options)),
+      block_cache_(rocksdb::NewLRUCache(limits::kBlockCacheBytes)),
+      write_buffers_(std::make_shared<rocksdb::WriteBufferManager>(limits::kMemtableBytesMax)) {}
+
+rocksdb::ColumnFamilyOptions LogStore::FamilyOptions() const {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = block_cache_;
+  table.cache_index_and_filter_blocks = true;
+  // Level 0 is read by every lookup: its index and filter stay in the cache.
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  rocksdb::ColumnFamilyOptions family;
+  family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return family;
+}
 
 LogStore::~LogStore() {
   {
@@ -104,6 +121,7 @@ Status LogStore::OpenDb() {
   // Bounds what a restart after a crash replays: past this much WAL, memtables are flushed.
   db_options.max_total_wal_size = 32 << 20;
   if (options_.env != nullptr) db_options.env = options_.env;
+  db_options.write_buffer_manager = write_buffers_;
   // A torn last record is what a crash leaves and is dropped; damage anywhere else would drop
   // acknowledged commits silently (and let new commits reuse their positions): refuse.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
@@ -121,7 +139,7 @@ Status LogStore::OpenDb() {
     }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const auto& name : names) descriptors.emplace_back(name, FamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
@@ -168,7 +186,7 @@ Result<rocksdb::ColumnFamilyHandle*> LogStore::CreateFamily(const std::string& n
   std::lock_guard lock(families_mu_);
   if (auto it = families_.find(name); it != families_.end()) return it->second;
   rocksdb::ColumnFamilyHandle* handle = nullptr;
-  rocksdb::Status s = db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &handle);
+  rocksdb::Status s = db_->CreateColumnFamily(FamilyOptions(), name, &handle);
   if (!s.ok()) return FromRocks(s, "storage fault");
   families_[name] = handle;
   return handle;

@@ -154,7 +154,13 @@ class LogStore final : public Ledger {
   std::string NewEventId(const Commit& commit, size_t index);
   Result<std::string> ReadAt(const rocksdb::ReadOptions& read, uint64_t position);
 
+  // Every column family's options: the shared block cache and memtable budget below.
+  rocksdb::ColumnFamilyOptions FamilyOptions() const;
+
   StoreOptions options_;
+  // Outlive every reopen of the database, so the bounds hold across them.
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   std::unique_ptr<rocksdb::DB> db_;
   std::mutex families_mu_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;

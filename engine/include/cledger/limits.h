@@ -13,7 +13,12 @@ inline constexpr size_t kReadBatchMax = 10'000;           // events returned by 
 inline constexpr size_t kCommitsPerGroupMax = 512;        // commits sharing one WAL sync
 inline constexpr size_t kGroupBytesMax = 8 * 1024 * 1024; // bytes sharing one WAL sync
 inline constexpr size_t kPendingCommitsMax = 16 * 1024;   // commits queued for the writer
-inline constexpr size_t kCachedStreamsMax = 1 << 20;      // stream versions kept in memory
+inline constexpr size_t kCachedStreamsMax = 1 << 16;      // stream versions kept in memory
+// RocksDB's memory, shared by every column family however many projections there are:
+// table blocks, their indexes and filters in one LRU cache (without it every table's index
+// stays in memory, growing with the data), memtables under one budget.
+inline constexpr size_t kBlockCacheBytes = 64u << 20;
+inline constexpr size_t kMemtableBytesMax = 128u << 20;
 // Contacts one customer holds: its direct contacts that are not deleted and every shared
 // contact linked to it. Deleting a customer appends one event for each and one for itself, in
 // one commit, so that commit always fits.
