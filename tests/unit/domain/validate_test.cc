@@ -251,7 +251,8 @@ TEST_CASE("EachPlainTextFieldIsLimitedTo200BytesAndNamedWhenTooLong") {
       {"company_name", &ContactFields::company_name}, {"position", &ContactFields::position},
       {"department", &ContactFields::department},     {"dealer_code", &ContactFields::dealer_code}};
   for (const auto& [name, member] : fields) {
-    CAPTURE(name);
+    const std::string& field = name;  // clang 14 cannot capture a structured binding
+    CAPTURE(field);
     ContactFields f = SampleContact();
     f.*member = std::string(200, 'x');
     CHECK(ValidateContactFields(f).ok());
