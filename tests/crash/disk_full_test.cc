@@ -33,6 +33,9 @@
 namespace cledger {
 namespace {
 
+using testing::After;
+using testing::ReadBanner;
+
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
@@ -85,27 +88,6 @@ struct ServerGuard {
   }
   bool Alive() const { return waitpid(child.pid, nullptr, WNOHANG) == 0; }
 };
-
-std::string ReadBanner(int fd) {
-  std::string out;
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (out.find("Stop with Ctrl-C") == std::string::npos && Clock::now() < deadline) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, 1000) <= 0) continue;
-    char buffer[4096];
-    const ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n <= 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-std::string After(const std::string& text, const std::string& marker, const std::string& until) {
-  const size_t at = text.find(marker);
-  if (at == std::string::npos) return {};
-  const size_t start = at + marker.size();
-  return text.substr(start, text.find_first_of(until, start) - start);
-}
 
 std::string Padded(std::string prefix, size_t size, char fill) {
   prefix.resize(size, fill);

@@ -29,6 +29,9 @@
 namespace cledger {
 namespace {
 
+using testing::After;
+using testing::ReadBanner;
+
 constexpr int kWriters = 8;
 
 struct Served {
@@ -36,28 +39,6 @@ struct Served {
   uint16_t port = 0;
   std::string owner_token;  // printed on the first start only
 };
-
-std::string ReadBanner(int fd) {
-  std::string out;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (out.find("Stop with Ctrl-C") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, 1000) <= 0) continue;
-    char buffer[4096];
-    const ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n <= 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-std::string After(const std::string& text, const std::string& marker, const std::string& until) {
-  const size_t at = text.find(marker);
-  if (at == std::string::npos) return {};
-  const size_t start = at + marker.size();
-  return text.substr(start, text.find_first_of(until, start) - start);
-}
 
 Served Serve(const std::string& data_dir) {
   Served s;

@@ -3,9 +3,11 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,32 @@ inline Ended Wait(Child& child) {
   if (WIFEXITED(raw)) ended.exit_code = WEXITSTATUS(raw);
   if (WIFSIGNALED(raw)) ended.signal = WTERMSIG(raw);
   return ended;
+}
+
+// What `cledger serve` prints on its stdout up to "Stop with Ctrl-C": the address and the
+// tokens. Empty when it never got that far within a minute.
+inline std::string ReadBanner(int fd) {
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (out.find("Stop with Ctrl-C") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, 1000) <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// The text after `marker` up to the first character of `until`; empty without the marker.
+inline std::string After(const std::string& text, const std::string& marker,
+                         const std::string& until) {
+  const size_t at = text.find(marker);
+  if (at == std::string::npos) return {};
+  const size_t start = at + marker.size();
+  return text.substr(start, text.find_first_of(until, start) - start);
 }
 
 }  // namespace cledger::testing
