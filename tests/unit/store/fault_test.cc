@@ -14,17 +14,28 @@ namespace {
 
 using testing::FlakyFileSystem;
 
-TEST_CASE("AStorageFaultFailsTheCommitAppendsNothingAndTheLedgerRecovers") {
+// A ledger whose write-ahead log fails while `failing` is set.
+struct FlakyLedger {
+  FlakyLedger() {
+    options.ledger.path = dir.Sub("data");
+    options.ledger.on_storage_fault = [](const Status&) {};
+    options.env = env.get();
+    opened = store::LogStore::Open(options);
+    REQUIRE(opened.ok());
+  }
   testing::TempDir dir;
   std::atomic<bool> failing{false};
-  auto fs = std::make_shared<FlakyFileSystem>(failing);
+  std::shared_ptr<FlakyFileSystem> fs = std::make_shared<FlakyFileSystem>(failing);
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   store::StoreOptions options;
-  options.ledger.path = dir.Sub("data");
-  options.ledger.on_storage_fault = [](const Status&) {};
-  options.env = env.get();
-  auto opened = store::LogStore::Open(options);
-  REQUIRE(opened.ok());
+  Result<std::unique_ptr<store::LogStore>> opened = Status::Unavailable("", "not opened yet");
+};
+
+TEST_CASE("AStorageFaultFailsTheCommitAppendsNothingAndTheLedgerRecovers") {
+  FlakyLedger f;
+  std::atomic<bool>& failing = f.failing;
+  store::StoreOptions& options = f.options;
+  auto& opened = f.opened;
   store::LogStore& ledger = **opened;
   REQUIRE(ledger.Append(testing::OneEventCommit("customer-c1", CustomerCreated{"c1"})).ok());
 
@@ -67,16 +78,9 @@ namespace {
 // has succeeded: the store writes nothing more until it has reopened the database, and says
 // why meanwhile.
 TEST_CASE("AfterAFailedWriteNothingIsWrittenUntilTheDatabaseIsReopened") {
-  testing::TempDir dir;
-  std::atomic<bool> failing{false};
-  auto fs = std::make_shared<FlakyFileSystem>(failing);
-  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
-  store::StoreOptions options;
-  options.ledger.path = dir.Sub("data");
-  options.ledger.on_storage_fault = [](const Status&) {};
-  options.env = env.get();
-  auto opened = store::LogStore::Open(options);
-  REQUIRE(opened.ok());
+  FlakyLedger f;
+  std::atomic<bool>& failing = f.failing;
+  auto& opened = f.opened;
   store::LogStore& ledger = **opened;
   REQUIRE(ledger.Append(testing::OneEventCommit("customer-c1", CustomerCreated{"c1"})).ok());
 
