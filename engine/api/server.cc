@@ -5,6 +5,7 @@
 #include <boost/beast.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <unordered_map>
@@ -430,7 +431,11 @@ class Server::Impl {
                   std::chrono::steady_clock::time_point started) {
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started).count();
-    spdlog::info("http method={} path={} status={} us={} request_id={}", request.method, route,
+    // An unknown method is client text too (a token pasted there was logged): named, not quoted.
+    const bool known = std::any_of(kRoutes.begin(), kRoutes.end(),
+                                   [&](const Route& r) { return r.method == request.method; });
+    spdlog::info("http method={} path={} status={} us={} request_id={}",
+                 known ? std::string_view(request.method) : "other", route,
                  status, micros, request.request_id);
   }
 
