@@ -31,6 +31,21 @@ namespace pj = projections;
 const std::ptrdiff_t kHashesMax = std::max(1u, std::thread::hardware_concurrency());
 constexpr auto kHashWaitMax = std::chrono::seconds(1);
 
+// The one thing a fingerprint leaves out: a password the caller gave.
+const std::string* GivenPassword(const Command& command) {
+  if (const auto* c = std::get_if<CreateContact>(&command); c && c->password && !c->password->generate) {
+    return &c->password->password;
+  }
+  if (const auto* c = std::get_if<ResetPassword>(&command); c && !c->password.generate) {
+    return &c->password.password;
+  }
+  return nullptr;
+}
+
+Status PasswordsBusy() {
+  return Status(Code::kUnavailable, "busy", "too many passwords are being hashed; retry shortly");
+}
+
 std::future<Result<CommandOutcome>> Refused(Status status) {
   std::promise<Result<CommandOutcome>> refused;
   refused.set_value(std::move(status));
@@ -134,12 +149,16 @@ class EngineImpl final : public Engine {
     // Who may run it is decided before any work: a replay, a read or a hash.
     if (Status s = domain::Authorize(context, command); !s.ok()) return Refused(s);
     if (Status s = CheckTarget(context, command); !s.ok()) return Refused(s);
+    std::string fingerprint =
+        context.idempotency_key.empty() ? "" : domain::Fingerprint(context, command);
+    Result<bool> retry = IsRetry(context, command, fingerprint);
+    if (!retry.ok()) return Refused(retry.status());
     auto pending = std::make_shared<Pending>(Pending{context, std::move(command), {}, {}, {}});
-    if (Status s = Prepare(pending->command, pending->prepared, pending->outcome); !s.ok()) {
+    // A retry is answered from its key without being decided again: nothing to prepare.
+    if (Status s = *retry ? Status::Ok() : Prepare(pending->command, pending->prepared, pending->outcome);
+        !s.ok()) {
       return Refused(s);
     }
-    std::string fingerprint =
-        context.idempotency_key.empty() ? "" : domain::Fingerprint(context, pending->command);
     auto committed = store_->SubmitAsync(
         context.tenant, context.idempotency_key,
         [this, pending](store::Txn& txn) -> Result<Commit> {
@@ -352,6 +371,9 @@ class EngineImpl final : public Engine {
   }
 
   Status CheckTarget(const CommandContext& context, const Command& command);
+  Result<bool> IsRetry(const CommandContext& context, const Command& command,
+                       const std::string& fingerprint);
+  Status CheckSamePassword(const store::LogStore::Recorded& recorded, const std::string& given);
   Status Prepare(const Command& command, domain::Prepared& prepared, CommandOutcome& outcome);
   Status PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
                          CommandOutcome& outcome);
@@ -407,6 +429,39 @@ Status EngineImpl::CheckTarget(const CommandContext& context, const Command& com
   return Status::Ok();
 }
 
+// Whether the command retries one its idempotency key already answered, decided before any
+// costly work (a hash) is done for it. Any other request under the key is refused.
+Result<bool> EngineImpl::IsRetry(const CommandContext& context, const Command& command,
+                                 const std::string& fingerprint) {
+  if (context.idempotency_key.empty()) return false;
+  auto recorded = store_->FindRecorded(context.tenant, context.idempotency_key);
+  if (!recorded.ok()) return recorded.status();
+  if (!*recorded) return false;
+  if (!store::IsSameRequest(**recorded, fingerprint)) return store::IdempotencyKeyReused();
+  const std::string* given = GivenPassword(command);
+  if (given == nullptr || (*recorded)->fingerprint.empty()) return true;
+  if (Status s = CheckSamePassword(**recorded, *given); !s.ok()) return s;
+  return true;
+}
+
+// Checks a given password against the hash its key's first request recorded: one argon2id
+// verification, bounded like every hash. A fast digest of the password is never stored.
+Status EngineImpl::CheckSamePassword(const store::LogStore::Recorded& recorded,
+                                     const std::string& given) {
+  auto events = store_->Read(recorded.first_position,
+                             recorded.last_position - recorded.first_position + 1);
+  if (!events.ok()) return events.status();
+  for (const Event& e : *events) {
+    const auto* reset = std::get_if<ContactPasswordReset>(&e.body);
+    if (reset == nullptr) continue;
+    if (!hashes_.try_acquire_for(kHashWaitMax)) return PasswordsBusy();
+    const bool same = domain::VerifyPassword(reset->password_hash, given);
+    hashes_.release();
+    return same ? Status::Ok() : store::IdempotencyKeyReused();
+  }
+  return store::IdempotencyKeyReused();  // the key answered a request that set no password
+}
+
 Status EngineImpl::Prepare(const Command& command, domain::Prepared& prepared,
                            CommandOutcome& outcome) {
   prepared.new_id = RandomHex(*options_.random, 8);
@@ -439,7 +494,7 @@ Status EngineImpl::PreparePassword(const PasswordChoice& choice, domain::Prepare
     return s;
   }
   if (!hashes_.try_acquire_for(kHashWaitMax)) {
-    return Status(Code::kUnavailable, "busy", "too many passwords are being hashed; retry shortly");
+    return PasswordsBusy();
   }
   auto hash = domain::HashPassword(password);
   hashes_.release();

@@ -285,6 +285,34 @@ Result<std::string> LogStore::ReadAt(const rocksdb::ReadOptions& read, uint64_t 
   return bytes;
 }
 
+LogStore::Recorded LogStore::DecodeRecorded(std::string_view value) {
+  return Recorded{DecodeU64(value), DecodeU64(value.substr(8)), std::string(value.substr(16))};
+}
+
+Result<std::optional<LogStore::Recorded>> LogStore::FindRecorded(
+    const std::string& tenant, const std::string& idempotency_key) {
+  if (tenant.size() > limits::kIdBytesMax || idempotency_key.size() > limits::kIdBytesMax) {
+    return std::optional<Recorded>();  // never recorded; Submit refuses it
+  }
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), idempotency_,
+                               IdempotencyKey(tenant, idempotency_key), &value);
+  if (s.IsNotFound()) return std::optional<Recorded>();
+  if (!s.ok()) return FromRocks(s, "storage fault");
+  return std::optional<Recorded>(DecodeRecorded(value));
+}
+
+bool IsSameRequest(const LogStore::Recorded& recorded, std::string_view fingerprint) {
+  return recorded.fingerprint.empty() || fingerprint.empty() || recorded.fingerprint == fingerprint;
+}
+
+Status IdempotencyKeyReused() {
+  return Status::InvalidArgument("idempotency_key_reused",
+                                 "this Idempotency-Key was used for another request; use a new key");
+}
+
 Result<std::string> LogStore::ReadRaw(uint64_t position) {
   if (position == 0 || position > GetHead().position) {
     return Status(Code::kNotFound, "not_found", "no event at position " + std::to_string(position));

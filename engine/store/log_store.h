@@ -11,8 +11,10 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +68,18 @@ class LogStore final : public Ledger {
                                                 const std::string& idempotency_key,
                                                 Decide decide, std::string fingerprint = {});
 
+  // What a (tenant, idempotency key) first answered: its positions and the fingerprint of
+  // that request (empty for keys recorded before fingerprints existed).
+  struct Recorded {
+    uint64_t first_position = 0;
+    uint64_t last_position = 0;
+    std::string fingerprint;
+  };
+  // The commit a key already answered, if any, so a caller can recognise a retry before any
+  // costly work. Submit still decides every request by itself.
+  Result<std::optional<Recorded>> FindRecorded(const std::string& tenant,
+                                               const std::string& idempotency_key);
+
   // Runs `work` on the writer thread between two commit groups.
   Status RunExclusive(Exclusive work);
 
@@ -117,6 +131,8 @@ class LogStore final : public Ledger {
   };
 
   explicit LogStore(StoreOptions options);
+  // The value of the idempotency family: first and last position, then the fingerprint.
+  static Recorded DecodeRecorded(std::string_view value);
   // REQUIRES: the request's decide or exclusive is set.
   std::future<Result<CommitResult>> Enqueue(std::unique_ptr<Request> request);
   Status OpenDb();
@@ -203,5 +219,11 @@ class LogStore final : public Ledger {
   bool notifier_stopping_ = false;
   std::thread notifier_;
 };
+
+// Whether a request with `fingerprint` is the one a key recorded. Keys recorded before
+// fingerprints existed (and requests without one) answer any request, as they always did.
+bool IsSameRequest(const LogStore::Recorded& recorded, std::string_view fingerprint);
+// The answer to a key used again for another request.
+Status IdempotencyKeyReused();
 
 }  // namespace cledger::store

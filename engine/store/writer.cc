@@ -225,14 +225,11 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   if (!request.idempotency_key.empty()) {
     auto seen = txn.Get(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key));
     if (!seen.ok()) return seen.status();
-    // Values written before fingerprints (16 bytes) answer any request, as they always did.
-    if (*seen && (*seen)->size() > 16 && !request.fingerprint.empty() &&
-        (*seen)->substr(16) != request.fingerprint) {
-      return Status::InvalidArgument("idempotency_key_reused",
-                                     "this Idempotency-Key was used for another request; use a "
-                                     "new key");
+    if (*seen) {
+      const Recorded recorded = DecodeRecorded(**seen);
+      if (!IsSameRequest(recorded, request.fingerprint)) return IdempotencyKeyReused();
+      return CommitResult{recorded.first_position, recorded.last_position, true};
     }
-    if (*seen) return CommitResult{DecodeU64(**seen), DecodeU64((*seen)->substr(8)), true};
   }
   Result<Commit> commit = request.decide(txn);
   if (!commit.ok()) return commit.status();

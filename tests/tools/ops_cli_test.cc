@@ -634,8 +634,9 @@ TEST_CASE("ABackupTakenUnderWritesHoldsThePositionItReports") {
     reported.emplace_back(backups + "-json", made.at("position").to_number<uint64_t>());
   }
   for (auto& writer : writers) writer->Stop();
-  for (const auto& [backups, position] : reported) {
-    CAPTURE(position);
+  for (const auto& backup : reported) {
+    const auto& [backups, position] = backup;
+    CAPTURE(backup.second);  // clang 14 cannot capture a structured binding
     int status = -1;
     const json::object back = RunJson(
         "backup restore " + backups + " --json --data " + backups + "-restored", &status);

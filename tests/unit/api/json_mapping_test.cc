@@ -209,8 +209,9 @@ TEST_CASE("AnUnknownFieldIsRejectedNamingItsPath") {
       {R"({"communication":{"sms":true}})", "communication.sms"},
       {R"({"phones":[{"number":"1"},{"number":"2","ext":"9"}]})", "phones[1].ext"},
   };
-  for (const auto& [body, field] : cases) {
-    CAPTURE(body);
+  for (const auto& c : cases) {
+    const auto& [body, field] = c;
+    CAPTURE(c.first);  // clang 14 cannot capture a structured binding
     CheckRejected(CreateContactFromJson(Obj(body), ""), "unknown_field", field);
     CheckRejected(ContactPatchFromJson(Obj(body)), "unknown_field", field);
   }
@@ -240,8 +241,9 @@ TEST_CASE("AWrongTypeIsRejectedNamingItsPath") {
       {R"({"communication":{"regarding":"billing"}})", "communication.regarding"},
       {R"({"portal_enabled":"yes"})", "portal_enabled"},
   };
-  for (const auto& [body, field] : cases) {
-    CAPTURE(body);
+  for (const auto& c : cases) {
+    const auto& [body, field] = c;
+    CAPTURE(c.first);  // clang 14 cannot capture a structured binding
     CheckRejected(CreateContactFromJson(Obj(body), ""), "invalid_type", field);
     CheckRejected(ContactPatchFromJson(Obj(body)), "invalid_type", field);
   }
@@ -600,8 +602,9 @@ TEST_CASE("ParsingAcceptsOffsetsAndZeroToNineFractionalDigits") {
       {"2026-11-19T04:31:39-00:00", base},
       {"2016-12-31T23:59:60Z", 1'483'228'800'000'000},  // a leap second folds forward
   };
-  for (const auto& [text, us] : cases) {
-    CAPTURE(text);
+  for (const auto& c : cases) {
+    const auto& [text, us] = c;
+    CAPTURE(c.first);  // clang 14 cannot capture a structured binding
     auto parsed = ParseRfc3339(text);
     REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
     CHECK(*parsed == us);
