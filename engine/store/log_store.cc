@@ -23,6 +23,8 @@
 namespace cledger::store {
 namespace {
 
+namespace fs = std::filesystem;
+
 // The newest write-ahead log file of the directory: the one a damaged open names.
 std::string NewestWal(const std::string& dir) {
   std::string newest;
@@ -144,6 +146,15 @@ Status LogStore::OpenDb() {
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, options_.ledger.path, descriptors, &handles, &raw);
+  const std::string wal = fs::path(NewestWal(options_.ledger.path)).filename().string();
+  const bool accepting = s.IsCorruption() && options_.ledger.accept_wal_loss == wal;
+  if (accepting) {
+    if (Status refused = CheckWalLossAcceptable(); !refused.ok()) return refused;
+    // Replays the log up to the damage and drops the rest: the loss the operator named.
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+    handles.clear();
+    s = rocksdb::DB::Open(db_options, options_.ledger.path, descriptors, &handles, &raw);
+  }
   if (s.IsCorruption()) return WalDamaged(options_.ledger.path, s);
   if (!s.ok()) return FromRocks(s, "storage fault");
   db_.reset(raw);
@@ -156,8 +167,17 @@ Status LogStore::OpenDb() {
     meta_ = families_[kCfMeta];
   }
 
+  if (Status h = ReadHead(); !h.ok()) return h;
+  if (Status g = LoadGaps(); !g.ok()) return g;
+  if (accepting) {
+    if (Status r = RecordAcceptedLoss(wal); !r.ok()) return r;
+  }
+  return reserved_through_ > GetHead().position ? Status::Ok() : ReservePositions(GetHead().position);
+}
+
+Status LogStore::ReadHead() {
   std::string value;
-  s = db_->Get(rocksdb::ReadOptions(), meta_, kMetaHead, &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, kMetaHead, &value);
   if (s.IsNotFound()) {  // a new ledger
     rocksdb::WriteOptions write;
     write.sync = true;
@@ -406,8 +426,17 @@ VerifyReport LogStore::VerifyChain(const Progress& progress) {
     report.problem = std::move(problem);
   };
   uint64_t expected = 1;
+  uint64_t lost = 0;  // positions of recorded gaps: an accepted loss of the WAL's end
+  // Steps `expected` over a recorded gap that starts there.
+  auto skip_gap = [&] {
+    if (const uint64_t end = GapEnd(expected); end != 0) {
+      lost += end - expected + 1;
+      expected = end + 1;
+    }
+  };
   for (it->SeekToFirst(); it->Valid() && expected <= report.head.position; it->Next(), ++expected) {
     const uint64_t position = DecodeU64(it->key().ToStringView());
+    if (position != expected) skip_gap();
     if (position != expected) {
       broken(expected, "event missing");
       break;
@@ -434,7 +463,9 @@ VerifyReport LogStore::VerifyChain(const Progress& progress) {
     if (progress && position % 65536 == 0) progress(position, report.head.position);
   }
   if (report.ok && !it->status().ok()) broken(expected, "read failed: " + it->status().ToString());
-  if (report.ok && report.events_checked != report.head.position) {
+  if (report.ok) skip_gap();  // a gap the head ends in
+  report.lost_positions = lost;
+  if (report.ok && report.events_checked + lost != report.head.position) {
     broken(report.events_checked + 1, "event missing");
   }
   if (report.ok && prev != report.head.hash) {

@@ -136,6 +136,14 @@ class LogStore final : public Ledger {
   // REQUIRES: the request's decide or exclusive is set.
   std::future<Result<CommitResult>> Enqueue(std::unique_ptr<Request> request);
   Status OpenDb();
+  Status ReadHead();
+  // positions.cc: reservations ahead of the head and gaps left by an accepted WAL loss.
+  Status ReservePositions(uint64_t head);
+  Status CheckWalLossAcceptable() const;
+  Status RecordAcceptedLoss(const std::string& wal);
+  Status LoadGaps();
+  // The last position of the recorded gap that starts at `position`; 0 when none does.
+  uint64_t GapEnd(uint64_t position) const;
   // Flushes (when asked) and closes the database; db() is null afterwards.
   void CloseDb(bool flush);
   // Writer thread: whether the group of `batch_bytes` may be written now. Refuses with
@@ -194,6 +202,8 @@ class LogStore final : public Ledger {
   std::mutex head_mu_;
   Head head_;                // the durable head, as acknowledged
   int64_t last_recorded_at_us_ = 0;  // writer thread only
+  uint64_t reserved_through_ = 0;     // writer thread only: positions reserved on disk
+  std::map<uint64_t, uint64_t> gaps_;  // lost ranges, first → last; set at open only
   uint64_t commits_ = 0;  // every commit ever acknowledged; written under head_mu_
   // A write failed: nothing is written until the database was reopened. Set by any writer
   // (the follower's side writes too), cleared by the writer thread's reopen.
@@ -219,6 +229,9 @@ class LogStore final : public Ledger {
   bool notifier_stopping_ = false;
   std::thread notifier_;
 };
+
+// The head record: position (8) | hash (32) | last recorded_at_us (8) | commits (8).
+std::string EncodeHead(const Head& head, int64_t recorded_at_us, uint64_t commits);
 
 // Whether a request with `fingerprint` is the one a key recorded. Keys recorded before
 // fingerprints existed (and requests without one) answer any request, as they always did.

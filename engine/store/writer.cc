@@ -12,8 +12,6 @@
 #include "events/hash.h"
 
 namespace cledger::store {
-namespace {
-
 
 // head record: position (8) | hash (32) | last recorded_at_us (8) | commits (8)
 std::string EncodeHead(const Head& head, int64_t recorded_at_us, uint64_t commits) {
@@ -23,6 +21,9 @@ std::string EncodeHead(const Head& head, int64_t recorded_at_us, uint64_t commit
   out += U64Key(commits);
   return out;
 }
+
+namespace {
+
 
 std::string FormatUuid(uint8_t bytes[16], uint8_t version) {
   bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | (version << 4));
@@ -115,6 +116,10 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     failure = txn.status();
   }
   if (failure.ok() && !txn.empty()) failure = ReadyToWrite(txn.batch().GetDataSize());
+  // Positions are reserved (on disk, outside the WAL) before any of them is acknowledged.
+  if (failure.ok() && state.head.position > reserved_through_) {
+    failure = ReservePositions(state.head.position);
+  }
   if (failure.ok() && !txn.empty()) {
     rocksdb::WriteOptions write;
     write.sync = options_.ledger.sync;

@@ -20,6 +20,12 @@ std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& options) {
   auto engine = Engine::Open(options);
   if (!engine.ok()) {
     std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message() << "\n";
+    if (engine.status().reason() == "wal_damaged") {
+      WalWasDamaged() = true;
+      std::cerr << "To open it without the commits after the damage (their positions are "
+                   "never reused): cledger recover --data "
+                << data_dir << " --accept-wal-loss FILE, naming the file above\n";
+    }
     if (engine.status().message().find("lock") != std::string::npos) {  // RocksDB's LOCK file
       std::cerr << "(is a server running on it? offline commands need the directory to "
                    "themselves)\n";
@@ -27,6 +33,11 @@ std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& options) {
     return nullptr;
   }
   return std::move(engine).value();
+}
+
+bool& WalWasDamaged() {
+  static bool damaged = false;  // one command per process: the last open's verdict
+  return damaged;
 }
 
 CommandContext OfflineOps() { return CommandContext{"", {"cli", "ops"}, {}, {}, {}}; }
@@ -48,6 +59,7 @@ struct AdminArgs {
   std::string actor;
   std::string role;
   std::string token;
+  std::string wal;
 };
 
 }  // namespace
@@ -70,6 +82,36 @@ void AddAdmin(CLI::App& app, Runner& run) {
       const Head h = engine->ledger().GetHead();
       std::cout << "position " << h.position << "\nhash " << HexOf(h.hash) << "\n";
       return kExitOk;
+    };
+  });
+
+  auto* recover = app.add_subcommand(
+      "recover", "Open a ledger whose write-ahead log is damaged, accepting the loss it names");
+  recover->add_option("--accept-wal-loss", args->wal,
+                      "The damaged write-ahead log file a refused open named, e.g. 000012.log")
+      ->required();
+  data(recover);
+  recover->footer(
+      "Every commit before the damage is kept; commits after it are lost. The positions they may\n"
+      "have taken (up to those reserved on disk) are recorded as a gap that verify and readers\n"
+      "understand, and are never given to another event. Copy the directory first; restoring a\n"
+      "backup and re-running the lost commands is the alternative.\n"
+      "Example:\n  cledger recover --data ./data --accept-wal-loss 000012.log\n"
+      "Exit codes: 0 recovered · 1 a damaged ledger · 3 the data directory could not be opened ·\n"
+      "4 the write-ahead log is damaged and the name does not match.");
+  recover->callback([args, &run] {
+    run = [args] {
+      LedgerOptions options;
+      options.path = args->data_dir;
+      options.create_if_missing = false;
+      options.accept_wal_loss = args->wal;
+      auto engine = OpenOrExplain(options);
+      if (!engine) return OpenFailureExit(args->data_dir);
+      const VerifyReport report = engine->ledger().VerifyChain();
+      std::cout << "head position " << report.head.position << "; " << report.events_checked
+                << " events kept, " << report.lost_positions
+                << " positions recorded as lost (never reused)\n";
+      return report.ok ? kExitOk : kExitFailed;
     };
   });
 

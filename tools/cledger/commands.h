@@ -17,6 +17,7 @@ inline constexpr int kExitFailed = 1;      // the work found a problem (e.g. ver
                                            // data directory is a damaged ledger
 inline constexpr int kExitUsage = 2;       // bad arguments
 inline constexpr int kExitUnavailable = 3; // the data directory could not be opened
+inline constexpr int kExitWalDamaged = 4;  // its write-ahead log is damaged (cledger recover)
 
 using Runner = std::function<int()>;
 
@@ -31,11 +32,13 @@ std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir);
 // Whether `data_dir` holds a ledger's files but not what RocksDB needs to find them (CURRENT,
 // or the MANIFEST it names); if so says on stderr what is missing and how to recover.
 bool ExplainIfDamaged(const std::string& data_dir);
-// The exit code for a `data_dir` OpenOrExplain did not open: kExitFailed for a damaged ledger,
-// kExitUnavailable otherwise.
+// The exit code for a `data_dir` OpenOrExplain did not open: kExitWalDamaged when its
+// write-ahead log is damaged, kExitFailed for a damaged ledger, kExitUnavailable otherwise.
 int OpenFailureExit(const std::string& data_dir);
 // The same with the caller's options (their `path` is the data directory).
 std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& options);
+// Whether the last OpenOrExplain failed on a damaged write-ahead log.
+bool& WalWasDamaged();
 // The ops context offline tools act with.
 CommandContext OfflineOps();
 

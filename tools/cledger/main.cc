@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Exit codes: 0 ok · 1 the work found a problem (e.g. verify), or the data directory is a "
-      "damaged ledger · 2 bad arguments · 3 the data directory could not be opened.\n"
+      "damaged ledger · 2 bad arguments · 3 the data directory could not be opened · 4 its "
+      "write-ahead log is damaged (see cledger recover).\n"
       "Run 'cledger SUBCOMMAND --help' for examples.");
   cledger::cli::Runner run;
   cledger::cli::AddServe(app, run);

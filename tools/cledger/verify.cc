@@ -39,6 +39,7 @@ std::optional<Digest> ParseDigest(const std::string& text) {
 struct VerifyResult {
   bool chain_ok = true;
   uint64_t events_checked = 0;
+  uint64_t lost_positions = 0;
   uint64_t first_broken = 0;
   std::string problem;
   Digest head;
@@ -74,6 +75,7 @@ Result<VerifyResult> VerifyOffline(Engine& engine) {
         engine.ledger().VerifyChain([&bar](uint64_t d, uint64_t t) { bar.Update(d, t); });
     r.chain_ok = chain.ok;
     r.events_checked = chain.events_checked;
+    r.lost_positions = chain.lost_positions;
     r.first_broken = chain.first_broken_position;
     r.problem = chain.problem;
     r.head = {chain.head.position, HexOf(chain.head.hash)};
@@ -147,6 +149,10 @@ void PrintVerifyText(const VerifyResult& r) {
   if (r.chain_ok) {
     std::cout << "chain ok: " << r.events_checked << " events, head " << r.head.position << " "
               << r.head.hash << "\n";
+    if (r.lost_positions > 0) {
+      std::cout << r.lost_positions << " positions recorded as lost (an accepted write-ahead "
+                   "log loss): never reused\n";
+    }
   } else {
     std::cout << "BROKEN at position " << r.first_broken << ": " << r.problem << " ("
               << r.events_checked << " events before it chain correctly)\n";

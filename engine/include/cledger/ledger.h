@@ -32,6 +32,11 @@ struct LedgerOptions {
   // Writes are refused (507 insufficient_storage) while the data directory's file system has
   // less free space than this plus the group's size; 0 turns the check off.
   uint64_t min_free_bytes = limits::kMinFreeBytesDefault;
+  // The write-ahead log file (its name, as a refused open printed it) whose damage the
+  // operator accepts: the open keeps every commit before the damage, and the positions the
+  // lost ones may have taken are recorded as a gap, never reused. Empty: a damaged WAL
+  // refuses to open (wal_damaged).
+  std::string accept_wal_loss;
 };
 
 // The stream version a commit requires before it is applied; 0 means "must not exist yet".
@@ -68,6 +73,7 @@ struct VerifyReport {
   uint64_t first_broken_position = 0;  // 0 when ok
   std::string problem;                 // what is wrong at that position
   Head head;
+  uint64_t lost_positions = 0;  // in recorded gaps: an accepted loss of the WAL's end
 };
 
 // Counters since the ledger was opened, for metrics.

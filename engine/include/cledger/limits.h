@@ -35,4 +35,8 @@ inline constexpr uint32_t kRetryAfterSeconds = 1;         // told to clients ref
 // itself never meets a full disk. `cledger serve --min-free-mb` overrides it.
 inline constexpr uint64_t kMinFreeBytesDefault = 64ull << 20;
 
+// Positions reserved on disk ahead of the head (one fsync per this many commits): an
+// accepted loss of the WAL's end can lose at most these, and never reuses them.
+inline constexpr uint64_t kPositionsReservedAhead = 65536;
+
 }  // namespace cledger::limits

@@ -51,27 +51,73 @@ std::string NewestWal(const std::string& dir) {
   return newest;
 }
 
-TEST_CASE("AWalDamagedMidwayRefusesToOpenAndNamesTheFile") {
-  testing::TempDir dir;
-  const std::string path = dir.Sub("data");
-  WriteAndDie(path);
+// Flips 16 bytes in the middle of the newest write-ahead log; returns its file name.
+std::string DamageWalMidway(const std::string& path) {
   const std::string wal = NewestWal(path);
   REQUIRE_FALSE(wal.empty());
   const auto size = std::filesystem::file_size(wal);
   REQUIRE(size > 100'000);
-  {
-    std::fstream file(wal, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(static_cast<std::streamoff>(size / 2));
-    for (int i = 0; i < 16; ++i) file.put('\x5a');
-  }
+  std::fstream file(wal, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekp(static_cast<std::streamoff>(size / 2));
+  for (int i = 0; i < 16; ++i) file.put('\x5a');
+  return std::filesystem::path(wal).filename().string();
+}
+
+TEST_CASE("AWalDamagedMidwayRefusesToOpenAndNamesTheFile") {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("data");
+  WriteAndDie(path);
+  const std::string wal = DamageWalMidway(path);
   store::StoreOptions options;
   options.ledger.path = path;
   auto opened = store::LogStore::Open(options);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.status().code() == Code::kCorruption);
   CHECK(opened.status().reason() == "wal_damaged");
-  CHECK(opened.status().message().find(std::filesystem::path(wal).filename().string()) !=
-        std::string::npos);
+  CHECK(opened.status().message().find(wal) != std::string::npos);
+}
+
+TEST_CASE("AnAcceptedWalLossKeepsTheCommitsBeforeItAndNeverReusesTheirPositions") {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("data");
+  WriteAndDie(path);
+  const std::string wal = DamageWalMidway(path);
+  store::StoreOptions options;
+  options.ledger.path = path;
+  options.ledger.accept_wal_loss = "000001.log";  // not the file the refusal named
+  REQUIRE_FALSE(store::LogStore::Open(options).ok());
+
+  options.ledger.accept_wal_loss = wal;
+  uint64_t kept = 0, lost_head = 0;
+  {
+    auto opened = store::LogStore::Open(options);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    const VerifyReport report = (*opened)->VerifyChain();
+    CHECK_MESSAGE(report.ok, report.problem);
+    kept = report.events_checked;
+    lost_head = report.head.position;
+    CHECK(kept > 0);
+    CHECK(kept < kCommits);  // the damage dropped the commits after it
+    // Every position a lost commit may have taken, up to the reservation, is a gap.
+    CHECK(lost_head >= kCommits);
+    CHECK(report.lost_positions == lost_head - kept);
+    auto next = (*opened)->Append(testing::OneEventCommit(
+        "contact-after", ContactCreated{"after", "", testing::FullContactFields()}));
+    REQUIRE(next.ok());
+    CHECK(next->first_position == lost_head + 1);
+  }
+  options.ledger.accept_wal_loss.clear();  // the log is whole again: a plain open
+  auto reopened = store::LogStore::Open(options);
+  REQUIRE_MESSAGE(reopened.ok(), reopened.status().ToString());
+  const VerifyReport report = (*reopened)->VerifyChain();
+  CHECK_MESSAGE(report.ok, report.problem);
+  CHECK(report.events_checked == kept + 1);
+  CHECK(report.head.position == lost_head + 1);
+  auto events = (*reopened)->Read(kept, 10);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 2);  // the last kept event, then the first after the gap
+  CHECK(events->back().position == lost_head + 1);
+  CHECK(events->back().prev_hash == events->front().hash);
 }
 
 TEST_CASE("AWalWithATornLastRecordStillOpensWithEveryWholeCommit") {
