@@ -222,13 +222,10 @@ HttpResponse RunCommand(Call& call, Command command, int success_status) {
   return response;
 }
 
-// Reads the body's JSON with `from_json` (a Result), makes the command of its value with
-// `make`, and runs it.
+// Reads the body with `from_json`, makes the command of its value with `make`, and runs it.
 template <typename FromJson, typename Make>
 Answer RunFromBody(Call& call, int success_status, FromJson from_json, Make make) {
-  auto o = ParseObject(call.request.body);
-  if (!o.ok()) return Problem(o.status());
-  auto value = from_json(*o);
+  auto value = FromBody(call, from_json);
   if (!value.ok()) return Problem(value.status());
   return RunCommand(call, make(std::move(value).value()), success_status);
 }

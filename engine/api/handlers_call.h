@@ -133,4 +133,13 @@ struct Call {
   }
 };
 
+// The request body's JSON object read by `from_json` (which returns a Result), or the
+// failure of either.
+template <typename FromJson>
+auto FromBody(const Call& call, FromJson from_json) -> decltype(from_json(json::object())) {
+  auto o = ParseObject(call.request.body);
+  if (!o.ok()) return o.status();
+  return from_json(*o);
+}
+
 }  // namespace cledger::api

@@ -107,9 +107,7 @@ Answer GetLedgerVerify(Call& call) {
 }
 
 Answer PostTenant(Call& call) {
-  auto o = ParseObject(call.request.body);
-  if (!o.ok()) return Problem(o.status());
-  auto c = CreateTenantFromJson(*o);
+  auto c = FromBody(call, CreateTenantFromJson);
   if (!c.ok()) return Problem(c.status());
   auto outcome = call.engine.Execute(AdminContext(call), *c);
   if (!outcome.ok()) return Problem(outcome.status());
@@ -117,9 +115,7 @@ Answer PostTenant(Call& call) {
 }
 
 Answer PostToken(Call& call) {
-  auto o = ParseObject(call.request.body);
-  if (!o.ok()) return Problem(o.status());
-  auto c = IssueTokenFromJson(*o);
+  auto c = FromBody(call, IssueTokenFromJson);
   if (!c.ok()) return Problem(c.status());
   auto outcome = call.engine.Execute(AdminContext(call), *c);
   if (!outcome.ok()) return Problem(outcome.status());
