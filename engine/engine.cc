@@ -11,6 +11,7 @@
 
 #include "engine/domain/fingerprint.h"
 #include "engine/domain/password.h"
+#include "engine/domain/roles.h"
 #include "engine/domain/rules.h"
 #include "engine/domain/validate.h"
 #include "engine/engine_env.h"
@@ -50,17 +51,6 @@ std::future<Result<CommandOutcome>> Refused(Status status) {
   std::promise<Result<CommandOutcome>> refused;
   refused.set_value(std::move(status));
   return refused.get_future();
-}
-
-bool CanRead(const Principal& who) {
-  const std::string& role = who.actor.role;
-  return !who.tenant.empty() &&
-         (role == "owner" || role == "admin" || role == "manager" || role == "auditor");
-}
-
-Status CannotRead(const Principal& who) {
-  return Status(Code::kPermissionDenied, "forbidden",
-                "role '" + who.actor.role + "' may not read customers and contacts");
 }
 
 std::string RandomHex(Random& random, size_t bytes) {
@@ -215,7 +205,7 @@ class EngineImpl final : public Engine {
 
   Result<ContactView> GetContact(const Principal& who, const std::string& id,
                                  const AsOf& as_of) override {
-    if (!CanRead(who)) return CannotRead(who);
+    if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
     if (id.starts_with(domain::kProfilePrefix)) {
       auto customer = GetCustomer(who, id.substr(8), as_of);
       if (!customer.ok()) return Status(Code::kNotFound, "contact_not_found", "no such contact");
@@ -230,7 +220,7 @@ class EngineImpl final : public Engine {
 
   Result<CustomerView> GetCustomer(const Principal& who, const std::string& id,
                                    const AsOf& as_of) override {
-    if (!CanRead(who)) return CannotRead(who);
+    if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
     auto view = AtPosition<CustomerView>(who, pj::kCustomers, domain::CustomerStream(id), as_of,
                                          [&](pj::Kv& kv) { return pj::GetCustomer(kv, who.tenant, id); });
     if (!view.ok()) return view.status();
@@ -240,7 +230,7 @@ class EngineImpl final : public Engine {
 
   Result<std::vector<ContactView>> ListContacts(const Principal& who, const std::string& customer_id,
                                                 ContactStatus status) override {
-    if (!CanRead(who)) return CannotRead(who);
+    if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
     Snapshot snap(*this);
     auto found = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
     if (!found.ok()) return found.status();
@@ -286,7 +276,7 @@ class EngineImpl final : public Engine {
 
   Result<std::vector<AuditEntry>> TenantAudit(const Principal& who, int64_t from_us,
                                               int64_t to_us) override {
-    if (!CanRead(who)) return CannotRead(who);
+    if (Status s = domain::Authorize(who, domain::Action::kReadHistory); !s.ok()) return s;
     AwaitAudit();
     Snapshot snap(*this);
     auto entries = pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant);
@@ -525,7 +515,7 @@ Result<uint64_t> EngineImpl::PositionOf(const AsOf& as_of) {
 
 Result<std::vector<AuditEntry>> EngineImpl::History(const Principal& who, pj::AuditIndex index,
                                                     const std::string& id, const AsOf& as_of) {
-  if (!CanRead(who)) return CannotRead(who);
+  if (Status s = domain::Authorize(who, domain::Action::kReadHistory); !s.ok()) return s;
   AwaitAudit();
   uint64_t to = UINT64_MAX;
   if (as_of.position || as_of.time_us) {
@@ -540,7 +530,7 @@ Result<std::vector<AuditEntry>> EngineImpl::History(const Principal& who, pj::Au
 Result<std::vector<Recipient>> EngineImpl::Recipients(const Principal& who,
                                                       const std::string& customer_id,
                                                       const std::string& kind) {
-  if (!CanRead(who)) return CannotRead(who);
+  if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
   const bool invoice = kind == "invoice";
   const bool role_kind = kind == "order" || kind == "shipment";
   const bool correspondence = kind.starts_with("correspondence:") && kind.size() > 15;

@@ -5,6 +5,7 @@
 
 #include "cledger/limits.h"
 #include "engine/api/handlers_call.h"
+#include "engine/domain/roles.h"
 #include "engine/domain/validate.h"
 
 namespace cledger::api {
@@ -105,13 +106,11 @@ HttpResponse Problem(const Status& status, int code) {
   return response;
 }
 
-std::optional<RouteId> Handlers::Match(const HttpRequest& request,
-                                       std::vector<std::string>& params,
-                                       HttpResponse& error) const {
+Handlers::Match Handlers::Find(const HttpRequest& request) {
   auto url = boost::urls::parse_origin_form(request.target);
   if (!url) {
-    error = Problem(Invalid("invalid_target", "the request target is not a valid URL", "target"));
-    return std::nullopt;
+    return {nullptr, {}, Problem(Invalid("invalid_target", "the request target is not a valid URL",
+                                         "target"))};
   }
   std::vector<std::string> segments;
   for (auto segment : url->segments()) segments.push_back(segment);
@@ -132,32 +131,30 @@ std::optional<RouteId> Handlers::Match(const HttpRequest& request,
     if (!ok) continue;
     path_matched = true;
     if (route.method != request.method) continue;
-    params = std::move(captured);
-    return route.id;
+    return {&route, std::move(captured), {}};
   }
   const Status wrong_method = Status::InvalidArgument("method_not_allowed", "method not allowed");
-  error = path_matched ? Problem(wrong_method, 405)
-                       : Problem(Status::NotFound("not_found", "no such route"));
-  return std::nullopt;
+  return {nullptr, {},
+          path_matched ? Problem(wrong_method, 405)
+                       : Problem(Status::NotFound("not_found", "no such route"))};
 }
 
-Handlers::Served Handlers::Serve(const HttpRequest& request) {
-  std::vector<std::string> params;
-  HttpResponse error;
-  std::optional<RouteId> route = Match(request, params, error);
-  if (!route) return {"-", std::move(error)};
-  const std::string_view path = kRoutes[static_cast<size_t>(*route)].path;
-  if (*route == RouteId::kHealthz || *route == RouteId::kReadyz) return {path, Ops(*route)};
-  // Match parsed the target already: this parse cannot fail.
-  Call call{request, std::move(params), *boost::urls::parse_origin_form(request.target), {}};
-  auto who = Authenticate(request.authorization);
-  if (!who.ok()) return {path, Problem(who.status())};
-  call.who = *who;
+Handlers::Served Handlers::Serve(const HttpRequest& request, Match match) {
+  if (match.route == nullptr) return {"-", std::move(match.problem)};
+  const Route& route = *match.route;
+  // Find parsed the target already: this parse cannot fail.
+  Call call{request, std::move(match.params), *boost::urls::parse_origin_form(request.target),
+            {}, engine_, metrics_, verification_};
+  if (route.action) {
+    auto who = Authenticate(request.authorization);
+    if (!who.ok()) return {route.path, Problem(who.status())};
+    if (Status s = domain::Authorize(*who, *route.action); !s.ok()) {
+      return {route.path, Problem(s)};
+    }
+    call.who = std::move(who).value();
+  }
   // Storage faults arrive as values: 503, or 500 if corrupt.
-  if (*route != RouteId::kEventStream) return {path, Dispatch(*route, call)};
-  auto plan = PlanStream(call);
-  if (!plan.ok()) return {path, Problem(plan.status())};
-  return {path, std::move(plan).value()};
+  return {route.path, route.handler(call)};
 }
 
 HttpResponse Handlers::Handle(const HttpRequest& request) {
@@ -178,85 +175,10 @@ Result<Principal> Handlers::Authenticate(std::string_view authorization) {
   return engine_.Authenticate(std::string(authorization.substr(kScheme.size())));
 }
 
-HttpResponse Handlers::Dispatch(RouteId route, Call& call) {
-  const auto body = [&]() { return ParseObject(call.request.body); };
-  const std::string& id = call.params.empty() ? call.request.target : call.params[0];
-  switch (route) {
-    case RouteId::kCreateCustomer: {
-      auto o = body();
-      if (!o.ok()) return Problem(o.status());
-      auto c = CreateCustomerFromJson(*o);
-      return c.ok() ? Command(call, *c, 201) : Problem(c.status());
-    }
-    case RouteId::kUpdateCustomer: {
-      auto o = body();
-      if (!o.ok()) return Problem(o.status());
-      auto c = UpdateCustomerFromJson(*o);
-      if (!c.ok()) return Problem(c.status());
-      c->id = id;
-      return Command(call, *c, 200);
-    }
-    case RouteId::kDeleteCustomer: return Command(call, DeleteCustomer{id}, 204);
-    case RouteId::kCreateDirectContact:
-    case RouteId::kCreateSharedContact: {
-      auto o = body();
-      if (!o.ok()) return Problem(o.status());
-      auto c = CreateContactFromJson(*o, route == RouteId::kCreateDirectContact ? id : "");
-      return c.ok() ? Command(call, *c, 201) : Problem(c.status());
-    }
-    case RouteId::kEditContact: {
-      auto o = body();
-      if (!o.ok()) return Problem(o.status());
-      auto patch = ContactPatchFromJson(*o);
-      return patch.ok() ? Command(call, EditContact{id, *patch}, 200) : Problem(patch.status());
-    }
-    case RouteId::kDeleteContact: return Command(call, DeleteContact{id}, 204);
-    case RouteId::kShareContact: {
-      auto o = body();
-      if (!o.ok()) return Problem(o.status());
-      auto contact = ContactIdFromJson(*o);
-      return contact.ok() ? Command(call, ShareContact{*contact, id}, 200)
-                          : Problem(contact.status());
-    }
-    case RouteId::kUnlinkContact:
-      return Command(call, UnlinkContact{call.params[1], id}, 204);
-    case RouteId::kSetLinkRoles: {
-      auto o = body();
-      if (!o.ok()) return Problem(o.status());
-      auto roles = RolesFromJson(*o);
-      return roles.ok() ? Command(call, SetLinkRoles{id, call.params[1], *roles}, 200)
-                        : Problem(roles.status());
-    }
-    case RouteId::kConvertToShared: return Command(call, ConvertToShared{id}, 200);
-    case RouteId::kRestoreContact: return Command(call, RestoreContact{id}, 200);
-    case RouteId::kResetPassword: {
-      auto o = body();
-      if (!o.ok()) return Problem(o.status());
-      auto choice = PasswordChoiceFromJson(*o);
-      return choice.ok() ? Command(call, ResetPassword{id, *choice}, 200)
-                         : Problem(choice.status());
-    }
-    case RouteId::kMetrics:  // figures of every tenant: ops only
-      if (call.who.actor.role != "ops") {
-        return Problem(Status(Code::kPermissionDenied, "forbidden", "metrics need an ops token"));
-      }
-      return Metrics();
-    case RouteId::kEvents: return Events(call);
-    case RouteId::kLedgerDigest:
-    case RouteId::kLedgerVerify: return Verify(call);
-    case RouteId::kAdminCreateTenant:
-    case RouteId::kAdminIssueToken:
-    case RouteId::kAdminRevokeToken:
-    case RouteId::kAdminProjections:
-    case RouteId::kAdminRebuildProjection:
-    case RouteId::kAdminBackup:
-    case RouteId::kAdminStats: return Admin(route, call);
-    default: return Read(route, call);
-  }
-}
+namespace {
 
 // Runs a command, then answers with the record it touched (read-your-writes).
-HttpResponse Handlers::Command(Call& call, cledger::Command command, int success_status) {
+HttpResponse RunCommand(Call& call, Command command, int success_status) {
   auto expected = ParseIfMatch(call.request.if_match);
   if (!expected.ok()) return Problem(expected.status());
   CommandContext context{call.who.tenant, call.who.actor, call.request.idempotency_key, *expected,
@@ -265,7 +187,7 @@ HttpResponse Handlers::Command(Call& call, cledger::Command command, int success
                         std::holds_alternative<UpdateCustomer>(command) ||
                         std::holds_alternative<DeleteCustomer>(command);
   const bool password = std::holds_alternative<ResetPassword>(command);
-  auto outcome = engine_.Execute(context, std::move(command));
+  auto outcome = call.engine.Execute(context, std::move(command));
   if (!outcome.ok()) return Problem(outcome.status());
   HttpResponse response;
   response.status = success_status;
@@ -289,74 +211,171 @@ HttpResponse Handlers::Command(Call& call, cledger::Command command, int success
   // changed since.
   const AsOf as_of = outcome->replayed ? AsOf{outcome->last_position, {}} : AsOf{};
   if (customer) {
-    auto view = engine_.GetCustomer(call.who, outcome->id, as_of);
+    auto view = call.engine.GetCustomer(call.who, outcome->id, as_of);
     if (!view.ok()) return Problem(view.status());
     response.body = json::serialize(ToJson(*view));
   } else {
-    auto view = engine_.GetContact(call.who, outcome->id, as_of);
+    auto view = call.engine.GetContact(call.who, outcome->id, as_of);
     if (!view.ok()) return Problem(view.status());
     response.body = json::serialize(ToJson(*view));
   }
   return response;
 }
 
-HttpResponse Handlers::Read(RouteId route, Call& call) {
-  const std::string& id = call.params.empty() ? std::string() : call.params[0];
-  auto as_of = call.As();
-  if (!as_of.ok()) return Problem(as_of.status());
-  auto page = [&](const auto& items) {
-    if (!items.ok()) return Problem(items.status());
-    auto body = call.Page(*items);
-    return body.ok() ? JsonResponse(200, *body) : Problem(body.status());
-  };
-  switch (route) {
-    case RouteId::kGetCustomer: {
-      auto view = engine_.GetCustomer(call.who, id, *as_of);
-      if (!view.ok()) return Problem(view.status());
-      HttpResponse r = JsonResponse(200, ToJson(*view));
-      r.headers.push_back({"ETag", ETag(view->system.version)});
-      return r;
-    }
-    case RouteId::kGetContact: {
-      auto view = engine_.GetContact(call.who, id, *as_of);
-      if (!view.ok()) return Problem(view.status());
-      HttpResponse r = JsonResponse(200, ToJson(*view));
-      r.headers.push_back({"ETag", ETag(view->system.version)});
-      return r;
-    }
-    case RouteId::kListContacts: {
-      const std::string status = call.Query("status").value_or("active");
-      if (status != "active" && status != "inactive" && status != "all") {
-        return Problem(Invalid("invalid_enum", "status is active, inactive or all", "status"));
-      }
-      return page(engine_.ListContacts(call.who, id,
-                                       status == "all"        ? ContactStatus::kAll
-                                       : status == "inactive" ? ContactStatus::kInactive
-                                                              : ContactStatus::kActive));
-    }
-    case RouteId::kRecipients: {
-      auto kind = call.Query("kind");
-      if (!kind) return Problem(Invalid("required", "kind is required", "kind"));
-      return page(engine_.Recipients(call.who, id, *kind));
-    }
-    case RouteId::kContactHistory: return page(engine_.ContactHistory(call.who, id, *as_of));
-    case RouteId::kCustomerHistory: return page(engine_.CustomerHistory(call.who, id, *as_of));
-    case RouteId::kAudit: {
-      auto actor = call.Query("actor");  // absent: every actor of the tenant
-      int64_t from = 0, to = INT64_MAX;
-      for (auto [key, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
-        if (auto text = call.Query(key)) {
-          auto us = ParseRfc3339(*text);
-          if (!us.ok()) return Problem(Invalid("invalid_time", "an RFC 3339 time", key));
-          *out = *us;
-        }
-      }
-      return page(actor ? engine_.ActorHistory(call.who, *actor, from, to)
-                        : engine_.TenantAudit(call.who, from, to));
-    }
-    default:
-      return Problem(Status(Code::kNotFound, "not_found", "no such route"));
-  }
+// Reads the body with `from_json`, makes the command of its value with `make`, and runs it.
+template <typename FromJson, typename Make>
+Answer RunFromBody(Call& call, int success_status, FromJson from_json, Make make) {
+  auto value = FromBody(call, from_json);
+  if (!value.ok()) return Problem(value.status());
+  return RunCommand(call, make(std::move(value).value()), success_status);
 }
 
+template <typename FromJson>
+Answer RunFromBody(Call& call, int success_status, FromJson from_json) {
+  return RunFromBody(call, success_status, from_json, [](auto command) { return command; });
+}
+
+// A record as the engine read it, its version as the ETag.
+template <typename View>
+Answer Record(const Result<View>& view) {
+  if (!view.ok()) return Problem(view.status());
+  HttpResponse r = JsonResponse(200, ToJson(*view));
+  r.headers.push_back({"ETag", ETag(view->system.version)});
+  return r;
+}
+
+// One page (?limit=, ?cursor=) of a list the engine read.
+template <typename T>
+Answer Paged(const Call& call, const Result<std::vector<T>>& items) {
+  if (!items.ok()) return Problem(items.status());
+  auto body = call.Page(*items);
+  return body.ok() ? JsonResponse(200, *body) : Problem(body.status());
+}
+
+}  // namespace
+
+namespace route {
+
+Answer PostCustomer(Call& call) { return RunFromBody(call, 201, CreateCustomerFromJson); }
+
+Answer PatchCustomer(Call& call) {
+  return RunFromBody(call, 200, UpdateCustomerFromJson, [&](UpdateCustomer c) {
+    c.id = call.params[0];
+    return c;
+  });
+}
+
+Answer DeleteCustomer(Call& call) {
+  return RunCommand(call, cledger::DeleteCustomer{call.params[0]}, 204);
+}
+
+Answer PostDirectContact(Call& call) {
+  return RunFromBody(call, 201, [&](const json::object& o) {
+    return CreateContactFromJson(o, call.params[0]);
+  });
+}
+
+Answer PostSharedContact(Call& call) {
+  return RunFromBody(call, 201, [](const json::object& o) { return CreateContactFromJson(o, ""); });
+}
+
+Answer PatchContact(Call& call) {
+  return RunFromBody(call, 200, ContactPatchFromJson, [&](ContactPatch patch) {
+    return EditContact{call.params[0], std::move(patch)};
+  });
+}
+
+Answer DeleteContact(Call& call) {
+  return RunCommand(call, cledger::DeleteContact{call.params[0]}, 204);
+}
+
+Answer PostShare(Call& call) {
+  return RunFromBody(call, 200, ContactIdFromJson, [&](std::string contact_id) {
+    return ShareContact{std::move(contact_id), call.params[0]};
+  });
+}
+
+Answer DeleteShare(Call& call) {
+  return RunCommand(call, UnlinkContact{call.params[1], call.params[0]}, 204);
+}
+
+Answer PutLinkRoles(Call& call) {
+  return RunFromBody(call, 200, RolesFromJson, [&](std::vector<std::string> roles) {
+    return SetLinkRoles{call.params[0], call.params[1], std::move(roles)};
+  });
+}
+
+Answer PostConvertToShared(Call& call) {
+  return RunCommand(call, ConvertToShared{call.params[0]}, 200);
+}
+
+Answer PostRestore(Call& call) { return RunCommand(call, RestoreContact{call.params[0]}, 200); }
+
+Answer PostPasswordReset(Call& call) {
+  return RunFromBody(call, 200, PasswordChoiceFromJson, [&](PasswordChoice choice) {
+    return ResetPassword{call.params[0], std::move(choice)};
+  });
+}
+
+// Every read refuses a malformed ?at= or ?as_of=, also those that answer for now only.
+
+Answer GetCustomer(Call& call) {
+  auto as_of = call.As();
+  if (!as_of.ok()) return Problem(as_of.status());
+  return Record(call.engine.GetCustomer(call.who, call.params[0], *as_of));
+}
+
+Answer GetContact(Call& call) {
+  auto as_of = call.As();
+  if (!as_of.ok()) return Problem(as_of.status());
+  return Record(call.engine.GetContact(call.who, call.params[0], *as_of));
+}
+
+Answer GetCustomerContacts(Call& call) {
+  if (auto as_of = call.As(); !as_of.ok()) return Problem(as_of.status());
+  const std::string status = call.Query("status").value_or("active");
+  if (status != "active" && status != "inactive" && status != "all") {
+    return Problem(Invalid("invalid_enum", "status is active, inactive or all", "status"));
+  }
+  return Paged(call, call.engine.ListContacts(call.who, call.params[0],
+                                              status == "all"        ? ContactStatus::kAll
+                                              : status == "inactive" ? ContactStatus::kInactive
+                                                                     : ContactStatus::kActive));
+}
+
+Answer GetRecipients(Call& call) {
+  if (auto as_of = call.As(); !as_of.ok()) return Problem(as_of.status());
+  auto kind = call.Query("kind");
+  if (!kind) return Problem(Invalid("required", "kind is required", "kind"));
+  return Paged(call, call.engine.Recipients(call.who, call.params[0], *kind));
+}
+
+Answer GetContactHistory(Call& call) {
+  auto as_of = call.As();
+  if (!as_of.ok()) return Problem(as_of.status());
+  return Paged(call, call.engine.ContactHistory(call.who, call.params[0], *as_of));
+}
+
+Answer GetCustomerHistory(Call& call) {
+  auto as_of = call.As();
+  if (!as_of.ok()) return Problem(as_of.status());
+  return Paged(call, call.engine.CustomerHistory(call.who, call.params[0], *as_of));
+}
+
+Answer GetAudit(Call& call) {
+  if (auto as_of = call.As(); !as_of.ok()) return Problem(as_of.status());
+  auto actor = call.Query("actor");  // absent: every actor of the tenant
+  int64_t from = 0, to = INT64_MAX;
+  for (auto [key, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    if (auto text = call.Query(key)) {
+      auto us = ParseRfc3339(*text);
+      if (!us.ok()) return Problem(Invalid("invalid_time", "an RFC 3339 time", key));
+      *out = *us;
+    }
+  }
+  return Paged(call, actor ? call.engine.ActorHistory(call.who, *actor, from, to)
+                           : call.engine.TenantAudit(call.who, from, to));
+}
+
+}  // namespace route
 }  // namespace cledger::api

@@ -1,7 +1,8 @@
 // The routes' logic, free of sockets: an HTTP request in, an HTTP response out. The server
 // does the I/O; tests and the stream session call these directly too.
 //
-// Thread-safety: Handle may be called from many threads at once (it blocks on the engine).
+// Thread-safety: Serve and Handle may be called from many threads at once (they block on the
+// engine).
 #pragma once
 
 #include <atomic>
@@ -17,7 +18,6 @@
 #include <vector>
 
 #include "cledger/engine.h"
-#include "engine/api/routes.h"
 
 namespace cledger::api {
 
@@ -73,18 +73,57 @@ HttpResponse Problem(const Status& status);
 HttpResponse Problem(const Status& status, int http_status);
 int HttpStatusOf(const Status& status);
 
+// What a route answers: a response, or (the stream route) a plan to follow the ledger with.
+using Answer = std::variant<HttpResponse, StreamPlan>;
+
+struct Verification {
+  VerifyReport chain;
+  std::vector<ProjectionMismatch> mismatches;
+  std::string finished_at;  // RFC 3339: a reused result says how old it is
+};
+
+// A full verification reads the whole ledger: one runs at a time, every caller meanwhile
+// shares it, and a finished one answers for a few seconds. So a full scan happens at most
+// once per window, however many callers ask.
+//
+// Thread-safety: Get may be called from many threads at once.
+class SharedVerification {
+ public:
+  Verification Get(Engine& engine);
+
+ private:
+  std::mutex mu_;
+  std::shared_future<Verification> verification_;
+  std::chrono::steady_clock::time_point verified_at_;
+};
+
+struct Route;  // routes.h
+
 class Handlers {
  public:
   Handlers(Engine& engine, HttpMetrics& metrics) : engine_(engine), metrics_(metrics) {}
 
-  // What to do with a request: answer it, or (the stream route) follow the ledger with a
-  // plan. `route` is the matched route's template, "-" when none matched: the access log
-  // names it rather than the path, which may carry a secret.
+  // The route a request names, with its path's {parameters}; with no route, the 400, 404 or
+  // 405 problem that says why. Reads nothing but the request, so the server asks it on the
+  // I/O thread to learn where the route runs.
+  struct Match {
+    const Route* route = nullptr;
+    std::vector<std::string> params;
+    HttpResponse problem;
+  };
+  static Match Find(const HttpRequest& request);
+
+  // What to do with a request: answer it, or follow the ledger with a plan. `route` is the
+  // matched route's template, "-" when none matched: the access log names it rather than the
+  // path, which may carry a secret.
   struct Served {
     std::string_view route;
-    std::variant<HttpResponse, StreamPlan> answer;
+    Answer answer;
   };
-  Served Serve(const HttpRequest& request);
+  // Authenticates the token and checks that its role may do the route's action, then runs
+  // the route's handler: nothing else is read or computed for a caller who may not.
+  Served Serve(const HttpRequest& request, Match match);
+  Served Serve(const HttpRequest& request) { return Serve(request, Find(request)); }
   // Serve, for callers that only answer: a stream plan is a 200 with no body.
   HttpResponse Handle(const HttpRequest& request);
   // Whether the stream's token is still valid (one key lookup): unauthenticated once it is
@@ -94,34 +133,11 @@ class Handlers {
   static std::string SseFrame(const Event& event);
 
  private:
-  struct Call;
-  // Finds the route; nullopt with a 404/405 problem in `error` when none matches.
-  std::optional<RouteId> Match(const HttpRequest& request, std::vector<std::string>& params,
-                               HttpResponse& error) const;
   Result<Principal> Authenticate(std::string_view authorization);
-  Result<StreamPlan> PlanStream(Call& call);
-  HttpResponse Dispatch(RouteId route, Call& call);
-  HttpResponse Command(Call& call, cledger::Command command, int success_status);
-  HttpResponse Ops(RouteId route);
-  HttpResponse Events(Call& call);
-  HttpResponse Verify(Call& call);
-  struct Verification {
-    VerifyReport chain;
-    std::vector<ProjectionMismatch> mismatches;
-    std::string finished_at;  // RFC 3339: a reused result says how old it is
-  };
-  Verification SharedVerification();
-  HttpResponse Admin(RouteId route, Call& call);
-  HttpResponse Metrics();
-  HttpResponse Read(RouteId route, Call& call);
 
   Engine& engine_;
   HttpMetrics& metrics_;
-  // A full verification reads the whole ledger: one runs at a time, every caller meanwhile
-  // shares it, and a finished one answers for kVerifyReuse (see SharedVerification).
-  std::mutex verify_mu_;
-  std::shared_future<Verification> verification_;
-  std::chrono::steady_clock::time_point verified_at_;
+  SharedVerification verification_;
 };
 
 }  // namespace cledger::api

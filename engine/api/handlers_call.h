@@ -1,4 +1,4 @@
-// Private to the handlers: the parsed call and small helpers the route files share.
+// Private to the handlers: the call a handler gets and small helpers the route files share.
 #pragma once
 
 #include <boost/json.hpp>
@@ -11,6 +11,7 @@
 
 #include "engine/api/handlers.h"
 #include "engine/api/json_mapping.h"
+#include "engine/api/routes.h"
 
 namespace cledger::api {
 
@@ -68,17 +69,15 @@ inline std::vector<std::string_view> Split(std::string_view path) {
   return out;
 }
 
-inline bool CanReadEvents(const Principal& who) {
-  const std::string& r = who.actor.role;
-  return r == "ops" || r == "owner" || r == "admin" || r == "auditor" || r == "service";
-}
-
-
-struct Handlers::Call {
+// One request on its way through its route's handler, and what the handlers work with.
+struct Call {
   const HttpRequest& request;
-  std::vector<std::string> params;
+  std::vector<std::string> params;  // the path's {parameters}, in order
   boost::urls::url_view url;
-  Principal who;
+  Principal who;  // no one on the routes that need no token
+  Engine& engine;
+  HttpMetrics& metrics;
+  SharedVerification& verification;
 
   std::optional<std::string> Query(std::string_view key) const {
     auto it = url.params().find(key);
@@ -133,5 +132,14 @@ struct Handlers::Call {
     return as_of;
   }
 };
+
+// The request body's JSON object read by `from_json` (which returns a Result), or the
+// failure of either.
+template <typename FromJson>
+auto FromBody(const Call& call, FromJson from_json) -> decltype(from_json(json::object())) {
+  auto o = ParseObject(call.request.body);
+  if (!o.ok()) return o.status();
+  return from_json(*o);
+}
 
 }  // namespace cledger::api

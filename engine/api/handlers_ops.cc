@@ -2,27 +2,66 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/api/handlers_call.h"
+#include "engine/domain/roles.h"
 #include "events/codec.h"
 
 namespace cledger::api {
+namespace {
 
-HttpResponse Handlers::Events(Call& call) {
-  if (!CanReadEvents(call.who)) {
-    return Problem(Status(Code::kPermissionDenied, "forbidden", "this role may not read events"));
+// Tenants, tokens and backups are no tenant's: the admin routes' commands run for none.
+CommandContext AdminContext(const Call& call) {
+  return CommandContext{"", call.who.actor, call.request.idempotency_key, {},
+                        call.request.request_id};
+}
+
+}  // namespace
+
+// Callers during a run wait for it and share its result; a result younger than kVerifyReuse
+// answers at once. So a full scan of the ledger happens at most once per window, however
+// many callers ask.
+Verification SharedVerification::Get(Engine& engine) {
+  constexpr auto kVerifyReuse = std::chrono::seconds(10);
+  std::unique_lock lock(mu_);
+  const bool running = verification_.valid() &&
+                       verification_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+  if (running || (verification_.valid() &&
+                  std::chrono::steady_clock::now() - verified_at_ < kVerifyReuse)) {
+    std::shared_future<Verification> shared = verification_;
+    lock.unlock();
+    return shared.get();
   }
+  std::promise<Verification> promise;
+  verification_ = promise.get_future().share();
+  lock.unlock();
+  Verification run{engine.ledger().VerifyChain(), {}, {}};
+  if (auto mismatches = engine.VerifyProjections(); mismatches.ok()) {
+    run.mismatches = std::move(mismatches).value();
+  }
+  run.finished_at = Rfc3339Micros(std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  lock.lock();
+  verified_at_ = std::chrono::steady_clock::now();
+  promise.set_value(run);
+  return run;
+}
+
+namespace route {
+
+Answer GetEvents(Call& call) {
   auto from = call.Number("from", 1);
   auto limit = call.Limit();
   if (!from.ok()) return Problem(from.status());
   if (!limit.ok()) return Problem(limit.status());
   StreamPlan plan{call.who};
-  auto events = engine_.ledger().Read(std::max<uint64_t>(*from, 1), *limit);
+  auto events = call.engine.ledger().Read(std::max<uint64_t>(*from, 1), *limit);
   if (!events.ok()) return Problem(events.status());
   const uint64_t next = events->empty() ? *from : events->back().position + 1;
   if (call.request.accept.find("application/x-flatbuffers") != std::string::npos) {
     HttpResponse response{200, "application/x-flatbuffers", {}, {}};
     for (const Event& e : *events) {
       if (!plan.Wants(e)) continue;
-      auto raw = engine_.ledger().ReadRaw(e.position);
+      auto raw = call.engine.ledger().ReadRaw(e.position);
       if (raw.ok()) raw = events::RedactSecrets(*raw);
       if (!raw.ok()) return Problem(raw.status());
       const uint32_t size = static_cast<uint32_t>(raw->size());
@@ -39,25 +78,21 @@ HttpResponse Handlers::Events(Call& call) {
   return JsonResponse(200, json::object{{"events", std::move(items)}, {"next", next}});
 }
 
-HttpResponse Handlers::Verify(Call& call) {
-  const std::string& role = call.who.actor.role;
-  if (role != "ops" && role != "auditor" && role != "owner" && role != "admin") {
-    return Problem(Status(Code::kPermissionDenied, "forbidden", "this role may not verify"));
-  }
-  // The head is the whole ledger's, every tenant's events hashed into one chain: a tenant
-  // learns how many events there are in all, never what they hold (see the README).
-  const bool digest_only = call.request.target.starts_with("/v1/ledger/digest");
-  if (digest_only) {
-    const Head head = engine_.ledger().GetHead();
-    return JsonResponse(200, json::object{{"position", head.position}, {"hash", HexOf(head.hash)}});
-  }
-  const Verification verification = SharedVerification();
+// The head is the whole ledger's, every tenant's events hashed into one chain: a tenant
+// learns how many events there are in all, never what they hold (see the README).
+Answer GetLedgerDigest(Call& call) {
+  const Head head = call.engine.ledger().GetHead();
+  return JsonResponse(200, json::object{{"position", head.position}, {"hash", HexOf(head.hash)}});
+}
+
+Answer GetLedgerVerify(Call& call) {
+  const Verification verification = call.verification.Get(call.engine);
   const VerifyReport& chain = verification.chain;
   json::array projections;
   for (const auto& m : verification.mismatches) {
-    // A key names some tenant's record: only ops, who see every tenant, get it.
+    // A key names some tenant's record: only a token that sees every tenant gets it.
     json::object item{{"projection", m.projection}};
-    if (role == "ops") item["key"] = m.key;
+    if (domain::Can(call.who.actor.role, domain::Action::kReadEveryTenant)) item["key"] = m.key;
     projections.push_back(std::move(item));
   }
   json::object report{{"ok", chain.ok && projections.empty()},
@@ -71,131 +106,95 @@ HttpResponse Handlers::Verify(Call& call) {
   return JsonResponse(200, report);
 }
 
-// Callers during a run wait for it and share its result; a result younger than kVerifyReuse
-// answers at once. So a full scan of the ledger happens at most once per window, however
-// many callers ask.
-Handlers::Verification Handlers::SharedVerification() {
-  constexpr auto kVerifyReuse = std::chrono::seconds(10);
-  std::unique_lock lock(verify_mu_);
-  const bool running = verification_.valid() &&
-                       verification_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
-  if (running || (verification_.valid() &&
-                  std::chrono::steady_clock::now() - verified_at_ < kVerifyReuse)) {
-    std::shared_future<Verification> shared = verification_;
-    lock.unlock();
-    return shared.get();
-  }
-  std::promise<Verification> promise;
-  verification_ = promise.get_future().share();
-  lock.unlock();
-  Verification run{engine_.ledger().VerifyChain(), {}, {}};
-  if (auto mismatches = engine_.VerifyProjections(); mismatches.ok()) {
-    run.mismatches = std::move(mismatches).value();
-  }
-  run.finished_at = Rfc3339Micros(std::chrono::duration_cast<std::chrono::microseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count());
-  lock.lock();
-  verified_at_ = std::chrono::steady_clock::now();
-  promise.set_value(run);
-  return run;
+Answer PostTenant(Call& call) {
+  auto c = FromBody(call, CreateTenantFromJson);
+  if (!c.ok()) return Problem(c.status());
+  auto outcome = call.engine.Execute(AdminContext(call), *c);
+  if (!outcome.ok()) return Problem(outcome.status());
+  return JsonResponse(201, json::object{{"name", c->name}, {"plan", c->plan}});
 }
 
-HttpResponse Handlers::Admin(RouteId route, Call& call) {
-  if (call.who.actor.role != "ops") {
-    return Problem(Status(Code::kPermissionDenied, "forbidden", "admin routes need an ops token"));
-  }
-  CommandContext context{"", call.who.actor, call.request.idempotency_key, {},
-                         call.request.request_id};
-  switch (route) {
-    case RouteId::kAdminCreateTenant: {
-      auto o = ParseObject(call.request.body);
-      if (!o.ok()) return Problem(o.status());
-      auto c = CreateTenantFromJson(*o);
-      if (!c.ok()) return Problem(c.status());
-      auto outcome = engine_.Execute(context, *c);
-      if (!outcome.ok()) return Problem(outcome.status());
-      return JsonResponse(201, json::object{{"name", c->name}, {"plan", c->plan}});
-    }
-    case RouteId::kAdminIssueToken: {
-      auto o = ParseObject(call.request.body);
-      if (!o.ok()) return Problem(o.status());
-      auto c = IssueTokenFromJson(*o);
-      if (!c.ok()) return Problem(c.status());
-      auto outcome = engine_.Execute(context, *c);
-      if (!outcome.ok()) return Problem(outcome.status());
-      json::object issued{{"token_hash", outcome->token_hash},
-                          {"tenant", c->tenant},
-                          {"actor", c->actor_id},
-                          {"role", c->role}};
-      // A token is shown once: a replay answers without it.
-      if (!outcome->replayed) issued["token"] = outcome->token;
-      return JsonResponse(201, issued);
-    }
-    case RouteId::kAdminRevokeToken: {
-      auto outcome = engine_.Execute(context, RevokeToken{"", call.params[0]});
-      if (!outcome.ok()) return Problem(outcome.status());
-      return HttpResponse{204, "", "", {}};
-    }
-    case RouteId::kAdminBackup: {
-      auto o = ParseObject(call.request.body);
-      if (!o.ok()) return Problem(o.status());
-      const json::value* dir = o->if_contains("dir");
-      if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
-        return Problem(Invalid("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
-      }
-      // Read before: the backup holds at least this head, and maybe commits made meanwhile.
-      const Head head = engine_.ledger().GetHead();
-      if (Status s = engine_.Backup(std::string(dir->as_string())); !s.ok()) return Problem(s);
-      return JsonResponse(201, json::object{{"dir", *dir}, {"position", head.position}});
-    }
-    case RouteId::kAdminStats: {
-      auto stats = engine_.Stats();
-      if (!stats.ok()) return Problem(stats.status());
-      return JsonResponse(200, json::object{{"position", stats->head.position},
-                                            {"hash", HexOf(stats->head.hash)},
-                                            {"events", stats->head.position},
-                                            {"commits", stats->ledger.total_commits},
-                                            {"tenants", stats->tenants},
-                                            {"customers", stats->customers},
-                                            {"contacts", stats->contacts},
-                                            {"size_bytes", stats->size_bytes}});
-    }
-    case RouteId::kAdminRebuildProjection: {
-      if (Status s = engine_.Rebuild(call.params[0]); !s.ok()) return Problem(s);
-      for (const ProjectionStatus& p : engine_.Projections()) {
-        if (p.name == call.params[0]) return JsonResponse(200, ToJson(p));
-      }
-      return Problem(Status(Code::kNotFound, "projection_not_found", "no such projection"));
-    }
-    default: {
-      json::array items;
-      for (const ProjectionStatus& p : engine_.Projections()) items.push_back(ToJson(p));
-      return JsonResponse(200, json::object{{"items", std::move(items)}});
-    }
-  }
+Answer PostToken(Call& call) {
+  auto c = FromBody(call, IssueTokenFromJson);
+  if (!c.ok()) return Problem(c.status());
+  auto outcome = call.engine.Execute(AdminContext(call), *c);
+  if (!outcome.ok()) return Problem(outcome.status());
+  json::object issued{{"token_hash", outcome->token_hash},
+                      {"tenant", c->tenant},
+                      {"actor", c->actor_id},
+                      {"role", c->role}};
+  // A token is shown once: a replay answers without it.
+  if (!outcome->replayed) issued["token"] = outcome->token;
+  return JsonResponse(201, issued);
 }
 
-HttpResponse Handlers::Ops(RouteId route) {
-  if (route == RouteId::kMetrics) return Metrics();
-  if (route == RouteId::kHealthz) return JsonResponse(200, json::object{{"status", "ok"}});
+Answer DeleteToken(Call& call) {
+  auto outcome = call.engine.Execute(AdminContext(call), RevokeToken{"", call.params[0]});
+  if (!outcome.ok()) return Problem(outcome.status());
+  return HttpResponse{204, "", "", {}};
+}
+
+Answer PostBackup(Call& call) {
+  auto o = ParseObject(call.request.body);
+  if (!o.ok()) return Problem(o.status());
+  const json::value* dir = o->if_contains("dir");
+  if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
+    return Problem(Invalid("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
+  }
+  // Read before: the backup holds at least this head, and maybe commits made meanwhile.
+  const Head head = call.engine.ledger().GetHead();
+  if (Status s = call.engine.Backup(std::string(dir->as_string())); !s.ok()) return Problem(s);
+  return JsonResponse(201, json::object{{"dir", *dir}, {"position", head.position}});
+}
+
+Answer GetStats(Call& call) {
+  auto stats = call.engine.Stats();
+  if (!stats.ok()) return Problem(stats.status());
+  return JsonResponse(200, json::object{{"position", stats->head.position},
+                                        {"hash", HexOf(stats->head.hash)},
+                                        {"events", stats->head.position},
+                                        {"commits", stats->ledger.total_commits},
+                                        {"tenants", stats->tenants},
+                                        {"customers", stats->customers},
+                                        {"contacts", stats->contacts},
+                                        {"size_bytes", stats->size_bytes}});
+}
+
+Answer PostRebuild(Call& call) {
+  if (Status s = call.engine.Rebuild(call.params[0]); !s.ok()) return Problem(s);
+  for (const ProjectionStatus& p : call.engine.Projections()) {
+    if (p.name == call.params[0]) return JsonResponse(200, ToJson(p));
+  }
+  return Problem(Status(Code::kNotFound, "projection_not_found", "no such projection"));
+}
+
+Answer GetProjections(Call& call) {
+  json::array items;
+  for (const ProjectionStatus& p : call.engine.Projections()) items.push_back(ToJson(p));
+  return JsonResponse(200, json::object{{"items", std::move(items)}});
+}
+
+Answer GetHealthz(Call&) { return JsonResponse(200, json::object{{"status", "ok"}}); }
+
+Answer GetReadyz(Call& call) {
   // Not ready while the storage refuses writes: a fault being recovered, or a full disk.
-  if (const LedgerStats stats = engine_.ledger().Stats(); stats.storage_state != "ok") {
+  if (const LedgerStats stats = call.engine.ledger().Stats(); stats.storage_state != "ok") {
     HttpResponse r = JsonResponse(503, json::object{{"status", "storage " + stats.storage_state},
                                                     {"reason", stats.storage_reason}});
     r.headers.push_back({"Retry-After", std::to_string(limits::kRetryAfterSeconds)});
     return r;
   }
   uint64_t lag = 0;  // of the projections commands validate against; followers may trail
-  for (const ProjectionStatus& p : engine_.Projections()) {
+  for (const ProjectionStatus& p : call.engine.Projections()) {
     if (p.inline_with_commits) lag = std::max(lag, p.lag);
   }
   return JsonResponse(lag == 0 ? 200 : 503,
                       json::object{{"status", lag == 0 ? "ready" : "catching up"}, {"lag", lag}});
 }
 
-HttpResponse Handlers::Metrics() {
-  const LedgerStats stats = engine_.ledger().Stats();
+// Figures of every tenant.
+Answer GetMetrics(Call& call) {
+  const LedgerStats stats = call.engine.ledger().Stats();
   std::string out;
   auto line = [&](const std::string& text) { out += text + "\n"; };
   line("# HELP cledger_commits_total Commits acknowledged since start.");
@@ -206,7 +205,7 @@ HttpResponse Handlers::Metrics() {
   line("cledger_commits_rejected_total " + std::to_string(stats.rejected));
   line("# HELP cledger_events_total Events in the ledger (head position).");
   line("# TYPE cledger_events_total gauge");
-  line("cledger_events_total " + std::to_string(engine_.ledger().GetHead().position));
+  line("cledger_events_total " + std::to_string(call.engine.ledger().GetHead().position));
   line("# HELP cledger_sync_seconds Latency of each group commit's synced write.");
   line("# TYPE cledger_sync_seconds histogram");
   uint64_t cumulative = 0;
@@ -234,38 +233,36 @@ HttpResponse Handlers::Metrics() {
   line("cledger_storage_no_space_refusals_total " + std::to_string(stats.no_space_refusals));
   line("# HELP cledger_stream_subscribers Live event stream subscribers.");
   line("# TYPE cledger_stream_subscribers gauge");
-  line("cledger_stream_subscribers " + std::to_string(metrics_.subscribers.load()));
+  line("cledger_stream_subscribers " + std::to_string(call.metrics.subscribers.load()));
   line("# HELP cledger_projection_lag_events Events a projection has yet to apply.");
   line("# TYPE cledger_projection_lag_events gauge");
-  for (const ProjectionStatus& p : engine_.Projections()) {
+  for (const ProjectionStatus& p : call.engine.Projections()) {
     line("cledger_projection_lag_events{projection=\"" + p.name + "\"} " + std::to_string(p.lag));
   }
   line("# HELP cledger_http_responses_total HTTP responses by status code.");
   line("# TYPE cledger_http_responses_total counter");
   for (size_t i = 0; i < std::size(HttpMetrics::kStatuses); ++i) {
     line("cledger_http_responses_total{code=\"" + std::to_string(HttpMetrics::kStatuses[i]) +
-         "\"} " + std::to_string(metrics_.responses[i].load()));
+         "\"} " + std::to_string(call.metrics.responses[i].load()));
   }
   return HttpResponse{200, "text/plain; version=0.0.4", out, {}};
 }
 
-Result<StreamPlan> Handlers::PlanStream(Call& call) {
-  if (!CanReadEvents(call.who)) {
-    return Status(Code::kPermissionDenied, "forbidden", "this role may not read the stream");
-  }
+// The stream's plan; the server then follows the ledger with it.
+Answer GetEventStream(Call& call) {
   const HttpRequest& request = call.request;
   StreamPlan plan{call.who, request.authorization.substr(7)};
-  plan.from = engine_.ledger().GetHead().position + 1;  // live, unless told where to resume
+  plan.from = call.engine.ledger().GetHead().position + 1;  // live, unless told where to resume
   if (!request.last_event_id.empty()) {
     auto last = ParseU64(request.last_event_id);
     // The largest position would wrap to the start of the ledger.
     if (!last || *last == UINT64_MAX) {
-      return Invalid("invalid_header", "Last-Event-ID is a position", "Last-Event-ID");
+      return Problem(Invalid("invalid_header", "Last-Event-ID is a position", "Last-Event-ID"));
     }
     plan.from = *last + 1;
   } else if (call.Query("from")) {
     auto from = call.Number("from", 1);
-    if (!from.ok()) return from.status();
+    if (!from.ok()) return Problem(from.status());
     plan.from = std::max<uint64_t>(*from, 1);
   }
   if (auto types = call.Query("types")) {
@@ -273,7 +270,7 @@ Result<StreamPlan> Handlers::PlanStream(Call& call) {
       const size_t comma = rest.find(',');
       const std::string type(rest.substr(0, comma));
       if (!IsEventTypeName(type)) {
-        return Invalid("invalid_enum", "unknown event type in types", "types");
+        return Problem(Invalid("invalid_enum", "unknown event type in types", "types"));
       }
       plan.types.insert(type);
       rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
@@ -283,6 +280,8 @@ Result<StreamPlan> Handlers::PlanStream(Call& call) {
   plan.customer = call.Query("customer").value_or("");
   return plan;
 }
+
+}  // namespace route
 
 Status Handlers::Reauthenticate(const StreamPlan& plan) {
   auto who = engine_.Authenticate(plan.token);

@@ -1,75 +1,120 @@
-// Every HTTP route the server answers, in one table. schemas/openapi.yaml documents exactly
-// these (a test compares the two), and the router dispatches on them.
+// Every HTTP route the server answers, in one table: its method and path, what the caller's
+// role must be allowed (engine/domain/roles.h), where it runs and its handler. The router
+// serves a route only through its row, so no route is answered without its check.
+// schemas/openapi.yaml documents exactly these routes (a test compares the two).
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string_view>
+
+#include "engine/api/handlers.h"
+#include "engine/domain/roles.h"
 
 namespace cledger::api {
 
-enum class RouteId {
-  kHealthz, kReadyz, kMetrics,
-  kCreateCustomer, kGetCustomer, kUpdateCustomer, kDeleteCustomer,
-  kCreateDirectContact, kListContacts, kCreateSharedContact,
-  kGetContact, kEditContact, kDeleteContact,
-  kShareContact, kUnlinkContact, kSetLinkRoles, kConvertToShared, kRestoreContact,
-  kResetPassword,
-  kContactHistory, kCustomerHistory, kAudit, kRecipients,
-  kEvents, kEventStream, kLedgerDigest, kLedgerVerify,
-  kAdminCreateTenant, kAdminIssueToken, kAdminRevokeToken, kAdminProjections,
-  kAdminRebuildProjection, kAdminBackup, kAdminStats,
-};
+struct Call;  // handlers_call.h
+using RouteHandler = Answer (*)(Call&);
+
+// Where a route's handler runs. Commands wait for their group commit; verification, rebuilds
+// and backups take long; history waits for the audit follower: they run off the I/O threads.
+// Plain reads are a few key lookups: they stay on the I/O thread rather than pay two hops.
+enum class Runs : bool { kOnIoThread, kOffIoThread };
+
+// The probes are answered without a token.
+inline constexpr std::optional<domain::Action> kNoToken = std::nullopt;
 
 struct Route {
-  RouteId id;
   std::string_view method;
   std::string_view path;  // OpenAPI template: {name} matches one path segment
+  std::optional<domain::Action> action;  // what the token's role must be allowed
+  Runs runs;
+  RouteHandler handler;
 };
 
-inline constexpr std::array kRoutes = {
-    Route{RouteId::kHealthz, "GET", "/healthz"},
-    Route{RouteId::kReadyz, "GET", "/readyz"},
-    Route{RouteId::kMetrics, "GET", "/metrics"},
-    Route{RouteId::kCreateCustomer, "POST", "/v1/customers"},
-    Route{RouteId::kGetCustomer, "GET", "/v1/customers/{id}"},
-    Route{RouteId::kUpdateCustomer, "PATCH", "/v1/customers/{id}"},
-    Route{RouteId::kDeleteCustomer, "DELETE", "/v1/customers/{id}"},
-    Route{RouteId::kCreateDirectContact, "POST", "/v1/customers/{id}/contacts"},
-    Route{RouteId::kListContacts, "GET", "/v1/customers/{id}/contacts"},
-    Route{RouteId::kCreateSharedContact, "POST", "/v1/contacts"},
-    Route{RouteId::kGetContact, "GET", "/v1/contacts/{id}"},
-    Route{RouteId::kEditContact, "PATCH", "/v1/contacts/{id}"},
-    Route{RouteId::kDeleteContact, "DELETE", "/v1/contacts/{id}"},
-    Route{RouteId::kShareContact, "POST", "/v1/customers/{id}/shared-contacts"},
-    Route{RouteId::kUnlinkContact, "DELETE", "/v1/customers/{id}/shared-contacts/{contact_id}"},
-    Route{RouteId::kSetLinkRoles, "PUT", "/v1/customers/{id}/contacts/{contact_id}/roles"},
-    Route{RouteId::kConvertToShared, "POST", "/v1/contacts/{id}/convert-to-shared"},
-    Route{RouteId::kRestoreContact, "POST", "/v1/contacts/{id}/restore"},
-    Route{RouteId::kResetPassword, "POST", "/v1/contacts/{id}/password-reset"},
-    Route{RouteId::kContactHistory, "GET", "/v1/contacts/{id}/history"},
-    Route{RouteId::kCustomerHistory, "GET", "/v1/customers/{id}/history"},
-    Route{RouteId::kAudit, "GET", "/v1/audit"},
-    Route{RouteId::kRecipients, "GET", "/v1/customers/{id}/recipients"},
-    Route{RouteId::kEvents, "GET", "/v1/events"},
-    Route{RouteId::kEventStream, "GET", "/v1/events/stream"},
-    Route{RouteId::kLedgerDigest, "GET", "/v1/ledger/digest"},
-    Route{RouteId::kLedgerVerify, "GET", "/v1/ledger/verify"},
-    Route{RouteId::kAdminCreateTenant, "POST", "/v1/admin/tenants"},
-    Route{RouteId::kAdminIssueToken, "POST", "/v1/admin/tokens"},
-    Route{RouteId::kAdminRevokeToken, "DELETE", "/v1/admin/tokens/{token_hash}"},
-    Route{RouteId::kAdminProjections, "GET", "/v1/admin/projections"},
-    Route{RouteId::kAdminRebuildProjection, "POST", "/v1/admin/projections/{name}/rebuild"},
-    Route{RouteId::kAdminBackup, "POST", "/v1/admin/backups"},
-    Route{RouteId::kAdminStats, "GET", "/v1/admin/stats"},
-};
+// The handlers (handlers.cc: records and history; handlers_ops.cc: the rest). Each trusts
+// that its route's check has passed: only Handlers::Serve calls them.
+namespace route {
+Answer GetHealthz(Call& call);
+Answer GetReadyz(Call& call);
+Answer GetMetrics(Call& call);
+Answer PostCustomer(Call& call);
+Answer GetCustomer(Call& call);
+Answer PatchCustomer(Call& call);
+Answer DeleteCustomer(Call& call);
+Answer PostDirectContact(Call& call);
+Answer GetCustomerContacts(Call& call);
+Answer PostSharedContact(Call& call);
+Answer GetContact(Call& call);
+Answer PatchContact(Call& call);
+Answer DeleteContact(Call& call);
+Answer PostShare(Call& call);
+Answer DeleteShare(Call& call);
+Answer PutLinkRoles(Call& call);
+Answer PostConvertToShared(Call& call);
+Answer PostRestore(Call& call);
+Answer PostPasswordReset(Call& call);
+Answer GetContactHistory(Call& call);
+Answer GetCustomerHistory(Call& call);
+Answer GetAudit(Call& call);
+Answer GetRecipients(Call& call);
+Answer GetEvents(Call& call);
+Answer GetEventStream(Call& call);
+Answer GetLedgerDigest(Call& call);
+Answer GetLedgerVerify(Call& call);
+Answer PostTenant(Call& call);
+Answer PostToken(Call& call);
+Answer DeleteToken(Call& call);
+Answer GetProjections(Call& call);
+Answer PostRebuild(Call& call);
+Answer PostBackup(Call& call);
+Answer GetStats(Call& call);
+}  // namespace route
 
-// kRoutes[static_cast<size_t>(id)] is the route `id`.
-inline constexpr bool RoutesInIdOrder() {
-  for (size_t i = 0; i < kRoutes.size(); ++i) {
-    if (static_cast<size_t>(kRoutes[i].id) != i) return false;
-  }
-  return true;
-}
-static_assert(RoutesInIdOrder());
+inline constexpr auto kRoutes = [] {
+  using enum domain::Action;
+  using enum Runs;
+  using namespace route;
+  return std::to_array<Route>({
+      {"GET", "/healthz", kNoToken, kOnIoThread, GetHealthz},
+      {"GET", "/readyz", kNoToken, kOnIoThread, GetReadyz},
+      {"GET", "/metrics", kReadMetrics, kOnIoThread, GetMetrics},
+      {"POST", "/v1/customers", kManageRecords, kOffIoThread, PostCustomer},
+      {"GET", "/v1/customers/{id}", kReadRecords, kOnIoThread, GetCustomer},
+      {"PATCH", "/v1/customers/{id}", kManageRecords, kOffIoThread, PatchCustomer},
+      {"DELETE", "/v1/customers/{id}", kManageRecords, kOffIoThread, DeleteCustomer},
+      {"POST", "/v1/customers/{id}/contacts", kManageRecords, kOffIoThread, PostDirectContact},
+      {"GET", "/v1/customers/{id}/contacts", kReadRecords, kOnIoThread, GetCustomerContacts},
+      {"POST", "/v1/contacts", kManageRecords, kOffIoThread, PostSharedContact},
+      {"GET", "/v1/contacts/{id}", kReadRecords, kOnIoThread, GetContact},
+      {"PATCH", "/v1/contacts/{id}", kManageRecords, kOffIoThread, PatchContact},
+      {"DELETE", "/v1/contacts/{id}", kManageRecords, kOffIoThread, DeleteContact},
+      {"POST", "/v1/customers/{id}/shared-contacts", kManageRecords, kOffIoThread, PostShare},
+      {"DELETE", "/v1/customers/{id}/shared-contacts/{contact_id}", kManageRecords,
+       kOffIoThread, DeleteShare},
+      {"PUT", "/v1/customers/{id}/contacts/{contact_id}/roles", kManageRecords, kOffIoThread,
+       PutLinkRoles},
+      {"POST", "/v1/contacts/{id}/convert-to-shared", kManageRecords, kOffIoThread,
+       PostConvertToShared},
+      {"POST", "/v1/contacts/{id}/restore", kManageRecords, kOffIoThread, PostRestore},
+      {"POST", "/v1/contacts/{id}/password-reset", kManageRecords, kOffIoThread,
+       PostPasswordReset},
+      {"GET", "/v1/contacts/{id}/history", kReadHistory, kOffIoThread, GetContactHistory},
+      {"GET", "/v1/customers/{id}/history", kReadHistory, kOffIoThread, GetCustomerHistory},
+      {"GET", "/v1/audit", kReadHistory, kOffIoThread, GetAudit},
+      {"GET", "/v1/customers/{id}/recipients", kReadRecords, kOnIoThread, GetRecipients},
+      {"GET", "/v1/events", kReadEvents, kOnIoThread, GetEvents},
+      {"GET", "/v1/events/stream", kReadEvents, kOnIoThread, GetEventStream},
+      {"GET", "/v1/ledger/digest", kVerifyLedger, kOnIoThread, GetLedgerDigest},
+      {"GET", "/v1/ledger/verify", kVerifyLedger, kOffIoThread, GetLedgerVerify},
+      {"POST", "/v1/admin/tenants", kAdminister, kOffIoThread, PostTenant},
+      {"POST", "/v1/admin/tokens", kAdminister, kOffIoThread, PostToken},
+      {"DELETE", "/v1/admin/tokens/{token_hash}", kAdminister, kOffIoThread, DeleteToken},
+      {"GET", "/v1/admin/projections", kAdminister, kOffIoThread, GetProjections},
+      {"POST", "/v1/admin/projections/{name}/rebuild", kAdminister, kOffIoThread, PostRebuild},
+      {"POST", "/v1/admin/backups", kAdminister, kOffIoThread, PostBackup},
+      {"GET", "/v1/admin/stats", kAdminister, kOffIoThread, GetStats},
+  });
+}();
 
 }  // namespace cledger::api

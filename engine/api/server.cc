@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/api/handlers.h"
+#include "engine/api/routes.h"
 
 namespace cledger::api {
 namespace {
@@ -272,11 +273,12 @@ class Server::Impl {
       }
       const HttpRequest request = ToHttpRequest(req, ++requests_);
       const auto started = std::chrono::steady_clock::now();
+      Handlers::Match match = Handlers::Find(request);
       std::optional<Handlers::Served> served;
-      if (MayBlock(request)) {
-        served = co_await OffIoThread([&] { return handlers_.Serve(request); });
+      if (match.route != nullptr && match.route->runs == Runs::kOffIoThread) {
+        served = co_await OffIoThread([&] { return handlers_.Serve(request, std::move(match)); });
       } else {
-        served = handlers_.Serve(request);
+        served = handlers_.Serve(request, std::move(match));
       }
       if (auto* plan = std::get_if<StreamPlan>(&served->answer)) {
         co_await Stream(stream, *plan, req.version(), [&](int status) {
@@ -292,16 +294,6 @@ class Server::Impl {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     --metrics_.connections;
-  }
-
-  // Commands wait for their group commit; verification, rebuilds and backups take long;
-  // history waits for the audit follower. Plain reads are a few key lookups: they stay on the
-  // I/O thread rather than pay two thread hops.
-  static bool MayBlock(const HttpRequest& request) {
-    const std::string_view target = request.target;
-    return request.method != "GET" || target.starts_with("/v1/admin/") ||
-           target.starts_with("/v1/ledger/verify") || target.starts_with("/v1/audit") ||
-           target.find("/history") != std::string_view::npos;
   }
 
   // Runs `work`, which may block on the engine (a command waits for its group commit), on the

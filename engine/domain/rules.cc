@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cledger/limits.h"
+#include "engine/domain/roles.h"
 #include "engine/domain/validate.h"
 #include "projections/views.h"
 
@@ -14,12 +15,7 @@ namespace pj = projections;
 
 constexpr std::array<std::string_view, 4> kLinkRoles = {"primary", "billing", "order",
                                                         "shipment"};
-constexpr std::array<std::string_view, 6> kActorRoles = {"owner",   "admin",   "manager",
-                                                         "member",  "auditor", "service"};
 
-Status Forbidden(const std::string& message) {
-  return Status(Code::kPermissionDenied, "forbidden", message);
-}
 Status NotFound(const std::string& what, std::string_view id) {
   return Status(Code::kNotFound, what + "_not_found", "no " + what + " '" + std::string(id) + "'");
 }
@@ -28,10 +24,6 @@ Status Conflict(std::string reason, std::string message) {
 }
 Status Invalid(std::string reason, std::string message, std::string field) {
   return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
-}
-
-bool CanManage(const Actor& actor) {
-  return actor.role == "owner" || actor.role == "admin" || actor.role == "manager";
 }
 
 // The contact fields a tenant may require (seed 003), and whether `f` has a value for one.
@@ -119,11 +111,13 @@ class Rules {
   }
 
   Result<Decision> operator()(const IssueToken& c) {
-    const bool ops = c.role == "ops";
-    if (!ops && std::find(kActorRoles.begin(), kActorRoles.end(), c.role) == kActorRoles.end()) {
+    const std::optional<Role> role = ParseRole(c.role);
+    if (!role) {
       return Invalid("invalid_enum",
                      "role is owner, admin, manager, member, auditor, service or ops", "role");
     }
+    // A token that sees every tenant belongs to none.
+    const bool ops = Can(*role, Action::kReadEveryTenant);
     if (ops != c.tenant.empty()) {
       return Invalid("invalid_tenant", "an ops token has no tenant; every other token has one",
                      "tenant");
@@ -486,18 +480,11 @@ std::string ContactStream(std::string_view id) { return "contact-" + std::string
 std::string CustomerStream(std::string_view id) { return "customer-" + std::string(id); }
 
 Status Authorize(const CommandContext& context, const Command& command) {
-  const bool ops_command = std::holds_alternative<CreateTenant>(command) ||
-                           std::holds_alternative<IssueToken>(command) ||
-                           std::holds_alternative<RevokeToken>(command);
-  if (ops_command) {
-    return context.actor.role == "ops" ? Status::Ok()
-                                       : Forbidden("only an ops token manages tenants and tokens");
-  }
-  if (context.tenant.empty()) return Forbidden("a tenant's token is needed");
-  if (!CanManage(context.actor)) {
-    return Forbidden("role '" + context.actor.role + "' may not manage customers and contacts");
-  }
-  return Status::Ok();
+  const bool admin_command = std::holds_alternative<CreateTenant>(command) ||
+                             std::holds_alternative<IssueToken>(command) ||
+                             std::holds_alternative<RevokeToken>(command);
+  return Authorize(Principal{context.tenant, context.actor},
+                   admin_command ? Action::kAdminister : Action::kManageRecords);
 }
 
 // The version of the record a contact or customer command names, when it exists and can be

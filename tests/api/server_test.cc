@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 #include <sstream>
 
+#include "engine/api/routes.h"
+#include "engine/domain/roles.h"
 #include "tests/support/server_fixture.h"
 
 namespace cledger {
@@ -165,6 +167,41 @@ TEST_CASE("RolesAreEnforcedOnEveryRoute") {
   CHECK(f.Call("acme/owner", "GET", "/v1/admin/projections").status == 403);
   CHECK(f.Call("", "GET", "/v1/contacts/k1").status == 401);
   CHECK(testing::Http(f.port, "GET", "/v1/contacts/k1", "", {{"Authorization", "Bearer nope"}}).status == 401);
+  CHECK(f.Head() == head);
+}
+
+// Every row of routes.h with every role's token, through the handlers (the stream route
+// would not end over HTTP): refused exactly when the roles table refuses the row's action.
+TEST_CASE("EveryRouteRefusesExactlyTheRolesTheTableRefuses") {
+  ServerFixture f;
+  const uint64_t head = f.Head();
+  api::HttpMetrics metrics;
+  api::Handlers handlers(*f.engine, metrics);
+  for (const api::Route& route : api::kRoutes) {
+    CAPTURE(route.method);
+    CAPTURE(route.path);
+    std::string target(route.path);
+    for (size_t open; (open = target.find('{')) != std::string::npos;) {
+      target.replace(open, target.find('}', open) - open + 1, "nope");
+    }
+    api::HttpRequest request{std::string(route.method), target, "{}"};
+    const int anonymous = handlers.Handle(request).status;
+    if (!route.action) {  // the probes
+      CHECK(anonymous == 200);
+      continue;
+    }
+    CHECK(anonymous == 401);
+    for (const auto& [who, token] : f.tokens) {
+      const std::string role = who == "ops" ? who : who.substr(who.find('/') + 1);
+      request.authorization = "Bearer " + token;
+      const api::HttpResponse response = handlers.Handle(request);
+      CAPTURE(who);
+      CAPTURE(response.body);
+      const bool refused =
+          response.status == 403 && json::parse(response.body).at("code") == "forbidden";
+      CHECK(refused == !domain::Can(role, *route.action));
+    }
+  }
   CHECK(f.Head() == head);
 }
 

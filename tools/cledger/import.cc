@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/domain/roles.h"
 #include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/import_commands.h"
@@ -306,6 +307,20 @@ std::string CheckActor(const std::string& actor) {
   return {};
 }
 
+// Every line is a command on customers and contacts: the role must be one that may run them.
+std::string RolesThatManage() {
+  std::string out;
+  for (const domain::Role role : domain::kRoles) {
+    if (!domain::Can(role, domain::Action::kManageRecords)) continue;
+    out += (out.empty() ? "" : " | ") + std::string(domain::RoleName(role));
+  }
+  return out;
+}
+std::string CheckRole(const std::string& role) {
+  if (domain::Can(role, domain::Action::kManageRecords)) return {};
+  return "the role is one of " + RolesThatManage();
+}
+
 constexpr const char* kImportHelp =
     "Each line of FILE is one JSON object {\"command\": NAME, ...}; NAME and its keys:\n"
     "  create_customer    {id?, name, email, bill_format?}\n"
@@ -358,9 +373,9 @@ void AddImport(CLI::App& app, Runner& run) {
   cmd->add_option("--actor", a->actor, "Actor recorded on every event")
       ->capture_default_str()
       ->check(CLI::Validator(CheckActor, ""));
-  cmd->add_option("--role", a->role, "owner | admin | manager")
+  cmd->add_option("--role", a->role, RolesThatManage())
       ->capture_default_str()
-      ->check(CLI::IsMember({"owner", "admin", "manager"}));
+      ->check(CLI::Validator(CheckRole, ""));
   cmd->add_flag("--dry-run", a->dry_run, "Validate every line; append nothing");
   cmd->add_flag("--json", a->json, "Print the summary (and --verbose results) as JSON");
   cmd->add_flag("-v,--verbose", a->verbose, "Print each line's result as it lands");
