@@ -4,9 +4,10 @@
 #include "cledger/engine.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "engine/command_runner.h"
-#include "engine/engine_env.h"
+#include "engine/engine_internal.h"
 #include "engine/history.h"
 #include "engine/maintenance.h"
 #include "engine/projection_host.h"
@@ -118,6 +119,7 @@ class EngineImpl final : public Engine {
     return host_->Verify(progress);
   }
   Ledger& ledger() override { return *store_; }
+  RawLedger& raw_ledger() { return *store_; }
 
  private:
   // What the engine is made of above the store and the projections.
@@ -146,6 +148,12 @@ Result<std::unique_ptr<Engine>> OpenEngineOnEnv(const LedgerOptions& options, ro
   auto engine = std::make_unique<EngineImpl>(options, env);
   if (Status s = engine->Start(); !s.ok()) return s;
   return std::unique_ptr<Engine>(std::move(engine));
+}
+
+RawLedger& RawLedgerOf(Engine& engine) {
+  auto* impl = dynamic_cast<EngineImpl*>(&engine);
+  if (impl == nullptr) std::abort();  // not an engine Engine::Open made
+  return impl->raw_ledger();
 }
 
 }  // namespace cledger

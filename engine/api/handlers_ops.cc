@@ -2,7 +2,6 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/api/handlers_call.h"
-#include "events/codec.h"
 
 namespace cledger::api {
 
@@ -22,8 +21,7 @@ HttpResponse Handlers::Events(Call& call) {
     HttpResponse response{200, "application/x-flatbuffers", {}, {}};
     for (const Event& e : *events) {
       if (!plan.Wants(e)) continue;
-      auto raw = engine_.ledger().ReadRaw(e.position);
-      if (raw.ok()) raw = events::RedactSecrets(*raw);
+      auto raw = engine_.ledger().ReadRedacted(e.position);
       if (!raw.ok()) return Problem(raw.status());
       const uint32_t size = static_cast<uint32_t>(raw->size());
       for (int i = 0; i < 4; ++i) response.body.push_back(static_cast<char>(size >> (8 * i)));

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "cledger/commands.h"
-#include "cledger/ledger.h"
 #include "engine/domain/profile_contact.h"
+#include "engine/store/raw_ledger.h"
 #include "projections/kv.h"
 
 namespace cledger::domain {

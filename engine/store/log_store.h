@@ -17,8 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cledger/ledger.h"
 #include "engine/store/db_gate.h"
+#include "engine/store/raw_ledger.h"
 #include "engine/store/txn.h"
 
 namespace cledger::store {
@@ -48,7 +48,7 @@ struct StoreOptions {
   std::function<std::optional<uint64_t>(const std::string& path)> free_bytes;
 };
 
-class LogStore final : public Ledger {
+class LogStore final : public RawLedger {
  public:
   static Result<std::unique_ptr<LogStore>> Open(StoreOptions options);
   ~LogStore() override;
@@ -74,6 +74,7 @@ class LogStore final : public Ledger {
   Result<std::vector<Event>> ReadStream(const std::string& tenant, const std::string& stream,
                                         uint64_t from_version, size_t limit) override;
   Result<std::string> ReadRaw(uint64_t position) override;
+  Result<std::string> ReadRedacted(uint64_t position) override;
   Result<uint64_t> StreamVersion(const std::string& tenant, const std::string& stream) override;
   Head GetHead() override;
   LedgerStats Stats() override;

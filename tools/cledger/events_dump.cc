@@ -56,8 +56,7 @@ int DumpOffline(const OpsArgs& a, EventSink& sink) {
         sink.Line(api::ToJson(e));
         continue;
       }
-      auto raw = ledger.ReadRaw(e.position);
-      if (raw.ok()) raw = events::RedactSecrets(*raw);
+      auto raw = ledger.ReadRedacted(e.position);
       if (!raw.ok()) return FailStatus(raw.status());
       sink.Frame(*raw);
     }

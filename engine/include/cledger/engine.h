@@ -102,6 +102,8 @@ class Engine {
   virtual Result<std::vector<ProjectionMismatch>> VerifyProjections(
       const Progress& progress = {}) = 0;
 
+  // The log, read-only: events in order or by stream, their bytes, the head, the chain's
+  // verification, counters. Events are appended only through Execute.
   virtual Ledger& ledger() = 0;
 };
 

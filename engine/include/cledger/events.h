@@ -151,12 +151,6 @@ using EventBody =
 std::string_view EventTypeName(const EventBody& body);
 bool IsEventTypeName(std::string_view name);
 
-// An event a command wants to append; the ledger assigns everything else.
-struct NewEvent {
-  std::string stream;
-  EventBody body;
-};
-
 // An event as recorded in the ledger.
 struct Event {
   uint64_t position = 0;
