@@ -1,4 +1,5 @@
 #include <filesystem>
+#include <map>
 
 #include "engine/maintenance.h"
 #include "engine/snapshot.h"
@@ -32,6 +33,17 @@ Result<EngineStats> CollectStats(store::LogStore& store, ProjectionHost& host,
     if (entry.is_regular_file(ec)) stats.size_bytes += entry.file_size(ec);
   }
   return stats;
+}
+
+bool Engine::MeasureProjections(const std::string& data_dir,
+                                std::vector<ProjectionStatus>& statuses) {
+  const std::map<std::string, uint64_t> sizes = store::FamilySizesOnDisk(data_dir);
+  if (sizes.empty()) return false;
+  for (ProjectionStatus& p : statuses) {
+    auto size = sizes.find(ProjectionHost::FamilyName(p.name, p.generation));
+    if (size != sizes.end()) p.size_bytes = size->second;
+  }
+  return true;
 }
 
 }  // namespace cledger

@@ -48,6 +48,11 @@ struct StoreOptions {
   std::function<std::optional<uint64_t>(const std::string& path)> free_bytes;
 };
 
+// Approximate bytes of each column family of the database in `path` (files and memtables),
+// by family name, read without the lock a writer holds; empty when the directory cannot be
+// opened that way.
+std::map<std::string, uint64_t> FamilySizesOnDisk(const std::string& path);
+
 class LogStore final : public RawLedger {
  public:
   static Result<std::unique_ptr<LogStore>> Open(StoreOptions options);
