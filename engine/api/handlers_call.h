@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/api/handlers.h"
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 
 namespace cledger::api {
 
