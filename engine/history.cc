@@ -3,6 +3,7 @@
 #include "engine/domain/rules.h"
 #include "engine/read_access.h"
 #include "engine/snapshot.h"
+#include "engine/time_travel.h"
 
 namespace cledger {
 namespace {
@@ -53,7 +54,7 @@ Result<std::vector<AuditEntry>> History::Trail(const Principal& who, pj::AuditIn
   AwaitAudit();
   uint64_t to = UINT64_MAX;
   if (TimeTravel::InThePast(as_of)) {
-    auto position = travel_.PositionOf(as_of);
+    auto position = PositionAt(store_, as_of);
     if (!position.ok()) return position.status();
     to = *position;
   }

@@ -13,15 +13,13 @@
 #include "cledger/engine.h"
 #include "engine/projection_host.h"
 #include "engine/store/log_store.h"
-#include "engine/time_travel.h"
 #include "projections/views.h"
 
 namespace cledger {
 
 class History {
  public:
-  History(store::LogStore& store, ProjectionHost& host)
-      : store_(store), host_(host), travel_(store, host) {}
+  History(store::LogStore& store, ProjectionHost& host) : store_(store), host_(host) {}
 
   // Each as the Engine method of the same name.
   Result<std::vector<AuditEntry>> ContactHistory(const Principal& who, const std::string& id,
@@ -41,7 +39,6 @@ class History {
 
   store::LogStore& store_;
   ProjectionHost& host_;
-  TimeTravel travel_;
 };
 
 }  // namespace cledger

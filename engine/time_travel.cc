@@ -11,13 +11,13 @@ constexpr size_t kReplayBatch = 1000;  // a stream's events read at a time
 
 // A time maps to the last position recorded at or before it; recorded_at never decreases
 // along the log, so a binary search finds it.
-Result<uint64_t> TimeTravel::PositionOf(const AsOf& as_of) {
-  const uint64_t head = store_.GetHead().position;
+Result<uint64_t> PositionAt(Ledger& log, const AsOf& as_of) {
+  const uint64_t head = log.GetHead().position;
   if (as_of.position) return std::min(*as_of.position, head);
   uint64_t low = 0, high = head;  // invariant: event `low` is at or before the time
   while (low < high) {
     const uint64_t mid = low + (high - low + 1) / 2;
-    auto event = store_.Read(mid, 1);
+    auto event = log.Read(mid, 1);
     if (!event.ok() || event->empty()) return Status(Code::kIoError, "storage_error", "read failed");
     if (event->front().recorded_at_us <= *as_of.time_us) {
       low = mid;
@@ -30,7 +30,7 @@ Result<uint64_t> TimeTravel::PositionOf(const AsOf& as_of) {
 
 Status TimeTravel::Replay(const projections::Projection& projection, const std::string& tenant,
                           const std::string& stream, const AsOf& as_of, projections::Kv& past) {
-  auto position = PositionOf(as_of);
+  auto position = PositionAt(store_, as_of);
   if (!position.ok()) return position.status();
   for (uint64_t version = 1;;) {
     auto events = store_.ReadStream(tenant, stream, version, kReplayBatch);

@@ -15,17 +15,16 @@
 
 namespace cledger {
 
+// The last position at `as_of`: its position (at most the head), or the position of the last
+// event recorded at or before its time (0 when none was). REQUIRES: TimeTravel::InThePast.
+Result<uint64_t> PositionAt(Ledger& log, const AsOf& as_of);
+
 class TimeTravel {
  public:
   TimeTravel(store::LogStore& store, ProjectionHost& host) : store_(store), host_(host) {}
 
   // Whether `as_of` names a moment in the past at all; when not, reads are of now.
   static bool InThePast(const AsOf& as_of) { return as_of.position || as_of.time_us; }
-
-  // The last position at `as_of`: its position (at most the head), or the position of the
-  // last event recorded at or before its time (0 when none was).
-  // REQUIRES: InThePast(as_of).
-  Result<uint64_t> PositionOf(const AsOf& as_of);
 
   // `query` over `projection` as of `as_of`: now, straight from the projection (one record:
   // no snapshot); in the past, over the tenant's `stream` folded up to that position.
