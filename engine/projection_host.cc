@@ -19,9 +19,6 @@ constexpr std::chrono::milliseconds kFollowRetryFirst{50};
 constexpr std::chrono::milliseconds kFollowRetryMax{5000};
 
 std::string MetaKey(std::string_view name) { return "projection/" + std::string(name); }
-std::string FamilyName(std::string_view name, uint64_t generation) {
-  return "p." + std::string(name) + "." + std::to_string(generation);
-}
 
 std::string Printable(std::string_view key) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -39,6 +36,10 @@ std::string Printable(std::string_view key) {
 }
 
 }  // namespace
+
+std::string ProjectionHost::FamilyName(std::string_view name, uint64_t generation) {
+  return "p." + std::string(name) + "." + std::to_string(generation);
+}
 
 Status ProjectionHost::Attach() {
   const uint64_t head = store_.GetHead().position;

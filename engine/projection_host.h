@@ -43,6 +43,10 @@ class ProjectionHost {
   // REQUIRES: the writer thread or the store's ReadLock(): the handle lives until a reopen.
   rocksdb::ColumnFamilyHandle* Family(const projections::Projection& projection);
 
+  // The column family that holds a projection's generation: "p.<name>.<generation>"
+  // (engine/store/FORMAT.md). The one place the name is spelled.
+  static std::string FamilyName(std::string_view name, uint64_t generation);
+
   std::vector<ProjectionStatus> Statuses();
   Status Rebuild(const std::string& name, const Progress& progress);
   Result<std::vector<ProjectionMismatch>> Verify(const Progress& progress);

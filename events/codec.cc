@@ -294,33 +294,6 @@ std::string EncodeEvent(const Event& event) {
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
-Result<Event> DecodeEvent(std::string_view bytes) {
-  // FlatBuffers reads its scalars in place, and a uint64 read from a misaligned address is
-  // undefined behaviour; RocksDB hands values out at any address. A copy in a std::string is
-  // aligned for every scalar of the schema (found by UBSan under the HTTP fuzzer).
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t) != 0) {
-    return DecodeEvent(std::string(bytes));
-  }
-  const fb::Event* e = VerifiedRoot(bytes);
-  if (e == nullptr) {
-    return Status(Code::kCorruption, "corrupt_event", "event bytes fail FlatBuffers verification");
-  }
-  Event out;
-  out.position = e->position();
-  out.tenant = Str(e->tenant());
-  out.stream = Str(e->stream());
-  out.stream_version = e->stream_version();
-  out.event_id = Str(e->event_id());
-  out.correlation_id = Str(e->correlation_id());
-  out.recorded_at_us = e->recorded_at_us();
-  out.actor = Decode(e->actor());
-  out.schema_version = e->schema_version();
-  out.prev_hash = FromFb(e->prev_hash());
-  out.hash = FromFb(e->hash());
-  out.body = DecodeBody(*e);
-  return out;
-}
-
 namespace {
 
 // Whether `body` held a secret, which is now kRedactedSecret.
@@ -360,4 +333,33 @@ void PatchHash(std::string& bytes, const Hash& hash) {
 }
 
 }  // namespace events
+
+Result<Event> DecodeEvent(std::string_view bytes) {
+  using namespace events;  // the decoding helpers above
+  // FlatBuffers reads its scalars in place, and a uint64 read from a misaligned address is
+  // undefined behaviour; RocksDB hands values out at any address. A copy in a std::string is
+  // aligned for every scalar of the schema (found by UBSan under the HTTP fuzzer).
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t) != 0) {
+    return DecodeEvent(std::string(bytes));
+  }
+  const fb::Event* e = VerifiedRoot(bytes);
+  if (e == nullptr) {
+    return Status(Code::kCorruption, "corrupt_event", "event bytes fail FlatBuffers verification");
+  }
+  Event out;
+  out.position = e->position();
+  out.tenant = Str(e->tenant());
+  out.stream = Str(e->stream());
+  out.stream_version = e->stream_version();
+  out.event_id = Str(e->event_id());
+  out.correlation_id = Str(e->correlation_id());
+  out.recorded_at_us = e->recorded_at_us();
+  out.actor = Decode(e->actor());
+  out.schema_version = e->schema_version();
+  out.prev_hash = FromFb(e->prev_hash());
+  out.hash = FromFb(e->hash());
+  out.body = DecodeBody(*e);
+  return out;
+}
+
 }  // namespace cledger

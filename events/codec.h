@@ -18,8 +18,9 @@ inline constexpr uint32_t kSchemaVersion = 1;
 // Encodes every field of `event`, its hash included as given.
 std::string EncodeEvent(const Event& event);
 
-// Verifies the bytes (flatbuffers::Verifier, identifier, a body present) and decodes them.
-Result<Event> DecodeEvent(std::string_view bytes);
+// Verifies the bytes (flatbuffers::Verifier, identifier, a body present) and decodes them;
+// declared in the public cledger/events.h, for readers of raw frames.
+using cledger::DecodeEvent;
 
 // The chain hash of encoded bytes whose `hash` field may hold anything.
 // REQUIRES: the bytes passed DecodeEvent's verification.

@@ -35,7 +35,8 @@ Hash Sha256(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
-std::string Sha256Hex(std::string_view data) { return HexOf(Sha256({data})); }
-
 }  // namespace events
+
+std::string Sha256Hex(std::string_view data) { return HexOf(events::Sha256({data})); }
+
 }  // namespace cledger

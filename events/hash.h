@@ -10,6 +10,6 @@ namespace cledger::events {
 
 // SHA-256 over the concatenation of `parts`.
 Hash Sha256(std::initializer_list<std::string_view> parts);
-std::string Sha256Hex(std::string_view data);
+using cledger::Sha256Hex;  // declared in the public cledger/events.h
 
 }  // namespace cledger::events

@@ -15,7 +15,8 @@ namespace cledger::projections {
 class Projection {
  public:
   virtual ~Projection() = default;
-  // Stable: names the column family family and appears in `projections status`.
+  // Stable: names its column family ("p.<name>.<generation>", see engine/store/FORMAT.md)
+  // and appears in `projections status`.
   virtual std::string_view name() const = 0;
   // REQUIRES: events arrive in position order, each exactly once.
   // Fails only when the keyspace cannot be read; the caller then drops the whole batch.

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/api/handlers.h"
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 #include "engine/api/routes.h"
 
 namespace cledger::api {

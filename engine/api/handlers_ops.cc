@@ -3,7 +3,6 @@
 
 #include "engine/api/handlers_call.h"
 #include "engine/domain/roles.h"
-#include "events/codec.h"
 
 namespace cledger::api {
 namespace {
@@ -61,8 +60,7 @@ Answer GetEvents(Call& call) {
     HttpResponse response{200, "application/x-flatbuffers", {}, {}};
     for (const Event& e : *events) {
       if (!plan.Wants(e)) continue;
-      auto raw = call.engine.ledger().ReadRaw(e.position);
-      if (raw.ok()) raw = events::RedactSecrets(*raw);
+      auto raw = call.engine.ledger().ReadRedacted(e.position);
       if (!raw.ok()) return Problem(raw.status());
       const uint32_t size = static_cast<uint32_t>(raw->size());
       for (int i = 0; i < 4; ++i) response.body.push_back(static_cast<char>(size >> (8 * i)));

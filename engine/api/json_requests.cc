@@ -1,5 +1,5 @@
 // JSON request bodies to commands: strict about shape, types, unknown keys and UTF-8.
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 #include "engine/api/json_fields.h"
 #include "engine/domain/validate.h"
 

@@ -3,7 +3,7 @@
 #include <variant>
 
 #include "engine/api/json_fields.h"
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 
 namespace cledger::api {
 

@@ -6,7 +6,8 @@
 #include <string>
 
 #include "cledger/commands.h"
-#include "cledger/ledger.h"
+#include "engine/domain/profile_contact.h"
+#include "engine/store/raw_ledger.h"
 #include "projections/kv.h"
 
 namespace cledger::domain {
@@ -47,6 +48,5 @@ Result<Decision> Decide(const CommandContext& context, const Command& command,
 
 std::string ContactStream(std::string_view id);
 std::string CustomerStream(std::string_view id);
-inline constexpr char kProfilePrefix[] = "profile-";
 
 }  // namespace cledger::domain

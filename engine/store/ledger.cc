@@ -1,13 +1,13 @@
-#include "cledger/ledger.h"
+#include "engine/store/raw_ledger.h"
 
 #include "engine/store/log_store.h"
 
 namespace cledger {
 
-Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options) {
+Result<std::unique_ptr<RawLedger>> RawLedger::Open(const LedgerOptions& options) {
   auto store = store::LogStore::Open(store::StoreOptions{options, {}, {}});
   if (!store.ok()) return store.status();
-  return std::unique_ptr<Ledger>(std::move(store).value());
+  return std::unique_ptr<RawLedger>(std::move(store).value());
 }
 
 }  // namespace cledger

@@ -342,6 +342,12 @@ Result<std::string> LogStore::ReadRaw(uint64_t position) {
   return ReadAt(rocksdb::ReadOptions(), position);
 }
 
+Result<std::string> LogStore::ReadRedacted(uint64_t position) {
+  auto raw = ReadRaw(position);
+  if (!raw.ok()) return raw;
+  return events::RedactSecrets(*raw);
+}
+
 Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
   const uint64_t head = GetHead().position;
   limit = std::min(limit, limits::kReadBatchMax);

@@ -19,8 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cledger/ledger.h"
 #include "engine/store/db_gate.h"
+#include "engine/store/raw_ledger.h"
 #include "engine/store/txn.h"
 
 namespace cledger::store {
@@ -50,7 +50,12 @@ struct StoreOptions {
   std::function<std::optional<uint64_t>(const std::string& path)> free_bytes;
 };
 
-class LogStore final : public Ledger {
+// Approximate bytes of each column family of the database in `path` (files and memtables),
+// by family name, read without the lock a writer holds; empty when the directory cannot be
+// opened that way.
+std::map<std::string, uint64_t> FamilySizesOnDisk(const std::string& path);
+
+class LogStore final : public RawLedger {
  public:
   static Result<std::unique_ptr<LogStore>> Open(StoreOptions options);
   ~LogStore() override;
@@ -88,6 +93,7 @@ class LogStore final : public Ledger {
   Result<std::vector<Event>> ReadStream(const std::string& tenant, const std::string& stream,
                                         uint64_t from_version, size_t limit) override;
   Result<std::string> ReadRaw(uint64_t position) override;
+  Result<std::string> ReadRedacted(uint64_t position) override;
   Result<uint64_t> StreamVersion(const std::string& tenant, const std::string& stream) override;
   Head GetHead() override;
   LedgerStats Stats() override;

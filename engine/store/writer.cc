@@ -1,5 +1,6 @@
-// The writer: one thread stages queued commands into commit groups, a second syncs each
-// group's WriteBatch while the next group is staged on top of it, a third answers producers.
+// The writer: one thread stages queued commands into a commit group and writes it as one
+// synced WriteBatch (one WAL sync for the whole group; commands arriving meanwhile form the
+// next group); a second thread answers the producers, so waking them never delays that write.
 #include <algorithm>
 #include <chrono>
 #include <cstring>

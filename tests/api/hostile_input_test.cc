@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "engine/engine_internal.h"
 #include "tests/support/server_fixture.h"
 
 namespace cledger {
@@ -161,7 +162,7 @@ TEST_CASE("AnIdempotencyKeyStoredWithoutAFingerprintStillAnswersAReplay") {
   commit.actor = {"owner-1", "owner"};
   commit.idempotency_key = "older";
   commit.events.push_back({"customer-c1", CustomerCreated{"c1", "Acme", "a@a.test", ""}});
-  REQUIRE(f.engine->ledger().Append(commit).ok());
+  REQUIRE(RawLedgerOf(*f.engine).Append(commit).ok());
   const uint64_t head = f.Head();
   Reply replay =
       f.Call("acme/owner", "POST", "/v1/customers", kCreateC1, {{"Idempotency-Key", "older"}});
@@ -260,7 +261,7 @@ TEST_CASE("StalledSubscribersOfLargeEventsKeepTheServersMemoryBounded") {
       const std::string id = "bulk" + std::to_string(c * 100 + i);
       commit.events.push_back({"contact-" + id, ContactEdited{id, filler}});
     }
-    REQUIRE(f.engine->ledger().Append(commit).ok());
+    REQUIRE(RawLedgerOf(*f.engine).Append(commit).ok());
   }
   const size_t rss_before = RssMib();
   namespace net = boost::asio;

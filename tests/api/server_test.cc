@@ -11,6 +11,7 @@
 
 #include "engine/api/routes.h"
 #include "engine/domain/roles.h"
+#include "engine/engine_internal.h"
 #include "tests/support/server_fixture.h"
 
 namespace cledger {
@@ -322,7 +323,7 @@ TEST_CASE("ASubscriberThatStopsReadingIsCutOffAndTheServerCarriesOn") {
     for (int i = 0; i < 1000; ++i) {
       commit.events.push_back({"contact-bulk" + std::to_string(i), ContactEdited{"bulk" + std::to_string(i), filler}});
     }
-    REQUIRE(f.engine->ledger().Append(commit).ok());
+    REQUIRE(RawLedgerOf(*f.engine).Append(commit).ok());
   }
   namespace net = boost::asio;
   net::io_context ioc;

@@ -17,7 +17,7 @@ namespace {
 [[noreturn]] void AppendForever(const std::string& path, int ack_fd) {
   LedgerOptions options;
   options.path = path;
-  auto ledger = Ledger::Open(options);
+  auto ledger = RawLedger::Open(options);
   if (!ledger.ok()) _exit(3);
   std::vector<std::thread> writers;
   for (int t = 0; t < 4; ++t) {
@@ -63,7 +63,7 @@ TEST_CASE("AcknowledgedCommitsSurviveKillNine") {
 
     LedgerOptions options;
     options.path = path;
-    auto ledger = Ledger::Open(options);
+    auto ledger = RawLedger::Open(options);
     REQUIRE(ledger.ok());
     CHECK((*ledger)->GetHead().position >= max_acked);
     const VerifyReport report = (*ledger)->VerifyChain();

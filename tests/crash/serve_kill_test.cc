@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "cledger/ledger.h"
+#include "engine/store/raw_ledger.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
@@ -127,7 +127,7 @@ TEST_CASE("EveryAcknowledgedCommandExistsExactlyOnceAfterEachKillNineOfServe") {
 
     LedgerOptions options;
     options.path = data;
-    auto ledger = Ledger::Open(options);
+    auto ledger = RawLedger::Open(options);
     REQUIRE_MESSAGE(ledger.ok(), ledger.status().ToString());
     std::map<std::string, int> created;
     const uint64_t head = (*ledger)->GetHead().position;

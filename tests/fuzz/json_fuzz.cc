@@ -1,11 +1,11 @@
 // JSON command decoding: a request body through ParseObject and, when it is an object, every
-// decoder of engine/api/json_mapping.h. None may crash, and a decoder's failure must name a
+// decoder of cledger/json.h. None may crash, and a decoder's failure must name a
 // reason (the stable code clients program against).
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 
 namespace {
 

@@ -24,7 +24,7 @@
 #include <set>
 #include <sstream>
 
-#include "engine/engine_env.h"
+#include "engine/engine_internal.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/random_commands.h"
 #include "tests/unit/store/flaky_fs.h"

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "cledger/ledger.h"
+#include "engine/store/raw_ledger.h"
 #include "tests/support/temp_dir.h"
 
 namespace cledger::testing {
@@ -23,13 +23,13 @@ inline Commit OneEventCommit(const std::string& stream, EventBody body,
 
 struct LedgerFixture {
   TempDir dir;
-  std::unique_ptr<Ledger> ledger;
+  std::unique_ptr<RawLedger> ledger;
 
   explicit LedgerFixture(LedgerOptions options = {}) { Reopen(std::move(options)); }
   void Reopen(LedgerOptions options = {}) {
     ledger.reset();
     options.path = dir.Sub("data");
-    auto opened = Ledger::Open(options);
+    auto opened = RawLedger::Open(options);
     REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
     ledger = std::move(opened).value();
   }

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 #include "tests/support/child_process.h"
 #include "tests/support/engine_fixture.h"
 

@@ -33,8 +33,8 @@
 #include <thread>
 #include <vector>
 
-#include "cledger/ledger.h"
 #include "engine/store/keys.h"
+#include "engine/store/raw_ledger.h"
 #include "events/codec.h"
 
 namespace {
@@ -219,12 +219,12 @@ Run EngineBench(const Settings& settings, const std::string& path) {
   cledger::LedgerOptions options;
   options.path = path;
   options.sync = settings.sync;
-  auto opened = cledger::Ledger::Open(options);
+  auto opened = cledger::RawLedger::Open(options);
   if (!opened.ok()) {
     std::fprintf(stderr, "cannot open the ledger: %s\n", opened.status().ToString().c_str());
     std::exit(3);
   }
-  std::unique_ptr<cledger::Ledger> ledger = std::move(opened).value();
+  std::unique_ptr<cledger::RawLedger> ledger = std::move(opened).value();
   auto op = [&](int producer, uint64_t i) -> std::optional<std::string> {
     auto result = ledger->Append(SampleCommit(producer, i, settings));
     if (!result.ok()) return result.status().ToString();

@@ -9,7 +9,7 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 #include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/output_file.h"

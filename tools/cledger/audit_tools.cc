@@ -11,7 +11,7 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 #include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 

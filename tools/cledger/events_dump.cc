@@ -7,8 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/api/json_mapping.h"
-#include "events/codec.h"
+#include "cledger/json.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/progress.h"
@@ -56,8 +55,7 @@ int DumpOffline(const OpsArgs& a, EventSink& sink) {
         sink.Line(api::ToJson(e));
         continue;
       }
-      auto raw = ledger.ReadRaw(e.position);
-      if (raw.ok()) raw = events::RedactSecrets(*raw);
+      auto raw = ledger.ReadRedacted(e.position);
       if (!raw.ok()) return FailStatus(raw.status());
       sink.Frame(*raw);
     }
@@ -97,7 +95,7 @@ Result<uint64_t> DumpRawPage(const OpsArgs& a, EventSink& sink, uint64_t from, u
       size |= static_cast<uint32_t>(static_cast<uint8_t>(body[at + i])) << (8 * i);
     }
     const std::string_view bytes = body.substr(at + 4, size);
-    auto event = events::DecodeEvent(bytes);
+    auto event = DecodeEvent(bytes);
     if (!event.ok()) return event.status();
     if (event->position > last) return last + 1;
     if (a.tenant.empty() || event->tenant == a.tenant) sink.Frame(bytes);

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 #include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 
@@ -170,16 +170,10 @@ void PrintTable(std::ostream& out, const Rows& rows) {
   }
 }
 
-// A trail value for people: "(empty)" rather than nothing, and the deletion time (which the
-// trail keeps in microseconds) as RFC 3339 like every other time on the screen.
-std::string Shown(const FieldChange& change, const std::string& value) {
-  if (value.empty()) return "(empty)";
-  if (change.field == "deleted" &&
-      std::ranges::all_of(value, [](char c) { return c >= '0' && c <= '9'; }) &&
-      value.size() <= 18) {
-    return api::Rfc3339Micros(std::stoll(value));
-  }
-  return Printable(value);
+// A trail value for people: "(empty)" rather than nothing. Times in the trail are RFC 3339
+// already, as everywhere else on the screen.
+std::string Shown(const std::string& value) {
+  return value.empty() ? "(empty)" : Printable(value);
 }
 
 void PrintTrail(std::ostream& out, const std::vector<AuditEntry>& trail) {
@@ -189,8 +183,8 @@ void PrintTrail(std::ostream& out, const std::vector<AuditEntry>& trail) {
         << Printable(e.actor.id) << "(" << Printable(e.actor.role) << ")  "
         << Printable(e.operation) << "\n";
     for (const FieldChange& c : e.changes) {
-      out << "    " << Printable(c.field) << ": " << Shown(c, c.before) << " → "
-          << Shown(c, c.after) << "\n";
+      out << "    " << Printable(c.field) << ": " << Shown(c.before) << " → " << Shown(c.after)
+          << "\n";
     }
   }
 }

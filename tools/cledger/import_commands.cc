@@ -8,8 +8,7 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/api/json_mapping.h"
-#include "events/hash.h"
+#include "cledger/json.h"
 #include "tools/cledger/audit_common.h"
 
 namespace cledger::cli::audit_tools {
@@ -183,7 +182,7 @@ Result<ImportCommand> ParseLine(std::string_view line) {
   if (!s.ok()) return s;
   auto command = CommandFromJson(name, *o);
   if (!command.ok()) return command.status();
-  if (key.empty()) key = "import-" + events::Sha256Hex(line).substr(0, 32);
+  if (key.empty()) key = "import-" + Sha256Hex(line).substr(0, 32);
   return ImportCommand{std::move(command).value(), std::move(key)};
 }
 

@@ -1,13 +1,10 @@
 // cledger projections status|rebuild: projection positions, sizes and rebuilds.
-#include <rocksdb/db.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <chrono>
-#include <cstdarg>
 #include <iomanip>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,48 +20,13 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// RocksDB's own log of a read-only look: kept out of the data directory.
-class QuietLogger : public rocksdb::Logger {
- public:
-  using rocksdb::Logger::Logv;
-  void Logv(const char*, va_list) override {}
-};
-
-// Approximate bytes of each column family (files and memtables), read without the lock a
-// writer holds; empty when the directory cannot be opened that way.
-std::map<std::string, uint64_t> FamilySizes(const std::string& data_dir) {
-  rocksdb::Options options;
-  options.info_log = std::make_shared<QuietLogger>();
-  std::vector<std::string> names;
-  if (!rocksdb::DB::ListColumnFamilies(options, data_dir, &names).ok()) return {};
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  if (!rocksdb::DB::OpenForReadOnly(options, data_dir, descriptors, &handles, &raw).ok()) {
-    return {};
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
-  const std::string past_every_key(64, '\xff');
-  const rocksdb::Range everything("", past_every_key);
-  rocksdb::SizeApproximationOptions approx;
-  approx.include_memtables = true;
-  std::map<std::string, uint64_t> sizes;
-  for (size_t i = 0; i < handles.size(); ++i) {
-    uint64_t size = 0;
-    if (db->GetApproximateSizes(approx, handles[i], &everything, 1, &size).ok()) {
-      sizes[names[i]] = size;
-    }
-    (void)db->DestroyColumnFamilyHandle(handles[i]);
-  }
-  return sizes;
-}
-
 json::object StatusJson(const ProjectionStatus& p) {
-  return {{"name", p.name},
-          {"applied_position", p.applied_position},
-          {"lag", p.lag},
-          {"generation", p.generation}};
+  json::object o{{"name", p.name},
+                 {"applied_position", p.applied_position},
+                 {"lag", p.lag},
+                 {"generation", p.generation}};
+  if (p.size_bytes) o["size_bytes"] = *p.size_bytes;
+  return o;
 }
 
 ProjectionStatus StatusOf(const json::object& o) {
@@ -83,24 +45,22 @@ Result<std::vector<ProjectionStatus>> RemoteProjections(const OpsArgs& a) {
   return out;
 }
 
-void PrintProjectionTable(const std::vector<ProjectionStatus>& statuses,
-                          const std::map<std::string, uint64_t>& sizes) {
+void PrintProjectionTable(const std::vector<ProjectionStatus>& statuses, bool measured) {
   std::cout << std::left << std::setw(12) << "NAME" << std::right << std::setw(12) << "APPLIED"
             << std::setw(10) << "LAG" << std::setw(12) << "GENERATION" << std::setw(12)
             << "SIZE" << "\n";
   for (const ProjectionStatus& p : statuses) {
-    auto size = sizes.find("p." + p.name + "." + std::to_string(p.generation));
     std::cout << std::left << std::setw(12) << p.name << std::right << std::setw(12)
               << p.applied_position << std::setw(10) << p.lag << std::setw(12) << p.generation
-              << std::setw(12) << (size == sizes.end() ? "-" : HumanBytes(size->second)) << "\n";
+              << std::setw(12) << (p.size_bytes ? HumanBytes(*p.size_bytes) : "-") << "\n";
   }
-  if (sizes.empty()) std::cout << "(SIZE is known offline only)\n";
+  if (!measured) std::cout << "(SIZE is known offline only)\n";
 }
 
 int ProjectionsStatus(const OpsArgs& a) {
   if (!RemoteArgsOk(a)) return kExitUsage;
   std::vector<ProjectionStatus> statuses;
-  std::map<std::string, uint64_t> sizes;
+  bool measured = false;
   if (a.remote()) {
     auto remote = RemoteProjections(a);
     if (!remote.ok()) return FailStatus(remote.status());
@@ -109,20 +69,15 @@ int ProjectionsStatus(const OpsArgs& a) {
     auto engine = OpenExisting(a.data_dir);
     if (!engine) return OpenFailureExit(a.data_dir);
     statuses = engine->Projections();
-    engine.reset();  // its column families are measured on the closed directory
-    sizes = FamilySizes(a.data_dir);
+    engine.reset();  // its projections are measured on the closed directory
+    measured = Engine::MeasureProjections(a.data_dir, statuses);
   }
   if (!a.json) {
-    PrintProjectionTable(statuses, sizes);
+    PrintProjectionTable(statuses, measured);
     return kExitOk;
   }
   json::array items;
-  for (const ProjectionStatus& p : statuses) {
-    json::object item = StatusJson(p);
-    auto size = sizes.find("p." + p.name + "." + std::to_string(p.generation));
-    if (size != sizes.end()) item["size_bytes"] = size->second;
-    items.push_back(std::move(item));
-  }
+  for (const ProjectionStatus& p : statuses) items.push_back(StatusJson(p));
   PrintJson(json::object{{"items", std::move(items)}});
   return kExitOk;
 }

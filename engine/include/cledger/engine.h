@@ -29,6 +29,7 @@ struct ProjectionStatus {
   uint64_t lag = 0;
   uint64_t generation = 0;
   bool inline_with_commits = true;  // false: folded just after commits, may lag
+  std::optional<uint64_t> size_bytes;  // approximate bytes on disk: see MeasureProjections
 };
 
 struct EngineStats {
@@ -96,12 +97,20 @@ class Engine {
 
   // Projection maintenance (ops).
   virtual std::vector<ProjectionStatus> Projections() = 0;
+  // Sets each status's size_bytes to the approximate bytes (files and memtables) its
+  // projection takes in `data_dir`, read as the directory lies on disk, without the lock an
+  // open engine holds: sizes are known offline only. False, and nothing set, when the
+  // directory cannot be read that way.
+  static bool MeasureProjections(const std::string& data_dir,
+                                 std::vector<ProjectionStatus>& statuses);
   // Rebuilds from position 1 into fresh storage while the old one serves, then swaps.
   virtual Status Rebuild(const std::string& name, const Progress& progress = {}) = 0;
   // Compares every projection with a fresh fold of the whole log; empty when all agree.
   virtual Result<std::vector<ProjectionMismatch>> VerifyProjections(
       const Progress& progress = {}) = 0;
 
+  // The log, read-only: events in order or by stream, their bytes, the head, the chain's
+  // verification, counters. Events are appended only through Execute.
   virtual Ledger& ledger() = 0;
 };
 

@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include "cledger/status.h"
+
 namespace cledger {
 
 using Hash = std::array<uint8_t, 32>;
@@ -151,12 +153,6 @@ using EventBody =
 std::string_view EventTypeName(const EventBody& body);
 bool IsEventTypeName(std::string_view name);
 
-// An event a command wants to append; the ledger assigns everything else.
-struct NewEvent {
-  std::string stream;
-  EventBody body;
-};
-
 // An event as recorded in the ledger.
 struct Event {
   uint64_t position = 0;
@@ -174,6 +170,13 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
+// Verifies one event's bytes (a FlatBuffer with the "CLEV" identifier, as Ledger::ReadRaw and
+// ReadRedacted return them and the HTTP API's raw frames carry them) and decodes them; fails
+// with kCorruption, reason "corrupt_event", on anything else.
+Result<Event> DecodeEvent(std::string_view bytes);
+
 std::string HexOf(const Hash& hash);
+// SHA-256 of `data` in lowercase hex: how a token's hash (RevokeToken::token_hash) is made.
+std::string Sha256Hex(std::string_view data);
 
 }  // namespace cledger

@@ -1,8 +1,9 @@
-// The ledger: an append-only, hash-chained log of events in an embedded RocksDB directory.
+// The ledger as its readers see it: the append-only, hash-chained log of events in an
+// embedded RocksDB directory, its head and its health. Read-only: every event enters through
+// Engine::Execute, where the domain's rules are checked; one writer thread group-commits them
+// (one WAL sync serves many commits) and acknowledges each only once it is durable.
 //
-// Thread-safety: every method may be called from any number of threads at once. Appends are
-// serialised by one writer thread that group-commits them (one WAL sync serves many commits)
-// and acknowledges each only once it is durable.
+// Thread-safety: every method may be called from any number of threads at once.
 #pragma once
 
 #include <cstdint>
@@ -37,29 +38,6 @@ struct LedgerOptions {
   // lost ones may have taken are recorded as a gap, never reused. Empty: a damaged WAL
   // refuses to open (wal_damaged).
   std::string accept_wal_loss;
-};
-
-// The stream version a commit requires before it is applied; 0 means "must not exist yet".
-struct ExpectedVersion {
-  std::string stream;
-  uint64_t version = 0;
-};
-
-// One command's events, applied atomically or not at all.
-struct Commit {
-  std::string tenant;
-  Actor actor;
-  std::string idempotency_key;  // optional; a retry with the same key appends nothing
-  std::string correlation_id;   // optional; generated when empty
-  std::vector<NewEvent> events;
-  std::vector<ExpectedVersion> expected;
-};
-
-struct CommitResult {
-  uint64_t first_position = 0;
-  uint64_t last_position = 0;
-  bool replayed = false;  // true when an earlier commit with the same idempotency key answered
-  bool operator==(const CommitResult&) const = default;
 };
 
 struct Head {
@@ -103,13 +81,6 @@ class Ledger {
  public:
   virtual ~Ledger() = default;
 
-  static Result<std::unique_ptr<Ledger>> Open(const LedgerOptions& options);
-
-  // Appends the commit's events durably. Fails with kVersionMismatch when an expected version
-  // differs, kLimitExceeded/kInvalidArgument for bad commits, kIoError on a storage fault;
-  // in every failure nothing is appended.
-  virtual Result<CommitResult> Append(Commit commit) = 0;
-
   // Up to `limit` events from position `from` on, in order.
   virtual Result<std::vector<Event>> Read(uint64_t from, size_t limit) = 0;
   // Up to `limit` events of one stream from `from_version` on.
@@ -118,6 +89,10 @@ class Ledger {
                                                 uint64_t from_version, size_t limit) = 0;
   // The event's bytes exactly as stored: a plain FlatBuffer with the "CLEV" identifier.
   virtual Result<std::string> ReadRaw(uint64_t position) = 0;
+  // The event's bytes as a reader outside the engine may have them: ReadRaw's, except that an
+  // event carrying a secret (a password or token hash) is re-encoded with each secret reading
+  // "[redacted]", so its bytes no longer match its chain hash.
+  virtual Result<std::string> ReadRedacted(uint64_t position) = 0;
   // The current version of a stream (0 when it has no events).
   virtual Result<uint64_t> StreamVersion(const std::string& tenant, const std::string& stream) = 0;
 

@@ -1,4 +1,4 @@
-#include "engine/api/json_mapping.h"
+#include "cledger/json.h"
 
 #include <doctest/doctest.h>
 

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <random>
 
-#include "cledger/ledger.h"
+#include "engine/store/raw_ledger.h"
 #include "tests/support/sample_events.h"
 #include "tests/support/temp_dir.h"
 
@@ -114,7 +114,7 @@ TEST_CASE("StockFlatcDecodesAnEventWrittenByTheEngine") {
   {
     LedgerOptions options;
     options.path = dir.Sub("data");
-    auto ledger = Ledger::Open(options);
+    auto ledger = RawLedger::Open(options);
     REQUIRE(ledger.ok());
     Commit commit;
     commit.tenant = "acme";

@@ -1,4 +1,7 @@
-// JSON <-> engine values for the HTTP API (Boost.JSON).
+// The JSON wire format: engine values <-> the JSON the HTTP API speaks (Boost.JSON). Public so
+// that everything that reads or writes that JSON — the server, the `cledger` tools (their
+// --json output, event dumps, import lines), an embedding program — uses one mapping. Link
+// ContactLedger::json (it brings Boost.JSON); the rest of the API does not need it.
 //
 // Request bodies become commands; views and events become response bodies. Only the JSON's
 // shape is checked here (types, unknown and missing keys, UTF-8, depth): the values themselves

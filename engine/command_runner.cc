@@ -1,0 +1,232 @@
+#include "engine/command_runner.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "engine/domain/fingerprint.h"
+#include "engine/domain/password.h"
+#include "engine/domain/profile_contact.h"
+#include "engine/snapshot.h"
+#include "events/hash.h"
+#include "projections/views.h"
+
+namespace cledger {
+namespace {
+
+namespace pj = projections;
+
+// argon2id takes 64 MiB and ~90 ms of a core per hash: at most one per core at a time, so
+// memory stays bounded whatever the load; a command that cannot start its hash within
+// kHashWaitMax is refused with 503 (the server adds Retry-After).
+const std::ptrdiff_t kHashesMax = std::max(1u, std::thread::hardware_concurrency());
+constexpr auto kHashWaitMax = std::chrono::seconds(1);
+
+// The one thing a fingerprint leaves out: a password the caller gave.
+const std::string* GivenPassword(const Command& command) {
+  if (const auto* c = std::get_if<CreateContact>(&command); c && c->password && !c->password->generate) {
+    return &c->password->password;
+  }
+  if (const auto* c = std::get_if<ResetPassword>(&command); c && !c->password.generate) {
+    return &c->password.password;
+  }
+  return nullptr;
+}
+
+Status PasswordsBusy() {
+  return Status(Code::kUnavailable, "busy", "too many passwords are being hashed; retry shortly");
+}
+
+std::future<Result<CommandOutcome>> Refused(Status status) {
+  std::promise<Result<CommandOutcome>> refused;
+  refused.set_value(std::move(status));
+  return refused.get_future();
+}
+
+std::string RandomHex(Random& random, size_t bytes) {
+  std::vector<uint8_t> raw(bytes);
+  random.Fill(raw.data(), raw.size());
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : raw) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 0xF]);
+  }
+  return out;
+}
+
+// The domain's views over one commit group's transaction.
+struct CommitViews {
+  CommitViews(store::Txn& txn, ProjectionHost& host)
+      : tenants(txn, host.Family(pj::kTenants)), customers(txn, host.Family(pj::kCustomers)),
+        contacts(txn, host.Family(pj::kContacts)), links(txn, host.Family(pj::kLinks)),
+        emails(txn, host.Family(pj::kEmails)),
+        views{tenants, customers, contacts, links, emails} {}
+  store::TxnKv tenants, customers, contacts, links, emails;
+  domain::Views views;
+};
+
+}  // namespace
+
+CommandRunner::CommandRunner(store::LogStore& store, ProjectionHost& host,
+                             std::shared_ptr<Random> random)
+    : store_(store), host_(host), random_(std::move(random)), hashes_(kHashesMax) {}
+
+std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& context,
+                                                          Command command) {
+  // Shared with the writer thread, which fills in `decision`.
+  struct Pending {
+    CommandContext context;
+    Command command;
+    domain::Prepared prepared;
+    CommandOutcome outcome;
+    std::optional<domain::Decision> decision;
+  };
+  // Who may run it is decided before any work: a replay, a read or a hash.
+  if (Status s = domain::Authorize(context, command); !s.ok()) return Refused(s);
+  if (Status s = CheckTarget(context, command); !s.ok()) return Refused(s);
+  std::string fingerprint =
+      context.idempotency_key.empty() ? "" : domain::Fingerprint(context, command);
+  Result<bool> retry = IsRetry(context, command, fingerprint);
+  if (!retry.ok()) return Refused(retry.status());
+  auto pending = std::make_shared<Pending>(Pending{context, std::move(command), {}, {}, {}});
+  // A retry is answered from its key without being decided again: nothing to prepare.
+  if (Status s = *retry ? Status::Ok() : Prepare(pending->command, pending->prepared, pending->outcome);
+      !s.ok()) {
+    return Refused(s);
+  }
+  auto committed = store_.SubmitAsync(
+      context.tenant, context.idempotency_key,
+      [this, pending](store::Txn& txn) -> Result<Commit> {
+        CommitViews views(txn, host_);
+        auto decided =
+            domain::Decide(pending->context, pending->command, pending->prepared, views.views);
+        if (!decided.ok()) return decided.status();
+        pending->decision = std::move(decided).value();
+        return pending->decision->commit;
+      },
+      std::move(fingerprint));
+  return std::async(std::launch::deferred,
+                    [this, pending, committed = std::move(committed)]() mutable {
+                      return Finish(committed.get(), pending->outcome, pending->decision);
+                    });
+}
+
+// Completes the outcome of a committed command: its target's id and version.
+Result<CommandOutcome> CommandRunner::Finish(Result<CommitResult> committed,
+                                             CommandOutcome outcome,
+                                             const std::optional<domain::Decision>& decision) {
+  if (!committed.ok()) return committed.status();
+  outcome.first_position = committed->first_position;
+  outcome.last_position = committed->last_position;
+  outcome.replayed = committed->replayed;
+  auto events =
+      store_.Read(outcome.first_position, outcome.last_position - outcome.first_position + 1);
+  if (!events.ok()) return events.status();
+  if (events->empty()) {  // acknowledged, then not readable: the log lost it
+    return Status::Corruption("corrupt_event", "a committed event is missing");
+  }
+  if (outcome.replayed) {  // secrets are returned once, never again
+    outcome.temporary_password.clear();
+    outcome.token.clear();
+    if (const auto* issued = std::get_if<TokenIssued>(&events->front().body)) {
+      outcome.token_hash = issued->token_hash;  // the token issued then, not one made now
+    }
+  }
+  const std::string& target = events->front().stream;  // a commit's first event is its target
+  outcome.id = decision ? decision->id : target.substr(target.find('-') + 1);
+  for (const Event& e : *events) {
+    if (e.stream == target) outcome.version = e.stream_version;
+  }
+  return outcome;
+}
+
+// A password reset names a contact that must exist before a hash is worth computing: one
+// key read. The rules check it again, with everything else, at commit.
+Status CommandRunner::CheckTarget(const CommandContext& context, const Command& command) {
+  const auto* reset = std::get_if<ResetPassword>(&command);
+  if (reset == nullptr || domain::ProfileCustomerId(reset->contact_id)) return Status::Ok();
+  Snapshot snap(store_, host_, /*consistent=*/false);
+  auto contact = pj::GetContact(snap.Kv(pj::kContacts), context.tenant, reset->contact_id);
+  if (!contact.ok()) return contact.status();
+  if (!*contact) {
+    return Status::NotFound("contact_not_found", "no contact '" + reset->contact_id + "'");
+  }
+  return Status::Ok();
+}
+
+// Whether the command retries one its idempotency key already answered, decided before any
+// costly work (a hash) is done for it. Any other request under the key is refused.
+Result<bool> CommandRunner::IsRetry(const CommandContext& context, const Command& command,
+                                 const std::string& fingerprint) {
+  if (context.idempotency_key.empty()) return false;
+  auto recorded = store_.FindRecorded(context.tenant, context.idempotency_key);
+  if (!recorded.ok()) return recorded.status();
+  if (!*recorded) return false;
+  if (!store::IsSameRequest(**recorded, fingerprint)) return store::IdempotencyKeyReused();
+  const std::string* given = GivenPassword(command);
+  if (given == nullptr || (*recorded)->fingerprint.empty()) return true;
+  if (Status s = CheckSamePassword(**recorded, *given); !s.ok()) return s;
+  return true;
+}
+
+// Checks a given password against the hash its key's first request recorded: one argon2id
+// verification, bounded like every hash. A fast digest of the password is never stored.
+Status CommandRunner::CheckSamePassword(const store::LogStore::Recorded& recorded,
+                                     const std::string& given) {
+  auto events = store_.Read(recorded.first_position,
+                             recorded.last_position - recorded.first_position + 1);
+  if (!events.ok()) return events.status();
+  for (const Event& e : *events) {
+    const auto* reset = std::get_if<ContactPasswordReset>(&e.body);
+    if (reset == nullptr) continue;
+    if (!hashes_.try_acquire_for(kHashWaitMax)) return PasswordsBusy();
+    const bool same = domain::VerifyPassword(reset->password_hash, given);
+    hashes_.release();
+    return same ? Status::Ok() : store::IdempotencyKeyReused();
+  }
+  return store::IdempotencyKeyReused();  // the key answered a request that set no password
+}
+
+Status CommandRunner::Prepare(const Command& command, domain::Prepared& prepared,
+                              CommandOutcome& outcome) {
+  prepared.new_id = RandomHex(*random_, 8);
+  if (const auto* c = std::get_if<CreateContact>(&command); c && c->password) {
+    return PreparePassword(*c->password, prepared, outcome);
+  }
+  // The rules refuse every reset of a profile contact: no hash for it.
+  if (const auto* c = std::get_if<ResetPassword>(&command);
+      c && !domain::ProfileCustomerId(c->contact_id)) {
+    return PreparePassword(c->password, prepared, outcome);
+  }
+  if (std::holds_alternative<IssueToken>(command)) {
+    outcome.token = "clt_" + RandomHex(*random_, 24);
+    prepared.token_hash = outcome.token_hash = events::Sha256Hex(outcome.token);
+  }
+  if (const auto* c = std::get_if<RevokeToken>(&command)) {
+    prepared.token_hash = c->token.empty() ? c->token_hash : events::Sha256Hex(c->token);
+  }
+  return Status::Ok();
+}
+
+// argon2id costs ~160 ms of a core: it runs here, on the caller's thread, never the writer's.
+Status CommandRunner::PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
+                                      CommandOutcome& outcome) {
+  std::string password = choice.password;
+  if (choice.generate) {
+    password = domain::GenerateTemporaryPassword(*random_);
+    outcome.temporary_password = password;
+  } else if (Status s = domain::CheckPasswordPolicy(password); !s.ok()) {
+    return s;
+  }
+  if (!hashes_.try_acquire_for(kHashWaitMax)) {
+    return PasswordsBusy();
+  }
+  auto hash = domain::HashPassword(password);
+  hashes_.release();
+  if (!hash.ok()) return hash.status();
+  prepared.password_hash = std::move(hash).value();
+  prepared.password_generated = choice.generate;
+  return Status::Ok();
+}
+
+}  // namespace cledger

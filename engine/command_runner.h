@@ -1,0 +1,45 @@
+// Runs commands: decides who may run one before any work, prepares what the writer thread must
+// not compute (fresh ids, token digests, argon2id password hashes), hands the decision to the
+// store's single writer and completes the outcome once the commit is durable.
+//
+// Thread-safety: Submit may be called from any number of threads at once.
+#pragma once
+
+#include <future>
+#include <memory>
+#include <optional>
+#include <semaphore>
+
+#include "cledger/commands.h"
+#include "cledger/world.h"
+#include "engine/domain/rules.h"
+#include "engine/projection_host.h"
+#include "engine/store/log_store.h"
+
+namespace cledger {
+
+class CommandRunner {
+ public:
+  CommandRunner(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random);
+
+  // As Engine::ExecuteAsync. REQUIRES: the future is consumed before this runner goes.
+  std::future<Result<CommandOutcome>> Submit(const CommandContext& context, Command command);
+
+ private:
+  Status CheckTarget(const CommandContext& context, const Command& command);
+  Result<bool> IsRetry(const CommandContext& context, const Command& command,
+                       const std::string& fingerprint);
+  Status CheckSamePassword(const store::LogStore::Recorded& recorded, const std::string& given);
+  Status Prepare(const Command& command, domain::Prepared& prepared, CommandOutcome& outcome);
+  Status PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
+                         CommandOutcome& outcome);
+  Result<CommandOutcome> Finish(Result<CommitResult> committed, CommandOutcome outcome,
+                                const std::optional<domain::Decision>& decision);
+
+  store::LogStore& store_;
+  ProjectionHost& host_;
+  std::shared_ptr<Random> random_;
+  std::counting_semaphore<> hashes_;  // argon2id hashes running now, at most one per core
+};
+
+}  // namespace cledger

@@ -1,0 +1,69 @@
+#include "engine/history.h"
+
+#include "engine/domain/rules.h"
+#include "engine/domain/roles.h"
+#include "engine/snapshot.h"
+#include "engine/time_travel.h"
+
+namespace cledger {
+namespace {
+
+namespace pj = projections;
+
+// Keeps the entries recorded within [from_us, to_us].
+Result<std::vector<AuditEntry>> Within(Result<std::vector<AuditEntry>> entries, int64_t from_us,
+                                       int64_t to_us) {
+  if (!entries.ok()) return entries;
+  std::erase_if(*entries, [&](const AuditEntry& e) {
+    return e.recorded_at_us < from_us || e.recorded_at_us > to_us;
+  });
+  return entries;
+}
+
+}  // namespace
+
+Result<std::vector<AuditEntry>> History::ContactHistory(const Principal& who,
+                                                        const std::string& id,
+                                                        const AsOf& as_of) {
+  return Trail(who, pj::AuditIndex::kStream, domain::ContactStream(id), as_of);
+}
+
+Result<std::vector<AuditEntry>> History::CustomerHistory(const Principal& who,
+                                                         const std::string& id,
+                                                         const AsOf& as_of) {
+  return Trail(who, pj::AuditIndex::kCustomer, id, as_of);
+}
+
+Result<std::vector<AuditEntry>> History::ActorHistory(const Principal& who,
+                                                      const std::string& actor_id,
+                                                      int64_t from_us, int64_t to_us) {
+  return Within(Trail(who, pj::AuditIndex::kActor, actor_id, {}), from_us, to_us);
+}
+
+Result<std::vector<AuditEntry>> History::TenantAudit(const Principal& who, int64_t from_us,
+                                                     int64_t to_us) {
+  if (Status s = domain::Authorize(who, domain::Action::kReadHistory); !s.ok()) return s;
+  AwaitAudit();
+  Snapshot snap(store_, host_);
+  return Within(pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant), from_us, to_us);
+}
+
+Result<std::vector<AuditEntry>> History::Trail(const Principal& who, pj::AuditIndex index,
+                                               const std::string& id, const AsOf& as_of) {
+  if (Status s = domain::Authorize(who, domain::Action::kReadHistory); !s.ok()) return s;
+  AwaitAudit();
+  uint64_t to = UINT64_MAX;
+  if (TimeTravel::InThePast(as_of)) {
+    auto position = PositionAt(store_, as_of);
+    if (!position.ok()) return position.status();
+    to = *position;
+  }
+  Snapshot snap(store_, host_);
+  return pj::AuditTrail(snap.Kv(pj::kAudit), who.tenant, index, id, to);
+}
+
+void History::AwaitAudit() {
+  host_.AwaitFollowers(store_.GetHead().position, std::chrono::seconds(5));
+}
+
+}  // namespace cledger

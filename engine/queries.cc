@@ -1,0 +1,97 @@
+#include "engine/queries.h"
+
+#include "engine/domain/profile_contact.h"
+#include "engine/domain/rules.h"
+#include "engine/domain/roles.h"
+#include "events/hash.h"
+#include "projections/views.h"
+
+namespace cledger {
+namespace {
+
+namespace pj = projections;
+
+}  // namespace
+
+Result<Principal> Queries::Authenticate(const std::string& token) {
+  Snapshot snap(store_, host_, /*consistent=*/false);
+  auto principal = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), events::Sha256Hex(token));
+  if (!principal.ok()) return principal.status();
+  if (!*principal) {
+    return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
+  }
+  return std::move(**principal);
+}
+
+Result<ContactView> Queries::GetContact(const Principal& who, const std::string& id,
+                                        const AsOf& as_of) {
+  if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
+  if (auto customer_id = domain::ProfileCustomerId(id)) {
+    auto customer = GetCustomer(who, std::string(*customer_id), as_of);
+    if (!customer.ok()) return Status(Code::kNotFound, "contact_not_found", "no such contact");
+    return domain::ProfileContact(*customer);
+  }
+  auto view = travel_.Read(pj::kContacts, who.tenant, domain::ContactStream(id), as_of,
+                           [&](pj::Kv& kv) { return pj::GetContact(kv, who.tenant, id); });
+  if (!view.ok()) return view.status();
+  if (!*view) return Status(Code::kNotFound, "contact_not_found", "no contact '" + id + "'");
+  return **view;
+}
+
+Result<CustomerView> Queries::GetCustomer(const Principal& who, const std::string& id,
+                                          const AsOf& as_of) {
+  if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
+  auto view = travel_.Read(pj::kCustomers, who.tenant, domain::CustomerStream(id), as_of,
+                           [&](pj::Kv& kv) { return pj::GetCustomer(kv, who.tenant, id); });
+  if (!view.ok()) return view.status();
+  if (!*view) return Status(Code::kNotFound, "customer_not_found", "no customer '" + id + "'");
+  return **view;
+}
+
+Result<std::vector<ContactView>> Queries::ListContacts(const Principal& who,
+                                                       const std::string& customer_id,
+                                                       ContactStatus status) {
+  if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
+  Snapshot snap(store_, host_);
+  auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
+  if (!customer.ok()) return customer.status();
+  if (!*customer) return Status::NotFound("customer_not_found", "no such customer");
+  auto linked = Linked(snap, who.tenant, customer_id);
+  if (!linked.ok()) return linked.status();
+  std::vector<ContactView> contacts;
+  for (domain::LinkedContact& l : *linked) contacts.push_back(std::move(l.contact));
+  return domain::ContactList(**customer, std::move(contacts), status);
+}
+
+Result<std::vector<Recipient>> Queries::Recipients(const Principal& who,
+                                                   const std::string& customer_id,
+                                                   const std::string& kind) {
+  if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
+  auto parsed = domain::ParseRecipientKind(kind);
+  if (!parsed.ok()) return parsed.status();
+  Snapshot snap(store_, host_);
+  auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
+  if (!customer.ok()) return customer.status();
+  if (!*customer || (*customer)->deleted) {
+    return Status::NotFound("customer_not_found", "no customer '" + customer_id + "'");
+  }
+  auto linked = Linked(snap, who.tenant, customer_id);
+  if (!linked.ok()) return linked.status();
+  return domain::Recipients(**customer, *linked, *parsed);
+}
+
+Result<std::vector<domain::LinkedContact>> Queries::Linked(Snapshot& snap,
+                                                           const std::string& tenant,
+                                                           const std::string& customer_id) {
+  auto links = pj::LinksOf(snap.Kv(pj::kLinks), tenant, customer_id);
+  if (!links.ok()) return links.status();
+  std::vector<domain::LinkedContact> linked;
+  for (auto& link : *links) {
+    auto contact = pj::GetContact(snap.Kv(pj::kContacts), tenant, link.contact_id);
+    if (!contact.ok()) return contact.status();
+    if (*contact) linked.push_back({std::move(**contact), std::move(link.roles)});
+  }
+  return linked;
+}
+
+}  // namespace cledger

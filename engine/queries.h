@@ -1,0 +1,46 @@
+// The engine's reads of current (and, through time travel, past) views: tokens, contacts,
+// customers, a customer's contact list and its recipients. The domain decides what the
+// profile contact is and who receives what; this class only reads.
+//
+// Thread-safety: any number of threads at once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cledger/engine.h"
+#include "engine/domain/recipients.h"
+#include "engine/projection_host.h"
+#include "engine/snapshot.h"
+#include "engine/store/log_store.h"
+#include "engine/time_travel.h"
+
+namespace cledger {
+
+class Queries {
+ public:
+  Queries(store::LogStore& store, ProjectionHost& host)
+      : store_(store), host_(host), travel_(store, host) {}
+
+  // Each as the Engine method of the same name.
+  Result<Principal> Authenticate(const std::string& token);
+  Result<ContactView> GetContact(const Principal& who, const std::string& id, const AsOf& as_of);
+  Result<CustomerView> GetCustomer(const Principal& who, const std::string& id,
+                                   const AsOf& as_of);
+  Result<std::vector<ContactView>> ListContacts(const Principal& who,
+                                                const std::string& customer_id,
+                                                ContactStatus status);
+  Result<std::vector<Recipient>> Recipients(const Principal& who, const std::string& customer_id,
+                                            const std::string& kind);
+
+ private:
+  // The contacts linked to the customer, in link order, with each link's roles.
+  Result<std::vector<domain::LinkedContact>> Linked(Snapshot& snap, const std::string& tenant,
+                                                    const std::string& customer_id);
+
+  store::LogStore& store_;
+  ProjectionHost& host_;
+  TimeTravel travel_;
+};
+
+}  // namespace cledger

@@ -1,0 +1,47 @@
+#include "engine/time_travel.h"
+
+#include <algorithm>
+
+namespace cledger {
+namespace {
+
+constexpr size_t kReplayBatch = 1000;  // a stream's events read at a time
+
+}  // namespace
+
+// A time maps to the last position recorded at or before it; recorded_at never decreases
+// along the log, so a binary search finds it.
+Result<uint64_t> PositionAt(Ledger& log, const AsOf& as_of) {
+  const uint64_t head = log.GetHead().position;
+  if (as_of.position) return std::min(*as_of.position, head);
+  uint64_t low = 0, high = head;  // invariant: event `low` is at or before the time
+  while (low < high) {
+    const uint64_t mid = low + (high - low + 1) / 2;
+    auto event = log.Read(mid, 1);
+    if (!event.ok() || event->empty()) return Status(Code::kIoError, "storage_error", "read failed");
+    if (event->front().recorded_at_us <= *as_of.time_us) {
+      low = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  return low;
+}
+
+Status TimeTravel::Replay(const projections::Projection& projection, const std::string& tenant,
+                          const std::string& stream, const AsOf& as_of, projections::Kv& past) {
+  auto position = PositionAt(store_, as_of);
+  if (!position.ok()) return position.status();
+  for (uint64_t version = 1;;) {
+    auto events = store_.ReadStream(tenant, stream, version, kReplayBatch);
+    if (!events.ok()) return events.status();
+    for (const Event& e : *events) {
+      if (e.position > *position) return Status::Ok();
+      if (Status s = projection.Apply(past, e); !s.ok()) return s;
+    }
+    if (events->size() < kReplayBatch) return Status::Ok();
+    version = events->back().stream_version + 1;
+  }
+}
+
+}  // namespace cledger
