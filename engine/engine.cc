@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+#include "base/hex.h"
+#include "base/text.h"
 #include "engine/domain/fingerprint.h"
 #include "engine/domain/password.h"
 #include "engine/domain/rules.h"
@@ -51,13 +53,7 @@ Status CannotRead(const Principal& who) {
 std::string RandomHex(Random& random, size_t bytes) {
   std::vector<uint8_t> raw(bytes);
   random.Fill(raw.data(), raw.size());
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : raw) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xF]);
-  }
-  return out;
+  return base::Hex(raw);
 }
 
 // The read-only contact the customer's first email stands for.
@@ -505,7 +501,7 @@ Result<std::vector<Recipient>> EngineImpl::Recipients(const Principal& who,
   std::vector<Recipient> out;
   std::set<std::string> seen;
   auto add = [&](const std::string& email, const std::string& contact, const std::string& format) {
-    if (!email.empty() && seen.insert(domain::NormalizeEmail(email)).second) {
+    if (!email.empty() && seen.insert(base::NormalizeEmail(email)).second) {
       out.push_back({email, contact, invoice ? format : ""});
     }
   };

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/text.h"
 #include "events/hash.h"
 #include "events_generated.h"
 
@@ -323,9 +324,9 @@ Result<Event> DecodeEvent(std::string_view bytes) {
 
 namespace {
 
-// Whether `body` held a secret, which is now kRedactedSecret.
+// Whether `body` held a secret, which now reads base::kRedacted.
 bool RedactBody(EventBody& body) {
-  const std::string redacted(kRedactedSecret);
+  const std::string redacted(base::kRedacted);
   if (auto* reset = std::get_if<ContactPasswordReset>(&body)) {
     reset->password_hash = redacted;
   } else if (auto* issued = std::get_if<TokenIssued>(&body)) {

@@ -27,9 +27,8 @@ Hash ComputeChainHash(std::string_view bytes);
 
 // What readers outside the engine get of an event's bytes: the same bytes when the event
 // carries no secret, otherwise the event re-encoded with each secret (`password_hash`,
-// `token_hash`) read as kRedactedSecret. A re-encoded event's bytes no longer match its chain
+// `token_hash`) reading base::kRedacted. A re-encoded event's bytes no longer match its chain
 // hash, so a reader cannot verify the chain through such an event.
-inline constexpr std::string_view kRedactedSecret = "[redacted]";
 Result<std::string> RedactSecrets(std::string_view bytes);
 
 // Writes `hash` into the encoded event's `hash` field.

@@ -5,19 +5,9 @@
 #include <cassert>
 #include <memory>
 
-namespace cledger {
+#include "base/hex.h"
 
-std::string HexOf(const Hash& hash) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(hash.size() * 2, '0');
-  for (size_t i = 0; i < hash.size(); ++i) {
-    out[2 * i] = kDigits[hash[i] >> 4];
-    out[2 * i + 1] = kDigits[hash[i] & 0xF];
-  }
-  return out;
-}
-
-namespace events {
+namespace cledger::events {
 
 Hash Sha256(std::initializer_list<std::string_view> parts) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
@@ -35,7 +25,6 @@ Hash Sha256(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
-std::string Sha256Hex(std::string_view data) { return HexOf(Sha256({data})); }
+std::string Sha256Hex(std::string_view data) { return base::Hex(Sha256({data})); }
 
-}  // namespace events
-}  // namespace cledger
+}  // namespace cledger::events

@@ -1,6 +1,8 @@
 // The routes of events, the ledger, admin and ops, and the stream's plan and frames.
 #include <spdlog/spdlog.h>
 
+#include "base/hex.h"
+#include "base/time.h"
 #include "engine/api/handlers_call.h"
 #include "events/codec.h"
 
@@ -49,7 +51,8 @@ HttpResponse Handlers::Verify(Call& call) {
   const bool digest_only = call.request.target.starts_with("/v1/ledger/digest");
   if (digest_only) {
     const Head head = engine_.ledger().GetHead();
-    return JsonResponse(200, json::object{{"position", head.position}, {"hash", HexOf(head.hash)}});
+    return JsonResponse(200,
+                        json::object{{"position", head.position}, {"hash", base::Hex(head.hash)}});
   }
   const Verification verification = SharedVerification();
   const VerifyReport& chain = verification.chain;
@@ -65,7 +68,7 @@ HttpResponse Handlers::Verify(Call& call) {
                       {"first_broken_position", chain.first_broken_position},
                       {"problem", chain.problem},
                       {"position", chain.head.position},
-                      {"hash", HexOf(chain.head.hash)},
+                      {"hash", base::Hex(chain.head.hash)},
                       {"projections", std::move(projections)},
                       {"verified_at", verification.finished_at}};
   return JsonResponse(200, report);
@@ -92,9 +95,9 @@ Handlers::Verification Handlers::SharedVerification() {
   if (auto mismatches = engine_.VerifyProjections(); mismatches.ok()) {
     run.mismatches = std::move(mismatches).value();
   }
-  run.finished_at = Rfc3339Micros(std::chrono::duration_cast<std::chrono::microseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count());
+  run.finished_at = base::Rfc3339Micros(std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
   lock.lock();
   verified_at_ = std::chrono::steady_clock::now();
   promise.set_value(run);
@@ -153,7 +156,7 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
       auto stats = engine_.Stats();
       if (!stats.ok()) return Problem(stats.status());
       return JsonResponse(200, json::object{{"position", stats->head.position},
-                                            {"hash", HexOf(stats->head.hash)},
+                                            {"hash", base::Hex(stats->head.hash)},
                                             {"events", stats->head.position},
                                             {"commits", stats->ledger.total_commits},
                                             {"tenants", stats->tenants},

@@ -22,7 +22,6 @@ namespace {
 
 // The longest piece of caller input a path or message may repeat.
 constexpr size_t kQuoteMax = 40;
-constexpr const char* kRedacted = "[redacted]";
 constexpr bool kRequired = true;
 
 Status Invalid(std::string reason, std::string message, std::string field = {}) {

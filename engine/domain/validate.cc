@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "base/text.h"
+
 namespace cledger::domain {
 namespace {
 
@@ -56,18 +58,11 @@ static_assert(std::ranges::is_sorted(kIsoCountries));
 bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsAsciiAlnum(char c) { return IsAsciiAlpha(c) || IsAsciiDigit(c); }
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 bool IsOneOf(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
 
 template <size_t N>
 bool IsOneOf(std::string_view value, const std::array<std::string_view, N>& allowed) {
   return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
-}
-
-std::string_view Trim(std::string_view s) {
-  const size_t begin = s.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
 }
 
 std::vector<std::string_view> Split(std::string_view s, char separator) {
@@ -153,7 +148,7 @@ bool IsLocalhost(std::string_view host) {
   constexpr std::string_view kLocalhost = "localhost";
   return host.size() == kLocalhost.size() &&
          std::equal(host.begin(), host.end(), kLocalhost.begin(),
-                    [](char a, char b) { return AsciiLower(a) == b; });
+                    [](char a, char b) { return base::AsciiLower(a) == b; });
 }
 
 // Printable ASCII only: Boost.URL would refuse the rest anyway, but saying so up front keeps
@@ -231,7 +226,7 @@ Status CheckPlainFields(const ContactFields& f) {
 
 Status CheckContactEmail(const std::string& email) {
   if (Status s = CheckText(email, "email", kTextBytesMax); !s.ok()) return s;
-  const std::string_view trimmed = Trim(email);
+  const std::string_view trimmed = base::TrimBlanks(email);
   if (!trimmed.empty() && !IsValidEmail(trimmed)) {
     return Invalid("invalid_email", "email must be a single address like name@example.com",
                    "email");
@@ -340,7 +335,7 @@ Status CheckCommunication(const Communication& c) {
 }
 
 Status CheckCustomerName(std::string_view name) {
-  if (Trim(name).empty()) return Invalid("required", "name is required", "name");
+  if (base::TrimBlanks(name).empty()) return Invalid("required", "name is required", "name");
   return CheckText(name, "name", kTextBytesMax);
 }
 
@@ -385,16 +380,10 @@ bool IsValidEmail(std::string_view s) {
   return IsValidLocalPart(s.substr(0, at)) && IsValidEmailDomain(s.substr(at + 1));
 }
 
-std::string NormalizeEmail(std::string_view s) {
-  std::string out(Trim(s));
-  std::transform(out.begin(), out.end(), out.begin(), AsciiLower);
-  return out;
-}
-
 std::vector<std::string> SplitEmails(std::string_view comma_separated) {
   std::vector<std::string> out;
   for (std::string_view piece : Split(comma_separated, ',')) {
-    piece = Trim(piece);
+    piece = base::TrimBlanks(piece);
     if (!piece.empty()) out.emplace_back(piece);
   }
   return out;

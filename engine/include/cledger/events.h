@@ -174,6 +174,4 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
-std::string HexOf(const Hash& hash);
-
 }  // namespace cledger

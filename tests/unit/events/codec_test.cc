@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "base/text.h"
 #include "cledger/ledger.h"
 #include "tests/support/sample_events.h"
 #include "tests/support/temp_dir.h"
@@ -39,7 +40,7 @@ TEST_CASE("RedactingSecretsReplacesEachHashAndLeavesEveryOtherEventByteForByte")
     REQUIRE(redacted.ok());
     Result<Event> decoded = events::DecodeEvent(*redacted);
     REQUIRE(decoded.ok());
-    const std::string kept(events::kRedactedSecret);
+    const std::string kept(base::kRedacted);
     if (const auto* reset = std::get_if<ContactPasswordReset>(&decoded->body)) {
       CHECK(reset->password_hash == kept);
     } else if (const auto* issued = std::get_if<TokenIssued>(&decoded->body)) {
