@@ -262,7 +262,7 @@ Status ProjectionHost::Rebuild(const std::string& name, const Progress& progress
     write.sync = true;
     rocksdb::Status s = store_.db()->Put(write, store_.Family(store::kCfMeta), MetaKey(name),
                                          std::to_string(generation));
-    if (!s.ok()) return Status(Code::kIoError, "storage_error", s.ToString());
+    if (!s.ok()) return Status::IoError("storage_error", s.ToString());
     std::lock_guard lock(mu_);
     Hosted& hosted = hosted_.find(name)->second;
     old_family = FamilyName(name, hosted.generation);

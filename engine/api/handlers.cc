@@ -110,7 +110,8 @@ std::optional<RouteId> Handlers::Match(const HttpRequest& request,
                                        HttpResponse& error) const {
   auto url = boost::urls::parse_origin_form(request.target);
   if (!url) {
-    error = Problem(Invalid("invalid_target", "the request target is not a valid URL", "target"));
+    error = Problem(Status::InvalidArgument("invalid_target",
+                                            "the request target is not a valid URL", "target"));
     return std::nullopt;
   }
   std::vector<std::string> segments;
@@ -327,7 +328,8 @@ HttpResponse Handlers::Read(RouteId route, Call& call) {
     case RouteId::kListContacts: {
       const std::string status = call.Query("status").value_or("active");
       if (status != "active" && status != "inactive" && status != "all") {
-        return Problem(Invalid("invalid_enum", "status is active, inactive or all", "status"));
+        return Problem(
+            Status::InvalidArgument("invalid_enum", "status is active, inactive or all", "status"));
       }
       return page(engine_.ListContacts(call.who, id,
                                        status == "all"        ? ContactStatus::kAll
@@ -336,7 +338,7 @@ HttpResponse Handlers::Read(RouteId route, Call& call) {
     }
     case RouteId::kRecipients: {
       auto kind = call.Query("kind");
-      if (!kind) return Problem(Invalid("required", "kind is required", "kind"));
+      if (!kind) return Problem(Status::InvalidArgument("required", "kind is required", "kind"));
       return page(engine_.Recipients(call.who, id, *kind));
     }
     case RouteId::kContactHistory: return page(engine_.ContactHistory(call.who, id, *as_of));
@@ -347,7 +349,9 @@ HttpResponse Handlers::Read(RouteId route, Call& call) {
       for (auto [key, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
         if (auto text = call.Query(key)) {
           auto us = ParseRfc3339(*text);
-          if (!us.ok()) return Problem(Invalid("invalid_time", "an RFC 3339 time", key));
+          if (!us.ok()) {
+            return Problem(Status::InvalidArgument("invalid_time", "an RFC 3339 time", key));
+          }
           *out = *us;
         }
       }

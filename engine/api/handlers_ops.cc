@@ -145,7 +145,8 @@ HttpResponse Handlers::Admin(RouteId route, Call& call) {
       if (!o.ok()) return Problem(o.status());
       const json::value* dir = o->if_contains("dir");
       if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
-        return Problem(Invalid("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
+        return Problem(Status::InvalidArgument(
+            "required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
       }
       // Read before: the backup holds at least this head, and maybe commits made meanwhile.
       const Head head = engine_.ledger().GetHead();
@@ -263,7 +264,8 @@ Result<StreamPlan> Handlers::PlanStream(Call& call) {
     auto last = ParseU64(request.last_event_id);
     // The largest position would wrap to the start of the ledger.
     if (!last || *last == UINT64_MAX) {
-      return Invalid("invalid_header", "Last-Event-ID is a position", "Last-Event-ID");
+      return Status::InvalidArgument("invalid_header", "Last-Event-ID is a position",
+                                     "Last-Event-ID");
     }
     plan.from = *last + 1;
   } else if (call.Query("from")) {
@@ -276,7 +278,7 @@ Result<StreamPlan> Handlers::PlanStream(Call& call) {
       const size_t comma = rest.find(',');
       const std::string type(rest.substr(0, comma));
       if (!IsEventTypeName(type)) {
-        return Invalid("invalid_enum", "unknown event type in types", "types");
+        return Status::InvalidArgument("invalid_enum", "unknown event type in types", "types");
       }
       plan.types.insert(type);
       rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);

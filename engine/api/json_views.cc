@@ -13,10 +13,6 @@ namespace json = boost::json;
 
 namespace {
 
-Status Invalid(std::string reason, std::string message) {
-  return Status(Code::kInvalidArgument, std::move(reason), std::move(message));
-}
-
 // ---- Views to JSON -----------------------------------------------------------------------
 
 json::array StringsJson(const std::vector<std::string>& strings) {
@@ -317,9 +313,9 @@ Result<int64_t> ParseRfc3339(std::string_view text) {
   // A leap second (:60) is accepted as RFC 3339 allows; Unix time folds it into the next one.
   if (!shaped || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) ||
       hour > 23 || minute > 59 || second > 60) {
-    return Invalid("invalid_time",
-                   "must be an RFC 3339 time such as 2026-11-21T04:31:39Z or "
-                   "2026-11-21T05:31:39.5+01:00");
+    return Status::InvalidArgument("invalid_time",
+                                   "must be an RFC 3339 time such as 2026-11-21T04:31:39Z or "
+                                   "2026-11-21T05:31:39.5+01:00");
   }
   const int64_t seconds =
       DaysFromCivil(year, month, day) * 86'400 + hour * 3600 + minute * 60 + second - offset;
