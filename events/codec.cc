@@ -360,5 +360,20 @@ void PatchHash(std::string& bytes, const Hash& hash) {
   std::memcpy(e->mutable_hash(), hash.data(), hash.size());
 }
 
+void AppendSizePrefixed(std::string& out, std::string_view bytes) {
+  uint8_t prefix[sizeof(flatbuffers::uoffset_t)];
+  flatbuffers::WriteScalar(prefix, static_cast<flatbuffers::uoffset_t>(bytes.size()));
+  out.append(reinterpret_cast<const char*>(prefix), sizeof prefix).append(bytes);
+}
+
+std::optional<std::string_view> NextSizePrefixed(std::string_view& in) {
+  constexpr size_t kPrefixBytes = sizeof(flatbuffers::uoffset_t);
+  if (in.size() < kPrefixBytes) return std::nullopt;
+  const size_t size = flatbuffers::GetPrefixedSize(reinterpret_cast<const uint8_t*>(in.data()));
+  const std::string_view bytes = in.substr(kPrefixBytes, size);
+  in.remove_prefix(kPrefixBytes + bytes.size());
+  return bytes;
+}
+
 }  // namespace events
 }  // namespace cledger

@@ -27,9 +27,7 @@ HttpResponse Handlers::Events(Call& call) {
       auto raw = engine_.ledger().ReadRaw(e.position);
       if (raw.ok()) raw = events::RedactSecrets(*raw);
       if (!raw.ok()) return Problem(raw.status());
-      const uint32_t size = static_cast<uint32_t>(raw->size());
-      for (int i = 0; i < 4; ++i) response.body.push_back(static_cast<char>(size >> (8 * i)));
-      response.body += *raw;
+      events::AppendSizePrefixed(response.body, *raw);
     }
     response.headers.push_back({"X-Next-Position", std::to_string(next)});
     return response;

@@ -122,17 +122,10 @@ struct RawDb {
   }
 };
 
-std::vector<std::string> Frames(const std::string& bytes) {
+std::vector<std::string> Frames(std::string_view bytes) {
   std::vector<std::string> frames;
-  for (size_t at = 0; at + 4 <= bytes.size();) {
-    uint32_t size = 0;
-    for (size_t i = 0; i < 4; ++i) {
-      size |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + i])) << (8 * i);
-    }
-    REQUIRE(at + 4 + size <= bytes.size());
-    frames.push_back(bytes.substr(at + 4, size));
-    at += 4 + size;
-  }
+  while (auto frame = events::NextSizePrefixed(bytes)) frames.emplace_back(*frame);
+  REQUIRE(bytes.empty());
   return frames;
 }
 
