@@ -8,20 +8,7 @@
 #include "events/hash.h"
 #include "events_generated.h"
 
-namespace cledger {
-
-std::string_view EventTypeName(const EventBody& body) {
-  return fb::EnumNameBody(static_cast<fb::Body>(body.index() + 1));
-}
-
-bool IsEventTypeName(std::string_view name) {
-  for (size_t i = 1; i <= static_cast<size_t>(fb::Body::MAX); ++i) {
-    if (name == fb::EnumNamesBody()[i]) return true;
-  }
-  return false;
-}
-
-namespace events {
+namespace cledger::events {
 namespace {
 
 using Builder = flatbuffers::FlatBufferBuilder;
@@ -30,6 +17,7 @@ using Off = flatbuffers::Offset<T>;
 
 static_assert(sizeof(fb::Hash32) == sizeof(Hash));
 static_assert(std::variant_size_v<EventBody> == static_cast<size_t>(fb::Body::MAX));
+static_assert(kEventTypeNames.size() == static_cast<size_t>(fb::Body::MAX));
 
 // Empty strings and lists are left out of the buffer; absent reads back as empty.
 Off<flatbuffers::String> Str(Builder& b, const std::string& s) {
@@ -375,5 +363,4 @@ std::optional<std::string_view> NextSizePrefixed(std::string_view& in) {
   return bytes;
 }
 
-}  // namespace events
-}  // namespace cledger
+}  // namespace cledger::events

@@ -1,7 +1,9 @@
 // Events as plain C++ values. The ledger stores them as FlatBuffers (schemas/events.fbs);
-// these types mirror that schema field for field and keep FlatBuffers out of the API.
+// these types mirror that schema field for field and keep FlatBuffers out of the API. Every
+// layer folds or encodes them, so this header declares types and inline functions only.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -147,9 +149,32 @@ using EventBody =
                  ContactConvertedToShared, ContactRolesChanged, ContactDeleted, ContactRestored,
                  ContactPasswordReset>;
 
+// Each event type's contract name, in EventBody's order: the names of the schema's `Body`
+// union (events/codec.cc and its test hold the two equal). Append only.
+inline constexpr std::array<std::string_view, std::variant_size_v<EventBody>> kEventTypeNames = {
+    "TenantCreated",
+    "TokenIssued",
+    "TokenRevoked",
+    "CustomerCreated",
+    "CustomerUpdated",
+    "CustomerDeleted",
+    "ContactCreated",
+    "ContactEdited",
+    "ContactShared",
+    "ContactUnlinked",
+    "ContactConvertedToShared",
+    "ContactRolesChanged",
+    "ContactDeleted",
+    "ContactRestored",
+    "ContactPasswordReset"};
+
 // The event type's contract name, e.g. "ContactShared".
-std::string_view EventTypeName(const EventBody& body);
-bool IsEventTypeName(std::string_view name);
+inline std::string_view EventTypeName(const EventBody& body) {
+  return kEventTypeNames[body.index()];
+}
+inline bool IsEventTypeName(std::string_view name) {
+  return std::find(kEventTypeNames.begin(), kEventTypeNames.end(), name) != kEventTypeNames.end();
+}
 
 // An event a command wants to append; the ledger assigns everything else.
 struct NewEvent {

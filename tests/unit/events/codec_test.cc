@@ -8,6 +8,7 @@
 
 #include "base/text.h"
 #include "cledger/ledger.h"
+#include "events_generated.h"
 #include "tests/support/sample_events.h"
 #include "tests/support/temp_dir.h"
 
@@ -63,6 +64,16 @@ TEST_CASE("EventTypeNamesAreTheContractNames") {
   CHECK(EventTypeName(ContactPasswordReset{}) == "ContactPasswordReset");
   CHECK(EventTypeName(TenantCreated{}) == "TenantCreated");
   CHECK(EventTypeName(ContactConvertedToShared{}) == "ContactConvertedToShared");
+  CHECK(IsEventTypeName("ContactShared"));
+  CHECK_FALSE(IsEventTypeName("NONE"));
+  CHECK_FALSE(IsEventTypeName("contactshared"));
+}
+
+TEST_CASE("EventTypeNamesAreTheSchemasBodyUnionInItsOrder") {
+  REQUIRE(kEventTypeNames.size() == static_cast<size_t>(fb::Body::MAX));
+  for (size_t i = 0; i < kEventTypeNames.size(); ++i) {
+    CHECK(kEventTypeNames[i] == fb::EnumNamesBody()[i + 1]);
+  }
 }
 
 TEST_CASE("TheHashCoversEveryByteSoAnyFlippedByteIsDetected") {
