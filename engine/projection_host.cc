@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include "base/hex.h"
+#include "base/keys.h"
 #include "engine/store/errors.h"
 #include "engine/store/keys.h"
 #include "engine/store/kv_adapters.h"
@@ -21,15 +23,13 @@ constexpr std::chrono::milliseconds kFollowRetryMax{5000};
 std::string MetaKey(std::string_view name) { return "projection/" + std::string(name); }
 
 std::string Printable(std::string_view key) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : key) {
+  for (size_t i = 0; i < key.size(); ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
     if (c >= 0x20 && c < 0x7F && c != '\\') {
       out.push_back(static_cast<char>(c));
     } else {
-      out += "\\x";
-      out.push_back(kDigits[c >> 4]);
-      out.push_back(kDigits[c & 0xF]);
+      out += "\\x" + base::Hex(key.substr(i, 1));
     }
   }
   return out;
@@ -169,7 +169,7 @@ Status ProjectionHost::FoldCommit(store::Txn& txn, const std::vector<Event>& eve
 }
 
 void ProjectionHost::MarkApplied(store::Txn& txn, uint64_t head) {
-  const std::string applied = store::U64Key(head);
+  const std::string applied = base::U64Key(head);
   for (const projections::Projection* p : projections::All()) {
     if (p->Inline()) txn.Put(Family(*p), kAppliedKey, applied);
   }
@@ -192,7 +192,7 @@ Result<uint64_t> ProjectionHost::Applied(const std::string& family) {
   rocksdb::Status s = store_.db()->Get(rocksdb::ReadOptions(), handle, kAppliedKey, &value);
   if (s.IsNotFound()) return uint64_t{0};
   if (!s.ok()) return store::FromRocks(s, "reading a projection's applied position");
-  return store::DecodeU64(value);
+  return base::DecodeU64(value);
 }
 
 Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projection,
@@ -212,7 +212,7 @@ Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projec
       if (Status s = projection.Apply(kv, event); !s.ok()) return s;
     }
     const uint64_t last = events->back().position;
-    kv.Put(kAppliedKey, store::U64Key(last));
+    kv.Put(kAppliedKey, base::U64Key(last));
     if (!txn.status().ok()) return txn.status();
     if (Status s = store_.WriteSide(txn.batch(), sync); !s.ok()) return s;
     done = last;
@@ -263,7 +263,7 @@ Status ProjectionHost::Rebuild(const std::string& name, const Progress& progress
     write.sync = true;
     rocksdb::Status s = store_.db()->Put(write, store_.Family(store::kCfMeta), MetaKey(name),
                                          std::to_string(generation));
-    if (!s.ok()) return Status(Code::kIoError, "storage_error", s.ToString());
+    if (!s.ok()) return Status::IoError("storage_error", s.ToString());
     std::lock_guard lock(mu_);
     Hosted& hosted = hosted_.find(name)->second;
     old_family = FamilyName(name, hosted.generation);

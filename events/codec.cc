@@ -4,22 +4,11 @@
 #include <cstring>
 #include <string>
 
+#include "base/text.h"
 #include "events/hash.h"
 #include "events_generated.h"
 
 namespace cledger {
-
-std::string_view EventTypeName(const EventBody& body) {
-  return fb::EnumNameBody(static_cast<fb::Body>(body.index() + 1));
-}
-
-bool IsEventTypeName(std::string_view name) {
-  for (size_t i = 1; i <= static_cast<size_t>(fb::Body::MAX); ++i) {
-    if (name == fb::EnumNamesBody()[i]) return true;
-  }
-  return false;
-}
-
 namespace events {
 namespace {
 
@@ -29,6 +18,7 @@ using Off = flatbuffers::Offset<T>;
 
 static_assert(sizeof(fb::Hash32) == sizeof(Hash));
 static_assert(std::variant_size_v<EventBody> == static_cast<size_t>(fb::Body::MAX));
+static_assert(kEventTypeNames.size() == static_cast<size_t>(fb::Body::MAX));
 
 // Empty strings and lists are left out of the buffer; absent reads back as empty.
 Off<flatbuffers::String> Str(Builder& b, const std::string& s) {
@@ -296,9 +286,9 @@ std::string EncodeEvent(const Event& event) {
 
 namespace {
 
-// Whether `body` held a secret, which is now kRedactedSecret.
+// Whether `body` held a secret, which now reads base::kRedacted.
 bool RedactBody(EventBody& body) {
-  const std::string redacted(kRedactedSecret);
+  const std::string redacted(base::kRedacted);
   if (auto* reset = std::get_if<ContactPasswordReset>(&body)) {
     reset->password_hash = redacted;
   } else if (auto* issued = std::get_if<TokenIssued>(&body)) {
@@ -330,6 +320,21 @@ Hash ComputeChainHash(std::string_view bytes) {
 void PatchHash(std::string& bytes, const Hash& hash) {
   fb::Event* e = fb::GetMutableEvent(bytes.data());
   std::memcpy(e->mutable_hash(), hash.data(), hash.size());
+}
+
+void AppendSizePrefixed(std::string& out, std::string_view bytes) {
+  uint8_t prefix[sizeof(flatbuffers::uoffset_t)];
+  flatbuffers::WriteScalar(prefix, static_cast<flatbuffers::uoffset_t>(bytes.size()));
+  out.append(reinterpret_cast<const char*>(prefix), sizeof prefix).append(bytes);
+}
+
+std::optional<std::string_view> NextSizePrefixed(std::string_view& in) {
+  constexpr size_t kPrefixBytes = sizeof(flatbuffers::uoffset_t);
+  if (in.size() < kPrefixBytes) return std::nullopt;
+  const size_t size = flatbuffers::GetPrefixedSize(reinterpret_cast<const uint8_t*>(in.data()));
+  const std::string_view bytes = in.substr(kPrefixBytes, size);
+  in.remove_prefix(kPrefixBytes + bytes.size());
+  return bytes;
 }
 
 }  // namespace events

@@ -5,6 +5,7 @@
 // is a fixed-size struct, so it is patched in place once computed.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,13 +29,20 @@ Hash ComputeChainHash(std::string_view bytes);
 
 // What readers outside the engine get of an event's bytes: the same bytes when the event
 // carries no secret, otherwise the event re-encoded with each secret (`password_hash`,
-// `token_hash`) read as kRedactedSecret. A re-encoded event's bytes no longer match its chain
+// `token_hash`) reading base::kRedacted. A re-encoded event's bytes no longer match its chain
 // hash, so a reader cannot verify the chain through such an event.
-inline constexpr std::string_view kRedactedSecret = "[redacted]";
 Result<std::string> RedactSecrets(std::string_view bytes);
 
 // Writes `hash` into the encoded event's `hash` field.
 // REQUIRES: the bytes came from EncodeEvent.
 void PatchHash(std::string& bytes, const Hash& hash);
+
+// Events one after another, each size-prefixed as FlatBuffers prefixes a buffer (a 4-byte
+// little-endian size, then the bytes): what `GET /v1/events` answers to
+// `Accept: application/x-flatbuffers` and `cledger events dump --format raw` writes.
+void AppendSizePrefixed(std::string& out, std::string_view bytes);
+// The next event's bytes, `in` moved past them; nullopt once fewer than 4 bytes are left. A
+// size reaching past the end gives the bytes that are there, which DecodeEvent refuses.
+std::optional<std::string_view> NextSizePrefixed(std::string_view& in);
 
 }  // namespace cledger::events

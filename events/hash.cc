@@ -5,18 +5,9 @@
 #include <cassert>
 #include <memory>
 
+#include "base/hex.h"
+
 namespace cledger {
-
-std::string HexOf(const Hash& hash) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(hash.size() * 2, '0');
-  for (size_t i = 0; i < hash.size(); ++i) {
-    out[2 * i] = kDigits[hash[i] >> 4];
-    out[2 * i + 1] = kDigits[hash[i] & 0xF];
-  }
-  return out;
-}
-
 namespace events {
 
 Hash Sha256(std::initializer_list<std::string_view> parts) {
@@ -37,6 +28,6 @@ Hash Sha256(std::initializer_list<std::string_view> parts) {
 
 }  // namespace events
 
-std::string Sha256Hex(std::string_view data) { return HexOf(events::Sha256({data})); }
+std::string Sha256Hex(std::string_view data) { return base::Hex(events::Sha256({data})); }
 
 }  // namespace cledger

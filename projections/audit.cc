@@ -2,17 +2,14 @@
 //        "i" · lp(tenant) · index kind · lp(id) · u64 position → "" (by stream, customer, actor)
 //        "s" · …  the audit fold's own copy of the customer and contact views, kept by running
 //                 those projections' folds, so before → after is derived by the same fold.
-#include <cstdio>
-#include <ctime>
-
-#include "engine/store/keys.h"
+#include "base/keys.h"
+#include "base/text.h"
+#include "base/time.h"
 #include "projections/record.h"
 #include "projections/views.h"
 
 namespace cledger::projections {
 namespace {
-
-constexpr char kRedacted[] = "[redacted]";
 
 using Flat = std::vector<std::pair<std::string, std::string>>;
 
@@ -22,19 +19,8 @@ std::string Join(const std::vector<std::string>& values) {
   return out;
 }
 
-// RFC 3339 in UTC with microseconds, as everywhere else a time is shown.
-std::string Time(const std::optional<int64_t>& us) {
-  if (!us) return "";
-  const int64_t seconds = *us >= 0 ? *us / 1'000'000 : (*us - 999'999) / 1'000'000;
-  const time_t t = static_cast<time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[96];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(*us - seconds * 1'000'000));
-  return text;
-}
+// As everywhere else a time is shown; absent: empty.
+std::string Time(const std::optional<int64_t>& us) { return us ? base::Rfc3339Micros(*us) : ""; }
 
 Flat Flatten(const ContactView& v) {
   const ContactFields& f = v.fields;
@@ -97,12 +83,12 @@ std::vector<FieldChange> Diff(const Flat& before, const Flat& after) {
 
 std::string IndexPrefix(std::string_view tenant, char kind, std::string_view id) {
   std::string key = "i" + TenantKey(tenant, std::string(1, kind));
-  store::AppendComponent(key, id);
+  base::AppendComponent(key, id);
   return key;
 }
 
 std::string IndexKey(std::string_view tenant, char kind, std::string_view id, uint64_t position) {
-  return IndexPrefix(tenant, kind, id) + store::U64Key(position);
+  return IndexPrefix(tenant, kind, id) + base::U64Key(position);
 }
 
 char IndexChar(AuditIndex index) {
@@ -138,7 +124,7 @@ class Audit final : public Projection {
     Status changed = std::visit(
         [&](const auto& body) { return Changes(state, event, body, entry.changes); }, event.body);
     if (!changed.ok()) return changed;
-    kv.Put("e" + TenantKey(event.tenant, store::U64Key(event.position)), Encode(entry));
+    kv.Put("e" + TenantKey(event.tenant, base::U64Key(event.position)), Encode(entry));
     kv.Put(IndexKey(event.tenant, 's', event.stream, event.position), "");
     kv.Put(IndexKey(event.tenant, 'a', event.actor.id, event.position), "");
     if (const std::string customer = CustomerOf(event.body); !customer.empty()) {
@@ -173,7 +159,8 @@ class Audit final : public Projection {
       if (!s.ok()) return s;
       changes = Diff(Flatten(before), Flatten(after));
       if constexpr (std::is_same_v<Body, ContactPasswordReset>) {
-        changes.push_back({"password", before.has_password ? kRedacted : "", kRedacted});
+        changes.push_back(
+            {"password", before.has_password ? base::kRedacted : "", base::kRedacted});
       }
     } else if constexpr (requires { body.customer_id; }) {
       CustomerView before, after;
@@ -185,10 +172,11 @@ class Audit final : public Projection {
     } else if constexpr (std::is_same_v<Body, TenantCreated>) {
       changes = {{"name", "", body.name}, {"plan", "", body.plan}};
     } else if constexpr (std::is_same_v<Body, TokenIssued>) {
-      changes = {{"token", "", kRedacted}, {"actor", "", body.actor.id},
+      changes = {{"token", "", base::kRedacted},
+                 {"actor", "", body.actor.id},
                  {"role", "", body.actor.role}};
     } else {
-      changes = {{"token", kRedacted, ""}};
+      changes = {{"token", base::kRedacted, ""}};
     }
     return Status::Ok();
   }
@@ -220,9 +208,9 @@ Result<std::vector<AuditEntry>> AuditTrail(Kv& kv, std::string_view tenant, Audi
   const std::string prefix = IndexPrefix(tenant, IndexChar(index), id);
   Status failed;
   Status scanned = kv.Scan(prefix, [&](std::string_view key, std::string_view) {
-    const uint64_t position = store::DecodeU64(key.substr(prefix.size()));
+    const uint64_t position = base::DecodeU64(key.substr(prefix.size()));
     if (position > to_position) return false;
-    auto entry = Load<AuditEntry>(kv, "e" + TenantKey(tenant, store::U64Key(position)));
+    auto entry = Load<AuditEntry>(kv, "e" + TenantKey(tenant, base::U64Key(position)));
     if (!entry.ok()) {
       failed = entry.status();
       return false;

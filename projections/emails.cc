@@ -1,6 +1,6 @@
 // emails: "e" · lp(tenant) · normalised email → contact id, for non-deleted contacts;
 //         "c" · lp(tenant) · contact id → [normalised email, deleted] (the fold's own memory).
-#include "engine/domain/validate.h"
+#include "base/text.h"
 #include "projections/record.h"
 #include "projections/views.h"
 
@@ -22,8 +22,12 @@ class Emails final : public Projection {
   // the catch-all template (undefined references at link time).
   template <typename Body>
   static void Fold(Held&, const Body&) {}
-  static void Fold(Held& h, const ContactCreated& e) { h.email = domain::NormalizeEmail(e.fields.email); }
-  static void Fold(Held& h, const ContactEdited& e) { h.email = domain::NormalizeEmail(e.fields.email); }
+  static void Fold(Held& h, const ContactCreated& e) {
+    h.email = base::NormalizeEmail(e.fields.email);
+  }
+  static void Fold(Held& h, const ContactEdited& e) {
+    h.email = base::NormalizeEmail(e.fields.email);
+  }
   static void Fold(Held& h, const ContactDeleted&) { h.deleted = true; }
   static void Fold(Held& h, const ContactRestored&) { h.deleted = false; }
 
@@ -66,7 +70,7 @@ const Projection& kEmails = kEmailsImpl;
 
 Result<std::optional<std::string>> ContactWithEmail(Kv& kv, std::string_view tenant,
                                                     std::string_view email) {
-  return kv.Get(std::string("e").append(TenantKey(tenant, domain::NormalizeEmail(email))));
+  return kv.Get(std::string("e").append(TenantKey(tenant, base::NormalizeEmail(email))));
 }
 
 }  // namespace cledger::projections

@@ -1,5 +1,5 @@
 // links: lp(tenant) · lp(customer id) · contact id → the link's roles.
-#include "engine/store/keys.h"
+#include "base/keys.h"
 #include "projections/record.h"
 #include "projections/views.h"
 
@@ -9,7 +9,7 @@ namespace {
 std::string LinkKey(std::string_view tenant, std::string_view customer,
                     std::string_view contact = {}) {
   std::string key = TenantKey(tenant);
-  store::AppendComponent(key, customer);
+  base::AppendComponent(key, customer);
   key.append(contact);
   return key;
 }

@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "engine/store/keys.h"
+#include "base/keys.h"
 #include "projections/views.h"
 
 namespace cledger::projections {
@@ -20,7 +20,7 @@ const Projection* Find(std::string_view name) {
 
 std::string TenantKey(std::string_view tenant, std::string_view rest) {
   std::string key;
-  store::AppendComponent(key, tenant);
+  base::AppendComponent(key, tenant);
   key.append(rest);
   return key;
 }

@@ -109,7 +109,7 @@ HttpResponse Problem(const Status& status, int code) {
 Handlers::Match Handlers::Find(const HttpRequest& request) {
   auto url = boost::urls::parse_origin_form(request.target);
   if (!url) {
-    return {nullptr, {}, Problem(Invalid("invalid_target", "the request target is not a valid URL",
+    return {nullptr, {}, Problem(Status::InvalidArgument("invalid_target", "the request target is not a valid URL",
                                          "target"))};
   }
   std::vector<std::string> segments;
@@ -335,7 +335,7 @@ Answer GetCustomerContacts(Call& call) {
   if (auto as_of = call.As(); !as_of.ok()) return Problem(as_of.status());
   const std::string status = call.Query("status").value_or("active");
   if (status != "active" && status != "inactive" && status != "all") {
-    return Problem(Invalid("invalid_enum", "status is active, inactive or all", "status"));
+    return Problem(Status::InvalidArgument("invalid_enum", "status is active, inactive or all", "status"));
   }
   return Paged(call, call.engine.ListContacts(call.who, call.params[0],
                                               status == "all"        ? ContactStatus::kAll
@@ -346,7 +346,7 @@ Answer GetCustomerContacts(Call& call) {
 Answer GetRecipients(Call& call) {
   if (auto as_of = call.As(); !as_of.ok()) return Problem(as_of.status());
   auto kind = call.Query("kind");
-  if (!kind) return Problem(Invalid("required", "kind is required", "kind"));
+  if (!kind) return Problem(Status::InvalidArgument("required", "kind is required", "kind"));
   return Paged(call, call.engine.Recipients(call.who, call.params[0], *kind));
 }
 
@@ -369,7 +369,7 @@ Answer GetAudit(Call& call) {
   for (auto [key, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
     if (auto text = call.Query(key)) {
       auto us = ParseRfc3339(*text);
-      if (!us.ok()) return Problem(Invalid("invalid_time", "an RFC 3339 time", key));
+      if (!us.ok()) return Problem(Status::InvalidArgument("invalid_time", "an RFC 3339 time", key));
       *out = *us;
     }
   }

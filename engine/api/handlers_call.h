@@ -20,10 +20,6 @@ namespace json = boost::json;
 inline constexpr size_t kPageMax = 1000;
 inline constexpr size_t kPageDefault = 100;
 
-inline Status Invalid(std::string reason, std::string message, std::string field) {
-  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
-}
-
 inline HttpResponse JsonResponse(int status, const json::value& body) {
   return HttpResponse{status, "application/json", json::serialize(body), {}};
 }
@@ -43,7 +39,10 @@ inline Result<std::optional<uint64_t>> ParseIfMatch(std::string_view header) {
     header = header.substr(1, header.size() - 2);
   }
   auto version = ParseU64(header);
-  if (!version) return Invalid("invalid_header", "If-Match holds a version, e.g. \"3\"", "If-Match");
+  if (!version) {
+    return Status::InvalidArgument("invalid_header", "If-Match holds a version, e.g. \"3\"",
+                                   "If-Match");
+  }
   return std::optional<uint64_t>(*version);
 }
 
@@ -89,7 +88,10 @@ struct Call {
     auto text = Query(key);
     if (!text) return fallback;
     auto value = ParseU64(*text);
-    if (!value) return Invalid("invalid_query", "must be a non-negative integer", std::string(key));
+    if (!value) {
+      return Status::InvalidArgument("invalid_query", "must be a non-negative integer",
+                                     std::string(key));
+    }
     return *value;
   }
   // Items per page: 1 to kPageMax, kPageDefault when absent. Zero would make a cursor that
@@ -98,7 +100,8 @@ struct Call {
     auto limit = Number("limit", kPageDefault);
     if (!limit.ok()) return limit.status();
     if (*limit == 0 || *limit > kPageMax) {
-      return Invalid("invalid_query", "limit is 1 to " + std::to_string(kPageMax), "limit");
+      return Status::InvalidArgument("invalid_query", "limit is 1 to " + std::to_string(kPageMax),
+                                     "limit");
     }
     return static_cast<size_t>(*limit);
   }
@@ -121,12 +124,16 @@ struct Call {
     AsOf as_of;
     if (auto at = Query("at")) {
       auto position = ParseU64(*at);
-      if (!position) return Invalid("invalid_query", "at is a ledger position", "at");
+      if (!position) {
+        return Status::InvalidArgument("invalid_query", "at is a ledger position", "at");
+      }
       as_of.position = *position;
     }
     if (auto time = Query("as_of")) {
       auto us = ParseRfc3339(*time);
-      if (!us.ok()) return Invalid("invalid_time", "as_of is an RFC 3339 time", "as_of");
+      if (!us.ok()) {
+        return Status::InvalidArgument("invalid_time", "as_of is an RFC 3339 time", "as_of");
+      }
       as_of.time_us = *us;
     }
     return as_of;

@@ -1,8 +1,11 @@
 // The routes of events, the ledger, admin and ops, and the stream's plan and frames.
 #include <spdlog/spdlog.h>
 
+#include "base/hex.h"
+#include "base/time.h"
 #include "engine/api/handlers_call.h"
 #include "engine/domain/roles.h"
+#include "events/codec.h"
 
 namespace cledger::api {
 namespace {
@@ -36,7 +39,7 @@ Verification SharedVerification::Get(Engine& engine) {
   if (auto mismatches = engine.VerifyProjections(); mismatches.ok()) {
     run.mismatches = std::move(mismatches).value();
   }
-  run.finished_at = Rfc3339Micros(std::chrono::duration_cast<std::chrono::microseconds>(
+  run.finished_at = base::Rfc3339Micros(std::chrono::duration_cast<std::chrono::microseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count());
   lock.lock();
@@ -62,9 +65,7 @@ Answer GetEvents(Call& call) {
       if (!plan.Wants(e)) continue;
       auto raw = call.engine.ledger().ReadRedacted(e.position);
       if (!raw.ok()) return Problem(raw.status());
-      const uint32_t size = static_cast<uint32_t>(raw->size());
-      for (int i = 0; i < 4; ++i) response.body.push_back(static_cast<char>(size >> (8 * i)));
-      response.body += *raw;
+      cledger::events::AppendSizePrefixed(response.body, *raw);
     }
     response.headers.push_back({"X-Next-Position", std::to_string(next)});
     return response;
@@ -80,7 +81,7 @@ Answer GetEvents(Call& call) {
 // learns how many events there are in all, never what they hold (see the README).
 Answer GetLedgerDigest(Call& call) {
   const Head head = call.engine.ledger().GetHead();
-  return JsonResponse(200, json::object{{"position", head.position}, {"hash", HexOf(head.hash)}});
+  return JsonResponse(200, json::object{{"position", head.position}, {"hash", base::Hex(head.hash)}});
 }
 
 Answer GetLedgerVerify(Call& call) {
@@ -98,7 +99,7 @@ Answer GetLedgerVerify(Call& call) {
                       {"first_broken_position", chain.first_broken_position},
                       {"problem", chain.problem},
                       {"position", chain.head.position},
-                      {"hash", HexOf(chain.head.hash)},
+                      {"hash", base::Hex(chain.head.hash)},
                       {"projections", std::move(projections)},
                       {"verified_at", verification.finished_at}};
   return JsonResponse(200, report);
@@ -137,7 +138,7 @@ Answer PostBackup(Call& call) {
   if (!o.ok()) return Problem(o.status());
   const json::value* dir = o->if_contains("dir");
   if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
-    return Problem(Invalid("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
+    return Problem(Status::InvalidArgument("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
   }
   // Read before: the backup holds at least this head, and maybe commits made meanwhile.
   const Head head = call.engine.ledger().GetHead();
@@ -149,7 +150,7 @@ Answer GetStats(Call& call) {
   auto stats = call.engine.Stats();
   if (!stats.ok()) return Problem(stats.status());
   return JsonResponse(200, json::object{{"position", stats->head.position},
-                                        {"hash", HexOf(stats->head.hash)},
+                                        {"hash", base::Hex(stats->head.hash)},
                                         {"events", stats->head.position},
                                         {"commits", stats->ledger.total_commits},
                                         {"tenants", stats->tenants},
@@ -255,7 +256,7 @@ Answer GetEventStream(Call& call) {
     auto last = ParseU64(request.last_event_id);
     // The largest position would wrap to the start of the ledger.
     if (!last || *last == UINT64_MAX) {
-      return Problem(Invalid("invalid_header", "Last-Event-ID is a position", "Last-Event-ID"));
+      return Problem(Status::InvalidArgument("invalid_header", "Last-Event-ID is a position", "Last-Event-ID"));
     }
     plan.from = *last + 1;
   } else if (call.Query("from")) {
@@ -268,7 +269,7 @@ Answer GetEventStream(Call& call) {
       const size_t comma = rest.find(',');
       const std::string type(rest.substr(0, comma));
       if (!IsEventTypeName(type)) {
-        return Problem(Invalid("invalid_enum", "unknown event type in types", "types"));
+        return Problem(Status::InvalidArgument("invalid_enum", "unknown event type in types", "types"));
       }
       plan.types.insert(type);
       rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);

@@ -22,14 +22,11 @@ namespace {
 
 // The longest piece of caller input a path or message may repeat.
 constexpr size_t kQuoteMax = 40;
-constexpr const char* kRedacted = "[redacted]";
 constexpr bool kRequired = true;
 
-Status Invalid(std::string reason, std::string message, std::string field = {}) {
-  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
+Status Malformed(std::string message) {
+  return Status::InvalidArgument("malformed_json", std::move(message));
 }
-
-Status Malformed(std::string message) { return Invalid("malformed_json", std::move(message)); }
 
 std::string_view View(json::string_view s) { return {s.data(), s.size()}; }
 
@@ -63,17 +60,19 @@ std::string Index(std::string_view path, size_t i) {
 }
 
 Status UnknownField(std::string_view prefix, std::string_view key) {
-  return Invalid("unknown_field", "unknown field \"" + SafeKey(key) + "\"", Join(prefix, key));
+  return Status::InvalidArgument("unknown_field", "unknown field \"" + SafeKey(key) + "\"",
+                                 Join(prefix, key));
 }
 
 // Says nothing of what was sent: the rejected value may be a password.
 Status BadPasswordRequest() {
-  return Invalid("invalid_password_request",
-                 R"(send {"generate": true} or {"password": "<new password>"})", "password");
+  return Status::InvalidArgument("invalid_password_request",
+                                 R"(send {"generate": true} or {"password": "<new password>"})",
+                                 "password");
 }
 
 Status WrongType(const std::string& path, std::string_view expected) {
-  return Invalid("invalid_type", path + " must be " + std::string(expected), path);
+  return Status::InvalidArgument("invalid_type", path + " must be " + std::string(expected), path);
 }
 
 // ---- UTF-8 -------------------------------------------------------------------------------
@@ -116,10 +115,10 @@ Status DiagnoseParseError(std::string_view body) {
   const json::value v = json::parse(json::string_view(body.data(), body.size()), ec, {}, lenient);
   if (!ec) {
     if (auto path = FindBadUtf8(v, "")) {
-      return Invalid("invalid_utf8", "text must be valid UTF-8", *path);
+      return Status::InvalidArgument("invalid_utf8", "text must be valid UTF-8", *path);
     }
   }
-  if (!IsUtf8(body)) return Invalid("invalid_utf8", "the body is not valid UTF-8");
+  if (!IsUtf8(body)) return Status::InvalidArgument("invalid_utf8", "the body is not valid UTF-8");
   return Malformed("the body is not valid JSON");
 }
 
@@ -161,7 +160,9 @@ Result<Phone> AsPhone(const json::value& v, const std::string& path) {
     *target = std::move(s).value();
     has_number = has_number || key == "number";
   }
-  if (!has_number) return Invalid("required", "a phone needs a number", path + ".number");
+  if (!has_number) {
+    return Status::InvalidArgument("required", "a phone needs a number", path + ".number");
+  }
   return phone;
 }
 
@@ -217,7 +218,8 @@ class Reader {
     const json::value* v = Find(key);
     if (v == nullptr) {
       const std::string path(key);
-      return required ? Invalid("required", path + " is required", path) : Status::Ok();
+      return required ? Status::InvalidArgument("required", path + " is required", path)
+                      : Status::Ok();
     }
     auto value = parse(*v, std::string(key));
     if (!value.ok()) return value.status();
@@ -423,7 +425,8 @@ Result<json::object> ParseObject(std::string_view body) {
     if (ec) return DiagnoseParseError(body);
     if (!v.is_object()) return Malformed("the body must be a JSON object");
     if (auto key = DuplicateKey(body)) {
-      return Invalid("duplicate_key", "a key appears twice in one object", SafeKey(*key));
+      return Status::InvalidArgument("duplicate_key", "a key appears twice in one object",
+                                     SafeKey(*key));
     }
     return std::move(v.get_object());
   } catch (const std::exception&) {  // allocation failures and Boost.JSON's size limits

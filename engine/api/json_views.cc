@@ -1,7 +1,9 @@
 // JSON for what the API returns: views, audit entries, recipients, events; RFC 3339 times.
-#include <cstdio>
 #include <variant>
 
+#include "base/hex.h"
+#include "base/text.h"
+#include "base/time.h"
 #include "engine/api/json_fields.h"
 #include "cledger/json.h"
 
@@ -10,12 +12,6 @@ namespace cledger::api {
 namespace json = boost::json;
 
 namespace {
-
-constexpr const char* kRedacted = "[redacted]";
-
-Status Invalid(std::string reason, std::string message) {
-  return Status(Code::kInvalidArgument, std::move(reason), std::move(message));
-}
 
 // ---- Views to JSON -----------------------------------------------------------------------
 
@@ -64,10 +60,10 @@ json::object FieldsJson(const ContactFields& f) {
 }
 
 void AppendSystem(json::object& o, const SystemInfo& s) {
-  o["created"] = Rfc3339Micros(s.created_us);
-  o["last_modified"] = Rfc3339Micros(s.last_modified_us);
+  o["created"] = base::Rfc3339Micros(s.created_us);
+  o["last_modified"] = base::Rfc3339Micros(s.last_modified_us);
   if (s.deleted_us) {
-    o["deleted"] = Rfc3339Micros(*s.deleted_us);
+    o["deleted"] = base::Rfc3339Micros(*s.deleted_us);
   } else {
     o["deleted"] = nullptr;
   }
@@ -112,12 +108,12 @@ json::object BodyJson(const EventBody& body) {
             return o;
           },
           [](const TokenIssued& b) {
-            O o{{"token_hash", kRedacted}};
+            O o{{"token_hash", base::kRedacted}};
             o["actor"] = ActorJson(b.actor);
             return o;
           },
           [](const TokenRevoked&) {
-            return O{{"token_hash", kRedacted}};
+            return O{{"token_hash", base::kRedacted}};
           },
           [](const CustomerCreated& b) { return CustomerJson(b); },
           [](const CustomerUpdated& b) { return CustomerJson(b); },
@@ -151,7 +147,7 @@ json::object BodyJson(const EventBody& body) {
           },
           [](const ContactPasswordReset& b) {
             return O{{"contact_id", b.contact_id},
-                     {"password_hash", kRedacted},
+                     {"password_hash", base::kRedacted},
                      {"must_change", b.must_change},
                      {"generated", b.generated}};
           },
@@ -161,7 +157,7 @@ json::object BodyJson(const EventBody& body) {
 
 // ---- Time --------------------------------------------------------------------------------
 
-// Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard Hinnant's algorithms).
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -169,18 +165,6 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
 }
 
 unsigned DaysInMonth(int64_t y, unsigned m) {
@@ -274,7 +258,7 @@ json::object ToJson(const CustomerView& v) {
 }
 
 json::object ToJson(const AuditEntry& e) {
-  json::object o{{"position", e.position}, {"recorded_at", Rfc3339Micros(e.recorded_at_us)}};
+  json::object o{{"position", e.position}, {"recorded_at", base::Rfc3339Micros(e.recorded_at_us)}};
   o["actor"] = ActorJson(e.actor);
   o["stream"] = e.stream;
   o["operation"] = e.operation;
@@ -304,44 +288,17 @@ json::object ToJson(const Event& e) {
                  {"stream_version", e.stream_version},
                  {"event_id", e.event_id},
                  {"correlation_id", e.correlation_id},
-                 {"recorded_at", Rfc3339Micros(e.recorded_at_us)}};
+                 {"recorded_at", base::Rfc3339Micros(e.recorded_at_us)}};
   o["actor"] = ActorJson(e.actor);
   o["schema_version"] = e.schema_version;
-  o["prev_hash"] = HexOf(e.prev_hash);
-  o["hash"] = HexOf(e.hash);
+  o["prev_hash"] = base::Hex(e.prev_hash);
+  o["hash"] = base::Hex(e.hash);
   o["type"] = EventTypeName(e.body);
   o["data"] = BodyJson(e.body);
   return o;
 }
 
 // ---- Time --------------------------------------------------------------------------------
-
-std::string Rfc3339Micros(int64_t unix_us) {
-  // Floor, not truncation, so times before 1970 still count forward within their second.
-  int64_t seconds = unix_us / 1'000'000;
-  int64_t micros = unix_us % 1'000'000;
-  if (micros < 0) {
-    micros += 1'000'000;
-    --seconds;
-  }
-  int64_t days = seconds / 86'400;
-  int64_t second_of_day = seconds % 86'400;
-  if (second_of_day < 0) {
-    second_of_day += 86'400;
-    --days;
-  }
-  int64_t year = 0;
-  unsigned month = 0;
-  unsigned day = 0;
-  CivilFromDays(days, year, month, day);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
-                static_cast<long long>(year), month, day,
-                static_cast<long long>(second_of_day / 3600),
-                static_cast<long long>(second_of_day / 60 % 60),
-                static_cast<long long>(second_of_day % 60), static_cast<long long>(micros));
-  return buffer;
-}
 
 Result<int64_t> ParseRfc3339(std::string_view text) {
   TimeScanner in(text);
@@ -356,9 +313,9 @@ Result<int64_t> ParseRfc3339(std::string_view text) {
   // A leap second (:60) is accepted as RFC 3339 allows; Unix time folds it into the next one.
   if (!shaped || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) ||
       hour > 23 || minute > 59 || second > 60) {
-    return Invalid("invalid_time",
-                   "must be an RFC 3339 time such as 2026-11-21T04:31:39Z or "
-                   "2026-11-21T05:31:39.5+01:00");
+    return Status::InvalidArgument("invalid_time",
+                                   "must be an RFC 3339 time such as 2026-11-21T04:31:39Z or "
+                                   "2026-11-21T05:31:39.5+01:00");
   }
   const int64_t seconds =
       DaysFromCivil(year, month, day) * 86'400 + hour * 3600 + minute * 60 + second - offset;

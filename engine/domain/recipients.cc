@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/text.h"
 #include "engine/domain/validate.h"
 
 namespace cledger::domain {
@@ -54,7 +55,7 @@ std::vector<Recipient> Recipients(const CustomerView& customer,
   std::vector<Recipient> out;
   std::set<std::string> seen;
   auto add = [&](const std::string& email, const std::string& contact, const std::string& format) {
-    if (!email.empty() && seen.insert(NormalizeEmail(email)).second) {
+    if (!email.empty() && seen.insert(base::NormalizeEmail(email)).second) {
       out.push_back({email, contact, invoice ? format : ""});
     }
   };

@@ -22,9 +22,6 @@ Status NotFound(const std::string& what, std::string_view id) {
 Status Conflict(std::string reason, std::string message) {
   return Status(Code::kConflict, std::move(reason), std::move(message));
 }
-Status Invalid(std::string reason, std::string message, std::string field) {
-  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
-}
 
 // The contact fields a tenant may require (seed 003), and whether `f` has a value for one.
 std::optional<std::string_view> FieldValue(const ContactFields& f, std::string_view field) {
@@ -53,9 +50,12 @@ Status CheckId(std::string_view id, const char* field) {
                   std::all_of(id.begin(), id.end(), [](char c) {
                     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
                   });
-  if (!ok) return Invalid("invalid_id", "ids are 1-64 letters, digits, '-' or '_'", field);
+  if (!ok) {
+    return Status::InvalidArgument("invalid_id", "ids are 1-64 letters, digits, '-' or '_'", field);
+  }
   if (id.starts_with(kProfilePrefix)) {
-    return Invalid("invalid_id", "ids starting with 'profile-' are reserved", field);
+    return Status::InvalidArgument("invalid_id", "ids starting with 'profile-' are reserved",
+                                   field);
   }
   return Status::Ok();
 }
@@ -90,12 +90,12 @@ class Rules {
   Result<Decision> operator()(const CreateTenant& c) {
     if (Status s = CheckId(c.name, "name"); !s.ok()) return s;
     if (c.plan != "free" && c.plan != "standard") {
-      return Invalid("invalid_enum", "plan is free or standard", "plan");
+      return Status::InvalidArgument("invalid_enum", "plan is free or standard", "plan");
     }
     for (size_t i = 0; i < c.required_fields.size(); ++i) {
       if (!RequirableField(c.required_fields[i])) {
-        return Invalid("invalid_enum", "not a contact field that can be required",
-                       "required_fields[" + std::to_string(i) + "]");
+        return Status::InvalidArgument("invalid_enum", "not a contact field that can be required",
+                                       "required_fields[" + std::to_string(i) + "]");
       }
     }
     auto existing = pj::GetTenant(views_.tenants, c.name);
@@ -113,14 +113,14 @@ class Rules {
   Result<Decision> operator()(const IssueToken& c) {
     const std::optional<Role> role = ParseRole(c.role);
     if (!role) {
-      return Invalid("invalid_enum",
+      return Status::InvalidArgument("invalid_enum",
                      "role is owner, admin, manager, member, auditor, service or ops", "role");
     }
     // A token that sees every tenant belongs to none.
     const bool ops = Can(*role, Action::kReadEveryTenant);
     if (ops != c.tenant.empty()) {
-      return Invalid("invalid_tenant", "an ops token has no tenant; every other token has one",
-                     "tenant");
+      return Status::InvalidArgument(
+          "invalid_tenant", "an ops token has no tenant; every other token has one", "tenant");
     }
     if (!ops) {
       auto tenant = pj::GetTenant(views_.tenants, c.tenant);
@@ -287,8 +287,9 @@ class Rules {
     std::vector<std::string> roles;
     for (size_t i = 0; i < c.roles.size(); ++i) {
       if (std::find(kLinkRoles.begin(), kLinkRoles.end(), c.roles[i]) == kLinkRoles.end()) {
-        return Invalid("invalid_enum", "a role is primary, billing, order or shipment",
-                       "roles[" + std::to_string(i) + "]");
+        return Status::InvalidArgument("invalid_enum",
+                                       "a role is primary, billing, order or shipment",
+                                       "roles[" + std::to_string(i) + "]");
       }
       if (std::find(roles.begin(), roles.end(), c.roles[i]) == roles.end()) {
         roles.push_back(c.roles[i]);
@@ -404,16 +405,18 @@ class Rules {
   Status CheckContactFields(const ContactFields& fields, const std::string& id) const {
     if (Status s = ValidateContactFields(fields); !s.ok()) return s;
     if (Trimmed(fields.first_name).empty() && Trimmed(fields.email).empty()) {
-      return Invalid("required", "a contact needs a first name or an email", "first_name");
+      return Status::InvalidArgument("required", "a contact needs a first name or an email",
+                                     "first_name");
     }
     if (fields.portal_enabled && Trimmed(fields.email).empty()) {
-      return Invalid("required", "portal access needs an email", "email");
+      return Status::InvalidArgument("required", "portal access needs an email", "email");
     }
     const auto tenant = Tenant();
     if (!tenant.ok()) return tenant.status();
     for (const std::string& field : tenant->required_fields) {
       if (!HasValue(fields, field)) {
-        return Invalid("required", "this tenant requires " + field + " on every contact", field);
+        return Status::InvalidArgument(
+            "required", "this tenant requires " + field + " on every contact", field);
       }
     }
     return EmailFree(fields.email, id);

@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "base/text.h"
+
 namespace cledger::domain {
 namespace {
 
@@ -56,18 +58,11 @@ static_assert(std::ranges::is_sorted(kIsoCountries));
 bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsAsciiAlnum(char c) { return IsAsciiAlpha(c) || IsAsciiDigit(c); }
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 bool IsOneOf(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
 
 template <size_t N>
 bool IsOneOf(std::string_view value, const std::array<std::string_view, N>& allowed) {
   return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
-}
-
-std::string_view Trim(std::string_view s) {
-  const size_t begin = s.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
 }
 
 std::vector<std::string_view> Split(std::string_view s, char separator) {
@@ -153,7 +148,7 @@ bool IsLocalhost(std::string_view host) {
   constexpr std::string_view kLocalhost = "localhost";
   return host.size() == kLocalhost.size() &&
          std::equal(host.begin(), host.end(), kLocalhost.begin(),
-                    [](char a, char b) { return AsciiLower(a) == b; });
+                    [](char a, char b) { return base::AsciiLower(a) == b; });
 }
 
 // Printable ASCII only: Boost.URL would refuse the rest anyway, but saying so up front keeps
@@ -194,10 +189,6 @@ bool IsAcceptedUrl(std::string_view s) {
   }
 }
 
-Status Invalid(std::string reason, std::string message, std::string field) {
-  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
-}
-
 std::string Indexed(std::string_view list, size_t index, std::string_view member = {}) {
   std::string path = std::string(list) + "[" + std::to_string(index) + "]";
   if (!member.empty()) path.append(".").append(member);
@@ -207,12 +198,12 @@ std::string Indexed(std::string_view list, size_t index, std::string_view member
 // Every string field: well-formed single-line text of bounded size.
 Status CheckText(std::string_view value, const std::string& field, size_t max_bytes) {
   if (!IsValidUtf8(value)) {
-    return Invalid("invalid_utf8", field + " must be valid UTF-8 without control characters",
-                   field);
+    return Status::InvalidArgument(
+        "invalid_utf8", field + " must be valid UTF-8 without control characters", field);
   }
   if (value.size() > max_bytes) {
-    return Invalid("too_long", field + " must be at most " + std::to_string(max_bytes) + " bytes",
-                   field);
+    return Status::InvalidArgument(
+        "too_long", field + " must be at most " + std::to_string(max_bytes) + " bytes", field);
   }
   return Status::Ok();
 }
@@ -231,10 +222,10 @@ Status CheckPlainFields(const ContactFields& f) {
 
 Status CheckContactEmail(const std::string& email) {
   if (Status s = CheckText(email, "email", kTextBytesMax); !s.ok()) return s;
-  const std::string_view trimmed = Trim(email);
+  const std::string_view trimmed = base::TrimBlanks(email);
   if (!trimmed.empty() && !IsValidEmail(trimmed)) {
-    return Invalid("invalid_email", "email must be a single address like name@example.com",
-                   "email");
+    return Status::InvalidArgument("invalid_email",
+                                   "email must be a single address like name@example.com", "email");
   }
   return Status::Ok();
 }
@@ -243,24 +234,24 @@ Status CheckPhone(const Phone& phone, size_t index) {
   const std::string type_field = Indexed("phones", index, "type");
   if (Status s = CheckText(phone.type, type_field, kTextBytesMax); !s.ok()) return s;
   if (!IsOneOf(phone.type, kPhoneTypes)) {
-    return Invalid("invalid_enum", type_field + " must be one of work, mobile, home, fax, other",
-                   type_field);
+    return Status::InvalidArgument(
+        "invalid_enum", type_field + " must be one of work, mobile, home, fax, other", type_field);
   }
   const std::string number_field = Indexed("phones", index, "number");
   if (Status s = CheckText(phone.number, number_field, kTextBytesMax); !s.ok()) return s;
   if (!IsValidPhone(phone.number)) {
-    return Invalid("invalid_phone",
-                   number_field +
-                       " must be 5-20 digits with an optional leading '+' and the "
-                       "separators space, '-', '.', '(' and ')'",
-                   number_field);
+    return Status::InvalidArgument("invalid_phone",
+                                   number_field +
+                                       " must be 5-20 digits with an optional leading '+' and the "
+                                       "separators space, '-', '.', '(' and ')'",
+                                   number_field);
   }
   return Status::Ok();
 }
 
 Status CheckPhones(const std::vector<Phone>& phones) {
   if (phones.size() > kPhonesMax) {
-    return Invalid("too_many_phones", "a contact has at most 4 phones", "phones");
+    return Status::InvalidArgument("too_many_phones", "a contact has at most 4 phones", "phones");
   }
   for (size_t i = 0; i < phones.size(); ++i) {
     if (Status s = CheckPhone(phones[i], i); !s.ok()) return s;
@@ -270,7 +261,8 @@ Status CheckPhones(const std::vector<Phone>& phones) {
 
 Status CheckAddress(const Address& address) {
   if (address.lines.size() > kAddressLinesMax) {
-    return Invalid("too_many_address_lines", "an address has at most 5 lines", "address.lines");
+    return Status::InvalidArgument("too_many_address_lines", "an address has at most 5 lines",
+                                   "address.lines");
   }
   for (size_t i = 0; i < address.lines.size(); ++i) {
     const std::string field = Indexed("address.lines", i);
@@ -281,9 +273,10 @@ Status CheckAddress(const Address& address) {
   }
   if (Status s = CheckText(address.country, "address.country", kTextBytesMax); !s.ok()) return s;
   if (!address.country.empty() && !IsIsoCountry(address.country)) {
-    return Invalid("invalid_country",
-                   "address.country must be an ISO 3166-1 alpha-2 code in uppercase, like GB",
-                   "address.country");
+    return Status::InvalidArgument(
+        "invalid_country",
+        "address.country must be an ISO 3166-1 alpha-2 code in uppercase, like GB",
+        "address.country");
   }
   return Status::Ok();
 }
@@ -291,8 +284,8 @@ Status CheckAddress(const Address& address) {
 Status CheckWebsite(const std::string& website) {
   if (Status s = CheckText(website, "website", kWebsiteBytesMax); !s.ok()) return s;
   if (!website.empty() && !IsValidUrl(website)) {
-    return Invalid("invalid_url", "website must be an http or https URL with a host name",
-                   "website");
+    return Status::InvalidArgument(
+        "invalid_url", "website must be an http or https URL with a host name", "website");
   }
   return Status::Ok();
 }
@@ -307,14 +300,14 @@ bool IsListValue(std::string_view v) {
 // The communication sets: bounded lists of short lowercase identifiers.
 Status CheckValueList(const std::vector<std::string>& values, const std::string& field) {
   if (values.size() > kListValuesMax) {
-    return Invalid("too_many_values", field + " has at most 32 values", field);
+    return Status::InvalidArgument("too_many_values", field + " has at most 32 values", field);
   }
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string item = Indexed(field, i);
     if (Status s = CheckText(values[i], item, kTextBytesMax); !s.ok()) return s;
     if (!IsListValue(values[i])) {
-      return Invalid("invalid_enum", item + " must be 1-64 characters of a-z, 0-9, '_' or '-'",
-                     item);
+      return Status::InvalidArgument(
+          "invalid_enum", item + " must be 1-64 characters of a-z, 0-9, '_' or '-'", item);
     }
   }
   return Status::Ok();
@@ -325,8 +318,8 @@ Status CheckCommunication(const Communication& c) {
   const std::string bill_field = "communication.email_bill";
   if (Status s = CheckText(c.email_bill, bill_field, kTextBytesMax); !s.ok()) return s;
   if (!IsOneOf(c.email_bill, kEmailBills)) {
-    return Invalid("invalid_enum", bill_field + " must be one of none, short, long, full",
-                   bill_field);
+    return Status::InvalidArgument(
+        "invalid_enum", bill_field + " must be one of none, short, long, full", bill_field);
   }
   const std::string usage_field = "communication.usage_report_profile";
   if (Status s = CheckText(c.usage_report_profile, usage_field, kTextBytesMax); !s.ok()) {
@@ -340,20 +333,24 @@ Status CheckCommunication(const Communication& c) {
 }
 
 Status CheckCustomerName(std::string_view name) {
-  if (Trim(name).empty()) return Invalid("required", "name is required", "name");
+  if (base::TrimBlanks(name).empty()) {
+    return Status::InvalidArgument("required", "name is required", "name");
+  }
   return CheckText(name, "name", kTextBytesMax);
 }
 
 Status CheckCustomerEmails(std::string_view email) {
   if (Status s = CheckText(email, "email", kCustomerEmailBytesMax); !s.ok()) return s;
   const std::vector<std::string> addresses = SplitEmails(email);
-  if (addresses.empty()) return Invalid("required", "email needs at least one address", "email");
+  if (addresses.empty()) {
+    return Status::InvalidArgument("required", "email needs at least one address", "email");
+  }
   if (addresses.size() > kCustomerEmailsMax) {
-    return Invalid("too_many_values", "email holds at most 10 addresses", "email");
+    return Status::InvalidArgument("too_many_values", "email holds at most 10 addresses", "email");
   }
   for (size_t i = 0; i < addresses.size(); ++i) {
     if (!IsValidEmail(addresses[i])) {
-      return Invalid(
+      return Status::InvalidArgument(
           "invalid_email",
           "address " + std::to_string(i + 1) + " of email is not an address like name@example.com",
           "email");
@@ -364,7 +361,8 @@ Status CheckCustomerEmails(std::string_view email) {
 
 Status CheckBillFormat(std::string_view bill_format) {
   if (bill_format.empty() || IsOneOf(bill_format, kBillFormats)) return Status::Ok();
-  return Invalid("invalid_enum", "bill_format must be one of short, long, full", "bill_format");
+  return Status::InvalidArgument("invalid_enum", "bill_format must be one of short, long, full",
+                                 "bill_format");
 }
 
 }  // namespace
@@ -385,16 +383,10 @@ bool IsValidEmail(std::string_view s) {
   return IsValidLocalPart(s.substr(0, at)) && IsValidEmailDomain(s.substr(at + 1));
 }
 
-std::string NormalizeEmail(std::string_view s) {
-  std::string out(Trim(s));
-  std::transform(out.begin(), out.end(), out.begin(), AsciiLower);
-  return out;
-}
-
 std::vector<std::string> SplitEmails(std::string_view comma_separated) {
   std::vector<std::string> out;
   for (std::string_view piece : Split(comma_separated, ',')) {
-    piece = Trim(piece);
+    piece = base::TrimBlanks(piece);
     if (!piece.empty()) out.emplace_back(piece);
   }
   return out;

@@ -23,9 +23,6 @@ size_t Utf8CharLength(std::string_view s);
 // alphabetic TLD); no quoted local parts, comments or IP literals.
 bool IsValidEmail(std::string_view s);
 
-// The form emails are compared in for uniqueness: spaces and tabs trimmed, ASCII lowercased.
-std::string NormalizeEmail(std::string_view s);
-
 // The addresses of a comma-separated list, each trimmed; empty pieces are dropped.
 std::vector<std::string> SplitEmails(std::string_view comma_separated);
 

@@ -1,4 +1,5 @@
-// Key encodings of the RocksDB column families; FORMAT.md is their specification.
+// Key encodings of the RocksDB column families; FORMAT.md is their specification. The
+// encodings they are made of (u64, lp(s), the head record) are base/keys.h.
 #pragma once
 
 #include <cstdint>
@@ -16,13 +17,6 @@ inline constexpr char kCfIdempotency[] = "idempotency";
 inline constexpr char kMetaHead[] = "head";
 inline constexpr char kMetaFormat[] = "format";
 inline constexpr char kFormatVersion[] = "1";
-
-// 8 bytes, big-endian, so that byte order is numeric order.
-std::string U64Key(uint64_t value);
-// REQUIRES: bytes.size() >= 8.
-uint64_t DecodeU64(std::string_view bytes);
-// A length-prefixed component: one byte of length, then the bytes. REQUIRES: size < 256.
-void AppendComponent(std::string& key, std::string_view part);
 
 std::string LogKey(uint64_t position);
 std::string StreamHeadKey(std::string_view tenant, std::string_view stream);

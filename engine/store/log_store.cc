@@ -14,6 +14,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "base/keys.h"
 #include "cledger/limits.h"
 #include "engine/store/errors.h"
 #include "engine/store/keys.h"
@@ -185,12 +186,12 @@ Status LogStore::ReadHead() {
     return s.ok() ? Status::Ok() : FromRocks(s, "storage fault");
   }
   if (!s.ok()) return FromRocks(s, "storage fault");
-  if (value.size() != 56) return Status::Corruption("corrupt_head", "bad head record");
+  const std::optional<base::HeadRecord> head = base::DecodeHeadRecord(value);
+  if (!head) return Status::Corruption("corrupt_head", "bad head record");
   std::lock_guard lock(head_mu_);
-  head_.position = DecodeU64(value);
-  std::memcpy(head_.hash.data(), value.data() + 8, 32);
-  last_recorded_at_us_ = static_cast<int64_t>(DecodeU64(std::string_view(value).substr(40)));
-  commits_ = DecodeU64(std::string_view(value).substr(48));
+  head_ = {head->position, head->hash};
+  last_recorded_at_us_ = head->last_recorded_at_us;
+  commits_ = head->commits;
   return Status::Ok();
 }
 
@@ -306,7 +307,7 @@ Result<std::string> LogStore::ReadAt(const rocksdb::ReadOptions& read, uint64_t 
 }
 
 LogStore::Recorded LogStore::DecodeRecorded(std::string_view value) {
-  return Recorded{DecodeU64(value), DecodeU64(value.substr(8)), std::string(value.substr(16))};
+  return Recorded{base::DecodeU64(value), base::DecodeU64(value.substr(8)), std::string(value.substr(16))};
 }
 
 Result<std::optional<LogStore::Recorded>> LogStore::FindRecorded(
@@ -357,7 +358,7 @@ Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
   for (it->Seek(LogKey(std::max<uint64_t>(from, 1))); it->Valid() && out.size() < limit;
        it->Next()) {
-    const uint64_t position = DecodeU64(it->key().ToStringView());
+    const uint64_t position = base::DecodeU64(it->key().ToStringView());
     if (position > head) break;  // written but not yet acknowledged
     Result<Event> event = events::DecodeEvent(it->value().ToStringView());
     if (!event.ok() || event->position != position) {
@@ -384,7 +385,7 @@ Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
   for (it->Seek(StreamEventKey(tenant, stream, std::max<uint64_t>(from_version, 1)));
        it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Next()) {
-    const uint64_t position = DecodeU64(it->value().ToStringView());
+    const uint64_t position = base::DecodeU64(it->value().ToStringView());
     Result<std::string> bytes = ReadAt(rocksdb::ReadOptions(), position);
     if (!bytes.ok()) return bytes.status();
     Result<Event> event = events::DecodeEvent(*bytes);
@@ -405,10 +406,10 @@ Result<uint64_t> LogStore::StreamVersion(const std::string& tenant, const std::s
 // A stream's version is its last index entry: the greatest key under its prefix.
 Result<uint64_t> LogStore::DurableStreamVersion(const std::string& prefix) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
-  it->SeekForPrev(prefix + U64Key(UINT64_MAX));
+  it->SeekForPrev(prefix + base::U64Key(UINT64_MAX));
   if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
   if (!it->Valid() || !it->key().starts_with(prefix)) return uint64_t{0};
-  return DecodeU64(it->key().ToStringView().substr(prefix.size()));
+  return base::DecodeU64(it->key().ToStringView().substr(prefix.size()));
 }
 
 VerifyReport LogStore::VerifyChain(const Progress& progress) {
@@ -441,7 +442,7 @@ VerifyReport LogStore::VerifyChain(const Progress& progress) {
     }
   };
   for (it->SeekToFirst(); it->Valid() && expected <= report.head.position; it->Next(), ++expected) {
-    const uint64_t position = DecodeU64(it->key().ToStringView());
+    const uint64_t position = base::DecodeU64(it->key().ToStringView());
     if (position != expected) skip_gap();
     if (position != expected) {
       broken(expected, "event missing");

@@ -236,9 +236,6 @@ class LogStore final : public RawLedger {
   std::thread notifier_;
 };
 
-// The head record: position (8) | hash (32) | last recorded_at_us (8) | commits (8).
-std::string EncodeHead(const Head& head, int64_t recorded_at_us, uint64_t commits);
-
 // Whether a request with `fingerprint` is the one a key recorded. Keys recorded before
 // fingerprints existed (and requests without one) answer any request, as they always did.
 bool IsSameRequest(const LogStore::Recorded& recorded, std::string_view fingerprint);

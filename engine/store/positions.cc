@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/keys.h"
 #include "cledger/limits.h"
 #include "engine/store/errors.h"
 #include "engine/store/keys.h"
@@ -87,11 +88,11 @@ Status LogStore::RecordAcceptedLoss(const std::string& wal) {
   const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
   rocksdb::WriteBatch batch;
-  batch.Put(meta_, kGapPrefix + U64Key(head.position + 1),
-            U64Key(reserved) + U64Key(static_cast<uint64_t>(now_us)) + wal);
+  batch.Put(meta_, kGapPrefix + base::U64Key(head.position + 1),
+            base::U64Key(reserved) + base::U64Key(static_cast<uint64_t>(now_us)) + wal);
   const uint64_t lost_from = head.position + 1;
   head.position = reserved;  // same hash: the next event links to the last one kept
-  batch.Put(meta_, kMetaHead, EncodeHead(head, last_recorded_at_us_, commits_));
+  batch.Put(meta_, kMetaHead, base::EncodeHeadRecord({head.position, head.hash, last_recorded_at_us_, commits_}));
   rocksdb::WriteOptions write;
   write.sync = true;
   if (rocksdb::Status s = db_->Write(write, &batch); !s.ok()) return FromRocks(s, "storage fault");
@@ -108,7 +109,7 @@ Status LogStore::LoadGaps() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
   for (it->Seek(kGapPrefix); it->Valid() && it->key().starts_with(kGapPrefix); it->Next()) {
     const std::string_view key = it->key().ToStringView().substr(sizeof(kGapPrefix) - 1);
-    gaps_[DecodeU64(key)] = DecodeU64(it->value().ToStringView());
+    gaps_[base::DecodeU64(key)] = base::DecodeU64(it->value().ToStringView());
   }
   return it->status().ok() ? Status::Ok() : FromRocks(it->status(), "storage fault");
 }

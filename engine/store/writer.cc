@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "base/hex.h"
+#include "base/keys.h"
 #include "cledger/limits.h"
 #include "engine/store/errors.h"
 #include "engine/store/keys.h"
@@ -13,30 +15,14 @@
 #include "events/hash.h"
 
 namespace cledger::store {
-
-// head record: position (8) | hash (32) | last recorded_at_us (8) | commits (8)
-std::string EncodeHead(const Head& head, int64_t recorded_at_us, uint64_t commits) {
-  std::string out = U64Key(head.position);
-  out.append(reinterpret_cast<const char*>(head.hash.data()), head.hash.size());
-  out += U64Key(static_cast<uint64_t>(recorded_at_us));
-  out += U64Key(commits);
-  return out;
-}
-
 namespace {
-
 
 std::string FormatUuid(uint8_t bytes[16], uint8_t version) {
   bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | (version << 4));
   bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3F) | 0x80);
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kDigits[bytes[i] >> 4]);
-    out.push_back(kDigits[bytes[i] & 0xF]);
-  }
-  return out;
+  const std::string hex = base::Hex({bytes, 16});
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
 }  // namespace
@@ -113,7 +99,9 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
   if (failure.ok()) failure = StageGroup(group, txn, state, results);
   if (failure.ok() && !txn.empty()) {
     if (options_.inline_applied) options_.inline_applied(txn, state.head.position);
-    txn.Put(meta_, kMetaHead, EncodeHead(state.head, state.last_recorded_at_us, state.commits));
+    txn.Put(meta_, kMetaHead,
+            base::EncodeHeadRecord(
+                {state.head.position, state.head.hash, state.last_recorded_at_us, state.commits}));
     failure = txn.status();
   }
   if (failure.ok() && !txn.empty()) failure = ReadyToWrite(txn.batch().GetDataSize());
@@ -243,7 +231,8 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   Result<CommitResult> result = StageCommit(std::move(*commit), txn, state);
   if (result.ok() && !request.idempotency_key.empty()) {
     txn.Put(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key),
-            U64Key(result->first_position) + U64Key(result->last_position) + request.fingerprint);
+            base::U64Key(result->first_position) + base::U64Key(result->last_position) +
+                request.fingerprint);
   }
   return result;
 }
@@ -329,7 +318,7 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
   for (auto& [event, bytes] : staged) {
     txn.Put(log_, LogKey(event.position), bytes);
     txn.Put(streams_, StreamEventKey(event.tenant, event.stream, event.stream_version),
-            U64Key(event.position));
+            base::U64Key(event.position));
     appended.push_back(std::move(event));
   }
   if (options_.inline_fold) {

@@ -69,5 +69,38 @@ TEST_CASE("ServePrintsTokensAndACurlExampleThatWorksThenStopsOnSigterm") {
   close(again.out);
 }
 
+TEST_CASE("ServeListensOnLocalhostAndOnABracketedIpv6Address") {
+  for (const std::string listen : {"localhost:0", "[::1]:0"}) {
+    CAPTURE(listen);
+    testing::TempDir dir;
+    testing::Child child = testing::Spawn({"serve", "--data", dir.Sub("data"), "--listen", listen});
+    const std::string banner = testing::ReadBanner(child.out);
+    // The URL names the host as it was given, an IPv6 address in its brackets.
+    const std::string url = "http://" + listen.substr(0, listen.rfind(':')) + ":";
+    const std::string port = testing::After(banner, "serving " + url, " ");
+    CHECK_FALSE(port.empty());
+    int status = -1;
+    const std::string reply =
+        testing::RunCommand("curl -sg --max-time 10 " + url + port + "/healthz", &status);
+    CHECK(status == 0);
+    CHECK(reply == R"({"status":"ok"})");
+    kill(child.pid, SIGTERM);
+    CHECK(testing::Wait(child).Exited(0));
+  }
+}
+
+TEST_CASE("ServeRefusesAListenAddressThatIsNotHostColonPort") {
+  testing::TempDir dir;
+  for (const std::string listen : {"[::1]", "127.0.0.1", "::1:8080", "127.0.0.1:", ":8080",
+                                   "127.0.0.1:65536", "127.0.0.1:http", "ann@127.0.0.1:8080"}) {
+    CAPTURE(listen);
+    int status = -1;
+    testing::RunCommand(std::string(CLEDGER_BINARY) + " serve --data " + dir.Sub("data") +
+                            " --listen '" + listen + "' 2>/dev/null",
+                        &status);
+    CHECK(status == 2);
+  }
+}
+
 }  // namespace
 }  // namespace cledger

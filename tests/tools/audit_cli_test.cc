@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "base/time.h"
 #include "cledger/json.h"
 #include "tests/support/child_process.h"
 #include "tests/support/engine_fixture.h"
@@ -127,11 +128,11 @@ TEST_CASE("HistoryShowsTheRecordAsItWasThenAndItsTrailUpToThen") {
   CHECK(Contains(current.out, "version        3"));
   CHECK(Contains(current.out, "Audit trail (3 entries)"));
   CHECK(Contains(current.out, "#" + std::to_string(created.last_position) + "  " +
-                                  api::Rfc3339Micros(then.system.created_us) +
+                                  base::Rfc3339Micros(then.system.created_us) +
                                   "  alice(owner)  ContactCreated"));
   CHECK(Contains(current.out, "    last_name: (empty) → Lovelace\n"));
   CHECK(Contains(current.out, "    status: active → deleted\n"));
-  CHECK(Contains(current.out, "deleted: (empty) → " + api::Rfc3339Micros(*now.system.deleted_us)));
+  CHECK(Contains(current.out, "deleted: (empty) → " + base::Rfc3339Micros(*now.system.deleted_us)));
 
   // The past by position and by time: the state then, and only the trail up to then.
   const Run at =
@@ -145,9 +146,10 @@ TEST_CASE("HistoryShowsTheRecordAsItWasThenAndItsTrailUpToThen") {
   REQUIRE(past.at("history").as_array().size() == 1);
   CHECK(past.at("history").at(0).at("operation") == "ContactCreated");
 
-  const Run as_of = Cledger(f.dir, base + " --as-of " + api::Rfc3339Micros(then.system.created_us));
+  const Run as_of =
+      Cledger(f.dir, base + " --as-of " + base::Rfc3339Micros(then.system.created_us));
   CHECK(as_of.status == 0);
-  CHECK(Contains(as_of.out, "as of " + api::Rfc3339Micros(then.system.created_us)));
+  CHECK(Contains(as_of.out, "as of " + base::Rfc3339Micros(then.system.created_us)));
   CHECK_FALSE(Contains(as_of.out, "Lovelace"));
   CHECK(Contains(as_of.out, "Audit trail (1 entry)"));
 }

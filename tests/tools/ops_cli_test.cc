@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/hex.h"
 #include "engine/store/keys.h"
 #include "events/codec.h"
 #include "tests/support/engine_fixture.h"
@@ -55,13 +56,13 @@ std::vector<std::string> Lines(const std::string& text) {
 
 // The printable form the verifier names keys by.
 std::string Printable(std::string_view key) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : key) {
+  for (size_t i = 0; i < key.size(); ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
     if (c >= 0x20 && c < 0x7F && c != '\\') {
       out.push_back(static_cast<char>(c));
     } else {
-      out += {'\\', 'x', kDigits[c >> 4], kDigits[c & 0xF]};
+      out += "\\x" + base::Hex(key.substr(i, 1));
     }
   }
   return out;
@@ -121,17 +122,10 @@ struct RawDb {
   }
 };
 
-std::vector<std::string> Frames(const std::string& bytes) {
+std::vector<std::string> Frames(std::string_view bytes) {
   std::vector<std::string> frames;
-  for (size_t at = 0; at + 4 <= bytes.size();) {
-    uint32_t size = 0;
-    for (size_t i = 0; i < 4; ++i) {
-      size |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + i])) << (8 * i);
-    }
-    REQUIRE(at + 4 + size <= bytes.size());
-    frames.push_back(bytes.substr(at + 4, size));
-    at += 4 + size;
-  }
+  while (auto frame = events::NextSizePrefixed(bytes)) frames.emplace_back(*frame);
+  REQUIRE(bytes.empty());
   return frames;
 }
 
@@ -148,7 +142,7 @@ TEST_CASE("VerifyExitsZeroOnAnUntouchedLedgerAndReportsItsHead") {
   const std::string out = Run("verify --data " + f.data, &status);
   CHECK(status == 0);
   CHECK(Has(out, "chain ok: " + std::to_string(f.head.position) + " events, head " +
-                     std::to_string(f.head.position) + " " + HexOf(f.head.hash)));
+                     std::to_string(f.head.position) + " " + base::Hex(f.head.hash)));
   CHECK(Has(out, "projections ok"));
   const json::object report = RunJson("verify --json --data " + f.data, &status);
   CHECK(status == 0);
@@ -215,7 +209,7 @@ TEST_CASE("ADigestTakenEarlierIsProvenExtendedAndAWrongOneIsRefused") {
   int status = -1;
   const std::string digest = Run("verify --digest --data " + f.data, &status);
   CHECK(status == 0);
-  CHECK(digest == std::to_string(f.head.position) + ":" + HexOf(f.head.hash) + "\n");
+  CHECK(digest == std::to_string(f.head.position) + ":" + base::Hex(f.head.hash) + "\n");
   const std::string kept = digest.substr(0, digest.size() - 1);
 
   f.Reopen();  // the ledger grows after the digest was taken
@@ -231,7 +225,7 @@ TEST_CASE("ADigestTakenEarlierIsProvenExtendedAndAWrongOneIsRefused") {
   out = Run("verify --against " + wrong + " --data " + f.data, &status);
   CHECK(status == 1);
   CHECK(Has(out, "the ledger does not extend that digest"));
-  out = Run("verify --against 9999:" + HexOf(f.head.hash) + " --data " + f.data, &status);
+  out = Run("verify --against 9999:" + base::Hex(f.head.hash) + " --data " + f.data, &status);
   CHECK(status == 1);
   CHECK(Has(out, "past the head"));
   const json::object report =
@@ -654,7 +648,7 @@ TEST_CASE("BackupCreatedOfflineRestoresTheSameHead") {
   out = Run("backup restore " + f.dir.Sub("b") + " --data " + f.dir.Sub("r"), &status);
   CHECK(status == 0);
   CHECK(Has(out, "restored position " + std::to_string(f.head.position) + " (" +
-                     HexOf(f.head.hash) + ")"));
+                     base::Hex(f.head.hash) + ")"));
   Run("verify --data " + f.dir.Sub("r"), &status);
   CHECK(status == 0);
 }
@@ -667,7 +661,7 @@ TEST_CASE("StatsCountEventsCommitsTenantsCustomersAndContacts") {
   const json::object s = RunJson("stats --json --data " + f.data, &status);
   CHECK(status == 0);
   CHECK(s.at("position").to_number<uint64_t>() == f.head.position);
-  CHECK(s.at("hash").as_string() == HexOf(f.head.hash));
+  CHECK(s.at("hash").as_string() == base::Hex(f.head.hash));
   CHECK(s.at("events").to_number<uint64_t>() == f.head.position);
   CHECK(s.at("commits").to_number<uint64_t>() == f.commits);
   CHECK(s.at("tenants").to_number<uint64_t>() == 1);

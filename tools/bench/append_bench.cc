@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/keys.h"
 #include "engine/store/keys.h"
 #include "engine/store/raw_ledger.h"
 #include "events/codec.h"
@@ -41,9 +42,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using cledger::store::AppendComponent;
+using cledger::base::U64Key;
 using cledger::store::StreamEventKey;
-using cledger::store::U64Key;
 
 constexpr double kTargetCommitsPerSecond = 100'000;  // SPEC §6, 64 producers, durable
 constexpr double kTargetRatio = 0.5;                 // SPEC §6: ≥ 0.5 × raw RocksDB
@@ -274,15 +274,13 @@ Run RawBench(const Settings& settings, const std::string& path, size_t event_byt
     std::string value = value_template;
     const std::string stamp = U64Key(position);
     std::copy(stamp.begin(), stamp.end(), value.end() - 8);
-    std::string head = U64Key(position);  // position · hash · recorded_at_us · commits
-    head.append(32, static_cast<char>(position));
-    head += U64Key(static_cast<uint64_t>(i));
-    head += U64Key(position);
+    cledger::base::HeadRecord head{position, {}, static_cast<int64_t>(i), position};
+    head.hash.fill(static_cast<uint8_t>(position));
 
     rocksdb::WriteBatch batch;
     batch.Put(cf[1], U64Key(position), value);
     batch.Put(cf[2], StreamEventKey(kTenant, stream, version), U64Key(position));
-    batch.Put(cf[0], "head", head);
+    batch.Put(cf[0], cledger::store::kMetaHead, cledger::base::EncodeHeadRecord(head));
     rocksdb::Status st = db->Write(write, &batch);
     if (!st.ok()) return st.ToString();
     return std::nullopt;

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "base/hex.h"
 #include "cledger/ledger.h"
 #include "tools/cledger/commands.h"
 
@@ -80,7 +81,7 @@ void AddAdmin(CLI::App& app, Runner& run) {
       auto engine = OpenOrExplain(args->data_dir);
       if (!engine) return OpenFailureExit(args->data_dir);
       const Head h = engine->ledger().GetHead();
-      std::cout << "position " << h.position << "\nhash " << HexOf(h.hash) << "\n";
+      std::cout << "position " << h.position << "\nhash " << base::Hex(h.hash) << "\n";
       return kExitOk;
     };
   });

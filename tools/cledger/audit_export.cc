@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "base/time.h"
 #include "cledger/json.h"
 #include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
@@ -41,7 +42,7 @@ using ExportRow = std::array<std::string, kColumns.size()>;
 // the period is accounted for.
 std::vector<ExportRow> RowsOf(const AuditEntry& e) {
   const ExportRow base{std::to_string(e.position),
-                       api::Rfc3339Micros(e.recorded_at_us),
+                       base::Rfc3339Micros(e.recorded_at_us),
                        e.actor.id,
                        e.actor.role,
                        e.stream,

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "base/hex.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/progress.h"
@@ -92,7 +93,7 @@ int BackupCreate(const OpsArgs& a) {
       progress.Done();
     }
     out["position"] = head.position;
-    out["hash"] = HexOf(head.hash);
+    out["hash"] = base::Hex(head.hash);
   }
   if (a.json) {
     PrintJson(out);
@@ -130,11 +131,10 @@ int BackupRestore(const OpsArgs& a) {
   const Head head = engine->ledger().GetHead();
   if (a.json) {
     PrintJson(json::object{
-        {"data", a.restore_to}, {"position", head.position}, {"hash", HexOf(head.hash)}});
+        {"data", a.restore_to}, {"position", head.position}, {"hash", base::Hex(head.hash)}});
   } else {
-    std::cout << "restored position " << head.position << " (" << HexOf(head.hash) << ") into "
-              << a.restore_to << "\ncheck it with: cledger verify --data " << a.restore_to
-              << "\n";
+    std::cout << "restored position " << head.position << " (" << base::Hex(head.hash) << ") into "
+              << a.restore_to << "\ncheck it with: cledger verify --data " << a.restore_to << "\n";
   }
   return kExitOk;
 }

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "cledger/json.h"
+#include "events/codec.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/progress.h"
@@ -16,15 +18,14 @@
 namespace cledger::cli::ops {
 namespace {
 
-// Writes events to stdout as JSON lines or as raw frames (4-byte little-endian size, bytes).
+// Writes events to stdout as JSON lines or as raw frames (size-prefixed FlatBuffers).
 class EventSink {
  public:
   explicit EventSink(bool raw) : raw_(raw) {}
   void Frame(std::string_view bytes) {
-    const auto size = static_cast<uint32_t>(bytes.size());
-    char prefix[4];
-    for (int i = 0; i < 4; ++i) prefix[i] = static_cast<char>((size >> (8 * i)) & 0xFF);
-    std::cout.write(prefix, 4).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::string frame;
+    events::AppendSizePrefixed(frame, bytes);
+    std::cout.write(frame.data(), static_cast<std::streamsize>(frame.size()));
   }
   void Line(const json::value& event) { std::cout << json::serialize(event) << '\n'; }
   bool raw() const { return raw_; }
@@ -87,20 +88,14 @@ Result<uint64_t> DumpRawPage(const OpsArgs& a, EventSink& sink, uint64_t from, u
                           std::to_string(from),
                       {}, "application/x-flatbuffers");
   if (!reply.ok()) return reply.status();
-  const std::string_view body = reply->body;
+  std::string_view body = reply->body;
   uint64_t next = last + 1;
-  for (size_t at = 0; at + 4 <= body.size();) {
-    uint32_t size = 0;
-    for (size_t i = 0; i < 4; ++i) {
-      size |= static_cast<uint32_t>(static_cast<uint8_t>(body[at + i])) << (8 * i);
-    }
-    const std::string_view bytes = body.substr(at + 4, size);
-    auto event = DecodeEvent(bytes);
+  while (const std::optional<std::string_view> bytes = events::NextSizePrefixed(body)) {
+    auto event = DecodeEvent(*bytes);
     if (!event.ok()) return event.status();
     if (event->position > last) return last + 1;
-    if (a.tenant.empty() || event->tenant == a.tenant) sink.Frame(bytes);
+    if (a.tenant.empty() || event->tenant == a.tenant) sink.Frame(*bytes);
     next = event->position + 1;
-    at += 4 + size;
   }
   return next;
 }

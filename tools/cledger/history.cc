@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/time.h"
 #include "cledger/json.h"
 #include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
@@ -45,7 +46,7 @@ std::optional<Moment> ResolveMoment(const HistoryArgs& a) {
   if (a.as_of_option->count() > 0) {
     const std::optional<int64_t> t = TimeOption("--as-of", a.as_of);
     if (!t) return std::nullopt;
-    return Moment{AsOf{std::nullopt, *t}, "as of " + api::Rfc3339Micros(*t)};
+    return Moment{AsOf{std::nullopt, *t}, "as of " + base::Rfc3339Micros(*t)};
   }
   return Moment{AsOf{}, "now"};
 }
@@ -179,7 +180,7 @@ std::string Shown(const std::string& value) {
 void PrintTrail(std::ostream& out, const std::vector<AuditEntry>& trail) {
   out << "\nAudit trail (" << trail.size() << (trail.size() == 1 ? " entry" : " entries") << ")\n";
   for (const AuditEntry& e : trail) {
-    out << "#" << e.position << "  " << api::Rfc3339Micros(e.recorded_at_us) << "  "
+    out << "#" << e.position << "  " << base::Rfc3339Micros(e.recorded_at_us) << "  "
         << Printable(e.actor.id) << "(" << Printable(e.actor.role) << ")  "
         << Printable(e.operation) << "\n";
     for (const FieldChange& c : e.changes) {

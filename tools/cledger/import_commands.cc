@@ -14,10 +14,6 @@
 namespace cledger::cli::audit_tools {
 namespace {
 
-Status Invalid(std::string reason, std::string message, std::string field = {}) {
-  return Status(Code::kInvalidArgument, std::move(reason), std::move(message), std::move(field));
-}
-
 // A caller's key as a message may quote it: short, and without control characters.
 std::string SafeKey(std::string_view key) {
   std::string out = Printable(key.substr(0, 40));
@@ -29,9 +25,12 @@ Status Take(json::object& o, std::string_view key, std::string& out, bool requir
   const std::string name(key);
   auto it = o.find(json::string_view(key.data(), key.size()));
   if (it == o.end()) {
-    return required ? Invalid("required", name + " is required", name) : Status::Ok();
+    return required ? Status::InvalidArgument("required", name + " is required", name)
+                    : Status::Ok();
   }
-  if (!it->value().is_string()) return Invalid("invalid_type", name + " must be a string", name);
+  if (!it->value().is_string()) {
+    return Status::InvalidArgument("invalid_type", name + " must be a string", name);
+  }
   out = std::string(it->value().get_string());
   o.erase(it);
   return Status::Ok();
@@ -42,7 +41,8 @@ Status OnlyKeys(const json::object& o, std::initializer_list<std::string_view> a
   for (const auto& kv : o) {
     const std::string_view key(kv.key().data(), kv.key().size());
     if (std::ranges::find(allowed, key) == allowed.end()) {
-      return Invalid("unknown_field", "unknown field \"" + SafeKey(key) + "\"", SafeKey(key));
+      return Status::InvalidArgument("unknown_field", "unknown field \"" + SafeKey(key) + "\"",
+                                     SafeKey(key));
     }
   }
   return Status::Ok();
@@ -155,8 +155,8 @@ Result<Command> CommandFromJson(const std::string& name, json::object& o) {
   for (const Importable& known : kImportable) {
     names += (names.empty() ? "" : ", ") + std::string(known.name);
   }
-  return Invalid("unknown_command", "unknown command \"" + SafeKey(name) + "\"; one of " + names,
-                 "command");
+  return Status::InvalidArgument(
+      "unknown_command", "unknown command \"" + SafeKey(name) + "\"; one of " + names, "command");
 }
 
 }  // namespace
@@ -176,8 +176,9 @@ Result<ImportCommand> ParseLine(std::string_view line) {
   Status s = Take(*o, "command", name);
   if (s.ok()) s = Take(*o, "idempotency_key", key, false);
   if (s.ok() && keyed && key.empty()) {
-    s = Invalid("invalid_value", "idempotency_key must not be empty; leave it out to derive one",
-                "idempotency_key");
+    s = Status::InvalidArgument("invalid_value",
+                                "idempotency_key must not be empty; leave it out to derive one",
+                                "idempotency_key");
   }
   if (!s.ok()) return s;
   auto command = CommandFromJson(name, *o);

@@ -1,9 +1,9 @@
 // Printable (audit_common.h): on its own so the import's line parsing links without the
 // subcommands.
-#include <cstdio>
 #include <string>
 #include <string_view>
 
+#include "base/hex.h"
 #include "tools/cledger/audit_common.h"
 
 namespace cledger::cli::audit_tools {
@@ -32,10 +32,8 @@ std::string Printable(std::string_view s) {
     } else if (c == '\n' || c == '\r' || c == '\t') {
       out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t";
     } else {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\x%02x",
-                    c1 ? static_cast<unsigned>(static_cast<unsigned char>(s[++i])) : c);
-      out += buffer;
+      if (c1) ++i;  // a C1 character is shown as its code point, which is its second byte
+      out += "\\x" + base::Hex(s.substr(i, 1));
     }
   }
   return out;

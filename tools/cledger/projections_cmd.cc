@@ -1,7 +1,8 @@
 // cledger projections status|rebuild: projection positions, sizes and rebuilds.
 #include <unistd.h>
 
-#include <cctype>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <chrono>
 #include <iomanip>
 #include <iostream>
@@ -84,16 +85,7 @@ int ProjectionsStatus(const OpsArgs& a) {
 
 // A URL path segment: every byte outside the unreserved set percent-encoded.
 std::string PathSegment(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 0xF]};
-    }
-  }
-  return out;
+  return boost::urls::encode(text, boost::urls::unreserved_chars);
 }
 
 Result<ProjectionStatus> RebuildOne(const OpsArgs& a, Engine* engine, const std::string& name) {

@@ -1,7 +1,13 @@
 // cledger serve: the HTTP/JSON server on a data directory.
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/url/parse.hpp>
+#include <charconv>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "engine/api/server.h"
 #include "tools/cledger/commands.h"
@@ -46,20 +52,66 @@ void PrintWelcome(const std::string& url, const std::string& data_dir, const Hea
   std::cout << "Stop with Ctrl-C (in-flight commands finish first).\n" << std::flush;
 }
 
+// Where --listen asks to listen.
+struct Listen {
+  std::string address;  // numeric, as the server binds it
+  std::string host;     // as given, for the URL: an IPv6 address keeps its brackets
+  uint16_t port = 0;
+};
+
+// The first address `name` resolves to, numeric; empty when it resolves to none.
+std::string Resolve(const std::string& name) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(name.c_str(), nullptr, &hints, &found) != 0) return "";
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(found, freeaddrinfo);
+  char text[INET6_ADDRSTRLEN] = "";
+  const sockaddr* address = found->ai_addr;
+  const void* bytes =
+      address->sa_family == AF_INET6
+          ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr)
+          : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(address)->sin_addr);
+  return inet_ntop(address->sa_family, bytes, text, sizeof text) ? text : "";
+}
+
+// HOST:PORT as a URL's authority has it: HOST an IPv4 address, an IPv6 address in brackets
+// or a name (resolved here, e.g. localhost); PORT 0 to 65535, 0 for any free port. Says on
+// stderr what is wrong otherwise.
+std::optional<Listen> ParseListen(const std::string& text) {
+  auto authority = boost::urls::parse_authority(text);
+  if (!authority || authority->has_userinfo() || !authority->has_port() ||
+      authority->encoded_host().empty() ||
+      authority->host_type() == boost::urls::host_type::ipvfuture) {
+    std::cerr << "cledger: --listen takes HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080\n";
+    return std::nullopt;
+  }
+  Listen listen;
+  const std::string_view port = authority->port();
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), listen.port);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size()) {
+    std::cerr << "cledger: bad port in --listen " << text << "\n";
+    return std::nullopt;
+  }
+  listen.host = authority->encoded_host();
+  listen.address = authority->host_address();
+  if (authority->host_type() == boost::urls::host_type::name) {
+    listen.address = Resolve(listen.address);
+    if (listen.address.empty()) {
+      std::cerr << "cledger: cannot resolve the host in --listen " << text << "\n";
+      return std::nullopt;
+    }
+  }
+  return listen;
+}
+
 int Serve(const ServeArgs& args) {
-  const size_t colon = args.listen.rfind(':');
-  if (colon == std::string::npos) {
-    std::cerr << "cledger: --listen takes HOST:PORT, e.g. 127.0.0.1:8080\n";
-    return kExitUsage;
-  }
+  const std::optional<Listen> listen = ParseListen(args.listen);
+  if (!listen) return kExitUsage;
   api::ServerOptions options;
-  options.host = args.listen.substr(0, colon);
-  try {
-    options.port = static_cast<uint16_t>(std::stoul(args.listen.substr(colon + 1)));
-  } catch (const std::exception&) {
-    std::cerr << "cledger: bad port in --listen " << args.listen << "\n";
-    return kExitUsage;
-  }
+  options.host = listen->address;
+  options.port = listen->port;
   options.threads = args.threads;
   options.handle_signals = true;
   LedgerOptions ledger;
@@ -89,7 +141,7 @@ int Serve(const ServeArgs& args) {
     std::cerr << "cledger: cannot listen on " << args.listen << ": " << s.message() << "\n";
     return kExitUnavailable;
   }
-  const std::string url = "http://" + options.host + ":" + std::to_string(server.port());
+  const std::string url = "http://" + listen->host + ":" + std::to_string(server.port());
   PrintWelcome(url, args.data_dir, engine->ledger().GetHead(), owner_token, ops->token);
   server.Run();
   std::cout << "stopped\n";

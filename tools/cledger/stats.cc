@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "base/hex.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 
@@ -13,11 +14,10 @@ namespace {
 Result<json::object> StatsOffline(Engine& engine) {
   auto stats = engine.Stats();
   if (!stats.ok()) return stats.status();
-  return json::object{{"position", stats->head.position}, {"hash", HexOf(stats->head.hash)},
-                      {"events", stats->head.position},
-                      {"commits", stats->ledger.total_commits},
-                      {"tenants", stats->tenants},         {"customers", stats->customers},
-                      {"contacts", stats->contacts},       {"size_bytes", stats->size_bytes}};
+  return json::object{{"position", stats->head.position}, {"hash", base::Hex(stats->head.hash)},
+                      {"events", stats->head.position},   {"commits", stats->ledger.total_commits},
+                      {"tenants", stats->tenants},        {"customers", stats->customers},
+                      {"contacts", stats->contacts},      {"size_bytes", stats->size_bytes}};
 }
 
 int Stats(const OpsArgs& a) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/hex.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/progress.h"
@@ -78,7 +79,7 @@ Result<VerifyResult> VerifyOffline(Engine& engine) {
     r.lost_positions = chain.lost_positions;
     r.first_broken = chain.first_broken_position;
     r.problem = chain.problem;
-    r.head = {chain.head.position, HexOf(chain.head.hash)};
+    r.head = {chain.head.position, base::Hex(chain.head.hash)};
   }
   ProgressBar bar("verify projections");
   // Each projection is folded afresh in turn, each reporting (done, head): one bar for all.
@@ -104,7 +105,7 @@ void CheckAgainstOffline(Engine& engine, VerifyResult& r) {
       return;
     }
     if (!events->empty() && events->front().position == r.against->position) {
-      hash_there = HexOf(events->front().hash);
+      hash_there = base::Hex(events->front().hash);
     }
   }
   r.against_problem = ExtendsProblem(*r.against, r.head.position, hash_there);
@@ -207,7 +208,7 @@ int PrintDigest(const OpsArgs& a) {
     auto engine = OpenExisting(a.data_dir);
     if (!engine) return OpenFailureExit(a.data_dir);
     const Head head = engine->ledger().GetHead();
-    d = {head.position, HexOf(head.hash)};
+    d = {head.position, base::Hex(head.hash)};
   }
   const std::string text = std::to_string(d.position) + ":" + d.hash;
   if (a.json) {

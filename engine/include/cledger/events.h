@@ -1,7 +1,9 @@
 // Events as plain C++ values. The ledger stores them as FlatBuffers (schemas/events.fbs);
-// these types mirror that schema field for field and keep FlatBuffers out of the API.
+// these types mirror that schema field for field and keep FlatBuffers out of the API. Every
+// layer folds or encodes them, so this header declares types and inline functions only.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -149,9 +151,32 @@ using EventBody =
                  ContactConvertedToShared, ContactRolesChanged, ContactDeleted, ContactRestored,
                  ContactPasswordReset>;
 
+// Each event type's contract name, in EventBody's order: the names of the schema's `Body`
+// union (events/codec.cc and its test hold the two equal). Append only.
+inline constexpr std::array<std::string_view, std::variant_size_v<EventBody>> kEventTypeNames = {
+    "TenantCreated",
+    "TokenIssued",
+    "TokenRevoked",
+    "CustomerCreated",
+    "CustomerUpdated",
+    "CustomerDeleted",
+    "ContactCreated",
+    "ContactEdited",
+    "ContactShared",
+    "ContactUnlinked",
+    "ContactConvertedToShared",
+    "ContactRolesChanged",
+    "ContactDeleted",
+    "ContactRestored",
+    "ContactPasswordReset"};
+
 // The event type's contract name, e.g. "ContactShared".
-std::string_view EventTypeName(const EventBody& body);
-bool IsEventTypeName(std::string_view name);
+inline std::string_view EventTypeName(const EventBody& body) {
+  return kEventTypeNames[body.index()];
+}
+inline bool IsEventTypeName(std::string_view name) {
+  return std::find(kEventTypeNames.begin(), kEventTypeNames.end(), name) != kEventTypeNames.end();
+}
 
 // An event as recorded in the ledger.
 struct Event {
@@ -175,7 +200,6 @@ struct Event {
 // with kCorruption, reason "corrupt_event", on anything else.
 Result<Event> DecodeEvent(std::string_view bytes);
 
-std::string HexOf(const Hash& hash);
 // SHA-256 of `data` in lowercase hex: how a token's hash (RevokeToken::token_hash) is made.
 std::string Sha256Hex(std::string_view data);
 

@@ -61,10 +61,9 @@ boost::json::object ToJson(const Recipient& r);
 // hashes read "[redacted]".
 boost::json::object ToJson(const Event& e);
 
-// UTC with exactly six fractional digits, e.g. "2026-11-21T04:31:39.123456Z".
-std::string Rfc3339Micros(int64_t unix_us);
 // An RFC 3339 date-time with "Z" or a ±hh:mm offset and 0 to 9 fractional digits (digits past
-// the sixth are truncated). Reason "invalid_time".
+// the sixth are truncated), as microseconds: what base::Rfc3339Micros writes and more. Reason
+// "invalid_time".
 Result<int64_t> ParseRfc3339(std::string_view text);
 
 }  // namespace cledger::api

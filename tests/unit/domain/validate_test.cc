@@ -137,13 +137,6 @@ TEST_CASE("EmailLengthLimitsAreEnforced") {
   CHECK_FALSE(IsValidEmail(std::string(64, 'x') + "@c" + long_domain));
 }
 
-TEST_CASE("NormalizeEmailTrimsSpacesAndLowercasesAsciiOnly") {
-  CHECK(NormalizeEmail("  Alice@Example.COM\t") == "alice@example.com");
-  CHECK(NormalizeEmail("bob@example.com") == "bob@example.com");
-  CHECK(NormalizeEmail(" \t ") == "");
-  CHECK(NormalizeEmail("\xC3\x89mile@X.org") == "\xC3\x89mile@x.org");  // É stays as it is
-}
-
 TEST_CASE("SplitEmailsTrimsEachPieceAndDropsEmptyOnes") {
   CHECK(SplitEmails(" a@x.com, ,b@y.org ,,") == std::vector<std::string>{"a@x.com", "b@y.org"});
   CHECK(SplitEmails("solo@x.com") == std::vector<std::string>{"solo@x.com"});

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <random>
 
+#include "base/text.h"
+#include "events_generated.h"
 #include "engine/store/raw_ledger.h"
 #include "tests/support/sample_events.h"
 #include "tests/support/temp_dir.h"
@@ -39,7 +41,7 @@ TEST_CASE("RedactingSecretsReplacesEachHashAndLeavesEveryOtherEventByteForByte")
     REQUIRE(redacted.ok());
     Result<Event> decoded = events::DecodeEvent(*redacted);
     REQUIRE(decoded.ok());
-    const std::string kept(events::kRedactedSecret);
+    const std::string kept(base::kRedacted);
     if (const auto* reset = std::get_if<ContactPasswordReset>(&decoded->body)) {
       CHECK(reset->password_hash == kept);
     } else if (const auto* issued = std::get_if<TokenIssued>(&decoded->body)) {
@@ -62,6 +64,16 @@ TEST_CASE("EventTypeNamesAreTheContractNames") {
   CHECK(EventTypeName(ContactPasswordReset{}) == "ContactPasswordReset");
   CHECK(EventTypeName(TenantCreated{}) == "TenantCreated");
   CHECK(EventTypeName(ContactConvertedToShared{}) == "ContactConvertedToShared");
+  CHECK(IsEventTypeName("ContactShared"));
+  CHECK_FALSE(IsEventTypeName("NONE"));
+  CHECK_FALSE(IsEventTypeName("contactshared"));
+}
+
+TEST_CASE("EventTypeNamesAreTheSchemasBodyUnionInItsOrder") {
+  REQUIRE(kEventTypeNames.size() == static_cast<size_t>(fb::Body::MAX));
+  for (size_t i = 0; i < kEventTypeNames.size(); ++i) {
+    CHECK(kEventTypeNames[i] == fb::EnumNamesBody()[i + 1]);
+  }
 }
 
 TEST_CASE("TheHashCoversEveryByteSoAnyFlippedByteIsDetected") {

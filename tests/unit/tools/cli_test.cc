@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "base/hex.h"
 #include "tests/support/ledger_fixture.h"
 
 namespace cledger {
@@ -14,7 +15,7 @@ TEST_CASE("HeadCommandPrintsThePositionAndHashOfADataDirectory") {
   const std::string out = testing::RunCommand(
       std::string(CLEDGER_BINARY) + " head --data " + f.dir.Sub("data"), &status);
   CHECK(status == 0);
-  CHECK(out == "position 1\nhash " + HexOf(head.hash) + "\n");
+  CHECK(out == "position 1\nhash " + base::Hex(head.hash) + "\n");
 }
 
 TEST_CASE("HeadOfANewDataDirectoryIsPositionZero") {
