@@ -3,6 +3,7 @@
 // (io = Reader), so the two directions cannot drift apart. Append members at the end only.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -15,6 +16,11 @@
 #include "projections/kv.h"
 
 namespace cledger::projections {
+
+// Integers are copied in host byte order, which FORMAT.md fixes as little-endian: a
+// big-endian build would read every stored record wrongly, so it does not compile.
+static_assert(std::endian::native == std::endian::little,
+              "projection records are little-endian (engine/store/FORMAT.md)");
 
 class Writer {
  public:
