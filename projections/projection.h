@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cledger/events.h"
+#include "cledger/views.h"
 #include "projections/kv.h"
 
 namespace cledger::projections {

@@ -1,0 +1,167 @@
+// Each fold on its own, over a map in memory: the state a sequence of events leaves, as the
+// views read it. The same folds run inside every commit, for rebuilds and for time travel.
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "projections/projection.h"
+#include "projections/views.h"
+
+namespace cledger {
+namespace {
+
+namespace pj = projections;
+
+// Events of one tenant, numbered as the log would number them: positions, stream versions,
+// one second apart.
+class History {
+ public:
+  explicit History(std::string tenant = "acme") : tenant_(std::move(tenant)) {}
+
+  Event Next(const std::string& stream, EventBody body) {
+    Event e;
+    e.position = ++position_;
+    e.tenant = tenant_;
+    e.stream = stream;
+    e.stream_version = ++versions_[stream];
+    e.recorded_at_us = static_cast<int64_t>(position_) * 1'000'000;
+    e.actor = {"alice", "owner"};
+    e.body = std::move(body);
+    return e;
+  }
+
+ private:
+  std::string tenant_;
+  uint64_t position_ = 0;
+  std::map<std::string, uint64_t> versions_;
+};
+
+void Fold(const pj::Projection& projection, pj::Kv& kv, const std::vector<Event>& events) {
+  for (const Event& e : events) REQUIRE(projection.Apply(kv, e).ok());
+}
+
+ContactFields Named(const std::string& first, const std::string& email) {
+  ContactFields f;
+  f.first_name = first;
+  f.email = email;
+  return f;
+}
+
+ContactView Contact(pj::Kv& kv, const std::string& tenant, const std::string& id) {
+  auto view = pj::GetContact(kv, tenant, id);
+  REQUIRE(view.ok());
+  REQUIRE(view->has_value());
+  return **view;
+}
+
+TEST_CASE("TheContactsFoldKeepsSystemInformationThroughEditDeleteAndRestore") {
+  History h;
+  pj::MemKv kv;
+  Fold(pj::kContacts, kv,
+       {h.Next("contact-k1", ContactCreated{"k1", "c1", Named("Ann", "ann@x.test")}),
+        h.Next("contact-k1", ContactEdited{"k1", Named("Anna", "ann@x.test")})});
+  ContactView v = Contact(kv, "acme", "k1");
+  CHECK(v.fields.first_name == "Anna");
+  CHECK(v.system.created_us == 1'000'000);
+  CHECK(v.system.last_modified_us == 2'000'000);
+  CHECK(v.system.version == 2);
+  CHECK_FALSE(v.deleted);
+
+  Fold(pj::kContacts, kv, {h.Next("contact-k1", ContactDeleted{"k1"})});
+  v = Contact(kv, "acme", "k1");
+  CHECK(v.deleted);
+  CHECK(v.system.deleted_us == 3'000'000);
+
+  Fold(pj::kContacts, kv, {h.Next("contact-k1", ContactRestored{"k1"})});
+  v = Contact(kv, "acme", "k1");
+  CHECK_FALSE(v.deleted);
+  CHECK(v.system.deleted_us == 3'000'000);  // the last deletion stays on record
+  CHECK(v.system.version == 4);
+}
+
+TEST_CASE("AFoldWritesOnlyUnderItsOwnTenant") {
+  History acme("acme");
+  pj::MemKv kv;
+  Fold(pj::kContacts, kv, {acme.Next("contact-k1", ContactCreated{"k1", "c1", Named("Ann", "")})});
+  auto other = pj::GetContact(kv, "globex", "k1");
+  REQUIRE(other.ok());
+  CHECK_FALSE(other->has_value());
+}
+
+TEST_CASE("TheLinksFoldFollowsSharesAndUnlinks") {
+  History h;
+  pj::MemKv kv;
+  Fold(pj::kLinks, kv,
+       {h.Next("contact-k1", ContactCreated{"k1", "c1", Named("Ann", "")}),
+        h.Next("contact-k1", ContactShared{"k1", "c2"})});
+  auto c2 = pj::LinksOf(kv, "acme", "c2");
+  REQUIRE(c2.ok());
+  REQUIRE(c2->size() == 1);
+  CHECK(c2->front().contact_id == "k1");
+
+  Fold(pj::kLinks, kv, {h.Next("contact-k1", ContactUnlinked{"k1", "c2"})});
+  c2 = pj::LinksOf(kv, "acme", "c2");
+  REQUIRE(c2.ok());
+  CHECK(c2->empty());
+  auto c1 = pj::LinksOf(kv, "acme", "c1");
+  REQUIRE(c1.ok());
+  CHECK(c1->size() == 1);
+}
+
+TEST_CASE("TheEmailsFoldHoldsAnEmailForItsLiveContactOnly") {
+  History h;
+  pj::MemKv kv;
+  Fold(pj::kEmails, kv, {h.Next("contact-k1", ContactCreated{"k1", "c1", Named("Ann", "ann@x.test")})});
+  auto holder = pj::ContactWithEmail(kv, "acme", "ann@x.test");
+  REQUIRE(holder.ok());
+  CHECK(*holder == std::optional<std::string>("k1"));
+
+  Fold(pj::kEmails, kv, {h.Next("contact-k1", ContactDeleted{"k1"})});
+  holder = pj::ContactWithEmail(kv, "acme", "ann@x.test");
+  REQUIRE(holder.ok());
+  CHECK_FALSE(holder->has_value());
+}
+
+TEST_CASE("TheAuditFoldRecordsEachFieldsBeforeAndAfterWithItsActor") {
+  History h;
+  pj::MemKv kv;
+  Fold(pj::kAudit, kv,
+       {h.Next("contact-k1", ContactCreated{"k1", "c1", Named("Ann", "ann@x.test")}),
+        h.Next("contact-k1", ContactEdited{"k1", Named("Ann", "ann@y.test")})});
+  auto trail = pj::AuditTrail(kv, "acme", pj::AuditIndex::kStream, "contact-k1");
+  REQUIRE(trail.ok());
+  REQUIRE(trail->size() == 2);
+  const AuditEntry& edit = trail->back();
+  CHECK(edit.position == 2);
+  CHECK(edit.actor.id == "alice");
+  bool email_changed = false;
+  for (const FieldChange& c : edit.changes) {
+    if (c.field.find("email") != std::string::npos) {
+      email_changed = c.before == "ann@x.test" && c.after == "ann@y.test";
+    }
+  }
+  CHECK(email_changed);
+  // The first name did not change, so the edit says nothing of it.
+  for (const FieldChange& c : edit.changes) CHECK(c.field.find("first_name") == std::string::npos);
+}
+
+TEST_CASE("EveryFoldIsDeterministic") {
+  for (const pj::Projection* projection : pj::All()) {
+    CAPTURE(std::string(projection->name()));
+    pj::MemKv first, second;
+    for (pj::MemKv* kv : {&first, &second}) {
+      History h;
+      Fold(*projection, *kv,
+           {h.Next("tenant-acme", TenantCreated{"acme", "standard", {}}),
+            h.Next("customer-c1", CustomerCreated{"c1", "Acme", "ap@acme.test", ""}),
+            h.Next("contact-k1", ContactCreated{"k1", "c1", Named("Ann", "ann@x.test")}),
+            h.Next("contact-k1", ContactEdited{"k1", Named("Anna", "ann@x.test")}),
+            h.Next("contact-k1", ContactDeleted{"k1"})});
+    }
+    CHECK(first.contents() == second.contents());
+    CHECK_FALSE(first.contents().empty());
+  }
+}
+
+}  // namespace
+}  // namespace cledger
