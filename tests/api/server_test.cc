@@ -192,11 +192,12 @@ TEST_CASE("EveryRouteRefusesExactlyTheRolesTheTableRefuses") {
       continue;
     }
     CHECK(anonymous == 401);
-    for (const auto& [who, token] : f.tokens) {
+    for (const auto& entry : f.tokens) {
+      const auto& [who, token] = entry;
       const std::string role = who == "ops" ? who : who.substr(who.find('/') + 1);
       request.authorization = "Bearer " + token;
       const api::HttpResponse response = handlers.Handle(request);
-      CAPTURE(who);
+      CAPTURE(entry.first);  // clang 14 cannot capture a structured binding
       CAPTURE(response.body);
       const bool refused =
           response.status == 403 && json::parse(response.body).at("code") == "forbidden";
