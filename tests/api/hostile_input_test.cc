@@ -37,6 +37,19 @@ void CreateCustomerAndContact(ServerFixture& f) {
               .status == 201);
 }
 
+// ASan pads every allocation and keeps freed memory in quarantine, so resident-memory bounds
+// say nothing there: they are checked in the normal build (CI runs both).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CLEDGER_UNDER_ASAN 1
+#endif
+#endif
+#ifdef CLEDGER_UNDER_ASAN
+constexpr bool kMemoryBoundsHold = false;
+#else
+constexpr bool kMemoryBoundsHold = true;
+#endif
+
 // The most memory the process has held since it started (VmHWM), in MiB.
 size_t PeakRssMib() {
   std::ifstream status("/proc/self/status");
@@ -94,7 +107,7 @@ TEST_CASE("MemberPasswordResetsAreRefusedBeforeAnyPasswordIsHashed") {
   MESSAGE("17 refused resets: ", seconds.count(), " s, peak RSS +", PeakRssMib() - peak_before,
           " MiB");
   CHECK(seconds.count() < 0.5);
-  CHECK(PeakRssMib() - peak_before < 64);
+  if (kMemoryBoundsHold) CHECK(PeakRssMib() - peak_before < 64);
 }
 
 TEST_CASE("ConcurrentPasswordHashesAreBoundedAndTheExcessWaitsOrGets503") {
@@ -120,7 +133,7 @@ TEST_CASE("ConcurrentPasswordHashesAreBoundedAndTheExcessWaitsOrGets503") {
   CHECK(ok >= 2);
   MESSAGE(ok, " of 24 resets hashed, peak RSS +", PeakRssMib() - peak_before, " MiB");
   // At most kHashesMax (the cores, 2 here) argon2id hashes of 64 MiB at once.
-  CHECK(PeakRssMib() - peak_before < 4 * 64);
+  if (kMemoryBoundsHold) CHECK(PeakRssMib() - peak_before < 4 * 64);
 }
 
 const Headers kKey = {{"Idempotency-Key", "K"}};
@@ -279,7 +292,7 @@ TEST_CASE("StalledSubscribersOfLargeEventsKeepTheServersMemoryBounded") {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const size_t grown = RssMib() - rss_before;
   MESSAGE("30 stalled subscribers: RSS grew by ", grown, " MiB");
-  CHECK(grown < 64);
+  if (kMemoryBoundsHold) CHECK(grown < 64);
 }
 
 TEST_CASE("OverTheSubscriberLimitANewSubscriberGets503AndRetryAfter") {
