@@ -147,8 +147,11 @@ Status LogStore::OpenDb() {
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, options_.ledger.path, descriptors, &handles, &raw);
-  const std::string wal = fs::path(NewestWal(options_.ledger.path)).filename().string();
-  const bool accepting = s.IsCorruption() && options_.ledger.accept_wal_loss == wal;
+  // Only a refused open lists the directory: a clean start does no work for this.
+  const std::string wal = s.IsCorruption() && !options_.ledger.accept_wal_loss.empty()
+                              ? fs::path(NewestWal(options_.ledger.path)).filename().string()
+                              : std::string();
+  const bool accepting = !wal.empty() && options_.ledger.accept_wal_loss == wal;
   if (accepting) {
     if (Status refused = CheckWalLossAcceptable(); !refused.ok()) return refused;
     // Replays the log up to the damage and drops the rest: the loss the operator named.
