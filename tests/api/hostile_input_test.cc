@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "engine/engine_internal.h"
+#include "tests/support/log_capture.h"
 #include "tests/support/server_fixture.h"
 
 namespace cledger {
@@ -419,42 +420,33 @@ TEST_CASE("ProblemBodiesAreValidUtf8JsonAndBoundTheIdsTheyEcho") {
 }
 
 TEST_CASE("TheAccessLogNamesRouteTemplatesAndStreamsButNoToken") {
-  std::ostringstream lines;
-  auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(lines)));
+  testing::LogCapture captured;
   {
     ServerFixture f;
     CreateCustomerAndContact(f);
     f.Call("ops", "DELETE", "/v1/admin/tokens/" + f.tokens["acme/member"]);
     { testing::SseClient stream(f.port, "/v1/events/stream", f.tokens["acme/service"]); }
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    const std::string log = lines.str();
+    const std::string log = captured.Text();
     CHECK(log.find(f.tokens["acme/member"]) == std::string::npos);
     CHECK(log.find("path=/v1/admin/tokens/{token_hash} status=") != std::string::npos);
     CHECK(log.find("path=/v1/customers/{id}/contacts status=201") != std::string::npos);
     CHECK(log.find("path=/v1/events/stream status=200") != std::string::npos);
   }
-  spdlog::set_default_logger(previous);
 }
 
 TEST_CASE("AMethodNoRouteHasIsLoggedAsOtherNeverAsTheClientsText") {
-  std::ostringstream lines;
-  auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(lines)));
+  testing::LogCapture captured;
   {
     ServerFixture f;
     const std::string pasted = f.tokens.at("acme/owner");  // a token pasted as the method
     Reply r = testing::RawHttp(f.port, pasted + " /v1/customers HTTP/1.1\r\nHost: x\r\n"
                                        "Connection: close\r\n\r\n");
     CHECK(r.status >= 400);
-    spdlog::default_logger()->flush();
-    const std::string log = lines.str();
+    const std::string log = captured.Text();
     CHECK(log.find(pasted) == std::string::npos);
     CHECK(log.find("method=other") != std::string::npos);
   }
-  spdlog::set_default_logger(previous);
 }
 
 TEST_CASE("MetricsNeedAnOpsTokenWhileHealthAndReadinessStayOpen") {

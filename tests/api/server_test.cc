@@ -12,6 +12,7 @@
 #include "engine/api/routes.h"
 #include "engine/domain/roles.h"
 #include "engine/engine_internal.h"
+#include "tests/support/log_capture.h"
 #include "tests/support/server_fixture.h"
 
 namespace cledger {
@@ -367,21 +368,17 @@ TEST_CASE("OverTheConnectionLimitANewClientGetsA503AndTheOthersCarryOn") {
 }
 
 TEST_CASE("TheAccessLogNamesEachRequestButNoSecret") {
-  std::ostringstream lines;
-  auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(lines)));
+  testing::LogCapture captured;
   {
     ServerFixture f;
     CreateCustomerAndContacts(f);
     f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset",
            R"({"password":"Sup3r-Secret-Passw0rd"})");
-    const std::string log = lines.str();
+    const std::string log = captured.Text();
     CHECK(log.find("method=POST path=/v1/customers/{id}/contacts status=201") != std::string::npos);
     for (const auto& [name, token] : f.tokens) CHECK(log.find(token) == std::string::npos);
     CHECK(log.find("Sup3r-Secret") == std::string::npos);
   }
-  spdlog::set_default_logger(previous);
 }
 
 }  // namespace
