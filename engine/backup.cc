@@ -11,8 +11,8 @@ namespace cledger {
 
 Status CreateBackup(store::LogStore& store, const std::string& backup_dir) {
   rocksdb::BackupEngine* raw = nullptr;
-  rocksdb::IOStatus s = rocksdb::BackupEngine::Open(
-      rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);
+  rocksdb::IOStatus s = rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
+                                                    rocksdb::BackupEngineOptions(backup_dir), &raw);
   if (!s.ok()) return Status(Code::kIoError, "backup_failed", s.ToString());
   std::unique_ptr<rocksdb::BackupEngine> backups(raw);
   auto gate = store.ReadLock();

@@ -23,7 +23,8 @@ constexpr auto kHashWaitMax = std::chrono::seconds(1);
 
 // The one thing a fingerprint leaves out: a password the caller gave.
 const std::string* GivenPassword(const Command& command) {
-  if (const auto* c = std::get_if<CreateContact>(&command); c && c->password && !c->password->generate) {
+  if (const auto* c = std::get_if<CreateContact>(&command);
+      c && c->password && !c->password->generate) {
     return &c->password->password;
   }
   if (const auto* c = std::get_if<ResetPassword>(&command); c && !c->password.generate) {
@@ -57,8 +58,10 @@ std::string RandomHex(Random& random, size_t bytes) {
 // The domain's views over one commit group's transaction.
 struct CommitViews {
   CommitViews(store::Txn& txn, ProjectionHost& host)
-      : tenants(txn, host.Family(pj::kTenants)), customers(txn, host.Family(pj::kCustomers)),
-        contacts(txn, host.Family(pj::kContacts)), links(txn, host.Family(pj::kLinks)),
+      : tenants(txn, host.Family(pj::kTenants)),
+        customers(txn, host.Family(pj::kCustomers)),
+        contacts(txn, host.Family(pj::kContacts)),
+        links(txn, host.Family(pj::kLinks)),
         emails(txn, host.Family(pj::kEmails)),
         views{tenants, customers, contacts, links, emails} {}
   store::TxnKv tenants, customers, contacts, links, emails;
@@ -90,7 +93,8 @@ std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& 
   if (!retry.ok()) return Refused(retry.status());
   auto pending = std::make_shared<Pending>(Pending{context, std::move(command), {}, {}, {}});
   // A retry is answered from its key without being decided again: nothing to prepare.
-  if (Status s = *retry ? Status::Ok() : Prepare(pending->command, pending->prepared, pending->outcome);
+  if (Status s =
+          *retry ? Status::Ok() : Prepare(pending->command, pending->prepared, pending->outcome);
       !s.ok()) {
     return Refused(s);
   }
@@ -112,8 +116,7 @@ std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& 
 }
 
 // Completes the outcome of a committed command: its target's id and version.
-Result<CommandOutcome> CommandRunner::Finish(Result<CommitResult> committed,
-                                             CommandOutcome outcome,
+Result<CommandOutcome> CommandRunner::Finish(Result<CommitResult> committed, CommandOutcome outcome,
                                              const std::optional<domain::Decision>& decision) {
   if (!committed.ok()) return committed.status();
   outcome.first_position = committed->first_position;
@@ -157,7 +160,7 @@ Status CommandRunner::CheckTarget(const CommandContext& context, const Command& 
 // Whether the command retries one its idempotency key already answered, decided before any
 // costly work (a hash) is done for it. Any other request under the key is refused.
 Result<bool> CommandRunner::IsRetry(const CommandContext& context, const Command& command,
-                                 const std::string& fingerprint) {
+                                    const std::string& fingerprint) {
   if (context.idempotency_key.empty()) return false;
   auto recorded = store_.FindRecorded(context.tenant, context.idempotency_key);
   if (!recorded.ok()) return recorded.status();
@@ -172,9 +175,9 @@ Result<bool> CommandRunner::IsRetry(const CommandContext& context, const Command
 // Checks a given password against the hash its key's first request recorded: one argon2id
 // verification, bounded like every hash. A fast digest of the password is never stored.
 Status CommandRunner::CheckSamePassword(const store::LogStore::Recorded& recorded,
-                                     const std::string& given) {
-  auto events = store_.Read(recorded.first_position,
-                             recorded.last_position - recorded.first_position + 1);
+                                        const std::string& given) {
+  auto events =
+      store_.Read(recorded.first_position, recorded.last_position - recorded.first_position + 1);
   if (!events.ok()) return events.status();
   for (const Event& e : *events) {
     const auto* reset = std::get_if<ContactPasswordReset>(&e.body);

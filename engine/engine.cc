@@ -24,8 +24,7 @@ std::function<void(const Status&)> StorageFaultReporter(const LedgerOptions& opt
 
 class EngineImpl final : public Engine {
  public:
-  EngineImpl(LedgerOptions options, rocksdb::Env* env)
-      : options_(std::move(options)), env_(env) {}
+  EngineImpl(LedgerOptions options, rocksdb::Env* env) : options_(std::move(options)), env_(env) {}
   // The follower reads the log, so it stops first; the store drains its queue (which still
   // decides queued commands and folds inline projections) before the parts and the host go.
   ~EngineImpl() override {

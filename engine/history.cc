@@ -1,7 +1,7 @@
 #include "engine/history.h"
 
-#include "engine/domain/rules.h"
 #include "engine/domain/roles.h"
+#include "engine/domain/rules.h"
 #include "engine/snapshot.h"
 #include "engine/time_travel.h"
 
@@ -22,21 +22,19 @@ Result<std::vector<AuditEntry>> Within(Result<std::vector<AuditEntry>> entries, 
 
 }  // namespace
 
-Result<std::vector<AuditEntry>> History::ContactHistory(const Principal& who,
-                                                        const std::string& id,
+Result<std::vector<AuditEntry>> History::ContactHistory(const Principal& who, const std::string& id,
                                                         const AsOf& as_of) {
   return Trail(who, pj::AuditIndex::kStream, domain::ContactStream(id), as_of);
 }
 
 Result<std::vector<AuditEntry>> History::CustomerHistory(const Principal& who,
-                                                         const std::string& id,
-                                                         const AsOf& as_of) {
+                                                         const std::string& id, const AsOf& as_of) {
   return Trail(who, pj::AuditIndex::kCustomer, id, as_of);
 }
 
 Result<std::vector<AuditEntry>> History::ActorHistory(const Principal& who,
-                                                      const std::string& actor_id,
-                                                      int64_t from_us, int64_t to_us) {
+                                                      const std::string& actor_id, int64_t from_us,
+                                                      int64_t to_us) {
   return Within(Trail(who, pj::AuditIndex::kActor, actor_id, {}), from_us, to_us);
 }
 

@@ -28,8 +28,7 @@ class History {
                                                   const AsOf& as_of);
   Result<std::vector<AuditEntry>> ActorHistory(const Principal& who, const std::string& actor_id,
                                                int64_t from_us, int64_t to_us);
-  Result<std::vector<AuditEntry>> TenantAudit(const Principal& who, int64_t from_us,
-                                              int64_t to_us);
+  Result<std::vector<AuditEntry>> TenantAudit(const Principal& who, int64_t from_us, int64_t to_us);
 
  private:
   // The entries of one index under `id`, up to the position `as_of` names.

@@ -13,7 +13,9 @@ namespace {
 
 // Sorts after every key a fold writes: tenant keys start with a length byte below 0x81 and
 // the other kinds with a lowercase letter.
-constexpr char kAppliedKey[] = "\xff" "applied";
+constexpr char kAppliedKey[] =
+    "\xff"
+    "applied";
 constexpr size_t kFoldBatchEvents = 10'000;
 // A follower whose fold failed retries after a pause that doubles up to the maximum, so a
 // lasting storage fault costs a retry every few seconds, not a busy loop.
@@ -46,8 +48,10 @@ Status ProjectionHost::Attach() {
   for (const projections::Projection* p : projections::All()) {
     Hosted hosted;
     std::string generation;
-    if (store_.db()->Get(rocksdb::ReadOptions(), store_.Family(store::kCfMeta), MetaKey(p->name()),
-                         &generation).ok()) {
+    if (store_.db()
+            ->Get(rocksdb::ReadOptions(), store_.Family(store::kCfMeta), MetaKey(p->name()),
+                  &generation)
+            .ok()) {
       hosted.generation = std::stoull(generation);
     }
     const std::string family = FamilyName(p->name(), hosted.generation);
@@ -196,8 +200,8 @@ Result<uint64_t> ProjectionHost::Applied(const std::string& family) {
 }
 
 Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projection,
-                                           const std::string& family, uint64_t from,
-                                           uint64_t to, const Progress& progress, bool sync) {
+                                           const std::string& family, uint64_t from, uint64_t to,
+                                           const Progress& progress, bool sync) {
   uint64_t done = from;
   while (done < to) {
     auto events = store_.Read(done + 1, std::min<uint64_t>(kFoldBatchEvents, to - done));
@@ -231,8 +235,8 @@ std::vector<ProjectionStatus> ProjectionHost::Statuses() {
     }();
     // Only a report: an unreadable position shows as nothing applied (the lag says so).
     const uint64_t applied = Applied(FamilyName(p->name(), generation)).value_or(0);
-    out.push_back({std::string(p->name()), applied, head > applied ? head - applied : 0,
-                   generation, p->Inline()});
+    out.push_back({std::string(p->name()), applied, head > applied ? head - applied : 0, generation,
+                   p->Inline()});
   }
   return out;
 }
@@ -319,7 +323,8 @@ Result<std::optional<std::string>> ProjectionHost::FirstDifference(
   }
   rocksdb::ReadOptions at_snapshot;
   at_snapshot.snapshot = snapshot;
-  std::unique_ptr<rocksdb::Iterator> live(store_.db()->NewIterator(at_snapshot, Family(projection)));
+  std::unique_ptr<rocksdb::Iterator> live(
+      store_.db()->NewIterator(at_snapshot, Family(projection)));
   std::unique_ptr<rocksdb::Iterator> fresh(
       store_.db()->NewIterator(rocksdb::ReadOptions(), *scratch));
   auto record = [](rocksdb::Iterator& it) {  // the applied marker is not state

@@ -7,8 +7,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,9 +58,8 @@ class ProjectionHost {
   };
   std::string FamilyOf(const projections::Projection& projection);
   // Folds events (from, to] of the log into the family; returns the last position folded.
-  Result<uint64_t> FoldRange(const projections::Projection& projection,
-                             const std::string& family, uint64_t from, uint64_t to,
-                             const Progress& progress, bool sync);
+  Result<uint64_t> FoldRange(const projections::Projection& projection, const std::string& family,
+                             uint64_t from, uint64_t to, const Progress& progress, bool sync);
   // The position the family has applied (0: none yet), or why it cannot be read.
   Result<uint64_t> Applied(const std::string& family);
   // The first key where `projection` at `snapshot` differs from a fresh fold up to `head`.

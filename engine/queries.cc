@@ -1,8 +1,8 @@
 #include "engine/queries.h"
 
 #include "engine/domain/profile_contact.h"
-#include "engine/domain/rules.h"
 #include "engine/domain/roles.h"
+#include "engine/domain/rules.h"
 #include "events/hash.h"
 #include "projections/views.h"
 

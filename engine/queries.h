@@ -25,8 +25,7 @@ class Queries {
   // Each as the Engine method of the same name.
   Result<Principal> Authenticate(const std::string& token);
   Result<ContactView> GetContact(const Principal& who, const std::string& id, const AsOf& as_of);
-  Result<CustomerView> GetCustomer(const Principal& who, const std::string& id,
-                                   const AsOf& as_of);
+  Result<CustomerView> GetCustomer(const Principal& who, const std::string& id, const AsOf& as_of);
   Result<std::vector<ContactView>> ListContacts(const Principal& who,
                                                 const std::string& customer_id,
                                                 ContactStatus status);

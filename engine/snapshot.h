@@ -24,7 +24,9 @@ class Snapshot {
   // `consistent`: every read at one point in time. A query that reads one key needs no
   // snapshot (taking one costs a trip through the database's mutex).
   Snapshot(store::LogStore& store, ProjectionHost& host, bool consistent = true)
-      : host_(host), gate_(store.ReadLock()), db_(store.db()),
+      : host_(host),
+        gate_(store.ReadLock()),
+        db_(store.db()),
         snapshot_(consistent && db_ != nullptr ? db_->GetSnapshot() : nullptr) {}
   ~Snapshot() {
     if (snapshot_ != nullptr) db_->ReleaseSnapshot(snapshot_);
@@ -46,9 +48,7 @@ class Snapshot {
   // Reads while the database is being reopened: every one answers 503.
   class UnavailableKv final : public projections::Kv {
    public:
-    Result<std::optional<std::string>> Get(std::string_view) override {
-      return store::Reopening();
-    }
+    Result<std::optional<std::string>> Get(std::string_view) override { return store::Reopening(); }
     void Put(std::string_view, std::string_view) override { std::abort(); }
     void Delete(std::string_view) override { std::abort(); }
     Status Scan(std::string_view, const projections::ScanFn&) override {

@@ -18,7 +18,8 @@ Result<uint64_t> PositionAt(Ledger& log, const AsOf& as_of) {
   while (low < high) {
     const uint64_t mid = low + (high - low + 1) / 2;
     auto event = log.Read(mid, 1);
-    if (!event.ok() || event->empty()) return Status(Code::kIoError, "storage_error", "read failed");
+    if (!event.ok() || event->empty())
+      return Status(Code::kIoError, "storage_error", "read failed");
     if (event->front().recorded_at_us <= *as_of.time_us) {
       low = mid;
     } else {

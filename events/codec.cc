@@ -73,12 +73,11 @@ Off<fb::ContactFields> Encode(Builder& b, const ContactFields& f) {
   auto usage = Str(b, c.usage_report_profile);
   auto correspondence = Strs(b, c.copy_correspondence);
   auto tickets = Strs(b, c.copy_ticket_updates);
-  auto comm =
-      fb::CreateCommunication(b, regarding, email_bill, usage, correspondence, tickets);
-  return fb::CreateContactFields(
-      b, Str(b, f.contact_type), Str(b, f.title), Str(b, f.first_name), Str(b, f.last_name),
-      Str(b, f.company_name), Str(b, f.position), Str(b, f.department), Str(b, f.email),
-      phone_vec, address, Str(b, f.website), Str(b, f.dealer_code), f.portal_enabled, comm);
+  auto comm = fb::CreateCommunication(b, regarding, email_bill, usage, correspondence, tickets);
+  return fb::CreateContactFields(b, Str(b, f.contact_type), Str(b, f.title), Str(b, f.first_name),
+                                 Str(b, f.last_name), Str(b, f.company_name), Str(b, f.position),
+                                 Str(b, f.department), Str(b, f.email), phone_vec, address,
+                                 Str(b, f.website), Str(b, f.dealer_code), f.portal_enabled, comm);
 }
 
 ContactFields Decode(const fb::ContactFields* f) {
@@ -102,9 +101,8 @@ ContactFields Decode(const fb::ContactFields* f) {
   out.dealer_code = Str(f->dealer_code());
   out.portal_enabled = f->portal_enabled();
   if (const auto* c = f->communication()) {
-    out.communication = {Strs(c->regarding()), Str(c->email_bill()),
-                         Str(c->usage_report_profile()), Strs(c->copy_correspondence()),
-                         Strs(c->copy_ticket_updates())};
+    out.communication = {Strs(c->regarding()), Str(c->email_bill()), Str(c->usage_report_profile()),
+                         Strs(c->copy_correspondence()), Strs(c->copy_ticket_updates())};
   }
   return out;
 }
@@ -155,8 +153,7 @@ Off<void> EncodeBody(Builder& b, const ContactUnlinked& e) {
   return fb::CreateContactUnlinked(b, Str(b, e.contact_id), Str(b, e.customer_id)).Union();
 }
 Off<void> EncodeBody(Builder& b, const ContactConvertedToShared& e) {
-  return fb::CreateContactConvertedToShared(b, Str(b, e.contact_id), Str(b, e.customer_id))
-      .Union();
+  return fb::CreateContactConvertedToShared(b, Str(b, e.contact_id), Str(b, e.customer_id)).Union();
 }
 Off<void> EncodeBody(Builder& b, const ContactRolesChanged& e) {
   auto id = Str(b, e.contact_id);
@@ -230,8 +227,8 @@ EventBody DecodeBody(const fb::Event& e) {
       return ContactRestored{Str(e.body_as_ContactRestored()->contact_id())};
     case fb::Body::ContactPasswordReset: {
       const auto* b = e.body_as_ContactPasswordReset();
-      return ContactPasswordReset{Str(b->contact_id()), Str(b->password_hash()),
-                                  b->must_change(), b->generated()};
+      return ContactPasswordReset{Str(b->contact_id()), Str(b->password_hash()), b->must_change(),
+                                  b->generated()};
     }
     case fb::Body::NONE:
       break;

@@ -24,29 +24,42 @@ std::string Time(const std::optional<int64_t>& us) { return us ? base::Rfc3339Mi
 
 Flat Flatten(const ContactView& v) {
   const ContactFields& f = v.fields;
-  Flat out = {{"status", v.id.empty() ? "" : v.deleted ? "deleted" : "active"},
-              {"kind", v.id.empty() ? "" : v.shared ? "shared" : "direct"},
-              {"contact_type", f.contact_type}, {"title", f.title},
-              {"first_name", f.first_name}, {"last_name", f.last_name},
-              {"company_name", f.company_name}, {"position", f.position},
-              {"department", f.department}, {"email", f.email}};
+  Flat out = {{"status", v.id.empty() ? ""
+                         : v.deleted  ? "deleted"
+                                      : "active"},
+              {"kind", v.id.empty() ? ""
+                       : v.shared   ? "shared"
+                                    : "direct"},
+              {"contact_type", f.contact_type},
+              {"title", f.title},
+              {"first_name", f.first_name},
+              {"last_name", f.last_name},
+              {"company_name", f.company_name},
+              {"position", f.position},
+              {"department", f.department},
+              {"email", f.email}};
   for (size_t i = 0; i < 4; ++i) {
     const bool has = i < f.phones.size();
     out.push_back({"phones[" + std::to_string(i) + "]",
                    has ? f.phones[i].type + ": " + f.phones[i].number : ""});
   }
   const Communication& c = f.communication;
-  Flat rest = {{"address.lines", Join(f.address.lines)}, {"address.postcode", f.address.postcode},
-               {"address.country", f.address.country}, {"website", f.website},
-               {"dealer_code", f.dealer_code},
-               {"portal_enabled", v.id.empty() ? "" : f.portal_enabled ? "true" : "false"},
-               {"communication.regarding", Join(c.regarding)},
-               {"communication.email_bill", v.id.empty() ? "" : c.email_bill},
-               {"communication.usage_report_profile", c.usage_report_profile},
-               {"communication.copy_correspondence", Join(c.copy_correspondence)},
-               {"communication.copy_ticket_updates", Join(c.copy_ticket_updates)},
-               {"password_must_change", v.has_password ? (v.password_must_change ? "true" : "false") : ""},
-               {"deleted", Time(v.system.deleted_us)}};
+  Flat rest = {
+      {"address.lines", Join(f.address.lines)},
+      {"address.postcode", f.address.postcode},
+      {"address.country", f.address.country},
+      {"website", f.website},
+      {"dealer_code", f.dealer_code},
+      {"portal_enabled", v.id.empty()       ? ""
+                         : f.portal_enabled ? "true"
+                                            : "false"},
+      {"communication.regarding", Join(c.regarding)},
+      {"communication.email_bill", v.id.empty() ? "" : c.email_bill},
+      {"communication.usage_report_profile", c.usage_report_profile},
+      {"communication.copy_correspondence", Join(c.copy_correspondence)},
+      {"communication.copy_ticket_updates", Join(c.copy_ticket_updates)},
+      {"password_must_change", v.has_password ? (v.password_must_change ? "true" : "false") : ""},
+      {"deleted", Time(v.system.deleted_us)}};
   out.insert(out.end(), rest.begin(), rest.end());
   for (const Link& link : v.customers) {
     out.push_back({"customers[" + link.customer_id + "].roles",
@@ -56,8 +69,12 @@ Flat Flatten(const ContactView& v) {
 }
 
 Flat Flatten(const CustomerView& v) {
-  return {{"status", v.id.empty() ? "" : v.deleted ? "deleted" : "active"},
-          {"name", v.name}, {"email", v.email}, {"bill_format", v.bill_format},
+  return {{"status", v.id.empty() ? ""
+                     : v.deleted  ? "deleted"
+                                  : "active"},
+          {"name", v.name},
+          {"email", v.email},
+          {"bill_format", v.bill_format},
           {"deleted", Time(v.system.deleted_us)}};
 }
 
@@ -93,9 +110,12 @@ std::string IndexKey(std::string_view tenant, char kind, std::string_view id, ui
 
 char IndexChar(AuditIndex index) {
   switch (index) {
-    case AuditIndex::kStream: return 's';
-    case AuditIndex::kCustomer: return 'c';
-    case AuditIndex::kActor: return 'a';
+    case AuditIndex::kStream:
+      return 's';
+    case AuditIndex::kCustomer:
+      return 'c';
+    case AuditIndex::kActor:
+      return 'a';
   }
   return '?';
 }
@@ -119,8 +139,12 @@ class Audit final : public Projection {
   bool Inline() const override { return false; }  // no rule reads it
   Status Apply(Kv& kv, const Event& event) const override {
     PrefixedKv state(kv, "s");
-    AuditEntry entry{event.position, event.recorded_at_us, event.actor, event.stream,
-                     std::string(EventTypeName(event.body)), {}};
+    AuditEntry entry{event.position,
+                     event.recorded_at_us,
+                     event.actor,
+                     event.stream,
+                     std::string(EventTypeName(event.body)),
+                     {}};
     Status changed = std::visit(
         [&](const auto& body) { return Changes(state, event, body, entry.changes); }, event.body);
     if (!changed.ok()) return changed;
@@ -136,8 +160,8 @@ class Audit final : public Projection {
  private:
   // The record's view before and after `projection` folds the event into the audit's copy.
   template <typename View, typename Get>
-  static Status BeforeAfter(Kv& state, const Event& event, const Projection& projection,
-                            Get get, View& before, View& after) {
+  static Status BeforeAfter(Kv& state, const Event& event, const Projection& projection, Get get,
+                            View& before, View& after) {
     auto old = get(state);
     if (!old.ok()) return old.status();
     before = old->value_or(View{});
@@ -153,9 +177,9 @@ class Audit final : public Projection {
                         std::vector<FieldChange>& changes) {
     if constexpr (requires { body.contact_id; }) {
       ContactView before, after;
-      Status s = BeforeAfter(state, event, kContacts, [&](Kv& kv) {
-        return GetContact(kv, event.tenant, body.contact_id);
-      }, before, after);
+      Status s = BeforeAfter(
+          state, event, kContacts,
+          [&](Kv& kv) { return GetContact(kv, event.tenant, body.contact_id); }, before, after);
       if (!s.ok()) return s;
       changes = Diff(Flatten(before), Flatten(after));
       if constexpr (std::is_same_v<Body, ContactPasswordReset>) {
@@ -164,9 +188,9 @@ class Audit final : public Projection {
       }
     } else if constexpr (requires { body.customer_id; }) {
       CustomerView before, after;
-      Status s = BeforeAfter(state, event, kCustomers, [&](Kv& kv) {
-        return GetCustomer(kv, event.tenant, body.customer_id);
-      }, before, after);
+      Status s = BeforeAfter(
+          state, event, kCustomers,
+          [&](Kv& kv) { return GetCustomer(kv, event.tenant, body.customer_id); }, before, after);
       if (!s.ok()) return s;
       changes = Diff(Flatten(before), Flatten(after));
     } else if constexpr (std::is_same_v<Body, TenantCreated>) {

@@ -59,7 +59,6 @@ class Emails final : public Projection {
         },
         event.body);
   }
-
 };
 
 const Emails kEmailsImpl;

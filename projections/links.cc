@@ -20,7 +20,8 @@ class Links final : public Projection {
   Status Apply(Kv& kv, const Event& event) const override {
     const std::string& tenant = event.tenant;
     if (const auto* e = std::get_if<ContactCreated>(&event.body)) {
-      if (!e->customer_id.empty()) kv.Put(LinkKey(tenant, e->customer_id, e->contact_id), Roles({}));
+      if (!e->customer_id.empty())
+        kv.Put(LinkKey(tenant, e->customer_id, e->contact_id), Roles({}));
     } else if (const auto* e = std::get_if<ContactShared>(&event.body)) {
       kv.Put(LinkKey(tenant, e->customer_id, e->contact_id), Roles({}));
     } else if (const auto* e = std::get_if<ContactUnlinked>(&event.body)) {

@@ -123,8 +123,8 @@ void Fields(IO& io, Communication& c) {
 template <typename IO>
 void Fields(IO& io, ContactFields& f) {
   io(f.contact_type), io(f.title), io(f.first_name), io(f.last_name), io(f.company_name),
-      io(f.position), io(f.department), io(f.email), io(f.phones), io(f.address),
-      io(f.website), io(f.dealer_code), io(f.portal_enabled), io(f.communication);
+      io(f.position), io(f.department), io(f.email), io(f.phones), io(f.address), io(f.website),
+      io(f.dealer_code), io(f.portal_enabled), io(f.communication);
 }
 template <typename IO>
 void Fields(IO& io, Link& l) {
@@ -136,8 +136,8 @@ void Fields(IO& io, SystemInfo& s) {
 }
 template <typename IO>
 void Fields(IO& io, ContactView& v) {
-  io(v.id), io(v.owner_customer_id), io(v.shared), io(v.deleted), io(v.fields),
-      io(v.customers), io(v.has_password), io(v.password_must_change), io(v.system);
+  io(v.id), io(v.owner_customer_id), io(v.shared), io(v.deleted), io(v.fields), io(v.customers),
+      io(v.has_password), io(v.password_must_change), io(v.system);
 }
 template <typename IO>
 void Fields(IO& io, CustomerView& v) {
@@ -161,8 +161,7 @@ void Fields(IO& io, Principal& p) {
 }
 template <typename IO>
 void Fields(IO& io, AuditEntry& e) {
-  io(e.position), io(e.recorded_at_us), io(e.actor), io(e.stream), io(e.operation),
-      io(e.changes);
+  io(e.position), io(e.recorded_at_us), io(e.actor), io(e.stream), io(e.operation), io(e.changes);
 }
 
 template <typename T>

@@ -19,7 +19,8 @@ Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view toke
 
 // customers: the customer view, by (tenant, customer id).
 extern const Projection& kCustomers;
-Result<std::optional<CustomerView>> GetCustomer(Kv& kv, std::string_view tenant, std::string_view id);
+Result<std::optional<CustomerView>> GetCustomer(Kv& kv, std::string_view tenant,
+                                                std::string_view id);
 
 // contacts: the contact view with its links and System Information, by (tenant, contact id).
 extern const Projection& kContacts;
@@ -31,7 +32,8 @@ struct LinkedContact {
   std::string contact_id;
   std::vector<std::string> roles;
 };
-Result<std::vector<LinkedContact>> LinksOf(Kv& kv, std::string_view tenant, std::string_view customer);
+Result<std::vector<LinkedContact>> LinksOf(Kv& kv, std::string_view tenant,
+                                           std::string_view customer);
 
 // emails: normalised email → the non-deleted contact holding it.
 extern const Projection& kEmails;
@@ -45,7 +47,6 @@ enum class AuditIndex { kStream, kCustomer, kActor };
 // Every entry of the tenant, in position order.
 Result<std::vector<AuditEntry>> TenantAuditLog(Kv& kv, std::string_view tenant);
 Result<std::vector<AuditEntry>> AuditTrail(Kv& kv, std::string_view tenant, AuditIndex index,
-                                           std::string_view id,
-                                           uint64_t to_position = UINT64_MAX);
+                                           std::string_view id, uint64_t to_position = UINT64_MAX);
 
 }  // namespace cledger::projections

@@ -58,25 +58,35 @@ void HttpMetrics::Count(int status) {
 
 int HttpStatusOf(const Status& status) {
   switch (status.code()) {
-    case Code::kOk: return 200;
+    case Code::kOk:
+      return 200;
     case Code::kInvalidArgument:
       // Requests that cannot be read at all are 400; readable but invalid ones are 422.
-      for (const char* syntax : {"malformed_json", "invalid_utf8", "invalid_header",
-                                 "invalid_query", "bad_request", "invalid_target",
-                                 "duplicate_key"}) {
+      for (const char* syntax :
+           {"malformed_json", "invalid_utf8", "invalid_header", "invalid_query", "bad_request",
+            "invalid_target", "duplicate_key"}) {
         if (status.reason() == syntax) return 400;
       }
       return 422;
-    case Code::kNotFound: return 404;
-    case Code::kPermissionDenied: return 403;
-    case Code::kConflict: return 409;
-    case Code::kVersionMismatch: return 412;
-    case Code::kLimitExceeded: return 413;
-    case Code::kUnauthenticated: return 401;
-    case Code::kCorruption: return 500;
+    case Code::kNotFound:
+      return 404;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kConflict:
+      return 409;
+    case Code::kVersionMismatch:
+      return 412;
+    case Code::kLimitExceeded:
+      return 413;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kCorruption:
+      return 500;
     case Code::kIoError:
-    case Code::kUnavailable: return 503;
-    case Code::kNoSpace: return 507;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kNoSpace:
+      return 507;
   }
   return 500;
 }
@@ -109,8 +119,10 @@ HttpResponse Problem(const Status& status, int code) {
 Handlers::Match Handlers::Find(const HttpRequest& request) {
   auto url = boost::urls::parse_origin_form(request.target);
   if (!url) {
-    return {nullptr, {}, Problem(Status::InvalidArgument("invalid_target", "the request target is not a valid URL",
-                                         "target"))};
+    return {nullptr,
+            {},
+            Problem(Status::InvalidArgument("invalid_target",
+                                            "the request target is not a valid URL", "target"))};
   }
   std::vector<std::string> segments;
   for (auto segment : url->segments()) segments.push_back(segment);
@@ -134,7 +146,8 @@ Handlers::Match Handlers::Find(const HttpRequest& request) {
     return {&route, std::move(captured), {}};
   }
   const Status wrong_method = Status::InvalidArgument("method_not_allowed", "method not allowed");
-  return {nullptr, {},
+  return {nullptr,
+          {},
           path_matched ? Problem(wrong_method, 405)
                        : Problem(Status::NotFound("not_found", "no such route"))};
 }
@@ -143,8 +156,13 @@ Handlers::Served Handlers::Serve(const HttpRequest& request, Match match) {
   if (match.route == nullptr) return {"-", std::move(match.problem)};
   const Route& route = *match.route;
   // Find parsed the target already: this parse cannot fail.
-  Call call{request, std::move(match.params), *boost::urls::parse_origin_form(request.target),
-            {}, engine_, metrics_, verification_};
+  Call call{request,
+            std::move(match.params),
+            *boost::urls::parse_origin_form(request.target),
+            {},
+            engine_,
+            metrics_,
+            verification_};
   if (route.action) {
     auto who = Authenticate(request.authorization);
     if (!who.ok()) return {route.path, Problem(who.status())};
@@ -168,9 +186,8 @@ Result<Principal> Handlers::Authenticate(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer ";
   const bool bearer =
       authorization.size() > kScheme.size() &&
-      std::equal(kScheme.begin(), kScheme.end(), authorization.begin(), [](char a, char b) {
-        return a == std::tolower(static_cast<unsigned char>(b));
-      });
+      std::equal(kScheme.begin(), kScheme.end(), authorization.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
   if (!bearer) return Status(Code::kUnauthenticated, "unauthenticated", "a bearer token is needed");
   return engine_.Authenticate(std::string(authorization.substr(kScheme.size())));
 }
@@ -204,8 +221,7 @@ HttpResponse RunCommand(Call& call, Command command, int success_status) {
     }
     return JsonResponse(200, json::object{{"temporary_password", outcome->temporary_password}});
   }
-  const std::string location =
-      (customer ? "/v1/customers/" : "/v1/contacts/") + outcome->id;
+  const std::string location = (customer ? "/v1/customers/" : "/v1/contacts/") + outcome->id;
   if (success_status == 201) response.headers.push_back({"Location", location});
   // A retry answers as the first time did: the record as the command left it, even if it has
   // changed since.
@@ -270,9 +286,8 @@ Answer DeleteCustomer(Call& call) {
 }
 
 Answer PostDirectContact(Call& call) {
-  return RunFromBody(call, 201, [&](const json::object& o) {
-    return CreateContactFromJson(o, call.params[0]);
-  });
+  return RunFromBody(
+      call, 201, [&](const json::object& o) { return CreateContactFromJson(o, call.params[0]); });
 }
 
 Answer PostSharedContact(Call& call) {
@@ -335,7 +350,8 @@ Answer GetCustomerContacts(Call& call) {
   if (auto as_of = call.As(); !as_of.ok()) return Problem(as_of.status());
   const std::string status = call.Query("status").value_or("active");
   if (status != "active" && status != "inactive" && status != "all") {
-    return Problem(Status::InvalidArgument("invalid_enum", "status is active, inactive or all", "status"));
+    return Problem(
+        Status::InvalidArgument("invalid_enum", "status is active, inactive or all", "status"));
   }
   return Paged(call, call.engine.ListContacts(call.who, call.params[0],
                                               status == "all"        ? ContactStatus::kAll
@@ -369,7 +385,8 @@ Answer GetAudit(Call& call) {
   for (auto [key, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
     if (auto text = call.Query(key)) {
       auto us = ParseRfc3339(*text);
-      if (!us.ok()) return Problem(Status::InvalidArgument("invalid_time", "an RFC 3339 time", key));
+      if (!us.ok())
+        return Problem(Status::InvalidArgument("invalid_time", "an RFC 3339 time", key));
       *out = *us;
     }
   }

@@ -59,8 +59,8 @@ struct StreamPlan {
 
 // Counters the server exposes on /metrics.
 struct HttpMetrics {
-  static constexpr int kStatuses[] = {200, 201, 204, 400, 401, 403, 404, 409, 412, 413,
-                                      422, 431, 500, 503, 507};
+  static constexpr int kStatuses[] = {200, 201, 204, 400, 401, 403, 404, 409,
+                                      412, 413, 422, 431, 500, 503, 507};
   std::atomic<uint64_t> responses[std::size(kStatuses) + 1] = {};  // the last: any other
   std::atomic<uint64_t> subscribers{0};
   std::atomic<uint64_t> connections{0};

@@ -3,14 +3,13 @@
 
 #include <boost/json.hpp>
 #include <boost/url.hpp>
-
 #include <charconv>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "engine/api/handlers.h"
 #include "cledger/json.h"
+#include "engine/api/handlers.h"
 #include "engine/api/routes.h"
 
 namespace cledger::api {

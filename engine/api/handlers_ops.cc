@@ -12,8 +12,8 @@ namespace {
 
 // Tenants, tokens and backups are no tenant's: the admin routes' commands run for none.
 CommandContext AdminContext(const Call& call) {
-  return CommandContext{"", call.who.actor, call.request.idempotency_key, {},
-                        call.request.request_id};
+  return CommandContext{
+      "", call.who.actor, call.request.idempotency_key, {}, call.request.request_id};
 }
 
 }  // namespace
@@ -26,8 +26,8 @@ Verification SharedVerification::Get(Engine& engine) {
   std::unique_lock lock(mu_);
   const bool running = verification_.valid() &&
                        verification_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
-  if (running || (verification_.valid() &&
-                  std::chrono::steady_clock::now() - verified_at_ < kVerifyReuse)) {
+  if (running ||
+      (verification_.valid() && std::chrono::steady_clock::now() - verified_at_ < kVerifyReuse)) {
     std::shared_future<Verification> shared = verification_;
     lock.unlock();
     return shared.get();
@@ -40,8 +40,8 @@ Verification SharedVerification::Get(Engine& engine) {
     run.mismatches = std::move(mismatches).value();
   }
   run.finished_at = base::Rfc3339Micros(std::chrono::duration_cast<std::chrono::microseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count());
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
   lock.lock();
   verified_at_ = std::chrono::steady_clock::now();
   promise.set_value(run);
@@ -81,7 +81,8 @@ Answer GetEvents(Call& call) {
 // learns how many events there are in all, never what they hold (see the README).
 Answer GetLedgerDigest(Call& call) {
   const Head head = call.engine.ledger().GetHead();
-  return JsonResponse(200, json::object{{"position", head.position}, {"hash", base::Hex(head.hash)}});
+  return JsonResponse(200,
+                      json::object{{"position", head.position}, {"hash", base::Hex(head.hash)}});
 }
 
 Answer GetLedgerVerify(Call& call) {
@@ -138,7 +139,8 @@ Answer PostBackup(Call& call) {
   if (!o.ok()) return Problem(o.status());
   const json::value* dir = o->if_contains("dir");
   if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
-    return Problem(Status::InvalidArgument("required", "the body is {\"dir\": \"<backup directory>\"}", "dir"));
+    return Problem(Status::InvalidArgument("required",
+                                           "the body is {\"dir\": \"<backup directory>\"}", "dir"));
   }
   // Read before: the backup holds at least this head, and maybe commits made meanwhile.
   const Head head = call.engine.ledger().GetHead();
@@ -217,8 +219,9 @@ Answer GetMetrics(Call& call) {
   line("cledger_sync_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative));
   line("cledger_sync_seconds_sum " + std::to_string(stats.write_us_sum / 1e6));
   line("cledger_sync_seconds_count " + std::to_string(stats.groups));
-  line("# HELP cledger_storage_state 1 for the storage's current state: ok, degraded (recovering "
-       "from a fault, writes answer 503) or no_space (writes answer 507).");
+  line(
+      "# HELP cledger_storage_state 1 for the storage's current state: ok, degraded (recovering "
+      "from a fault, writes answer 503) or no_space (writes answer 507).");
   line("# TYPE cledger_storage_state gauge");
   for (const char* state : {"ok", "degraded", "no_space"}) {
     line(std::string("cledger_storage_state{state=\"") + state + "\"} " +
@@ -256,7 +259,8 @@ Answer GetEventStream(Call& call) {
     auto last = ParseU64(request.last_event_id);
     // The largest position would wrap to the start of the ledger.
     if (!last || *last == UINT64_MAX) {
-      return Problem(Status::InvalidArgument("invalid_header", "Last-Event-ID is a position", "Last-Event-ID"));
+      return Problem(Status::InvalidArgument("invalid_header", "Last-Event-ID is a position",
+                                             "Last-Event-ID"));
     }
     plan.from = *last + 1;
   } else if (call.Query("from")) {
@@ -269,7 +273,8 @@ Answer GetEventStream(Call& call) {
       const size_t comma = rest.find(',');
       const std::string type(rest.substr(0, comma));
       if (!IsEventTypeName(type)) {
-        return Problem(Status::InvalidArgument("invalid_enum", "unknown event type in types", "types"));
+        return Problem(
+            Status::InvalidArgument("invalid_enum", "unknown event type in types", "types"));
       }
       plan.types.insert(type);
       rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
@@ -305,9 +310,9 @@ bool StreamPlan::Wants(const Event& event) const {
 }
 
 std::string Handlers::SseFrame(const Event& event) {
-  return "id: " + std::to_string(event.position) + "\nevent: " +
-         std::string(EventTypeName(event.body)) + "\ndata: " + json::serialize(ToJson(event)) +
-         "\n\n";
+  return "id: " + std::to_string(event.position) +
+         "\nevent: " + std::string(EventTypeName(event.body)) +
+         "\ndata: " + json::serialize(ToJson(event)) + "\n\n";
 }
 
 }  // namespace cledger::api

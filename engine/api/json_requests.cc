@@ -1,10 +1,5 @@
 // JSON request bodies to commands: strict about shape, types, unknown keys and UTF-8.
-#include "cledger/json.h"
-#include "engine/api/json_fields.h"
-#include "engine/domain/validate.h"
-
 #include <boost/json/basic_parser_impl.hpp>
-
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -13,6 +8,10 @@
 #include <set>
 #include <utility>
 #include <variant>
+
+#include "cledger/json.h"
+#include "engine/api/json_fields.h"
+#include "engine/domain/validate.h"
 
 namespace cledger::api {
 
@@ -410,7 +409,6 @@ std::optional<std::string> DuplicateKey(std::string_view body) {
 }  // namespace
 
 // ---- Parsing -----------------------------------------------------------------------------
-
 
 Result<json::object> ParseObject(std::string_view body) {
   if (body.empty()) return Malformed("the body is empty; send a JSON object");

@@ -4,8 +4,8 @@
 #include "base/hex.h"
 #include "base/text.h"
 #include "base/time.h"
-#include "engine/api/json_fields.h"
 #include "cledger/json.h"
+#include "engine/api/json_fields.h"
 
 namespace cledger::api {
 

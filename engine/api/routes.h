@@ -26,7 +26,7 @@ inline constexpr std::optional<domain::Action> kNoToken = std::nullopt;
 
 struct Route {
   std::string_view method;
-  std::string_view path;  // OpenAPI template: {name} matches one path segment
+  std::string_view path;                 // OpenAPI template: {name} matches one path segment
   std::optional<domain::Action> action;  // what the token's role must be allowed
   Runs runs;
   RouteHandler handler;
@@ -90,15 +90,14 @@ inline constexpr auto kRoutes = [] {
       {"PATCH", "/v1/contacts/{id}", kManageRecords, kOffIoThread, PatchContact},
       {"DELETE", "/v1/contacts/{id}", kManageRecords, kOffIoThread, DeleteContact},
       {"POST", "/v1/customers/{id}/shared-contacts", kManageRecords, kOffIoThread, PostShare},
-      {"DELETE", "/v1/customers/{id}/shared-contacts/{contact_id}", kManageRecords,
-       kOffIoThread, DeleteShare},
+      {"DELETE", "/v1/customers/{id}/shared-contacts/{contact_id}", kManageRecords, kOffIoThread,
+       DeleteShare},
       {"PUT", "/v1/customers/{id}/contacts/{contact_id}/roles", kManageRecords, kOffIoThread,
        PutLinkRoles},
       {"POST", "/v1/contacts/{id}/convert-to-shared", kManageRecords, kOffIoThread,
        PostConvertToShared},
       {"POST", "/v1/contacts/{id}/restore", kManageRecords, kOffIoThread, PostRestore},
-      {"POST", "/v1/contacts/{id}/password-reset", kManageRecords, kOffIoThread,
-       PostPasswordReset},
+      {"POST", "/v1/contacts/{id}/password-reset", kManageRecords, kOffIoThread, PostPasswordReset},
       {"GET", "/v1/contacts/{id}/history", kReadHistory, kOffIoThread, GetContactHistory},
       {"GET", "/v1/customers/{id}/history", kReadHistory, kOffIoThread, GetCustomerHistory},
       {"GET", "/v1/audit", kReadHistory, kOffIoThread, GetAudit},

@@ -1,17 +1,17 @@
 #include "engine/api/server.h"
 
-#include <boost/asio.hpp>
-#include <boost/asio/experimental/as_tuple.hpp>
-#include <boost/beast.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/beast.hpp>
 #include <chrono>
 #include <deque>
-#include <unordered_map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "engine/api/handlers.h"
 #include "engine/api/routes.h"
@@ -78,10 +78,12 @@ HttpResponse ReadFailure(const beast::error_code& ec) {
     return Problem(Status(Code::kLimitExceeded, "payload_too_large", "the body exceeds 1 MiB"));
   }
   if (ec == http::error::header_limit) {
-    return Problem(Status(Code::kLimitExceeded, "headers_too_large",
-                          "the request headers exceed 16 KiB"), 431);
+    return Problem(
+        Status(Code::kLimitExceeded, "headers_too_large", "the request headers exceed 16 KiB"),
+        431);
   }
-  return Problem(Status(Code::kInvalidArgument, "bad_request", "the request is not valid HTTP/1.1"));
+  return Problem(
+      Status(Code::kInvalidArgument, "bad_request", "the request is not valid HTTP/1.1"));
 }
 
 }  // namespace
@@ -151,8 +153,12 @@ class FrameCache {
 class Server::Impl {
  public:
   Impl(Engine& engine, ServerOptions options)
-      : engine_(engine), options_(std::move(options)), handlers_(engine, metrics_),
-        acceptor_(ioc_), signals_(ioc_), blocking_(kBlockingThreads) {}
+      : engine_(engine),
+        options_(std::move(options)),
+        handlers_(engine, metrics_),
+        acceptor_(ioc_),
+        signals_(ioc_),
+        blocking_(kBlockingThreads) {}
 
   ~Impl() {
     engine_.ledger().SetCommitListener({});
@@ -162,7 +168,8 @@ class Server::Impl {
   Status Start() {
     beast::error_code ec;
     auto address = net::ip::make_address(options_.host, ec);
-    if (ec) return Status(Code::kInvalidArgument, "invalid_listen", "bad address: " + options_.host);
+    if (ec)
+      return Status(Code::kInvalidArgument, "invalid_listen", "bad address: " + options_.host);
     tcp::endpoint endpoint(address, options_.port);
     if (acceptor_.open(endpoint.protocol(), ec); ec) return Failed("open", ec);
     acceptor_.set_option(net::socket_base::reuse_address(true), ec);
@@ -266,8 +273,9 @@ class Server::Impl {
       }
       http::request<http::string_body> req = parser.release();
       if (req.version() == 11 && req.find(http::field::host) == req.end()) {  // RFC 9112 §3.2
-        co_await Respond(stream, Problem(Status(Code::kInvalidArgument, "bad_request",
-                                                "an HTTP/1.1 request needs a Host header")),
+        co_await Respond(stream,
+                         Problem(Status(Code::kInvalidArgument, "bad_request",
+                                        "an HTTP/1.1 request needs a Host header")),
                          req.version(), false);
         break;
       }
@@ -281,9 +289,8 @@ class Server::Impl {
         served = handlers_.Serve(request, std::move(match));
       }
       if (auto* plan = std::get_if<StreamPlan>(&served->answer)) {
-        co_await Stream(stream, *plan, req.version(), [&](int status) {
-          Log(request, served->route, status, started);
-        });
+        co_await Stream(stream, *plan, req.version(),
+                        [&](int status) { Log(request, served->route, status, started); });
         break;
       }
       const HttpResponse& response = std::get<HttpResponse>(served->answer);
@@ -323,8 +330,8 @@ class Server::Impl {
     }
   }
 
-  awaitable<void> Respond(beast::tcp_stream& stream, const HttpResponse& response,
-                          unsigned version, bool keep_alive) {
+  awaitable<void> Respond(beast::tcp_stream& stream, const HttpResponse& response, unsigned version,
+                          bool keep_alive) {
     metrics_.Count(response.status);
     auto res = ToBeast(response, version, keep_alive);
     stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
@@ -422,13 +429,14 @@ class Server::Impl {
   static void Log(const HttpRequest& request, std::string_view route, int status,
                   std::chrono::steady_clock::time_point started) {
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - started).count();
+                            std::chrono::steady_clock::now() - started)
+                            .count();
     // An unknown method is client text too (a token pasted there was logged): named, not quoted.
     const bool known = std::any_of(kRoutes.begin(), kRoutes.end(),
                                    [&](const Route& r) { return r.method == request.method; });
     spdlog::info("http method={} path={} status={} us={} request_id={}",
-                 known ? std::string_view(request.method) : "other", route,
-                 status, micros, request.request_id);
+                 known ? std::string_view(request.method) : "other", route, status, micros,
+                 request.request_id);
   }
 
   Engine& engine_;

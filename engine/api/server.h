@@ -29,7 +29,7 @@ struct ServerOptions {
   // What one subscriber holds while its write waits: frames are sent in chunks of about
   // this many bytes, whatever the events weigh (one may be 64 KiB).
   size_t stream_chunk_bytes_max = 256 * 1024;
-  bool handle_signals = false;   // SIGINT/SIGTERM stop the server gracefully
+  bool handle_signals = false;  // SIGINT/SIGTERM stop the server gracefully
 };
 
 class Server {

@@ -26,8 +26,8 @@ ContactView ProfileContact(const CustomerView& customer) {
   return v;
 }
 
-std::vector<ContactView> ContactList(const CustomerView& customer,
-                                     std::vector<ContactView> linked, ContactStatus status) {
+std::vector<ContactView> ContactList(const CustomerView& customer, std::vector<ContactView> linked,
+                                     ContactStatus status) {
   auto wanted = [&](const ContactView& c) {
     return status == ContactStatus::kAll || c.deleted == (status == ContactStatus::kInactive);
   };

@@ -22,7 +22,7 @@ ContactView ProfileContact(const CustomerView& customer);
 
 // A customer's contact list as readers see it: the profile contact first (when the customer
 // has an email), then `linked` in order, each only when `status` wants it.
-std::vector<ContactView> ContactList(const CustomerView& customer,
-                                     std::vector<ContactView> linked, ContactStatus status);
+std::vector<ContactView> ContactList(const CustomerView& customer, std::vector<ContactView> linked,
+                                     ContactStatus status);
 
 }  // namespace cledger::domain

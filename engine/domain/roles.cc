@@ -64,11 +64,16 @@ std::string Refusal(std::string_view role, Action action) {
     case kReadRecords:
     case kReadHistory:
       return "role '" + std::string(role) + "' may not read customers and contacts";
-    case kReadEvents: return "this role may not read events";
-    case kVerifyLedger: return "this role may not verify";
-    case kReadEveryTenant: return "only an ops token sees every tenant's records";
-    case kReadMetrics: return "metrics need an ops token";
-    case kAdminister: return "admin routes need an ops token";
+    case kReadEvents:
+      return "this role may not read events";
+    case kVerifyLedger:
+      return "this role may not verify";
+    case kReadEveryTenant:
+      return "only an ops token sees every tenant's records";
+    case kReadMetrics:
+      return "metrics need an ops token";
+    case kAdminister:
+      return "admin routes need an ops token";
   }
   return "forbidden";
 }

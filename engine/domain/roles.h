@@ -17,9 +17,8 @@ namespace cledger::domain {
 
 enum class Role { kOwner, kAdmin, kManager, kMember, kAuditor, kService, kOps };
 
-inline constexpr std::array kRoles = {Role::kOwner,   Role::kAdmin,   Role::kManager,
-                                      Role::kMember,  Role::kAuditor, Role::kService,
-                                      Role::kOps};
+inline constexpr std::array kRoles = {Role::kOwner,   Role::kAdmin,   Role::kManager, Role::kMember,
+                                      Role::kAuditor, Role::kService, Role::kOps};
 
 enum class Action {
   kManageRecords,    // run commands on the tenant's customers and contacts
@@ -33,9 +32,8 @@ enum class Action {
 };
 
 inline constexpr std::array kActions = {
-    Action::kManageRecords, Action::kReadRecords,      Action::kReadHistory,
-    Action::kReadEvents,    Action::kVerifyLedger,     Action::kReadEveryTenant,
-    Action::kReadMetrics,   Action::kAdminister};
+    Action::kManageRecords, Action::kReadRecords,     Action::kReadHistory, Action::kReadEvents,
+    Action::kVerifyLedger,  Action::kReadEveryTenant, Action::kReadMetrics, Action::kAdminister};
 
 // "owner" → Role::kOwner; nullopt for a name that is no role.
 std::optional<Role> ParseRole(std::string_view name);

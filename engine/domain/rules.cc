@@ -13,8 +13,7 @@ namespace {
 
 namespace pj = projections;
 
-constexpr std::array<std::string_view, 4> kLinkRoles = {"primary", "billing", "order",
-                                                        "shipment"};
+constexpr std::array<std::string_view, 4> kLinkRoles = {"primary", "billing", "order", "shipment"};
 
 Status NotFound(const std::string& what, std::string_view id) {
   return Status(Code::kNotFound, what + "_not_found", "no " + what + " '" + std::string(id) + "'");
@@ -26,10 +25,17 @@ Status Conflict(std::string reason, std::string message) {
 // The contact fields a tenant may require (seed 003), and whether `f` has a value for one.
 std::optional<std::string_view> FieldValue(const ContactFields& f, std::string_view field) {
   const std::pair<std::string_view, const std::string*> text[] = {
-      {"contact_type", &f.contact_type}, {"title", &f.title}, {"first_name", &f.first_name},
-      {"last_name", &f.last_name}, {"company_name", &f.company_name}, {"position", &f.position},
-      {"department", &f.department}, {"email", &f.email}, {"website", &f.website},
-      {"dealer_code", &f.dealer_code}, {"address.postcode", &f.address.postcode},
+      {"contact_type", &f.contact_type},
+      {"title", &f.title},
+      {"first_name", &f.first_name},
+      {"last_name", &f.last_name},
+      {"company_name", &f.company_name},
+      {"position", &f.position},
+      {"department", &f.department},
+      {"email", &f.email},
+      {"website", &f.website},
+      {"dealer_code", &f.dealer_code},
+      {"address.postcode", &f.address.postcode},
       {"address.country", &f.address.country}};
   for (const auto& [name, value] : text) {
     if (name == field) return std::string_view(*value);
@@ -38,7 +44,9 @@ std::optional<std::string_view> FieldValue(const ContactFields& f, std::string_v
   if (field == "address.lines") return f.address.lines.empty() ? "" : "set";
   return std::nullopt;
 }
-bool RequirableField(std::string_view field) { return FieldValue(ContactFields{}, field).has_value(); }
+bool RequirableField(std::string_view field) {
+  return FieldValue(ContactFields{}, field).has_value();
+}
 bool HasValue(const ContactFields& f, std::string_view field) {
   auto value = FieldValue(f, field);
   return value && value->find_first_not_of(" \t") != std::string_view::npos;
@@ -46,10 +54,9 @@ bool HasValue(const ContactFields& f, std::string_view field) {
 
 // Ids are short, URL-safe and never pose as a profile contact.
 Status CheckId(std::string_view id, const char* field) {
-  const bool ok = !id.empty() && id.size() <= 64 &&
-                  std::all_of(id.begin(), id.end(), [](char c) {
-                    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-                  });
+  const bool ok = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
   if (!ok) {
     return Status::InvalidArgument("invalid_id", "ids are 1-64 letters, digits, '-' or '_'", field);
   }
@@ -113,8 +120,8 @@ class Rules {
   Result<Decision> operator()(const IssueToken& c) {
     const std::optional<Role> role = ParseRole(c.role);
     if (!role) {
-      return Status::InvalidArgument("invalid_enum",
-                     "role is owner, admin, manager, member, auditor, service or ops", "role");
+      return Status::InvalidArgument(
+          "invalid_enum", "role is owner, admin, manager, member, auditor, service or ops", "role");
     }
     // A token that sees every tenant belongs to none.
     const bool ops = Can(*role, Action::kReadEveryTenant);
@@ -231,7 +238,9 @@ class Rules {
     ContactFields fields = contact->fields;
     c.patch(fields);
     if (Status s = CheckContactFields(fields, c.id); !s.ok()) return s;
-    return Draft(ctx_, c.id, ContactStream(c.id)).Add(ContactEdited{c.id, std::move(fields)}).Done();
+    return Draft(ctx_, c.id, ContactStream(c.id))
+        .Add(ContactEdited{c.id, std::move(fields)})
+        .Done();
   }
 
   Result<Decision> operator()(const ShareContact& c) {
@@ -255,7 +264,8 @@ class Rules {
     auto contact = LiveContact(c.contact_id, /*allow_deleted=*/true);
     if (!contact.ok()) return contact.status();
     if (!IsLinked(*contact, c.customer_id)) {
-      return Status(Code::kNotFound, "link_not_found", "the contact is not linked to this customer");
+      return Status(Code::kNotFound, "link_not_found",
+                    "the contact is not linked to this customer");
     }
     if (!contact->shared) {
       return Conflict("contact_not_shared", "a direct contact is deleted, not unlinked");
@@ -282,7 +292,8 @@ class Rules {
     if (!contact.ok()) return contact.status();
     if (auto customer = LiveCustomer(c.customer_id); !customer.ok()) return customer.status();
     if (!IsLinked(*contact, c.customer_id)) {
-      return Status(Code::kNotFound, "link_not_found", "the contact is not linked to this customer");
+      return Status(Code::kNotFound, "link_not_found",
+                    "the contact is not linked to this customer");
     }
     std::vector<std::string> roles;
     for (size_t i = 0; i < c.roles.size(); ++i) {
@@ -345,7 +356,9 @@ class Rules {
     if (!contact->fields.portal_enabled) {
       return Conflict("portal_disabled", "enable the contact's portal access first");
     }
-    return Draft(ctx_, c.contact_id, ContactStream(c.contact_id)).Add(PasswordEvent(c.contact_id)).Done();
+    return Draft(ctx_, c.contact_id, ContactStream(c.contact_id))
+        .Add(PasswordEvent(c.contact_id))
+        .Done();
   }
 
  private:
@@ -429,8 +442,9 @@ class Rules {
     if (!holder.ok()) return holder.status();
     if (!*holder || **holder == id) return Status::Ok();
     return Status(Code::kConflict, "email_taken",
-                  "contact '" + **holder + "' already has this email; share that contact "
-                  "instead of creating another",
+                  "contact '" + **holder +
+                      "' already has this email; share that contact "
+                      "instead of creating another",
                   "email");
   }
 

@@ -1,6 +1,5 @@
-#include "engine/store/raw_ledger.h"
-
 #include "engine/store/log_store.h"
+#include "engine/store/raw_ledger.h"
 
 namespace cledger {
 

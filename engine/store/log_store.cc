@@ -1,17 +1,16 @@
 #include "engine/store/log_store.h"
 
 #include <pthread.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_buffer_manager.h>
-#include <rocksdb/table.h>
 #include <rocksdb/cache.h>
-
+#include <rocksdb/options.h>
 #include <rocksdb/sst_file_manager.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <unordered_map>
 
 #include "base/keys.h"
@@ -45,7 +44,6 @@ Status WalDamaged(const std::string& dir, const rocksdb::Status& s) {
           "), commits acknowledged after it would be lost; opening refuses rather than drop "
           "them silently. Keep a copy of the directory and restore from a backup");
 }
-
 
 }  // namespace
 
@@ -130,8 +128,8 @@ Status LogStore::OpenDb() {
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   // A NoSpace from a flush or compaction becomes an error RocksDB recovers from by itself
   // once space returns (it needs an SstFileManager for that), instead of a lasting one.
-  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(
-      options_.env != nullptr ? options_.env : rocksdb::Env::Default()));
+  db_options.sst_file_manager.reset(
+      rocksdb::NewSstFileManager(options_.env != nullptr ? options_.env : rocksdb::Env::Default()));
 
   std::vector<std::string> names = {kCfMeta, kCfLog, kCfStreams, kCfIdempotency};
   names.insert(names.end(), options_.column_families.begin(), options_.column_families.end());
@@ -176,7 +174,8 @@ Status LogStore::OpenDb() {
   if (accepting) {
     if (Status r = RecordAcceptedLoss(wal); !r.ok()) return r;
   }
-  return reserved_through_ > GetHead().position ? Status::Ok() : ReservePositions(GetHead().position);
+  return reserved_through_ > GetHead().position ? Status::Ok()
+                                                : ReservePositions(GetHead().position);
 }
 
 Status LogStore::ReadHead() {
@@ -241,8 +240,8 @@ Result<CommitResult> LogStore::Append(Commit commit) {
                 [c = std::move(commit)](Txn&) mutable -> Result<Commit> { return std::move(c); });
 }
 
-Result<CommitResult> LogStore::Submit(const std::string& tenant,
-                                      const std::string& idempotency_key, Decide decide) {
+Result<CommitResult> LogStore::Submit(const std::string& tenant, const std::string& idempotency_key,
+                                      Decide decide) {
   return SubmitAsync(tenant, idempotency_key, std::move(decide)).get();
 }
 
@@ -271,8 +270,7 @@ std::future<Result<CommitResult>> LogStore::Enqueue(std::unique_ptr<Request> req
     // Back-pressure: producers wait rather than let the queue grow without bound.
     space_cv_.wait(lock, [&] { return stopping_ || queue_.size() < limits::kPendingCommitsMax; });
     if (stopping_) {
-      request->done.set_value(
-          Status(Code::kUnavailable, "shutting_down", "the ledger is closing"));
+      request->done.set_value(Status(Code::kUnavailable, "shutting_down", "the ledger is closing"));
       return done;
     }
     queue_.push_back(std::move(request));
@@ -310,7 +308,8 @@ Result<std::string> LogStore::ReadAt(const rocksdb::ReadOptions& read, uint64_t 
 }
 
 LogStore::Recorded LogStore::DecodeRecorded(std::string_view value) {
-  return Recorded{base::DecodeU64(value), base::DecodeU64(value.substr(8)), std::string(value.substr(16))};
+  return Recorded{base::DecodeU64(value), base::DecodeU64(value.substr(8)),
+                  std::string(value.substr(16))};
 }
 
 Result<std::optional<LogStore::Recorded>> LogStore::FindRecorded(
@@ -333,8 +332,8 @@ bool IsSameRequest(const LogStore::Recorded& recorded, std::string_view fingerpr
 }
 
 Status IdempotencyKeyReused() {
-  return Status::InvalidArgument("idempotency_key_reused",
-                                 "this Idempotency-Key was used for another request; use a new key");
+  return Status::InvalidArgument(
+      "idempotency_key_reused", "this Idempotency-Key was used for another request; use a new key");
 }
 
 Result<std::string> LogStore::ReadRaw(uint64_t position) {
@@ -375,8 +374,8 @@ Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
 }
 
 Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
-                                                const std::string& stream,
-                                                uint64_t from_version, size_t limit) {
+                                                const std::string& stream, uint64_t from_version,
+                                                size_t limit) {
   if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) {
     return std::vector<Event>{};
   }

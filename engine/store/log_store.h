@@ -11,9 +11,9 @@
 #include <deque>
 #include <future>
 #include <map>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -70,8 +70,8 @@ class LogStore final : public RawLedger {
   // `fingerprint` (32 bytes, or empty) binds the key to one request: a replay with another
   // fingerprint is refused with idempotency_key_reused.
   std::future<Result<CommitResult>> SubmitAsync(const std::string& tenant,
-                                                const std::string& idempotency_key,
-                                                Decide decide, std::string fingerprint = {});
+                                                const std::string& idempotency_key, Decide decide,
+                                                std::string fingerprint = {});
 
   // What a (tenant, idempotency key) first answered: its positions and the fingerprint of
   // that request (empty for keys recorded before fingerprints existed).
@@ -206,11 +206,11 @@ class LogStore final : public RawLedger {
   std::function<void(uint64_t)> listener_;
 
   std::mutex head_mu_;
-  Head head_;                // the durable head, as acknowledged
-  int64_t last_recorded_at_us_ = 0;  // writer thread only
-  uint64_t reserved_through_ = 0;     // writer thread only: positions reserved on disk
+  Head head_;                          // the durable head, as acknowledged
+  int64_t last_recorded_at_us_ = 0;    // writer thread only
+  uint64_t reserved_through_ = 0;      // writer thread only: positions reserved on disk
   std::map<uint64_t, uint64_t> gaps_;  // lost ranges, first → last; set at open only
-  uint64_t commits_ = 0;  // every commit ever acknowledged; written under head_mu_
+  uint64_t commits_ = 0;               // every commit ever acknowledged; written under head_mu_
   // A write failed: nothing is written until the database was reopened. Set by any writer
   // (the follower's side writes too), cleared by the writer thread's reopen.
   std::atomic<bool> write_failed_{false};

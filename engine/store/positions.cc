@@ -86,13 +86,15 @@ Status LogStore::RecordAcceptedLoss(const std::string& wal) {
   Head head = GetHead();
   if (reserved <= head.position) return Status::Ok();
   const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
   rocksdb::WriteBatch batch;
   batch.Put(meta_, kGapPrefix + base::U64Key(head.position + 1),
             base::U64Key(reserved) + base::U64Key(static_cast<uint64_t>(now_us)) + wal);
   const uint64_t lost_from = head.position + 1;
   head.position = reserved;  // same hash: the next event links to the last one kept
-  batch.Put(meta_, kMetaHead, base::EncodeHeadRecord({head.position, head.hash, last_recorded_at_us_, commits_}));
+  batch.Put(meta_, kMetaHead,
+            base::EncodeHeadRecord({head.position, head.hash, last_recorded_at_us_, commits_}));
   rocksdb::WriteOptions write;
   write.sync = true;
   if (rocksdb::Status s = db_->Write(write, &batch); !s.ok()) return FromRocks(s, "storage fault");

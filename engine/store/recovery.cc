@@ -18,7 +18,8 @@ namespace {
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 std::optional<uint64_t> FreeBytes(const std::string& path) {
@@ -27,12 +28,9 @@ std::optional<uint64_t> FreeBytes(const std::string& path) {
   return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
-
 }  // namespace
 
-Status LogStore::ReadyToStage() {
-  return write_failed_ || !db_ ? Recover() : Status::Ok();
-}
+Status LogStore::ReadyToStage() { return write_failed_ || !db_ ? Recover() : Status::Ok(); }
 
 Status LogStore::ReadyToWrite(size_t batch_bytes) {
   if (Status s = CheckFreeSpace(batch_bytes); !s.ok()) {
@@ -56,8 +54,9 @@ void LogStore::RecoverWhileIdle() {
 // statvfs costs about a microsecond: cheap next to a group's WAL sync.
 Status LogStore::CheckFreeSpace(size_t batch_bytes) {
   if (options_.ledger.min_free_bytes == 0) return Status::Ok();
-  const std::optional<uint64_t> free = options_.free_bytes ? options_.free_bytes(options_.ledger.path)
-                                                           : FreeBytes(options_.ledger.path);
+  const std::optional<uint64_t> free = options_.free_bytes
+                                           ? options_.free_bytes(options_.ledger.path)
+                                           : FreeBytes(options_.ledger.path);
   if (!free) return Status::Ok();  // not knowable: RocksDB's own checks remain
   const uint64_t free_bytes = *free;
   const uint64_t needed = options_.ledger.min_free_bytes + batch_bytes;
@@ -109,8 +108,8 @@ Status LogStore::Reopen() {
   }
   write_failed_ = false;
   SetHealth("ok", "");
-  Report(Status::Unavailable("database_reopened",
-                             "the database was reopened after a storage fault"));
+  Report(
+      Status::Unavailable("database_reopened", "the database was reopened after a storage fault"));
   if (const uint64_t head = GetHead().position; head != before) Announce(head);
   return Status::Ok();
 }

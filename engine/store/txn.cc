@@ -17,8 +17,7 @@ std::optional<std::optional<std::string>> Txn::Pending(rocksdb::ColumnFamilyHand
 
 // A failed read could let a rule pass that must not: it fails the command (and the rules
 // pass it on), which the caller sees as a storage error.
-Result<std::optional<std::string>> Txn::Get(rocksdb::ColumnFamilyHandle* cf,
-                                            std::string_view key) {
+Result<std::optional<std::string>> Txn::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
   if (auto mine = Pending(cf, key)) return *mine;
   std::string value;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, key, &value);
@@ -29,8 +28,8 @@ Result<std::optional<std::string>> Txn::Get(rocksdb::ColumnFamilyHandle* cf,
 
 void Txn::Keep(const rocksdb::Status& s) {
   if (!s.ok() && status_.ok()) {
-    status_ = Status::LimitExceeded("batch_full", "the commit group's batch is full: " +
-                                                      s.ToString());
+    status_ =
+        Status::LimitExceeded("batch_full", "the commit group's batch is full: " + s.ToString());
   }
 }
 

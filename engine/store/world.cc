@@ -1,12 +1,12 @@
+#include "cledger/world.h"
+
 #include <sys/random.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
-
-#include "cledger/world.h"
 
 namespace cledger {
 namespace {

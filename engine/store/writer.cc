@@ -115,14 +115,17 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     const auto started = std::chrono::steady_clock::now();
     rocksdb::Status s = db_->Write(write, &txn.batch());
     RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - started).count(), s.ok());
+                    std::chrono::steady_clock::now() - started)
+                    .count(),
+                s.ok());
     if (!s.ok()) {
       // Nothing is written again until RocksDB has resumed (or the database was reopened).
       failure = Status::IoError("storage_error", "write failed: " + s.ToString());
       write_failed_ = true;
       // The fault is likely still there: the first reopen comes a poll interval later.
       last_recovery_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now().time_since_epoch()).count();
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count();
       SetHealth("degraded", "write failed: " + s.ToString());
     }
   }
@@ -246,8 +249,7 @@ Status LogStore::CheckCommit(const Commit& commit) const {
   }
   for (const NewEvent& event : commit.events) {
     if (event.stream.empty() || event.stream.size() > limits::kIdBytesMax) {
-      return Status::InvalidArgument("invalid_stream", "stream names are 1 to 128 bytes",
-                                     "stream");
+      return Status::InvalidArgument("invalid_stream", "stream names are 1 to 128 bytes", "stream");
     }
   }
   if (commit.actor.id.size() > limits::kIdBytesMax ||
@@ -282,8 +284,8 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
   for (const ExpectedVersion& expected : commit.expected) {
     if (const uint64_t actual = version_of(expected.stream); actual != expected.version) {
       return Status(Code::kVersionMismatch, "version_mismatch",
-                    expected.stream + " is at version " + std::to_string(actual) +
-                        ", not " + std::to_string(expected.version));
+                    expected.stream + " is at version " + std::to_string(actual) + ", not " +
+                        std::to_string(expected.version));
     }
   }
   const std::string correlation_id =
@@ -359,9 +361,9 @@ std::string LogStore::NewEventId(const Commit& commit, size_t index) {
     return FormatUuid(bytes, 4);
   }
   const std::string index_text = std::to_string(index);
-  const Hash h = events::Sha256({"cledger-event-id", std::string(1, '\0'), commit.tenant,
-                                 std::string(1, '\0'), commit.idempotency_key,
-                                 std::string(1, '\0'), index_text});
+  const Hash h =
+      events::Sha256({"cledger-event-id", std::string(1, '\0'), commit.tenant, std::string(1, '\0'),
+                      commit.idempotency_key, std::string(1, '\0'), index_text});
   std::memcpy(bytes, h.data(), sizeof bytes);
   return FormatUuid(bytes, 8);
 }

@@ -207,8 +207,7 @@ TEST_CASE("APasswordResetRetriedWithAnotherGivenPasswordAnswers422AndChangesNoth
   REQUIRE(f.Call("acme/owner", "POST", path, R"({"password":"Correct-Horse-7"})", key).status ==
           204);
   const uint64_t head = f.Head();
-  CHECK(f.Call("acme/owner", "POST", path, R"({"password":"Correct-Horse-7"})", key).status ==
-        204);
+  CHECK(f.Call("acme/owner", "POST", path, R"({"password":"Correct-Horse-7"})", key).status == 204);
   Reply other = f.Call("acme/owner", "POST", path, R"({"password":"Battery-Staple-9"})", key);
   CHECK(other.status == 422);
   CHECK(Code(other) == "idempotency_key_reused");
@@ -440,8 +439,9 @@ TEST_CASE("AMethodNoRouteHasIsLoggedAsOtherNeverAsTheClientsText") {
   {
     ServerFixture f;
     const std::string pasted = f.tokens.at("acme/owner");  // a token pasted as the method
-    Reply r = testing::RawHttp(f.port, pasted + " /v1/customers HTTP/1.1\r\nHost: x\r\n"
-                                       "Connection: close\r\n\r\n");
+    Reply r = testing::RawHttp(f.port, pasted +
+                                           " /v1/customers HTTP/1.1\r\nHost: x\r\n"
+                                           "Connection: close\r\n\r\n");
     CHECK(r.status >= 400);
     const std::string log = captured.Text();
     CHECK(log.find(pasted) == std::string::npos);

@@ -44,11 +44,15 @@ TEST_CASE("ServePrintsTokensAndACurlExampleThatWorksThenStopsOnSigterm") {
   REQUIRE(start != std::string::npos);
   const std::string curl = banner.substr(start, end - start);
   int status = -1;
-  const std::string reply = testing::RunCommand("bash -c '" + [&] {
-    std::string escaped;
-    for (char c : curl) escaped += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return escaped;
-  }() + "'", &status);
+  const std::string reply = testing::RunCommand(
+      "bash -c '" +
+          [&] {
+            std::string escaped;
+            for (char c : curl) escaped += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            return escaped;
+          }() +
+          "'",
+      &status);
   CHECK(status == 0);
   CHECK(reply.find("\"name\":\"Acme Corp\"") != std::string::npos);
 

@@ -1,6 +1,5 @@
 // Every route over real HTTP on loopback, tenants and roles, bad input, and the live stream.
 #include <doctest/doctest.h>
-
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -29,9 +28,11 @@ std::string Code(const Reply& r) {
 
 void CreateCustomerAndContacts(ServerFixture& f) {
   REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
-                 R"({"id":"c1","name":"Acme Corp","email":"ap@acme.test, ceo@acme.test"})").status == 201);
+                 R"({"id":"c1","name":"Acme Corp","email":"ap@acme.test, ceo@acme.test"})")
+              .status == 201);
   REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
-                 R"({"id":"k1","first_name":"Ann","email":"ann@x.test"})").status == 201);
+                 R"({"id":"k1","first_name":"Ann","email":"ann@x.test"})")
+              .status == 201);
 }
 
 TEST_CASE("EveryRouteAnswersOverRealHttp") {
@@ -46,12 +47,15 @@ TEST_CASE("EveryRouteAnswersOverRealHttp") {
   CHECK(created.Header("etag") == "\"1\"");
   CHECK(f.Call("acme/owner", "GET", "/v1/customers/c1").status == 200);
   CHECK(f.Call("acme/owner", "PATCH", "/v1/customers/c1", R"({"bill_format":"full"})",
-               {{"If-Match", "\"9\""}}).status == 412);
+               {{"If-Match", "\"9\""}})
+            .status == 412);
   Reply patched = f.Call("acme/owner", "PATCH", "/v1/customers/c1", R"({"bill_format":"full"})",
                          {{"If-Match", "\"1\""}});
   CHECK(patched.status == 200);
   CHECK(Json(patched).at("bill_format") == "full");
-  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers", R"({"id":"c2","name":"B","email":"b@b.test"})").status == 201);
+  REQUIRE(
+      f.Call("acme/owner", "POST", "/v1/customers", R"({"id":"c2","name":"B","email":"b@b.test"})")
+          .status == 201);
 
   Reply direct = f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
                         R"({"id":"k1","first_name":"Ann","email":"ann@x.test",
@@ -59,13 +63,19 @@ TEST_CASE("EveryRouteAnswersOverRealHttp") {
   REQUIRE(direct.status == 201);
   CHECK(Json(direct).at("kind") == "direct");
   CHECK(Json(direct).at("portal_enabled") == true);
-  Reply taken = f.Call("acme/owner", "POST", "/v1/contacts", R"({"first_name":"X","email":"ANN@x.test"})");
+  Reply taken =
+      f.Call("acme/owner", "POST", "/v1/contacts", R"({"first_name":"X","email":"ANN@x.test"})");
   CHECK(taken.status == 409);
   CHECK(Code(taken) == "email_taken");
   CHECK(taken.Header("content-type") == "application/problem+json");
-  REQUIRE(f.Call("acme/owner", "POST", "/v1/contacts", R"({"id":"s1","first_name":"Sam"})").status == 201);
-  CHECK(f.Call("acme/owner", "POST", "/v1/customers/c2/shared-contacts", R"({"contact_id":"s1"})").status == 200);
-  CHECK(f.Call("acme/owner", "PUT", "/v1/customers/c1/contacts/k1/roles", R"({"roles":["billing"]})").status == 200);
+  REQUIRE(
+      f.Call("acme/owner", "POST", "/v1/contacts", R"({"id":"s1","first_name":"Sam"})").status ==
+      201);
+  CHECK(f.Call("acme/owner", "POST", "/v1/customers/c2/shared-contacts", R"({"contact_id":"s1"})")
+            .status == 200);
+  CHECK(
+      f.Call("acme/owner", "PUT", "/v1/customers/c1/contacts/k1/roles", R"({"roles":["billing"]})")
+          .status == 200);
   CHECK(f.Call("acme/owner", "POST", "/v1/contacts/k1/convert-to-shared").status == 200);
   CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"title":"Dr"})").status == 200);
   CHECK(Code(f.Call("acme/owner", "PATCH", "/v1/contacts/profile-c1", R"({"title":"Dr"})")) ==
@@ -74,7 +84,8 @@ TEST_CASE("EveryRouteAnswersOverRealHttp") {
   REQUIRE(list.status == 200);
   CHECK(Json(list).at("items").as_array().size() == 2);
   CHECK(Json(list).at("items").at(0).at("profile") == true);
-  Reply reset = f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset", R"({"generate":true})");
+  Reply reset =
+      f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset", R"({"generate":true})");
   CHECK(reset.status == 200);
   CHECK(Json(reset).at("temporary_password").as_string().size() >= 16);
   CHECK(f.Call("acme/owner", "DELETE", "/v1/customers/c2/shared-contacts/s1").status == 204);
@@ -93,8 +104,8 @@ TEST_CASE("EveryRouteAnswersOverRealHttp") {
   Reply events = f.Call("acme/auditor", "GET", "/v1/events?from=1&limit=5");
   CHECK(events.status == 200);
   CHECK(events.body.find("argon2") == std::string::npos);
-  Reply raw = f.Call("acme/auditor", "GET", "/v1/events?from=1&limit=5",
-                     {}, {{"Accept", "application/x-flatbuffers"}});
+  Reply raw = f.Call("acme/auditor", "GET", "/v1/events?from=1&limit=5", {},
+                     {{"Accept", "application/x-flatbuffers"}});
   CHECK(raw.status == 200);
   CHECK(raw.body.substr(8, 4) == "CLEV");  // 4-byte size prefix, then the FlatBuffer
   CHECK(Json(f.Call("acme/auditor", "GET", "/v1/ledger/digest")).at("position").as_int64() ==
@@ -102,9 +113,12 @@ TEST_CASE("EveryRouteAnswersOverRealHttp") {
   CHECK(Json(f.Call("ops", "GET", "/v1/ledger/verify")).at("ok") == true);
   CHECK(f.Call("acme/owner", "DELETE", "/v1/customers/c1").status == 204);
   CHECK(f.Call("ops", "POST", "/v1/admin/tenants", R"({"name":"initech"})").status == 201);
-  Reply token = f.Call("ops", "POST", "/v1/admin/tokens", R"({"tenant":"initech","actor":"ivy","role":"owner"})");
+  Reply token = f.Call("ops", "POST", "/v1/admin/tokens",
+                       R"({"tenant":"initech","actor":"ivy","role":"owner"})");
   REQUIRE(token.status == 201);
-  CHECK(f.Call("ops", "DELETE", "/v1/admin/tokens/" + std::string(Json(token).at("token_hash").as_string())).status == 204);
+  CHECK(f.Call("ops", "DELETE",
+               "/v1/admin/tokens/" + std::string(Json(token).at("token_hash").as_string()))
+            .status == 204);
   CHECK(f.Call("ops", "GET", "/v1/admin/projections").status == 200);
   CHECK(f.Call("ops", "POST", "/v1/admin/projections/contacts/rebuild").status == 200);
   Reply metrics = f.Call("ops", "GET", "/metrics");
@@ -134,17 +148,26 @@ TEST_CASE("ATokenOfOneTenantGets404ForEveryIdOfAnother") {
   CreateCustomerAndContacts(f);
   const uint64_t head = f.Head();
   for (const auto& call : std::vector<std::pair<std::string, std::string>>{
-           {"GET", "/v1/customers/c1"}, {"GET", "/v1/contacts/k1"},
-           {"GET", "/v1/customers/c1/contacts"}, {"GET", "/v1/customers/c1/recipients?kind=invoice"},
-           {"PATCH", "/v1/contacts/k1"}, {"DELETE", "/v1/contacts/k1"},
-           {"DELETE", "/v1/customers/c1"}, {"POST", "/v1/contacts/k1/restore"}}) {
+           {"GET", "/v1/customers/c1"},
+           {"GET", "/v1/contacts/k1"},
+           {"GET", "/v1/customers/c1/contacts"},
+           {"GET", "/v1/customers/c1/recipients?kind=invoice"},
+           {"PATCH", "/v1/contacts/k1"},
+           {"DELETE", "/v1/contacts/k1"},
+           {"DELETE", "/v1/customers/c1"},
+           {"POST", "/v1/contacts/k1/restore"}}) {
     const auto& [method, target] = call;
     CAPTURE(call.second);  // clang 14 cannot capture a structured binding
-    CHECK(f.Call("globex/owner", method, target, method == "PATCH" ? R"({"title":"x"})" : "").status == 404);
+    CHECK(f.Call("globex/owner", method, target, method == "PATCH" ? R"({"title":"x"})" : "")
+              .status == 404);
   }
-  CHECK(Json(f.Call("globex/owner", "GET", "/v1/contacts/k1/history")).at("items").as_array().empty());
+  CHECK(Json(f.Call("globex/owner", "GET", "/v1/contacts/k1/history"))
+            .at("items")
+            .as_array()
+            .empty());
   CHECK(f.Head() == head);
-  auto events = Json(f.Call("globex/owner", "GET", "/v1/events?from=1&limit=1000")).at("events").as_array();
+  auto events =
+      Json(f.Call("globex/owner", "GET", "/v1/events?from=1&limit=1000")).at("events").as_array();
   const auto all = f.engine->ledger().Read(1, 1000);
   REQUIRE(all.ok());
   size_t globex = 0;
@@ -163,12 +186,14 @@ TEST_CASE("RolesAreEnforcedOnEveryRoute") {
   CHECK(f.Call("acme/member", "GET", "/v1/events").status == 403);
   CHECK(f.Call("acme/auditor", "GET", "/v1/contacts/k1/history").status == 200);
   CHECK(f.Call("acme/auditor", "DELETE", "/v1/contacts/k1").status == 403);
-  CHECK(f.Call("acme/auditor", "POST", "/v1/customers", R"({"name":"A","email":"a@a.test"})").status == 403);
+  CHECK(f.Call("acme/auditor", "POST", "/v1/customers", R"({"name":"A","email":"a@a.test"})")
+            .status == 403);
   CHECK(f.Call("acme/service", "GET", "/v1/contacts/k1").status == 403);
   CHECK(f.Call("acme/service", "GET", "/v1/events").status == 200);
   CHECK(f.Call("acme/owner", "GET", "/v1/admin/projections").status == 403);
   CHECK(f.Call("", "GET", "/v1/contacts/k1").status == 401);
-  CHECK(testing::Http(f.port, "GET", "/v1/contacts/k1", "", {{"Authorization", "Bearer nope"}}).status == 401);
+  CHECK(testing::Http(f.port, "GET", "/v1/contacts/k1", "", {{"Authorization", "Bearer nope"}})
+            .status == 401);
   CHECK(f.Head() == head);
 }
 
@@ -244,7 +269,9 @@ TEST_CASE("AResumedStreamGetsEveryEventExactlyOnceInOrderWhileWritersAppend") {
     writers.emplace_back([&, w] {
       for (int i = 0; writing && i < 150; ++i) {
         const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
-        if (f.Call("acme/owner", "POST", "/v1/contacts", R"({"id":")" + id + R"(","first_name":"W"})").status == 201) {
+        if (f.Call("acme/owner", "POST", "/v1/contacts",
+                   R"({"id":")" + id + R"(","first_name":"W"})")
+                .status == 201) {
           ++written;
         }
       }
@@ -271,13 +298,15 @@ TEST_CASE("AResumedStreamGetsEveryEventExactlyOnceInOrderWhileWritersAppend") {
   }
   for (auto& w : writers) w.join();
   // Catch up to the end after the writers stopped.
-  testing::SseClient client(f.port, "/v1/events/stream", f.tokens["acme/auditor"], std::to_string(last));
+  testing::SseClient client(f.port, "/v1/events/stream", f.tokens["acme/auditor"],
+                            std::to_string(last));
   testing::SseClient::Frame frame;
   while (client.Next(frame, 1500)) seen.push_back(frame.id);
 
   std::vector<uint64_t> expected;
   auto all = Json(f.Call("acme/auditor", "GET", "/v1/events?from=1&limit=1000"));
-  for (const auto& e : all.at("events").as_array()) expected.push_back(e.at("position").to_number<uint64_t>());
+  for (const auto& e : all.at("events").as_array())
+    expected.push_back(e.at("position").to_number<uint64_t>());
   CHECK(seen == expected);
   CHECK(written == 450);
 }
@@ -285,7 +314,8 @@ TEST_CASE("AResumedStreamGetsEveryEventExactlyOnceInOrderWhileWritersAppend") {
 TEST_CASE("AStreamFollowsLiveCommitsAndFiltersByType") {
   ServerFixture f;
   CreateCustomerAndContacts(f);
-  testing::SseClient client(f.port, "/v1/events/stream?types=ContactDeleted", f.tokens["acme/service"]);
+  testing::SseClient client(f.port, "/v1/events/stream?types=ContactDeleted",
+                            f.tokens["acme/service"]);
   REQUIRE(client.status() == 200);
   CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"title":"Dr"})").status == 200);
   CHECK(f.Call("acme/owner", "DELETE", "/v1/contacts/k1").status == 204);
@@ -323,7 +353,8 @@ TEST_CASE("ASubscriberThatStopsReadingIsCutOffAndTheServerCarriesOn") {
     commit.tenant = "acme";
     commit.actor = {"bulk", "owner"};
     for (int i = 0; i < 1000; ++i) {
-      commit.events.push_back({"contact-bulk" + std::to_string(i), ContactEdited{"bulk" + std::to_string(i), filler}});
+      commit.events.push_back(
+          {"contact-bulk" + std::to_string(i), ContactEdited{"bulk" + std::to_string(i), filler}});
     }
     REQUIRE(RawLedgerOf(*f.engine).Append(commit).ok());
   }
@@ -334,7 +365,8 @@ TEST_CASE("ASubscriberThatStopsReadingIsCutOffAndTheServerCarriesOn") {
   stalled.set_option(net::socket_base::receive_buffer_size(4096));
   stalled.connect({net::ip::make_address("127.0.0.1"), f.port});
   net::write(stalled, net::buffer("GET /v1/events/stream?from=1 HTTP/1.1\r\nHost: x\r\n"
-                                  "Authorization: Bearer " + f.tokens["acme/auditor"] + "\r\n\r\n"));
+                                  "Authorization: Bearer " +
+                                  f.tokens["acme/auditor"] + "\r\n\r\n"));
   auto subscribers = [&] {
     const std::string metrics = f.Call("ops", "GET", "/metrics").body;
     const size_t at = metrics.find("\ncledger_stream_subscribers ");

@@ -23,8 +23,8 @@ namespace {
   for (int t = 0; t < 4; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0;; ++i) {
-        auto result = (*ledger)->Append(testing::OneEventCommit(
-            "contact-" + std::to_string(t), ContactEdited{std::to_string(i)}));
+        auto result = (*ledger)->Append(testing::OneEventCommit("contact-" + std::to_string(t),
+                                                                ContactEdited{std::to_string(i)}));
         if (!result.ok()) _exit(4);
         const uint64_t acked = result->last_position;
         if (write(ack_fd, &acked, sizeof acked) != sizeof acked) _exit(5);

@@ -68,10 +68,10 @@ void Write(int t, uint16_t port, const std::string& token, std::atomic<int>& nex
     if (id.empty()) id = "w" + std::to_string(t) + "-" + std::to_string(next_id++);
     testing::Reply reply;
     try {
-      reply = testing::Http(port, "POST", "/v1/customers",
-                            "{\"id\":\"" + id + "\",\"name\":\"W\",\"email\":\"" + id +
-                                "@crash.test\"}",
-                            {{"Authorization", "Bearer " + token}, {"Idempotency-Key", id}});
+      reply = testing::Http(
+          port, "POST", "/v1/customers",
+          "{\"id\":\"" + id + "\",\"name\":\"W\",\"email\":\"" + id + "@crash.test\"}",
+          {{"Authorization", "Bearer " + token}, {"Idempotency-Key", id}});
     } catch (const std::exception&) {
       reply.status = 0;  // refused: the server is gone
     }
@@ -108,8 +108,7 @@ TEST_CASE("EveryAcknowledgedCommandExistsExactlyOnceAfterEachKillNineOfServe") {
     std::vector<std::thread> writers;
     for (int t = 0; t < kWriters; ++t) {
       writers.emplace_back(Write, t, served.port, std::cref(token), std::ref(next_id),
-                           std::ref(pending), std::ref(mu), std::ref(acked),
-                           std::ref(acked_count));
+                           std::ref(pending), std::ref(mu), std::ref(acked), std::ref(acked_count));
     }
     // Kill mid-stream, at a different moment each round.
     const uint64_t kill_after = 50 + rng() % 400;

@@ -52,7 +52,8 @@ struct Harness {
     server.reset();
     ledger.engine.reset();
     std::string cleanup = "rm -rf '" + ledger.dir + "'";
-    if (std::system(cleanup.c_str()) != 0) {}
+    if (std::system(cleanup.c_str()) != 0) {
+    }
   }
 };
 

@@ -1,4 +1,6 @@
 // Portal passwords: argon2id only; the plaintext reaches nothing but the caller.
+#include "engine/domain/password.h"
+
 #include <doctest/doctest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -8,7 +10,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/domain/password.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/server_fixture.h"
 
@@ -56,18 +57,19 @@ TEST_CASE("NoPlaintextPasswordReachesTheDataDirectoryTheLogOrTheAuditTrail") {
               .status == 201);
   REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
                  R"({"id": "k1", "first_name": "Ann", "email": "ann@x.test", "password": )"
-                 R"({"password": ")" + given + R"("}})")
+                 R"({"password": ")" +
+                     given + R"("}})")
               .status == 201);
-  const testing::Reply reset = f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset",
-                                      R"({"generate": true})");
+  const testing::Reply reset =
+      f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset", R"({"generate": true})");
   REQUIRE(reset.status == 200);
   const std::string generated =
       std::string(boost::json::parse(reset.body).at("temporary_password").as_string());
   REQUIRE(generated.size() >= 16);
   CHECK(domain::CheckPasswordPolicy(generated).ok());
 
-  const testing::Reply weak = f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset",
-                                     R"({"password": "hunter2"})");
+  const testing::Reply weak =
+      f.Call("acme/owner", "POST", "/v1/contacts/k1/password-reset", R"({"password": "hunter2"})");
   CHECK(weak.status == 422);
   CHECK(weak.body.find("weak_password") != std::string::npos);
   CHECK(weak.body.find("hunter2") == std::string::npos);

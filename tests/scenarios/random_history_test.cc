@@ -34,8 +34,8 @@ Snapshot Capture(Engine& engine, const std::map<std::string, World>& worlds, con
           for (const auto& r : l.roles) links += r + ",";
         }
         out[tenant + "/" + id] = std::to_string(c->system.version) + (c->deleted ? "d" : "a") +
-                                 (c->shared ? "s" : "d") + c->fields.email +
-                                 c->fields.first_name + links;
+                                 (c->shared ? "s" : "d") + c->fields.email + c->fields.first_name +
+                                 links;
       }
     }
     for (int i = 0; i < world.customers; ++i) {

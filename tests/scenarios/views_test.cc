@@ -143,7 +143,8 @@ TEST_CASE("TheAuditTrailShowsBothSidesOfAPrimaryHandOver") {
   f.Must(f.owner, SetLinkRoles{"c1", "k2", {"primary"}});
   auto k1 = f.engine->ContactHistory(Reader(), "k1");
   REQUIRE(k1->size() == 3);
-  CHECK(k1->back().changes == std::vector<FieldChange>{{"customers[c1].roles", "primary", "(none)"}});
+  CHECK(k1->back().changes ==
+        std::vector<FieldChange>{{"customers[c1].roles", "primary", "(none)"}});
   auto customer = f.engine->CustomerHistory(Reader(), "c1");
   CHECK(customer->back().operation == "ContactRolesChanged");
   CHECK(customer->back().stream == "contact-k1");
@@ -152,15 +153,17 @@ TEST_CASE("TheAuditTrailShowsBothSidesOfAPrimaryHandOver") {
 TEST_CASE("TheAuditTrailRecordsEachFieldBeforeAndAfterAndWho") {
   EngineFixture f;
   f.Must(f.owner, CreateContact{"k1", "c1", Person("Ann", "ann@x.test")});
-  f.Must(testing::As("acme", "manager", "mike"),
-         EditContact{"k1", [](ContactFields& c) { c.last_name = "Lee"; c.email = "lee@x.test"; }});
+  f.Must(testing::As("acme", "manager", "mike"), EditContact{"k1", [](ContactFields& c) {
+                                                               c.last_name = "Lee";
+                                                               c.email = "lee@x.test";
+                                                             }});
   auto trail = f.engine->ContactHistory(Reader(), "k1");
   REQUIRE(trail->size() == 2);
   const AuditEntry& edit = trail->back();
   CHECK(edit.operation == "ContactEdited");
   CHECK(edit.actor == Actor{"mike", "manager"});
-  CHECK(edit.changes == std::vector<FieldChange>{{"last_name", "", "Lee"},
-                                                 {"email", "ann@x.test", "lee@x.test"}});
+  CHECK(edit.changes ==
+        std::vector<FieldChange>{{"last_name", "", "Lee"}, {"email", "ann@x.test", "lee@x.test"}});
   auto by_mike = f.engine->ActorHistory(Reader(), "mike", 0, INT64_MAX);
   CHECK(by_mike->size() == 1);
 }
@@ -173,8 +176,9 @@ TEST_CASE("AContactAsOfAPositionOrATimeIsTheStateThen") {
   f.Must(f.owner, DeleteContact{"k1"});
   CHECK(f.Contact("k1", AsOf{created.last_position, {}}) == then);
   CHECK(f.Contact("k1", AsOf{{}, then.system.last_modified_us}) == then);
-  CHECK(f.engine->GetContact(Reader(), "k1", AsOf{created.first_position - 1, {}}).status().code() ==
-        Code::kNotFound);
+  CHECK(
+      f.engine->GetContact(Reader(), "k1", AsOf{created.first_position - 1, {}}).status().code() ==
+      Code::kNotFound);
   auto history = f.engine->ContactHistory(Reader(), "k1", AsOf{created.last_position, {}});
   CHECK(history->size() == 1);
 }
@@ -187,7 +191,8 @@ TEST_CASE("ATenantNeverSeesAnotherTenantsRecords") {
   const Principal reader = Reader("globex");
   CHECK(f.engine->GetContact(reader, "k1").status().code() == Code::kNotFound);
   CHECK(f.engine->GetCustomer(reader, "c1").status().code() == Code::kNotFound);
-  CHECK(f.engine->ListContacts(reader, "c1", ContactStatus::kAll).status().code() == Code::kNotFound);
+  CHECK(f.engine->ListContacts(reader, "c1", ContactStatus::kAll).status().code() ==
+        Code::kNotFound);
   CHECK(f.engine->ContactHistory(reader, "k1")->empty());
   CHECK(f.Fails(globex, DeleteContact{"k1"}).code() == Code::kNotFound);
   // The same email in another tenant is not taken.

@@ -73,10 +73,12 @@ class Simulation {
       World& world = worlds_.emplace(tenant, World(seed * 1000 + worlds_.size())).first->second;
       // A few records first, so a short run is not spent refusing commands on nothing.
       for (int i = 0; i < 4; ++i) {
-        Bootstrap(tenant, world, CreateCustomer{"c" + std::to_string(world.customers), "Customer",
-                                                world.Email(), ""});
-        Bootstrap(tenant, world, CreateContact{"k" + std::to_string(world.contacts), "c0",
-                                               testing::Person("P", world.Email())});
+        Bootstrap(
+            tenant, world,
+            CreateCustomer{"c" + std::to_string(world.customers), "Customer", world.Email(), ""});
+        Bootstrap(tenant, world,
+                  CreateContact{"k" + std::to_string(world.contacts), "c0",
+                                testing::Person("P", world.Email())});
       }
     }
   }
@@ -96,9 +98,11 @@ class Simulation {
       if (!broken.empty()) {
         std::ostringstream what;
         for (const auto& b : broken) what << "  " << b << "\n";
-        FAIL("invariant broken at step " << step << " of seed " << seed_
-             << " (replay: CLEDGER_SIM_SEED=" << seed_ << " CLEDGER_SIM_RUNS=1 CLEDGER_SIM_STEPS="
-             << step << "):\n" << what.str() << "last actions:\n" << Trace());
+        FAIL("invariant broken at step "
+             << step << " of seed " << seed_ << " (replay: CLEDGER_SIM_SEED=" << seed_
+             << " CLEDGER_SIM_RUNS=1 CLEDGER_SIM_STEPS=" << step << "):\n"
+             << what.str() << "last actions:\n"
+             << Trace());
       }
     }
     Note("final restart");
@@ -248,8 +252,7 @@ class Simulation {
     for (const auto& m : *mismatches) broken.push_back(m.projection + " differs at " + m.key);
   }
 
-  void CheckRules(const std::string& tenant, const World& world,
-                  std::vector<std::string>& broken) {
+  void CheckRules(const std::string& tenant, const World& world, std::vector<std::string>& broken) {
     std::map<std::string, std::string> owner_of_email;
     for (int i = 0; i < world.contacts; ++i) {
       const std::string id = "k" + std::to_string(i);
@@ -281,8 +284,8 @@ class Simulation {
   }
 
   void Note(std::string what) {
-    if (tracing_) std::fprintf(stderr, "sim %llu: %s\n", static_cast<unsigned long long>(seed_),
-                               what.c_str());
+    if (tracing_)
+      std::fprintf(stderr, "sim %llu: %s\n", static_cast<unsigned long long>(seed_), what.c_str());
     trace_.push_back(std::move(what));
     if (trace_.size() > 20) trace_.erase(trace_.begin());
   }
@@ -316,7 +319,8 @@ TEST_CASE("InvariantsHoldAfterEveryStepOfASeededRunWithFaultsAndRestarts") {
   for (uint64_t seed = first; seed < first + runs; ++seed) {
     INFO("seed " << seed << " (replay: CLEDGER_SIM_SEED=" << seed << " CLEDGER_SIM_RUNS=1)");
     // Also on stderr: a crash (an abort inside RocksDB) prints no doctest context.
-    std::fprintf(stderr, "simulation: seed %llu (replay: CLEDGER_SIM_SEED=%llu CLEDGER_SIM_RUNS=1)\n",
+    std::fprintf(stderr,
+                 "simulation: seed %llu (replay: CLEDGER_SIM_SEED=%llu CLEDGER_SIM_RUNS=1)\n",
                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
     Simulation sim(seed);
     sim.Run(steps);
@@ -330,14 +334,15 @@ TEST_CASE("InvariantsHoldAfterEveryStepOfASeededRunWithFaultsAndRestarts") {
     total.recovery_restarts += f.recovery_restarts;
     total.verify_failed_in_storage += f.verify_failed_in_storage;
   }
-  MESSAGE("simulation: seeds " << first << ".." << first + runs - 1 << ", " << steps
-          << " steps each: " << total.commands << " commands (" << total.accepted
-          << " accepted, " << total.rejected << " refused by a rule, " << total.failed_in_storage
-          << " failed in storage), " << total.fault_periods << " fault periods (every WAL append and sync fails), "
-          << total.restarts
-          << " restarts (" << total.recovery_restarts << " to recover from a fatal fault), "
-          << total.verify_failed_in_storage
-          << " projection verifications refused in storage just after a fault");
+  MESSAGE(
+      "simulation: seeds " << first << ".." << first + runs - 1 << ", " << steps << " steps each: "
+                           << total.commands << " commands (" << total.accepted << " accepted, "
+                           << total.rejected << " refused by a rule, " << total.failed_in_storage
+                           << " failed in storage), " << total.fault_periods
+                           << " fault periods (every WAL append and sync fails), " << total.restarts
+                           << " restarts (" << total.recovery_restarts
+                           << " to recover from a fatal fault), " << total.verify_failed_in_storage
+                           << " projection verifications refused in storage just after a fault");
   CHECK(total.accepted > total.commands / 6);  // the run is not all refusals
 }
 

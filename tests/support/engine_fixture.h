@@ -74,7 +74,8 @@ struct EngineFixture {
     std::vector<std::string> out;
     auto events = engine->ledger().Read(outcome.first_position,
                                         outcome.last_position - outcome.first_position + 1);
-    for (const Event& e : *events) out.push_back(std::string(EventTypeName(e.body)) + " " + e.stream);
+    for (const Event& e : *events)
+      out.push_back(std::string(EventTypeName(e.body)) + " " + e.stream);
     return out;
   }
 };

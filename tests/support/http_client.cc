@@ -1,9 +1,9 @@
 #include "tests/support/http_client.h"
 
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
 #include <poll.h>
 
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
 #include <chrono>
 
 namespace cledger::testing {
@@ -31,7 +31,8 @@ Reply FromBeast(http::response<http::string_body>& res) {
 }  // namespace
 
 Reply Http(uint16_t port, const std::string& method, const std::string& target,
-           const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers) {
+           const std::string& body,
+           const std::vector<std::pair<std::string, std::string>>& headers) {
   net::io_context ioc;
   tcp::socket socket(ioc);
   socket.connect(Loopback(port));
@@ -76,8 +77,10 @@ SseClient::SseClient(uint16_t port, const std::string& target, const std::string
                      const std::string& last_event_id)
     : state_(std::make_unique<State>()) {
   state_->socket.connect(Loopback(port));
-  std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-                        "Authorization: Bearer " + token + "\r\n";
+  std::string request = "GET " + target +
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                        "Authorization: Bearer " +
+                        token + "\r\n";
   if (!last_event_id.empty()) request += "Last-Event-ID: " + last_event_id + "\r\n";
   request += "\r\n";
   net::write(state_->socket, net::buffer(request));

@@ -35,12 +35,16 @@ struct World {
   Command Next() {
     static const std::vector<std::string> kRoles = {"primary", "billing", "order", "shipment"};
     switch (Pick(14)) {
-      case 0: return CreateCustomer{"c" + std::to_string(customers), "Customer", Email(), ""};
-      case 1: return UpdateCustomer{Customer(), {}, Email(), std::string("short")};
-      case 2: return DeleteCustomer{Customer()};
+      case 0:
+        return CreateCustomer{"c" + std::to_string(customers), "Customer", Email(), ""};
+      case 1:
+        return UpdateCustomer{Customer(), {}, Email(), std::string("short")};
+      case 2:
+        return DeleteCustomer{Customer()};
       case 3:
-      case 4: return CreateContact{"k" + std::to_string(contacts), Pick(3) ? Customer() : "",
-                                   Person("P", Email())};
+      case 4:
+        return CreateContact{"k" + std::to_string(contacts), Pick(3) ? Customer() : "",
+                             Person("P", Email())};
       case 5: {
         const std::string first = "F" + std::to_string(Pick(9));
         const std::string email = Pick(2) ? Email() : "";
@@ -52,13 +56,19 @@ struct World {
                            }};
       }
       case 6:
-      case 7: return ShareContact{Contact(), Customer()};
-      case 8: return UnlinkContact{Contact(), Customer()};
-      case 9: return ConvertToShared{Contact()};
+      case 7:
+        return ShareContact{Contact(), Customer()};
+      case 8:
+        return UnlinkContact{Contact(), Customer()};
+      case 9:
+        return ConvertToShared{Contact()};
       case 10:
-      case 11: return SetLinkRoles{Customer(), Contact(), {kRoles[Pick(4)], kRoles[Pick(4)]}};
-      case 12: return DeleteContact{Contact()};
-      default: return RestoreContact{Contact()};
+      case 11:
+        return SetLinkRoles{Customer(), Contact(), {kRoles[Pick(4)], kRoles[Pick(4)]}};
+      case 12:
+        return DeleteContact{Contact()};
+      default:
+        return RestoreContact{Contact()};
     }
   }
 };

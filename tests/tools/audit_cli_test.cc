@@ -516,8 +516,8 @@ TEST_CASE("AnImportKilledHalfwayResumesWhenRunAgain") {
   REQUIRE(seen >= 50);
   REQUIRE(killed.signal == SIGKILL);
 
-  const Run resumed = Cledger(f.dir, "import " + file + " --data " + f.dir.Sub("data") +
-                                         " --tenant acme --json");
+  const Run resumed =
+      Cledger(f.dir, "import " + file + " --data " + f.dir.Sub("data") + " --tenant acme --json");
   CHECK(resumed.status == 0);
   const json::object summary = json::parse(resumed.out).as_object();
   const uint64_t already = summary.at("already_imported").to_number<uint64_t>();
@@ -557,9 +557,8 @@ TEST_CASE("ImportShowsProgressWithRateAndEtaOnATerminal") {
   REQUIRE(unlockpt(master) == 0);
   const int terminal = open(ptsname(master), O_RDWR | O_NOCTTY);
   REQUIRE(terminal >= 0);
-  Child child = Spawn({"import", f.dir.Sub("p.jsonl"), "--data", f.dir.Sub("data"), "--tenant",
-                       "acme"},
-                      terminal);
+  Child child = Spawn(
+      {"import", f.dir.Sub("p.jsonl"), "--data", f.dir.Sub("data"), "--tenant", "acme"}, terminal);
   close(terminal);
   std::string shown;
   char buffer[4096];

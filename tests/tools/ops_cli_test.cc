@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
 #include <boost/json.hpp>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -257,16 +257,15 @@ TEST_CASE("ALedgerWithoutItsCurrentFileIsReportedDamagedNotMissingAndLeftAsItWas
   for (const auto& entry : std::filesystem::directory_iterator(f.data)) {
     before.insert(entry.path().filename().string());
   }
-  for (const std::string& cmd : std::vector<std::string>{
-           "verify", "head", "stats", "projections status", "events dump",
-           "backup create " + f.dir.Sub("b"), "serve --listen 127.0.0.1:0"}) {
+  for (const std::string& cmd :
+       std::vector<std::string>{"verify", "head", "stats", "projections status", "events dump",
+                                "backup create " + f.dir.Sub("b"), "serve --listen 127.0.0.1:0"}) {
     CAPTURE(cmd);
     int status = -1;
     // A command that took the directory for a new ledger would serve it: bounded, then killed.
-    const std::string out =
-        RunCommand("timeout 20 " + std::string(CLEDGER_BINARY) + " " + cmd + " --data " +
-                       f.data + " 2>&1",
-                   &status);
+    const std::string out = RunCommand(
+        "timeout 20 " + std::string(CLEDGER_BINARY) + " " + cmd + " --data " + f.data + " 2>&1",
+        &status);
     CHECK(status == 1);
     CHECK(Has(out, "damaged"));
     CHECK(Has(out, "CURRENT is missing"));
@@ -307,7 +306,8 @@ TEST_CASE("ProjectionsStatusAndRebuildWorkOfflineAndKeepEveryProjectionEqualToAF
   CHECK(list.at("items").as_array().size() == 6);
   for (const json::value& item : list.at("items").as_array()) {
     const json::object& p = item.as_object();
-    CHECK(p.at("generation").to_number<uint64_t>() == (p.at("name").as_string() == "contacts" ? 3 : 2));
+    CHECK(p.at("generation").to_number<uint64_t>() ==
+          (p.at("name").as_string() == "contacts" ? 3 : 2));
   }
   Run("verify --data " + f.data, &status);
   CHECK(status == 0);
@@ -367,8 +367,7 @@ struct Writer {
 };
 
 std::string Remote(const testing::ServerFixture& f) {
-  return " --server http://127.0.0.1:" + std::to_string(f.port) + " --token " +
-         f.tokens.at("ops");
+  return " --server http://127.0.0.1:" + std::to_string(f.port) + " --token " + f.tokens.at("ops");
 }
 
 TEST_CASE("RebuildThroughTheServerWhileAWriterAppendsFailsNoRequestAndMatchesAFreshFold") {
@@ -445,9 +444,9 @@ TEST_CASE("EventsDumpRawWritesSizePrefixedFramesThatStockFlatcDecodes") {
   f.engine.reset();
 
   std::ofstream(f.dir.Sub("event.bin"), std::ios::binary) << frames[0];
-  RunCommand(std::string(CLEDGER_FLATC) + " --json --strict-json --raw-binary -o " +
-                 f.dir.path() + " " + CLEDGER_SOURCE_DIR + "/schemas/events.fbs -- " +
-                 f.dir.Sub("event.bin") + " 2>&1",
+  RunCommand(std::string(CLEDGER_FLATC) + " --json --strict-json --raw-binary -o " + f.dir.path() +
+                 " " + CLEDGER_SOURCE_DIR + "/schemas/events.fbs -- " + f.dir.Sub("event.bin") +
+                 " 2>&1",
              &status);
   REQUIRE(status == 0);
   const std::string decoded = ReadFile(f.dir.Sub("event.json"));
@@ -493,9 +492,8 @@ std::string DecodeWithFlatc(const std::vector<std::string>& frames, const testin
     const std::string bin = dir.Sub("frame-" + std::to_string(i) + ".bin");
     std::ofstream(bin, std::ios::binary) << frames[i];
     int status = -1;
-    RunCommand(std::string(CLEDGER_FLATC) + " --json --strict-json --raw-binary -o " +
-                   dir.path() + " " + CLEDGER_SOURCE_DIR + "/schemas/events.fbs -- " + bin +
-                   " 2>&1",
+    RunCommand(std::string(CLEDGER_FLATC) + " --json --strict-json --raw-binary -o " + dir.path() +
+                   " " + CLEDGER_SOURCE_DIR + "/schemas/events.fbs -- " + bin + " 2>&1",
                &status);
     REQUIRE(status == 0);
     decoded += ReadFile(dir.Sub("frame-" + std::to_string(i) + ".json"));
@@ -635,8 +633,8 @@ TEST_CASE("ABackupTakenUnderWritesHoldsThePositionItReports") {
     const auto& [backups, position] = backup;
     CAPTURE(backup.second);  // clang 14 cannot capture a structured binding
     int status = -1;
-    const json::object back = RunJson(
-        "backup restore " + backups + " --json --data " + backups + "-restored", &status);
+    const json::object back =
+        RunJson("backup restore " + backups + " --json --data " + backups + "-restored", &status);
     REQUIRE(status == 0);
     CHECK(back.at("position").to_number<uint64_t>() >= position);
   }
@@ -757,7 +755,8 @@ std::string DamagedWalLedger(const std::string& data) {
   }
   REQUIRE_FALSE(wal.empty());
   const auto size = std::filesystem::file_size(std::filesystem::path(data) / wal);
-  std::fstream file(std::filesystem::path(data) / wal, std::ios::in | std::ios::out | std::ios::binary);
+  std::fstream file(std::filesystem::path(data) / wal,
+                    std::ios::in | std::ios::out | std::ios::binary);
   file.seekp(static_cast<std::streamoff>(size / 2));
   for (int i = 0; i < 16; ++i) file.put('Z');
   return wal;

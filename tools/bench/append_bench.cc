@@ -88,11 +88,13 @@ cledger::ContactEdited SampleEdit(int producer, uint64_t i, const Settings& s) {
   f.portal_enabled = (i % 2) == 0;
   if (s.event == "full") {
     f.phones.push_back({"mobile", "+44 7700 900" + std::to_string(100 + i % 900)});
-    f.address = {{"Unit 4, Riverside Business Park", "12 Wharf Road", "London"}, "SE1 9PX",
-                 "GB"};
+    f.address = {{"Unit 4, Riverside Business Park", "12 Wharf Road", "London"}, "SE1 9PX", "GB"};
     f.website = "https://northwind.example";
     f.dealer_code = "D-" + std::to_string(1000 + producer);
-    f.communication = {{"billing", "support"}, "long", "monthly", {"ap@northwind.example"},
+    f.communication = {{"billing", "support"},
+                       "long",
+                       "monthly",
+                       {"ap@northwind.example"},
                        {"it@northwind.example"}};
   }
   char contact_id[64];
@@ -135,8 +137,8 @@ struct Run {
   double window_s = 0;
   double per_second = 0;
   double p50_us = 0, p99_us = 0, max_us = 0;
-  uint64_t syncs = 0;  // inside the window: engine, groups written (one WAL sync each when
-                       // sync=true); raw, WAL syncs (0 when sync=false)
+  uint64_t syncs = 0;     // inside the window: engine, groups written (one WAL sync each when
+                          // sync=true); raw, WAL syncs (0 when sync=false)
   uint64_t write_us = 0;  // engine: time the writer spent in DB::Write inside the window
 };
 
@@ -172,8 +174,7 @@ Run Drive(const Settings& settings,
           continue;
         }
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ended - started);
-        mine.latency_ns.push_back(
-            static_cast<uint32_t>(std::min<int64_t>(ns.count(), UINT32_MAX)));
+        mine.latency_ns.push_back(static_cast<uint32_t>(std::min<int64_t>(ns.count(), UINT32_MAX)));
       }
     });
   }
@@ -322,11 +323,11 @@ void PrintRow(const char* name, const Run& run) {
 
 void PrintTable(const Settings& s, size_t event_bytes, const std::optional<Run>& engine,
                 const std::optional<Run>& raw) {
-  std::printf("cledger_bench_append: %d producers, %.3g s measured after %.3g s warm-up, "
-              "sync=%s,\n  one %s ContactEdited per commit (%zu bytes encoded), %u hardware threads\n\n",
-              s.producers, s.seconds, s.warmup, s.sync ? "true" : "false", s.event.c_str(),
-              event_bytes,
-              std::thread::hardware_concurrency());
+  std::printf(
+      "cledger_bench_append: %d producers, %.3g s measured after %.3g s warm-up, "
+      "sync=%s,\n  one %s ContactEdited per commit (%zu bytes encoded), %u hardware threads\n\n",
+      s.producers, s.seconds, s.warmup, s.sync ? "true" : "false", s.event.c_str(), event_bytes,
+      std::thread::hardware_concurrency());
   std::printf("  %-26s %12s %10s %10s %10s %10s %8s\n", "", "commits/s", "p50 us", "p99 us",
               "max us", s.sync ? "per sync" : "per group", "errors");
   if (engine) PrintRow("engine  Ledger::Append", *engine);
@@ -334,7 +335,8 @@ void PrintTable(const Settings& s, size_t event_bytes, const std::optional<Run>&
   std::printf("\n");
   if (engine && engine->syncs > 0) {
     const double window_us = engine->window_s * 1e6;
-    std::printf("  engine writer: %" PRIu64 " groups, one every %.0f us; DB::Write %.0f us "
+    std::printf("  engine writer: %" PRIu64
+                " groups, one every %.0f us; DB::Write %.0f us "
                 "per group on average, %.0f%% of the window (the rest: staging, hand-off)\n",
                 engine->syncs, window_us / engine->syncs,
                 static_cast<double>(engine->write_us) / engine->syncs,
@@ -349,8 +351,9 @@ void PrintTable(const Settings& s, size_t event_bytes, const std::optional<Run>&
     std::printf("  engine / raw = %.2f\n\n", engine->per_second / raw->per_second);
   }
   if (!s.sync) {
-    std::printf("  SPEC §6 targets apply to durable commits (sync=true); this run shows the "
-                "no-fsync ceiling.\n");
+    std::printf(
+        "  SPEC §6 targets apply to durable commits (sync=true); this run shows the "
+        "no-fsync ceiling.\n");
     return;
   }
   std::printf("  SPEC §6 targets (durable, 64 producers, 2 cores):\n");
@@ -365,26 +368,26 @@ void PrintTable(const Settings& s, size_t event_bytes, const std::optional<Run>&
                 ratio >= kTargetRatio ? "PASS" : "FAIL", ratio);
   }
   if (s.producers != 64) {
-    std::printf("    (the targets are stated for 64 producers; this run used %d)\n",
-                s.producers);
+    std::printf("    (the targets are stated for 64 producers; this run used %d)\n", s.producers);
   }
 }
 
 void PrintJsonRun(const char* name, const Run& run) {
-  std::printf("\"%s\":{\"commits\":%" PRIu64 ",\"window_s\":%.3f,\"commits_per_s\":%.1f,"
+  std::printf("\"%s\":{\"commits\":%" PRIu64
+              ",\"window_s\":%.3f,\"commits_per_s\":%.1f,"
               "\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"syncs\":%" PRIu64
               ",\"write_us\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
-              name, run.commits, run.window_s, run.per_second, run.p50_us, run.p99_us,
-              run.max_us, run.syncs, run.write_us, run.errors);
+              name, run.commits, run.window_s, run.per_second, run.p50_us, run.p99_us, run.max_us,
+              run.syncs, run.write_us, run.errors);
 }
 
 void PrintJson(const Settings& s, size_t event_bytes, const std::optional<Run>& engine,
                const std::optional<Run>& raw) {
-  std::printf("{\"producers\":%d,\"seconds\":%.3f,\"warmup_s\":%.3f,\"sync\":%s,"
-              "\"event\":\"%s\",\"event_bytes\":%zu,\"hardware_threads\":%u,",
-              s.producers, s.seconds, s.warmup, s.sync ? "true" : "false", s.event.c_str(),
-              event_bytes,
-              std::thread::hardware_concurrency());
+  std::printf(
+      "{\"producers\":%d,\"seconds\":%.3f,\"warmup_s\":%.3f,\"sync\":%s,"
+      "\"event\":\"%s\",\"event_bytes\":%zu,\"hardware_threads\":%u,",
+      s.producers, s.seconds, s.warmup, s.sync ? "true" : "false", s.event.c_str(), event_bytes,
+      std::thread::hardware_concurrency());
   if (engine) {
     PrintJsonRun("engine", *engine);
     std::printf(",");
@@ -500,8 +503,7 @@ int main(int argc, char** argv) {
   for (const auto* run : {&engine, &raw}) {
     if (*run && (*run)->errors > 0) {
       std::fprintf(stderr, "%s: %" PRIu64 " failed commits, the first: %s\n",
-                   run == &engine ? "engine" : "raw", (*run)->errors,
-                   (*run)->first_error.c_str());
+                   run == &engine ? "engine" : "raw", (*run)->errors, (*run)->first_error.c_str());
     }
   }
   bool failed = (engine && engine->errors > 0) || (raw && raw->errors > 0);

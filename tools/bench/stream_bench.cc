@@ -8,11 +8,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -54,8 +54,8 @@ double Percentile(std::vector<double> values, double p) {
 void Subscribe(uint16_t port, const std::string& token, std::atomic<bool>& stop,
                std::vector<std::pair<uint64_t, Clock::time_point>>& arrivals) {
   const int fd = Connect(port);
-  Send(fd, "GET /v1/events/stream HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " + token +
-               "\r\n\r\n");
+  Send(fd,
+       "GET /v1/events/stream HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer " + token + "\r\n\r\n");
   std::string pending;
   char buffer[65536];
   while (!stop) {
@@ -65,7 +65,8 @@ void Subscribe(uint16_t port, const std::string& token, std::atomic<bool>& stop,
     if (n <= 0) break;
     const auto now = Clock::now();
     pending.append(buffer, static_cast<size_t>(n));
-    for (size_t at; (at = pending.find("\nid: ")) != std::string::npos || pending.starts_with("id: ");) {
+    for (size_t at;
+         (at = pending.find("\nid: ")) != std::string::npos || pending.starts_with("id: ");) {
       const size_t start = pending.starts_with("id: ") ? 4 : at + 5;
       const size_t end = pending.find('\n', start);
       if (end == std::string::npos) break;
@@ -105,8 +106,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);  // no access log lines in the report
 
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("cledger-bench-stream-" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cledger-bench-stream-" + std::to_string(getpid()));
   cledger::LedgerOptions options;
   options.path = dir.string();
   auto engine = std::move(cledger::Engine::Open(options)).value();
@@ -169,9 +170,10 @@ int main(int argc, char** argv) {
   const double base_p99 = Percentile(baseline, 0.99) / 1000;
   std::printf("cledger_bench_stream: %d subscribers, %d commits/s for %.0f s, 2 cores shared\n",
               subscribers, rate, seconds);
-  std::printf("  fan-out   p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms   (%zu deliveries, %zu missing)\n",
-              Percentile(latencies, 0.5) / 1000, p99, Percentile(latencies, 1.0) / 1000,
-              latencies.size(), missing);
+  std::printf(
+      "  fan-out   p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms   (%zu deliveries, %zu missing)\n",
+      Percentile(latencies, 0.5) / 1000, p99, Percentile(latencies, 1.0) / 1000, latencies.size(),
+      missing);
   std::printf("  baseline  GET /healthz round trip p50 %.2f ms, p99 %.2f ms\n",
               Percentile(baseline, 0.5) / 1000, base_p99);
   std::printf("  fan-out p99 = %.1f x the baseline p99; target p99 <= 20 ms: %s\n",

@@ -47,8 +47,8 @@ namespace {
 
 int Fail(const Status& status) {
   std::cerr << "cledger: " << status.message()
-            << (status.field().empty() ? "" : " (" + status.field() + ")") << " [" << status.reason()
-            << "]\n";
+            << (status.field().empty() ? "" : " (" + status.field() + ")") << " ["
+            << status.reason() << "]\n";
   return kExitFailed;
 }
 
@@ -88,8 +88,9 @@ void AddAdmin(CLI::App& app, Runner& run) {
 
   auto* recover = app.add_subcommand(
       "recover", "Open a ledger whose write-ahead log is damaged, accepting the loss it names");
-  recover->add_option("--accept-wal-loss", args->wal,
-                      "The damaged write-ahead log file a refused open named, e.g. 000012.log")
+  recover
+      ->add_option("--accept-wal-loss", args->wal,
+                   "The damaged write-ahead log file a refused open named, e.g. 000012.log")
       ->required();
   data(recover);
   recover->footer(
@@ -142,7 +143,9 @@ void AddAdmin(CLI::App& app, Runner& run) {
   auto* issue = token->add_subcommand("issue", "Issue a bearer token; only its hash is stored");
   issue->add_option("--tenant", args->tenant, "Tenant (omit with --role ops)");
   issue->add_option("--actor", args->actor, "Who acts with the token")->required();
-  issue->add_option("--role", args->role, "owner | admin | manager | member | auditor | service | ops")
+  issue
+      ->add_option("--role", args->role,
+                   "owner | admin | manager | member | auditor | service | ops")
       ->required();
   data(issue);
   issue->footer(

@@ -104,8 +104,7 @@ int BackupCreate(const OpsArgs& a) {
               << out["position"].as_uint64();
     if (!a.remote()) std::cout << " (" << out["hash"].as_string().c_str() << ")";
     std::cout << ", written to " << a.backup_dir << (a.remote() ? " on the server" : "") << "\n"
-              << "restore it with: cledger backup restore " << a.backup_dir
-              << " --data NEWDIR\n";
+              << "restore it with: cledger backup restore " << a.backup_dir << " --data NEWDIR\n";
   }
   return kExitOk;
 }
@@ -116,8 +115,10 @@ int BackupRestore(const OpsArgs& a) {
     return Complain("no backup directory " + a.backup_dir, kExitUsage);
   }
   if (fs::exists(a.restore_to, ec) && !fs::is_empty(a.restore_to, ec)) {
-    return Complain(a.restore_to + " is not empty; restore into a new directory (nothing was "
-                    "changed)", kExitUsage);
+    return Complain(a.restore_to +
+                        " is not empty; restore into a new directory (nothing was "
+                        "changed)",
+                    kExitUsage);
   }
   {
     CopyProgress progress("restore", a.restore_to, DirBytes(a.backup_dir));
@@ -145,17 +146,18 @@ void AddBackup(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
   auto* backup = app.add_subcommand("backup", "Consistent backups, and restoring them");
   backup->require_subcommand(1);
   auto* create = backup->add_subcommand(
-      "create", "Back up a ledger into DIR (incremental, checksummed; consistent while it is "
-                "written to)");
+      "create",
+      "Back up a ledger into DIR (incremental, checksummed; consistent while it is "
+      "written to)");
   create->add_option("dir", args->backup_dir, "Backup directory (created when missing)")
       ->required();
   AddTarget(create, *args);
   AddJson(create, *args);
-  create->footer(Footer(
-      "  cledger backup create /backups/ledger --data ./data\n"
-      "  cledger backup create /backups/ledger --server http://127.0.0.1:8080 "
-      "--token \"$OPS_TOKEN\"\n"
-      "With --server the server writes DIR on its own machine, while it keeps serving."));
+  create->footer(
+      Footer("  cledger backup create /backups/ledger --data ./data\n"
+             "  cledger backup create /backups/ledger --server http://127.0.0.1:8080 "
+             "--token \"$OPS_TOKEN\"\n"
+             "With --server the server writes DIR on its own machine, while it keeps serving."));
   create->callback([args, &run] { run = [args] { return BackupCreate(*args); }; });
 
   auto* restore = backup->add_subcommand("restore", "Restore the latest backup in DIR");
@@ -163,10 +165,10 @@ void AddBackup(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
   restore->add_option("--data", args->restore_to, "A new data directory to restore into")
       ->required();
   AddJson(restore, *args);
-  restore->footer(Footer(
-      "  cledger backup restore /backups/ledger --data ./restored\n"
-      "  cledger verify --data ./restored\n"
-      "Refuses a --data directory that is not empty."));
+  restore->footer(
+      Footer("  cledger backup restore /backups/ledger --data ./restored\n"
+             "  cledger verify --data ./restored\n"
+             "Refuses a --data directory that is not empty."));
   restore->callback([args, &run] { run = [args] { return BackupRestore(*args); }; });
 }
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <string>
 
@@ -13,17 +12,17 @@ namespace cledger::cli {
 
 // Exit codes, documented in `cledger --help` and the README.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;      // the work found a problem (e.g. verify), or the
-                                           // data directory is a damaged ledger
-inline constexpr int kExitUsage = 2;       // bad arguments
-inline constexpr int kExitUnavailable = 3; // the data directory could not be opened
-inline constexpr int kExitWalDamaged = 4;  // its write-ahead log is damaged (cledger recover)
+inline constexpr int kExitFailed = 1;       // the work found a problem (e.g. verify), or the
+                                            // data directory is a damaged ledger
+inline constexpr int kExitUsage = 2;        // bad arguments
+inline constexpr int kExitUnavailable = 3;  // the data directory could not be opened
+inline constexpr int kExitWalDamaged = 4;   // its write-ahead log is damaged (cledger recover)
 
 using Runner = std::function<int()>;
 
 void AddServe(CLI::App& app, Runner& run);
-void AddAdmin(CLI::App& app, Runner& run);  // head, tenant create, token issue|revoke
-void AddOps(CLI::App& app, Runner& run);    // verify, projections, events dump, backup, stats
+void AddAdmin(CLI::App& app, Runner& run);       // head, tenant create, token issue|revoke
+void AddOps(CLI::App& app, Runner& run);         // verify, projections, events dump, backup, stats
 void AddAuditTools(CLI::App& app, Runner& run);  // history, audit export, import
 
 // Opens the engine on `data_dir`, printing why not on stderr. A damaged ledger (see

@@ -76,8 +76,7 @@ bool ExplainIfDamaged(const std::string& data_dir) {
 int OpenFailureExit(const std::string& data_dir) {
   if (WalWasDamaged()) return kExitWalDamaged;
   std::error_code ec;
-  return fs::is_directory(data_dir, ec) && MissingPiece(data_dir) ? kExitFailed
-                                                                  : kExitUnavailable;
+  return fs::is_directory(data_dir, ec) && MissingPiece(data_dir) ? kExitFailed : kExitUnavailable;
 }
 
 }  // namespace cledger::cli

@@ -69,8 +69,8 @@ int DumpOffline(const OpsArgs& a, EventSink& sink) {
 // One page of the server's events from `from` on, those wanted written out. Returns the next
 // position to ask for, or `last + 1` once past the end.
 Result<uint64_t> DumpJsonPage(const OpsArgs& a, EventSink& sink, uint64_t from, uint64_t last) {
-  auto page = GetJson(a, "GET", "/v1/events?limit=" + std::to_string(kPage) +
-                                    "&from=" + std::to_string(from));
+  auto page = GetJson(
+      a, "GET", "/v1/events?limit=" + std::to_string(kPage) + "&from=" + std::to_string(from));
   if (!page.ok()) return page.status();
   const json::value* events = page->if_contains("events");
   if (events == nullptr || !events->is_array() || events->as_array().empty()) return last + 1;
@@ -84,8 +84,7 @@ Result<uint64_t> DumpJsonPage(const OpsArgs& a, EventSink& sink, uint64_t from, 
 // The same, from the server's raw frames; each is decoded for its position and tenant.
 Result<uint64_t> DumpRawPage(const OpsArgs& a, EventSink& sink, uint64_t from, uint64_t last) {
   auto reply = Remote(a.server, a.token, "GET",
-                      "/v1/events?limit=" + std::to_string(kPage) + "&from=" +
-                          std::to_string(from),
+                      "/v1/events?limit=" + std::to_string(kPage) + "&from=" + std::to_string(from),
                       {}, "application/x-flatbuffers");
   if (!reply.ok()) return reply.status();
   std::string_view body = reply->body;
@@ -121,8 +120,10 @@ int EventsDump(const OpsArgs& a) {
   if (!RemoteArgsOk(a)) return kExitUsage;
   const bool raw = a.format == "raw";
   if (raw && isatty(STDOUT_FILENO)) {
-    return Complain("raw frames are binary; redirect them, e.g. "
-                    "`cledger events dump --format raw > events.bin`", kExitUsage);
+    return Complain(
+        "raw frames are binary; redirect them, e.g. "
+        "`cledger events dump --format raw > events.bin`",
+        kExitUsage);
   }
   if (a.to != 0 && a.to < a.from) return Complain("--to is before --from", kExitUsage);
   EventSink sink(raw);

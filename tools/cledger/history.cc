@@ -173,9 +173,7 @@ void PrintTable(std::ostream& out, const Rows& rows) {
 
 // A trail value for people: "(empty)" rather than nothing. Times in the trail are RFC 3339
 // already, as everywhere else on the screen.
-std::string Shown(const std::string& value) {
-  return value.empty() ? "(empty)" : Printable(value);
-}
+std::string Shown(const std::string& value) { return value.empty() ? "(empty)" : Printable(value); }
 
 void PrintTrail(std::ostream& out, const std::vector<AuditEntry>& trail) {
   out << "\nAudit trail (" << trail.size() << (trail.size() == 1 ? " entry" : " entries") << ")\n";

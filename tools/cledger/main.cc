@@ -7,8 +7,9 @@
 int main(int argc, char** argv) {
   // Logs go to stderr, so stdout stays clean for what scripts read.
   spdlog::set_default_logger(spdlog::stderr_color_mt("cledger"));
-  CLI::App app{"cledger — the Contact Ledger: an event-sourced, hash-chained ledger of customer "
-               "contacts on an embedded RocksDB data directory."};
+  CLI::App app{
+      "cledger — the Contact Ledger: an event-sourced, hash-chained ledger of customer "
+      "contacts on an embedded RocksDB data directory."};
   app.require_subcommand(1);
   app.footer(
       "Exit codes: 0 ok · 1 the work found a problem (e.g. verify), or the data directory is a "

@@ -64,15 +64,15 @@ bool RemoteArgsOk(const OpsArgs& a) {
   return true;
 }
 
-Result<json::object> GetJson(const OpsArgs& a, const std::string& method,
-                             const std::string& target, const std::string& body) {
+Result<json::object> GetJson(const OpsArgs& a, const std::string& method, const std::string& target,
+                             const std::string& body) {
   auto reply = Remote(a.server, a.token, method, target, body);
   if (!reply.ok()) return reply.status();
   boost::system::error_code ec;
   json::value doc = json::parse(reply->body, ec);
   if (ec || !doc.is_object()) {
-    return Status(Code::kIoError, "bad_reply", "the server's reply to " + target +
-                                                   " is not a JSON object");
+    return Status(Code::kIoError, "bad_reply",
+                  "the server's reply to " + target + " is not a JSON object");
   }
   return std::move(doc.as_object());
 }
@@ -107,9 +107,9 @@ std::string HumanBytes(uint64_t bytes) {
 
 // --data, or --server with --token: where the command works.
 void AddTarget(CLI::App* cmd, OpsArgs& a) {
-  auto* data = cmd->add_option("--data", a.data_dir,
-                               "Data directory (offline: no server may have it open)")
-                   ->capture_default_str();
+  auto* data =
+      cmd->add_option("--data", a.data_dir, "Data directory (offline: no server may have it open)")
+          ->capture_default_str();
   auto* server = cmd->add_option("--server", a.server,
                                  "Work through a running server instead, e.g. "
                                  "http://127.0.0.1:8080");

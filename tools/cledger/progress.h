@@ -13,7 +13,8 @@ namespace cledger::cli {
 class ProgressBar {
  public:
   explicit ProgressBar(std::string label)
-      : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0),
+      : label_(std::move(label)),
+        tty_(isatty(STDERR_FILENO) != 0),
         started_(std::chrono::steady_clock::now()) {}
   ~ProgressBar() { Finish(); }
 
@@ -26,9 +27,9 @@ class ProgressBar {
     const double seconds = std::chrono::duration<double>(now - started_).count();
     const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
     const double eta = rate > 0 && total > done ? static_cast<double>(total - done) / rate : 0;
-    const int percent = total ? static_cast<int>(100.0 * static_cast<double>(done) /
-                                                 static_cast<double>(total))
-                              : 100;
+    const int percent =
+        total ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total))
+              : 100;
     std::string bar(20, ' ');
     for (int i = 0; i < percent / 5; ++i) bar[static_cast<size_t>(i)] = '#';
     std::fprintf(stderr, "\r%s [%s] %3d%% %llu/%llu  %.0f/s  ETA %.0fs   ", label_.c_str(),

@@ -48,8 +48,8 @@ Result<std::vector<ProjectionStatus>> RemoteProjections(const OpsArgs& a) {
 
 void PrintProjectionTable(const std::vector<ProjectionStatus>& statuses, bool measured) {
   std::cout << std::left << std::setw(12) << "NAME" << std::right << std::setw(12) << "APPLIED"
-            << std::setw(10) << "LAG" << std::setw(12) << "GENERATION" << std::setw(12)
-            << "SIZE" << "\n";
+            << std::setw(10) << "LAG" << std::setw(12) << "GENERATION" << std::setw(12) << "SIZE"
+            << "\n";
   for (const ProjectionStatus& p : statuses) {
     std::cout << std::left << std::setw(12) << p.name << std::right << std::setw(12)
               << p.applied_position << std::setw(10) << p.lag << std::setw(12) << p.generation
@@ -149,10 +149,11 @@ void AddProjections(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& 
       "status", "Each projection's applied position, lag, generation and size");
   AddTarget(status, *args);
   AddJson(status, *args);
-  status->footer(Footer("  cledger projections status --data ./data\n"
-                        "  cledger projections status --server http://127.0.0.1:8080 "
-                        "--token \"$OPS_TOKEN\" --json\n"
-                        "SIZE (approximate bytes of its column family) is shown offline only."));
+  status->footer(
+      Footer("  cledger projections status --data ./data\n"
+             "  cledger projections status --server http://127.0.0.1:8080 "
+             "--token \"$OPS_TOKEN\" --json\n"
+             "SIZE (approximate bytes of its column family) is shown offline only."));
   status->callback([args, &run] { run = [args] { return ProjectionsStatus(*args); }; });
 
   auto* rebuild = projections->add_subcommand(

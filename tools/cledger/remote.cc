@@ -4,7 +4,6 @@
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
-
 #include <chrono>
 #include <optional>
 
@@ -22,7 +21,7 @@ constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr uint64_t kBodyLimit = 512ull << 20;
 
 struct Endpoint {
-  std::string host;    // as resolved (no brackets)
+  std::string host;  // as resolved (no brackets)
   std::string port;
   std::string prefix;  // the URL's path, without a trailing '/'
   std::string host_header;
@@ -49,13 +48,20 @@ Result<Endpoint> ParseServer(const std::string& server) {
 
 Code CodeOfHttp(int status) {
   switch (status) {
-    case 401: return Code::kUnauthenticated;
-    case 403: return Code::kPermissionDenied;
-    case 404: return Code::kNotFound;
-    case 409: return Code::kConflict;
-    case 412: return Code::kVersionMismatch;
-    case 503: return Code::kUnavailable;
-    default: return status >= 500 ? Code::kIoError : Code::kInvalidArgument;
+    case 401:
+      return Code::kUnauthenticated;
+    case 403:
+      return Code::kPermissionDenied;
+    case 404:
+      return Code::kNotFound;
+    case 409:
+      return Code::kConflict;
+    case 412:
+      return Code::kVersionMismatch;
+    case 503:
+      return Code::kUnavailable;
+    default:
+      return status >= 500 ? Code::kIoError : Code::kInvalidArgument;
   }
 }
 
@@ -89,16 +95,14 @@ Status Unreachable(const Endpoint& e, const std::string& why) {
 
 // Connects within kConnectTimeout; the request itself may take as long as the work does
 // (a rebuild or a verify of a large ledger), so it has no deadline.
-std::optional<Status> Connect(net::io_context& ioc, beast::tcp_stream& stream,
-                              const Endpoint& e) {
+std::optional<Status> Connect(net::io_context& ioc, beast::tcp_stream& stream, const Endpoint& e) {
   beast::error_code ec;
   tcp::resolver resolver(ioc);
   auto addresses = resolver.resolve(e.host, e.port, ec);
   if (ec) return Unreachable(e, ec.message());
   stream.expires_after(kConnectTimeout);
-  stream.async_connect(addresses, [&ec](beast::error_code result, const tcp::endpoint&) {
-    ec = result;
-  });
+  stream.async_connect(addresses,
+                       [&ec](beast::error_code result, const tcp::endpoint&) { ec = result; });
   ioc.run();
   stream.expires_never();
   if (ec) return Unreachable(e, ec == beast::error::timeout ? "timed out" : ec.message());
@@ -116,8 +120,7 @@ Result<RemoteReply> Remote(const std::string& server, const std::string& token,
   beast::tcp_stream stream(ioc);
   if (auto failed = Connect(ioc, stream, *endpoint)) return *failed;
 
-  http::request<http::string_body> req{http::string_to_verb(method), endpoint->prefix + target,
-                                       11};
+  http::request<http::string_body> req{http::string_to_verb(method), endpoint->prefix + target, 11};
   req.set(http::field::host, endpoint->host_header);
   req.set(http::field::user_agent, "cledger");
   req.set(http::field::authorization, "Bearer " + token);

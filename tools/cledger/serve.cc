@@ -36,8 +36,8 @@ Result<std::string> Bootstrap(Engine& engine) {
 
 void PrintWelcome(const std::string& url, const std::string& data_dir, const Head& head,
                   const std::string& owner_token, const std::string& ops_token) {
-  std::cout << "Contact Ledger is serving " << url << "  (data: " << data_dir
-            << ", head position " << head.position << ")\n\n";
+  std::cout << "Contact Ledger is serving " << url << "  (data: " << data_dir << ", head position "
+            << head.position << ")\n\n";
   if (!owner_token.empty()) {
     std::cout << "Demo tenant \"demo\":\n  owner token  " << owner_token << "\n";
   }
@@ -160,9 +160,10 @@ void AddServe(CLI::App& app, Runner& run) {
   serve->add_flag("--bootstrap", args->bootstrap,
                   "Create the demo tenant and an owner token even if the ledger is not empty");
   serve->add_option("--threads", args->threads, "I/O threads")->capture_default_str();
-  serve->add_option("--min-free-mb", args->min_free_mb,
-                    "Refuse writes (507, Retry-After) while the data directory's file system has "
-                    "less free space than this, plus the commit group; 0: no check")
+  serve
+      ->add_option("--min-free-mb", args->min_free_mb,
+                   "Refuse writes (507, Retry-After) while the data directory's file system has "
+                   "less free space than this, plus the commit group; 0: no check")
       ->capture_default_str();
   serve->footer(
       "On an empty data directory it creates a demo tenant and prints an owner token; every start\n"

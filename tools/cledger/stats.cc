@@ -35,8 +35,7 @@ int Stats(const OpsArgs& a) {
   const json::object& s = *stats;
   std::cout << "head       " << U64(s, "position") << " " << Str(s, "hash") << "\n"
             << "events     " << U64(s, "events") << "\n"
-            << "commits    " << U64(s, "commits")
-            << "\n"
+            << "commits    " << U64(s, "commits") << "\n"
             << "tenants    " << U64(s, "tenants") << "\n"
             << "customers  " << U64(s, "customers") << "  (deleted included)\n"
             << "contacts   " << U64(s, "contacts") << "  (deleted included)\n"
@@ -51,10 +50,10 @@ void AddStats(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args) 
       "stats", "Events, commits, tenants, customers, contacts, size on disk, head");
   AddTarget(stats, *args);
   AddJson(stats, *args);
-  stats->footer(Footer(
-      "  cledger stats --data ./data\n"
-      "  cledger stats --server http://127.0.0.1:8080 --token \"$OPS_TOKEN\" --json\n"
-      "Commits are every commit the ledger holds, kept in its head record."));
+  stats->footer(
+      Footer("  cledger stats --data ./data\n"
+             "  cledger stats --server http://127.0.0.1:8080 --token \"$OPS_TOKEN\" --json\n"
+             "Commits are every commit the ledger holds, kept in its head record."));
   stats->callback([args, &run] { run = [args] { return Stats(*args); }; });
 }
 

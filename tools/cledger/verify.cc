@@ -62,8 +62,8 @@ std::string ExtendsProblem(const Digest& digest, uint64_t head,
            std::to_string(head) + "): events were removed";
   }
   if (*hash_there != digest.hash) {
-    return "the event at position " + std::to_string(digest.position) + " has hash " +
-           *hash_there + ", not " + digest.hash;
+    return "the event at position " + std::to_string(digest.position) + " has hash " + *hash_there +
+           ", not " + digest.hash;
   }
   return "";
 }
@@ -100,8 +100,8 @@ void CheckAgainstOffline(Engine& engine, VerifyResult& r) {
   if (r.against->position > 0) {
     auto events = engine.ledger().Read(r.against->position, 1);
     if (!events.ok()) {
-      r.against_problem = "cannot read position " + std::to_string(r.against->position) +
-                          ": " + events.status().message();
+      r.against_problem = "cannot read position " + std::to_string(r.against->position) + ": " +
+                          events.status().message();
       return;
     }
     if (!events->empty() && events->front().position == r.against->position) {
@@ -151,7 +151,8 @@ void PrintVerifyText(const VerifyResult& r) {
     std::cout << "chain ok: " << r.events_checked << " events, head " << r.head.position << " "
               << r.head.hash << "\n";
     if (r.lost_positions > 0) {
-      std::cout << r.lost_positions << " positions recorded as lost (an accepted write-ahead "
+      std::cout << r.lost_positions
+                << " positions recorded as lost (an accepted write-ahead "
                    "log loss): never reused\n";
     }
   } else {
@@ -224,8 +225,10 @@ int Verify(const OpsArgs& a) {
   if (a.digest) return PrintDigest(a);
   std::optional<Digest> against;
   if (!a.against.empty() && !(against = ParseDigest(a.against))) {
-    return Complain("--against takes POSITION:HASH as `cledger verify --digest` prints it, "
-                    "e.g. 1234:9f86d0…(64 hex digits)", kExitUsage);
+    return Complain(
+        "--against takes POSITION:HASH as `cledger verify --digest` prints it, "
+        "e.g. 1234:9f86d0…(64 hex digits)",
+        kExitUsage);
   }
   std::unique_ptr<Engine> engine;
   if (!a.remote() && !(engine = OpenExisting(a.data_dir))) {
@@ -257,8 +260,9 @@ void AddVerify(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
   auto* digest = verify->add_flag(
       "--digest", args->digest,
       "Only print the head digest POSITION:HASH, for an auditor to keep (fast; no check)");
-  verify->add_option("--against", args->against,
-                     "Also prove the ledger still extends a digest taken earlier (POSITION:HASH)")
+  verify
+      ->add_option("--against", args->against,
+                   "Also prove the ledger still extends a digest taken earlier (POSITION:HASH)")
       ->excludes(digest);
   verify->footer(Footer(
       "  cledger verify --data ./data\n"

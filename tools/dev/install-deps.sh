@@ -2,8 +2,8 @@
 # Installs the Debian 12 packages Contact Ledger builds and tests with. Idempotent: when
 # everything is present it changes nothing and asks no mirror.
 #   install-deps.sh          what the normal build and tests need
-#   install-deps.sh fuzz     also clang and its sanitizer/libFuzzer runtimes (fuzz.sh,
-#                            sanitize.sh, CI)
+#   install-deps.sh fuzz     also clang, its sanitizer/libFuzzer runtimes and clang-format (fuzz.sh,
+#                            sanitize.sh, format.sh, CI)
 set -euo pipefail
 packages=(
   cmake ninja-build g++ ccache pkg-config curl
@@ -14,7 +14,7 @@ packages=(
   libsodium-dev libssl-dev
 )
 if [ "${1:-}" = "fuzz" ]; then
-  packages+=(clang-14 libclang-rt-14-dev)
+  packages+=(clang-14 libclang-rt-14-dev clang-format-14)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -15,9 +15,9 @@ namespace cledger {
 
 // Who asks, for which tenant, and how the request may be retried.
 struct CommandContext {
-  std::string tenant;             // empty only for ops commands
-  Actor actor;                    // its role decides what is allowed
-  std::string idempotency_key;    // a retry with the same key appends nothing
+  std::string tenant;                        // empty only for ops commands
+  Actor actor;                               // its role decides what is allowed
+  std::string idempotency_key;               // a retry with the same key appends nothing
   std::optional<uint64_t> expected_version;  // the target record's version (If-Match)
   std::string correlation_id;
 };
@@ -46,7 +46,7 @@ struct RevokeToken {
 struct CreateCustomer {
   std::string id;  // generated when empty
   std::string name;
-  std::string email;  // one or more addresses, comma-separated
+  std::string email;        // one or more addresses, comma-separated
   std::string bill_format;  // short | long | full; empty means long
 };
 struct UpdateCustomer {
@@ -98,17 +98,17 @@ struct ResetPassword {
   PasswordChoice password;
 };
 
-using Command = std::variant<CreateTenant, IssueToken, RevokeToken, CreateCustomer,
-                             UpdateCustomer, DeleteCustomer, CreateContact, EditContact,
-                             ShareContact, UnlinkContact, ConvertToShared, SetLinkRoles,
-                             DeleteContact, RestoreContact, ResetPassword>;
+using Command =
+    std::variant<CreateTenant, IssueToken, RevokeToken, CreateCustomer, UpdateCustomer,
+                 DeleteCustomer, CreateContact, EditContact, ShareContact, UnlinkContact,
+                 ConvertToShared, SetLinkRoles, DeleteContact, RestoreContact, ResetPassword>;
 
 struct CommandOutcome {
   uint64_t first_position = 0;
   uint64_t last_position = 0;
-  bool replayed = false;        // an earlier command with the same idempotency key answered
-  std::string id;               // the record the command created or changed
-  uint64_t version = 0;         // that record's version after the command
+  bool replayed = false;           // an earlier command with the same idempotency key answered
+  std::string id;                  // the record the command created or changed
+  uint64_t version = 0;            // that record's version after the command
   std::string temporary_password;  // a generated password, returned this once
   std::string token;               // an issued API token, returned this once
   std::string token_hash;          // its SHA-256 in hex: how ops name it to revoke it

@@ -28,7 +28,7 @@ struct ProjectionStatus {
   uint64_t applied_position = 0;
   uint64_t lag = 0;
   uint64_t generation = 0;
-  bool inline_with_commits = true;  // false: folded just after commits, may lag
+  bool inline_with_commits = true;     // false: folded just after commits, may lag
   std::optional<uint64_t> size_bytes;  // approximate bytes on disk: see MeasureProjections
 };
 
@@ -36,9 +36,9 @@ struct EngineStats {
   Head head;
   LedgerStats ledger;
   uint64_t tenants = 0;
-  uint64_t customers = 0;  // of every tenant, deleted included
-  uint64_t contacts = 0;   // of every tenant, deleted included
-  uint64_t size_bytes = 0; // the data directory on disk
+  uint64_t customers = 0;   // of every tenant, deleted included
+  uint64_t contacts = 0;    // of every tenant, deleted included
+  uint64_t size_bytes = 0;  // the data directory on disk
 };
 
 struct ProjectionMismatch {
@@ -80,8 +80,8 @@ class Engine {
                                                           const std::string& id,
                                                           const AsOf& as_of = {}) = 0;
   virtual Result<std::vector<AuditEntry>> ActorHistory(const Principal& who,
-                                                       const std::string& actor_id,
-                                                       int64_t from_us, int64_t to_us) = 0;
+                                                       const std::string& actor_id, int64_t from_us,
+                                                       int64_t to_us) = 0;
 
   // Every audit entry of the tenant recorded within [from_us, to_us], in log order.
   virtual Result<std::vector<AuditEntry>> TenantAudit(const Principal& who, int64_t from_us,

@@ -22,8 +22,8 @@
 namespace cledger {
 
 struct LedgerOptions {
-  std::string path;             // the data directory; created when missing
-  bool sync = true;             // fsync the WAL before acknowledging (off only in benchmarks)
+  std::string path;  // the data directory; created when missing
+  bool sync = true;  // fsync the WAL before acknowledging (off only in benchmarks)
   bool create_if_missing = true;
   std::shared_ptr<Clock> clock = SystemClock();
   std::shared_ptr<Random> random = SystemRandom();
@@ -57,10 +57,10 @@ struct VerifyReport {
 // Counters since the ledger was opened, for metrics.
 struct LedgerStats {
   uint64_t total_commits = 0;  // every commit the ledger holds (kept in the head record)
-  uint64_t commits = 0;      // acknowledged commits since the ledger was opened
-  uint64_t groups = 0;       // WriteBatches written (each one WAL sync)
-  uint64_t rejected = 0;     // commits refused by a rule, a version or a limit
-  uint64_t write_errors = 0; // groups that failed in storage
+  uint64_t commits = 0;        // acknowledged commits since the ledger was opened
+  uint64_t groups = 0;         // WriteBatches written (each one WAL sync)
+  uint64_t rejected = 0;       // commits refused by a rule, a version or a limit
+  uint64_t write_errors = 0;   // groups that failed in storage
   // Latency of each group's synced write: counts of writes at or under each bound (µs).
   static constexpr uint64_t kBucketsUs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000};
   uint64_t write_us_buckets[std::size(kBucketsUs) + 1] = {};  // the last: over every bound
@@ -69,8 +69,8 @@ struct LedgerStats {
   // database was reopened (writes answer 503); "no_space" while free space is under the
   // threshold (writes answer 507). Reads go on in every state.
   std::string storage_state = "ok";
-  std::string storage_reason;  // why, when not ok
-  uint64_t reopens = 0;        // times the database was closed and opened again after a fault
+  std::string storage_reason;      // why, when not ok
+  uint64_t reopens = 0;            // times the database was closed and opened again after a fault
   uint64_t no_space_refusals = 0;  // groups refused for lack of free space
 };
 
@@ -85,8 +85,8 @@ class Ledger {
   virtual Result<std::vector<Event>> Read(uint64_t from, size_t limit) = 0;
   // Up to `limit` events of one stream from `from_version` on.
   virtual Result<std::vector<Event>> ReadStream(const std::string& tenant,
-                                                const std::string& stream,
-                                                uint64_t from_version, size_t limit) = 0;
+                                                const std::string& stream, uint64_t from_version,
+                                                size_t limit) = 0;
   // The event's bytes exactly as stored: a plain FlatBuffer with the "CLEV" identifier.
   virtual Result<std::string> ReadRaw(uint64_t position) = 0;
   // The event's bytes as a reader outside the engine may have them: ReadRaw's, except that an

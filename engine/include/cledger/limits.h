@@ -6,14 +6,14 @@
 
 namespace cledger::limits {
 
-inline constexpr size_t kEventBytesMax = 64 * 1024;       // one encoded event
-inline constexpr size_t kEventsPerCommitMax = 1024;       // one command's events
-inline constexpr size_t kIdBytesMax = 128;                // tenant, stream, ids, keys
-inline constexpr size_t kReadBatchMax = 10'000;           // events returned by one read
-inline constexpr size_t kCommitsPerGroupMax = 512;        // commits sharing one WAL sync
-inline constexpr size_t kGroupBytesMax = 8 * 1024 * 1024; // bytes sharing one WAL sync
-inline constexpr size_t kPendingCommitsMax = 16 * 1024;   // commits queued for the writer
-inline constexpr size_t kCachedStreamsMax = 1 << 16;      // stream versions kept in memory
+inline constexpr size_t kEventBytesMax = 64 * 1024;        // one encoded event
+inline constexpr size_t kEventsPerCommitMax = 1024;        // one command's events
+inline constexpr size_t kIdBytesMax = 128;                 // tenant, stream, ids, keys
+inline constexpr size_t kReadBatchMax = 10'000;            // events returned by one read
+inline constexpr size_t kCommitsPerGroupMax = 512;         // commits sharing one WAL sync
+inline constexpr size_t kGroupBytesMax = 8 * 1024 * 1024;  // bytes sharing one WAL sync
+inline constexpr size_t kPendingCommitsMax = 16 * 1024;    // commits queued for the writer
+inline constexpr size_t kCachedStreamsMax = 1 << 16;       // stream versions kept in memory
 // RocksDB's memory, shared by every column family however many projections there are:
 // table blocks, their indexes and filters in one LRU cache (without it every table's index
 // stays in memory, growing with the data), memtables under one budget.
@@ -28,8 +28,8 @@ static_assert(kContactsPerCustomerMax + 1 <= kEventsPerCommitMax);
 // Storage faults. After a failed write nothing is written until the ledger has reopened its
 // database, tried once per kRecoveryPollMs; meanwhile writes answer 503 with Retry-After.
 inline constexpr int64_t kRecoveryPollMs = 1'000;
-inline constexpr int64_t kReopenWaitMs = 200;             // a reopen waits this long for readers
-inline constexpr uint32_t kRetryAfterSeconds = 1;         // told to clients refused meanwhile
+inline constexpr int64_t kReopenWaitMs = 200;      // a reopen waits this long for readers
+inline constexpr uint32_t kRetryAfterSeconds = 1;  // told to clients refused meanwhile
 // A group is written only while the data directory keeps this much free beyond the group's
 // own bytes: room for the memtable flushes and compactions the write will cause, so RocksDB
 // itself never meets a full disk. `cledger serve --min-free-mb` overrides it.

@@ -32,7 +32,9 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Code code, std::string reason, std::string message, std::string field = {})
-      : code_(code), reason_(std::move(reason)), message_(std::move(message)),
+      : code_(code),
+        reason_(std::move(reason)),
+        message_(std::move(message)),
         field_(std::move(field)) {}
   static Status Ok() { return {}; }
   static Status InvalidArgument(std::string reason, std::string message, std::string field = {}) {
@@ -78,8 +80,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}             // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {      // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     if (status_.ok()) {
       std::fputs("cledger: a Result was built from an OK status\n", stderr);
       std::abort();

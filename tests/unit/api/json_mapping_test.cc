@@ -1,5 +1,3 @@
-#include "cledger/json.h"
-
 #include <doctest/doctest.h>
 
 #include <limits>
@@ -8,6 +6,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "cledger/json.h"
 #include "tests/support/sample_events.h"
 
 namespace cledger::api {

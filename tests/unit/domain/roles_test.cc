@@ -1,11 +1,11 @@
+#include "engine/domain/roles.h"
+
 #include <doctest/doctest.h>
 
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
-
-#include "engine/domain/roles.h"
 
 namespace cledger::domain {
 namespace {

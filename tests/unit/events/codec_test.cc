@@ -7,8 +7,8 @@
 #include <random>
 
 #include "base/text.h"
-#include "events_generated.h"
 #include "engine/store/raw_ledger.h"
+#include "events_generated.h"
 #include "tests/support/sample_events.h"
 #include "tests/support/temp_dir.h"
 

@@ -111,7 +111,8 @@ TEST_CASE("TheLinksFoldFollowsSharesAndUnlinks") {
 TEST_CASE("TheEmailsFoldHoldsAnEmailForItsLiveContactOnly") {
   History h;
   pj::MemKv kv;
-  Fold(pj::kEmails, kv, {h.Next("contact-k1", ContactCreated{"k1", "c1", Named("Ann", "ann@x.test")})});
+  Fold(pj::kEmails, kv,
+       {h.Next("contact-k1", ContactCreated{"k1", "c1", Named("Ann", "ann@x.test")})});
   auto holder = pj::ContactWithEmail(kv, "acme", "ann@x.test");
   REQUIRE(holder.ok());
   CHECK(*holder == std::optional<std::string>("k1"));

@@ -62,7 +62,8 @@ TEST_CASE("StatusFactoriesCarryTheirCategory") {
 TEST_CASE("AFailedProjectionReadIsAStatusForFoldsAndQueries") {
   FailingKv kv;
   const Event edited = testing::SampleEvent(ContactEdited{"k1", testing::FullContactFields()});
-  const Event updated = testing::SampleEvent(CustomerUpdated{"c1", "Acme", "a@example.com", "long"});
+  const Event updated =
+      testing::SampleEvent(CustomerUpdated{"c1", "Acme", "a@example.com", "long"});
   for (const pj::Projection* p : pj::All()) {
     if (p == &pj::kTenants || p == &pj::kLinks) continue;  // they only write
     const Event& event = p == &pj::kCustomers ? updated : edited;
@@ -123,8 +124,8 @@ TEST_CASE("AFailedReadInTheAuditFollowerIsToldOnceAndRetriedNotFatal") {
   options.ledger.path = dir.Sub("data");
   options.env = env.get();
   HostedStore hosted(options);
-  auto contact = testing::OneEventCommit(
-      "contact-k1", ContactCreated{"k1", "", testing::FullContactFields()});
+  auto contact =
+      testing::OneEventCommit("contact-k1", ContactCreated{"k1", "", testing::FullContactFields()});
   REQUIRE(hosted.store->Append(contact).ok());
   hosted.host->AwaitFollowers(1, std::chrono::seconds(5));
   REQUIRE(hosted.AuditApplied() == 1);
@@ -141,7 +142,8 @@ TEST_CASE("AFailedReadInTheAuditFollowerIsToldOnceAndRetriedNotFatal") {
   REQUIRE_FALSE(audit_files.empty());
   fs->MakeUnreadable(audit_files);
 
-  auto edit = testing::OneEventCommit("contact-k1", ContactEdited{"k1", testing::FullContactFields()});
+  auto edit =
+      testing::OneEventCommit("contact-k1", ContactEdited{"k1", testing::FullContactFields()});
   REQUIRE(hosted.store->Append(edit).ok());  // the commit path does not read the audit family
   std::this_thread::sleep_for(std::chrono::milliseconds(600));  // several retries
   CHECK(hosted.faults == 1);  // told once, though retried several times
@@ -160,9 +162,9 @@ TEST_CASE("ACorruptEventBlockIsCorruptionNotATransientFault") {
     auto opened = store::LogStore::Open(options);
     REQUIRE(opened.ok());
     for (int i = 0; i < 20; ++i) {
-      auto commit = testing::OneEventCommit("contact-k" + std::to_string(i),
-                                            ContactCreated{"k" + std::to_string(i), "",
-                                                           testing::FullContactFields()});
+      auto commit = testing::OneEventCommit(
+          "contact-k" + std::to_string(i),
+          ContactCreated{"k" + std::to_string(i), "", testing::FullContactFields()});
       REQUIRE((*opened)->Append(commit).ok());
     }
   }  // a clean close flushes every family to table files
@@ -175,7 +177,8 @@ TEST_CASE("ACorruptEventBlockIsCorruptionNotATransientFault") {
     for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::Options(), options.ledger.path, descriptors,
-                                         &handles, &raw).ok());
+                                         &handles, &raw)
+                .ok());
     raw->GetLiveFilesMetaData(&files);
     for (auto* h : handles) (void)raw->DestroyColumnFamilyHandle(h);
     delete raw;

@@ -68,11 +68,13 @@ class FlakyFileSystem final : public rocksdb::FileSystemWrapper {
       if (failing_) return rocksdb::IOStatus::NoSpace("injected: disk full");
       return target()->Append(data, options, info, dbg);
     }
-    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* dbg) override {
       if (failing_) return rocksdb::IOStatus::IOError("injected: sync failed");
       return target()->Sync(options, dbg);
     }
-    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
+                            rocksdb::IODebugContext* dbg) override {
       if (failing_) return rocksdb::IOStatus::IOError("injected: sync failed");
       return target()->Fsync(options, dbg);
     }

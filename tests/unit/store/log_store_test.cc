@@ -29,7 +29,8 @@ TEST_CASE("PositionsAndStreamVersionsStayGaplessWithEightConcurrentAppenders") {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kCommitsPerThread; ++i) {
         Commit commit = OneEventCommit("contact-" + std::to_string(i % 7), ContactRestored{"x"});
-        if (i % 3 == 0) commit.events.push_back({"customer-" + std::to_string(t), CustomerDeleted{}});
+        if (i % 3 == 0)
+          commit.events.push_back({"customer-" + std::to_string(t), CustomerDeleted{}});
         if (!f.ledger->Append(std::move(commit)).ok()) ++failures;
       }
     });

@@ -38,9 +38,9 @@ void TamperStoredEvent(const std::string& path, uint64_t position,
 
 void AppendTen(LedgerFixture& f) {
   for (int i = 1; i <= 10; ++i) {
-    f.MustAppend(OneEventCommit("customer-c" + std::to_string(i),
-                                CustomerCreated{"c" + std::to_string(i), "Customer number " +
-                                                std::to_string(i)}));
+    f.MustAppend(OneEventCommit(
+        "customer-c" + std::to_string(i),
+        CustomerCreated{"c" + std::to_string(i), "Customer number " + std::to_string(i)}));
   }
 }
 
