@@ -29,7 +29,7 @@ set(CLEDGER_LAYERS
   "base=base/"
   "types=engine/include/cledger/"
   "projections=projections/"
-  "events=events/,events_generated.h"
+  "events=events/,events_generated.h,engine/include/cledger/proofs.h"
   "store=engine/store/,engine/include/cledger/ledger.h,engine/include/cledger/world.h"
   "domain=engine/domain/"
   "engine=engine/,engine/include/cledger/engine.h"

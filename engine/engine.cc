@@ -12,6 +12,7 @@
 #include "engine/maintenance.h"
 #include "engine/projection_host.h"
 #include "engine/queries.h"
+#include "engine/transparency.h"
 
 namespace cledger {
 namespace {
@@ -34,6 +35,7 @@ class EngineImpl final : public Engine {
       host_->AwaitFollowers(store_->GetHead().position, std::chrono::seconds(30));
       host_->StopFollowing();
     }
+    transparency_.reset();
     store_.reset();
     parts_.reset();
     host_.reset();
@@ -56,7 +58,22 @@ class EngineImpl final : public Engine {
     host_ = std::make_unique<ProjectionHost>(*store_, StorageFaultReporter(options_));
     if (Status s = host_->Attach(); !s.ok()) return s;
     parts_ = std::make_unique<Parts>(*store_, *host_, options_.random);
-    return Status::Ok();
+    return StartTransparency();
+  }
+
+  Result<SignedTreeHead> SignedHead() override { return transparency_->SignedHead(); }
+  Result<proofs::PublicKey> PublicKey() override { return transparency_->PublicKey(); }
+  Result<std::vector<Hash>> InclusionProof(const Principal& who, uint64_t position,
+                                           uint64_t tree_size) override {
+    return transparency_->InclusionProof(who, position, tree_size);
+  }
+  Result<Evidence> EvidenceOf(const Principal& who, const std::string& subject,
+                              const std::string& id) override {
+    return transparency_->EvidenceOf(who, subject, id);
+  }
+  Status AddCosignature(const proofs::TreeHead& head,
+                        const proofs::Cosignature& cosignature) override {
+    return transparency_->AddCosignature(head, cosignature);
   }
 
   Result<CommandOutcome> Execute(const CommandContext& context, Command command) override {
@@ -121,6 +138,25 @@ class EngineImpl final : public Engine {
   RawLedger& raw_ledger() { return *store_; }
 
  private:
+  Status StartTransparency() {
+    std::optional<proofs::SigningKey> key;
+    if (!options_.signing_key_file.empty()) {
+      auto loaded = proofs::SigningKey::LoadOrCreate(options_.signing_key_file);
+      if (!loaded.ok()) return loaded.status();
+      key = std::move(loaded).value();
+    }
+    std::vector<proofs::PublicKey> witnesses;
+    for (const std::string& hex : options_.witness_keys) {
+      auto witness = proofs::PublicKeyFromHex(hex);
+      if (!witness) {
+        return Status::InvalidArgument("witness_key", "a witness key is 64 hex digits, not " + hex);
+      }
+      witnesses.push_back(*witness);
+    }
+    transparency_ = std::make_unique<Transparency>(*store_, std::move(key), std::move(witnesses));
+    return Status::Ok();
+  }
+
   // What the engine is made of above the store and the projections.
   struct Parts {
     Parts(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random)
@@ -135,6 +171,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<store::LogStore> store_;
   std::unique_ptr<ProjectionHost> host_;
   std::unique_ptr<Parts> parts_;
+  std::unique_ptr<Transparency> transparency_;
 };
 
 }  // namespace

@@ -62,6 +62,13 @@ Answer GetEvents(Call& call);
 Answer GetEventStream(Call& call);
 Answer GetLedgerDigest(Call& call);
 Answer GetLedgerVerify(Call& call);
+Answer GetLedgerHead(Call& call);
+Answer GetLedgerPublicKey(Call& call);
+Answer GetInclusionProof(Call& call);
+Answer GetConsistencyProof(Call& call);
+Answer PostCosignature(Call& call);
+Answer GetContactEvidence(Call& call);
+Answer GetCustomerEvidence(Call& call);
 Answer PostTenant(Call& call);
 Answer PostToken(Call& call);
 Answer DeleteToken(Call& call);
@@ -106,6 +113,13 @@ inline constexpr auto kRoutes = [] {
       {"GET", "/v1/events/stream", kReadEvents, kOnIoThread, GetEventStream},
       {"GET", "/v1/ledger/digest", kVerifyLedger, kOnIoThread, GetLedgerDigest},
       {"GET", "/v1/ledger/verify", kVerifyLedger, kOffIoThread, GetLedgerVerify},
+      {"GET", "/v1/ledger/head", kReadEvents, kOffIoThread, GetLedgerHead},
+      {"GET", "/v1/ledger/public-key", kReadEvents, kOnIoThread, GetLedgerPublicKey},
+      {"GET", "/v1/ledger/proofs/inclusion", kReadEvents, kOnIoThread, GetInclusionProof},
+      {"GET", "/v1/ledger/proofs/consistency", kReadEvents, kOnIoThread, GetConsistencyProof},
+      {"POST", "/v1/ledger/cosignatures", kReadEvents, kOffIoThread, PostCosignature},
+      {"GET", "/v1/contacts/{id}/evidence", kReadHistory, kOffIoThread, GetContactEvidence},
+      {"GET", "/v1/customers/{id}/evidence", kReadHistory, kOffIoThread, GetCustomerEvidence},
       {"POST", "/v1/admin/tenants", kAdminister, kOffIoThread, PostTenant},
       {"POST", "/v1/admin/tokens", kAdminister, kOffIoThread, PostToken},
       {"DELETE", "/v1/admin/tokens/{token_hash}", kAdminister, kOffIoThread, DeleteToken},

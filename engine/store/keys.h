@@ -13,6 +13,7 @@ inline constexpr char kCfMeta[] = "default";
 inline constexpr char kCfLog[] = "log";
 inline constexpr char kCfStreams[] = "streams";
 inline constexpr char kCfIdempotency[] = "idempotency";
+inline constexpr char kCfTree[] = "tree";
 
 inline constexpr char kMetaHead[] = "head";
 inline constexpr char kMetaFormat[] = "format";
@@ -22,5 +23,7 @@ std::string LogKey(uint64_t position);
 std::string StreamHeadKey(std::string_view tenant, std::string_view stream);
 std::string StreamEventKey(std::string_view tenant, std::string_view stream, uint64_t version);
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
+// The Merkle tree's perfect subtree of leaves [index · 2^level, (index + 1) · 2^level).
+std::string TreeKey(int level, uint64_t index);
 
 }  // namespace cledger::store

@@ -108,7 +108,7 @@ void LogStore::CloseDb(bool flush) {
   for (auto* handle : dropped_) (void)db_->DestroyColumnFamilyHandle(handle);
   families_.clear();
   dropped_.clear();
-  log_ = streams_ = idempotency_ = meta_ = nullptr;
+  log_ = streams_ = idempotency_ = meta_ = tree_ = nullptr;
   (void)db_->Close();
   db_.reset();
 }
@@ -131,7 +131,7 @@ Status LogStore::OpenDb() {
   db_options.sst_file_manager.reset(
       rocksdb::NewSstFileManager(options_.env != nullptr ? options_.env : rocksdb::Env::Default()));
 
-  std::vector<std::string> names = {kCfMeta, kCfLog, kCfStreams, kCfIdempotency};
+  std::vector<std::string> names = {kCfMeta, kCfLog, kCfStreams, kCfIdempotency, kCfTree};
   names.insert(names.end(), options_.column_families.begin(), options_.column_families.end());
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, options_.ledger.path, &existing).ok()) {
@@ -167,6 +167,7 @@ Status LogStore::OpenDb() {
     streams_ = families_[kCfStreams];
     idempotency_ = families_[kCfIdempotency];
     meta_ = families_[kCfMeta];
+    tree_ = families_[kCfTree];
   }
 
   if (Status h = ReadHead(); !h.ok()) return h;
@@ -174,6 +175,7 @@ Status LogStore::OpenDb() {
   if (accepting) {
     if (Status r = RecordAcceptedLoss(wal); !r.ok()) return r;
   }
+  if (Status t = LoadTree(); !t.ok()) return t;
   return reserved_through_ > GetHead().position ? Status::Ok()
                                                 : ReservePositions(GetHead().position);
 }
@@ -436,11 +438,12 @@ VerifyReport LogStore::VerifyChain(const Progress& progress) {
   };
   uint64_t expected = 1;
   uint64_t lost = 0;  // positions of recorded gaps: an accepted loss of the WAL's end
+  TreeCheck tree(*this, read, report);
   // Steps `expected` over a recorded gap that starts there.
   auto skip_gap = [&] {
     if (const uint64_t end = GapEnd(expected); end != 0) {
       lost += end - expected + 1;
-      expected = end + 1;
+      for (; expected <= end; ++expected) tree.Add(expected, "");
     }
   };
   for (it->SeekToFirst(); it->Valid() && expected <= report.head.position; it->Next(), ++expected) {
@@ -468,6 +471,7 @@ VerifyReport LogStore::VerifyChain(const Progress& progress) {
       break;
     }
     prev = event->hash;
+    tree.Add(position, it->value().ToStringView());
     ++report.events_checked;
     if (progress && position % 65536 == 0) progress(position, report.head.position);
   }

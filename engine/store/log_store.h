@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cledger/proofs.h"
 #include "engine/store/db_gate.h"
 #include "engine/store/raw_ledger.h"
 #include "engine/store/txn.h"
@@ -99,6 +100,16 @@ class LogStore final : public RawLedger {
   LedgerStats Stats() override;
   void SetCommitListener(std::function<void(uint64_t head)> listener) override;
   VerifyReport VerifyChain(const Progress& progress = {}) override;
+  Result<Hash> TreeRoot(uint64_t size) override;
+  Result<std::vector<Hash>> InclusionProof(uint64_t position, uint64_t size) override;
+  Result<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) override;
+  Result<std::vector<proofs::TreeHead>> SignedHeads() override;
+  Result<std::vector<proofs::Cosignature>> Cosignatures(const proofs::TreeHead& head) override;
+
+  // Keeps a head the ledger signed and published, so verify can hold the log to it later.
+  Status RecordSignedHead(const proofs::TreeHead& head);
+  // Keeps a witness's cosignature of `head`. REQUIRES: the caller checked it.
+  Status RecordCosignature(const proofs::TreeHead& head, const proofs::Cosignature& cosignature);
 
   // REQUIRES: the caller is the writer thread (exclusive work, a Decide) or holds ReadLock().
   // Null while a reopen after a fault has not succeeded yet.
@@ -130,6 +141,7 @@ class LogStore final : public RawLedger {
     int64_t last_recorded_at_us = 0;
     uint64_t commits = 0;  // the ledger's commits, this group's included
     std::unordered_map<std::string, uint64_t> versions;  // stream head key → staged version
+    proofs::CompactTree tree;  // the Merkle tree's peaks, this group's leaves included
   };
   struct Answer {
     std::unique_ptr<Request> request;
@@ -150,6 +162,28 @@ class LogStore final : public RawLedger {
   Status LoadGaps();
   // The last position of the recorded gap that starts at `position`; 0 when none does.
   uint64_t GapEnd(uint64_t position) const;
+  // tree.cc: the Merkle tree over the log.
+  // Verify's half for the tree: fed every position in order, it rebuilds the tree from the
+  // events and holds it to the stored leaves and to every signed head.
+  class TreeCheck {
+   public:
+    TreeCheck(LogStore& store, const rocksdb::ReadOptions& read, VerifyReport& report);
+    void Add(uint64_t position, std::string_view event_bytes);
+
+   private:
+    LogStore& store_;
+    const rocksdb::ReadOptions& read_;
+    VerifyReport& report_;
+    proofs::CompactTree tree_;
+    size_t next_head_ = 0;  // the first signed head not reached yet
+  };
+  Status LoadTree();
+  void StageLeaf(Txn& txn, proofs::CompactTree& tree, std::string_view event_bytes);
+  Result<Hash> StoredSubtree(int level, uint64_t index);  // REQUIRES: as db()
+  proofs::SubtreeSource Subtrees();                       // REQUIRES: as db()
+  Result<Hash> LeafAt(uint64_t position);
+  bool InGap(uint64_t position) const;
+  Status PastTheHead(uint64_t size);
   // Flushes (when asked) and closes the database; db() is null afterwards.
   void CloseDb(bool flush);
   // Writer thread: whether the group of `batch_bytes` may be written now. Refuses with
@@ -199,6 +233,8 @@ class LogStore final : public RawLedger {
   rocksdb::ColumnFamilyHandle* log_ = nullptr;
   rocksdb::ColumnFamilyHandle* streams_ = nullptr;
   rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
+  rocksdb::ColumnFamilyHandle* tree_ = nullptr;
+  proofs::CompactTree tree_state_;  // writer thread only: the durable tree's peaks
 
   std::mutex stats_mu_;
   LedgerStats stats_;

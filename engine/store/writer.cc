@@ -94,6 +94,7 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
   }
   state.last_recorded_at_us = last_recorded_at_us_;
   state.commits = commits_;
+  state.tree = tree_state_;
   std::vector<Result<CommitResult>> results;
   results.reserve(group.size());
   if (failure.ok()) failure = StageGroup(group, txn, state, results);
@@ -136,6 +137,7 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     last_recorded_at_us_ = state.last_recorded_at_us;
     commits_ = state.commits;
   }
+  if (failure.ok()) tree_state_ = state.tree;
   if (failure.ok() && !txn.empty()) {
     if (options_.on_durable) options_.on_durable(state.head.position);
     std::lock_guard lock(listener_mu_);
@@ -319,6 +321,7 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
   appended.reserve(staged.size());
   for (auto& [event, bytes] : staged) {
     txn.Put(log_, LogKey(event.position), bytes);
+    StageLeaf(txn, state.tree, bytes);
     txn.Put(streams_, StreamEventKey(event.tenant, event.stream, event.stream_version),
             base::U64Key(event.position));
     appended.push_back(std::move(event));

@@ -24,6 +24,11 @@ void AddServe(CLI::App& app, Runner& run);
 void AddAdmin(CLI::App& app, Runner& run);       // head, tenant create, token issue|revoke
 void AddOps(CLI::App& app, Runner& run);         // verify, projections, events dump, backup, stats
 void AddAuditTools(CLI::App& app, Runner& run);  // history, audit export, import
+void AddProofs(CLI::App& app, Runner& run);      // proof verify|public-key, witness
+
+// Where the signing key of the ledger in `data_dir` lives unless told otherwise: beside the
+// directory, never in it ("./data" → "./data.signing-key").
+std::string DefaultSigningKeyFile(const std::string& data_dir);
 
 // Opens the engine on `data_dir`, printing why not on stderr. A damaged ledger (see
 // ExplainIfDamaged) is never opened: opening it would start a new ledger over the old files.

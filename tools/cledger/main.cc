@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   cledger::cli::AddAdmin(app, run);
   cledger::cli::AddOps(app, run);
   cledger::cli::AddAuditTools(app, run);
+  cledger::cli::AddProofs(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -30,6 +30,7 @@ struct OpsArgs {
   std::string format = "jsonl";
   std::string backup_dir;
   std::string restore_to;
+  std::string signing_key_file;  // verify: the key whose signed heads the log is held to
   bool remote() const { return !server.empty(); }
 };
 

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "engine/api/server.h"
 #include "tools/cledger/commands.h"
@@ -20,6 +21,8 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
   bool bootstrap = false;
   int threads = 2;
+  std::string signing_key_file;  // empty: beside the data directory
+  std::vector<std::string> witness_keys;
   uint64_t min_free_mb = limits::kMinFreeBytesDefault >> 20;
 };
 
@@ -118,6 +121,9 @@ int Serve(const ServeArgs& args) {
   ledger.path = args.data_dir;
   ledger.min_free_bytes = args.min_free_mb << 20;
   ledger.on_storage_fault = [](const Status& s) { spdlog::warn("storage: {}", s.ToString()); };
+  ledger.signing_key_file =
+      args.signing_key_file.empty() ? DefaultSigningKeyFile(args.data_dir) : args.signing_key_file;
+  ledger.witness_keys = args.witness_keys;
   auto engine = OpenOrExplain(ledger);
   if (!engine) return OpenFailureExit(args.data_dir);
 
@@ -143,6 +149,12 @@ int Serve(const ServeArgs& args) {
   }
   const std::string url = "http://" + listen->host + ":" + std::to_string(server.port());
   PrintWelcome(url, args.data_dir, engine->ledger().GetHead(), owner_token, ops->token);
+  if (auto key = engine->PublicKey(); key.ok()) {
+    std::cout << "Tree heads are signed with key " << proofs::KeyId(*key) << " ("
+              << ledger.signing_key_file << "); its public key: " << url
+              << "/v1/ledger/public-key\n"
+              << std::flush;
+  }
   server.Run();
   std::cout << "stopped\n";
   return kExitOk;
@@ -165,6 +177,16 @@ void AddServe(CLI::App& app, Runner& run) {
                    "Refuse writes (507, Retry-After) while the data directory's file system has "
                    "less free space than this, plus the commit group; 0: no check")
       ->capture_default_str();
+  serve
+      ->add_option("--signing-key-file", args->signing_key_file,
+                   "Ed25519 key that signs the tree heads, kept outside the data directory; "
+                   "created (mode 0600) when missing. Default: <data>.signing-key beside it")
+      ->type_name("FILE");
+  serve
+      ->add_option("--witness-key", args->witness_keys,
+                   "Hex public key of a witness whose cosignatures the ledger accepts and shows "
+                   "on GET /v1/ledger/head (repeatable)")
+      ->type_name("HEX");
   serve->footer(
       "On an empty data directory it creates a demo tenant and prints an owner token; every start\n"
       "prints a fresh ops token.\nExample:\n  cledger serve --data ./data --listen 127.0.0.1:8080");

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "base/time.h"
+#include "cledger/proofs.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/progress.h"
@@ -47,8 +49,38 @@ struct VerifyResult {
   std::vector<ProjectionMismatch> projections;
   std::optional<Digest> against;
   std::string against_problem;  // empty: the ledger extends the digest
-  bool ok() const { return chain_ok && projections.empty() && against_problem.empty(); }
+  // The log held to the heads the ledger signed (docs/PROOFS.md).
+  uint64_t first_leaf_mismatch = 0;  // the first event that no longer hashes to its stored leaf
+  uint64_t signed_heads_checked = 0;
+  std::vector<std::string> signed_head_problems;
+  std::string key_note;  // why signed heads were not checked, when they were not
+  // A log that fails its own chain or the heads it signed must not be "repaired" by folding
+  // it into the projections again: that would launder the rewrite.
+  bool log_suspect() const {
+    return !chain_ok || first_leaf_mismatch != 0 || !signed_head_problems.empty();
+  }
+  bool ok() const { return !log_suspect() && projections.empty() && against_problem.empty(); }
 };
+
+// Each signed head the ledger kept, held to `key`: a head whose signature verifies but whose
+// root the log no longer has proves the log was rewritten after it was published.
+void CheckSignedHeads(const VerifyReport& chain, const std::optional<proofs::PublicKey>& key,
+                      VerifyResult& r) {
+  r.first_leaf_mismatch = chain.first_leaf_mismatch;
+  if (!key) return;
+  for (const VerifyReport::SignedHeadCheck& check : chain.signed_heads) {
+    ++r.signed_heads_checked;
+    const std::string name = "signed head of size " + std::to_string(check.head.tree_size) + " (" +
+                             base::Rfc3339Micros(check.head.timestamp_us) + ")";
+    if (!proofs::VerifyTreeHead(check.head, *key)) {
+      r.signed_head_problems.push_back(name +
+                                       ": its signature does not verify (a forged or "
+                                       "damaged head, or another key)");
+    } else if (!check.root_matches) {
+      r.signed_head_problems.push_back(name + ": the log no longer has its root");
+    }
+  }
+}
 
 // Why the ledger does not extend `digest`, given the hash it holds at that position (nullopt
 // when it has no event there); empty when it does.
@@ -68,7 +100,7 @@ std::string ExtendsProblem(const Digest& digest, uint64_t head,
   return "";
 }
 
-Result<VerifyResult> VerifyOffline(Engine& engine) {
+Result<VerifyResult> VerifyOffline(Engine& engine, const std::optional<proofs::PublicKey>& key) {
   VerifyResult r;
   {
     ProgressBar bar("verify chain");
@@ -80,6 +112,7 @@ Result<VerifyResult> VerifyOffline(Engine& engine) {
     r.first_broken = chain.first_broken_position;
     r.problem = chain.problem;
     r.head = {chain.head.position, base::Hex(chain.head.hash)};
+    CheckSignedHeads(chain, key, r);
   }
   ProgressBar bar("verify projections");
   // Each projection is folded afresh in turn, each reporting (done, head): one bar for all.
@@ -96,6 +129,12 @@ Result<VerifyResult> VerifyOffline(Engine& engine) {
 }
 
 void CheckAgainstOffline(Engine& engine, VerifyResult& r) {
+  // Every position up to the digest must chain, not only the digest's own event.
+  if (!r.chain_ok && r.first_broken <= r.against->position) {
+    r.against_problem = "the chain is broken at position " + std::to_string(r.first_broken) +
+                        ", at or before the digest's position";
+    return;
+  }
   std::optional<std::string> hash_there;
   if (r.against->position > 0) {
     auto events = engine.ledger().Read(r.against->position, 1);
@@ -146,6 +185,22 @@ Status CheckAgainstRemote(const OpsArgs& a, VerifyResult& r) {
   return Status::Ok();
 }
 
+void PrintTreeText(const VerifyResult& r) {
+  if (r.first_leaf_mismatch != 0) {
+    std::cout << "REWRITTEN: the event at position " << r.first_leaf_mismatch
+              << " no longer hashes to the Merkle leaf stored when it was written\n";
+  }
+  for (const std::string& problem : r.signed_head_problems) {
+    std::cout << "REWRITTEN: " << problem << "\n";
+  }
+  if (!r.key_note.empty()) {
+    std::cout << r.key_note << "\n";
+  } else if (r.signed_head_problems.empty()) {
+    std::cout << "signed heads ok: the log still has the root of each of the "
+              << r.signed_heads_checked << " heads the ledger signed\n";
+  }
+}
+
 void PrintVerifyText(const VerifyResult& r) {
   if (r.chain_ok) {
     std::cout << "chain ok: " << r.events_checked << " events, head " << r.head.position << " "
@@ -159,13 +214,21 @@ void PrintVerifyText(const VerifyResult& r) {
     std::cout << "BROKEN at position " << r.first_broken << ": " << r.problem << " ("
               << r.events_checked << " events before it chain correctly)\n";
   }
+  PrintTreeText(r);
   if (r.projections.empty()) {
     std::cout << "projections ok: each equals a fresh fold of the log\n";
   }
   for (const ProjectionMismatch& m : r.projections) {
     std::cout << "projection " << m.projection << " differs at key " << m.key
-              << " from a fresh fold (repair: cledger projections rebuild " << m.projection
-              << ")\n";
+              << " from a fresh fold";
+    if (r.log_suspect()) {
+      std::cout << ": the log is suspect, not the projection; do NOT rebuild (that would fold "
+                   "a rewritten log into the views). Restore from a backup, and compare with "
+                   "a witness\n";
+    } else {
+      std::cout << " (the log is intact; repair: cledger projections rebuild " << m.projection
+                << ")\n";
+    }
   }
   if (r.against) {
     const std::string digest = std::to_string(r.against->position) + ":" + r.against->hash;
@@ -189,7 +252,13 @@ json::object VerifyJson(const VerifyResult& r) {
                    {"problem", r.problem},
                    {"position", r.head.position},
                    {"hash", r.head.hash},
-                   {"projections", std::move(projections)}};
+                   {"projections", std::move(projections)},
+                   {"log_suspect", r.log_suspect()},
+                   {"first_leaf_mismatch", r.first_leaf_mismatch},
+                   {"signed_heads_checked", r.signed_heads_checked}};
+  json::array problems;
+  for (const std::string& p : r.signed_head_problems) problems.push_back(json::string(p));
+  out["signed_head_problems"] = std::move(problems);
   if (r.against) {
     out["against"] = json::object{{"position", r.against->position},
                                   {"hash", r.against->hash},
@@ -234,9 +303,21 @@ int Verify(const OpsArgs& a) {
   if (!a.remote() && !(engine = OpenExisting(a.data_dir))) {
     return OpenFailureExit(a.data_dir);
   }
-  auto result = engine ? VerifyOffline(*engine) : VerifyRemote(a);
+  std::optional<proofs::PublicKey> key;
+  std::string key_note;
+  if (engine) {
+    const std::string file =
+        a.signing_key_file.empty() ? DefaultSigningKeyFile(a.data_dir) : a.signing_key_file;
+    if (auto loaded = proofs::SigningKey::Load(file); loaded.ok()) {
+      key = loaded->public_key();
+    } else {
+      key_note = "signed heads NOT checked: no signing key at " + file + " (--signing-key-file)";
+    }
+  }
+  auto result = engine ? VerifyOffline(*engine, key) : VerifyRemote(a);
   if (!result.ok()) return FailStatus(result.status());
   result->against = against;
+  result->key_note = key_note;
   if (against && a.remote()) {
     if (Status s = CheckAgainstRemote(a, *result); !s.ok()) return FailStatus(s);
   } else if (against) {
@@ -264,6 +345,11 @@ void AddVerify(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
       ->add_option("--against", args->against,
                    "Also prove the ledger still extends a digest taken earlier (POSITION:HASH)")
       ->excludes(digest);
+  verify
+      ->add_option("--signing-key-file", args->signing_key_file,
+                   "The ledger's signing key: the log is held to every head signed with it "
+                   "(default: <data>.signing-key)")
+      ->type_name("FILE");
   verify->footer(Footer(
       "  cledger verify --data ./data\n"
       "  cledger verify --digest --data ./data > digest.txt\n"

@@ -12,6 +12,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libspdlog-dev doctest-dev libcli11-dev
   libsodium-dev libssl-dev
+  python3 python3-cryptography
 )
 if [ "${1:-}" = "fuzz" ]; then
   packages+=(clang-14 libclang-rt-14-dev clang-format-14)

@@ -12,6 +12,7 @@
 
 #include "cledger/commands.h"
 #include "cledger/ledger.h"
+#include "cledger/proofs.h"
 #include "cledger/status.h"
 #include "cledger/views.h"
 
@@ -44,6 +45,28 @@ struct EngineStats {
 struct ProjectionMismatch {
   std::string projection;
   std::string key;  // printable
+};
+
+// A signed tree head with the witnesses' cosignatures the ledger collected for it.
+struct SignedTreeHead {
+  proofs::TreeHead head;
+  std::vector<proofs::Cosignature> cosignatures;
+};
+
+// Everything someone who sees nothing else of the ledger needs to check one subject's
+// events (docs/PROOFS.md, "Evidence bundles").
+struct Evidence {
+  std::string tenant;
+  std::string subject;  // "contact" or "customer"
+  std::string id;
+  proofs::PublicKey public_key{};
+  proofs::TreeHead head;
+  struct Item {
+    uint64_t position = 0;
+    std::string bytes;  // as stored
+    std::vector<Hash> audit_path;
+  };
+  std::vector<Item> events;
 };
 
 class Engine {
@@ -108,6 +131,24 @@ class Engine {
   // Compares every projection with a fresh fold of the whole log; empty when all agree.
   virtual Result<std::vector<ProjectionMismatch>> VerifyProjections(
       const Progress& progress = {}) = 0;
+
+  // Proofs (docs/PROOFS.md). Without LedgerOptions::signing_key_file, heads, keys and
+  // evidence answer Unavailable (no_signing_key).
+  // Signs the current head (or answers the last one signed, while the head has not moved)
+  // and keeps it, so a later verify can hold the log to it.
+  virtual Result<SignedTreeHead> SignedHead() = 0;
+  virtual Result<proofs::PublicKey> PublicKey() = 0;
+  // The audit path of the event at `position` in the tree of `tree_size` leaves; an event of
+  // another tenant is not found.
+  virtual Result<std::vector<Hash>> InclusionProof(const Principal& who, uint64_t position,
+                                                   uint64_t tree_size) = 0;
+  // `subject`: "contact" or "customer".
+  virtual Result<Evidence> EvidenceOf(const Principal& who, const std::string& subject,
+                                      const std::string& id) = 0;
+  // Keeps a witness's cosignature of a head this ledger signed; refused unless the witness's
+  // key is one of LedgerOptions::witness_keys and its signature verifies.
+  virtual Status AddCosignature(const proofs::TreeHead& head,
+                                const proofs::Cosignature& cosignature) = 0;
 
   // The log, read-only: events in order or by stream, their bytes, the head, the chain's
   // verification, counters. Events are appended only through Execute.

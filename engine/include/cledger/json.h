@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "cledger/commands.h"
+#include "cledger/engine.h"
 #include "cledger/events.h"
+#include "cledger/proofs.h"
 #include "cledger/status.h"
 #include "cledger/views.h"
 
@@ -60,6 +62,19 @@ boost::json::object ToJson(const Recipient& r);
 // The envelope, "type" and "data" (the body by its schema field names). Password and token
 // hashes read "[redacted]".
 boost::json::object ToJson(const Event& e);
+
+// Proofs, heads and evidence as docs/PROOFS.md specifies them: hashes, keys and signatures
+// in lowercase hex, event bytes in standard base64. A parse failure is "invalid_proof" naming
+// the field.
+boost::json::object ToJson(const proofs::TreeHead& head);
+boost::json::object ToJson(const SignedTreeHead& head);  // with "cosignatures"
+boost::json::object ToJson(const Evidence& evidence);
+Result<proofs::TreeHead> TreeHeadFromJson(const boost::json::object& o);
+Result<proofs::Cosignature> CosignatureFromJson(const boost::json::object& o);
+Result<Evidence> EvidenceFromJson(const boost::json::object& o);
+// A JSON array of hex hashes (an audit or consistency path).
+Result<std::vector<Hash>> HashesFromJson(const boost::json::value& v, const std::string& field);
+boost::json::array ToJson(const std::vector<Hash>& hashes);
 
 // An RFC 3339 date-time with "Z" or a ±hh:mm offset and 0 to 9 fractional digits (digits past
 // the sixth are truncated), as microseconds: what base::Rfc3339Micros writes and more. Reason

@@ -16,6 +16,7 @@
 
 #include "cledger/events.h"
 #include "cledger/limits.h"
+#include "cledger/proofs.h"
 #include "cledger/status.h"
 #include "cledger/world.h"
 
@@ -38,6 +39,11 @@ struct LedgerOptions {
   // lost ones may have taken are recorded as a gap, never reused. Empty: a damaged WAL
   // refuses to open (wal_damaged).
   std::string accept_wal_loss;
+  // The Ed25519 key that signs the tree heads the ledger publishes (docs/PROOFS.md), kept
+  // outside the data directory; created (mode 0600) when missing. Empty: heads are not signed.
+  std::string signing_key_file;
+  // Hex public keys of the witnesses whose cosignatures the ledger accepts and shows.
+  std::vector<std::string> witness_keys;
 };
 
 struct Head {
@@ -52,6 +58,16 @@ struct VerifyReport {
   std::string problem;                 // what is wrong at that position
   Head head;
   uint64_t lost_positions = 0;  // in recorded gaps: an accepted loss of the WAL's end
+  // The Merkle tree recomputed from the events as they are now (docs/PROOFS.md): the first
+  // position whose leaf differs from the one the tree stored when it was written (0: none).
+  uint64_t first_leaf_mismatch = 0;
+  // Each head the ledger signed and published, and whether the log as it is now still has
+  // that head's root at its size. The caller checks the signatures, with a key it trusts.
+  struct SignedHeadCheck {
+    proofs::TreeHead head;
+    bool root_matches = false;
+  };
+  std::vector<SignedHeadCheck> signed_heads;
 };
 
 // Counters since the ledger was opened, for metrics.
@@ -102,8 +118,19 @@ class Ledger {
   // position; it must return quickly (wake someone, never block). One listener at a time.
   virtual void SetCommitListener(std::function<void(uint64_t head)> listener) = 0;
 
-  // Recomputes the hash chain from position 1 and reports the first broken position.
+  // Recomputes the hash chain from position 1 and reports the first broken position; and
+  // recomputes the Merkle tree, holding it to the stored tree and the signed heads.
   virtual VerifyReport VerifyChain(const Progress& progress = {}) = 0;
+
+  // The Merkle tree over the log (docs/PROOFS.md). Sizes run up to the head position; leaf
+  // i is the event at position i + 1.
+  virtual Result<Hash> TreeRoot(uint64_t size) = 0;
+  virtual Result<std::vector<Hash>> InclusionProof(uint64_t position, uint64_t tree_size) = 0;
+  virtual Result<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) = 0;
+  // The heads the ledger signed and published, by size (the latest of each size).
+  virtual Result<std::vector<proofs::TreeHead>> SignedHeads() = 0;
+  // The witnesses' cosignatures of `head` the ledger collected.
+  virtual Result<std::vector<proofs::Cosignature>> Cosignatures(const proofs::TreeHead& head) = 0;
 };
 
 }  // namespace cledger

@@ -1,0 +1,142 @@
+// Signed tree heads (docs/PROOFS.md): the signed text, key ids, and the Ed25519 key file.
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/hex.h"
+#include "cledger/proofs.h"
+#include "events/hash.h"
+
+namespace cledger::proofs {
+namespace {
+
+bool SodiumReady() {
+  static const bool ready = sodium_init() >= 0;
+  return ready;
+}
+
+template <size_t N>
+std::optional<std::array<uint8_t, N>> FixedFromHex(std::string_view hex) {
+  std::array<uint8_t, N> out{};
+  size_t written = 0;
+  const char* end = nullptr;
+  if (hex.size() != 2 * N ||
+      sodium_hex2bin(out.data(), N, hex.data(), hex.size(), nullptr, &written, &end) != 0 ||
+      written != N || end != hex.data() + hex.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+Status KeyFileError(const std::string& path, const std::string& what) {
+  return Status::IoError("signing_key", "signing key " + path + ": " + what);
+}
+
+// Reads exactly the 64 bytes of a key file; anything else is refused, so a truncated or
+// foreign file is never taken for a key.
+Result<std::array<uint8_t, 64>> ReadKeyFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return KeyFileError(path, std::strerror(errno));
+  std::array<uint8_t, 65> buffer{};
+  const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+  ::close(fd);
+  if (n != 64) return KeyFileError(path, "not a signing key (expected 64 bytes)");
+  std::array<uint8_t, 64> secret{};
+  std::memcpy(secret.data(), buffer.data(), secret.size());
+  sodium_memzero(buffer.data(), buffer.size());
+  return secret;
+}
+
+// Creates the key file with mode 0600 from the start (O_EXCL: never over another file).
+Status WriteKeyFile(const std::string& path, const std::array<uint8_t, 64>& secret) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return KeyFileError(path, std::strerror(errno));
+  const bool ok = ::write(fd, secret.data(), secret.size()) == 64 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return KeyFileError(path, "could not be written");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string TreeHeadMessage(uint64_t tree_size, const Hash& root, int64_t timestamp_us) {
+  return "contact-ledger/tree-head/v1\n" + std::to_string(tree_size) + "\n" + base::Hex(root) +
+         "\n" + std::to_string(timestamp_us) + "\n";
+}
+
+std::string KeyId(const PublicKey& key) {
+  const Hash digest = events::Sha256({{reinterpret_cast<const char*>(key.data()), key.size()}});
+  return base::Hex(digest).substr(0, 16);
+}
+
+bool VerifySignature(const PublicKey& key, std::string_view message, const Signature& signature) {
+  return SodiumReady() &&
+         crypto_sign_verify_detached(signature.data(),
+                                     reinterpret_cast<const unsigned char*>(message.data()),
+                                     message.size(), key.data()) == 0;
+}
+
+bool VerifyTreeHead(const TreeHead& head, const PublicKey& key) {
+  return head.key_id == KeyId(key) &&
+         VerifySignature(key, TreeHeadMessage(head.tree_size, head.root, head.timestamp_us),
+                         head.signature);
+}
+
+std::optional<Hash> HashFromHex(std::string_view hex) { return FixedFromHex<32>(hex); }
+std::optional<PublicKey> PublicKeyFromHex(std::string_view hex) { return FixedFromHex<32>(hex); }
+std::optional<Signature> SignatureFromHex(std::string_view hex) { return FixedFromHex<64>(hex); }
+
+Result<SigningKey> SigningKey::Load(const std::string& path) {
+  if (!SodiumReady()) return KeyFileError(path, "libsodium could not be initialised");
+  Result<std::array<uint8_t, 64>> secret = ReadKeyFile(path);
+  if (!secret.ok()) return secret.status();
+  SigningKey key;
+  key.secret_ = *secret;
+  sodium_memzero(secret->data(), secret->size());
+  // The public half is the secret key's second half; derive it to reject a damaged file.
+  std::array<uint8_t, 32> seed{};
+  crypto_sign_ed25519_sk_to_seed(seed.data(), key.secret_.data());
+  std::array<uint8_t, 64> rederived{};
+  crypto_sign_seed_keypair(key.public_key_.data(), rederived.data(), seed.data());
+  const bool intact = sodium_memcmp(rederived.data(), key.secret_.data(), 64) == 0;
+  sodium_memzero(seed.data(), seed.size());
+  sodium_memzero(rederived.data(), rederived.size());
+  if (!intact) return KeyFileError(path, "damaged (its public half does not match)");
+  return key;
+}
+
+Result<SigningKey> SigningKey::LoadOrCreate(const std::string& path) {
+  if (!SodiumReady()) return KeyFileError(path, "libsodium could not be initialised");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    SigningKey key;
+    crypto_sign_keypair(key.public_key_.data(), key.secret_.data());
+    if (Status s = WriteKeyFile(path, key.secret_); !s.ok()) return s;
+    return key;
+  }
+  return Load(path);
+}
+
+SigningKey::~SigningKey() { sodium_memzero(secret_.data(), secret_.size()); }
+
+Signature SigningKey::Sign(std::string_view message) const {
+  Signature signature{};
+  crypto_sign_detached(signature.data(), nullptr,
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                       secret_.data());
+  return signature;
+}
+
+TreeHead SigningKey::SignHead(uint64_t tree_size, const Hash& root, int64_t timestamp_us) const {
+  return {tree_size, root, timestamp_us, key_id(),
+          Sign(TreeHeadMessage(tree_size, root, timestamp_us))};
+}
+
+}  // namespace cledger::proofs
