@@ -41,6 +41,7 @@ struct EngineFixture {
     LedgerOptions options;
     options.path = dir.Sub("data");
     options.random = SeededRandom(42);
+    options.signing_key_file = dir.Sub("data.signing-key");  // where serve would keep it
     auto opened = Engine::Open(options);
     REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
     engine = std::move(opened).value();

@@ -21,6 +21,19 @@ inline Commit OneEventCommit(const std::string& stream, EventBody body,
   return commit;
 }
 
+// The Merkle root of the whole log computed from the events' bytes alone (docs/PROOFS.md):
+// a position with no event (a recorded gap) is an empty leaf.
+inline Hash ReferenceTreeRoot(Ledger& ledger) {
+  proofs::CompactTree tree;
+  const uint64_t head = ledger.GetHead().position;
+  for (uint64_t p = 1; p <= head; ++p) {
+    Result<std::string> bytes = ledger.ReadRaw(p);
+    REQUIRE((bytes.ok() || bytes.status().code() == Code::kNotFound));
+    tree.Append(proofs::LeafHash(bytes.ok() ? *bytes : std::string()));
+  }
+  return tree.Root();
+}
+
 struct LedgerFixture {
   TempDir dir;
   std::unique_ptr<RawLedger> ledger;

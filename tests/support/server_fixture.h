@@ -1,5 +1,6 @@
 // A real server on a free loopback port over a real data directory, with tenants "acme" and
-// "globex", a token for each role of acme, an owner token of globex and an ops token.
+// "globex", a token for each role of acme, an owner token of globex and an ops token; its
+// tree heads are signed with a key beside the data directory.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -25,6 +26,7 @@ struct ServerFixture {
                          size_t subscribers_max = 256) {
     LedgerOptions options;
     options.path = dir.Sub("data");
+    options.signing_key_file = dir.Sub("signing-key");  // beside the data, as serve keeps it
     auto opened = Engine::Open(options);
     REQUIRE(opened.ok());
     engine = std::move(opened).value();

@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "base/keys.h"
 #include "engine/store/keys.h"
 #include "events/codec.h"
+#include "events/hash.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/server_fixture.h"
 
@@ -205,6 +207,92 @@ TEST_CASE("VerifyFailsOnATamperedProjectionValueAndNamesProjectionAndKey") {
   CHECK(status == 0);
   Run("verify --data " + f.data, &status);
   CHECK(status == 0);
+}
+
+// The forgery an attacker with write access to the data directory makes: one event's email
+// rewritten with RocksDB's own `ldb`, the chain re-hashed from there and the head record with
+// it. The chain verifies; the heads the ledger signed before do not.
+TEST_CASE("ALogRewrittenAndReHashedWithLdbFailsVerifyAtTheRewrittenPositionAndNoRebuildIsOffered") {
+  Populated f;
+  f.Reopen();
+  const Result<SignedTreeHead> published = f.engine->SignedHead();
+  REQUIRE(published.ok());
+  auto events = f.engine->ledger().Read(1, 1000);
+  REQUIRE(events.ok());
+  f.engine.reset();
+  uint64_t position = 0;
+  for (const Event& e : *events) {
+    if (EventTypeName(e.body) == "ContactCreated" && e.stream == "contact-k1")
+      position = e.position;
+  }
+  REQUIRE(position > 1);
+
+  std::string head_record;
+  {
+    RawDb raw(f.data);
+    REQUIRE(raw.db->Get({}, raw.Family(store::kCfMeta), store::kMetaHead, &head_record).ok());
+  }
+  auto ldb_put = [&](const std::string& family, const std::string& key, const std::string& value) {
+    int status = -1;
+    testing::RunCommand("ldb --db=" + f.data + " --column_family=" + family +
+                            " --key_hex --value_hex put 0x" + base::Hex(key) + " 0x" +
+                            base::Hex(value) + " 2>&1",
+                        &status);
+    REQUIRE(status == 0);
+  };
+  Hash prev = (*events)[position - 2].hash;
+  for (uint64_t p = position; p <= events->size(); ++p) {
+    Event e = (*events)[p - 1];
+    if (p == position) std::get<ContactCreated>(e.body).fields.email = "mallory@evil.test";
+    e.prev_hash = prev;
+    std::string bytes = events::EncodeEvent(e);
+    prev = events::ComputeChainHash(bytes);
+    events::PatchHash(bytes, prev);
+    ldb_put(store::kCfLog, store::LogKey(p), bytes);
+  }
+  base::HeadRecord head = *base::DecodeHeadRecord(head_record);
+  head.hash = prev;
+  ldb_put(store::kCfMeta, store::kMetaHead, base::EncodeHeadRecord(head));
+
+  int status = -1;
+  const std::string out = RunBoth("verify --data " + f.data, &status);
+  CAPTURE(out);
+  CHECK(status == 1);
+  CHECK(Has(out, "chain ok"));  // re-hashed: the chain alone cannot tell
+  CHECK(Has(out, "REWRITTEN: the event at position " + std::to_string(position) + " "));
+  CHECK(Has(out, "REWRITTEN: signed head of size " + std::to_string(published->head.tree_size)));
+  CHECK(Has(out, "do NOT rebuild"));
+  CHECK_FALSE(Has(out, "repair: cledger projections rebuild"));
+  const json::object report = RunJson("verify --json --data " + f.data, &status);
+  CHECK(report.at("log_suspect").as_bool());
+  CHECK(report.at("first_leaf_mismatch").to_number<uint64_t>() == position);
+
+  // Without the key, verify says the heads went unchecked rather than that all is well.
+  const std::string unkeyed =
+      RunBoth("verify --data " + f.data + " --signing-key-file " + f.dir.Sub("nokey"), &status);
+  CHECK(status == 1);
+  CHECK(Has(unkeyed, "signed heads NOT checked"));
+}
+
+// A changed byte of an event before the digest's position is a broken chain: the digest no
+// longer "holds", even though the digest's own event is untouched.
+TEST_CASE("ADigestDoesNotHoldWhenAnyEventBeforeItsPositionChanged") {
+  Populated f;
+  int status = -1;
+  const std::string digest = Run("verify --digest --data " + f.data, &status);
+  const std::string kept = digest.substr(0, digest.size() - 1);
+  const uint64_t position = f.PositionOf("CustomerCreated", "customer-c2");
+  {
+    RawDb raw(f.data);
+    std::string value;
+    REQUIRE(raw.db->Get({}, raw.Family(store::kCfLog), store::LogKey(position), &value).ok());
+    value[value.find("Acme Europe") + 5] = 'F';
+    REQUIRE(raw.db->Put({}, raw.Family(store::kCfLog), store::LogKey(position), value).ok());
+  }
+  const std::string out = Run("verify --against " + kept + " --data " + f.data, &status);
+  CHECK(status == 1);
+  CHECK_FALSE(Has(out, "holds"));
+  CHECK(Has(out, "the chain is broken at position " + std::to_string(position)));
 }
 
 TEST_CASE("ADigestTakenEarlierIsProvenExtendedAndAWrongOneIsRefused") {

@@ -25,8 +25,9 @@ struct StoredTree {
   std::map<std::pair<int, uint64_t>, Hash> nodes;
 
   void Append(std::string_view data) {
-    tree.Append(proofs::LeafHash(data),
-                [&](int level, uint64_t index, const Hash& h) { nodes[{level, index}] = h; });
+    tree.Append(proofs::LeafHash(data), [&](int level, uint64_t index, const Hash& h) {
+      nodes[{level, index}] = h;
+    });
   }
   proofs::SubtreeSource Source() const {
     return [this](int level, uint64_t index) -> Result<Hash> {
@@ -76,15 +77,14 @@ TEST_CASE("InclusionAndConsistencyProofsVerifyForEveryPairOfASmallLog") {
   for (uint64_t size = 1; size <= 200; ++size) {
     for (uint64_t i = 0; i < size; ++i) {
       auto path = proofs::InclusionPath(i, size, t.Source());
-      if (!path.ok() || !proofs::VerifyInclusion(i, size, proofs::LeafHash(Leaf(i)), *path,
-                                                 roots[size])) {
+      if (!path.ok() ||
+          !proofs::VerifyInclusion(i, size, proofs::LeafHash(Leaf(i)), *path, roots[size])) {
         ++failures;
       }
     }
     for (uint64_t from = 1; from <= size; ++from) {
       auto path = proofs::ConsistencyPath(from, size, t.Source());
-      if (!path.ok() ||
-          !proofs::VerifyConsistency(from, size, roots[from], roots[size], *path)) {
+      if (!path.ok() || !proofs::VerifyConsistency(from, size, roots[from], roots[size], *path)) {
         ++failures;
       }
     }

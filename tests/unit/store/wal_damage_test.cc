@@ -118,6 +118,8 @@ TEST_CASE("AnAcceptedWalLossKeepsTheCommitsBeforeItAndNeverReusesTheirPositions"
   REQUIRE(events->size() == 2);  // the last kept event, then the first after the gap
   CHECK(events->back().position == lost_head + 1);
   CHECK(events->back().prev_hash == events->front().hash);
+  // The tree has a leaf for every position, the lost ones empty: its root is the events'.
+  CHECK(*(*reopened)->TreeRoot(lost_head + 1) == testing::ReferenceTreeRoot(**reopened));
 }
 
 TEST_CASE("AWalWithATornLastRecordStillOpensWithEveryWholeCommit") {
