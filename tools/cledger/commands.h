@@ -25,6 +25,7 @@ void AddAdmin(CLI::App& app, Runner& run);       // head, tenant create, token i
 void AddOps(CLI::App& app, Runner& run);         // verify, projections, events dump, backup, stats
 void AddAuditTools(CLI::App& app, Runner& run);  // history, audit export, import
 void AddProofs(CLI::App& app, Runner& run);      // proof verify|public-key, witness
+void AddWitness(CLI::App& app, Runner& run);     // witness (AddProofs registers it)
 
 // Where the signing key of the ledger in `data_dir` lives unless told otherwise: beside the
 // directory, never in it ("./data" → "./data.signing-key").

@@ -244,6 +244,7 @@ void AddProofs(CLI::App& app, Runner& run) {
   a->data_dir = "./data";
   key->footer(ops::Footer("  cledger proof public-key --data ./data"));
   key->callback([a, &run] { run = [a] { return PrintPublicKey(*a); }; });
+  AddWitness(app, run);
 }
 
 }  // namespace cledger::cli
