@@ -32,18 +32,32 @@ Result<proofs::PublicKey> Transparency::PublicKey() const {
   return key_->public_key();
 }
 
+// The last head signed, before or since this process started: a restart signs nothing new
+// for a tree that did not grow, so the cosignatures witnesses sent for it still show.
+Status Transparency::LoadLatest() {
+  if (loaded_) return Status::Ok();
+  Result<std::vector<proofs::TreeHead>> heads = store_.SignedHeads();
+  if (!heads.ok()) return heads.status();
+  if (!heads->empty()) latest_ = heads->back();
+  loaded_ = true;
+  return Status::Ok();
+}
+
 Result<SignedTreeHead> Transparency::SignedHead() {
   if (!key_) return NoKey();
-  const uint64_t size = store_.GetHead().position;
   proofs::TreeHead head;
   {
+    // The size is read under the lock: two callers never sign a smaller tree after a larger
+    // one, so the heads' times order their sizes.
     std::lock_guard lock(mu_);
-    if (latest_ && latest_->tree_size == size) {
+    if (Status s = LoadLatest(); !s.ok()) return s;
+    const uint64_t size = store_.GetHead().position;
+    if (latest_ && latest_->tree_size == size && latest_->key_id == key_->key_id()) {
       head = *latest_;
     } else {
       Result<Hash> root = store_.TreeRoot(size);
       if (!root.ok()) return root.status();
-      // Heads are signed in order of time, whatever the clock does.
+      // Heads are signed in order of time, whatever the clock does (across restarts too).
       const int64_t now = std::max(NowMicros(), latest_ ? latest_->timestamp_us + 1 : 0);
       head = key_->SignHead(size, *root, now);
       if (Status s = store_.RecordSignedHead(head); !s.ok()) return s;
@@ -106,15 +120,25 @@ Status Transparency::AddCosignature(const proofs::TreeHead& head,
   if (!proofs::VerifyTreeHead(head, key_->public_key())) {
     return Status::InvalidArgument("not_our_head", "this ledger did not sign that head");
   }
+  // A head this key signed but whose root this log does not have (another fork's) is no
+  // head of this ledger: it must not take a witness's place beside the real one.
+  Result<Hash> root = store_.TreeRoot(head.tree_size);
+  if (!root.ok() || *root != head.root) {
+    return Status::InvalidArgument("not_our_head",
+                                   "this ledger's tree of that size has another root");
+  }
   const std::string message = proofs::TreeHeadMessage(head.tree_size, head.root, head.timestamp_us);
   for (const proofs::PublicKey& witness : witnesses_) {
     if (proofs::KeyId(witness) == cosignature.key_id &&
         proofs::VerifySignature(witness, message, cosignature.signature)) {
       return store_.RecordCosignature(head, cosignature);
     }
+    if (proofs::KeyId(witness) == cosignature.key_id) {
+      return Status::InvalidArgument("bad_cosignature", "the cosignature does not verify");
+    }
   }
   return Status(Code::kPermissionDenied, "unknown_witness",
-                "the cosignature is not from a configured witness, or does not verify");
+                "the cosignature's key is not a configured witness (cledger serve --witness-key)");
 }
 
 }  // namespace cledger

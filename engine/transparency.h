@@ -29,6 +29,7 @@ class Transparency {
 
  private:
   Status NoKey() const;
+  Status LoadLatest();  // REQUIRES: mu_ held
   // The event at `position` if `who` may see it; NotFound otherwise, as for no event at all.
   Status CheckVisible(const Principal& who, uint64_t position);
 
@@ -37,6 +38,7 @@ class Transparency {
   std::vector<proofs::PublicKey> witnesses_;
   std::mutex mu_;
   std::optional<proofs::TreeHead> latest_;  // the last head signed, under mu_
+  bool loaded_ = false;                     // latest_ was read from the store, under mu_
 };
 
 }  // namespace cledger

@@ -176,7 +176,8 @@ Status LogStore::RecordSignedHead(const proofs::TreeHead& head) {
             base::U64Key(static_cast<uint64_t>(head.timestamp_us)) + std::string(View(head.root)) +
                 std::string(reinterpret_cast<const char*>(head.signature.data()), 64) +
                 head.key_id);
-  return WriteSide(batch, /*sync=*/false);
+  // Synced: once a head is published, verify must be able to hold the log to it after a crash.
+  return WriteSide(batch, /*sync=*/true);
 }
 
 // Value: u64 timestamp_us of the head it signs · signature (64); key: size · key id.

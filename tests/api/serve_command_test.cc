@@ -18,19 +18,7 @@ testing::Child ServeOn(const std::string& data_dir) {
   return testing::Spawn({"serve", "--data", data_dir, "--listen", "127.0.0.1:0"});
 }
 
-// Everything the child printed up to `marker` (or until 10 s pass).
-std::string ReadUntil(int fd, const std::string& marker) {
-  std::string out;
-  while (out.find(marker) == std::string::npos) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, 10'000) <= 0) break;
-    char buffer[4096];
-    const ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n <= 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  return out;
-}
+using testing::ReadUntil;
 
 TEST_CASE("ServePrintsTokensAndACurlExampleThatWorksThenStopsOnSigterm") {
   testing::TempDir dir;

@@ -61,13 +61,11 @@ inline Ended Wait(Child& child) {
   return ended;
 }
 
-// What `cledger serve` prints on its stdout up to "Stop with Ctrl-C": the address and the
-// tokens. Empty when it never got that far within a minute.
-inline std::string ReadBanner(int fd) {
+// What a child printed on `fd` up to `marker` (or until `seconds` pass, or it closed `fd`).
+inline std::string ReadUntil(int fd, const std::string& marker, int seconds = 30) {
   std::string out;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (out.find("Stop with Ctrl-C") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (out.find(marker) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
     pollfd pfd{fd, POLLIN, 0};
     if (poll(&pfd, 1, 1000) <= 0) continue;
     char buffer[4096];
@@ -77,6 +75,10 @@ inline std::string ReadBanner(int fd) {
   }
   return out;
 }
+
+// What `cledger serve` prints on its stdout up to "Stop with Ctrl-C": the address and the
+// tokens. Without it when it never got that far within a minute.
+inline std::string ReadBanner(int fd) { return ReadUntil(fd, "Stop with Ctrl-C", 60); }
 
 // The text after `marker` up to the first character of `until`; empty without the marker.
 inline std::string After(const std::string& text, const std::string& marker,

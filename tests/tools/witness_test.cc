@@ -158,20 +158,7 @@ bool CosignedBy(const json::object& head, const std::string& key_hex) {
   return false;
 }
 
-// What a witness run without --once printed, up to `marker` (or until 30 s pass).
-std::string ReadUntil(int fd, const std::string& marker) {
-  std::string out;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!Has(out, marker) && std::chrono::steady_clock::now() < deadline) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, 1000) <= 0) continue;
-    char buffer[4096];
-    const ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n <= 0) break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  return out;
-}
+using testing::ReadUntil;
 
 TEST_CASE("AWitnessAcceptsEachNewHeadAndItsCosignatureShowsOnTheServedHead") {
   TempDir dir;
