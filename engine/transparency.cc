@@ -101,7 +101,7 @@ Result<Evidence> Transparency::EvidenceOf(const Principal& who, const std::strin
     if (!page.ok()) return page.status();
     for (const Event& e : *page) {
       if (e.position > evidence.head.tree_size) break;  // committed after the head was signed
-      Result<std::string> bytes = store_.ReadRaw(e.position);
+      Result<std::string> bytes = store_.ReadRedacted(e.position);
       if (!bytes.ok()) return bytes.status();
       Result<std::vector<Hash>> path = store_.InclusionProof(e.position, evidence.head.tree_size);
       if (!path.ok()) return path.status();

@@ -303,8 +303,19 @@ bool RedactBody(EventBody& body) {
 Result<std::string> RedactSecrets(std::string_view bytes) {
   auto event = DecodeEvent(bytes);
   if (!event.ok()) return event.status();
-  if (!RedactBody(event->body)) return std::string(bytes);
-  return EncodeEvent(*event);
+  return ReaderBytes(*event, bytes);
+}
+
+bool CarriesSecret(const EventBody& body) {
+  return std::holds_alternative<ContactPasswordReset>(body) ||
+         std::holds_alternative<TokenIssued>(body) || std::holds_alternative<TokenRevoked>(body);
+}
+
+std::string ReaderBytes(const Event& event, std::string_view stored) {
+  if (!CarriesSecret(event.body)) return std::string(stored);
+  Event redacted = event;
+  RedactBody(redacted.body);
+  return EncodeEvent(redacted);
 }
 
 Hash ComputeChainHash(std::string_view bytes) {

@@ -32,6 +32,12 @@ Hash ComputeChainHash(std::string_view bytes);
 // `token_hash`) reading base::kRedacted. A re-encoded event's bytes no longer match its chain
 // hash, so a reader cannot verify the chain through such an event.
 Result<std::string> RedactSecrets(std::string_view bytes);
+// RedactSecrets for an event already decoded from (or encoded to) `stored`. These are also
+// the Merkle tree's leaf data (docs/PROOFS.md), so every reader can prove what it reads and a
+// proof never needs a secret. Evolution rule: the re-encoding of a redacted event must stay
+// byte for byte what it is, or stored leaves stop matching (FORMAT.md, "The Merkle tree").
+std::string ReaderBytes(const Event& event, std::string_view stored);
+bool CarriesSecret(const EventBody& body);
 
 // Writes `hash` into the encoded event's `hash` field.
 // REQUIRES: the bytes came from EncodeEvent.

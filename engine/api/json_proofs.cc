@@ -1,6 +1,8 @@
 // docs/PROOFS.md's JSON: signed heads, cosignatures, paths and evidence bundles.
 #include <sodium.h>
 
+#include <cstdint>
+
 #include "base/hex.h"
 #include "base/time.h"
 #include "cledger/json.h"
@@ -130,6 +132,9 @@ Result<proofs::TreeHead> TreeHeadFromJson(const json::object& o) {
   if (!root.ok()) return root.status();
   if (!signature.ok()) return signature.status();
   if (!key_id.ok()) return key_id.status();
+  if (*timestamp > static_cast<uint64_t>(INT64_MAX)) {
+    return Invalid("timestamp_us", "past the largest signed 64-bit number");
+  }
   return proofs::TreeHead{*size, *root, static_cast<int64_t>(*timestamp), std::string(*key_id),
                           *signature};
 }
@@ -153,6 +158,10 @@ Result<Evidence::Item> EvidenceItemFromJson(const json::value& v) {
   if (path == nullptr) return Invalid("audit_path", "required");
   auto decoded = FromBase64(*bytes);
   if (!decoded) return Invalid("bytes", "standard base64 is required");
+  if (const json::value* leaf = o.if_contains("leaf_index"); leaf != nullptr) {
+    auto index = Number(o, "leaf_index");
+    if (!index.ok() || *index + 1 != *position) return Invalid("leaf_index", "is position - 1");
+  }
   auto hashes = HashesFromJson(*path, "audit_path");
   if (!hashes.ok()) return hashes.status();
   return Evidence::Item{*position, std::move(*decoded), std::move(hashes).value()};

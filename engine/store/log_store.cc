@@ -471,7 +471,7 @@ VerifyReport LogStore::VerifyChain(const Progress& progress) {
       break;
     }
     prev = event->hash;
-    tree.Add(position, it->value().ToStringView());
+    tree.Add(position, events::ReaderBytes(*event, it->value().ToStringView()));
     ++report.events_checked;
     if (progress && position % 65536 == 0) progress(position, report.head.position);
   }

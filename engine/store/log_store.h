@@ -177,6 +177,11 @@ class LogStore final : public RawLedger {
     proofs::CompactTree tree_;
     size_t next_head_ = 0;  // the first signed head not reached yet
   };
+  struct SignedHeadRecords {
+    std::vector<proofs::TreeHead> heads;
+    std::vector<std::string> problems;
+  };
+  Result<SignedHeadRecords> ReadSignedHeads();
   Status LoadTree();
   void StageLeaf(Txn& txn, proofs::CompactTree& tree, std::string_view event_bytes);
   Result<Hash> StoredSubtree(int level, uint64_t index);  // REQUIRES: as db()
@@ -234,7 +239,8 @@ class LogStore final : public RawLedger {
   rocksdb::ColumnFamilyHandle* streams_ = nullptr;
   rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
   rocksdb::ColumnFamilyHandle* tree_ = nullptr;
-  proofs::CompactTree tree_state_;  // writer thread only: the durable tree's peaks
+  proofs::CompactTree tree_state_;    // writer thread only: the durable tree's peaks
+  uint64_t tree_leaves_rebuilt_ = 0;  // leaves the tree lacked at the last open
 
   std::mutex stats_mu_;
   LedgerStats stats_;

@@ -2,13 +2,16 @@
 // written in each commit's batch by the writer (LogStore::StageCommit); this file loads its
 // peaks at open, builds what a ledger written before the tree lacks, reads proofs, and keeps
 // the signed heads the ledger published.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
+#include "base/hex.h"
 #include "base/keys.h"
 #include "engine/store/errors.h"
 #include "engine/store/keys.h"
 #include "engine/store/log_store.h"
+#include "events/codec.h"
 
 namespace cledger::store {
 namespace {
@@ -53,7 +56,11 @@ proofs::SubtreeSource LogStore::Subtrees() {
 // The leaf of `position`: its stored bytes, or nothing for a position of a recorded gap.
 Result<Hash> LogStore::LeafAt(uint64_t position) {
   Result<std::string> bytes = ReadAt(rocksdb::ReadOptions(), position);
-  if (bytes.ok()) return proofs::LeafHash(*bytes);
+  if (bytes.ok()) {
+    Result<std::string> leaf = events::RedactSecrets(*bytes);
+    if (!leaf.ok()) return leaf.status();
+    return proofs::LeafHash(*leaf);
+  }
   if (bytes.status().code() == Code::kNotFound && InGap(position)) return proofs::LeafHash("");
   return bytes.status();
 }
@@ -81,6 +88,7 @@ Status LogStore::LoadTree() {
   if (!tree.ok()) return tree.status();
   tree_state_ = *tree;
   if (stored == head) return Status::Ok();
+  tree_leaves_rebuilt_ = head - stored;
   while (tree_state_.size() < head) {
     rocksdb::WriteBatch batch;
     const uint64_t until = std::min(head, tree_state_.size() + kBuildBatchLeaves);
@@ -108,9 +116,16 @@ void LogStore::StageLeaf(Txn& txn, proofs::CompactTree& tree, std::string_view e
 LogStore::TreeCheck::TreeCheck(LogStore& store, const rocksdb::ReadOptions& read,
                                VerifyReport& report)
     : store_(store), read_(read), report_(report) {
-  Result<std::vector<proofs::TreeHead>> heads = store.SignedHeads();
-  if (!heads.ok()) return;  // the chain's own read reports the fault
-  for (proofs::TreeHead& head : *heads) report_.signed_heads.push_back({std::move(head), false});
+  report_.tree_leaves_rebuilt = store.tree_leaves_rebuilt_;
+  Result<SignedHeadRecords> records = store.ReadSignedHeads();
+  if (!records.ok()) {
+    report_.tree_problems.push_back("signed heads unreadable: " + records.status().message());
+    return;
+  }
+  report_.tree_problems = std::move(records->problems);
+  for (proofs::TreeHead& head : records->heads) {
+    report_.signed_heads.push_back({std::move(head), false});
+  }
   auto& all = report_.signed_heads;
   for (; next_head_ < all.size() && all[next_head_].head.tree_size == 0; ++next_head_) {
     all[next_head_].root_matches = all[next_head_].head.root == proofs::EmptyRoot();
@@ -118,13 +133,14 @@ LogStore::TreeCheck::TreeCheck(LogStore& store, const rocksdb::ReadOptions& read
 }
 
 void LogStore::TreeCheck::Add(uint64_t position, std::string_view event_bytes) {
-  const Hash leaf = proofs::LeafHash(event_bytes);
-  if (report_.first_leaf_mismatch == 0) {
+  // Every node the leaf completes is compared, not only the leaf: a stored inner node that
+  // lies would let a later head commit to a tree the events do not make.
+  tree_.Append(proofs::LeafHash(event_bytes), [&](int level, uint64_t index, const Hash& h) {
+    if (report_.first_tree_mismatch != 0) return;
     std::string stored;
-    rocksdb::Status s = store_.db_->Get(read_, store_.tree_, TreeKey(0, position - 1), &stored);
-    if (!s.ok() || stored != View(leaf)) report_.first_leaf_mismatch = position;
-  }
-  tree_.Append(leaf);
+    rocksdb::Status s = store_.db_->Get(read_, store_.tree_, TreeKey(level, index), &stored);
+    if (!s.ok() || stored != View(h)) report_.first_tree_mismatch = position;
+  });
   auto& heads = report_.signed_heads;
   while (next_head_ < heads.size() && heads[next_head_].head.tree_size <= tree_.size()) {
     auto& check = heads[next_head_++];
@@ -182,33 +198,66 @@ Status LogStore::RecordSignedHead(const proofs::TreeHead& head) {
 
 // Value: u64 timestamp_us of the head it signs · signature (64); key: size · key id.
 Status LogStore::RecordCosignature(const proofs::TreeHead& head, const proofs::Cosignature& c) {
+  const std::string key = kCosignaturePrefix + base::U64Key(head.tree_size) + c.key_id;
+  const std::string value = base::U64Key(static_cast<uint64_t>(head.timestamp_us)) +
+                            std::string(reinterpret_cast<const char*>(c.signature.data()), 64);
+  {
+    // A cosignature sent again (anyone may copy one from a served head) writes nothing.
+    DbGate::Shared gate(gate_);
+    if (!db_) return Reopening();
+    std::string stored;
+    if (db_->Get(rocksdb::ReadOptions(), meta_, key, &stored).ok() && stored == value) {
+      return Status::Ok();
+    }
+  }
   rocksdb::WriteBatch batch;
-  batch.Put(meta_, kCosignaturePrefix + base::U64Key(head.tree_size) + c.key_id,
-            base::U64Key(static_cast<uint64_t>(head.timestamp_us)) +
-                std::string(reinterpret_cast<const char*>(c.signature.data()), 64));
+  batch.Put(meta_, key, value);
   return WriteSide(batch, /*sync=*/true);
 }
 
 Result<std::vector<proofs::TreeHead>> LogStore::SignedHeads() {
+  Result<SignedHeadRecords> records = ReadSignedHeads();
+  if (!records.ok()) return records.status();
+  return std::move(records->heads);
+}
+
+// Every signed head record, and what is wrong with those that cannot be one: a malformed
+// record, or a size a witness cosigned whose signed head is gone.
+Result<LogStore::SignedHeadRecords> LogStore::ReadSignedHeads() {
   DbGate::Shared gate(gate_);
   if (!db_) return Reopening();
-  std::vector<proofs::TreeHead> heads;
+  SignedHeadRecords records;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
   for (it->Seek(kSignedHeadPrefix); it->Valid() && it->key().starts_with(kSignedHeadPrefix);
        it->Next()) {
     const std::string_view key = it->key().ToStringView().substr(sizeof(kSignedHeadPrefix) - 1);
     const std::string_view value = it->value().ToStringView();
-    if (key.size() != 8 || value.size() != 8 + 32 + 64 + kKeyIdChars) continue;
+    if (key.size() != 8 || value.size() != 8 + 32 + 64 + kKeyIdChars) {
+      records.problems.push_back("a signed head record is malformed (key " + base::Hex(key) + ")");
+      continue;
+    }
     proofs::TreeHead head;
     head.tree_size = base::DecodeU64(key);
     head.timestamp_us = static_cast<int64_t>(base::DecodeU64(value));
     Copy(head.root, value.substr(8));
     Copy(head.signature, value.substr(40));
     head.key_id = std::string(value.substr(104));
-    heads.push_back(std::move(head));
+    records.heads.push_back(std::move(head));
+  }
+  for (it->Seek(kCosignaturePrefix); it->Valid() && it->key().starts_with(kCosignaturePrefix);
+       it->Next()) {
+    const std::string_view key = it->key().ToStringView().substr(sizeof(kCosignaturePrefix) - 1);
+    if (key.size() < 8) continue;
+    const uint64_t size = base::DecodeU64(key);
+    const bool held = std::any_of(records.heads.begin(), records.heads.end(),
+                                  [&](const proofs::TreeHead& h) { return h.tree_size == size; });
+    if (!held) {
+      records.problems.push_back("a witness cosigned a head of size " + std::to_string(size) +
+                                 " that the ledger no longer holds (deleted?)");
+    }
   }
   if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
-  return heads;
+  return records;
 }
 
 Result<std::vector<proofs::Cosignature>> LogStore::Cosignatures(const proofs::TreeHead& head) {

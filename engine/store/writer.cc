@@ -321,7 +321,11 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
   appended.reserve(staged.size());
   for (auto& [event, bytes] : staged) {
     txn.Put(log_, LogKey(event.position), bytes);
-    StageLeaf(txn, state.tree, bytes);
+    if (events::CarriesSecret(event.body)) {
+      StageLeaf(txn, state.tree, events::ReaderBytes(event, bytes));
+    } else {
+      StageLeaf(txn, state.tree, bytes);  // the common case: no copy
+    }
     txn.Put(streams_, StreamEventKey(event.tenant, event.stream, event.stream_version),
             base::U64Key(event.position));
     appended.push_back(std::move(event));

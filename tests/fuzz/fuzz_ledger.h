@@ -28,6 +28,7 @@ struct FuzzLedger {
     options.path = dir + "/data";
     options.sync = false;  // speed: durability is not what these targets test
     options.random = SeededRandom(7);
+    options.signing_key_file = dir + "/signing-key";  // so the proof routes answer
     auto opened = Engine::Open(options);
     if (!opened.ok()) std::abort();
     engine = std::move(opened).value();

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "cledger/json.h"
+#include "cledger/proofs.h"
 
 namespace {
 
@@ -40,5 +41,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(api::ContactIdFromJson(o));
   Check(api::CreateTenantFromJson(o));
   Check(api::IssueTokenFromJson(o));
+  // docs/PROOFS.md: what a witness posts, and what `cledger proof verify` reads.
+  Check(api::TreeHeadFromJson(o));
+  Check(api::CosignatureFromJson(o));
+  auto evidence = api::EvidenceFromJson(o);
+  Check(evidence);
+  if (evidence.ok()) {
+    for (const Evidence::Item& item : evidence->events) {
+      (void)proofs::VerifyInclusion(item.position, evidence->head.tree_size,
+                                    proofs::LeafHash(item.bytes), item.audit_path,
+                                    evidence->head.root);
+    }
+  }
+  if (const boost::json::value* path = o.if_contains("audit_path")) {
+    Check(api::HashesFromJson(*path, "audit_path"));
+  }
   return 0;
 }

@@ -215,8 +215,8 @@ class VectorTest(unittest.TestCase):
 
     def test_edge_sizes(self):
         roots = self.roots
-        # The empty tree is a prefix of every tree, with nothing to prove.
-        self.assertTrue(vp.verify_consistency(0, 5, roots[0], roots[5], []))
+        # docs/PROOFS.md: a consistency proof starts from at least one leaf.
+        self.assertFalse(vp.verify_consistency(0, 5, roots[0], roots[5], []))
         self.assertFalse(vp.verify_consistency(0, 5, roots[0], roots[5], [roots[5]]))
         self.assertFalse(vp.verify_consistency(0, 5, roots[1], roots[5], []))
         # A larger tree is never a prefix of a smaller one, whatever the path.
@@ -376,7 +376,8 @@ class BundleTest(unittest.TestCase):
 
     def test_valid_bundle(self):
         self.assertIn("3 events of acme/contact-k1", vp.check_bundle(make_bundle(), PUBLIC_KEY))
-        self.assertIn("0 events", vp.check_bundle(make_bundle(positions=()), PUBLIC_KEY))
+        with self.assertRaisesRegex(vp.Failed, "no events"):  # proves nothing, as in C++
+            vp.check_bundle(make_bundle(positions=()), PUBLIC_KEY)
 
     def test_changed_event_byte_names_the_position(self):
         bundle = make_bundle()

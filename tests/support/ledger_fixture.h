@@ -27,7 +27,7 @@ inline Hash ReferenceTreeRoot(Ledger& ledger) {
   proofs::CompactTree tree;
   const uint64_t head = ledger.GetHead().position;
   for (uint64_t p = 1; p <= head; ++p) {
-    Result<std::string> bytes = ledger.ReadRaw(p);
+    Result<std::string> bytes = ledger.ReadRedacted(p);  // leaves never hold a secret
     REQUIRE((bytes.ok() || bytes.status().code() == Code::kNotFound));
     tree.Append(proofs::LeafHash(bytes.ok() ? *bytes : std::string()));
   }

@@ -195,6 +195,7 @@ TEST_CASE("VerifyFailsOnATamperedProjectionValueAndNamesProjectionAndKey") {
   CHECK(status == 1);
   CHECK(Has(out, "chain ok"));  // the log itself is intact
   CHECK(Has(out, "projection contacts differs at key " + Printable(key)));
+  CHECK(Has(out, "not proven intact"));  // no head was ever signed: nothing proves the log
   const json::object report = RunJson("verify --json --data " + f.data, &status);
   CHECK(status == 1);
   REQUIRE(report.at("projections").as_array().size() == 1);
@@ -202,6 +203,12 @@ TEST_CASE("VerifyFailsOnATamperedProjectionValueAndNamesProjectionAndKey") {
   CHECK(mismatch.at("projection").as_string() == "contacts");
   CHECK(mismatch.at("key").as_string() == Printable(key));
 
+  // Once a head signed with the trusted key holds the log, the rebuild is the repair.
+  f.Reopen();
+  REQUIRE(f.engine->SignedHead().ok());
+  f.engine.reset();
+  CHECK(Has(RunBoth("verify --data " + f.data, &status),
+            "the log is intact; repair: cledger projections rebuild contacts"));
   // The repair the message suggests works.
   CHECK(Run("projections rebuild contacts --data " + f.data, &status) != "");
   CHECK(status == 0);
@@ -265,13 +272,45 @@ TEST_CASE("ALogRewrittenAndReHashedWithLdbFailsVerifyAtTheRewrittenPositionAndNo
   CHECK_FALSE(Has(out, "repair: cledger projections rebuild"));
   const json::object report = RunJson("verify --json --data " + f.data, &status);
   CHECK(report.at("log_suspect").as_bool());
-  CHECK(report.at("first_leaf_mismatch").to_number<uint64_t>() == position);
+  CHECK(report.at("first_tree_mismatch").to_number<uint64_t>() == position);
 
-  // Without the key, verify says the heads went unchecked rather than that all is well.
-  const std::string unkeyed =
-      RunBoth("verify --data " + f.data + " --signing-key-file " + f.dir.Sub("nokey"), &status);
+  // Without the key the roots still tell; verify says the signatures went unchecked.
+  std::filesystem::rename(f.data + ".signing-key", f.dir.Sub("elsewhere"));
+  const std::string unkeyed = RunBoth("verify --data " + f.data, &status);
+  CAPTURE(unkeyed);
   CHECK(status == 1);
-  CHECK(Has(unkeyed, "signed heads NOT checked"));
+  CHECK(Has(unkeyed, "REWRITTEN: signed head of size"));
+  CHECK(Has(unkeyed, "signatures of the signed heads NOT checked"));
+  // A key named but unusable is an error, never a silent skip.
+  RunBoth("verify --data " + f.data + " --signing-key-file " + f.dir.Sub("nokey"), &status);
+  CHECK(status == 1);
+  RunBoth("verify --data " + f.data + " --public-key nothex", &status);
+  CHECK(status == 2);
+}
+
+// What someone with write access may do to the tree and the heads instead of the events: an
+// inner node of the tree that lies, a signed head made unreadable. Verify names each, and
+// offers no rebuild.
+TEST_CASE("VerifyNamesATamperedTreeNodeAndADamagedSignedHeadAndOffersNoRebuild") {
+  Populated f;
+  f.Reopen();
+  REQUIRE(f.engine->SignedHead().ok());
+  f.engine.reset();
+  REQUIRE(f.head.position >= 8);
+  {
+    RawDb raw(f.data);
+    REQUIRE(raw.db->Put({}, raw.Family(store::kCfTree), store::TreeKey(3, 0), std::string(32, 'x'))
+                .ok());
+    REQUIRE(raw.db->Put({}, raw.Family(store::kCfMeta), "sth/" + base::U64Key(3), "short").ok());
+    REQUIRE(raw.db->Put({}, raw.Family("p.contacts.1"), "junk", "tampered").ok());
+  }
+  int status = -1;
+  const std::string out = RunBoth("verify --data " + f.data, &status);
+  CAPTURE(out);
+  CHECK(status == 1);
+  CHECK(Has(out, "REWRITTEN: the event at position 8 no longer matches the Merkle tree"));
+  CHECK(Has(out, "REWRITTEN: a signed head record is malformed"));
+  CHECK(Has(out, "do NOT rebuild"));
 }
 
 // A changed byte of an event before the digest's position is a broken chain: the digest no
@@ -291,7 +330,7 @@ TEST_CASE("ADigestDoesNotHoldWhenAnyEventBeforeItsPositionChanged") {
   }
   const std::string out = Run("verify --against " + kept + " --data " + f.data, &status);
   CHECK(status == 1);
-  CHECK_FALSE(Has(out, "holds"));
+  CHECK_FALSE(Has(out, "digest " + kept + " holds"));
   CHECK(Has(out, "the chain is broken at position " + std::to_string(position)));
 }
 

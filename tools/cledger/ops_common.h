@@ -31,6 +31,7 @@ struct OpsArgs {
   std::string backup_dir;
   std::string restore_to;
   std::string signing_key_file;  // verify: the key whose signed heads the log is held to
+  std::string public_key;        // verify: or only its public half, hex
   bool remote() const { return !server.empty(); }
 };
 

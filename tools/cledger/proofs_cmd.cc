@@ -28,6 +28,7 @@ struct ProofArgs {
   std::string old_head;
   std::string bundle;
   std::string data_dir;
+  bool trust_bundle_key = false;
 };
 
 Result<json::object> ReadJsonFile(const std::string& path) {
@@ -64,7 +65,7 @@ Result<proofs::PublicKey> TrustedKey(const ProofArgs& a) {
   }
   if (!a.signing_key_file.empty()) {
     auto key = proofs::SigningKey::Load(a.signing_key_file);
-    if (!key.ok()) return key.status();
+    if (!key.ok()) return Status::InvalidArgument("invalid_key", key.status().message());
     return key->public_key();
   }
   return Status::InvalidArgument("invalid_key",
@@ -133,11 +134,11 @@ Status VerifyConsistencyFile(const ProofArgs& a, const proofs::PublicKey& key,
   return Status::Ok();
 }
 
-// The event names the bundle's tenant and the subject's stream.
-bool BelongsTo(const Evidence& bundle, const std::string& bytes) {
-  auto event = events::DecodeEvent(bytes);
+// The event names the bundle's tenant, the subject's stream and its own position.
+bool BelongsTo(const Evidence& bundle, const Evidence::Item& item) {
+  auto event = events::DecodeEvent(item.bytes);
   return event.ok() && event->tenant == bundle.tenant &&
-         event->stream == bundle.subject + "-" + bundle.id;
+         event->stream == bundle.subject + "-" + bundle.id && event->position == item.position;
 }
 
 Status VerifyBundleFile(const ProofArgs& a, Checks& checks) {
@@ -146,19 +147,23 @@ Status VerifyBundleFile(const ProofArgs& a, Checks& checks) {
   auto bundle = api::EvidenceFromJson(*o);
   if (!bundle.ok()) return bundle.status();
   proofs::PublicKey key = bundle->public_key;
-  if (auto trusted = TrustedKey(a); trusted.ok()) {
-    checks.Check(*trusted == key, "the bundle's public key is the one you trust");
+  if (a.trust_bundle_key) {
+    std::cout << "note     --trust-bundle-key: the bundle's own key " << proofs::KeyId(key)
+              << " is taken on trust; this shows only that the bundle is self-consistent\n";
   } else {
-    std::cout << "note     no --public-key given: the bundle's own key " << proofs::KeyId(key)
-              << " is taken on trust\n";
+    auto trusted = TrustedKey(a);
+    if (!trusted.ok()) return trusted.status();
+    checks.Check(*trusted == key, "the bundle's public key is the one you trust");
   }
+  checks.Check(bundle->subject == "contact" || bundle->subject == "customer",
+               "the bundle's subject is a contact or a customer");
   checks.Check(proofs::VerifyTreeHead(bundle->head, key),
                "the " + HeadName(bundle->head) + " is signed by key " + proofs::KeyId(key));
   checks.Check(!bundle->events.empty(), "the bundle holds events");
   for (const Evidence::Item& item : bundle->events) {
     const std::string at = "position " + std::to_string(item.position);
-    checks.Check(BelongsTo(*bundle, item.bytes), "the event at " + at + " is " + bundle->tenant +
-                                                     "'s " + bundle->subject + " " + bundle->id);
+    checks.Check(BelongsTo(*bundle, item), "the event at " + at + " is " + bundle->tenant + "'s " +
+                                               bundle->subject + " " + bundle->id);
     checks.Check(
         item.position > 0 && proofs::VerifyInclusion(item.position - 1, bundle->head.tree_size,
                                                      proofs::LeafHash(item.bytes), item.audit_path,
@@ -176,7 +181,11 @@ int Verify(const ProofArgs& a) {
   } else {
     if (a.head.empty()) return ops::Complain("name a --head (or a --bundle) to verify", kExitUsage);
     auto key = TrustedKey(a);
-    if (!key.ok()) return ops::Complain(key.status().message(), kExitUsage);
+    if (!key.ok()) {
+      return key.status().reason() == "invalid_key"
+                 ? ops::Complain(key.status().message(), kExitUsage)
+                 : ops::FailStatus(key.status());
+    }
     auto head = ReadHead(a.head);
     if (!head.ok()) return ops::FailStatus(head.status());
     checks.Check(proofs::VerifyTreeHead(*head, *key),
@@ -184,8 +193,10 @@ int Verify(const ProofArgs& a) {
     if (!a.inclusion.empty()) s = VerifyInclusionFile(a, *head, checks);
     if (s.ok() && !a.consistency.empty()) s = VerifyConsistencyFile(a, *key, *head, checks);
   }
-  if (!s.ok())
-    return s.reason() == "required" ? ops::Complain(s.message(), kExitUsage) : ops::FailStatus(s);
+  if (!s.ok()) {
+    const bool usage = s.reason() == "required" || s.reason() == "invalid_key";
+    return usage ? ops::Complain(s.message(), kExitUsage) : ops::FailStatus(s);
+  }
   std::cout << (checks.all() ? "verified\n" : "NOT VERIFIED\n");
   return checks.all() ? kExitOk : kExitFailed;
 }
@@ -228,6 +239,8 @@ void AddProofs(CLI::App& app, Runner& run) {
       ->type_name("FILE");
   verify->add_option("--bundle", a->bundle, "An evidence bundle (GET /v1/contacts/{id}/evidence)")
       ->type_name("FILE");
+  verify->add_flag("--trust-bundle-key", a->trust_bundle_key,
+                   "Take a bundle's own public key on trust (shows only self-consistency)");
   verify->footer(
       ops::Footer("  cledger proof verify --bundle k1.json --public-key $(cat ledger.pub)\n"
                   "  cledger proof verify --head head.json --public-key HEX --inclusion p.json "

@@ -50,15 +50,20 @@ struct VerifyResult {
   std::optional<Digest> against;
   std::string against_problem;  // empty: the ledger extends the digest
   // The log held to the heads the ledger signed (docs/PROOFS.md).
-  uint64_t first_leaf_mismatch = 0;  // the first event that no longer hashes to its stored leaf
-  uint64_t signed_heads_checked = 0;
-  std::vector<std::string> signed_head_problems;
-  std::string key_note;  // why signed heads were not checked, when they were not
+  uint64_t first_tree_mismatch = 0;  // the first event the stored tree no longer agrees with
+  uint64_t tree_leaves_rebuilt = 0;
+  uint64_t signed_heads_checked = 0;              // whose root was compared with the log's
+  uint64_t signatures_checked = 0;                // of those, whose signature was checked too
+  std::vector<std::string> signed_head_problems;  // damaged, deleted, forged or no longer held
+  std::string key_note;  // why signatures were not checked, when they were not
   // A log that fails its own chain or the heads it signed must not be "repaired" by folding
   // it into the projections again: that would launder the rewrite.
   bool log_suspect() const {
-    return !chain_ok || first_leaf_mismatch != 0 || !signed_head_problems.empty();
+    return !chain_ok || first_tree_mismatch != 0 || !signed_head_problems.empty();
   }
+  // Intact as far as anyone can prove: at least one head signed with the trusted key still
+  // matches, and nothing else is suspect. Only then is a projection rebuild the repair.
+  bool log_proven() const { return !log_suspect() && signatures_checked > 0; }
   bool ok() const { return !log_suspect() && projections.empty() && against_problem.empty(); }
 };
 
@@ -66,18 +71,22 @@ struct VerifyResult {
 // root the log no longer has proves the log was rewritten after it was published.
 void CheckSignedHeads(const VerifyReport& chain, const std::optional<proofs::PublicKey>& key,
                       VerifyResult& r) {
-  r.first_leaf_mismatch = chain.first_leaf_mismatch;
-  if (!key) return;
+  r.first_tree_mismatch = chain.first_tree_mismatch;
+  r.tree_leaves_rebuilt = chain.tree_leaves_rebuilt;
+  r.signed_head_problems = chain.tree_problems;
   for (const VerifyReport::SignedHeadCheck& check : chain.signed_heads) {
     ++r.signed_heads_checked;
     const std::string name = "signed head of size " + std::to_string(check.head.tree_size) + " (" +
                              base::Rfc3339Micros(check.head.timestamp_us) + ")";
-    if (!proofs::VerifyTreeHead(check.head, *key)) {
+    // A root the log no longer has is evidence with or without the key.
+    if (!check.root_matches) {
+      r.signed_head_problems.push_back(name + ": the log no longer has its root");
+    } else if (key && !proofs::VerifyTreeHead(check.head, *key)) {
       r.signed_head_problems.push_back(name +
                                        ": its signature does not verify (a forged or "
                                        "damaged head, or another key)");
-    } else if (!check.root_matches) {
-      r.signed_head_problems.push_back(name + ": the log no longer has its root");
+    } else if (key) {
+      ++r.signatures_checked;
     }
   }
 }
@@ -186,18 +195,26 @@ Status CheckAgainstRemote(const OpsArgs& a, VerifyResult& r) {
 }
 
 void PrintTreeText(const VerifyResult& r) {
-  if (r.first_leaf_mismatch != 0) {
-    std::cout << "REWRITTEN: the event at position " << r.first_leaf_mismatch
-              << " no longer hashes to the Merkle leaf stored when it was written\n";
+  if (r.first_tree_mismatch != 0) {
+    std::cout << "REWRITTEN: the event at position " << r.first_tree_mismatch
+              << " no longer matches the Merkle tree stored when it was written\n";
   }
   for (const std::string& problem : r.signed_head_problems) {
     std::cout << "REWRITTEN: " << problem << "\n";
   }
-  if (!r.key_note.empty()) {
-    std::cout << r.key_note << "\n";
+  if (r.tree_leaves_rebuilt > 0) {
+    std::cout << "note: the Merkle tree lacked " << r.tree_leaves_rebuilt
+              << " leaves when the ledger was opened and they were rebuilt from the log; they "
+                 "vouch for nothing (expected once for a ledger written before the tree)\n";
+  }
+  if (!r.key_note.empty()) std::cout << r.key_note << "\n";
+  if (r.signed_heads_checked == 0) {
+    std::cout << "no signed heads recorded: nothing proves the log is the one published "
+                 "(ask a witness for the heads it holds)\n";
   } else if (r.signed_head_problems.empty()) {
     std::cout << "signed heads ok: the log still has the root of each of the "
-              << r.signed_heads_checked << " heads the ledger signed\n";
+              << r.signed_heads_checked << " heads the ledger signed (" << r.signatures_checked
+              << " signatures checked)\n";
   }
 }
 
@@ -225,6 +242,11 @@ void PrintVerifyText(const VerifyResult& r) {
       std::cout << ": the log is suspect, not the projection; do NOT rebuild (that would fold "
                    "a rewritten log into the views). Restore from a backup, and compare with "
                    "a witness\n";
+    } else if (!r.log_proven()) {
+      std::cout << ": the log is not proven intact (no head signed with a trusted key holds "
+                   "it); check it against a witness or a backup before you rebuild "
+                   "(cledger projections rebuild "
+                << m.projection << ")\n";
     } else {
       std::cout << " (the log is intact; repair: cledger projections rebuild " << m.projection
                 << ")\n";
@@ -254,7 +276,9 @@ json::object VerifyJson(const VerifyResult& r) {
                    {"hash", r.head.hash},
                    {"projections", std::move(projections)},
                    {"log_suspect", r.log_suspect()},
-                   {"first_leaf_mismatch", r.first_leaf_mismatch},
+                   {"first_tree_mismatch", r.first_tree_mismatch},
+                   {"log_proven", r.log_proven()},
+                   {"tree_leaves_rebuilt", r.tree_leaves_rebuilt},
                    {"signed_heads_checked", r.signed_heads_checked}};
   json::array problems;
   for (const std::string& p : r.signed_head_problems) problems.push_back(json::string(p));
@@ -305,13 +329,19 @@ int Verify(const OpsArgs& a) {
   }
   std::optional<proofs::PublicKey> key;
   std::string key_note;
-  if (engine) {
+  if (engine && !a.public_key.empty()) {
+    key = proofs::PublicKeyFromHex(a.public_key);
+    if (!key) return Complain("--public-key is the ledger's public key, 64 hex digits", kExitUsage);
+  } else if (engine) {
     const std::string file =
         a.signing_key_file.empty() ? DefaultSigningKeyFile(a.data_dir) : a.signing_key_file;
     if (auto loaded = proofs::SigningKey::Load(file); loaded.ok()) {
       key = loaded->public_key();
+    } else if (!a.signing_key_file.empty()) {
+      return FailStatus(loaded.status());
     } else {
-      key_note = "signed heads NOT checked: no signing key at " + file + " (--signing-key-file)";
+      key_note = "signatures of the signed heads NOT checked: no signing key at " + file +
+                 " (--public-key or --signing-key-file)";
     }
   }
   auto result = engine ? VerifyOffline(*engine, key) : VerifyRemote(a);
@@ -350,6 +380,11 @@ void AddVerify(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
                    "The ledger's signing key: the log is held to every head signed with it "
                    "(default: <data>.signing-key)")
       ->type_name("FILE");
+  verify
+      ->add_option("--public-key", args->public_key,
+                   "The ledger's public key you trust (hex), instead of its signing key file: "
+                   "what an auditor holds")
+      ->type_name("HEX");
   verify->footer(Footer(
       "  cledger verify --data ./data\n"
       "  cledger verify --digest --data ./data > digest.txt\n"

@@ -24,6 +24,7 @@
 #include "base/time.h"
 #include "cledger/json.h"
 #include "cledger/proofs.h"
+#include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/remote.h"
 
@@ -32,6 +33,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+using audit_tools::Printable;
 
 constexpr int kExitAlarm = 3;
 constexpr char kKeyFile[] = "witness.key";
@@ -84,7 +86,7 @@ int64_t NowMicros() {
 
 std::string Describe(const proofs::TreeHead& h) {
   return "size " + std::to_string(h.tree_size) + ", root " + base::Hex(h.root) + ", signed " +
-         base::Rfc3339Micros(h.timestamp_us) + " by key " + h.key_id;
+         base::Rfc3339Micros(h.timestamp_us) + " by key " + Printable(h.key_id);
 }
 
 // The server's URL without any user:password in it, for messages and the alarm file.
@@ -344,8 +346,9 @@ std::string Cosign(const WitnessArgs& a, const State& state, const proofs::TreeH
   auto reply = Remote(a.server, a.token, "POST", "/v1/ledger/cosignatures", json::serialize(body));
   if (reply.ok()) return "cosigned";
   const Status& s = reply.status();
-  std::cerr << "cledger witness: warning: the cosignature was not taken: " << s.message() << " ["
-            << s.reason() << "]";
+  // The server wrote that message: never let it drive the terminal.
+  std::cerr << "cledger witness: warning: the cosignature was not taken: " << Printable(s.message())
+            << " [" << Printable(s.reason()) << "]";
   if (s.reason() == "unknown_witness") {
     std::cerr << "; the server accepts it once started with --witness-key "
               << base::Hex(state.key.public_key());

@@ -79,7 +79,7 @@ def verify_consistency(first, second, first_hash, second_hash, path):
     if first == second:
         return not path and first_hash == second_hash
     if first == 0:
-        return not path and first_hash == hashlib.sha256(b"").digest()
+        return False  # docs/PROOFS.md: a consistency proof starts from a tree of at least one leaf
     if not path:
         return False
     if first & (first - 1) == 0:
@@ -252,6 +252,14 @@ def uint_field(obj, key, where):
     return value
 
 
+def int64_field(obj, key, where):
+    """A time in microseconds: it must fit the signed 64 bits the ledger signs it as."""
+    value = uint_field(obj, key, where)
+    if value >= 1 << 63:
+        raise Unusable(f"{where}: field '{key}' is past the largest signed 64-bit number")
+    return value
+
+
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
@@ -291,7 +299,7 @@ def parse_head(head, where):
     return (
         uint_field(head, "tree_size", where),
         hex_field(head, "root_hash", where, 32),
-        uint_field(head, "timestamp_us", where),
+        int64_field(head, "timestamp_us", where),
         hex_field(head, "key_id", where, 8).hex(),
         hex_field(head, "signature", where, 64),
     )
@@ -403,6 +411,8 @@ def check_bundle(bundle, trusted_key=None):
     public_key = hex_field(bundle, "public_key", "bundle", 32)
     events = field(bundle, "events", "bundle", list)
     parsed = [parse_bundle_event(e, f"bundle: events[{i}]") for i, e in enumerate(events)]
+    if not parsed:
+        raise Failed("bundle: it holds no events, so it proves nothing")
     if trusted_key is not None and trusted_key != public_key:
         raise Failed("bundle: its public_key is not the trusted key given with --public-key")
     size, root = check_head(field(bundle, "head", "bundle", dict), public_key, "bundle: head")

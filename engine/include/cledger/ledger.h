@@ -59,8 +59,15 @@ struct VerifyReport {
   Head head;
   uint64_t lost_positions = 0;  // in recorded gaps: an accepted loss of the WAL's end
   // The Merkle tree recomputed from the events as they are now (docs/PROOFS.md): the first
-  // position whose leaf differs from the one the tree stored when it was written (0: none).
-  uint64_t first_leaf_mismatch = 0;
+  // position whose leaf, or a subtree its leaf completes, differs from what the tree stored
+  // when it was written (0: none).
+  uint64_t first_tree_mismatch = 0;
+  // Leaves the tree lacked when the ledger was opened and that were rebuilt from the log then
+  // (a ledger written before the tree, or a tree someone deleted): they vouch for nothing.
+  uint64_t tree_leaves_rebuilt = 0;
+  // Signed-head records that cannot be read, and sizes a witness cosigned whose signed head
+  // the ledger no longer holds: evidence that heads were damaged or deleted.
+  std::vector<std::string> tree_problems;
   // Each head the ledger signed and published, and whether the log as it is now still has
   // that head's root at its size. The caller checks the signatures, with a key it trusts.
   struct SignedHeadCheck {

@@ -50,7 +50,7 @@ TEST_CASE("TheTreesRootIsTheRootOfTheEventsBytesAfterConcurrentCommitsAndRestart
                                   *consistency));
   auto inclusion = f.ledger->InclusionProof(77, head + 3);
   REQUIRE(inclusion.ok());
-  CHECK(proofs::VerifyInclusion(76, head + 3, proofs::LeafHash(*f.ledger->ReadRaw(77)), *inclusion,
+  CHECK(proofs::VerifyInclusion(76, head + 3, proofs::LeafHash(*f.ledger->ReadRedacted(77)), *inclusion,
                                 *f.ledger->TreeRoot(head + 3)));
   CHECK(f.ledger->TreeRoot(head + 4).status().reason() == "past_the_head");
   CHECK(f.ledger->InclusionProof(0, head).status().code() == Code::kNotFound);
@@ -81,7 +81,7 @@ TEST_CASE("ALedgerWrittenBeforeTheTreeGetsItBuiltOnceAtOpen") {
   CHECK(*f.ledger->TreeRoot(1005) == testing::ReferenceTreeRoot(*f.ledger));
   const VerifyReport report = f.ledger->VerifyChain();
   CHECK(report.ok);
-  CHECK(report.first_leaf_mismatch == 0);
+  CHECK(report.first_tree_mismatch == 0);
 }
 
 }  // namespace
