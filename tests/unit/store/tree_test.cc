@@ -50,8 +50,8 @@ TEST_CASE("TheTreesRootIsTheRootOfTheEventsBytesAfterConcurrentCommitsAndRestart
                                   *consistency));
   auto inclusion = f.ledger->InclusionProof(77, head + 3);
   REQUIRE(inclusion.ok());
-  CHECK(proofs::VerifyInclusion(76, head + 3, proofs::LeafHash(*f.ledger->ReadRedacted(77)), *inclusion,
-                                *f.ledger->TreeRoot(head + 3)));
+  CHECK(proofs::VerifyInclusion(76, head + 3, proofs::LeafHash(*f.ledger->ReadRedacted(77)),
+                                *inclusion, *f.ledger->TreeRoot(head + 3)));
   CHECK(f.ledger->TreeRoot(head + 4).status().reason() == "past_the_head");
   CHECK(f.ledger->InclusionProof(0, head).status().code() == Code::kNotFound);
 }
