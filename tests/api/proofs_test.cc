@@ -157,13 +157,13 @@ TEST_CASE("AnEvidenceBundleIsCheckedByTheIndependentPythonVerifierWithATenantTok
   const std::string python = "python3 " + std::string(CLEDGER_SOURCE_DIR) +
                              "/tools/verify/verify_proof.py bundle " + file + " --public-key " +
                              base::Hex(LedgerKey(f));
-  auto [verified, out] = Run(python);
-  CAPTURE(out);
-  CHECK(verified == 0);
-  auto [cpp, cpp_out] = Run(std::string(CLEDGER_BINARY) + " proof verify --bundle " + file +
-                            " --public-key " + base::Hex(LedgerKey(f)));
-  CAPTURE(cpp_out);
-  CHECK(cpp == 0);
+  const auto python_run = Run(python);  // (status, output)
+  CAPTURE(python_run.second);
+  CHECK(python_run.first == 0);
+  const auto cpp_run = Run(std::string(CLEDGER_BINARY) + " proof verify --bundle " + file +
+                           " --public-key " + base::Hex(LedgerKey(f)));
+  CAPTURE(cpp_run.second);
+  CHECK(cpp_run.first == 0);
   // A key that is named but unusable never falls back to the bundle's own.
   CHECK(Run(std::string(CLEDGER_BINARY) + " proof verify --bundle " + file + " --public-key nothex")
             .first == 2);
