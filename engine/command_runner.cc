@@ -71,8 +71,8 @@ struct CommitViews {
 }  // namespace
 
 CommandRunner::CommandRunner(store::LogStore& store, ProjectionHost& host,
-                             std::shared_ptr<Random> random)
-    : store_(store), host_(host), random_(std::move(random)), hashes_(kHashesMax) {}
+                             std::shared_ptr<Random> random, const domain::CredentialKeys& keys)
+    : store_(store), host_(host), random_(std::move(random)), keys_(keys), hashes_(kHashesMax) {}
 
 std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& context,
                                                           Command command) {
@@ -182,8 +182,10 @@ Status CommandRunner::CheckSamePassword(const store::LogStore::Recorded& recorde
   for (const Event& e : *events) {
     const auto* reset = std::get_if<ContactPasswordReset>(&e.body);
     if (reset == nullptr) continue;
+    auto hash = keys_.OpenPasswordHash(reset->password_hash);
+    if (!hash.ok()) return hash.status();
     if (!hashes_.try_acquire_for(kHashWaitMax)) return PasswordsBusy();
-    const bool same = domain::VerifyPassword(reset->password_hash, given);
+    const bool same = domain::VerifyPassword(*hash, given);
     hashes_.release();
     return same ? Status::Ok() : store::IdempotencyKeyReused();
   }
@@ -203,11 +205,23 @@ Status CommandRunner::Prepare(const Command& command, domain::Prepared& prepared
   }
   if (std::holds_alternative<IssueToken>(command)) {
     outcome.token = "clt_" + RandomHex(*random_, 24);
-    prepared.token_hash = outcome.token_hash = events::Sha256Hex(outcome.token);
+    prepared.token_hash = outcome.token_hash = keys_.TokenDigest(outcome.token);
   }
   if (const auto* c = std::get_if<RevokeToken>(&command)) {
-    prepared.token_hash = c->token.empty() ? c->token_hash : events::Sha256Hex(c->token);
+    if (!c->token.empty()) return RecordedTokenDigest(c->token, prepared.token_hash);
+    prepared.token_hash = c->token_hash;
   }
+  return Status::Ok();
+}
+
+// The digest a token was recorded under: keyed, or its SHA-256 when it was issued before
+// digests were keyed (FORMAT.md, "Secrets").
+Status CommandRunner::RecordedTokenDigest(const std::string& token, std::string& digest) {
+  digest = keys_.TokenDigest(token);
+  Snapshot snap(store_, host_, /*consistent=*/false);
+  auto keyed = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), digest);
+  if (!keyed.ok()) return keyed.status();
+  if (!*keyed) digest = events::Sha256Hex(token);
   return Status::Ok();
 }
 
@@ -227,7 +241,7 @@ Status CommandRunner::PreparePassword(const PasswordChoice& choice, domain::Prep
   auto hash = domain::HashPassword(password);
   hashes_.release();
   if (!hash.ok()) return hash.status();
-  prepared.password_hash = std::move(hash).value();
+  prepared.password_hash = keys_.SealPasswordHash(*hash);
   prepared.password_generated = choice.generate;
   return Status::Ok();
 }

@@ -12,6 +12,7 @@
 
 #include "cledger/commands.h"
 #include "cledger/world.h"
+#include "engine/domain/credentials.h"
 #include "engine/domain/rules.h"
 #include "engine/projection_host.h"
 #include "engine/store/log_store.h"
@@ -20,7 +21,8 @@ namespace cledger {
 
 class CommandRunner {
  public:
-  CommandRunner(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random);
+  CommandRunner(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random,
+                const domain::CredentialKeys& keys);
 
   // As Engine::ExecuteAsync. REQUIRES: the future is consumed before this runner goes.
   std::future<Result<CommandOutcome>> Submit(const CommandContext& context, Command command);
@@ -31,6 +33,7 @@ class CommandRunner {
                        const std::string& fingerprint);
   Status CheckSamePassword(const store::LogStore::Recorded& recorded, const std::string& given);
   Status Prepare(const Command& command, domain::Prepared& prepared, CommandOutcome& outcome);
+  Status RecordedTokenDigest(const std::string& token, std::string& digest);
   Status PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
                          CommandOutcome& outcome);
   Result<CommandOutcome> Finish(Result<CommitResult> committed, CommandOutcome outcome,
@@ -39,6 +42,7 @@ class CommandRunner {
   store::LogStore& store_;
   ProjectionHost& host_;
   std::shared_ptr<Random> random_;
+  domain::CredentialKeys keys_;
   std::counting_semaphore<> hashes_;  // argon2id hashes running now, at most one per core
 };
 

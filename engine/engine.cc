@@ -5,8 +5,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "engine/command_runner.h"
+#include "engine/domain/credentials.h"
 #include "engine/engine_internal.h"
 #include "engine/history.h"
 #include "engine/maintenance.h"
@@ -21,6 +23,14 @@ namespace {
 std::function<void(const Status&)> StorageFaultReporter(const LedgerOptions& options) {
   if (options.on_storage_fault) return options.on_storage_fault;
   return [](const Status& s) { std::fprintf(stderr, "cledger: %s\n", s.ToString().c_str()); };
+}
+
+// LedgerOptions::master_key_file, or `<data>.master-key` beside the data directory.
+std::string MasterKeyFile(const LedgerOptions& options) {
+  if (!options.master_key_file.empty()) return options.master_key_file;
+  std::filesystem::path dir(options.path);
+  if (!dir.has_filename()) dir = dir.parent_path();  // "./data/" → "./data"
+  return dir.string() + ".master-key";
 }
 
 class EngineImpl final : public Engine {
@@ -57,7 +67,9 @@ class EngineImpl final : public Engine {
     store_ = std::move(opened).value();
     host_ = std::make_unique<ProjectionHost>(*store_, StorageFaultReporter(options_));
     if (Status s = host_->Attach(); !s.ok()) return s;
-    parts_ = std::make_unique<Parts>(*store_, *host_, options_.random);
+    auto keys = domain::CredentialKeys::LoadOrCreate(MasterKeyFile(options_));
+    if (!keys.ok()) return keys.status();
+    parts_ = std::make_unique<Parts>(*store_, *host_, options_.random, *keys);
     return StartTransparency();
   }
 
@@ -159,8 +171,11 @@ class EngineImpl final : public Engine {
 
   // What the engine is made of above the store and the projections.
   struct Parts {
-    Parts(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random)
-        : commands(store, host, std::move(random)), queries(store, host), history(store, host) {}
+    Parts(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random,
+          const domain::CredentialKeys& keys)
+        : commands(store, host, std::move(random), keys),
+          queries(store, host, keys),
+          history(store, host) {}
     CommandRunner commands;
     Queries queries;
     History history;

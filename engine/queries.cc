@@ -13,9 +13,15 @@ namespace pj = projections;
 
 }  // namespace
 
+// A token is recorded under its keyed digest; one issued before digests were keyed, under its
+// SHA-256 (FORMAT.md, "Secrets").
 Result<Principal> Queries::Authenticate(const std::string& token) {
   Snapshot snap(store_, host_, /*consistent=*/false);
-  auto principal = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), events::Sha256Hex(token));
+  pj::Kv& tokens = snap.Kv(pj::kTenants);
+  auto principal = pj::GetTokenPrincipal(tokens, keys_.TokenDigest(token));
+  if (principal.ok() && !*principal) {
+    principal = pj::GetTokenPrincipal(tokens, events::Sha256Hex(token));
+  }
   if (!principal.ok()) return principal.status();
   if (!*principal) {
     return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cledger/engine.h"
+#include "engine/domain/credentials.h"
 #include "engine/domain/recipients.h"
 #include "engine/projection_host.h"
 #include "engine/snapshot.h"
@@ -19,8 +20,8 @@ namespace cledger {
 
 class Queries {
  public:
-  Queries(store::LogStore& store, ProjectionHost& host)
-      : store_(store), host_(host), travel_(store, host) {}
+  Queries(store::LogStore& store, ProjectionHost& host, const domain::CredentialKeys& keys)
+      : store_(store), host_(host), keys_(keys), travel_(store, host) {}
 
   // Each as the Engine method of the same name.
   Result<Principal> Authenticate(const std::string& token);
@@ -39,6 +40,7 @@ class Queries {
 
   store::LogStore& store_;
   ProjectionHost& host_;
+  domain::CredentialKeys keys_;
   TimeTravel travel_;
 };
 

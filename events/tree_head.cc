@@ -1,13 +1,10 @@
 // Signed tree heads (docs/PROOFS.md): the signed text, key ids, and the Ed25519 key file.
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <algorithm>
 
 #include "base/hex.h"
+#include "base/key_file.h"
 #include "cledger/proofs.h"
 #include "events/hash.h"
 
@@ -34,34 +31,6 @@ std::optional<std::array<uint8_t, N>> FixedFromHex(std::string_view hex) {
 
 Status KeyFileError(const std::string& path, const std::string& what) {
   return Status::IoError("signing_key", "signing key " + path + ": " + what);
-}
-
-// Reads exactly the 64 bytes of a key file; anything else is refused, so a truncated or
-// foreign file is never taken for a key.
-Result<std::array<uint8_t, 64>> ReadKeyFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return KeyFileError(path, std::strerror(errno));
-  std::array<uint8_t, 65> buffer{};
-  const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-  ::close(fd);
-  if (n != 64) return KeyFileError(path, "not a signing key (expected 64 bytes)");
-  std::array<uint8_t, 64> secret{};
-  std::memcpy(secret.data(), buffer.data(), secret.size());
-  sodium_memzero(buffer.data(), buffer.size());
-  return secret;
-}
-
-// Creates the key file with mode 0600 from the start (O_EXCL: never over another file).
-Status WriteKeyFile(const std::string& path, const std::array<uint8_t, 64>& secret) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return KeyFileError(path, std::strerror(errno));
-  const bool ok = ::write(fd, secret.data(), secret.size()) == 64 && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(path.c_str());
-    return KeyFileError(path, "could not be written");
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -95,10 +64,11 @@ std::optional<Signature> SignatureFromHex(std::string_view hex) { return FixedFr
 
 Result<SigningKey> SigningKey::Load(const std::string& path) {
   if (!SodiumReady()) return KeyFileError(path, "libsodium could not be initialised");
-  Result<std::array<uint8_t, 64>> secret = ReadKeyFile(path);
-  if (!secret.ok()) return secret.status();
+  std::string why;
+  std::optional<std::vector<uint8_t>> secret = base::ReadKeyFile(path, 64, why);
+  if (!secret) return KeyFileError(path, why);
   SigningKey key;
-  key.secret_ = *secret;
+  std::copy(secret->begin(), secret->end(), key.secret_.begin());
   sodium_memzero(secret->data(), secret->size());
   // The public half is the secret key's second half; derive it to reject a damaged file.
   std::array<uint8_t, 32> seed{};
@@ -114,11 +84,12 @@ Result<SigningKey> SigningKey::Load(const std::string& path) {
 
 Result<SigningKey> SigningKey::LoadOrCreate(const std::string& path) {
   if (!SodiumReady()) return KeyFileError(path, "libsodium could not be initialised");
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+  if (base::KeyFileMissing(path)) {
     SigningKey key;
     crypto_sign_keypair(key.public_key_.data(), key.secret_.data());
-    if (Status s = WriteKeyFile(path, key.secret_); !s.ok()) return s;
+    if (std::string why = base::CreateKeyFile(path, key.secret_); !why.empty()) {
+      return KeyFileError(path, why);
+    }
     return key;
   }
   return Load(path);

@@ -10,6 +10,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/domain/credentials.h"
+#include "engine/engine_internal.h"
+#include "events/hash.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/server_fixture.h"
 
@@ -82,6 +85,16 @@ TEST_CASE("NoPlaintextPasswordReachesTheDataDirectoryTheLogOrTheAuditTrail") {
       CHECK(change.after.find("argon2") == std::string::npos);
     }
   }
+  // Nor anything derived from a secret: no argon2id hash (sealed under the master key), no
+  // token and no SHA-256 of one (tokens are named by a keyed digest). Looked for while the
+  // server runs, when every event is still in the write-ahead log as written (table files
+  // are compressed, where a plain search would miss it).
+  CHECK_FALSE(DirectoryContains(f.dir.Sub("data"), "$argon2id$"));
+  for (const auto& [who, token] : f.tokens) {
+    CAPTURE(who);
+    CHECK_FALSE(DirectoryContains(f.dir.Sub("data"), token));
+    CHECK_FALSE(DirectoryContains(f.dir.Sub("data"), events::Sha256Hex(token)));
+  }
   f.Close();  // the server's last lines logged, everything the engine holds on disk
   // The capture is the log the server writes: every request above is in it.
   REQUIRE(log.Text().find("password-reset status=200") != std::string::npos);
@@ -92,17 +105,71 @@ TEST_CASE("NoPlaintextPasswordReachesTheDataDirectoryTheLogOrTheAuditTrail") {
   }
 }
 
-TEST_CASE("OnlyTheArgon2idHashIsRecordedAndItVerifiesTheGivenPassword") {
+TEST_CASE("OnlyTheArgon2idHashIsRecordedSealedUnderTheMasterKeyAndItVerifiesTheGivenPassword") {
   EngineFixture f;
   f.Must(f.owner, CreateContact{"k1", "c1", Person("Ann", "ann@x.test")});
   const auto reset = f.Must(f.owner, ResetPassword{"k1", {false, "Tr0ub4dour&3-extra"}});
   CHECK(reset.temporary_password.empty());
   auto events = f.engine->ledger().ReadStream("acme", "contact-k1", 2, 1);
   const auto& body = std::get<ContactPasswordReset>(events->at(0).body);
-  CHECK(body.password_hash.starts_with("$argon2id$"));
+  CHECK(body.password_hash.starts_with("sealed:v1:"));
+  CHECK(body.password_hash.find("argon2") == std::string::npos);
   CHECK_FALSE(body.must_change);
-  CHECK(domain::VerifyPassword(body.password_hash, "Tr0ub4dour&3-extra"));
-  CHECK_FALSE(domain::VerifyPassword(body.password_hash, "Tr0ub4dour&3-extrA"));
+
+  // The master key beside the data directory opens it; it was created private.
+  const std::string key_file = f.dir.Sub("data.master-key");
+  CHECK((std::filesystem::status(key_file).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  auto keys = domain::CredentialKeys::LoadOrCreate(key_file);
+  REQUIRE(keys.ok());
+  auto hash = keys->OpenPasswordHash(body.password_hash);
+  REQUIRE(hash.ok());
+  CHECK(hash->starts_with("$argon2id$"));
+  CHECK(domain::VerifyPassword(*hash, "Tr0ub4dour&3-extra"));
+  CHECK_FALSE(domain::VerifyPassword(*hash, "Tr0ub4dour&3-extrA"));
+
+  // Another master key, or one altered digit, opens nothing.
+  const domain::CredentialKeys other(std::array<uint8_t, 32>{7});
+  CHECK(other.OpenPasswordHash(body.password_hash).status().reason() == "credential_unreadable");
+  std::string altered = body.password_hash;
+  altered.back() = altered.back() == '0' ? '1' : '0';
+  CHECK(keys->OpenPasswordHash(altered).status().reason() == "credential_unreadable");
+  CHECK(keys->OpenPasswordHash("sealed:v1:zz").status().reason() == "credential_unreadable");
+  // A hash recorded before sealing existed is read as it is.
+  CHECK(*keys->OpenPasswordHash("$argon2id$v=19$old") == "$argon2id$v=19$old");
+}
+
+// A token issued before tokens were named by a keyed digest was recorded under its SHA-256:
+// it still authenticates, and revoking it by the token itself finds it.
+TEST_CASE("ATokenRecordedUnderItsSha256BeforeKeyedDigestsStillAuthenticatesAndIsRevoked") {
+  EngineFixture f;
+  const std::string token = "clt_issued-by-an-older-version";
+  Commit commit;
+  commit.tenant = "acme";
+  commit.actor = {"old-admin", "admin"};
+  commit.events.push_back({"token-" + events::Sha256Hex(token).substr(0, 16),
+                           TokenIssued{events::Sha256Hex(token), {"old-admin", "admin"}}});
+  REQUIRE(RawLedgerOf(*f.engine).Append(commit).ok());
+  auto who = f.engine->Authenticate(token);
+  REQUIRE(who.ok());
+  CHECK(who->actor.id == "old-admin");
+  RevokeToken revoke;
+  revoke.token = token;
+  f.Must(f.ops, revoke);
+  CHECK(f.engine->Authenticate(token).status().code() == Code::kUnauthenticated);
+}
+
+// New tokens are recorded under a digest keyed by the master key: the same token under
+// another master key is unknown.
+TEST_CASE("ATokenAuthenticatesOnlyUnderTheMasterKeyItWasIssuedWith") {
+  EngineFixture f;
+  const auto issued = f.Must(f.ops, IssueToken{"acme", "ann", "admin"});
+  CHECK(f.engine->Authenticate(issued.token).ok());
+  CHECK(issued.token_hash != events::Sha256Hex(issued.token));
+  f.engine.reset();
+  std::filesystem::rename(f.dir.Sub("data.master-key"), f.dir.Sub("kept.master-key"));
+  f.Reopen();  // a new master key is made
+  CHECK(f.engine->Authenticate(issued.token).status().code() == Code::kUnauthenticated);
 }
 
 }  // namespace

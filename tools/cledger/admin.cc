@@ -61,7 +61,24 @@ struct AdminArgs {
   std::string role;
   std::string token;
   std::string wal;
+  std::string master_key_file;  // empty: beside the data directory
 };
+
+// The token commands record or look up a token's keyed digest: they need the master key the
+// server uses.
+void MasterKeyOption(CLI::App* cmd, AdminArgs& args) {
+  cmd->add_option("--master-key-file", args.master_key_file,
+                  "The master key the server uses (cledger serve --master-key-file). Default: "
+                  "<data>.master-key beside the data directory")
+      ->type_name("FILE");
+}
+
+std::unique_ptr<Engine> OpenWithMasterKey(const AdminArgs& args) {
+  LedgerOptions options;
+  options.path = args.data_dir;
+  options.master_key_file = args.master_key_file;
+  return OpenOrExplain(options);
+}
 
 }  // namespace
 
@@ -140,7 +157,8 @@ void AddAdmin(CLI::App& app, Runner& run) {
 
   auto* token = app.add_subcommand("token", "Issue or revoke API tokens (offline)");
   token->require_subcommand(1);
-  auto* issue = token->add_subcommand("issue", "Issue a bearer token; only its hash is stored");
+  auto* issue =
+      token->add_subcommand("issue", "Issue a bearer token; only a keyed digest of it is stored");
   issue->add_option("--tenant", args->tenant, "Tenant (omit with --role ops)");
   issue->add_option("--actor", args->actor, "Who acts with the token")->required();
   issue
@@ -148,13 +166,14 @@ void AddAdmin(CLI::App& app, Runner& run) {
                    "owner | admin | manager | member | auditor | service | ops")
       ->required();
   data(issue);
+  MasterKeyOption(issue, *args);
   issue->footer(
       "Prints the token itself; it is shown only this once. Piped, stdout holds only the token.\n"
       "Examples:\n  cledger token issue --data ./data --tenant acme --actor alice --role owner\n"
       "  TOKEN=$(cledger token issue --data ./data --actor root --role ops)");
   issue->callback([args, &run] {
     run = [args] {
-      auto engine = OpenOrExplain(args->data_dir);
+      auto engine = OpenWithMasterKey(*args);
       if (!engine) return OpenFailureExit(args->data_dir);
       auto outcome =
           engine->Execute(OfflineOps(), IssueToken{args->tenant, args->actor, args->role});
@@ -171,10 +190,11 @@ void AddAdmin(CLI::App& app, Runner& run) {
   auto* revoke = token->add_subcommand("revoke", "Revoke a token, given it or its hash");
   revoke->add_option("token", args->token, "The token or its hash")->required();
   data(revoke);
+  MasterKeyOption(revoke, *args);
   revoke->footer("Example:\n  cledger token revoke --data ./data 3f2a…(token hash)");
   revoke->callback([args, &run] {
     run = [args] {
-      auto engine = OpenOrExplain(args->data_dir);
+      auto engine = OpenWithMasterKey(*args);
       if (!engine) return OpenFailureExit(args->data_dir);
       const bool is_hash = args->token.size() == 64 && args->token.find('_') == std::string::npos;
       auto outcome = engine->Execute(

@@ -22,6 +22,7 @@ struct ServeArgs {
   bool bootstrap = false;
   int threads = 2;
   std::string signing_key_file;  // empty: beside the data directory
+  std::string master_key_file;   // empty: beside the data directory
   std::vector<std::string> witness_keys;
   uint64_t min_free_mb = limits::kMinFreeBytesDefault >> 20;
 };
@@ -124,6 +125,7 @@ int Serve(const ServeArgs& args) {
   ledger.signing_key_file =
       args.signing_key_file.empty() ? DefaultSigningKeyFile(args.data_dir) : args.signing_key_file;
   ledger.witness_keys = args.witness_keys;
+  ledger.master_key_file = args.master_key_file;
   auto engine = OpenOrExplain(ledger);
   if (!engine) return OpenFailureExit(args.data_dir);
 
@@ -181,6 +183,13 @@ void AddServe(CLI::App& app, Runner& run) {
       ->add_option("--signing-key-file", args->signing_key_file,
                    "Ed25519 key that signs the tree heads, kept outside the data directory; "
                    "created (mode 0600) when missing. Default: <data>.signing-key beside it")
+      ->type_name("FILE");
+  serve
+      ->add_option("--master-key-file", args->master_key_file,
+                   "32-byte key under which credentials are recorded (password hashes sealed, "
+                   "tokens named by a keyed digest), kept outside the data directory and never "
+                   "in a backup; created (mode 0600) when missing. Default: <data>.master-key "
+                   "beside it. Keep it with the data: tokens issued under it need it")
       ->type_name("FILE");
   serve
       ->add_option("--witness-key", args->witness_keys,

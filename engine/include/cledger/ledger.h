@@ -44,6 +44,12 @@ struct LedgerOptions {
   std::string signing_key_file;
   // Hex public keys of the witnesses whose cosignatures the ledger accepts and shows.
   std::vector<std::string> witness_keys;
+  // The 32-byte master key under which credentials are recorded (FORMAT.md, "Secrets"): a
+  // password's hash sealed, a token named by a keyed digest. Kept outside the data directory
+  // and created (mode 0600) when missing. Empty: `<path>.master-key`, beside the data
+  // directory. The same key must come with the data to every process that opens it, and with
+  // a restored backup; without it, tokens issued under it no longer authenticate.
+  std::string master_key_file;
 };
 
 struct Head {

@@ -1,0 +1,48 @@
+#include "base/key_file.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace cledger::base {
+
+std::optional<std::vector<uint8_t>> ReadKeyFile(const std::string& path, size_t size,
+                                                std::string& why) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    why = std::strerror(errno);
+    return std::nullopt;
+  }
+  std::vector<uint8_t> key(size + 1);  // one byte more: a longer file is refused too
+  const ssize_t n = ::read(fd, key.data(), key.size());
+  ::close(fd);
+  if (n != static_cast<ssize_t>(size)) {
+    sodium_memzero(key.data(), key.size());
+    why = "not a key file (expected " + std::to_string(size) + " bytes)";
+    return std::nullopt;
+  }
+  key.resize(size);
+  return key;
+}
+
+std::string CreateKeyFile(const std::string& path, std::span<const uint8_t> key) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return std::strerror(errno);
+  const bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (ok) return "";
+  ::unlink(path.c_str());
+  return "could not be written";
+}
+
+bool KeyFileMissing(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) != 0 && errno == ENOENT;
+}
+
+}  // namespace cledger::base
