@@ -32,8 +32,8 @@ std::optional<std::vector<uint8_t>> ReadKeyFile(const std::string& path, size_t 
 std::string CreateKeyFile(const std::string& path, std::span<const uint8_t> key) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return std::strerror(errno);
-  const bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
-                  ::fsync(fd) == 0;
+  const bool ok =
+      ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && ::fsync(fd) == 0;
   ::close(fd);
   if (ok) return "";
   ::unlink(path.c_str());

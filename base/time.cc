@@ -20,4 +20,33 @@ std::string Rfc3339Micros(int64_t unix_us) {
                      micros);
 }
 
+std::optional<int64_t> ParseDurationSeconds(std::string_view text) {
+  constexpr int64_t kMaxSeconds = 100ll * 366 * 24 * 3600;
+  if (text.size() < 2 || text.size() > 12) return std::nullopt;
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    default:
+      return std::nullopt;
+  }
+  int64_t count = 0;
+  for (const char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    count = count * 10 + (c - '0');  // at most 11 digits: no overflow
+  }
+  if (count == 0 || count > kMaxSeconds / unit) return std::nullopt;
+  return count * unit;
+}
+
 }  // namespace cledger::base

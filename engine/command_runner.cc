@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "cledger/limits.h"
 #include "engine/domain/fingerprint.h"
 #include "engine/domain/password.h"
 #include "engine/domain/profile_contact.h"
@@ -71,8 +72,14 @@ struct CommitViews {
 }  // namespace
 
 CommandRunner::CommandRunner(store::LogStore& store, ProjectionHost& host,
-                             std::shared_ptr<Random> random, const domain::CredentialKeys& keys)
-    : store_(store), host_(host), random_(std::move(random)), keys_(keys), hashes_(kHashesMax) {}
+                             std::shared_ptr<Random> random, std::shared_ptr<Clock> clock,
+                             const domain::CredentialKeys& keys)
+    : store_(store),
+      host_(host),
+      random_(std::move(random)),
+      clock_(std::move(clock)),
+      keys_(keys),
+      hashes_(kHashesMax) {}
 
 std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& context,
                                                           Command command) {
@@ -203,9 +210,12 @@ Status CommandRunner::Prepare(const Command& command, domain::Prepared& prepared
       c && !domain::ProfileCustomerId(c->contact_id)) {
     return PreparePassword(c->password, prepared, outcome);
   }
-  if (std::holds_alternative<IssueToken>(command)) {
+  if (const auto* c = std::get_if<IssueToken>(&command)) {
     outcome.token = "clt_" + RandomHex(*random_, 24);
     prepared.token_hash = outcome.token_hash = keys_.TokenDigest(outcome.token);
+    if (c->expires_in_s > 0 && c->expires_in_s <= limits::kTokenLifetimeMaxSeconds) {
+      prepared.token_expires_at_us = clock_->NowMicros() + c->expires_in_s * 1'000'000;
+    }
   }
   if (const auto* c = std::get_if<RevokeToken>(&command)) {
     if (!c->token.empty()) return RecordedTokenDigest(c->token, prepared.token_hash);

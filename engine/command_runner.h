@@ -22,7 +22,7 @@ namespace cledger {
 class CommandRunner {
  public:
   CommandRunner(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random,
-                const domain::CredentialKeys& keys);
+                std::shared_ptr<Clock> clock, const domain::CredentialKeys& keys);
 
   // As Engine::ExecuteAsync. REQUIRES: the future is consumed before this runner goes.
   std::future<Result<CommandOutcome>> Submit(const CommandContext& context, Command command);
@@ -42,6 +42,7 @@ class CommandRunner {
   store::LogStore& store_;
   ProjectionHost& host_;
   std::shared_ptr<Random> random_;
+  std::shared_ptr<Clock> clock_;  // when an issued token expires
   domain::CredentialKeys keys_;
   std::counting_semaphore<> hashes_;  // argon2id hashes running now, at most one per core
 };

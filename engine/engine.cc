@@ -69,7 +69,7 @@ class EngineImpl final : public Engine {
     if (Status s = host_->Attach(); !s.ok()) return s;
     auto keys = domain::CredentialKeys::LoadOrCreate(MasterKeyFile(options_));
     if (!keys.ok()) return keys.status();
-    parts_ = std::make_unique<Parts>(*store_, *host_, options_.random, *keys);
+    parts_ = std::make_unique<Parts>(*store_, *host_, options_, *keys);
     return StartTransparency();
   }
 
@@ -98,6 +98,10 @@ class EngineImpl final : public Engine {
 
   Result<Principal> Authenticate(const std::string& token) override {
     return parts_->queries.Authenticate(token);
+  }
+  Result<std::vector<TokenInfo>> ListTokens(const Principal& who,
+                                            const std::optional<std::string>& tenant) override {
+    return parts_->queries.ListTokens(who, tenant);
   }
   Result<ContactView> GetContact(const Principal& who, const std::string& id,
                                  const AsOf& as_of) override {
@@ -171,10 +175,10 @@ class EngineImpl final : public Engine {
 
   // What the engine is made of above the store and the projections.
   struct Parts {
-    Parts(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random,
+    Parts(store::LogStore& store, ProjectionHost& host, const LedgerOptions& options,
           const domain::CredentialKeys& keys)
-        : commands(store, host, std::move(random), keys),
-          queries(store, host, keys),
+        : commands(store, host, options.random, options.clock, keys),
+          queries(store, host, options.clock, keys),
           history(store, host) {}
     CommandRunner commands;
     Queries queries;

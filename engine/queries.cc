@@ -1,5 +1,6 @@
 #include "engine/queries.h"
 
+#include "base/time.h"
 #include "engine/domain/profile_contact.h"
 #include "engine/domain/roles.h"
 #include "engine/domain/rules.h"
@@ -18,15 +19,56 @@ namespace pj = projections;
 Result<Principal> Queries::Authenticate(const std::string& token) {
   Snapshot snap(store_, host_, /*consistent=*/false);
   pj::Kv& tokens = snap.Kv(pj::kTenants);
-  auto principal = pj::GetTokenPrincipal(tokens, keys_.TokenDigest(token));
+  std::string digest = keys_.TokenDigest(token);
+  auto principal = pj::GetTokenPrincipal(tokens, digest);
   if (principal.ok() && !*principal) {
-    principal = pj::GetTokenPrincipal(tokens, events::Sha256Hex(token));
+    digest = events::Sha256Hex(token);
+    principal = pj::GetTokenPrincipal(tokens, digest);
   }
   if (!principal.ok()) return principal.status();
   if (!*principal) {
     return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
   }
+  auto expiry = pj::GetTokenExpiry(tokens, digest);
+  if (!expiry.ok()) return expiry.status();
+  if (*expiry && clock_->NowMicros() >= **expiry) {
+    return Status(Code::kUnauthenticated, "token_expired",
+                  "the token expired at " + base::Rfc3339Micros(**expiry));
+  }
   return std::move(**principal);
+}
+
+Result<std::vector<TokenInfo>> Queries::ListTokens(const Principal& who,
+                                                   const std::optional<std::string>& tenant) {
+  if (Status s = domain::Authorize(who, domain::Action::kAdminister); !s.ok()) return s;
+  std::vector<std::pair<std::string, Principal>> found;
+  Snapshot snap(store_, host_);
+  Status scanned =
+      pj::ScanTokens(snap.Kv(pj::kTenants), [&](std::string_view digest, const Principal& p) {
+        if (!tenant || p.tenant == *tenant) found.emplace_back(digest, p);
+        return true;
+      });
+  if (!scanned.ok()) return scanned;
+  std::vector<TokenInfo> tokens;
+  for (const auto& [digest, principal] : found) {
+    auto info = DescribeToken(digest, principal);
+    if (!info.ok()) return info.status();
+    tokens.push_back(std::move(info).value());
+  }
+  return tokens;
+}
+
+// When a token was issued and until when it holds: its stream's first event.
+Result<TokenInfo> Queries::DescribeToken(std::string_view digest, const Principal& principal) {
+  TokenInfo info{std::string(digest), principal, 0, std::nullopt};
+  auto issued = store_.ReadStream(principal.tenant, "token-" + info.token_hash.substr(0, 16), 1, 1);
+  if (!issued.ok()) return issued.status();
+  if (!issued->empty()) {
+    info.issued_at_us = issued->front().recorded_at_us;
+    const auto* body = std::get_if<TokenIssued>(&issued->front().body);
+    if (body != nullptr && body->expires_at_us != 0) info.expires_at_us = body->expires_at_us;
+  }
+  return info;
 }
 
 Result<ContactView> Queries::GetContact(const Principal& who, const std::string& id,

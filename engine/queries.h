@@ -20,11 +20,14 @@ namespace cledger {
 
 class Queries {
  public:
-  Queries(store::LogStore& store, ProjectionHost& host, const domain::CredentialKeys& keys)
-      : store_(store), host_(host), keys_(keys), travel_(store, host) {}
+  Queries(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Clock> clock,
+          const domain::CredentialKeys& keys)
+      : store_(store), host_(host), clock_(std::move(clock)), keys_(keys), travel_(store, host) {}
 
   // Each as the Engine method of the same name.
   Result<Principal> Authenticate(const std::string& token);
+  Result<std::vector<TokenInfo>> ListTokens(const Principal& who,
+                                            const std::optional<std::string>& tenant);
   Result<ContactView> GetContact(const Principal& who, const std::string& id, const AsOf& as_of);
   Result<CustomerView> GetCustomer(const Principal& who, const std::string& id, const AsOf& as_of);
   Result<std::vector<ContactView>> ListContacts(const Principal& who,
@@ -38,8 +41,11 @@ class Queries {
   Result<std::vector<domain::LinkedContact>> Linked(Snapshot& snap, const std::string& tenant,
                                                     const std::string& customer_id);
 
+  Result<TokenInfo> DescribeToken(std::string_view digest, const Principal& principal);
+
   store::LogStore& store_;
   ProjectionHost& host_;
+  std::shared_ptr<Clock> clock_;  // when a token has expired
   domain::CredentialKeys keys_;
   TimeTravel travel_;
 };

@@ -117,7 +117,7 @@ Off<void> EncodeBody(Builder& b, const TenantCreated& e) {
 Off<void> EncodeBody(Builder& b, const TokenIssued& e) {
   auto hash = Str(b, e.token_hash);
   auto actor = Encode(b, e.actor);
-  return fb::CreateTokenIssued(b, hash, actor).Union();
+  return fb::CreateTokenIssued(b, hash, actor, e.expires_at_us).Union();
 }
 Off<void> EncodeBody(Builder& b, const TokenRevoked& e) {
   return fb::CreateTokenRevoked(b, Str(b, e.token_hash)).Union();
@@ -181,7 +181,7 @@ EventBody DecodeBody(const fb::Event& e) {
     }
     case fb::Body::TokenIssued: {
       const auto* b = e.body_as_TokenIssued();
-      return TokenIssued{Str(b->token_hash()), Decode(b->actor())};
+      return TokenIssued{Str(b->token_hash()), Decode(b->actor()), b->expires_at_us()};
     }
     case fb::Body::TokenRevoked:
       return TokenRevoked{Str(e.body_as_TokenRevoked()->token_hash())};

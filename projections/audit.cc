@@ -199,6 +199,9 @@ class Audit final : public Projection {
       changes = {{"token", "", base::kRedacted},
                  {"actor", "", body.actor.id},
                  {"role", "", body.actor.role}};
+      if (body.expires_at_us != 0) {
+        changes.push_back({"expires_at", "", base::Rfc3339Micros(body.expires_at_us)});
+      }
     } else {
       changes = {{"token", base::kRedacted, ""}};
     }

@@ -1,4 +1,5 @@
-// tenants: "t" · name → TenantView;  "k" · token hash → Principal (removed when revoked).
+// tenants: "t" · name → TenantView;  "k" · token digest → Principal, and "x" · token digest →
+// its expiry when it has one (both removed when revoked).
 #include "projections/record.h"
 #include "projections/views.h"
 
@@ -13,8 +14,10 @@ class Tenants final : public Projection {
       kv.Put("t" + e->name, Encode(TenantView{e->name, e->plan, e->required_fields}));
     } else if (const auto* e = std::get_if<TokenIssued>(&event.body)) {
       kv.Put("k" + e->token_hash, Encode(Principal{event.tenant, e->actor}));
+      if (e->expires_at_us != 0) kv.Put("x" + e->token_hash, Encode(e->expires_at_us));
     } else if (const auto* e = std::get_if<TokenRevoked>(&event.body)) {
       kv.Delete("k" + e->token_hash);
+      kv.Delete("x" + e->token_hash);
     }
     return Status::Ok();
   }
@@ -34,6 +37,23 @@ Result<std::optional<TenantView>> GetTenant(Kv& kv, std::string_view name) {
 
 Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view token_hash) {
   return Load<Principal>(kv, std::string("k").append(token_hash));
+}
+
+Result<std::optional<int64_t>> GetTokenExpiry(Kv& kv, std::string_view token_hash) {
+  return Load<int64_t>(kv, std::string("x").append(token_hash));
+}
+
+Status ScanTokens(Kv& kv, const std::function<bool(std::string_view, const Principal&)>& fn) {
+  Status failed;
+  Status scanned = kv.Scan("k", [&](std::string_view key, std::string_view value) {
+    auto principal = Decode<Principal>(value);
+    if (!principal) {
+      failed = Status::Corruption("corrupt_state", "a token record does not decode");
+      return false;
+    }
+    return fn(key.substr(1), *principal);
+  });
+  return scanned.ok() ? failed : scanned;
 }
 
 }  // namespace cledger::projections

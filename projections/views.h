@@ -3,6 +3,7 @@
 // the keyspace could not be read.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@ namespace cledger::projections {
 extern const Projection& kTenants;
 Result<std::optional<TenantView>> GetTenant(Kv& kv, std::string_view name);
 Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view token_hash);
+// When the token expires (UTC microseconds); nullopt: never.
+Result<std::optional<int64_t>> GetTokenExpiry(Kv& kv, std::string_view token_hash);
+// Every token not revoked, by digest, until `fn` answers false.
+Status ScanTokens(Kv& kv, const std::function<bool(std::string_view, const Principal&)>& fn);
 
 // customers: the customer view, by (tenant, customer id).
 extern const Projection& kCustomers;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/time.h"
 #include "cledger/json.h"
 #include "engine/api/handlers.h"
 #include "engine/api/routes.h"
@@ -43,6 +44,18 @@ inline Result<std::optional<uint64_t>> ParseIfMatch(std::string_view header) {
                                    "If-Match");
   }
   return std::optional<uint64_t>(*version);
+}
+
+// A listed token: its digest (what revocation takes) and metadata, never the token.
+inline json::object ToJson(const TokenInfo& t) {
+  const std::optional<int64_t>& expires = t.expires_at_us;
+  return json::object{
+      {"token_hash", t.token_hash},
+      {"tenant", t.principal.tenant},
+      {"actor", t.principal.actor.id},
+      {"role", t.principal.actor.role},
+      {"issued_at", base::Rfc3339Micros(t.issued_at_us)},
+      {"expires_at", expires ? json::value(base::Rfc3339Micros(*expires)) : json::value(nullptr)}};
 }
 
 inline json::object ToJson(const ProjectionStatus& p) {

@@ -119,13 +119,23 @@ Answer PostToken(Call& call) {
   if (!c.ok()) return Problem(c.status());
   auto outcome = call.engine.Execute(AdminContext(call), *c);
   if (!outcome.ok()) return Problem(outcome.status());
-  json::object issued{{"token_hash", outcome->token_hash},
-                      {"tenant", c->tenant},
-                      {"actor", c->actor_id},
-                      {"role", c->role}};
+  json::object issued{
+      {"token_hash", outcome->token_hash},
+      {"tenant", c->tenant},
+      {"actor", c->actor_id},
+      {"role", c->role},
+      {"expires_in", c->expires_in_s == 0 ? json::value(nullptr) : json::value(c->expires_in_s)}};
   // A token is shown once: a replay answers without it.
   if (!outcome->replayed) issued["token"] = outcome->token;
   return JsonResponse(201, issued);
+}
+
+Answer GetTokens(Call& call) {
+  auto tokens = call.engine.ListTokens(call.who, call.Query("tenant"));
+  if (!tokens.ok()) return Problem(tokens.status());
+  json::array items;
+  for (const TokenInfo& t : *tokens) items.push_back(ToJson(t));
+  return JsonResponse(200, json::object{{"items", std::move(items)}});
 }
 
 Answer DeleteToken(Call& call) {

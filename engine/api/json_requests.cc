@@ -9,6 +9,7 @@
 #include <utility>
 #include <variant>
 
+#include "base/time.h"
 #include "cledger/json.h"
 #include "engine/api/json_fields.h"
 #include "engine/domain/validate.h"
@@ -539,11 +540,21 @@ Result<CreateTenant> CreateTenantFromJson(const json::object& o) {
 Result<IssueToken> IssueTokenFromJson(const json::object& o) {
   const Reader r(o);
   IssueToken c;
-  Status s = r.Keys({"tenant", "actor", "role"});
+  std::optional<std::string> expires_in;
+  Status s = r.Keys({"tenant", "actor", "role", "expires_in"});
   if (s.ok()) s = r.String("tenant", c.tenant);
   if (s.ok()) s = r.String("actor", c.actor_id, kRequired);
   if (s.ok()) s = r.String("role", c.role, kRequired);
+  if (s.ok()) s = r.String("expires_in", expires_in);
   if (!s.ok()) return s;
+  if (expires_in) {
+    auto seconds = base::ParseDurationSeconds(*expires_in);
+    if (!seconds) {
+      return Status::InvalidArgument(
+          "invalid_expiry", "expires_in is a count and a unit: 90s, 15m, 12h or 30d", "expires_in");
+    }
+    c.expires_in_s = *seconds;
+  }
   return c;
 }
 

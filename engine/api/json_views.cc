@@ -110,6 +110,7 @@ json::object BodyJson(const EventBody& body) {
           [](const TokenIssued& b) {
             O o{{"token_hash", base::kRedacted}};
             o["actor"] = ActorJson(b.actor);
+            if (b.expires_at_us != 0) o["expires_at"] = base::Rfc3339Micros(b.expires_at_us);
             return o;
           },
           [](const TokenRevoked&) {

@@ -71,6 +71,7 @@ Answer GetContactEvidence(Call& call);
 Answer GetCustomerEvidence(Call& call);
 Answer PostTenant(Call& call);
 Answer PostToken(Call& call);
+Answer GetTokens(Call& call);
 Answer DeleteToken(Call& call);
 Answer GetProjections(Call& call);
 Answer PostRebuild(Call& call);
@@ -122,6 +123,7 @@ inline constexpr auto kRoutes = [] {
       {"GET", "/v1/customers/{id}/evidence", kReadHistory, kOffIoThread, GetCustomerEvidence},
       {"POST", "/v1/admin/tenants", kAdminister, kOffIoThread, PostTenant},
       {"POST", "/v1/admin/tokens", kAdminister, kOffIoThread, PostToken},
+      {"GET", "/v1/admin/tokens", kAdminister, kOffIoThread, GetTokens},
       {"DELETE", "/v1/admin/tokens/{token_hash}", kAdminister, kOffIoThread, DeleteToken},
       {"GET", "/v1/admin/projections", kAdminister, kOffIoThread, GetProjections},
       {"POST", "/v1/admin/projections/{name}/rebuild", kAdminister, kOffIoThread, PostRebuild},

@@ -70,10 +70,10 @@ std::string CredentialKeys::SealPasswordHash(std::string_view encoded_hash) cons
   auto* nonce = reinterpret_cast<unsigned char*>(sealed.data());
   randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &written, Bytes(encoded_hash),
-      encoded_hash.size(), Bytes(kSealedContext), kSealedContext.size(), nullptr, nonce,
-      seal_key_.data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+                                             &written, Bytes(encoded_hash), encoded_hash.size(),
+                                             Bytes(kSealedContext), kSealedContext.size(), nullptr,
+                                             nonce, seal_key_.data());
   return std::string(kSealedPrefix) + base::Hex(sealed);
 }
 

@@ -25,7 +25,10 @@ struct Encode {
   projections::Writer& io;
 
   void operator()(const CreateTenant& c) { io(c.name), io(c.plan), io(c.required_fields); }
-  void operator()(const IssueToken& c) { io(c.tenant), io(c.actor_id), io(c.role); }
+  void operator()(const IssueToken& c) {
+    io(c.tenant), io(c.actor_id), io(c.role);
+    if (c.expires_in_s != 0) io(c.expires_in_s);  // keys recorded before expiry stay as they were
+  }
   void operator()(const RevokeToken& c) {
     io(c.token.empty() ? c.token_hash : events::Sha256Hex(c.token));
   }

@@ -135,10 +135,14 @@ class Rules {
       if (!*tenant) return NotFound("tenant", c.tenant);
     }
     if (Status s = CheckId(c.actor_id, "actor"); !s.ok()) return s;
+    if (c.expires_in_s < 0 || c.expires_in_s > limits::kTokenLifetimeMaxSeconds) {
+      return Status::InvalidArgument(
+          "invalid_expiry", "a token expires in 1 second to 10 years, or never (0)", "expires_in");
+    }
     CommandContext as_tenant = ctx_;
     as_tenant.tenant = c.tenant;
     return Draft(as_tenant, c.actor_id, "token-" + prep_.token_hash.substr(0, 16))
-        .Add(TokenIssued{prep_.token_hash, {c.actor_id, c.role}})
+        .Add(TokenIssued{prep_.token_hash, {c.actor_id, c.role}, prep_.token_expires_at_us})
         .Done();
   }
 

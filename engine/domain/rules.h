@@ -26,7 +26,8 @@ struct Prepared {
   std::string new_id;         // for creates without an id
   std::string password_hash;  // argon2id of the chosen password
   bool password_generated = false;
-  std::string token_hash;  // SHA-256 of an issued or revoked token
+  std::string token_hash;           // the recorded digest of an issued or revoked token
+  int64_t token_expires_at_us = 0;  // an issued token's expiry; 0: never
 };
 
 struct Decision {

@@ -51,14 +51,24 @@ TEST_CASE("ServePrintsTokensAndACurlExampleThatWorksThenStopsOnSigterm") {
   CHECK(WEXITSTATUS(wait_status) == 0);
   close(child.out);
 
-  // A second start on the same directory keeps the data and prints a fresh ops token.
+  // A second start on the same directory keeps the data and issues no ops token: only the
+  // first start does, or one asked for, which expires.
   testing::Child again = ServeOn(dir.Sub("data"));
   const std::string second = ReadUntil(again.out, "Stop with Ctrl-C");
   CHECK(second.find("owner token") == std::string::npos);
-  CHECK(second.find("ops token    clt_") != std::string::npos);
+  CHECK(second.find("ops token    clt_") == std::string::npos);
+  CHECK(second.find("No ops token issued at this start") != std::string::npos);
   kill(again.pid, SIGTERM);
   waitpid(again.pid, &wait_status, 0);
   close(again.out);
+  testing::Child asked = testing::Spawn(
+      {"serve", "--data", dir.Sub("data"), "--listen", "127.0.0.1:0", "--ops-token", "12h"});
+  const std::string third = ReadUntil(asked.out, "Stop with Ctrl-C");
+  CHECK(third.find("ops token    clt_") != std::string::npos);
+  CHECK(third.find("expires in 12h") != std::string::npos);
+  kill(asked.pid, SIGTERM);
+  waitpid(asked.pid, &wait_status, 0);
+  close(asked.out);
 }
 
 TEST_CASE("ServeListensOnLocalhostAndOnABracketedIpv6Address") {

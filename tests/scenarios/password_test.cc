@@ -90,10 +90,10 @@ TEST_CASE("NoPlaintextPasswordReachesTheDataDirectoryTheLogOrTheAuditTrail") {
   // server runs, when every event is still in the write-ahead log as written (table files
   // are compressed, where a plain search would miss it).
   CHECK_FALSE(DirectoryContains(f.dir.Sub("data"), "$argon2id$"));
-  for (const auto& [who, token] : f.tokens) {
-    CAPTURE(who);
-    CHECK_FALSE(DirectoryContains(f.dir.Sub("data"), token));
-    CHECK_FALSE(DirectoryContains(f.dir.Sub("data"), events::Sha256Hex(token)));
+  for (const auto& named : f.tokens) {
+    CAPTURE(named.first);
+    CHECK_FALSE(DirectoryContains(f.dir.Sub("data"), named.second));
+    CHECK_FALSE(DirectoryContains(f.dir.Sub("data"), events::Sha256Hex(named.second)));
   }
   f.Close();  // the server's last lines logged, everything the engine holds on disk
   // The capture is the log the server writes: every request above is in it.

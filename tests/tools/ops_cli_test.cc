@@ -912,3 +912,39 @@ TEST_CASE("ADamagedWalExits4UntilAnOperatorAcceptsTheNamedLoss") {
 
 }  // namespace
 }  // namespace cledger
+
+namespace cledger {
+namespace {
+
+TEST_CASE("TokenListShowsDigestsActorsAndLifetimesButNoTokenAndRevokedOnesVanish") {
+  testing::TempDir dir;
+  const std::string data = " --data " + dir.Sub("data");
+  int status = -1;
+  Run("tenant create acme" + data, &status);
+  REQUIRE(status == 0);
+  const std::string brief =
+      Run("token issue --tenant acme --actor ann --role admin --expires-in 12h" + data, &status);
+  REQUIRE(status == 0);
+  Run("token issue --actor root --role ops" + data, &status);
+  REQUIRE(status == 0);
+
+  std::string listed = Run("token list" + data, &status);
+  CHECK(status == 0);
+  CHECK(listed.find(brief.substr(0, brief.size() - 1)) == std::string::npos);  // no token
+  CHECK(listed.find("  acme  ann  admin  ") != std::string::npos);
+  CHECK(listed.find("  -  root  ops  ") != std::string::npos);
+  CHECK(listed.find("never") != std::string::npos);
+  const std::string only_acme = Run("token list --tenant acme" + data, &status);
+  CHECK(only_acme.find("root") == std::string::npos);
+  CHECK(only_acme.find(" never") == std::string::npos);  // ann's expires
+
+  Run("token revoke " + brief.substr(0, brief.size() - 1) + data, &status);  // by the token
+  CHECK(status == 0);
+  CHECK(Run("token list --tenant acme" + data, &status).empty());
+  CHECK(RunBoth("token issue --tenant acme --actor x --role admin --expires-in 3w" + data, &status)
+            .find("--expires-in takes a lifetime") != std::string::npos);
+  CHECK(status == 2);
+}
+
+}  // namespace
+}  // namespace cledger

@@ -90,8 +90,8 @@ struct Served {
 std::unique_ptr<Served> Serve(const std::string& data, const std::string& key_file,
                               const std::string& witness_key = {}) {
   std::vector<std::string> args = {
-      "serve", "--data", data, "--listen", "127.0.0.1:0", "--bootstrap", "--signing-key-file",
-      key_file};
+      "serve",       "--data",      data, "--listen",           "127.0.0.1:0",
+      "--bootstrap", "--ops-token", "1h", "--signing-key-file", key_file};
   if (!witness_key.empty()) args.insert(args.end(), {"--witness-key", witness_key});
   auto s = std::make_unique<Served>();
   s->child = testing::Spawn(args);

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "base/hex.h"
+#include "base/time.h"
 #include "cledger/ledger.h"
 #include "tools/cledger/commands.h"
 
@@ -62,6 +63,8 @@ struct AdminArgs {
   std::string token;
   std::string wal;
   std::string master_key_file;  // empty: beside the data directory
+  std::string expires_in;       // token issue: a lifetime, e.g. 30d; empty: never expires
+  bool every_tenant = true;     // token list: no --tenant given
 };
 
 // The token commands record or look up a token's keyed digest: they need the master key the
@@ -155,7 +158,7 @@ void AddAdmin(CLI::App& app, Runner& run) {
     };
   });
 
-  auto* token = app.add_subcommand("token", "Issue or revoke API tokens (offline)");
+  auto* token = app.add_subcommand("token", "Issue, list or revoke API tokens (offline)");
   token->require_subcommand(1);
   auto* issue =
       token->add_subcommand("issue", "Issue a bearer token; only a keyed digest of it is stored");
@@ -167,6 +170,10 @@ void AddAdmin(CLI::App& app, Runner& run) {
       ->required();
   data(issue);
   MasterKeyOption(issue, *args);
+  issue
+      ->add_option("--expires-in", args->expires_in,
+                   "Lifetime: 90s, 15m, 12h, 30d (at most 10 years); default: never expires")
+      ->type_name("TTL");
   issue->footer(
       "Prints the token itself; it is shown only this once. Piped, stdout holds only the token.\n"
       "Examples:\n  cledger token issue --data ./data --tenant acme --actor alice --role owner\n"
@@ -175,14 +182,47 @@ void AddAdmin(CLI::App& app, Runner& run) {
     run = [args] {
       auto engine = OpenWithMasterKey(*args);
       if (!engine) return OpenFailureExit(args->data_dir);
-      auto outcome =
-          engine->Execute(OfflineOps(), IssueToken{args->tenant, args->actor, args->role});
+      int64_t lifetime_s = 0;
+      if (!args->expires_in.empty()) {
+        auto parsed = base::ParseDurationSeconds(args->expires_in);
+        if (!parsed) {
+          std::cerr << "cledger: --expires-in takes a lifetime: 90s, 15m, 12h or 30d\n";
+          return kExitUsage;
+        }
+        lifetime_s = *parsed;
+      }
+      auto outcome = engine->Execute(OfflineOps(),
+                                     IssueToken{args->tenant, args->actor, args->role, lifetime_s});
       if (!outcome.ok()) return Fail(outcome.status());
       if (isatty(STDOUT_FILENO)) {
         std::cout << "token      " << outcome->token << "\ntoken hash " << outcome->token_hash
                   << "  (to revoke it)\n";
       } else {
         std::cout << outcome->token << "\n";
+      }
+      return kExitOk;
+    };
+  });
+  auto* list = token->add_subcommand("list", "List the tokens not revoked: digests, never tokens");
+  list->add_option("--tenant", args->tenant, "Only this tenant's tokens ('' for the ops tokens)")
+      ->each([args](const std::string&) { args->every_tenant = false; });
+  data(list);
+  list->footer(
+      "One line a token: digest, tenant (- for ops), actor, role, issued at, expires at (never).\n"
+      "Example:\n  cledger token list --data ./data --tenant acme");
+  list->callback([args, &run] {
+    run = [args] {
+      auto engine = OpenOrExplain(args->data_dir);
+      if (!engine) return OpenFailureExit(args->data_dir);
+      const Principal ops{"", OfflineOps().actor};
+      auto tokens = engine->ListTokens(
+          ops, args->every_tenant ? std::nullopt : std::optional<std::string>(args->tenant));
+      if (!tokens.ok()) return Fail(tokens.status());
+      for (const TokenInfo& t : *tokens) {
+        std::cout << t.token_hash << "  " << (t.principal.tenant.empty() ? "-" : t.principal.tenant)
+                  << "  " << t.principal.actor.id << "  " << t.principal.actor.role << "  "
+                  << base::Rfc3339Micros(t.issued_at_us) << "  "
+                  << (t.expires_at_us ? base::Rfc3339Micros(*t.expires_at_us) : "never") << "\n";
       }
       return kExitOk;
     };

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/time.h"
 #include "engine/api/server.h"
 #include "tools/cledger/commands.h"
 
@@ -23,6 +24,7 @@ struct ServeArgs {
   int threads = 2;
   std::string signing_key_file;  // empty: beside the data directory
   std::string master_key_file;   // empty: beside the data directory
+  std::string ops_token_ttl;     // empty: an ops token only at the first start, never expiring
   std::vector<std::string> witness_keys;
   uint64_t min_free_mb = limits::kMinFreeBytesDefault >> 20;
 };
@@ -38,15 +40,32 @@ Result<std::string> Bootstrap(Engine& engine) {
   return owner->token;
 }
 
+// The ops token this start issues: at the first start of a data directory (never expiring),
+// or when --ops-token asks for one (expiring). Empty when none is issued.
+Result<std::string> IssueOpsToken(Engine& engine, bool first_start, std::optional<int64_t> ttl_s) {
+  if (!first_start && !ttl_s) return std::string();
+  auto ops = engine.Execute(OfflineOps(), IssueToken{"", "serve", "ops", ttl_s.value_or(0)});
+  if (!ops.ok()) return ops.status();
+  return ops->token;
+}
+
 void PrintWelcome(const std::string& url, const std::string& data_dir, const Head& head,
-                  const std::string& owner_token, const std::string& ops_token) {
+                  const std::string& owner_token, const std::string& ops_token,
+                  const std::string& ops_ttl) {
   std::cout << "Contact Ledger is serving " << url << "  (data: " << data_dir << ", head position "
             << head.position << ")\n\n";
   if (!owner_token.empty()) {
     std::cout << "Demo tenant \"demo\":\n  owner token  " << owner_token << "\n";
   }
-  std::cout << "  ops token    " << ops_token << "  (admin routes: tenants, tokens, projections)\n"
-            << "Tokens are shown once; only their hashes are stored.\n\n";
+  if (!ops_token.empty()) {
+    std::cout << "  ops token    " << ops_token << "  (admin routes: tenants, tokens, projections; "
+              << (ops_ttl.empty() ? "never expires" : "expires in " + ops_ttl) << ")\n"
+              << "Tokens are shown once; only keyed digests of them are stored.\n\n";
+  } else {
+    std::cout
+        << "No ops token issued at this start (the first start printed one). Another:\n"
+        << "  cledger serve --ops-token 12h …, or offline: cledger token issue --role ops\n\n";
+  }
   if (!owner_token.empty()) {
     std::cout << "Try:\n  curl -s -X POST " << url << "/v1/customers \\\n"
               << "    -H 'Authorization: Bearer " << owner_token << "' \\\n"
@@ -113,6 +132,14 @@ std::optional<Listen> ParseListen(const std::string& text) {
 int Serve(const ServeArgs& args) {
   const std::optional<Listen> listen = ParseListen(args.listen);
   if (!listen) return kExitUsage;
+  std::optional<int64_t> ops_ttl_s;
+  if (!args.ops_token_ttl.empty()) {
+    ops_ttl_s = base::ParseDurationSeconds(args.ops_token_ttl);
+    if (!ops_ttl_s) {
+      std::cerr << "cledger: --ops-token takes a lifetime: 90s, 15m, 12h or 30d\n";
+      return kExitUsage;
+    }
+  }
   api::ServerOptions options;
   options.host = listen->address;
   options.port = listen->port;
@@ -130,7 +157,8 @@ int Serve(const ServeArgs& args) {
   if (!engine) return OpenFailureExit(args.data_dir);
 
   std::string owner_token;
-  if (args.bootstrap || engine->ledger().GetHead().position == 0) {
+  const bool first_start = engine->ledger().GetHead().position == 0;
+  if (args.bootstrap || first_start) {
     auto token = Bootstrap(*engine);
     if (!token.ok()) {
       std::cerr << "cledger: bootstrap failed: " << token.status().message() << "\n";
@@ -138,8 +166,7 @@ int Serve(const ServeArgs& args) {
     }
     owner_token = *token;
   }
-  // A fresh ops token each start, so whoever starts the server can administer it.
-  auto ops = engine->Execute(OfflineOps(), IssueToken{"", "serve", "ops"});
+  auto ops = IssueOpsToken(*engine, first_start, ops_ttl_s);
   if (!ops.ok()) {
     std::cerr << "cledger: cannot issue the ops token: " << ops.status().message() << "\n";
     return kExitFailed;
@@ -150,7 +177,8 @@ int Serve(const ServeArgs& args) {
     return kExitUnavailable;
   }
   const std::string url = "http://" + listen->host + ":" + std::to_string(server.port());
-  PrintWelcome(url, args.data_dir, engine->ledger().GetHead(), owner_token, ops->token);
+  PrintWelcome(url, args.data_dir, engine->ledger().GetHead(), owner_token, *ops,
+               args.ops_token_ttl);
   if (auto key = engine->PublicKey(); key.ok()) {
     std::cout << "Tree heads are signed with key " << proofs::KeyId(*key) << " ("
               << ledger.signing_key_file << "); its public key: " << url
@@ -185,6 +213,12 @@ void AddServe(CLI::App& app, Runner& run) {
                    "created (mode 0600) when missing. Default: <data>.signing-key beside it")
       ->type_name("FILE");
   serve
+      ->add_option("--ops-token", args->ops_token_ttl,
+                   "Issue and print an ops token at this start that expires after TTL (90s, 15m, "
+                   "12h, 30d). Without it only the first start of a data directory issues one, "
+                   "which never expires")
+      ->type_name("TTL");
+  serve
       ->add_option("--master-key-file", args->master_key_file,
                    "32-byte key under which credentials are recorded (password hashes sealed, "
                    "tokens named by a keyed digest), kept outside the data directory and never "
@@ -197,8 +231,10 @@ void AddServe(CLI::App& app, Runner& run) {
                    "on GET /v1/ledger/head (repeatable)")
       ->type_name("HEX");
   serve->footer(
-      "On an empty data directory it creates a demo tenant and prints an owner token; every start\n"
-      "prints a fresh ops token.\nExample:\n  cledger serve --data ./data --listen 127.0.0.1:8080");
+      "On an empty data directory it creates a demo tenant and prints an owner token and an ops\n"
+      "token; later starts print an ops token only with --ops-token TTL.\nExamples:\n"
+      "  cledger serve --data ./data --listen 127.0.0.1:8080\n"
+      "  cledger serve --data ./data --ops-token 12h   # a fresh ops token valid for 12 hours");
   serve->callback([args, &run] { run = [args] { return Serve(*args); }; });
 }
 

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tools/dev/build.sh -DCLEDGER_WERROR=OFF  # a user's build: warnings never stop it
-exec ./build/tools/cledger serve --data ./data --listen 127.0.0.1:8080
+exec ./build/tools/cledger serve --data ./data --listen 127.0.0.1:8080 --ops-token 12h

@@ -38,6 +38,7 @@ struct IssueToken {
   std::string tenant;  // empty with role "ops"
   std::string actor_id;
   std::string role;
+  int64_t expires_in_s = 0;  // from the issue on; 0: the token never expires
 };
 struct RevokeToken {
   std::string token;       // the bearer token itself, or

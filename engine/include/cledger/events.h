@@ -72,6 +72,7 @@ struct TenantCreated {
 struct TokenIssued {
   std::string token_hash;
   Actor actor;
+  int64_t expires_at_us = 0;  // 0: never
   bool operator==(const TokenIssued&) const = default;
 };
 struct TokenRevoked {

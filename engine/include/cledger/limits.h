@@ -25,6 +25,9 @@ inline constexpr size_t kMemtableBytesMax = 128u << 20;
 inline constexpr size_t kContactsPerCustomerMax = 1000;
 static_assert(kContactsPerCustomerMax + 1 <= kEventsPerCommitMax);
 
+// The longest lifetime a token may be issued with (10 years); without one it never expires.
+inline constexpr int64_t kTokenLifetimeMaxSeconds = 10ll * 366 * 24 * 3600;
+
 // Storage faults. After a failed write nothing is written until the ledger has reopened its
 // database, tried once per kRecoveryPollMs; meanwhile writes answer 503 with Retry-After.
 inline constexpr int64_t kRecoveryPollMs = 1'000;

@@ -62,6 +62,14 @@ struct Principal {
   Actor actor;
 };
 
+// A token that was issued and not revoked, as ops list it: never the token itself.
+struct TokenInfo {
+  std::string token_hash;  // its recorded digest: what revocation takes
+  Principal principal;
+  int64_t issued_at_us = 0;
+  std::optional<int64_t> expires_at_us;  // nullopt: never
+};
+
 enum class ContactStatus { kActive, kInactive, kAll };
 
 struct Recipient {
