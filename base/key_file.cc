@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace cledger::base {
 
@@ -32,9 +33,14 @@ std::optional<std::vector<uint8_t>> ReadKeyFile(const std::string& path, size_t 
 std::string CreateKeyFile(const std::string& path, std::span<const uint8_t> key) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return std::strerror(errno);
-  const bool ok =
+  bool ok =
       ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && ::fsync(fd) == 0;
   ::close(fd);
+  // The directory entry too: a key lost in a crash would strand what was recorded under it.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ok = ok && dir_fd >= 0 && ::fsync(dir_fd) == 0;
+  if (dir_fd >= 0) ::close(dir_fd);
   if (ok) return "";
   ::unlink(path.c_str());
   return "could not be written";

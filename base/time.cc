@@ -21,7 +21,7 @@ std::string Rfc3339Micros(int64_t unix_us) {
 }
 
 std::optional<int64_t> ParseDurationSeconds(std::string_view text) {
-  constexpr int64_t kMaxSeconds = 100ll * 366 * 24 * 3600;
+  constexpr int64_t kMaxSeconds = 10ll * 366 * 24 * 3600;  // limits::kTokenLifetimeMaxSeconds
   if (text.size() < 2 || text.size() > 12) return std::nullopt;
   int64_t unit = 0;
   switch (text.back()) {

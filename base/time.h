@@ -13,7 +13,8 @@ namespace cledger::base {
 std::string Rfc3339Micros(int64_t unix_us);
 
 // A lifetime as people write it: digits then one unit, s, m, h or d ("90s", "15m", "12h",
-// "30d"), in seconds. nullopt for anything else, zero, or more than 100 years.
+// "30d"), in seconds. nullopt for anything else, zero, or more than 10 years (the longest a
+// token may live).
 std::optional<int64_t> ParseDurationSeconds(std::string_view text);
 
 }  // namespace cledger::base

@@ -38,6 +38,12 @@ Status PasswordsBusy() {
   return Status(Code::kUnavailable, "busy", "too many passwords are being hashed; retry shortly");
 }
 
+Status MasterKeyMissing() {
+  return Status(Code::kUnavailable, "master_key_missing",
+                "recording a credential needs the ledger's master key (--master-key-file); this "
+                "process opened the ledger without it");
+}
+
 std::future<Result<CommandOutcome>> Refused(Status status) {
   std::promise<Result<CommandOutcome>> refused;
   refused.set_value(std::move(status));
@@ -73,7 +79,7 @@ struct CommitViews {
 
 CommandRunner::CommandRunner(store::LogStore& store, ProjectionHost& host,
                              std::shared_ptr<Random> random, std::shared_ptr<Clock> clock,
-                             const domain::CredentialKeys& keys)
+                             const std::optional<domain::CredentialKeys>& keys)
     : store_(store),
       host_(host),
       random_(std::move(random)),
@@ -189,7 +195,8 @@ Status CommandRunner::CheckSamePassword(const store::LogStore::Recorded& recorde
   for (const Event& e : *events) {
     const auto* reset = std::get_if<ContactPasswordReset>(&e.body);
     if (reset == nullptr) continue;
-    auto hash = keys_.OpenPasswordHash(reset->password_hash);
+    if (!keys_) return MasterKeyMissing();
+    auto hash = keys_->OpenPasswordHash(reset->password_hash);
     if (!hash.ok()) return hash.status();
     if (!hashes_.try_acquire_for(kHashWaitMax)) return PasswordsBusy();
     const bool same = domain::VerifyPassword(*hash, given);
@@ -211,8 +218,9 @@ Status CommandRunner::Prepare(const Command& command, domain::Prepared& prepared
     return PreparePassword(c->password, prepared, outcome);
   }
   if (const auto* c = std::get_if<IssueToken>(&command)) {
+    if (!keys_) return MasterKeyMissing();
     outcome.token = "clt_" + RandomHex(*random_, 24);
-    prepared.token_hash = outcome.token_hash = keys_.TokenDigest(outcome.token);
+    prepared.token_hash = outcome.token_hash = keys_->TokenDigest(outcome.token);
     if (c->expires_in_s > 0 && c->expires_in_s <= limits::kTokenLifetimeMaxSeconds) {
       prepared.token_expires_at_us = clock_->NowMicros() + c->expires_in_s * 1'000'000;
     }
@@ -227,17 +235,19 @@ Status CommandRunner::Prepare(const Command& command, domain::Prepared& prepared
 // The digest a token was recorded under: keyed, or its SHA-256 when it was issued before
 // digests were keyed (FORMAT.md, "Secrets").
 Status CommandRunner::RecordedTokenDigest(const std::string& token, std::string& digest) {
-  digest = keys_.TokenDigest(token);
+  digest = events::Sha256Hex(token);
+  if (!keys_) return Status::Ok();
   Snapshot snap(store_, host_, /*consistent=*/false);
-  auto keyed = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), digest);
+  auto keyed = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), keys_->TokenDigest(token));
   if (!keyed.ok()) return keyed.status();
-  if (!*keyed) digest = events::Sha256Hex(token);
+  if (*keyed) digest = keys_->TokenDigest(token);
   return Status::Ok();
 }
 
 // argon2id costs ~160 ms of a core: it runs here, on the caller's thread, never the writer's.
 Status CommandRunner::PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
                                       CommandOutcome& outcome) {
+  if (!keys_) return MasterKeyMissing();
   std::string password = choice.password;
   if (choice.generate) {
     password = domain::GenerateTemporaryPassword(*random_);
@@ -251,7 +261,7 @@ Status CommandRunner::PreparePassword(const PasswordChoice& choice, domain::Prep
   auto hash = domain::HashPassword(password);
   hashes_.release();
   if (!hash.ok()) return hash.status();
-  prepared.password_hash = keys_.SealPasswordHash(*hash);
+  prepared.password_hash = keys_->SealPasswordHash(*hash);
   prepared.password_generated = choice.generate;
   return Status::Ok();
 }

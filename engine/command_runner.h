@@ -22,7 +22,7 @@ namespace cledger {
 class CommandRunner {
  public:
   CommandRunner(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random,
-                std::shared_ptr<Clock> clock, const domain::CredentialKeys& keys);
+                std::shared_ptr<Clock> clock, const std::optional<domain::CredentialKeys>& keys);
 
   // As Engine::ExecuteAsync. REQUIRES: the future is consumed before this runner goes.
   std::future<Result<CommandOutcome>> Submit(const CommandContext& context, Command command);
@@ -42,9 +42,9 @@ class CommandRunner {
   store::LogStore& store_;
   ProjectionHost& host_;
   std::shared_ptr<Random> random_;
-  std::shared_ptr<Clock> clock_;  // when an issued token expires
-  domain::CredentialKeys keys_;
-  std::counting_semaphore<> hashes_;  // argon2id hashes running now, at most one per core
+  std::shared_ptr<Clock> clock_;                // when an issued token expires
+  std::optional<domain::CredentialKeys> keys_;  // none: opened without the master key
+  std::counting_semaphore<> hashes_;            // argon2id hashes running now, at most one per core
 };
 
 }  // namespace cledger

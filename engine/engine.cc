@@ -3,6 +3,7 @@
 // nothing itself.
 #include "cledger/engine.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "engine/maintenance.h"
 #include "engine/projection_host.h"
 #include "engine/queries.h"
+#include "engine/store/keys.h"
 #include "engine/transparency.h"
 
 namespace cledger {
@@ -31,6 +33,15 @@ std::string MasterKeyFile(const LedgerOptions& options) {
   std::filesystem::path dir(options.path);
   if (!dir.has_filename()) dir = dir.parent_path();  // "./data/" → "./data"
   return dir.string() + ".master-key";
+}
+
+// Whether `path` lies inside the directory `dir` (both as they would resolve).
+bool Inside(const std::string& path, const std::string& dir) {
+  std::error_code ec;
+  const std::filesystem::path file = std::filesystem::weakly_canonical(path, ec);
+  const std::filesystem::path root = std::filesystem::weakly_canonical(dir, ec);
+  if (ec) return false;
+  return std::mismatch(root.begin(), root.end(), file.begin(), file.end()).first == root.end();
 }
 
 class EngineImpl final : public Engine {
@@ -67,7 +78,7 @@ class EngineImpl final : public Engine {
     store_ = std::move(opened).value();
     host_ = std::make_unique<ProjectionHost>(*store_, StorageFaultReporter(options_));
     if (Status s = host_->Attach(); !s.ok()) return s;
-    auto keys = domain::CredentialKeys::LoadOrCreate(MasterKeyFile(options_));
+    auto keys = LoadMasterKey();
     if (!keys.ok()) return keys.status();
     parts_ = std::make_unique<Parts>(*store_, *host_, options_, *keys);
     return StartTransparency();
@@ -154,6 +165,39 @@ class EngineImpl final : public Engine {
   RawLedger& raw_ledger() { return *store_; }
 
  private:
+  // The master key, held to the one the ledger recorded: credentials recorded under one key
+  // must never meet another silently (tokens would stop authenticating, sealed hashes would
+  // not open).
+  Result<std::optional<domain::CredentialKeys>> LoadMasterKey() {
+    const std::string path = MasterKeyFile(options_);
+    if (Inside(path, options_.path)) {
+      return Status::InvalidArgument("master_key",
+                                     "the master key " + path +
+                                         " must not be inside the data directory (backups "
+                                         "would carry it)");
+    }
+    auto keys = domain::CredentialKeys::Load(path, options_.create_master_key);
+    if (!keys.ok() || !*keys) return keys;
+    rocksdb::DB* db = store_->db();
+    rocksdb::ColumnFamilyHandle* meta = store_->Family(store::kCfMeta);
+    std::string recorded;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, store::kMetaMasterKeyId, &recorded);
+    if (s.IsNotFound() || (s.ok() && options_.replace_master_key)) {
+      rocksdb::WriteOptions sync;
+      sync.sync = true;
+      s = db->Put(sync, meta, store::kMetaMasterKeyId, (*keys)->KeyId());
+    } else if (s.ok() && recorded != (*keys)->KeyId()) {
+      return Status(Code::kConflict, "master_key_mismatch",
+                    "the master key " + path + " (id " + (*keys)->KeyId() +
+                        ") is not the one this ledger's credentials are recorded under (id " +
+                        recorded +
+                        "); give the ledger's own with --master-key-file, or, if it is lost, "
+                        "--replace-master-key");
+    }
+    if (!s.ok()) return Status::IoError("storage_error", s.ToString());
+    return keys;
+  }
+
   Status StartTransparency() {
     std::optional<proofs::SigningKey> key;
     if (!options_.signing_key_file.empty()) {
@@ -176,7 +220,7 @@ class EngineImpl final : public Engine {
   // What the engine is made of above the store and the projections.
   struct Parts {
     Parts(store::LogStore& store, ProjectionHost& host, const LedgerOptions& options,
-          const domain::CredentialKeys& keys)
+          const std::optional<domain::CredentialKeys>& keys)
         : commands(store, host, options.random, options.clock, keys),
           queries(store, host, options.clock, keys),
           history(store, host) {}

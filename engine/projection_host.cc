@@ -246,7 +246,12 @@ std::vector<ProjectionStatus> ProjectionHost::Statuses() {
 Status ProjectionHost::Rebuild(const std::string& name, const Progress& progress) {
   const projections::Projection* projection = projections::Find(name);
   if (projection == nullptr) {
-    return Status(Code::kNotFound, "projection_not_found", "no projection named '" + name + "'");
+    std::string known;
+    for (const projections::Projection* p : projections::All()) {
+      known += (known.empty() ? "" : ", ") + std::string(p->name());
+    }
+    return Status(Code::kNotFound, "projection_not_found",
+                  "no projection named '" + name + "'; the projections are " + known);
   }
   uint64_t generation;
   {

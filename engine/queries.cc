@@ -19,12 +19,13 @@ namespace pj = projections;
 Result<Principal> Queries::Authenticate(const std::string& token) {
   Snapshot snap(store_, host_, /*consistent=*/false);
   pj::Kv& tokens = snap.Kv(pj::kTenants);
-  std::string digest = keys_.TokenDigest(token);
-  auto principal = pj::GetTokenPrincipal(tokens, digest);
-  if (principal.ok() && !*principal) {
-    digest = events::Sha256Hex(token);
-    principal = pj::GetTokenPrincipal(tokens, digest);
+  std::string digest = events::Sha256Hex(token);
+  Result<std::optional<Principal>> principal = std::optional<Principal>();
+  if (keys_) {
+    principal = pj::GetTokenPrincipal(tokens, keys_->TokenDigest(token));
+    if (principal.ok() && *principal) digest = keys_->TokenDigest(token);
   }
+  if (principal.ok() && !*principal) principal = pj::GetTokenPrincipal(tokens, digest);
   if (!principal.ok()) return principal.status();
   if (!*principal) {
     return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
@@ -61,7 +62,10 @@ Result<std::vector<TokenInfo>> Queries::ListTokens(const Principal& who,
 // When a token was issued and until when it holds: its stream's first event.
 Result<TokenInfo> Queries::DescribeToken(std::string_view digest, const Principal& principal) {
   TokenInfo info{std::string(digest), principal, 0, std::nullopt};
-  auto issued = store_.ReadStream(principal.tenant, "token-" + info.token_hash.substr(0, 16), 1, 1);
+  Snapshot snap(store_, host_, /*consistent=*/false);
+  auto stream = pj::GetTokenStream(snap.Kv(pj::kTenants), digest);
+  if (!stream.ok()) return stream.status();
+  auto issued = store_.ReadStream(principal.tenant, *stream, 1, 1);
   if (!issued.ok()) return issued.status();
   if (!issued->empty()) {
     info.issued_at_us = issued->front().recorded_at_us;

@@ -21,7 +21,7 @@ namespace cledger {
 class Queries {
  public:
   Queries(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Clock> clock,
-          const domain::CredentialKeys& keys)
+          const std::optional<domain::CredentialKeys>& keys)
       : store_(store), host_(host), clock_(std::move(clock)), keys_(keys), travel_(store, host) {}
 
   // Each as the Engine method of the same name.
@@ -45,8 +45,8 @@ class Queries {
 
   store::LogStore& store_;
   ProjectionHost& host_;
-  std::shared_ptr<Clock> clock_;  // when a token has expired
-  domain::CredentialKeys keys_;
+  std::shared_ptr<Clock> clock_;                // when a token has expired
+  std::optional<domain::CredentialKeys> keys_;  // none: opened without the master key
   TimeTravel travel_;
 };
 

@@ -6,6 +6,11 @@
 namespace cledger::projections {
 namespace {
 
+// Tokens issued before their streams had random names were named by their digest's start.
+std::string LegacyTokenStream(std::string_view digest) {
+  return "token-" + std::string(digest.substr(0, 16));
+}
+
 class Tenants final : public Projection {
  public:
   std::string_view name() const override { return "tenants"; }
@@ -15,9 +20,12 @@ class Tenants final : public Projection {
     } else if (const auto* e = std::get_if<TokenIssued>(&event.body)) {
       kv.Put("k" + e->token_hash, Encode(Principal{event.tenant, e->actor}));
       if (e->expires_at_us != 0) kv.Put("x" + e->token_hash, Encode(e->expires_at_us));
+      if (event.stream != LegacyTokenStream(e->token_hash))
+        kv.Put("s" + e->token_hash, event.stream);
     } else if (const auto* e = std::get_if<TokenRevoked>(&event.body)) {
       kv.Delete("k" + e->token_hash);
       kv.Delete("x" + e->token_hash);
+      kv.Delete("s" + e->token_hash);
     }
     return Status::Ok();
   }
@@ -37,6 +45,12 @@ Result<std::optional<TenantView>> GetTenant(Kv& kv, std::string_view name) {
 
 Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view token_hash) {
   return Load<Principal>(kv, std::string("k").append(token_hash));
+}
+
+Result<std::string> GetTokenStream(Kv& kv, std::string_view token_hash) {
+  auto stream = kv.Get(std::string("s").append(token_hash));
+  if (!stream.ok()) return stream.status();
+  return *stream ? **stream : LegacyTokenStream(token_hash);
 }
 
 Result<std::optional<int64_t>> GetTokenExpiry(Kv& kv, std::string_view token_hash) {

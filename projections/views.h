@@ -17,6 +17,8 @@ namespace cledger::projections {
 extern const Projection& kTenants;
 Result<std::optional<TenantView>> GetTenant(Kv& kv, std::string_view name);
 Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view token_hash);
+// The stream a token's issue and revocation are recorded in.
+Result<std::string> GetTokenStream(Kv& kv, std::string_view token_hash);
 // When the token expires (UTC microseconds); nullopt: never.
 Result<std::optional<int64_t>> GetTokenExpiry(Kv& kv, std::string_view token_hash);
 // Every token not revoked, by digest, until `fn` answers false.

@@ -283,8 +283,11 @@ Answer GetEventStream(Call& call) {
       const size_t comma = rest.find(',');
       const std::string type(rest.substr(0, comma));
       if (!IsEventTypeName(type)) {
-        return Problem(
-            Status::InvalidArgument("invalid_enum", "unknown event type in types", "types"));
+        std::string known;
+        for (std::string_view name : kEventTypeNames)
+          known += (known.empty() ? "" : ", ") + std::string(name);
+        return Problem(Status::InvalidArgument(
+            "invalid_enum", "unknown event type in types; the types are " + known, "types"));
       }
       plan.types.insert(type);
       rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);

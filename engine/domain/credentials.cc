@@ -32,9 +32,16 @@ Status Unreadable() {
 }  // namespace
 
 Result<CredentialKeys> CredentialKeys::LoadOrCreate(const std::string& path) {
+  auto keys = Load(path, /*create=*/true);
+  if (!keys.ok()) return keys.status();
+  return std::move(**keys);
+}
+
+Result<std::optional<CredentialKeys>> CredentialKeys::Load(const std::string& path, bool create) {
   if (sodium_init() < 0) return MasterKeyError(path, "libsodium could not be initialised");
   std::array<uint8_t, 32> master{};
   if (base::KeyFileMissing(path)) {
+    if (!create) return std::optional<CredentialKeys>();
     crypto_kdf_keygen(master.data());
     if (std::string why = base::CreateKeyFile(path, master); !why.empty()) {
       return MasterKeyError(path, why);
@@ -46,7 +53,7 @@ Result<CredentialKeys> CredentialKeys::LoadOrCreate(const std::string& path) {
     std::copy(read->begin(), read->end(), master.begin());
     sodium_memzero(read->data(), read->size());
   }
-  CredentialKeys keys(master);
+  std::optional<CredentialKeys> keys(std::in_place, master);
   sodium_memzero(master.data(), master.size());
   return keys;
 }
@@ -101,6 +108,10 @@ Result<std::string> CredentialKeys::OpenPasswordHash(std::string_view recorded) 
     return Unreadable();
   }
   return hash;
+}
+
+std::string CredentialKeys::KeyId() const {
+  return TokenDigest("contact-ledger/master-key-id/v1").substr(0, 16);
 }
 
 std::string CredentialKeys::TokenDigest(std::string_view token) const {

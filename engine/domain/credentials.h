@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,9 @@ namespace cledger::domain {
 class CredentialKeys {
  public:
   // Reads the 32-byte master key at `path`, creating it (and nothing else) when no file is
-  // there. Fails with kIoError, reason "master_key", naming the path and why.
+  // there and `create` is set; nullopt when it is missing and not created. Fails with kIoError,
+  // reason "master_key", naming the path and why.
+  static Result<std::optional<CredentialKeys>> Load(const std::string& path, bool create);
   static Result<CredentialKeys> LoadOrCreate(const std::string& path);
   // Keys derived from a given master key (tests).
   explicit CredentialKeys(const std::array<uint8_t, 32>& master);
@@ -35,6 +38,10 @@ class CredentialKeys {
 
   // The keyed digest a token is recorded and looked up by: 64 lowercase hex digits.
   std::string TokenDigest(std::string_view token) const;
+
+  // 16 hex digits naming this master key without revealing it: what a ledger records to
+  // recognise the key its credentials were recorded under.
+  std::string KeyId() const;
 
  private:
   std::array<uint8_t, 32> seal_key_{};

@@ -141,7 +141,8 @@ class Rules {
     }
     CommandContext as_tenant = ctx_;
     as_tenant.tenant = c.tenant;
-    return Draft(as_tenant, c.actor_id, "token-" + prep_.token_hash.substr(0, 16))
+    // Named by a random id: nothing derived from the token is readable in a stream's name.
+    return Draft(as_tenant, c.actor_id, "token-" + prep_.new_id)
         .Add(TokenIssued{prep_.token_hash, {c.actor_id, c.role}, prep_.token_expires_at_us})
         .Done();
   }
@@ -150,9 +151,11 @@ class Rules {
     auto principal = pj::GetTokenPrincipal(views_.tenants, prep_.token_hash);
     if (!principal.ok()) return principal.status();
     if (!*principal) return Status::NotFound("token_not_found", "no such token");
+    auto stream = pj::GetTokenStream(views_.tenants, prep_.token_hash);
+    if (!stream.ok()) return stream.status();
     CommandContext as_tenant = ctx_;
     as_tenant.tenant = (*principal)->tenant;
-    return Draft(as_tenant, (*principal)->actor.id, "token-" + prep_.token_hash.substr(0, 16))
+    return Draft(as_tenant, (*principal)->actor.id, *stream)
         .Add(TokenRevoked{prep_.token_hash})
         .Done();
   }

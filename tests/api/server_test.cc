@@ -161,10 +161,7 @@ TEST_CASE("ATokenOfOneTenantGets404ForEveryIdOfAnother") {
     CHECK(f.Call("globex/owner", method, target, method == "PATCH" ? R"({"title":"x"})" : "")
               .status == 404);
   }
-  CHECK(Json(f.Call("globex/owner", "GET", "/v1/contacts/k1/history"))
-            .at("items")
-            .as_array()
-            .empty());
+  CHECK(f.Call("globex/owner", "GET", "/v1/contacts/k1/history").status == 404);
   CHECK(f.Head() == head);
   auto events =
       Json(f.Call("globex/owner", "GET", "/v1/events?from=1&limit=1000")).at("events").as_array();
@@ -411,6 +408,28 @@ TEST_CASE("TheAccessLogNamesEachRequestButNoSecret") {
     for (const auto& [name, token] : f.tokens) CHECK(log.find(token) == std::string::npos);
     CHECK(log.find("Sup3r-Secret") == std::string::npos);
   }
+}
+
+// Mistakes are answered with what would have been right, and an unknown record is 404
+// everywhere, its history included.
+TEST_CASE("UnknownNamesAreAnsweredWithTheValidOnesAndAnUnknownRecordsHistoryIs404") {
+  ServerFixture f;
+  Reply types = f.Call("acme/auditor", "GET", "/v1/events/stream?types=ContactMoved");
+  CHECK(types.status == 422);
+  CHECK(types.body.find("ContactCreated") != std::string::npos);
+  Reply rebuild = f.Call("ops", "POST", "/v1/admin/projections/nosuch/rebuild");
+  CHECK(rebuild.status == 404);
+  CHECK(rebuild.body.find("the projections are") != std::string::npos);
+  CHECK(rebuild.body.find("contacts") != std::string::npos);
+  CHECK(Code(f.Call("acme/auditor", "GET", "/v1/contacts/nosuch/history")) == "contact_not_found");
+  CHECK(Code(f.Call("acme/auditor", "GET", "/v1/customers/nosuch/history")) ==
+        "customer_not_found");
+  REQUIRE(
+      f.Call("acme/owner", "POST", "/v1/customers", R"({"id":"c1","name":"A","email":"a@a.test"})")
+          .status == 201);
+  CHECK(f.Call("acme/auditor", "GET", "/v1/customers/c1/history").status == 200);
+  CHECK(Code(f.Call("globex/owner", "GET", "/v1/customers/c1/history")) ==
+        "customer_not_found");  // another tenant's record is unknown, not empty
 }
 
 }  // namespace

@@ -61,8 +61,9 @@ TEST_CASE("ATokenIssuedWithALifetimeAuthenticatesUntilItThenIsRefusedAsExpired")
 
 TEST_CASE("OpsListTokensWithTheirDigestsAndLifetimesButNeverTheTokens") {
   ServerFixture f;
-  Reply issued = f.Call("ops", "POST", "/v1/admin/tokens",
-                        R"({"tenant":"acme","actor":"mailer","role":"service","expires_in":"30d"})");
+  Reply issued =
+      f.Call("ops", "POST", "/v1/admin/tokens",
+             R"({"tenant":"acme","actor":"mailer","role":"service","expires_in":"30d"})");
   REQUIRE(issued.status == 201);
   const std::string token(Json(issued).at("token").as_string());
   const std::string digest(Json(issued).at("token_hash").as_string());

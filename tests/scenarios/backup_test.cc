@@ -31,6 +31,7 @@ TEST_CASE("ABackupTakenWhileWritingRestoresToALedgerThatVerifies") {
   REQUIRE(Engine::RestoreBackup(f.dir.Sub("backup"), f.dir.Sub("restored")).ok());
   LedgerOptions options;
   options.path = f.dir.Sub("restored");
+  options.master_key_file = f.dir.Sub("data.master-key");  // a restore comes with the key
   auto restored = Engine::Open(options);
   REQUIRE(restored.ok());
   const Head head = (*restored)->ledger().GetHead();
@@ -68,6 +69,7 @@ TEST_CASE("ABackupHoldsEveryCommitAcknowledgedBeforeItStarted") {
     REQUIRE(Engine::RestoreBackup(f.dir.Sub("backup-" + std::to_string(round)), restored).ok());
     LedgerOptions options;
     options.path = restored;
+    options.master_key_file = f.dir.Sub("data.master-key");
     auto opened = Engine::Open(options);
     REQUIRE(opened.ok());
     CAPTURE(round);

@@ -168,8 +168,84 @@ TEST_CASE("ATokenAuthenticatesOnlyUnderTheMasterKeyItWasIssuedWith") {
   CHECK(issued.token_hash != events::Sha256Hex(issued.token));
   f.engine.reset();
   std::filesystem::rename(f.dir.Sub("data.master-key"), f.dir.Sub("kept.master-key"));
-  f.Reopen();  // a new master key is made
-  CHECK(f.engine->Authenticate(issued.token).status().code() == Code::kUnauthenticated);
+  LedgerOptions options;
+  options.path = f.dir.Sub("data");
+  CHECK(Engine::Open(options).status().reason() == "master_key_mismatch");  // a new one
+  options.replace_master_key = true;  // the operator says the old key is lost
+  auto replaced = Engine::Open(options);
+  REQUIRE(replaced.ok());
+  CHECK((*replaced)->Authenticate(issued.token).status().code() == Code::kUnauthenticated);
+  CHECK((*replaced)->Execute(f.ops, IssueToken{"acme", "ann", "admin"}).ok());
+}
+
+}  // namespace
+}  // namespace cledger
+
+namespace cledger {
+namespace {
+
+Result<std::unique_ptr<Engine>> OpenWith(const std::string& data, const std::string& key,
+                                         bool create) {
+  LedgerOptions options;
+  options.path = data;
+  options.master_key_file = key;
+  options.create_master_key = create;
+  return Engine::Open(options);
+}
+
+// The ledger remembers its master key: a process without one records no credential, and one
+// with another key is refused before it could record anything under it.
+TEST_CASE("ALedgerIsHeldToItsMasterKeyAndAReadOnlyOpenNeverMakesOne") {
+  testing::TempDir dir;
+  const std::string data = dir.Sub("data"), key = dir.Sub("ledger.key");
+  const CommandContext ops{"", {"root", "ops"}, {}, {}, {}};
+  {
+    auto reader = OpenWith(data, key, /*create=*/false);
+    REQUIRE(reader.ok());
+    CHECK_FALSE(std::filesystem::exists(key));
+    CHECK((*reader)->Execute(ops, IssueToken{"", "root", "ops"}).status().reason() ==
+          "master_key_missing");
+    REQUIRE((*reader)->Execute(ops, CreateTenant{"acme", "standard"}).ok());  // no credential
+  }
+  std::string token;
+  {
+    auto writer = OpenWith(data, key, /*create=*/true);
+    REQUIRE(writer.ok());
+    CHECK(std::filesystem::exists(key));
+    token = (*writer)->Execute(ops, IssueToken{"acme", "ann", "admin"})->token;
+  }
+  {
+    auto reader = OpenWith(data, key, /*create=*/false);  // the key is there: it is used
+    REQUIRE(reader.ok());
+    CHECK((*reader)->Authenticate(token).ok());
+  }
+  std::filesystem::rename(key, dir.Sub("kept.key"));
+  auto other = OpenWith(data, key, /*create=*/true);  // a new key would be made: refused
+  CHECK(other.status().reason() == "master_key_mismatch");
+  CHECK(other.status().message().find(key) != std::string::npos);
+  auto inside = OpenWith(data, data + "/master.key", /*create=*/true);
+  CHECK(inside.status().reason() == "master_key");
+  std::filesystem::rename(dir.Sub("kept.key"), key);
+  auto again = OpenWith(data, key, /*create=*/false);
+  REQUIRE(again.ok());
+  CHECK((*again)->Authenticate(token).ok());
+}
+
+// Nothing derived from a token names its stream: the issue and the revocation share a stream
+// named by a random id.
+TEST_CASE("ATokensStreamIsNamedByARandomIdNotByItsDigest") {
+  EngineFixture f;
+  const auto issued = f.Must(f.ops, IssueToken{"acme", "ann", "admin"});
+  auto events = f.engine->ledger().Read(issued.first_position, 1);
+  REQUIRE(events.ok());
+  const std::string stream = events->front().stream;
+  CHECK(stream.starts_with("token-"));
+  CHECK(issued.token_hash.find(stream.substr(6)) == std::string::npos);
+  CHECK(events::Sha256Hex(issued.token).find(stream.substr(6)) == std::string::npos);
+  RevokeToken revoke;
+  revoke.token_hash = issued.token_hash;
+  const auto revoked = f.Must(f.ops, revoke);
+  CHECK(f.engine->ledger().Read(revoked.first_position, 1)->front().stream == stream);
 }
 
 }  // namespace

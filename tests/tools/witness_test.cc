@@ -90,8 +90,10 @@ struct Served {
 std::unique_ptr<Served> Serve(const std::string& data, const std::string& key_file,
                               const std::string& witness_key = {}) {
   std::vector<std::string> args = {
-      "serve",       "--data",      data, "--listen",           "127.0.0.1:0",
-      "--bootstrap", "--ops-token", "1h", "--signing-key-file", key_file};
+      "serve", "--data", data, "--listen", "127.0.0.1:0", "--bootstrap", "--ops-token", "1h",
+      "--signing-key-file", key_file,
+      // every server of a test shares one master key
+      "--master-key-file", (fs::path(key_file).parent_path() / "ledger.master-key").string()};
   if (!witness_key.empty()) args.insert(args.end(), {"--witness-key", witness_key});
   auto s = std::make_unique<Served>();
   s->child = testing::Spawn(args);

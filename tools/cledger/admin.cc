@@ -10,9 +10,12 @@
 
 namespace cledger::cli {
 
+// Commands that record no credential never create a master key: one made by a mistyped or
+// read-only command would then be refused by the ledger's own, or taken for it.
 std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
   LedgerOptions options;
   options.path = data_dir;
+  options.create_master_key = false;
   return OpenOrExplain(options);
 }
 

@@ -34,6 +34,7 @@ struct ImportArgs {
   bool dry_run = false;
   bool json = false;
   bool verbose = false;
+  std::string master_key_file;  // empty: beside the data directory
 };
 
 // Reads lines without ever holding more than kLineMax bytes of one, so a file with a huge
@@ -286,7 +287,10 @@ int RunImport(const ImportArgs& a) {
   const std::unique_ptr<std::FILE, FileCloser> closer(file == stdin ? nullptr : file);
   std::unique_ptr<Engine> engine;
   if (!a.dry_run) {
-    engine = OpenOrExplain(a.data_dir);
+    LedgerOptions options;  // imported contacts may carry passwords: the master key seals them
+    options.path = a.data_dir;
+    options.master_key_file = a.master_key_file;
+    engine = OpenOrExplain(options);
     if (!engine) return OpenFailureExit(a.data_dir);
   }
   Importer importer(a, engine.get());
@@ -369,6 +373,9 @@ void AddImport(CLI::App& app, Runner& run) {
       "import", "Run the commands of a JSON-lines file, for migrations (offline, resumable)");
   cmd->add_option("file", a->file, "FILE.jsonl, or - for stdin")->required();
   cmd->add_option("--data", a->data_dir, "Data directory")->capture_default_str();
+  cmd->add_option("--master-key-file", a->master_key_file,
+                  "The master key the server uses; default: <data>.master-key beside the data")
+      ->type_name("FILE");
   cmd->add_option("--tenant", a->tenant, "Tenant the commands are for")->required();
   cmd->add_option("--actor", a->actor, "Actor recorded on every event")
       ->capture_default_str()

@@ -25,6 +25,7 @@ struct ServeArgs {
   std::string signing_key_file;  // empty: beside the data directory
   std::string master_key_file;   // empty: beside the data directory
   std::string ops_token_ttl;     // empty: an ops token only at the first start, never expiring
+  bool replace_master_key = false;
   std::vector<std::string> witness_keys;
   uint64_t min_free_mb = limits::kMinFreeBytesDefault >> 20;
 };
@@ -153,6 +154,7 @@ int Serve(const ServeArgs& args) {
       args.signing_key_file.empty() ? DefaultSigningKeyFile(args.data_dir) : args.signing_key_file;
   ledger.witness_keys = args.witness_keys;
   ledger.master_key_file = args.master_key_file;
+  ledger.replace_master_key = args.replace_master_key;
   auto engine = OpenOrExplain(ledger);
   if (!engine) return OpenFailureExit(args.data_dir);
 
@@ -166,15 +168,16 @@ int Serve(const ServeArgs& args) {
     }
     owner_token = *token;
   }
-  auto ops = IssueOpsToken(*engine, first_start, ops_ttl_s);
-  if (!ops.ok()) {
-    std::cerr << "cledger: cannot issue the ops token: " << ops.status().message() << "\n";
-    return kExitFailed;
-  }
   api::Server server(*engine, options);
   if (Status s = server.Start(); !s.ok()) {
     std::cerr << "cledger: cannot listen on " << args.listen << ": " << s.message() << "\n";
     return kExitUnavailable;
+  }
+  // Issued once the port is ours: a token is never committed for a start that cannot serve.
+  auto ops = IssueOpsToken(*engine, first_start, ops_ttl_s);
+  if (!ops.ok()) {
+    std::cerr << "cledger: cannot issue the ops token: " << ops.status().message() << "\n";
+    return kExitFailed;
   }
   const std::string url = "http://" + listen->host + ":" + std::to_string(server.port());
   PrintWelcome(url, args.data_dir, engine->ledger().GetHead(), owner_token, *ops,
@@ -212,6 +215,9 @@ void AddServe(CLI::App& app, Runner& run) {
                    "Ed25519 key that signs the tree heads, kept outside the data directory; "
                    "created (mode 0600) when missing. Default: <data>.signing-key beside it")
       ->type_name("FILE");
+  serve->add_flag("--replace-master-key", args->replace_master_key,
+                  "The ledger's master key is lost: record the one given (or a new one) instead. "
+                  "Tokens issued under the lost key stop authenticating; issue new ones");
   serve
       ->add_option("--ops-token", args->ops_token_ttl,
                    "Issue and print an ops token at this start that expires after TTL (90s, 15m, "

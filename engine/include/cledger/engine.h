@@ -86,8 +86,8 @@ class Engine {
   // Fails with kUnauthenticated: "unauthenticated" for an unknown or revoked token,
   // "token_expired" for one past its expiry.
   virtual Result<Principal> Authenticate(const std::string& token) = 0;
-  // Every token not revoked, expired ones included; of one tenant when `tenant` is given
-  // ("" lists every tenant's and the ops tokens). Needs an ops principal.
+  // Every token not revoked, expired ones included: every tenant's and the ops tokens, or of
+  // one tenant when `tenant` is given ("" names the ops tokens). Needs an ops principal.
   virtual Result<std::vector<TokenInfo>> ListTokens(const Principal& who,
                                                     const std::optional<std::string>& tenant) = 0;
   virtual Result<ContactView> GetContact(const Principal& who, const std::string& id,

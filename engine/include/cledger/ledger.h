@@ -48,8 +48,17 @@ struct LedgerOptions {
   // password's hash sealed, a token named by a keyed digest. Kept outside the data directory
   // and created (mode 0600) when missing. Empty: `<path>.master-key`, beside the data
   // directory. The same key must come with the data to every process that opens it, and with
-  // a restored backup; without it, tokens issued under it no longer authenticate.
+  // a restored backup; without it, tokens issued under it no longer authenticate. The ledger
+  // records which key it was opened with and refuses another (master_key_mismatch).
   std::string master_key_file;
+  // Whether a missing master key file is created. Off (read-only tools), the ledger opens
+  // without one: commands that record a credential fail (master_key_missing) and only tokens
+  // issued before keyed digests authenticate.
+  bool create_master_key = true;
+  // The ledger's own master key is lost: record this one instead of refusing it. Tokens issued
+  // under the lost key stop authenticating (issue new ones) and the password hashes sealed
+  // under it can no longer be opened; nothing else changes.
+  bool replace_master_key = false;
 };
 
 struct Head {
