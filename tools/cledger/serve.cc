@@ -237,11 +237,11 @@ void AddServe(CLI::App& app, Runner& run) {
   auto* cert = serve
                    ->add_option("--tls-cert", args->tls_cert_file,
                                 "Serve HTTPS (TLS 1.2+) with this PEM certificate chain, the "
-                                "server's own certificate first; needs --tls-key")
+                                "server's own certificate first")
                    ->type_name("FILE");
   auto* key = serve
                   ->add_option("--tls-key", args->tls_key_file,
-                               "The unencrypted PEM private key of --tls-cert; needs --tls-cert")
+                               "The unencrypted PEM private key of --tls-cert")
                   ->type_name("FILE");
   cert->needs(key);
   key->needs(cert);
