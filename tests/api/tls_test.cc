@@ -59,6 +59,16 @@ TEST_CASE("HttpsKeepsAConnectionAliveForTheNextRequest") {
   CHECK(connects == "1 0 ");
 }
 
+TEST_CASE("HttpsHoldsTheBodyLimitAndStillAnswersWithAProblem") {
+  TlsFiles tls;
+  ServerFixture f(tls);
+  const std::string big = R"({"id":"c1","name":")" + std::string(2 << 20, 'a') + R"("})";
+  const Reply refused = f.Call("acme/owner", "POST", "/v1/customers", big);
+  CHECK(refused.status == 413);
+  CHECK(Has(refused.body, "payload_too_large"));
+  CHECK(f.Call("", "GET", "/healthz").status == 200);
+}
+
 TEST_CASE("ThePlainHttpOrUntrustedClientGetsNoAnswerFromTheHttpsPort") {
   TlsFiles tls;
   ServerFixture f(tls);
