@@ -128,7 +128,7 @@ TEST_CASE("ServeWarnsThatPlainHttpBeyondLoopbackCrossesTheNetworkInClear") {
   testing::TempDir dir;
   const Started exposed = StartAndStop(dir, {"--listen", "0.0.0.0:0"});
   CHECK(exposed.banner.find("serving http://0.0.0.0:") != std::string::npos);
-  CHECK(exposed.err.find("warning: serving plain HTTP on 0.0.0.0") != std::string::npos);
+  CHECK(exposed.err.find("[warning] serving plain HTTP on 0.0.0.0") != std::string::npos);
   CHECK(exposed.err.find("in clear") != std::string::npos);
   CHECK(exposed.err.find("--tls-cert FILE --tls-key FILE") != std::string::npos);
   for (const std::string listen : {"127.0.0.1:0", "localhost:0", "[::1]:0"}) {

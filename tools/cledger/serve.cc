@@ -131,12 +131,12 @@ bool IsLoopback(const std::string& address) {
 // readable by anyone on the path. Allowed (a TLS proxy in front is a fine setup), but said.
 void WarnIfCleartextBeyondLoopback(const Listen& listen, const api::ServerOptions& options) {
   if (options.tls() || IsLoopback(listen.address)) return;
-  const std::string warning =
-      "serving plain HTTP on " + listen.host +
-      ", which is not a loopback address: tokens and personal data cross the network in clear. "
-      "Serve HTTPS with --tls-cert FILE --tls-key FILE, or put a TLS proxy in front";
-  std::cerr << "cledger: warning: " << warning << "\n";
-  spdlog::warn("{}", warning);
+  // The log is stderr: one line, seen at start and kept with the log.
+  spdlog::warn(
+      "serving plain HTTP on {}, which is not a loopback address: tokens and personal data "
+      "cross the network in clear. Serve HTTPS with --tls-cert FILE --tls-key FILE, or put a "
+      "TLS proxy in front",
+      listen.host);
 }
 
 int Serve(const ServeArgs& args) {
