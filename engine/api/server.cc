@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -15,6 +16,7 @@
 
 #include "engine/api/handlers.h"
 #include "engine/api/routes.h"
+#include "engine/api/tls.h"
 
 namespace cledger::api {
 namespace {
@@ -26,6 +28,10 @@ using tcp = net::ip::tcp;
 using net::awaitable;
 using net::use_awaitable;
 constexpr auto kNoThrow = net::experimental::as_tuple(use_awaitable);
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// How long a closing connection may take to say goodbye (TLS close_notify, draining).
+constexpr auto kCloseTimeout = std::chrono::seconds(2);
 
 // The last frame of a stream that ends on a failure, with its reason.
 constexpr std::string_view kTokenRevokedFrame =
@@ -166,6 +172,11 @@ class Server::Impl {
   }
 
   Status Start() {
+    if (options_.tls()) {
+      auto context = MakeTlsContext(options_);
+      if (!context.ok()) return context.status();
+      tls_ = std::move(context).value();
+    }
     beast::error_code ec;
     auto address = net::ip::make_address(options_.host, ec);
     if (ec)
@@ -230,46 +241,79 @@ class Server::Impl {
         continue;
       }
       auto executor = socket.get_executor();
-      if (metrics_.connections.load() >= options_.connections_max) {
-        net::co_spawn(executor, Refuse(std::move(socket)), net::detached);
-        continue;
-      }
-      net::co_spawn(executor, Session(std::move(socket)), net::detached);
+      const bool over_limit = metrics_.connections.load() >= options_.connections_max;
+      net::co_spawn(executor, Connection(std::move(socket), over_limit), net::detached);
     }
   }
 
+  // One connection, plain or TLS: both run the very same Session (or Refuse) on their stream.
+  awaitable<void> Connection(tcp::socket socket, bool over_limit) {
+    if (!over_limit) ++metrics_.connections;
+    if (!tls_) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await Converse(stream, over_limit);
+    } else {
+      TlsStream stream(std::move(socket), *tls_);
+      if (co_await Handshake(stream)) co_await Converse(stream, over_limit);
+    }
+    if (!over_limit) --metrics_.connections;
+  }
+
+  // Spelled out with `if`: GCC 12 crashes on `co_await (c ? A() : B())` of two coroutines.
+  template <typename AsyncStream>
+  awaitable<void> Converse(AsyncStream& stream, bool over_limit) {
+    if (over_limit) {
+      co_await Refuse(stream);
+    } else {
+      co_await Session(stream);
+    }
+  }
+
+  // Within read_timeout_s, like a request: a client that connects and says nothing, or
+  // speaks something else (plain HTTP), is closed without an answer.
+  awaitable<bool> Handshake(TlsStream& stream) {
+    beast::tcp_stream& transport = beast::get_lowest_layer(stream);
+    transport.expires_after(std::chrono::seconds(options_.read_timeout_s));
+    MarkIdle(&transport, true);  // nothing to finish yet: Stop may cut it short
+    auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kNoThrow);
+    MarkIdle(&transport, false);
+    if (ec) {
+      spdlog::debug("tls handshake failed: {}", ec.message());
+      beast::error_code ignored;
+      transport.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    }
+    co_return !ec;
+  }
+
   // Over the connection limit: a 503 problem without reading the request, then close.
-  awaitable<void> Refuse(tcp::socket socket) {
+  template <typename AsyncStream>
+  awaitable<void> Refuse(AsyncStream& stream) {
     metrics_.Count(503);
     HttpResponse problem = Problem(Status(Code::kUnavailable, "too_many_connections",
                                           "the server is at its connection limit; retry later"));
-    beast::tcp_stream stream(std::move(socket));
     auto res = ToBeast(problem, 11, false);
-    stream.expires_after(std::chrono::seconds(2));
+    beast::get_lowest_layer(stream).expires_after(kCloseTimeout);
     co_await http::async_write(stream, res, kNoThrow);
     co_await Drain(stream);
   }
 
-  awaitable<void> Session(tcp::socket socket) {
-    ++metrics_.connections;
-    beast::tcp_stream stream(std::move(socket));
+  template <typename AsyncStream>
+  awaitable<void> Session(AsyncStream& stream) {
+    beast::tcp_stream& transport = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     for (bool open = true; open && !stopping_;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(options_.header_bytes_max));
       parser.body_limit(options_.body_bytes_max);
-      stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
-      MarkIdle(&stream, true);
+      transport.expires_after(std::chrono::seconds(options_.read_timeout_s));
+      MarkIdle(&transport, true);
       auto [ec, bytes] = co_await http::async_read(stream, buffer, parser, kNoThrow);
-      MarkIdle(&stream, false);
-      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-          ec == net::error::operation_aborted || ec == net::error::connection_reset) {
-        break;
-      }
+      MarkIdle(&transport, false);
+      if (ClosedByPeerOrClock(ec)) break;
       if (ec) {  // malformed or oversized: answer, then close
         co_await Respond(stream, ReadFailure(ec), 11, false);
         co_await Drain(stream);
-        break;
+        co_return;
       }
       http::request<http::string_body> req = parser.release();
       if (req.version() == 11 && req.find(http::field::host) == req.end()) {  // RFC 9112 §3.2
@@ -279,28 +323,53 @@ class Server::Impl {
                          req.version(), false);
         break;
       }
-      const HttpRequest request = ToHttpRequest(req, ++requests_);
-      const auto started = std::chrono::steady_clock::now();
-      Handlers::Match match = Handlers::Find(request);
-      std::optional<Handlers::Served> served;
-      if (match.route != nullptr && match.route->runs == Runs::kOffIoThread) {
-        served = co_await OffIoThread([&] { return handlers_.Serve(request, std::move(match)); });
-      } else {
-        served = handlers_.Serve(request, std::move(match));
-      }
-      if (auto* plan = std::get_if<StreamPlan>(&served->answer)) {
-        co_await Stream(stream, *plan, req.version(),
-                        [&](int status) { Log(request, served->route, status, started); });
-        break;
-      }
-      const HttpResponse& response = std::get<HttpResponse>(served->answer);
-      open = req.keep_alive() && !stopping_;
-      Log(request, served->route, response.status, started);
-      co_await Respond(stream, response, req.version(), open);
+      open = co_await Answer(stream, req);
     }
+    co_await Close(stream);
+  }
+
+  // The ends of a conversation that are nobody's fault: no answer is owed.
+  static bool ClosedByPeerOrClock(const beast::error_code& ec) {
+    return ec == http::error::end_of_stream || ec == beast::error::timeout ||
+           ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+           ec == net::ssl::error::stream_truncated;  // a TLS peer that left without goodbye
+  }
+
+  // Serves one request; whether the connection may carry another.
+  template <typename AsyncStream>
+  awaitable<bool> Answer(AsyncStream& stream, const http::request<http::string_body>& req) {
+    const HttpRequest request = ToHttpRequest(req, ++requests_);
+    const auto started = std::chrono::steady_clock::now();
+    Handlers::Match match = Handlers::Find(request);
+    std::optional<Handlers::Served> served;
+    if (match.route != nullptr && match.route->runs == Runs::kOffIoThread) {
+      served = co_await OffIoThread([&] { return handlers_.Serve(request, std::move(match)); });
+    } else {
+      served = handlers_.Serve(request, std::move(match));
+    }
+    if (auto* plan = std::get_if<StreamPlan>(&served->answer)) {
+      co_await StreamEvents(stream, *plan, req.version(),
+                            [&](int status) { Log(request, served->route, status, started); });
+      co_return false;
+    }
+    const HttpResponse& response = std::get<HttpResponse>(served->answer);
+    const bool open = req.keep_alive() && !stopping_;
+    Log(request, served->route, response.status, started);
+    co_await Respond(stream, response, req.version(), open);
+    co_return open;
+  }
+
+  // No more bytes go out; a TLS peer first gets its close_notify, so it can tell the end of a
+  // stream from a cut. Bounded: a peer that never answers the close_notify is not waited for.
+  awaitable<void> Close(beast::tcp_stream& stream) {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    --metrics_.connections;
+    co_return;
+  }
+  awaitable<void> Close(TlsStream& stream) {
+    beast::get_lowest_layer(stream).expires_after(kCloseTimeout);
+    co_await stream.async_shutdown(kNoThrow);
+    co_await Close(beast::get_lowest_layer(stream));
   }
 
   // Runs `work`, which may block on the engine (a command waits for its group commit), on the
@@ -318,31 +387,35 @@ class Server::Impl {
 
   // Closing a socket with unread bytes makes the kernel send a reset, which can destroy the
   // answer before the client reads it; so stop sending, then read and discard for a moment.
-  awaitable<void> Drain(beast::tcp_stream& stream) {
+  // Under TLS the bytes are discarded still encrypted: reading them is all that matters.
+  template <typename AsyncStream>
+  awaitable<void> Drain(AsyncStream& stream) {
+    beast::tcp_stream& transport = beast::get_lowest_layer(stream);
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(std::chrono::seconds(2));
+    transport.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    transport.expires_after(kCloseTimeout);
     static thread_local char scratch[64 * 1024];
     for (size_t total = 0; total < 32 * 1024 * 1024;) {
-      auto [ec, n] = co_await stream.async_read_some(net::buffer(scratch), kNoThrow);
+      auto [ec, n] = co_await transport.async_read_some(net::buffer(scratch), kNoThrow);
       if (ec) break;
       total += n;
     }
   }
 
-  awaitable<void> Respond(beast::tcp_stream& stream, const HttpResponse& response, unsigned version,
+  template <typename AsyncStream>
+  awaitable<void> Respond(AsyncStream& stream, const HttpResponse& response, unsigned version,
                           bool keep_alive) {
     metrics_.Count(response.status);
     auto res = ToBeast(response, version, keep_alive);
-    stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.read_timeout_s));
     co_await http::async_write(stream, res, kNoThrow);
   }
 
   // Server-Sent Events: catch up from the requested position, then follow the head. The
   // same loop does both, so the hand-over has neither gap nor duplicate.
-  template <typename LogStatus>
-  awaitable<void> Stream(beast::tcp_stream& stream, const StreamPlan& plan, unsigned version,
-                         LogStatus log) {
+  template <typename AsyncStream, typename LogStatus>
+  awaitable<void> StreamEvents(AsyncStream& stream, const StreamPlan& plan, unsigned version,
+                               LogStatus log) {
     if (metrics_.subscribers.fetch_add(1) >= options_.subscribers_max) {
       --metrics_.subscribers;
       log(503);
@@ -358,7 +431,7 @@ class Server::Impl {
     head.set(http::field::cache_control, "no-cache");
     head.keep_alive(true);
     http::response_serializer<http::empty_body> serializer(head);
-    stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.read_timeout_s));
     if (auto [ec, n] = co_await http::async_write_header(stream, serializer, kNoThrow); !ec) {
       auto waiter = hub_.Subscribe(stream.get_executor());
       co_await Follow(stream, plan, *waiter);
@@ -386,19 +459,21 @@ class Server::Impl {
 
   // Writes `text` to a subscriber whose token is still valid; a revoked token (or a failed
   // check) gets a last error frame instead. False when the stream is over.
-  awaitable<bool> Send(beast::tcp_stream& stream, const StreamPlan& plan, std::string_view text) {
+  template <typename AsyncStream>
+  awaitable<bool> Send(AsyncStream& stream, const StreamPlan& plan, std::string_view text) {
     const Status valid = handlers_.Reauthenticate(plan);
     if (!valid.ok()) {
       text = valid.code() == Code::kUnauthenticated ? kTokenRevokedFrame : kStorageErrorFrame;
     }
     // A subscriber that cannot take a chunk within the timeout is cut off; it resumes with
     // Last-Event-ID. Nothing queues up for it meanwhile.
-    stream.expires_after(std::chrono::seconds(options_.read_timeout_s));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.read_timeout_s));
     auto [ec, n] = co_await net::async_write(stream, net::buffer(text), kNoThrow);
     co_return valid.ok() && !ec;
   }
 
-  awaitable<void> Follow(beast::tcp_stream& stream, const StreamPlan& plan, Hub::Waiter& waiter) {
+  template <typename AsyncStream>
+  awaitable<void> Follow(AsyncStream& stream, const StreamPlan& plan, Hub::Waiter& waiter) {
     uint64_t next = plan.from;
     while (!stopping_) {
       Result<std::string> chunk = NextChunk(plan, next);
@@ -447,6 +522,7 @@ class Server::Impl {
   tcp::acceptor acceptor_;
   net::signal_set signals_;
   net::thread_pool blocking_;
+  std::unique_ptr<net::ssl::context> tls_;  // null: plain HTTP
   Hub hub_;
   FrameCache frames_;
   std::atomic<bool> stopping_{false};

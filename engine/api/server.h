@@ -1,5 +1,6 @@
 // The HTTP/JSON server: Boost.Beast on Boost.Asio, every route of routes.h, Server-Sent
-// Events for the live stream, limits on everything a client controls.
+// Events for the live stream, limits on everything a client controls. HTTPS (TLS 1.2+) when
+// given a certificate and key: the same code serves both.
 //
 // Thread-safety: Start, then Run on one thread; Stop may be called from any thread (or a
 // signal handler through Asio) and lets in-flight requests finish.
@@ -30,7 +31,17 @@ struct ServerOptions {
   // this many bytes, whatever the events weigh (one may be 64 KiB).
   size_t stream_chunk_bytes_max = 256 * 1024;
   bool handle_signals = false;  // SIGINT/SIGTERM stop the server gracefully
+  // HTTPS when both are set: PEM files of the certificate chain (the server's own certificate
+  // first) and of its private key. TLS 1.2 or newer only; the handshake must finish within
+  // read_timeout_s. Neither set: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool tls() const { return !tls_cert_file.empty() || !tls_key_file.empty(); }
 };
+
+// Whether the TLS files of `options` load and belong together: what Start checks first, for a
+// caller that wants to know before it does anything else. Ok when TLS is not asked for.
+Status CheckTls(const ServerOptions& options);
 
 class Server {
  public:

@@ -1,15 +1,20 @@
 // `cledger serve` as a new user meets it: it starts on an empty data directory, prints how to
 // reach it with tokens and a curl example that works, and stops gracefully on SIGTERM.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_files.h"
 
 namespace cledger {
 namespace {
@@ -102,6 +107,76 @@ TEST_CASE("ServeRefusesAListenAddressThatIsNotHostColonPort") {
                         &status);
     CHECK(status == 2);
   }
+}
+
+struct Started {
+  std::string banner;  // stdout up to "Stop with Ctrl-C"
+  std::string err;     // stderr until it was stopped
+};
+
+// Starts `cledger serve ARGS`, reads its banner, stops it with SIGTERM.
+Started StartAndStop(const testing::TempDir& dir, const std::vector<std::string>& args) {
+  const std::string err_file = dir.Sub("serve.stderr");
+  const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(err >= 0);
+  std::vector<std::string> all = {"serve", "--data", dir.Sub("data")};
+  all.insert(all.end(), args.begin(), args.end());
+  testing::Child child = testing::Spawn(all, err);
+  close(err);
+  Started started;
+  started.banner = testing::ReadBanner(child.out);
+  kill(child.pid, SIGTERM);
+  CHECK(testing::Wait(child).Exited(0));
+  std::ifstream in(err_file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  started.err = text.str();
+  return started;
+}
+
+TEST_CASE("ServeWarnsThatPlainHttpBeyondLoopbackCrossesTheNetworkInClear") {
+  testing::TempDir dir;
+  const Started exposed = StartAndStop(dir, {"--listen", "0.0.0.0:0"});
+  CHECK(exposed.banner.find("serving http://0.0.0.0:") != std::string::npos);
+  CHECK(exposed.err.find("[warning] serving plain HTTP on 0.0.0.0") != std::string::npos);
+  CHECK(exposed.err.find("in clear") != std::string::npos);
+  CHECK(exposed.err.find("--tls-cert FILE --tls-key FILE") != std::string::npos);
+  for (const std::string listen : {"127.0.0.1:0", "localhost:0", "[::1]:0"}) {
+    CAPTURE(listen);
+    const Started loopback = StartAndStop(dir, {"--listen", listen});
+    CHECK(loopback.err.find("in clear") == std::string::npos);
+  }
+  testing::TlsFiles tls;
+  const Started https = StartAndStop(
+      dir, {"--listen", "0.0.0.0:0", "--tls-cert", tls.cert_file, "--tls-key", tls.key_file});
+  CHECK(https.banner.find("serving https://0.0.0.0:") != std::string::npos);
+  CHECK(https.err.find("in clear") == std::string::npos);
+}
+
+TEST_CASE("ServeNeedsBothTlsFlagsAndNamesACertificateItCannotUseBeforeTouchingTheData") {
+  testing::TempDir dir;
+  testing::TlsFiles tls;
+  const std::string serve =
+      std::string(CLEDGER_BINARY) + " serve --listen 127.0.0.1:0 --data " + dir.Sub("data");
+  int status = -1;
+  std::string said = testing::RunCommand(serve + " --tls-cert " + tls.cert_file + " 2>&1", &status);
+  CHECK(status == 2);
+  CHECK(said.find("--tls-cert requires --tls-key") != std::string::npos);
+  said = testing::RunCommand(serve + " --tls-key " + tls.key_file + " 2>&1", &status);
+  CHECK(status == 2);
+  CHECK(said.find("--tls-key requires --tls-cert") != std::string::npos);
+  const std::string missing = dir.Sub("missing.pem");
+  said = testing::RunCommand(
+      serve + " --tls-cert " + missing + " --tls-key " + tls.key_file + " 2>&1", &status);
+  CHECK(status != 0);
+  CHECK(said.find("cannot read the TLS certificate file " + missing) != std::string::npos);
+  // A key that is not the certificate's.
+  said = testing::RunCommand(serve + " --tls-cert " + tls.cert_file + " --tls-key " +
+                                 tls.dir.Sub("other-ca.key") + " 2>&1",
+                             &status);
+  CHECK(status != 0);
+  CHECK(said.find(tls.dir.Sub("other-ca.key")) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.Sub("data")));
 }
 
 }  // namespace

@@ -1,15 +1,18 @@
 #include "tests/support/http_client.h"
 
-#include <poll.h>
+#include <openssl/x509v3.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
 #include <chrono>
+#include <optional>
 
 namespace cledger::testing {
 namespace {
 
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
@@ -28,29 +31,74 @@ Reply FromBeast(http::response<http::string_body>& res) {
   return reply;
 }
 
-}  // namespace
+// A connection to 127.0.0.1:port, plain, or TLS verified against `ca_file` for the name
+// 127.0.0.1. `With(op)` runs `op` on whichever stream it is, so each exchange is written once.
+class Connection {
+ public:
+  Connection(uint16_t port, const std::string& ca_file) : socket_(ioc_) {
+    socket_.connect(Loopback(port));
+    if (ca_file.empty()) return;
+    context_.emplace(ssl::context::tls_client);
+    context_->load_verify_file(ca_file);
+    context_->set_verify_mode(ssl::verify_peer);
+    tls_.emplace(socket_, *context_);
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_->native_handle()), "127.0.0.1");
+    beast::error_code ec;
+    tls_->handshake(ssl::stream_base::client, ec);
+    handshake_failed_ = static_cast<bool>(ec);
+  }
+  bool usable() const { return !handshake_failed_; }
+  net::io_context& ioc() { return ioc_; }
+  tcp::socket& socket() { return socket_; }
+  template <typename Op>
+  auto With(Op op) {
+    return tls_ ? op(*tls_) : op(socket_);
+  }
 
-Reply Http(uint16_t port, const std::string& method, const std::string& target,
-           const std::string& body,
-           const std::vector<std::pair<std::string, std::string>>& headers) {
-  net::io_context ioc;
-  tcp::socket socket(ioc);
-  socket.connect(Loopback(port));
+ private:
+  net::io_context ioc_;
+  tcp::socket socket_;
+  std::optional<ssl::context> context_;
+  std::optional<ssl::stream<tcp::socket&>> tls_;
+  bool handshake_failed_ = false;
+};
+
+Reply Exchange(uint16_t port, const std::string& ca_file, const std::string& method,
+               const std::string& target, const std::string& body,
+               const std::vector<std::pair<std::string, std::string>>& headers) {
+  Connection connection(port, ca_file);
+  if (!connection.usable()) return Reply{};
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1");
   for (const auto& [name, value] : headers) req.set(name, value);
   if (!body.empty()) req.set(http::field::content_type, "application/json");
   req.body() = body;
   req.prepare_payload();
-  beast::error_code ec;
-  http::write(socket, req, ec);  // the server may answer (413) and close before taking it all
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  http::read(socket, buffer, parser, ec);
-  if (ec) return Reply{};
-  auto res = parser.release();
-  return FromBeast(res);
+  return connection.With([&](auto& stream) {
+    beast::error_code ec;
+    http::write(stream, req, ec);  // the server may answer (413) and close before taking it all
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    http::read(stream, buffer, parser, ec);
+    if (ec) return Reply{};
+    auto res = parser.release();
+    return FromBeast(res);
+  });
+}
+
+}  // namespace
+
+Reply Http(uint16_t port, const std::string& method, const std::string& target,
+           const std::string& body,
+           const std::vector<std::pair<std::string, std::string>>& headers) {
+  return Exchange(port, "", method, target, body, headers);
+}
+
+Reply Https(uint16_t port, const std::string& ca_file, const std::string& method,
+            const std::string& target, const std::string& body,
+            const std::vector<std::pair<std::string, std::string>>& headers) {
+  return Exchange(port, ca_file, method, target, body, headers);
 }
 
 Reply RawHttp(uint16_t port, const std::string& bytes) {
@@ -67,30 +115,51 @@ Reply RawHttp(uint16_t port, const std::string& bytes) {
 }
 
 struct SseClient::State {
-  net::io_context ioc;
-  tcp::socket socket{ioc};
+  State(uint16_t port, const std::string& ca_file) : connection(port, ca_file) {}
+  Connection connection;
   std::string pending;
   int status = 0;
+
+  // Appends what arrives within `timeout`; false on a timeout or when the stream ended. Read
+  // through Asio, not poll(): under TLS, bytes may wait decrypted where poll cannot see them.
+  bool Receive(std::chrono::milliseconds timeout) {
+    char chunk[16384];
+    beast::error_code ec = net::error::timed_out;
+    size_t n = 0;
+    connection.With([&](auto& stream) {
+      stream.async_read_some(net::buffer(chunk), [&](beast::error_code result, size_t got) {
+        ec = result;
+        n = got;
+      });
+      return 0;
+    });
+    net::io_context& ioc = connection.ioc();
+    ioc.restart();
+    ioc.run_for(timeout);
+    if (!ioc.stopped()) {  // timed out: cancel the read and let it finish
+      connection.socket().cancel();
+      ioc.run();
+      return false;
+    }
+    if (ec) return false;
+    pending.append(chunk, n);
+    return true;
+  }
 };
 
 SseClient::SseClient(uint16_t port, const std::string& target, const std::string& token,
-                     const std::string& last_event_id)
-    : state_(std::make_unique<State>()) {
-  state_->socket.connect(Loopback(port));
+                     const std::string& last_event_id, const std::string& ca_file)
+    : state_(std::make_unique<State>(port, ca_file)) {
+  if (!state_->connection.usable()) return;
   std::string request = "GET " + target +
                         " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
                         "Authorization: Bearer " +
                         token + "\r\n";
   if (!last_event_id.empty()) request += "Last-Event-ID: " + last_event_id + "\r\n";
   request += "\r\n";
-  net::write(state_->socket, net::buffer(request));
+  state_->connection.With([&](auto& stream) { return net::write(stream, net::buffer(request)); });
   // Read up to the end of the response head.
-  for (;;) {
-    char chunk[4096];
-    beast::error_code ec;
-    const size_t n = state_->socket.read_some(net::buffer(chunk), ec);
-    if (ec) return;
-    state_->pending.append(chunk, n);
+  while (state_->Receive(std::chrono::seconds(30))) {
     const size_t end = state_->pending.find("\r\n\r\n");
     if (end == std::string::npos) continue;
     state_->status = std::stoi(state_->pending.substr(9, 3));
@@ -125,13 +194,7 @@ bool SseClient::Next(Frame& frame, int timeout_ms) {
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    pollfd pfd{state_->socket.native_handle(), POLLIN, 0};
-    if (left.count() <= 0 || poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return false;
-    char chunk[16384];
-    beast::error_code ec;
-    const size_t n = state_->socket.read_some(net::buffer(chunk), ec);
-    if (ec) return false;
-    state_->pending.append(chunk, n);
+    if (left.count() <= 0 || !state_->Receive(left)) return false;
   }
 }
 

@@ -1,4 +1,5 @@
-// A small blocking HTTP/1.1 client for tests against a real server on loopback.
+// A small blocking HTTP/1.1 client for tests against a real server on loopback, in plain HTTP
+// or, given the CA that signed the server's certificate, over TLS (verified like a browser).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,11 @@ struct Reply {
 Reply Http(uint16_t port, const std::string& method, const std::string& target,
            const std::string& body = {},
            const std::vector<std::pair<std::string, std::string>>& headers = {});
+// The same over TLS, trusting only the CA certificate in `ca_file`; status 0 when the
+// handshake fails (a certificate that does not verify) or no reply comes.
+Reply Https(uint16_t port, const std::string& ca_file, const std::string& method,
+            const std::string& target, const std::string& body = {},
+            const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // Bytes sent as they are, for requests no well-behaved client would make; returns the reply,
 // or status 0 when the server closed the connection without one.
@@ -36,8 +42,9 @@ class SseClient {
     std::string event;
     std::string data;
   };
+  // Over TLS when `ca_file` names the CA to trust.
   SseClient(uint16_t port, const std::string& target, const std::string& token,
-            const std::string& last_event_id = {});
+            const std::string& last_event_id = {}, const std::string& ca_file = {});
   ~SseClient();
   int status() const;
   // The next event frame (comments skipped); false after `timeout_ms` without one or on close.

@@ -1,6 +1,7 @@
 // A real server on a free loopback port over a real data directory, with tenants "acme" and
 // "globex", a token for each role of acme, an owner token of globex and an ops token; its
-// tree heads are signed with a key beside the data directory.
+// tree heads are signed with a key beside the data directory. Plain HTTP, or HTTPS with the
+// certificate of a TlsFiles.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -11,6 +12,7 @@
 #include "engine/api/server.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_files.h"
 
 namespace cledger::testing {
 
@@ -21,9 +23,27 @@ struct ServerFixture {
   std::thread runner;
   std::map<std::string, std::string> tokens;  // "acme/owner", "globex/owner", "ops"
   uint16_t port = 0;
+  std::string ca_file;  // HTTPS: the CA Call() trusts
 
   explicit ServerFixture(int read_timeout_s = 5, size_t connections_max = 1024,
                          size_t subscribers_max = 256) {
+    api::ServerOptions server_options;
+    server_options.read_timeout_s = read_timeout_s;
+    server_options.connections_max = connections_max;
+    server_options.subscribers_max = subscribers_max;
+    Open(server_options);
+  }
+  // Over HTTPS with the certificate and key of `tls`.
+  explicit ServerFixture(const TlsFiles& tls, int read_timeout_s = 5) : ca_file(tls.ca_file) {
+    api::ServerOptions server_options;
+    server_options.read_timeout_s = read_timeout_s;
+    server_options.tls_cert_file = tls.cert_file;
+    server_options.tls_key_file = tls.key_file;
+    Open(server_options);
+  }
+  ~ServerFixture() { Close(); }
+
+  void Open(api::ServerOptions server_options) {
     LedgerOptions options;
     options.path = dir.Sub("data");
     options.signing_key_file = dir.Sub("signing-key");  // beside the data, as serve keeps it
@@ -40,18 +60,13 @@ struct ServerFixture {
     }
     tokens["globex/owner"] = engine->Execute(ops, IssueToken{"globex", "gus", "owner"})->token;
     tokens["ops"] = engine->Execute(ops, IssueToken{"", "root", "ops"})->token;
-    api::ServerOptions server_options;
     server_options.port = 0;
     server_options.heartbeat_s = 1;
-    server_options.read_timeout_s = read_timeout_s;
-    server_options.connections_max = connections_max;
-    server_options.subscribers_max = subscribers_max;
     server = std::make_unique<api::Server>(*engine, server_options);
     REQUIRE(server->Start().ok());
     port = server->port();
     runner = std::thread([this] { server->Run(); });
   }
-  ~ServerFixture() { Close(); }
   // Stops the server and closes the engine: what the data directory holds is then all there is.
   void Close() {
     if (server) server->Stop();
@@ -64,7 +79,8 @@ struct ServerFixture {
              const std::string& body = {},
              std::vector<std::pair<std::string, std::string>> headers = {}) {
     if (!who.empty()) headers.push_back({"Authorization", "Bearer " + tokens.at(who)});
-    return Http(port, method, target, body, headers);
+    return ca_file.empty() ? Http(port, method, target, body, headers)
+                           : Https(port, ca_file, method, target, body, headers);
   }
   uint64_t Head() { return engine->ledger().GetHead().position; }
 };

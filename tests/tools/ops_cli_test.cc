@@ -847,8 +847,11 @@ TEST_CASE("ServerErrorsAreExplainedWithoutEverPrintingTheToken") {
                        " stats --server http://127.0.0.1:1 2>&1",
                    &status);
   CHECK(status == 2);
-  RunBoth("stats --server https://127.0.0.1:1 --token t", &status);
+  RunBoth("stats --server ftp://127.0.0.1:1 --token t", &status);
   CHECK(status == 2);
+  out = RunBoth("stats --server https://127.0.0.1:1 --token clt_secret-4242", &status);
+  CHECK(status == 3);
+  CHECK(Has(out, "cannot reach the server"));
 }
 
 // A ledger written by a process that died without closing (every commit only in the WAL),

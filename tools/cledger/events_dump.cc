@@ -83,7 +83,7 @@ Result<uint64_t> DumpJsonPage(const OpsArgs& a, EventSink& sink, uint64_t from, 
 
 // The same, from the server's raw frames; each is decoded for its position and tenant.
 Result<uint64_t> DumpRawPage(const OpsArgs& a, EventSink& sink, uint64_t from, uint64_t last) {
-  auto reply = Remote(a.server, a.token, "GET",
+  auto reply = Remote({a.server, a.token, a.ca_file}, "GET",
                       "/v1/events?limit=" + std::to_string(kPage) + "&from=" + std::to_string(from),
                       {}, "application/x-flatbuffers");
   if (!reply.ok()) return reply.status();

@@ -38,7 +38,10 @@ int FailStatus(const Status& status) {
             << (status.field().empty() ? "" : " (field " + status.field() + ")") << " ["
             << status.reason() << "]\n";
   if (status.reason() == "server_unreachable") return kExitUnavailable;
-  if (status.reason() == "invalid_server") return kExitUsage;
+  if (status.reason() == "certificate_not_verified") return kExitUnavailable;
+  if (status.reason() == "invalid_server" || status.reason() == "invalid_ca_file") {
+    return kExitUsage;
+  }
   return kExitFailed;
 }
 
@@ -66,7 +69,7 @@ bool RemoteArgsOk(const OpsArgs& a) {
 
 Result<json::object> GetJson(const OpsArgs& a, const std::string& method, const std::string& target,
                              const std::string& body) {
-  auto reply = Remote(a.server, a.token, method, target, body);
+  auto reply = Remote({a.server, a.token, a.ca_file}, method, target, body);
   if (!reply.ok()) return reply.status();
   boost::system::error_code ec;
   json::value doc = json::parse(reply->body, ec);
@@ -112,10 +115,11 @@ void AddTarget(CLI::App* cmd, OpsArgs& a) {
           ->capture_default_str();
   auto* server = cmd->add_option("--server", a.server,
                                  "Work through a running server instead, e.g. "
-                                 "http://127.0.0.1:8080");
+                                 "http://127.0.0.1:8080 or https://ledger.example:8443");
   data->excludes(server);
   cmd->add_option("--token", a.token, "Ops token for --server (or set CLEDGER_TOKEN)")
       ->envname("CLEDGER_TOKEN");
+  AddCaFile(cmd, a.ca_file)->needs(server);
 }
 
 void AddJson(CLI::App* cmd, OpsArgs& a) {

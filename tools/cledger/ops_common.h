@@ -19,6 +19,7 @@ struct OpsArgs {
   std::string data_dir = "./data";
   std::string server;
   std::string token;
+  std::string ca_file;  // https: a CA to trust besides the system's
   bool json = false;
   bool digest = false;
   std::string against;

@@ -1,10 +1,12 @@
-// A small blocking HTTP client for the `--server URL --token T` variants of the ops commands.
+// A small blocking HTTP(S) client for the `--server URL --token T` variants of the ops commands
+// and the witness.
 //
 // One request per call, on a fresh connection: ops commands make a handful of requests, and a
 // fresh connection never trips over a server that closed an idle one. The token travels only
 // in the Authorization header; no message this file produces ever contains it.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <map>
 #include <string>
 
@@ -18,13 +20,26 @@ struct RemoteReply {
   std::map<std::string, std::string> headers;  // lower-case names
 };
 
-// Sends `method target` to `server` (http://HOST[:PORT][/prefix]) with the bearer `token`.
-// A 2xx reply is a value. Anything else is a Status: an unreachable server is kUnavailable
-// with reason "server_unreachable"; an error reply keeps the server's problem `code` as the
-// reason and its `detail` in the message, e.g. "projection_not_found: no projection named 'x'
-// (HTTP 404 from http://127.0.0.1:8080)".
-Result<RemoteReply> Remote(const std::string& server, const std::string& token,
-                           const std::string& method, const std::string& target,
-                           const std::string& body = {}, const std::string& accept = {});
+// Where the requests go, and as whom.
+struct RemoteServer {
+  std::string url;  // http://HOST[:PORT][/prefix] or https://…
+  std::string token;
+  // https: a PEM file of CA certificates (or a self-signed server certificate) trusted besides
+  // the system's. Empty: the system's only.
+  std::string ca_file;
+};
+
+// Sends `method target` to `server` with its bearer token. Over https the server's certificate
+// must verify (chain and host name) or nothing is sent. A 2xx reply is a value. Anything else
+// is a Status: an unreachable server is kUnavailable with reason "server_unreachable", a
+// certificate that does not verify kUnavailable with "certificate_not_verified"; an error
+// reply keeps the server's problem `code` as the reason and its `detail` in the message, e.g.
+// "projection_not_found: no projection named 'x' (HTTP 404 from http://127.0.0.1:8080)".
+Result<RemoteReply> Remote(const RemoteServer& server, const std::string& method,
+                           const std::string& target, const std::string& body = {},
+                           const std::string& accept = {});
+
+// The --ca-file option of a command that takes --server, the same text everywhere.
+CLI::Option* AddCaFile(CLI::App* cmd, std::string& ca_file);
 
 }  // namespace cledger::cli

@@ -1,4 +1,4 @@
-// cledger serve: the HTTP/JSON server on a data directory.
+// cledger serve: the HTTP/JSON server on a data directory, over HTTPS when given a certificate.
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <spdlog/spdlog.h>
@@ -28,6 +28,8 @@ struct ServeArgs {
   bool replace_master_key = false;
   std::vector<std::string> witness_keys;
   uint64_t min_free_mb = limits::kMinFreeBytesDefault >> 20;
+  std::string tls_cert_file;  // both or neither: HTTPS
+  std::string tls_key_file;
 };
 
 // Creates the demo tenant and its owner token; returns the owner token.
@@ -55,6 +57,10 @@ void PrintWelcome(const std::string& url, const std::string& data_dir, const Hea
                   const std::string& ops_ttl) {
   std::cout << "Contact Ledger is serving " << url << "  (data: " << data_dir << ", head position "
             << head.position << ")\n\n";
+  if (url.starts_with("https:")) {
+    std::cout << "Clients must trust the certificate's issuer: curl --cacert FILE, "
+                 "cledger --ca-file FILE for a private CA or a self-signed certificate.\n\n";
+  }
   if (!owner_token.empty()) {
     std::cout << "Demo tenant \"demo\":\n  owner token  " << owner_token << "\n";
   }
@@ -130,6 +136,29 @@ std::optional<Listen> ParseListen(const std::string& text) {
   return listen;
 }
 
+// Whether `address` (numeric) is one only this machine can reach: 127.0.0.0/8 or ::1, also
+// as an IPv4-mapped IPv6 address.
+bool IsLoopback(const std::string& address) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, address.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;
+  return IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// Plain HTTP beyond this machine: bearer tokens, passwords and personal data cross the network
+// readable by anyone on the path. Allowed (a TLS proxy in front is a fine setup), but said.
+void WarnIfCleartextBeyondLoopback(const Listen& listen, const api::ServerOptions& options) {
+  if (options.tls() || IsLoopback(listen.address)) return;
+  // The log is stderr: one line, seen at start and kept with the log.
+  spdlog::warn(
+      "serving plain HTTP on {}, which is not a loopback address: tokens and personal data "
+      "cross the network in clear. Serve HTTPS with --tls-cert FILE --tls-key FILE, or put a "
+      "TLS proxy in front",
+      listen.host);
+}
+
 int Serve(const ServeArgs& args) {
   const std::optional<Listen> listen = ParseListen(args.listen);
   if (!listen) return kExitUsage;
@@ -146,6 +175,14 @@ int Serve(const ServeArgs& args) {
   options.port = listen->port;
   options.threads = args.threads;
   options.handle_signals = true;
+  options.tls_cert_file = args.tls_cert_file;
+  options.tls_key_file = args.tls_key_file;
+  // Before the ledger is opened: a bad certificate must not leave a bootstrapped tenant behind.
+  if (Status s = api::CheckTls(options); !s.ok()) {
+    std::cerr << "cledger: cannot serve HTTPS: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  WarnIfCleartextBeyondLoopback(*listen, options);
   LedgerOptions ledger;
   ledger.path = args.data_dir;
   ledger.min_free_bytes = args.min_free_mb << 20;
@@ -179,7 +216,8 @@ int Serve(const ServeArgs& args) {
     std::cerr << "cledger: cannot issue the ops token: " << ops.status().message() << "\n";
     return kExitFailed;
   }
-  const std::string url = "http://" + listen->host + ":" + std::to_string(server.port());
+  const std::string url =
+      (options.tls() ? "https://" : "http://") + listen->host + ":" + std::to_string(server.port());
   PrintWelcome(url, args.data_dir, engine->ledger().GetHead(), owner_token, *ops,
                args.ops_token_ttl);
   if (auto key = engine->PublicKey(); key.ok()) {
@@ -236,11 +274,26 @@ void AddServe(CLI::App& app, Runner& run) {
                    "Hex public key of a witness whose cosignatures the ledger accepts and shows "
                    "on GET /v1/ledger/head (repeatable)")
       ->type_name("HEX");
+  auto* cert = serve
+                   ->add_option("--tls-cert", args->tls_cert_file,
+                                "Serve HTTPS (TLS 1.2+) with this PEM certificate chain, the "
+                                "server's own certificate first")
+                   ->type_name("FILE");
+  auto* key = serve
+                  ->add_option("--tls-key", args->tls_key_file,
+                               "The unencrypted PEM private key of --tls-cert")
+                  ->type_name("FILE");
+  cert->needs(key);
+  key->needs(cert);
   serve->footer(
       "On an empty data directory it creates a demo tenant and prints an owner token and an ops\n"
-      "token; later starts print an ops token only with --ops-token TTL.\nExamples:\n"
+      "token; later starts print an ops token only with --ops-token TTL. Without\n"
+      "--tls-cert/--tls-key it serves plain HTTP, and warns when --listen is not a loopback\n"
+      "address: tokens and personal data would cross the network in clear.\nExamples:\n"
       "  cledger serve --data ./data --listen 127.0.0.1:8080\n"
-      "  cledger serve --data ./data --ops-token 12h   # a fresh ops token valid for 12 hours");
+      "  cledger serve --data ./data --ops-token 12h   # a fresh ops token valid for 12 hours\n"
+      "  cledger serve --data ./data --listen 0.0.0.0:8443 --tls-cert server.pem --tls-key "
+      "server.key");
   serve->callback([args, &run] { run = [args] { return Serve(*args); }; });
 }
 

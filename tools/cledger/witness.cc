@@ -44,6 +44,7 @@ constexpr char kAlarmFile[] = "alarm.json";
 struct WitnessArgs {
   std::string server;
   std::string token;
+  std::string ca_file;  // https: a CA to trust besides the system's
   std::string state_dir;
   std::string ledger_key;  // hex; empty: pinned from the server at the first run
   bool once = false;
@@ -73,8 +74,8 @@ int Fail(const std::string& what, int exit_code) {
 }
 
 int FailStatus(const Status& s) {
-  const bool usage =
-      s.reason() == "invalid_key" || s.reason() == "key_mismatch" || s.reason() == "invalid_server";
+  const bool usage = s.reason() == "invalid_key" || s.reason() == "key_mismatch" ||
+                     s.reason() == "invalid_server" || s.reason() == "invalid_ca_file";
   return Fail(s.message() + " [" + s.reason() + "]", usage ? kExitUsage : kExitFailed);
 }
 
@@ -220,7 +221,7 @@ Result<State> OpenState(const WitnessArgs& a) {
 // ---- the server ----------------------------------------------------------------------------
 
 Result<json::object> GetObject(const WitnessArgs& a, const std::string& target) {
-  auto reply = Remote(a.server, a.token, "GET", target);
+  auto reply = Remote({a.server, a.token, a.ca_file}, "GET", target);
   if (!reply.ok()) return reply.status();
   auto o = api::ParseObject(reply->body);
   if (!o.ok()) {
@@ -343,7 +344,8 @@ std::string Cosign(const WitnessArgs& a, const State& state, const proofs::TreeH
   const json::object body{{"head", api::ToJson(head)},
                           {"key_id", state.key.key_id()},
                           {"signature", base::Hex(signature)}};
-  auto reply = Remote(a.server, a.token, "POST", "/v1/ledger/cosignatures", json::serialize(body));
+  auto reply = Remote({a.server, a.token, a.ca_file}, "POST", "/v1/ledger/cosignatures",
+                      json::serialize(body));
   if (reply.ok()) return "cosigned";
   const Status& s = reply.status();
   // The server wrote that message: never let it drive the terminal.
@@ -436,7 +438,8 @@ constexpr char kFooter[] =
     "  cledger witness --server http://127.0.0.1:8080 --token \"$TOKEN\" --state ./witness\n"
     "  cledger witness --server http://ledger.internal:8080 --token \"$TOKEN\" --state ./w \\\n"
     "      --ledger-key HEX --once   # from cron, pinning the key the operator published\n"
-    "Exit codes: 0 ok (--once) · 1 the server could not be reached or answered wrongly, or the\n"
+    "Exit codes: 0 ok (--once) · 1 the server could not be reached, its certificate did not\n"
+    "verify, or it answered wrongly, or the\n"
     "state directory could not be used · 2 bad arguments, or --ledger-key differs from the\n"
     "pinned key · 3 ALARM: a refused head (see alarm.json), or an alarm still stands.";
 
@@ -446,9 +449,12 @@ void AddWitness(CLI::App& app, Runner& run) {
   auto a = std::make_shared<WitnessArgs>();
   auto* cmd = app.add_subcommand(
       "witness", "Watch a ledger's signed heads, prove each extends the last, and cosign them");
-  cmd->add_option("--server", a->server, "The ledger's server, e.g. http://127.0.0.1:8080");
+  auto* server = cmd->add_option(
+      "--server", a->server,
+      "The ledger's server, e.g. http://127.0.0.1:8080 or https://ledger.example:8443");
   cmd->add_option("--token", a->token, "A token that reads events (or set CLEDGER_TOKEN)")
       ->envname("CLEDGER_TOKEN");
+  AddCaFile(cmd, a->ca_file)->needs(server);
   cmd->add_option("--state", a->state_dir, "This witness's own directory (created when missing)")
       ->type_name("DIR");
   cmd->add_option("--ledger-key", a->ledger_key,

@@ -11,7 +11,7 @@ packages=(
   libflatbuffers-dev flatbuffers-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libspdlog-dev doctest-dev libcli11-dev
-  libsodium-dev libssl-dev
+  libsodium-dev libssl-dev openssl
   python3 python3-cryptography
 )
 if [ "${1:-}" = "fuzz" ]; then
