@@ -288,10 +288,18 @@ Status LogStore::WriteSide(rocksdb::WriteBatch& batch, bool sync) {
   if (Status s = CheckFreeSpace(batch.GetDataSize()); !s.ok()) return s;
   rocksdb::WriteOptions write;
   write.sync = sync;
-  rocksdb::Status s = db_->Write(write, &batch);
+  rocksdb::Status s = WriteOne(write, batch);
   if (s.ok()) return Status::Ok();
-  write_failed_ = true;  // the writer reopens the database before anything else is written
-  return FromRocks(s, "write failed");
+  return FromRocks(s, "write failed");  // the writer reopens the database before any write
+}
+
+rocksdb::Status LogStore::WriteOne(const rocksdb::WriteOptions& options,
+                                   rocksdb::WriteBatch& batch) {
+  std::lock_guard lock(write_mu_);
+  if (write_failed_) return rocksdb::Status::Aborted("an earlier write failed");
+  rocksdb::Status s = db_->Write(options, &batch);
+  if (!s.ok()) write_failed_ = true;
+  return s;
 }
 
 Head LogStore::GetHead() {

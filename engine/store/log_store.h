@@ -119,6 +119,11 @@ class LogStore final : public RawLedger {
   DbGate::Shared ReadLock() { return DbGate::Shared(gate_); }
   // Writes a batch that is not a commit (a projection's fold, its applied position).
   Status WriteSide(rocksdb::WriteBatch& batch, bool sync);
+  // Writes `batch` unless an earlier write failed; a failure is recorded before any other
+  // write starts. Debian's RocksDB 7.8 aborts (an assertion in its WAL writer) when a write
+  // that was already on its way reaches the WAL after another one failed there, so the commit
+  // writer and the side writers (projection folds, signed heads) never write concurrently.
+  rocksdb::Status WriteOne(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch);
   // REQUIRES: as db(). Null when there is no such family (or no database).
   rocksdb::ColumnFamilyHandle* Family(const std::string& name);
   Result<rocksdb::ColumnFamilyHandle*> CreateFamily(const std::string& name);
@@ -256,6 +261,9 @@ class LogStore final : public RawLedger {
   // A write failed: nothing is written until the database was reopened. Set by any writer
   // (the follower's side writes too), cleared by the writer thread's reopen.
   std::atomic<bool> write_failed_{false};
+  // One foreground write at a time (WriteOne): the failure of one is recorded before the
+  // next can reach RocksDB.
+  std::mutex write_mu_;
   int64_t last_recovery_ms_ = 0;  // writer thread only: the last reopen attempt
   std::string health_ = "ok";     // writer thread's copy of stats_.storage_state
   std::string health_reason_;

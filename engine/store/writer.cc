@@ -114,7 +114,7 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     rocksdb::WriteOptions write;
     write.sync = options_.ledger.sync;
     const auto started = std::chrono::steady_clock::now();
-    rocksdb::Status s = db_->Write(write, &txn.batch());
+    rocksdb::Status s = WriteOne(write, txn.batch());
     RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::steady_clock::now() - started)
                     .count(),
