@@ -36,6 +36,8 @@ constexpr auto kCloseTimeout = std::chrono::seconds(2);
 // The last frame of a stream that ends on a failure, with its reason.
 constexpr std::string_view kTokenRevokedFrame =
     "event: error\ndata: {\"code\":\"token_revoked\"}\n\n";
+constexpr std::string_view kTokenExpiredFrame =
+    "event: error\ndata: {\"code\":\"token_expired\"}\n\n";
 constexpr std::string_view kStorageErrorFrame =
     "event: error\ndata: {\"code\":\"storage_error\"}\n\n";
 
@@ -457,13 +459,15 @@ class Server::Impl {
     return chunk;
   }
 
-  // Writes `text` to a subscriber whose token is still valid; a revoked token (or a failed
-  // check) gets a last error frame instead. False when the stream is over.
+  // Writes `text` to a subscriber whose token is still valid; a revoked or expired token (or a
+  // failed check) gets a last error frame instead. False when the stream is over.
   template <typename AsyncStream>
   awaitable<bool> Send(AsyncStream& stream, const StreamPlan& plan, std::string_view text) {
     const Status valid = handlers_.Reauthenticate(plan);
     if (!valid.ok()) {
-      text = valid.code() == Code::kUnauthenticated ? kTokenRevokedFrame : kStorageErrorFrame;
+      text = valid.reason() == "token_expired"        ? kTokenExpiredFrame
+             : valid.code() == Code::kUnauthenticated ? kTokenRevokedFrame
+                                                      : kStorageErrorFrame;
     }
     // A subscriber that cannot take a chunk within the timeout is cut off; it resumes with
     // Last-Event-ID. Nothing queues up for it meanwhile.

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
+#include <thread>
 
 #include "cledger/engine.h"
 #include "tests/support/server_fixture.h"
@@ -103,6 +105,26 @@ TEST_CASE("OpsListTokensWithTheirDigestsAndLifetimesButNeverTheTokens") {
                      R"({"tenant":"acme","actor":"x","role":"service","expires_in":"soon"})");
   CHECK(bad.status == 422);
   CHECK(bad.body.find("invalid_expiry") != std::string::npos);
+}
+
+// An open stream re-checks its token before each write: once the token has expired, the
+// subscriber gets a last error frame saying so, and no further event.
+TEST_CASE("AnOpenStreamOfATokenThatExpiresEndsWithTokenExpired") {
+  ServerFixture f;
+  Reply issued = f.Call("ops", "POST", "/v1/admin/tokens",
+                        R"({"tenant":"acme","actor":"mailer","role":"service","expires_in":"1s"})");
+  REQUIRE(issued.status == 201);
+  testing::SseClient client(f.port, "/v1/events/stream",
+                            std::string(Json(issued).at("token").as_string()));
+  REQUIRE(client.status() == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
+                 R"({"id":"c9","name":"Late","email":"late@acme.test"})")
+              .status == 201);
+  testing::SseClient::Frame frame;
+  REQUIRE(client.Next(frame, 5000));
+  CHECK(frame.event == "error");
+  CHECK(frame.data.find("token_expired") != std::string::npos);
 }
 
 }  // namespace
