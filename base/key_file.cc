@@ -46,6 +46,12 @@ std::string CreateKeyFile(const std::string& path, std::span<const uint8_t> key)
   return "could not be written";
 }
 
+std::string BesideDirectory(const std::string& dir, std::string_view suffix) {
+  std::filesystem::path path(dir);
+  if (!path.has_filename()) path = path.parent_path();
+  return path.string() + std::string(suffix);
+}
+
 bool KeyFileMissing(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) != 0 && errno == ENOENT;

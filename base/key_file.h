@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cledger::base {
@@ -19,6 +20,10 @@ std::optional<std::vector<uint8_t>> ReadKeyFile(const std::string& path, size_t 
 // Writes a new key file, mode 0600 from the start, and syncs it; refuses an existing file.
 // Empty on success, otherwise why not.
 std::string CreateKeyFile(const std::string& path, std::span<const uint8_t> key);
+
+// Where a key of a data directory lives by default: beside it, its name plus `suffix`
+// ("./data/" and "./data" both give "./data.master-key" for ".master-key").
+std::string BesideDirectory(const std::string& dir, std::string_view suffix);
 
 // Whether nothing exists at `path`: the one case where a key is created.
 bool KeyFileMissing(const std::string& path);

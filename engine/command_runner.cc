@@ -235,12 +235,17 @@ Status CommandRunner::Prepare(const Command& command, domain::Prepared& prepared
 // The digest a token was recorded under: keyed, or its SHA-256 when it was issued before
 // digests were keyed (FORMAT.md, "Secrets").
 Status CommandRunner::RecordedTokenDigest(const std::string& token, std::string& digest) {
-  digest = events::Sha256Hex(token);
-  if (!keys_) return Status::Ok();
   Snapshot snap(store_, host_, /*consistent=*/false);
-  auto keyed = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), keys_->TokenDigest(token));
-  if (!keyed.ok()) return keyed.status();
-  if (*keyed) digest = keys_->TokenDigest(token);
+  const std::vector<std::string> candidates = domain::TokenDigests(keys_, token);
+  digest = candidates.back();  // unknown under every digest: the rules answer token_not_found
+  for (const std::string& candidate : candidates) {
+    auto found = pj::GetTokenPrincipal(snap.Kv(pj::kTenants), candidate);
+    if (!found.ok()) return found.status();
+    if (*found) {
+      digest = candidate;
+      break;
+    }
+  }
   return Status::Ok();
 }
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/key_file.h"
 #include "engine/command_runner.h"
 #include "engine/domain/credentials.h"
 #include "engine/engine_internal.h"
@@ -30,9 +31,7 @@ std::function<void(const Status&)> StorageFaultReporter(const LedgerOptions& opt
 // LedgerOptions::master_key_file, or `<data>.master-key` beside the data directory.
 std::string MasterKeyFile(const LedgerOptions& options) {
   if (!options.master_key_file.empty()) return options.master_key_file;
-  std::filesystem::path dir(options.path);
-  if (!dir.has_filename()) dir = dir.parent_path();  // "./data/" → "./data"
-  return dir.string() + ".master-key";
+  return base::BesideDirectory(options.path, ".master-key");
 }
 
 // Whether `path` lies inside the directory `dir` (both as they would resolve).

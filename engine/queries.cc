@@ -19,24 +19,23 @@ namespace pj = projections;
 Result<Principal> Queries::Authenticate(const std::string& token) {
   Snapshot snap(store_, host_, /*consistent=*/false);
   pj::Kv& tokens = snap.Kv(pj::kTenants);
-  std::string digest = events::Sha256Hex(token);
-  Result<std::optional<Principal>> principal = std::optional<Principal>();
-  if (keys_) {
-    principal = pj::GetTokenPrincipal(tokens, keys_->TokenDigest(token));
-    if (principal.ok() && *principal) digest = keys_->TokenDigest(token);
+  for (const std::string& digest : domain::TokenDigests(keys_, token)) {
+    auto principal = pj::GetTokenPrincipal(tokens, digest);
+    if (!principal.ok()) return principal.status();
+    if (*principal) return Unexpired(tokens, digest, std::move(**principal));
   }
-  if (principal.ok() && !*principal) principal = pj::GetTokenPrincipal(tokens, digest);
-  if (!principal.ok()) return principal.status();
-  if (!*principal) {
-    return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
-  }
+  return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
+}
+
+Result<Principal> Queries::Unexpired(pj::Kv& tokens, const std::string& digest,
+                                     Principal principal) {
   auto expiry = pj::GetTokenExpiry(tokens, digest);
   if (!expiry.ok()) return expiry.status();
   if (*expiry && clock_->NowMicros() >= **expiry) {
     return Status(Code::kUnauthenticated, "token_expired",
                   "the token expired at " + base::Rfc3339Micros(**expiry));
   }
-  return std::move(**principal);
+  return principal;
 }
 
 Result<std::vector<TokenInfo>> Queries::ListTokens(const Principal& who,
@@ -52,26 +51,25 @@ Result<std::vector<TokenInfo>> Queries::ListTokens(const Principal& who,
   if (!scanned.ok()) return scanned;
   std::vector<TokenInfo> tokens;
   for (const auto& [digest, principal] : found) {
-    auto info = DescribeToken(digest, principal);
+    auto info = DescribeToken(snap.Kv(pj::kTenants), digest, principal);
     if (!info.ok()) return info.status();
     tokens.push_back(std::move(info).value());
   }
   return tokens;
 }
 
-// When a token was issued and until when it holds: its stream's first event.
-Result<TokenInfo> Queries::DescribeToken(std::string_view digest, const Principal& principal) {
-  TokenInfo info{std::string(digest), principal, 0, std::nullopt};
-  Snapshot snap(store_, host_, /*consistent=*/false);
-  auto stream = pj::GetTokenStream(snap.Kv(pj::kTenants), digest);
+// Until when a token holds (the projection's record), and when it was issued: its stream's
+// first event.
+Result<TokenInfo> Queries::DescribeToken(pj::Kv& tokens, const std::string& digest,
+                                         const Principal& principal) {
+  auto expiry = pj::GetTokenExpiry(tokens, digest);
+  if (!expiry.ok()) return expiry.status();
+  TokenInfo info{digest, principal, 0, *expiry};
+  auto stream = pj::GetTokenStream(tokens, digest);
   if (!stream.ok()) return stream.status();
   auto issued = store_.ReadStream(principal.tenant, *stream, 1, 1);
   if (!issued.ok()) return issued.status();
-  if (!issued->empty()) {
-    info.issued_at_us = issued->front().recorded_at_us;
-    const auto* body = std::get_if<TokenIssued>(&issued->front().body);
-    if (body != nullptr && body->expires_at_us != 0) info.expires_at_us = body->expires_at_us;
-  }
+  if (!issued->empty()) info.issued_at_us = issued->front().recorded_at_us;
   return info;
 }
 

@@ -41,7 +41,10 @@ class Queries {
   Result<std::vector<domain::LinkedContact>> Linked(Snapshot& snap, const std::string& tenant,
                                                     const std::string& customer_id);
 
-  Result<TokenInfo> DescribeToken(std::string_view digest, const Principal& principal);
+  Result<Principal> Unexpired(projections::Kv& tokens, const std::string& digest,
+                              Principal principal);
+  Result<TokenInfo> DescribeToken(projections::Kv& tokens, const std::string& digest,
+                                  const Principal& principal);
 
   store::LogStore& store_;
   ProjectionHost& host_;

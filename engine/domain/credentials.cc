@@ -6,6 +6,7 @@
 
 #include "base/hex.h"
 #include "base/key_file.h"
+#include "events/hash.h"
 
 namespace cledger::domain {
 namespace {
@@ -121,6 +122,14 @@ std::string CredentialKeys::TokenDigest(std::string_view token) const {
   crypto_auth_hmacsha256_update(&state, Bytes(token), token.size());
   crypto_auth_hmacsha256_final(&state, digest.data());
   return base::Hex(digest);
+}
+
+std::vector<std::string> TokenDigests(const std::optional<CredentialKeys>& keys,
+                                      std::string_view token) {
+  std::vector<std::string> digests;
+  if (keys) digests.push_back(keys->TokenDigest(token));
+  digests.push_back(events::Sha256Hex(token));
+  return digests;
 }
 
 }  // namespace cledger::domain

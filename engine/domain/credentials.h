@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cledger/status.h"
 
@@ -47,5 +48,10 @@ class CredentialKeys {
   std::array<uint8_t, 32> seal_key_{};
   std::array<uint8_t, 32> digest_key_{};
 };
+
+// The digests a token may be recorded under, in the order to look them up: its keyed digest
+// (when the master key is at hand), then its SHA-256 (tokens issued before digests were keyed).
+std::vector<std::string> TokenDigests(const std::optional<CredentialKeys>& keys,
+                                      std::string_view token);
 
 }  // namespace cledger::domain

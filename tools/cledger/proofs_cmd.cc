@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "base/hex.h"
+#include "base/key_file.h"
 #include "cledger/json.h"
 #include "cledger/proofs.h"
 #include "events/codec.h"
@@ -214,9 +215,7 @@ int PrintPublicKey(const ProofArgs& a) {
 }  // namespace
 
 std::string DefaultSigningKeyFile(const std::string& data_dir) {
-  std::filesystem::path dir(data_dir);
-  if (!dir.has_filename()) dir = dir.parent_path();  // "./data/" → "./data"
-  return dir.string() + ".signing-key";
+  return base::BesideDirectory(data_dir, ".signing-key");
 }
 
 void AddProofs(CLI::App& app, Runner& run) {
