@@ -175,12 +175,26 @@ class EngineImpl final : public Engine {
                                          " must not be inside the data directory (backups "
                                          "would carry it)");
     }
-    auto keys = domain::CredentialKeys::Load(path, options_.create_master_key);
-    if (!keys.ok() || !*keys) return keys;
     rocksdb::DB* db = store_->db();
     rocksdb::ColumnFamilyHandle* meta = store_->Family(store::kCfMeta);
     std::string recorded;
     rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, store::kMetaMasterKeyId, &recorded);
+    // A ledger that has a key never gets a new one by accident: no stray key file is made.
+    const bool create =
+        options_.create_master_key && (s.IsNotFound() || options_.replace_master_key);
+    auto keys = domain::CredentialKeys::Load(path, create);
+    if (!keys.ok()) return keys;
+    if (!*keys) {
+      if (!options_.create_master_key) return keys;  // read-only: no credential is recorded
+      return Status(Code::kConflict, "master_key_missing",
+                    "this ledger's credentials are recorded under master key " + recorded +
+                        ", and " + path +
+                        " does not exist; give the ledger's own with --master-key-file, or, if "
+                        "it is lost, --replace-master-key");
+    }
+    if (s.ok() && recorded != (*keys)->KeyId() && !options_.create_master_key) {
+      return std::optional<domain::CredentialKeys>();  // read-only: another key is not used
+    }
     if (s.IsNotFound() || (s.ok() && options_.replace_master_key)) {
       rocksdb::WriteOptions sync;
       sync.sync = true;

@@ -170,7 +170,8 @@ TEST_CASE("ATokenAuthenticatesOnlyUnderTheMasterKeyItWasIssuedWith") {
   std::filesystem::rename(f.dir.Sub("data.master-key"), f.dir.Sub("kept.master-key"));
   LedgerOptions options;
   options.path = f.dir.Sub("data");
-  CHECK(Engine::Open(options).status().reason() == "master_key_mismatch");  // a new one
+  CHECK(Engine::Open(options).status().reason() == "master_key_missing");  // none made
+  CHECK_FALSE(std::filesystem::exists(f.dir.Sub("data.master-key")));
   options.replace_master_key = true;  // the operator says the old key is lost
   auto replaced = Engine::Open(options);
   REQUIRE(replaced.ok());
@@ -220,9 +221,17 @@ TEST_CASE("ALedgerIsHeldToItsMasterKeyAndAReadOnlyOpenNeverMakesOne") {
     CHECK((*reader)->Authenticate(token).ok());
   }
   std::filesystem::rename(key, dir.Sub("kept.key"));
-  auto other = OpenWith(data, key, /*create=*/true);  // a new key would be made: refused
+  auto missing = OpenWith(data, key, /*create=*/true);  // no stray key is made for it
+  CHECK(missing.status().reason() == "master_key_missing");
+  CHECK(missing.status().message().find(key) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(key));
+  REQUIRE(domain::CredentialKeys::LoadOrCreate(dir.Sub("other.key")).ok());
+  auto other = OpenWith(data, dir.Sub("other.key"), /*create=*/true);  // another key: refused
   CHECK(other.status().reason() == "master_key_mismatch");
-  CHECK(other.status().message().find(key) != std::string::npos);
+  auto reader = OpenWith(data, dir.Sub("other.key"), /*create=*/false);  // read-only: opens
+  REQUIRE(reader.ok());
+  CHECK((*reader)->ledger().VerifyChain().ok);
+  reader->reset();
   auto inside = OpenWith(data, data + "/master.key", /*create=*/true);
   CHECK(inside.status().reason() == "master_key");
   std::filesystem::rename(dir.Sub("kept.key"), key);
