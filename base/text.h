@@ -9,6 +9,8 @@ namespace cledger::base {
 // What a secret (a password hash, a token or its hash) reads as wherever it is shown: the
 // events a reader gets, the API's views, the audit trail.
 inline constexpr char kRedacted[] = "[redacted]";
+// What an erased personal value reads as wherever a trail shows one (FORMAT.md, "Personal data").
+inline constexpr char kErased[] = "[erased]";
 
 // <cctype> depends on the locale; this must not.
 inline char AsciiLower(char c) {

@@ -12,6 +12,7 @@
 #include "engine/command_runner.h"
 #include "engine/domain/credentials.h"
 #include "engine/engine_internal.h"
+#include "engine/erasure.h"
 #include "engine/history.h"
 #include "engine/maintenance.h"
 #include "engine/projection_host.h"
@@ -32,6 +33,12 @@ std::function<void(const Status&)> StorageFaultReporter(const LedgerOptions& opt
 std::string MasterKeyFile(const LedgerOptions& options) {
   if (!options.master_key_file.empty()) return options.master_key_file;
   return base::BesideDirectory(options.path, ".master-key");
+}
+
+// LedgerOptions::key_store_dir, or `<data>.keys` beside the data directory.
+std::string KeyStoreDir(const LedgerOptions& options) {
+  if (!options.key_store_dir.empty()) return options.key_store_dir;
+  return base::BesideDirectory(options.path, ".keys");
 }
 
 // Whether `path` lies inside the directory `dir` (both as they would resolve).
@@ -55,10 +62,12 @@ class EngineImpl final : public Engine {
       host_->AwaitFollowers(store_->GetHead().position, std::chrono::seconds(30));
       host_->StopFollowing();
     }
+    erasure_.reset();
     transparency_.reset();
     store_.reset();
     parts_.reset();
     host_.reset();
+    personal_.reset();  // the store's writer seals with it until the store is gone
   }
 
   Status Start() {
@@ -76,11 +85,17 @@ class EngineImpl final : public Engine {
     if (!opened.ok()) return opened.status();
     store_ = std::move(opened).value();
     host_ = std::make_unique<ProjectionHost>(*store_, StorageFaultReporter(options_));
-    if (Status s = host_->Attach(); !s.ok()) return s;
     auto keys = LoadMasterKey();
     if (!keys.ok()) return keys.status();
+    if (Status s = OpenKeyStore(*keys); !s.ok()) return s;
+    store_->SetPersonalKeys(personal_.get());  // before anything is folded or appended
+    if (Status s = host_->Attach(); !s.ok()) return s;
     parts_ = std::make_unique<Parts>(*store_, *host_, options_, *keys);
-    return StartTransparency();
+    if (Status s = StartTransparency(); !s.ok()) return s;
+    erasure_ = std::make_unique<Erasure>(*store_, *host_, parts_->commands, *personal_,
+                                         *transparency_, options_.clock);
+    if (!options_.create_master_key) return Status::Ok();  // read-only: nothing is appended
+    return erasure_->ReapplyTombstones();
   }
 
   Result<SignedTreeHead> SignedHead() override { return transparency_->SignedHead(); }
@@ -103,7 +118,18 @@ class EngineImpl final : public Engine {
   }
   std::future<Result<CommandOutcome>> ExecuteAsync(const CommandContext& context,
                                                    Command command) override {
+    if (std::holds_alternative<EraseContact>(command) ||
+        std::holds_alternative<EraseCustomer>(command)) {
+      std::promise<Result<CommandOutcome>> refused;
+      refused.set_value(Status::InvalidArgument(
+          "erase_through_erase", "an erasure runs through Engine::Erase, which destroys the key"));
+      return refused.get_future();
+    }
     return parts_->commands.Submit(context, std::move(command));
+  }
+  Result<ErasureOutcome> Erase(const CommandContext& context, const std::string& subject,
+                               const std::string& id, const std::string& reason) override {
+    return erasure_->Erase(context, subject, id, reason);
   }
 
   Result<Principal> Authenticate(const std::string& token) override {
@@ -158,7 +184,15 @@ class EngineImpl final : public Engine {
     return host_->Rebuild(name, progress);
   }
   Result<std::vector<ProjectionMismatch>> VerifyProjections(const Progress& progress) override {
-    return host_->Verify(progress);
+    const uint64_t unreadable = personal_->unreadable();
+    auto mismatches = host_->Verify(progress);
+    if (mismatches.ok() && personal_->unreadable() != unreadable) {
+      return Status::Unavailable(
+          "personal_data_unreadable",
+          "the projections cannot be checked: events hold personal data sealed under keys this "
+          "process does not hold; give the ledger's --key-store and --master-key-file");
+    }
+    return mismatches;
   }
   Ledger& ledger() override { return *store_; }
   RawLedger& raw_ledger() { return *store_; }
@@ -211,6 +245,49 @@ class EngineImpl final : public Engine {
     return keys;
   }
 
+  // The key store of personal data, held to the one the ledger recorded: personal fields sealed
+  // under one store's keys never meet another's silently. Read-only opens use it when it is
+  // there and matches, and read personal fields as unreadable otherwise.
+  Status OpenKeyStore(const std::optional<domain::CredentialKeys>& keys) {
+    const std::string path = KeyStoreDir(options_);
+    if (Inside(path, options_.path)) {
+      return Status::InvalidArgument("key_store", "the key store " + path +
+                                                      " must not be inside the data directory "
+                                                      "(backups would carry it)");
+    }
+    const bool writable = options_.create_master_key;
+    rocksdb::DB* db = store_->db();
+    rocksdb::ColumnFamilyHandle* meta = store_->Family(store::kCfMeta);
+    std::string recorded;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, store::kMetaKeyStoreId, &recorded);
+    if (!s.ok() && !s.IsNotFound()) return Status::IoError("storage_error", s.ToString());
+    std::error_code ec;
+    if (writable && s.ok() && !std::filesystem::exists(path, ec) && !options_.replace_master_key) {
+      return Status(Code::kConflict, "key_store_missing",
+                    "this ledger's personal data is sealed under key store " + recorded + ", and " +
+                        path + " does not exist; give the ledger's own with --key-store");
+    }
+    personal_ = store::PersonalKeys::None();
+    if (!keys) return Status::Ok();
+    auto opened = store::PersonalKeys::Open(path, keys->WrapKey(), keys->KeyId(), !writable);
+    if (!opened.ok()) return writable ? opened.status() : Status::Ok();
+    if (s.ok() && recorded != (*opened)->id() && !options_.replace_master_key) {
+      if (!writable) return Status::Ok();
+      return Status(Code::kConflict, "key_store_mismatch",
+                    "the key store " + path + " (id " + (*opened)->id() +
+                        ") is not the one this ledger's personal data is sealed under (id " +
+                        recorded + "); give the ledger's own with --key-store");
+    }
+    if (writable && (s.IsNotFound() || recorded != (*opened)->id())) {
+      rocksdb::WriteOptions sync;
+      sync.sync = true;
+      s = db->Put(sync, meta, store::kMetaKeyStoreId, (*opened)->id());
+      if (!s.ok()) return Status::IoError("storage_error", s.ToString());
+    }
+    personal_ = std::move(opened).value();
+    return Status::Ok();
+  }
+
   Status StartTransparency() {
     std::optional<proofs::SigningKey> key;
     if (!options_.signing_key_file.empty()) {
@@ -248,6 +325,8 @@ class EngineImpl final : public Engine {
   std::unique_ptr<ProjectionHost> host_;
   std::unique_ptr<Parts> parts_;
   std::unique_ptr<Transparency> transparency_;
+  std::unique_ptr<store::PersonalKeys> personal_;
+  std::unique_ptr<Erasure> erasure_;
 };
 
 }  // namespace

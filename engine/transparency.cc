@@ -141,4 +141,11 @@ Status Transparency::AddCosignature(const proofs::TreeHead& head,
                 "the cosignature's key is not a configured witness (cledger serve --witness-key)");
 }
 
+Status Transparency::SignErasure(proofs::ErasureCertificate& certificate) const {
+  if (!key_) return NoKey();
+  certificate.signing_key_id = key_->key_id();
+  certificate.signature = key_->Sign(proofs::ErasureCertificateMessage(certificate));
+  return Status::Ok();
+}
+
 }  // namespace cledger

@@ -173,6 +173,15 @@ Off<void> EncodeBody(Builder& b, const ContactPasswordReset& e) {
       .Union();
 }
 
+Off<void> EncodeBody(Builder& b, const ContactErased& e) {
+  return fb::CreateContactErased(b, Str(b, e.contact_id), Str(b, e.reason), Str(b, e.key_id))
+      .Union();
+}
+Off<void> EncodeBody(Builder& b, const CustomerErased& e) {
+  return fb::CreateCustomerErased(b, Str(b, e.customer_id), Str(b, e.reason), Str(b, e.key_id))
+      .Union();
+}
+
 EventBody DecodeBody(const fb::Event& e) {
   switch (e.body_type()) {
     case fb::Body::TenantCreated: {
@@ -230,6 +239,14 @@ EventBody DecodeBody(const fb::Event& e) {
       return ContactPasswordReset{Str(b->contact_id()), Str(b->password_hash()), b->must_change(),
                                   b->generated()};
     }
+    case fb::Body::ContactErased: {
+      const auto* b = e.body_as_ContactErased();
+      return ContactErased{Str(b->contact_id()), Str(b->reason()), Str(b->key_id())};
+    }
+    case fb::Body::CustomerErased: {
+      const auto* b = e.body_as_CustomerErased();
+      return CustomerErased{Str(b->customer_id()), Str(b->reason()), Str(b->key_id())};
+    }
     case fb::Body::NONE:
       break;
   }
@@ -261,6 +278,13 @@ std::string EncodeEvent(const Event& event) {
   auto correlation = Str(b, event.correlation_id);
   auto actor = Encode(b, event.actor);
   auto body = std::visit([&b](const auto& e) { return EncodeBody(b, e); }, event.body);
+  Off<fb::Sealed> personal = 0;
+  if (!event.personal_box.empty()) {
+    auto key_id = Str(b, event.personal_key_id);
+    auto box = b.CreateVector(reinterpret_cast<const uint8_t*>(event.personal_box.data()),
+                              event.personal_box.size());
+    personal = fb::CreateSealed(b, key_id, box);
+  }
   const fb::Hash32 prev = ToFb(event.prev_hash);
   const fb::Hash32 hash = ToFb(event.hash);
   fb::EventBuilder eb(b);
@@ -277,6 +301,7 @@ std::string EncodeEvent(const Event& event) {
   eb.add_hash(&hash);
   eb.add_body_type(static_cast<fb::Body>(event.body.index() + 1));
   eb.add_body(body);
+  if (!personal.IsNull()) eb.add_personal(personal);
   fb::FinishEventBuffer(b, eb.Finish());
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -372,6 +397,11 @@ Result<Event> DecodeEvent(std::string_view bytes) {
   out.prev_hash = FromFb(e->prev_hash());
   out.hash = FromFb(e->hash());
   out.body = DecodeBody(*e);
+  if (const fb::Sealed* sealed = e->personal(); sealed && sealed->box()) {
+    out.personal_key_id = Str(sealed->key_id());
+    out.personal_box.assign(reinterpret_cast<const char*>(sealed->box()->data()),
+                            sealed->box()->size());
+  }
   return out;
 }
 

@@ -40,6 +40,36 @@ std::string TreeHeadMessage(uint64_t tree_size, const Hash& root, int64_t timest
          "\n" + std::to_string(timestamp_us) + "\n";
 }
 
+std::string ErasureCertificateMessage(const ErasureCertificate& c) {
+  // Each value length-prefixed, so no text a field may hold can shift another's meaning.
+  std::string out = "contact-ledger/erasure-certificate/v1\n";
+  auto field = [&](std::string_view value) {
+    out.append(std::to_string(value.size())).append(":").append(value).append("\n");
+  };
+  std::string positions;
+  for (uint64_t p : c.unreadable_positions) {
+    positions.append(positions.empty() ? "" : ",").append(std::to_string(p));
+  }
+  for (std::string_view value :
+       {std::string_view(c.tenant), std::string_view(c.subject), std::string_view(c.id),
+        std::string_view(c.reason), std::string_view(c.actor.id), std::string_view(c.actor.role)}) {
+    field(value);
+  }
+  field(std::to_string(c.erased_at_us));
+  field(std::to_string(c.position));
+  field(positions);
+  field(c.key_id);
+  field(std::to_string(c.tree_size));
+  field(base::Hex(c.root));
+  field(c.signing_key_id);
+  return out;
+}
+
+bool VerifyErasureCertificate(const ErasureCertificate& certificate, const PublicKey& key) {
+  return certificate.signing_key_id == KeyId(key) &&
+         VerifySignature(key, ErasureCertificateMessage(certificate), certificate.signature);
+}
+
 std::string KeyId(const PublicKey& key) {
   const Hash digest = events::Sha256({{reinterpret_cast<const char*>(key.data()), key.size()}});
   return base::Hex(digest).substr(0, 16);

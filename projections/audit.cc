@@ -2,6 +2,8 @@
 //        "i" · lp(tenant) · index kind · lp(id) · u64 position → "" (by stream, customer, actor)
 //        "s" · …  the audit fold's own copy of the customer and contact views, kept by running
 //                 those projections' folds, so before → after is derived by the same fold.
+#include <algorithm>
+
 #include "base/keys.h"
 #include "base/text.h"
 #include "base/time.h"
@@ -78,6 +80,30 @@ Flat Flatten(const CustomerView& v) {
           {"deleted", Time(v.system.deleted_us)}};
 }
 
+// Whether a field of the trail holds personal data (the fields events.h lists, flattened).
+bool IsPersonalField(std::string_view field) {
+  static constexpr std::string_view kPersonal[] = {"title",
+                                                   "first_name",
+                                                   "last_name",
+                                                   "company_name",
+                                                   "position",
+                                                   "department",
+                                                   "email",
+                                                   "website",
+                                                   "name",
+                                                   "address.lines",
+                                                   "address.postcode",
+                                                   "address.country",
+                                                   "communication.copy_correspondence",
+                                                   "communication.copy_ticket_updates"};
+  if (field.starts_with("phones[")) return true;
+  return std::find(std::begin(kPersonal), std::end(kPersonal), field) != std::end(kPersonal);
+}
+
+template <typename Body>
+constexpr bool kIsErasure =
+    std::is_same_v<Body, ContactErased> || std::is_same_v<Body, CustomerErased>;
+
 const std::string* Lookup(const Flat& flat, const std::string& key) {
   for (const auto& [k, v] : flat) {
     if (k == key) return &v;
@@ -148,6 +174,10 @@ class Audit final : public Projection {
     Status changed = std::visit(
         [&](const auto& body) { return Changes(state, event, body, entry.changes); }, event.body);
     if (!changed.ok()) return changed;
+    if (std::visit([](const auto& body) { return kIsErasure<std::decay_t<decltype(body)>>; },
+                   event.body)) {
+      if (Status s = EraseTrail(kv, event.tenant, event.stream); !s.ok()) return s;
+    }
     kv.Put("e" + TenantKey(event.tenant, base::U64Key(event.position)), Encode(entry));
     kv.Put(IndexKey(event.tenant, 's', event.stream, event.position), "");
     kv.Put(IndexKey(event.tenant, 'a', event.actor.id, event.position), "");
@@ -172,10 +202,39 @@ class Audit final : public Projection {
     return Status::Ok();
   }
 
+  // The stream's earlier entries lose every change of a personal field: what a fold of its
+  // events, their fields now unreadable, derives (`verify` holds the two equal). The entries
+  // stay: who did what, when.
+  static Status EraseTrail(Kv& kv, std::string_view tenant, std::string_view stream) {
+    const std::string prefix = IndexPrefix(tenant, 's', stream);
+    std::vector<std::string> keys;
+    Status scanned = kv.Scan(prefix, [&](std::string_view key, std::string_view) {
+      keys.push_back("e" + TenantKey(tenant, key.substr(prefix.size())));
+      return true;
+    });
+    if (!scanned.ok()) return scanned;
+    for (const std::string& key : keys) {
+      auto entry = Load<AuditEntry>(kv, key);
+      if (!entry.ok()) return entry.status();
+      if (!*entry) continue;
+      const size_t erased = std::erase_if(
+          (*entry)->changes, [](const FieldChange& c) { return IsPersonalField(c.field); });
+      if (erased != 0) kv.Put(key, Encode(**entry));
+    }
+    return Status::Ok();
+  }
+
   template <typename Body>
   static Status Changes(Kv& state, const Event& event, const Body& body,
                         std::vector<FieldChange>& changes) {
-    if constexpr (requires { body.contact_id; }) {
+    if constexpr (kIsErasure<Body>) {
+      // The audit's copy forgets the fields too; the entry names what happened, not them.
+      if (Status s = (requires { body.contact_id; } ? kContacts : kCustomers).Apply(state, event);
+          !s.ok()) {
+        return s;
+      }
+      changes = {{"personal_data", "", base::kErased}, {"reason", "", body.reason}};
+    } else if constexpr (requires { body.contact_id; }) {
       ContactView before, after;
       Status s = BeforeAfter(
           state, event, kContacts,

@@ -25,6 +25,8 @@ class Contacts final : public Projection {
             ContactView view = stored->value_or(ContactView{});
             view.id = body.contact_id;  // even for an event the rules would not have allowed
             Fold(view, event, body);
+            // Read back after an erasure, its earlier events hold no personal field either.
+            if (event.personal == Personal::kErased) view.erased = true;
             Touch(view.system, event);
             kv.Put(TenantKey(event.tenant, view.id), Encode(view));
           }
@@ -63,6 +65,10 @@ class Contacts final : public Projection {
   }
   static void Fold(ContactView& view, const Event&, const ContactRestored&) {
     view.deleted = false;
+  }
+  static void Fold(ContactView& view, const Event&, const ContactErased&) {
+    BlankPersonal(view.fields);
+    view.erased = true;
   }
   static void Fold(ContactView& view, const Event&, const ContactPasswordReset& e) {
     view.has_password = true;

@@ -20,6 +20,7 @@ class Customers final : public Projection {
 
   Status Fold(Kv& kv, const Event& event, const CustomerCreated& e) const {
     CustomerView view{e.customer_id, e.name, e.email, e.bill_format};
+    view.erased = event.personal == Personal::kErased;
     Save(kv, event, view);
     return Status::Ok();
   }
@@ -29,6 +30,7 @@ class Customers final : public Projection {
     view->name = e.name;
     view->email = e.email;
     view->bill_format = e.bill_format;
+    if (event.personal == Personal::kErased) view->erased = true;
     Save(kv, event, *view);
     return Status::Ok();
   }
@@ -37,6 +39,15 @@ class Customers final : public Projection {
     if (!view.ok()) return view.status();
     view->deleted = true;
     view->system.deleted_us = event.recorded_at_us;
+    Save(kv, event, *view);
+    return Status::Ok();
+  }
+
+  Status Fold(Kv& kv, const Event& event, const CustomerErased& e) const {
+    auto view = Current(kv, event.tenant, e.customer_id);
+    if (!view.ok()) return view.status();
+    BlankPersonal(*view);
+    view->erased = true;
     Save(kv, event, *view);
     return Status::Ok();
   }

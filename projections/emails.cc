@@ -30,6 +30,7 @@ class Emails final : public Projection {
   }
   static void Fold(Held& h, const ContactDeleted&) { h.deleted = true; }
   static void Fold(Held& h, const ContactRestored&) { h.deleted = false; }
+  static void Fold(Held& h, const ContactErased&) { h.email.clear(); }
 
  public:
   std::string_view name() const override { return "emails"; }
@@ -53,7 +54,13 @@ class Emails final : public Projection {
             if (!held.email.empty() && !held.deleted) {
               kv.Put(std::string("e").append(TenantKey(event.tenant, held.email)), body.contact_id);
             }
-            kv.Put(held_key, Encode(held));
+            // Nothing to remember is no record, as a fold that never saw the email leaves it
+            // (a rebuild after an erasure).
+            if (held.email.empty() && !held.deleted) {
+              kv.Delete(held_key);
+            } else {
+              kv.Put(held_key, Encode(held));
+            }
           }
           return Status::Ok();
         },

@@ -45,6 +45,11 @@ class Writer {
   void operator()(const T& record) {
     Fields(*this, const_cast<T&>(record));  // Writer only reads through the reference
   }
+  // A field appended to a record after records were written without it.
+  template <typename T>
+  void Appended(const T& v) {
+    (*this)(v);
+  }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -96,6 +101,11 @@ class Reader {
   void operator()(T& record) {
     Fields(*this, record);
   }
+  // A field appended to a record: records written before it end here and keep the default.
+  template <typename T>
+  void Appended(T& v) {
+    if (!in_.empty()) (*this)(v);
+  }
   bool ok() const { return ok_; }
 
  private:
@@ -138,10 +148,12 @@ template <typename IO>
 void Fields(IO& io, ContactView& v) {
   io(v.id), io(v.owner_customer_id), io(v.shared), io(v.deleted), io(v.fields), io(v.customers),
       io(v.has_password), io(v.password_must_change), io(v.system);
+  io.Appended(v.erased);
 }
 template <typename IO>
 void Fields(IO& io, CustomerView& v) {
   io(v.id), io(v.name), io(v.email), io(v.bill_format), io(v.deleted), io(v.system);
+  io.Appended(v.erased);
 }
 template <typename IO>
 void Fields(IO& io, FieldChange& c) {

@@ -326,6 +326,20 @@ Answer PostConvertToShared(Call& call) {
 
 Answer PostRestore(Call& call) { return RunCommand(call, RestoreContact{call.params[0]}, 200); }
 
+// 200 with {"already_erased": bool, "certificate": {...}} (FORMAT.md, "Personal data").
+Answer PostErase(Call& call, const std::string& subject) {
+  auto reason = FromBody(call, ErasureReasonFromJson);
+  if (!reason.ok()) return Problem(reason.status());
+  CommandContext context{
+      call.who.tenant, call.who.actor, call.request.idempotency_key, {}, call.request.request_id};
+  auto erased = call.engine.Erase(context, subject, call.params[0], *reason);
+  if (!erased.ok()) return Problem(erased.status());
+  return JsonResponse(200, json::object{{"already_erased", erased->already_erased},
+                                        {"certificate", ToJson(erased->certificate)}});
+}
+Answer PostContactErase(Call& call) { return PostErase(call, "contact"); }
+Answer PostCustomerErase(Call& call) { return PostErase(call, "customer"); }
+
 Answer PostPasswordReset(Call& call) {
   return RunFromBody(call, 200, PasswordChoiceFromJson, [&](PasswordChoice choice) {
     return ResetPassword{call.params[0], std::move(choice)};

@@ -198,4 +198,72 @@ Result<Evidence> EvidenceFromJson(const json::object& o) {
   return evidence;
 }
 
+json::object ToJson(const proofs::ErasureCertificate& c) {
+  json::array positions;
+  for (uint64_t p : c.unreadable_positions) positions.push_back(p);
+  return json::object{{"tenant", c.tenant},
+                      {"subject", c.subject},
+                      {"id", c.id},
+                      {"reason", c.reason},
+                      {"actor", json::object{{"id", c.actor.id}, {"role", c.actor.role}}},
+                      {"erased_at", base::Rfc3339Micros(c.erased_at_us)},
+                      {"erased_at_us", c.erased_at_us},
+                      {"position", c.position},
+                      {"unreadable_positions", std::move(positions)},
+                      {"key_id", c.key_id},
+                      {"tree_size", c.tree_size},
+                      {"root_hash", base::Hex(c.root)},
+                      {"signing_key_id", c.signing_key_id},
+                      {"signature", base::Hex(c.signature)}};
+}
+
+Result<proofs::ErasureCertificate> ErasureCertificateFromJson(const json::object& o) {
+  proofs::ErasureCertificate c;
+  for (auto [key, field] :
+       {std::pair{"tenant", &c.tenant}, std::pair{"subject", &c.subject}, std::pair{"id", &c.id},
+        std::pair{"reason", &c.reason}, std::pair{"key_id", &c.key_id},
+        std::pair{"signing_key_id", &c.signing_key_id}}) {
+    auto text = Text(o, key);
+    if (!text.ok()) return text.status();
+    *field = std::string(*text);
+  }
+  const json::value* actor = o.if_contains("actor");
+  if (actor == nullptr || !actor->is_object()) return Invalid("actor", "an object is required");
+  auto actor_id = Text(actor->as_object(), "id");
+  auto actor_role = Text(actor->as_object(), "role");
+  if (!actor_id.ok()) return actor_id.status();
+  if (!actor_role.ok()) return actor_role.status();
+  c.actor = {std::string(*actor_id), std::string(*actor_role)};
+  auto erased_at = Number(o, "erased_at_us");
+  auto position = Number(o, "position");
+  auto tree_size = Number(o, "tree_size");
+  auto root = HexField(o, "root_hash", proofs::HashFromHex);
+  auto signature = HexField(o, "signature", proofs::SignatureFromHex);
+  if (!erased_at.ok()) return erased_at.status();
+  if (*erased_at > static_cast<uint64_t>(INT64_MAX)) {
+    return Invalid("erased_at_us", "past the largest signed 64-bit number");
+  }
+  if (!position.ok()) return position.status();
+  if (!tree_size.ok()) return tree_size.status();
+  if (!root.ok()) return root.status();
+  if (!signature.ok()) return signature.status();
+  c.erased_at_us = static_cast<int64_t>(*erased_at);
+  c.position = *position;
+  c.tree_size = *tree_size;
+  c.root = *root;
+  c.signature = *signature;
+  const json::value* positions = o.if_contains("unreadable_positions");
+  if (positions == nullptr || !positions->is_array()) {
+    return Invalid("unreadable_positions", "an array is required");
+  }
+  for (const json::value& p : positions->as_array()) {
+    if (!p.is_uint64() && !(p.is_int64() && p.as_int64() >= 0)) {
+      return Invalid("unreadable_positions", "positions are non-negative integers");
+    }
+    c.unreadable_positions.push_back(p.is_uint64() ? p.as_uint64()
+                                                   : static_cast<uint64_t>(p.as_int64()));
+  }
+  return c;
+}
+
 }  // namespace cledger::api

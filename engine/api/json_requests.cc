@@ -526,6 +526,15 @@ Result<std::string> ContactIdFromJson(const json::object& o) {
   return id;
 }
 
+Result<std::string> ErasureReasonFromJson(const json::object& o) {
+  const Reader r(o);
+  std::string reason;
+  Status s = r.Keys({"reason"});
+  if (s.ok()) s = r.String("reason", reason, kRequired);
+  if (!s.ok()) return s;
+  return reason;
+}
+
 Result<CreateTenant> CreateTenantFromJson(const json::object& o) {
   const Reader r(o);
   CreateTenant c;

@@ -152,6 +152,12 @@ json::object BodyJson(const EventBody& body) {
                      {"must_change", b.must_change},
                      {"generated", b.generated}};
           },
+          [](const ContactErased& b) {
+            return O{{"contact_id", b.contact_id}, {"reason", b.reason}, {"key_id", b.key_id}};
+          },
+          [](const CustomerErased& b) {
+            return O{{"customer_id", b.customer_id}, {"reason", b.reason}, {"key_id", b.key_id}};
+          },
       },
       body);
 }
@@ -244,6 +250,7 @@ json::object ToJson(const ContactView& v) {
   }
   o["customers"] = std::move(customers);
   o["password"] = json::object{{"set", v.has_password}, {"must_change", v.password_must_change}};
+  o["erased"] = v.erased;
   AppendSystem(o, v.system);
   return o;
 }
@@ -253,7 +260,8 @@ json::object ToJson(const CustomerView& v) {
                  {"name", v.name},
                  {"email", v.email},
                  {"bill_format", v.bill_format},
-                 {"status", v.deleted ? "deleted" : "active"}};
+                 {"status", v.deleted ? "deleted" : "active"},
+                 {"erased", v.erased}};
   AppendSystem(o, v.system);
   return o;
 }
@@ -296,6 +304,9 @@ json::object ToJson(const Event& e) {
   o["hash"] = base::Hex(e.hash);
   o["type"] = EventTypeName(e.body);
   o["data"] = BodyJson(e.body);
+  // Personal fields that could not be put back read empty in `data`; say why.
+  if (e.personal == Personal::kErased) o["personal_data"] = "erased";
+  if (e.personal == Personal::kUnreadable) o["personal_data"] = "unreadable";
   return o;
 }
 

@@ -48,6 +48,8 @@ Answer PostSharedContact(Call& call);
 Answer GetContact(Call& call);
 Answer PatchContact(Call& call);
 Answer DeleteContact(Call& call);
+Answer PostContactErase(Call& call);
+Answer PostCustomerErase(Call& call);
 Answer PostShare(Call& call);
 Answer DeleteShare(Call& call);
 Answer PutLinkRoles(Call& call);
@@ -105,6 +107,8 @@ inline constexpr auto kRoutes = [] {
       {"POST", "/v1/contacts/{id}/convert-to-shared", kManageRecords, kOffIoThread,
        PostConvertToShared},
       {"POST", "/v1/contacts/{id}/restore", kManageRecords, kOffIoThread, PostRestore},
+      {"POST", "/v1/contacts/{id}/erase", kErasePersonalData, kOffIoThread, PostContactErase},
+      {"POST", "/v1/customers/{id}/erase", kErasePersonalData, kOffIoThread, PostCustomerErase},
       {"POST", "/v1/contacts/{id}/password-reset", kManageRecords, kOffIoThread, PostPasswordReset},
       {"GET", "/v1/contacts/{id}/history", kReadHistory, kOffIoThread, GetContactHistory},
       {"GET", "/v1/customers/{id}/history", kReadHistory, kOffIoThread, GetCustomerHistory},

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/aead.h"
 #include "base/hex.h"
 #include "base/key_file.h"
 #include "events/hash.h"
@@ -17,9 +18,8 @@ constexpr std::string_view kSealedContext = "contact-ledger/credential/v1";
 // crypto_kdf subkey ids under the master key; never reuse one for another purpose.
 constexpr uint64_t kSealKeyId = 1;
 constexpr uint64_t kDigestKeyId = 2;
+constexpr uint64_t kWrapKeyId = 3;  // wraps the data keys of the key store
 constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "cledger_";
-
-const auto* Bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
 Status MasterKeyError(const std::string& path, const std::string& why) {
   return Status::IoError("master_key", "master key " + path + ": " + why);
@@ -64,25 +64,19 @@ CredentialKeys::CredentialKeys(const std::array<uint8_t, 32>& master) {
                              master.data());
   crypto_kdf_derive_from_key(digest_key_.data(), digest_key_.size(), kDigestKeyId, kKdfContext,
                              master.data());
+  crypto_kdf_derive_from_key(wrap_key_.data(), wrap_key_.size(), kWrapKeyId, kKdfContext,
+                             master.data());
 }
 
 CredentialKeys::~CredentialKeys() {
   sodium_memzero(seal_key_.data(), seal_key_.size());
   sodium_memzero(digest_key_.data(), digest_key_.size());
+  sodium_memzero(wrap_key_.data(), wrap_key_.size());
 }
 
 std::string CredentialKeys::SealPasswordHash(std::string_view encoded_hash) const {
-  std::string sealed(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + encoded_hash.size() +
-                         crypto_aead_xchacha20poly1305_ietf_ABYTES,
-                     '\0');
-  auto* nonce = reinterpret_cast<unsigned char*>(sealed.data());
-  randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-                                             &written, Bytes(encoded_hash), encoded_hash.size(),
-                                             Bytes(kSealedContext), kSealedContext.size(), nullptr,
-                                             nonce, seal_key_.data());
-  return std::string(kSealedPrefix) + base::Hex(sealed);
+  return std::string(kSealedPrefix) +
+         base::Hex(base::AeadSeal(seal_key_, encoded_hash, kSealedContext));
 }
 
 Result<std::string> CredentialKeys::OpenPasswordHash(std::string_view recorded) const {
@@ -91,24 +85,15 @@ Result<std::string> CredentialKeys::OpenPasswordHash(std::string_view recorded) 
   std::string sealed(hex.size() / 2, '\0');
   size_t length = 0;
   const char* end = nullptr;
-  constexpr size_t kOverhead =
-      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
   if (sodium_hex2bin(reinterpret_cast<unsigned char*>(sealed.data()), sealed.size(), hex.data(),
                      hex.size(), nullptr, &length, &end) != 0 ||
-      end != hex.data() + hex.size() || length < kOverhead) {
+      end != hex.data() + hex.size()) {
     return Unreadable();
   }
-  const auto* nonce = Bytes(sealed);
-  std::string hash(length - kOverhead, '\0');
-  unsigned long long opened = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(hash.data()), &opened, nullptr,
-          nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-          length - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, Bytes(kSealedContext),
-          kSealedContext.size(), nonce, seal_key_.data()) != 0) {
-    return Unreadable();
-  }
-  return hash;
+  sealed.resize(length);
+  auto hash = base::AeadOpen(seal_key_, sealed, kSealedContext);
+  if (!hash) return Unreadable();
+  return std::move(*hash);
 }
 
 std::string CredentialKeys::KeyId() const {
@@ -119,7 +104,8 @@ std::string CredentialKeys::TokenDigest(std::string_view token) const {
   std::array<uint8_t, crypto_auth_hmacsha256_BYTES> digest{};
   crypto_auth_hmacsha256_state state;
   crypto_auth_hmacsha256_init(&state, digest_key_.data(), digest_key_.size());
-  crypto_auth_hmacsha256_update(&state, Bytes(token), token.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(token.data()),
+                                token.size());
   crypto_auth_hmacsha256_final(&state, digest.data());
   return base::Hex(digest);
 }

@@ -44,9 +44,14 @@ class CredentialKeys {
   // recognise the key its credentials were recorded under.
   std::string KeyId() const;
 
+  // The key the key store wraps the data keys of personal data under (FORMAT.md, "Personal
+  // data").
+  const std::array<uint8_t, 32>& WrapKey() const { return wrap_key_; }
+
  private:
   std::array<uint8_t, 32> seal_key_{};
   std::array<uint8_t, 32> digest_key_{};
+  std::array<uint8_t, 32> wrap_key_{};
 };
 
 // The digests a token may be recorded under, in the order to look them up: its keyed digest

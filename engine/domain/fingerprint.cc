@@ -52,6 +52,8 @@ struct Encode {
   void operator()(const DeleteContact& c) { io(c.id); }
   void operator()(const RestoreContact& c) { io(c.id); }
   void operator()(const ResetPassword& c) { io(c.contact_id), io(c.password.generate); }
+  void operator()(const EraseContact& c) { io(c.id), io(c.reason); }
+  void operator()(const EraseCustomer& c) { io(c.id), io(c.reason); }
 };
 
 }  // namespace

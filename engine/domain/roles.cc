@@ -26,13 +26,15 @@ using enum Action;
 
 // SPEC §2: owner, admin and manager manage customers and contacts; member has no customer
 // access; auditor reads history, audit trails, events and verification but changes nothing;
-// service reads the event stream only; ops belongs to no tenant, runs the admin routes and
-// reads every tenant's stream.
+// only owner and admin erase personal data; service reads the event stream only; ops belongs to no
+// tenant, runs the admin routes and reads every tenant's stream.
 constexpr Grant kGrants[] = {
     {Role::kOwner, "owner",
-     Of({kManageRecords, kReadRecords, kReadHistory, kReadEvents, kVerifyLedger})},
+     Of({kManageRecords, kReadRecords, kReadHistory, kReadEvents, kVerifyLedger,
+         kErasePersonalData})},
     {Role::kAdmin, "admin",
-     Of({kManageRecords, kReadRecords, kReadHistory, kReadEvents, kVerifyLedger})},
+     Of({kManageRecords, kReadRecords, kReadHistory, kReadEvents, kVerifyLedger,
+         kErasePersonalData})},
     {Role::kManager, "manager", Of({kManageRecords, kReadRecords, kReadHistory})},
     {Role::kMember, "member", Of({})},
     {Role::kAuditor, "auditor", Of({kReadRecords, kReadHistory, kReadEvents, kVerifyLedger})},
@@ -53,7 +55,8 @@ static_assert(kActions.size() <= 32 && static_cast<size_t>(kActions.back()) == k
 
 // The tenant's own records: a principal needs a tenant to touch them.
 bool ForOneTenant(Action action) {
-  return action == kManageRecords || action == kReadRecords || action == kReadHistory;
+  return action == kManageRecords || action == kReadRecords || action == kReadHistory ||
+         action == kErasePersonalData;
 }
 
 // What a refused caller is told; `role` as it came, since it may be no role at all.
@@ -74,6 +77,8 @@ std::string Refusal(std::string_view role, Action action) {
       return "metrics need an ops token";
     case kAdminister:
       return "admin routes need an ops token";
+    case kErasePersonalData:
+      return "only an owner or an admin may erase personal data";
   }
   return "forbidden";
 }

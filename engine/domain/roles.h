@@ -21,19 +21,21 @@ inline constexpr std::array kRoles = {Role::kOwner,   Role::kAdmin,   Role::kMan
                                       Role::kAuditor, Role::kService, Role::kOps};
 
 enum class Action {
-  kManageRecords,    // run commands on the tenant's customers and contacts
-  kReadRecords,      // read its customers and contacts, now or as of a past moment
-  kReadHistory,      // read its audit trails: per contact, customer, actor, or all of them
-  kReadEvents,       // read the event log and follow the live stream (ops: every tenant's)
-  kVerifyLedger,     // read the digest and verify the chain and the projections
-  kReadEveryTenant,  // see records of every tenant (such a token belongs to none)
-  kReadMetrics,      // read the server's figures, which count every tenant
-  kAdminister,       // manage tenants, tokens, projections and backups
+  kManageRecords,      // run commands on the tenant's customers and contacts
+  kReadRecords,        // read its customers and contacts, now or as of a past moment
+  kReadHistory,        // read its audit trails: per contact, customer, actor, or all of them
+  kReadEvents,         // read the event log and follow the live stream (ops: every tenant's)
+  kVerifyLedger,       // read the digest and verify the chain and the projections
+  kReadEveryTenant,    // see records of every tenant (such a token belongs to none)
+  kReadMetrics,        // read the server's figures, which count every tenant
+  kAdminister,         // manage tenants, tokens, projections and backups
+  kErasePersonalData,  // erase a contact's or a customer's personal data for good
 };
 
 inline constexpr std::array kActions = {
-    Action::kManageRecords, Action::kReadRecords,     Action::kReadHistory, Action::kReadEvents,
-    Action::kVerifyLedger,  Action::kReadEveryTenant, Action::kReadMetrics, Action::kAdminister};
+    Action::kManageRecords, Action::kReadRecords,  Action::kReadHistory,
+    Action::kReadEvents,    Action::kVerifyLedger, Action::kReadEveryTenant,
+    Action::kReadMetrics,   Action::kAdminister,   Action::kErasePersonalData};
 
 // "owner" → Role::kOwner; nullopt for a name that is no role.
 std::optional<Role> ParseRole(std::string_view name);

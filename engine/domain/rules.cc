@@ -22,6 +22,26 @@ Status Conflict(std::string reason, std::string message) {
   return Status(Code::kConflict, std::move(reason), std::move(message));
 }
 
+// An erasure's reason: required, one line of at most 500 bytes (it stays in the ledger; it
+// should name the request, not the person).
+Status ErasureReason(const std::string& reason) {
+  if (reason.find_first_not_of(" \t") == std::string::npos) {
+    return Status::InvalidArgument("missing_field", "an erasure needs a reason", "reason");
+  }
+  if (reason.size() > 500 || reason.find_first_of("\r\n") != std::string::npos) {
+    return Status::InvalidArgument("invalid_field", "a reason is one line of at most 500 bytes",
+                                   "reason");
+  }
+  return Status::Ok();
+}
+Status AlreadyErased() {
+  return Conflict("already_erased", "this personal data is already erased");
+}
+Status ErasedRecord(const std::string& what) {
+  return Conflict(what + "_erased",
+                  "the " + what + "'s personal data was erased; it cannot be edited again");
+}
+
 // The contact fields a tenant may require (seed 003), and whether `f` has a value for one.
 std::optional<std::string_view> FieldValue(const ContactFields& f, std::string_view field) {
   const std::pair<std::string_view, const std::string*> text[] = {
@@ -179,6 +199,7 @@ class Rules {
   Result<Decision> operator()(const UpdateCustomer& c) {
     auto customer = LiveCustomer(c.id);
     if (!customer.ok()) return customer.status();
+    if (customer->erased) return ErasedRecord("customer");
     CustomerUpdated updated{c.id, c.name.value_or(customer->name),
                             c.email.value_or(customer->email),
                             c.bill_format.value_or(customer->bill_format)};
@@ -242,6 +263,7 @@ class Rules {
   Result<Decision> operator()(const EditContact& c) {
     auto contact = LiveContact(c.id);
     if (!contact.ok()) return contact.status();
+    if (contact->erased) return ErasedRecord("contact");
     ContactFields fields = contact->fields;
     c.patch(fields);
     if (Status s = CheckContactFields(fields, c.id); !s.ok()) return s;
@@ -355,6 +377,30 @@ class Rules {
       if (Status s = RoomForContact(contact->owner_customer_id); !s.ok()) return s;
     }
     return Draft(ctx_, c.id, ContactStream(c.id)).Add(ContactRestored{c.id}).Done();
+  }
+
+  Result<Decision> operator()(const EraseContact& c) {
+    if (Status s = CustomerAccess(); !s.ok()) return s;
+    auto contact = pj::GetContact(views_.contacts, ctx_.tenant, c.id);
+    if (!contact.ok()) return contact.status();
+    if (!*contact) return NotFound("contact", c.id);
+    if (Status s = ErasureReason(c.reason); !s.ok()) return s;
+    if ((*contact)->erased) return AlreadyErased();
+    return Draft(ctx_, c.id, ContactStream(c.id))
+        .Add(ContactErased{c.id, c.reason, c.key_id})
+        .Done();
+  }
+
+  Result<Decision> operator()(const EraseCustomer& c) {
+    if (Status s = CustomerAccess(); !s.ok()) return s;
+    auto customer = pj::GetCustomer(views_.customers, ctx_.tenant, c.id);
+    if (!customer.ok()) return customer.status();
+    if (!*customer) return NotFound("customer", c.id);
+    if (Status s = ErasureReason(c.reason); !s.ok()) return s;
+    if ((*customer)->erased) return AlreadyErased();
+    return Draft(ctx_, c.id, CustomerStream(c.id))
+        .Add(CustomerErased{c.id, c.reason, c.key_id})
+        .Done();
   }
 
   Result<Decision> operator()(const ResetPassword& c) {
@@ -507,8 +553,11 @@ Status Authorize(const CommandContext& context, const Command& command) {
   const bool admin_command = std::holds_alternative<CreateTenant>(command) ||
                              std::holds_alternative<IssueToken>(command) ||
                              std::holds_alternative<RevokeToken>(command);
-  return Authorize(Principal{context.tenant, context.actor},
-                   admin_command ? Action::kAdminister : Action::kManageRecords);
+  const bool erasure = std::holds_alternative<EraseContact>(command) ||
+                       std::holds_alternative<EraseCustomer>(command);
+  return Authorize(Principal{context.tenant, context.actor}, admin_command ? Action::kAdminister
+                                                             : erasure ? Action::kErasePersonalData
+                                                                       : Action::kManageRecords);
 }
 
 // The version of the record a contact or customer command names, when it exists and can be
@@ -518,7 +567,8 @@ std::optional<uint64_t> TargetVersion(const CommandContext& context, const Comma
   return std::visit(
       [&](const auto& c) -> std::optional<uint64_t> {
         using C = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<C, UpdateCustomer> || std::is_same_v<C, DeleteCustomer>) {
+        if constexpr (std::is_same_v<C, UpdateCustomer> || std::is_same_v<C, DeleteCustomer> ||
+                      std::is_same_v<C, EraseCustomer>) {
           auto customer = pj::GetCustomer(views.customers, context.tenant, c.id);
           if (customer.ok() && *customer) return (*customer)->system.version;
         } else if constexpr (requires { c.id; } && !std::is_same_v<C, CreateContact> &&

@@ -18,6 +18,7 @@ inline constexpr char kCfTree[] = "tree";
 inline constexpr char kMetaHead[] = "head";
 inline constexpr char kMetaFormat[] = "format";
 inline constexpr char kMetaMasterKeyId[] = "master-key-id";
+inline constexpr char kMetaKeyStoreId[] = "key-store-id";
 inline constexpr char kFormatVersion[] = "1";
 
 std::string LogKey(uint64_t position);

@@ -372,7 +372,7 @@ Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
        it->Next()) {
     const uint64_t position = base::DecodeU64(it->key().ToStringView());
     if (position > head) break;  // written but not yet acknowledged
-    Result<Event> event = events::DecodeEvent(it->value().ToStringView());
+    Result<Event> event = DecodeForReaders(it->value().ToStringView());
     if (!event.ok() || event->position != position) {
       return Status(Code::kCorruption, "corrupt_event",
                     "event at position " + std::to_string(position) + " fails verification");
@@ -400,12 +400,44 @@ Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
     const uint64_t position = base::DecodeU64(it->value().ToStringView());
     Result<std::string> bytes = ReadAt(rocksdb::ReadOptions(), position);
     if (!bytes.ok()) return bytes.status();
-    Result<Event> event = events::DecodeEvent(*bytes);
+    Result<Event> event = DecodeForReaders(*bytes);
     if (!event.ok()) return event.status();
     out.push_back(std::move(event).value());
   }
   if (!it->status().ok()) return FromRocks(it->status(), "storage fault", "corrupt_event");
   return out;
+}
+
+Status LogStore::PurgeOverwritten() {
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
+  {
+    std::lock_guard lock(families_mu_);
+    for (const auto& [name, handle] : families_) families.push_back(handle);
+  }
+  rocksdb::FlushOptions flush;
+  rocksdb::Status s = db_->Flush(flush, families);
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (rocksdb::ColumnFamilyHandle* family : families) {
+    if (!s.ok()) break;
+    if (family->GetName().starts_with("p."))
+      s = db_->CompactRange(compact, family, nullptr, nullptr);
+  }
+  if (s.ok()) s = db_->FlushWAL(/*sync=*/true);
+  return s.ok() ? Status::Ok() : FromRocks(s, "purge");
+}
+
+Result<Event> LogStore::DecodeForReaders(std::string_view bytes) {
+  Result<Event> event = events::DecodeEvent(bytes);
+  if (!event.ok() || event->personal_box.empty()) return event;
+  if (personal_ != nullptr) {
+    personal_->Open(*event);
+  } else {
+    event->personal = Personal::kUnreadable;  // a store opened without the engine's keys
+  }
+  return event;
 }
 
 Result<uint64_t> LogStore::StreamVersion(const std::string& tenant, const std::string& stream) {

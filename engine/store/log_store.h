@@ -21,6 +21,7 @@
 
 #include "cledger/proofs.h"
 #include "engine/store/db_gate.h"
+#include "engine/store/personal_keys.h"
 #include "engine/store/raw_ledger.h"
 #include "engine/store/txn.h"
 
@@ -85,6 +86,16 @@ class LogStore final : public RawLedger {
   // costly work. Submit still decides every request by itself.
   Result<std::optional<Recorded>> FindRecorded(const std::string& tenant,
                                                const std::string& idempotency_key);
+
+  // Seals the personal fields of every event appended from now on under their subject's data
+  // key, and opens them in every event read back (Read, ReadStream). Without it they are
+  // recorded as given. REQUIRES: called before the first append or read; `keys` outlives it.
+  void SetPersonalKeys(PersonalKeys* keys) { personal_ = keys; }
+
+  // Flushes every family, so the write-ahead log files that held their writes are released and
+  // deleted, and compacts the projections' families down to the last level, so no file keeps
+  // a value they overwrote or deleted: what an erasure runs once it has rewritten them.
+  Status PurgeOverwritten();
 
   // Runs `work` on the writer thread between two commit groups.
   Status RunExclusive(Exclusive work);
@@ -227,11 +238,14 @@ class LogStore final : public RawLedger {
   Status CheckCommit(const Commit& commit) const;
   std::string NewEventId(const Commit& commit, size_t index);
   Result<std::string> ReadAt(const rocksdb::ReadOptions& read, uint64_t position);
+  // An event's stored bytes, verified and decoded, its personal fields opened.
+  Result<Event> DecodeForReaders(std::string_view bytes);
 
   // Every column family's options: the shared block cache and memtable budget below.
   rocksdb::ColumnFamilyOptions FamilyOptions() const;
 
   StoreOptions options_;
+  PersonalKeys* personal_ = nullptr;
   // Outlive every reopen of the database, so the bounds hold across them.
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;

@@ -13,6 +13,7 @@
 #include "engine/store/log_store.h"
 #include "events/codec.h"
 #include "events/hash.h"
+#include "events/personal.h"
 
 namespace cledger::store {
 namespace {
@@ -106,6 +107,8 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     failure = txn.status();
   }
   if (failure.ok() && !txn.empty()) failure = ReadyToWrite(txn.batch().GetDataSize());
+  // A data key is durable before any event sealed under it is.
+  if (failure.ok() && !txn.empty() && personal_ != nullptr) failure = personal_->PersistNewKeys();
   // Positions are reserved (on disk, outside the WAL) before any of them is acknowledged.
   if (failure.ok() && state.head.position > reserved_through_) {
     failure = ReservePositions(state.head.position);
@@ -308,7 +311,14 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
     e.schema_version = events::kSchemaVersion;
     e.prev_hash = head.hash;
     e.body = std::move(commit.events[i].body);
-    std::string bytes = events::EncodeEvent(e);
+    std::string bytes;
+    if (personal_ != nullptr && events::CarriesPersonal(e.body)) {
+      Event sealed = e;  // `e` keeps the fields in the clear for the inline folds
+      if (Status s = personal_->Seal(sealed); !s.ok()) return s;
+      bytes = events::EncodeEvent(sealed);
+    } else {
+      bytes = events::EncodeEvent(e);
+    }
     if (bytes.size() > limits::kEventBytesMax) {
       return Status(Code::kLimitExceeded, "event_too_large", "an event exceeds 64 KiB");
     }

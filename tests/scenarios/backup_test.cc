@@ -31,9 +31,11 @@ TEST_CASE("ABackupTakenWhileWritingRestoresToALedgerThatVerifies") {
   REQUIRE(Engine::RestoreBackup(f.dir.Sub("backup"), f.dir.Sub("restored")).ok());
   LedgerOptions options;
   options.path = f.dir.Sub("restored");
-  options.master_key_file = f.dir.Sub("data.master-key");  // a restore comes with the key
+  options.master_key_file = f.dir.Sub("data.master-key");  // a restore comes with the keys
+  options.key_store_dir = f.dir.Sub("data.keys");
+  options.create_master_key = false;  // read-only: the running ledger holds its key store
   auto restored = Engine::Open(options);
-  REQUIRE(restored.ok());
+  REQUIRE_MESSAGE(restored.ok(), restored.status().ToString());
   const Head head = (*restored)->ledger().GetHead();
   CHECK(head.position > 3);
   CHECK(head.position <= f.engine->ledger().GetHead().position);
@@ -70,8 +72,10 @@ TEST_CASE("ABackupHoldsEveryCommitAcknowledgedBeforeItStarted") {
     LedgerOptions options;
     options.path = restored;
     options.master_key_file = f.dir.Sub("data.master-key");
+    options.key_store_dir = f.dir.Sub("data.keys");
+    options.create_master_key = false;  // read-only: the running ledger holds its key store
     auto opened = Engine::Open(options);
-    REQUIRE(opened.ok());
+    REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
     CAPTURE(round);
     CHECK((*opened)->ledger().GetHead().position >= before[round]);
   }

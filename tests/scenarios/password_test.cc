@@ -168,6 +168,8 @@ TEST_CASE("ATokenAuthenticatesOnlyUnderTheMasterKeyItWasIssuedWith") {
   CHECK(issued.token_hash != events::Sha256Hex(issued.token));
   f.engine.reset();
   std::filesystem::rename(f.dir.Sub("data.master-key"), f.dir.Sub("kept.master-key"));
+  // The key store is wrapped under the lost key: useless without it, so it goes too.
+  std::filesystem::rename(f.dir.Sub("data.keys"), f.dir.Sub("kept.keys"));
   LedgerOptions options;
   options.path = f.dir.Sub("data");
   CHECK(Engine::Open(options).status().reason() == "master_key_missing");  // none made

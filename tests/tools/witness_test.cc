@@ -93,7 +93,8 @@ std::unique_ptr<Served> Serve(const std::string& data, const std::string& key_fi
       "serve", "--data", data, "--listen", "127.0.0.1:0", "--bootstrap", "--ops-token", "1h",
       "--signing-key-file", key_file,
       // every server of a test shares one master key
-      "--master-key-file", (fs::path(key_file).parent_path() / "ledger.master-key").string()};
+      "--master-key-file", (fs::path(key_file).parent_path() / "ledger.master-key").string(),
+      "--key-store", (fs::path(key_file).parent_path() / "ledger.keys").string()};
   if (!witness_key.empty()) args.insert(args.end(), {"--witness-key", witness_key});
   auto s = std::make_unique<Served>();
   s->child = testing::Spawn(args);

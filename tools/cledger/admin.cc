@@ -19,7 +19,28 @@ std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
   return OpenOrExplain(options);
 }
 
-std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& options) {
+KeyLocations& GlobalKeyLocations() {
+  static KeyLocations locations;
+  return locations;
+}
+
+void AddKeyLocationOptions(CLI::App& app) {
+  app.add_option("--key-store", GlobalKeyLocations().key_store,
+                 "The key store of personal data (the server's --key-store). Default: <data>.keys "
+                 "beside the data directory")
+      ->type_name("DIR");
+  app.add_option("--master-key-file", GlobalKeyLocations().master_key_file,
+                 "The master key (the server's --master-key-file). Default: <data>.master-key "
+                 "beside the data directory")
+      ->type_name("FILE");
+}
+
+std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& given) {
+  LedgerOptions options = given;
+  if (options.key_store_dir.empty()) options.key_store_dir = GlobalKeyLocations().key_store;
+  if (options.master_key_file.empty()) {
+    options.master_key_file = GlobalKeyLocations().master_key_file;
+  }
   const std::string& data_dir = options.path;
   if (ExplainIfDamaged(data_dir)) return nullptr;
   auto engine = Engine::Open(options);

@@ -20,6 +20,16 @@ inline constexpr int kExitWalDamaged = 4;   // its write-ahead log is damaged (c
 
 using Runner = std::function<int()>;
 
+// The key files every command that opens a data directory uses, given once before or after
+// the subcommand (`--key-store`, `--master-key-file`); empty: beside the data directory.
+// A subcommand's own --master-key-file wins.
+struct KeyLocations {
+  std::string key_store;
+  std::string master_key_file;
+};
+KeyLocations& GlobalKeyLocations();
+void AddKeyLocationOptions(CLI::App& app);
+
 void AddServe(CLI::App& app, Runner& run);
 void AddAdmin(CLI::App& app, Runner& run);       // head, tenant create, token issue|revoke
 void AddOps(CLI::App& app, Runner& run);         // verify, projections, events dump, backup, stats

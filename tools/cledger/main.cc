@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
       "cledger — the Contact Ledger: an event-sourced, hash-chained ledger of customer "
       "contacts on an embedded RocksDB data directory."};
   app.require_subcommand(1);
+  // The key locations below may come after the subcommand too, like its own options.
+  app.fallthrough();
+  cledger::cli::AddKeyLocationOptions(app);
   app.footer(
       "Exit codes: 0 ok · 1 the work found a problem (e.g. verify), or the data directory is a "
       "damaged ledger · 2 bad arguments · 3 the data directory could not be opened · 4 its "

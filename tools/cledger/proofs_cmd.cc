@@ -8,6 +8,7 @@
 
 #include "base/hex.h"
 #include "base/key_file.h"
+#include "base/time.h"
 #include "cledger/json.h"
 #include "cledger/proofs.h"
 #include "events/codec.h"
@@ -58,12 +59,22 @@ Result<proofs::TreeHead> ReadHead(const std::string& path) {
   return api::TreeHeadFromJson(*o);
 }
 
-Result<proofs::PublicKey> TrustedKey(const ProofArgs& a) {
-  if (!a.public_key.empty()) {
-    auto key = proofs::PublicKeyFromHex(a.public_key);
-    if (!key) return Status::InvalidArgument("invalid_key", "--public-key is 64 hex digits");
-    return *key;
+// --public-key: 64 hex digits, or a file holding them (alone, or as `cledger proof public-key`
+// prints them).
+Result<proofs::PublicKey> PublicKeyArgument(const std::string& given) {
+  if (auto key = proofs::PublicKeyFromHex(given)) return *key;
+  if (auto text = ReadBytes(given); text.ok()) {
+    std::istringstream words(*text);
+    for (std::string word; words >> word;) {
+      if (auto key = proofs::PublicKeyFromHex(word)) return *key;
+    }
   }
+  return Status::InvalidArgument("invalid_key",
+                                 "--public-key is 64 hex digits or a file holding them");
+}
+
+Result<proofs::PublicKey> TrustedKey(const ProofArgs& a) {
+  if (!a.public_key.empty()) return PublicKeyArgument(a.public_key);
   if (!a.signing_key_file.empty()) {
     auto key = proofs::SigningKey::Load(a.signing_key_file);
     if (!key.ok()) return Status::InvalidArgument("invalid_key", key.status().message());
@@ -212,6 +223,40 @@ int PrintPublicKey(const ProofArgs& a) {
   return kExitOk;
 }
 
+// cledger erasure verify CERT: the certificate (or the whole answer of an erase request)
+// is signed by the key the checker trusts.
+int VerifyErasure(const std::string& path, const ProofArgs& a) {
+  auto file = ReadJsonFile(path);
+  auto key = file.ok() ? TrustedKey(a) : Result<proofs::PublicKey>(file.status());
+  if (!key.ok()) {
+    std::cerr << "cledger: " << key.status().message() << "\n";
+    return kExitUsage;
+  }
+  const json::value* inner = file->if_contains("certificate");
+  auto certificate = api::ErasureCertificateFromJson(
+      inner != nullptr && inner->is_object() ? inner->as_object() : *file);
+  if (!certificate.ok()) {
+    std::cerr << "cledger: " << path << ": " << certificate.status().message() << "\n";
+    return kExitUsage;
+  }
+  const proofs::ErasureCertificate& c = *certificate;
+  Checks checks;
+  checks.Check(proofs::VerifyErasureCertificate(c, *key),
+               "the certificate is signed by key " + proofs::KeyId(*key));
+  if (checks.all()) {
+    std::cout << "erased: " << c.subject << " " << c.id << " of tenant " << c.tenant << " at "
+              << base::Rfc3339Micros(c.erased_at_us) << " by " << c.actor.id << " (" << c.actor.role
+              << "), position " << c.position << "\n"
+              << "reason: " << c.reason << "\n"
+              << "destroyed key: " << (c.key_id.empty() ? "(none)" : c.key_id) << "; "
+              << c.unreadable_positions.size() << " events' personal fields unreadable\n"
+              << "ledger digest after it: size " << c.tree_size << ", root " << base::Hex(c.root)
+              << "\n";
+  }
+  std::cout << (checks.all() ? "certificate verified" : "certificate FAILED") << "\n";
+  return checks.all() ? kExitOk : kExitFailed;
+}
+
 }  // namespace
 
 std::string DefaultSigningKeyFile(const std::string& data_dir) {
@@ -241,7 +286,7 @@ void AddProofs(CLI::App& app, Runner& run) {
   verify->add_flag("--trust-bundle-key", a->trust_bundle_key,
                    "Take a bundle's own public key on trust (shows only self-consistency)");
   verify->footer(
-      ops::Footer("  cledger proof verify --bundle k1.json --public-key $(cat ledger.pub)\n"
+      ops::Footer("  cledger proof verify --bundle k1.json --public-key ledger.pub\n"
                   "  cledger proof verify --head head.json --public-key HEX --inclusion p.json "
                   "--leaf-file event.bin\n"
                   "  cledger proof verify --head new.json --old old.json --consistency c.json "
@@ -256,6 +301,25 @@ void AddProofs(CLI::App& app, Runner& run) {
   a->data_dir = "./data";
   key->footer(ops::Footer("  cledger proof public-key --data ./data"));
   key->callback([a, &run] { run = [a] { return PrintPublicKey(*a); }; });
+
+  auto cert = std::make_shared<std::string>();
+  auto* erasure = app.add_subcommand("erasure", "Check erasure certificates offline");
+  erasure->require_subcommand(1);
+  auto* check = erasure->add_subcommand(
+      "verify", "Verify an erasure certificate (the answer of POST /v1/contacts/{id}/erase)");
+  check->add_option("CERT", *cert, "The certificate, or the whole erase answer (JSON)")
+      ->required()
+      ->type_name("FILE");
+  check->add_option("--public-key", a->public_key,
+                    "The ledger's public key you trust: hex, or a file holding it");
+  check->add_option("--signing-key-file", a->signing_key_file,
+                    "Take the public key from the ledger's signing key file instead");
+  check->footer(ops::Footer(
+      "  cledger proof public-key --data ./data > ledger.pub\n"
+      "  curl -sX POST -H \"Authorization: Bearer $TOKEN\" -d '{\"reason\":\"GDPR request 42\"}' "
+      "http://127.0.0.1:8080/v1/contacts/k1/erase > k1-erased.json\n"
+      "  cledger erasure verify k1-erased.json --public-key ledger.pub"));
+  check->callback([a, cert, &run] { run = [a, cert] { return VerifyErasure(*cert, *a); }; });
   AddWitness(app, run);
 }
 

@@ -99,10 +99,23 @@ struct ResetPassword {
   PasswordChoice password;
 };
 
-using Command =
-    std::variant<CreateTenant, IssueToken, RevokeToken, CreateCustomer, UpdateCustomer,
-                 DeleteCustomer, CreateContact, EditContact, ShareContact, UnlinkContact,
-                 ConvertToShared, SetLinkRoles, DeleteContact, RestoreContact, ResetPassword>;
+// Erases the personal data of a contact or a customer for good (FORMAT.md, "Personal data").
+// Only Engine::Erase runs them: it names the data key and destroys it after the commit.
+struct EraseContact {
+  std::string id;
+  std::string reason;  // required: why, kept in the ledger
+  std::string key_id;  // set by the engine
+};
+struct EraseCustomer {
+  std::string id;
+  std::string reason;
+  std::string key_id;
+};
+
+using Command = std::variant<CreateTenant, IssueToken, RevokeToken, CreateCustomer, UpdateCustomer,
+                             DeleteCustomer, CreateContact, EditContact, ShareContact,
+                             UnlinkContact, ConvertToShared, SetLinkRoles, DeleteContact,
+                             RestoreContact, ResetPassword, EraseContact, EraseCustomer>;
 
 struct CommandOutcome {
   uint64_t first_position = 0;

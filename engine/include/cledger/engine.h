@@ -82,6 +82,19 @@ class Engine {
   virtual std::future<Result<CommandOutcome>> ExecuteAsync(const CommandContext& context,
                                                            Command command) = 0;
 
+  // Erases the personal data of a contact (`subject` "contact") or a customer ("customer")
+  // for good (FORMAT.md, "Personal data"): appends ContactErased or CustomerErased, destroys
+  // the subject's data key, rewrites the projections and compacts, so no file of the data
+  // directory holds a plaintext copy afterwards. Owner or admin; `reason` is required. Erasing
+  // again changes nothing and answers the first erasure's certificate, `already_erased` set.
+  // EraseContact and EraseCustomer given to Execute are refused: only this destroys the key.
+  struct ErasureOutcome {
+    proofs::ErasureCertificate certificate;
+    bool already_erased = false;
+  };
+  virtual Result<ErasureOutcome> Erase(const CommandContext& context, const std::string& subject,
+                                       const std::string& id, const std::string& reason) = 0;
+
   // Queries, on behalf of `who`. An id of another tenant is simply not found.
   // Fails with kUnauthenticated: "unauthenticated" for an unknown or revoked token,
   // "token_expired" for one past its expiry.

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -145,12 +146,25 @@ struct ContactPasswordReset {
   bool operator==(const ContactPasswordReset&) const = default;
 };
 
+struct ContactErased {
+  std::string contact_id;
+  std::string reason;
+  std::string key_id;  // the destroyed data key; empty when the contact had none
+  bool operator==(const ContactErased&) const = default;
+};
+struct CustomerErased {
+  std::string customer_id;
+  std::string reason;
+  std::string key_id;
+  bool operator==(const CustomerErased&) const = default;
+};
+
 // In the order of the schema's `Body` union; append only.
 using EventBody =
     std::variant<TenantCreated, TokenIssued, TokenRevoked, CustomerCreated, CustomerUpdated,
                  CustomerDeleted, ContactCreated, ContactEdited, ContactShared, ContactUnlinked,
                  ContactConvertedToShared, ContactRolesChanged, ContactDeleted, ContactRestored,
-                 ContactPasswordReset>;
+                 ContactPasswordReset, ContactErased, CustomerErased>;
 
 // Each event type's contract name, in EventBody's order: the names of the schema's `Body`
 // union (events/codec.cc and its test hold the two equal). Append only.
@@ -169,7 +183,9 @@ inline constexpr std::array<std::string_view, std::variant_size_v<EventBody>> kE
     "ContactRolesChanged",
     "ContactDeleted",
     "ContactRestored",
-    "ContactPasswordReset"};
+    "ContactPasswordReset",
+    "ContactErased",
+    "CustomerErased"};
 
 // The event type's contract name, e.g. "ContactShared".
 inline std::string_view EventTypeName(const EventBody& body) {
@@ -178,6 +194,44 @@ inline std::string_view EventTypeName(const EventBody& body) {
 inline bool IsEventTypeName(std::string_view name) {
   return std::find(kEventTypeNames.begin(), kEventTypeNames.end(), name) != kEventTypeNames.end();
 }
+
+// The personal fields of a contact (FORMAT.md, "Personal data"): `f(a.x, b.x)` for each of
+// them, so one list serves sealing, opening and erasing. Every other field is not personal.
+template <typename F>
+void ForEachPersonalField(ContactFields& a, ContactFields& b, F f) {
+  f(a.title, b.title);
+  f(a.first_name, b.first_name);
+  f(a.last_name, b.last_name);
+  f(a.company_name, b.company_name);
+  f(a.position, b.position);
+  f(a.department, b.department);
+  f(a.email, b.email);
+  f(a.phones, b.phones);
+  f(a.address, b.address);
+  f(a.website, b.website);
+  f(a.communication.copy_correspondence, b.communication.copy_correspondence);
+  f(a.communication.copy_ticket_updates, b.communication.copy_ticket_updates);
+}
+// A customer's: its name and email (CustomerCreated, CustomerUpdated, the customer view).
+template <typename A, typename B, typename F>
+requires(!std::is_same_v<A, ContactFields>) void ForEachPersonalField(A& a, B& b, F f) {
+  f(a.name, b.name);
+  f(a.email, b.email);
+}
+// Blanks every personal field of `record` (contact fields, or a customer's).
+template <typename T>
+void BlankPersonal(T& record) {
+  T blank;
+  ForEachPersonalField(record, blank, [](auto& field, auto& empty) { field = std::move(empty); });
+}
+
+// Where an event's personal fields (names, emails, phones, address, …: FORMAT.md, "Personal
+// data") are, as a reader got it.
+enum class Personal : uint8_t {
+  kInBody,      // in the body, in the clear (or the event carries none)
+  kErased,      // sealed under a data key destroyed by an erasure: blank in the body, for good
+  kUnreadable,  // sealed under a key this process does not hold: blank in the body
+};
 
 // An event as recorded in the ledger.
 struct Event {
@@ -193,6 +247,11 @@ struct Event {
   Hash prev_hash{};
   Hash hash{};
   EventBody body;
+  // As stored, the body's personal fields are sealed here under their subject's data key and
+  // absent from the body; readers in the engine get them back in the body.
+  std::string personal_key_id;
+  std::string personal_box;
+  Personal personal = Personal::kInBody;  // never stored
   bool operator==(const Event&) const = default;
 };
 

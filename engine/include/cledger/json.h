@@ -50,6 +50,8 @@ Result<std::vector<std::string>> RolesFromJson(const boost::json::object& o);
 Result<PasswordChoice> PasswordChoiceFromJson(const boost::json::object& o);
 // {"contact_id": "..."}
 Result<std::string> ContactIdFromJson(const boost::json::object& o);
+// {"reason": "..."}: an erasure's body.
+Result<std::string> ErasureReasonFromJson(const boost::json::object& o);
 // {name, plan?, required_fields?}
 Result<CreateTenant> CreateTenantFromJson(const boost::json::object& o);
 // {tenant?, actor, role}
@@ -72,6 +74,8 @@ boost::json::object ToJson(const Evidence& evidence);
 Result<proofs::TreeHead> TreeHeadFromJson(const boost::json::object& o);
 Result<proofs::Cosignature> CosignatureFromJson(const boost::json::object& o);
 Result<Evidence> EvidenceFromJson(const boost::json::object& o);
+boost::json::object ToJson(const proofs::ErasureCertificate& certificate);
+Result<proofs::ErasureCertificate> ErasureCertificateFromJson(const boost::json::object& o);
 // A JSON array of hex hashes (an audit or consistency path).
 Result<std::vector<Hash>> HashesFromJson(const boost::json::value& v, const std::string& field);
 boost::json::array ToJson(const std::vector<Hash>& hashes);

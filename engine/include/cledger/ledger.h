@@ -59,6 +59,12 @@ struct LedgerOptions {
   // under the lost key stop authenticating (issue new ones) and the password hashes sealed
   // under it can no longer be opened; nothing else changes.
   bool replace_master_key = false;
+  // The key store: one data key per contact and customer, under which their personal fields
+  // are sealed in the events (FORMAT.md, "Personal data"). A RocksDB directory of its own,
+  // outside the data directory so that backups never hold a key; created when missing.
+  // Empty: `<path>.keys`, beside the data directory. It must come with the data to every
+  // process that opens it; without it personal fields read as unreadable.
+  std::string key_store_dir;
 };
 
 struct Head {

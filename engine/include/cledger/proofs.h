@@ -81,6 +81,31 @@ bool VerifySignature(const PublicKey& key, std::string_view message, const Signa
 // The head's key id names `key` and its signature verifies.
 bool VerifyTreeHead(const TreeHead& head, const PublicKey& key);
 
+// What an erasure of personal data certifies (FORMAT.md, "Personal data"), signed with the
+// ledger's Ed25519 key so anyone holding its public key can check it offline.
+struct ErasureCertificate {
+  std::string tenant;
+  std::string subject;  // "contact" | "customer"
+  std::string id;
+  std::string reason;
+  Actor actor;
+  int64_t erased_at_us = 0;
+  uint64_t position = 0;  // of the ContactErased or CustomerErased event
+  // The events whose personal fields were sealed under the destroyed key: unreadable now.
+  std::vector<uint64_t> unreadable_positions;
+  std::string key_id;  // the destroyed data key; empty when the subject had none
+  // The ledger's digest just after the erasure: the Merkle root of its first `tree_size`
+  // events (the erasure's position).
+  uint64_t tree_size = 0;
+  Hash root{};
+  std::string signing_key_id;
+  Signature signature{};
+};
+// The bytes a certificate's signature covers: every field above but the signature.
+std::string ErasureCertificateMessage(const ErasureCertificate& certificate);
+// The certificate names `key` and its signature verifies.
+bool VerifyErasureCertificate(const ErasureCertificate& certificate, const PublicKey& key);
+
 // An Ed25519 key kept in a file (libsodium's 64-byte secret key, mode 0600).
 class SigningKey {
  public:

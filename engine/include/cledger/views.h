@@ -37,6 +37,8 @@ struct ContactView {
   bool has_password = false;  // whether a portal password is set; never the hash itself
   bool password_must_change = false;
   SystemInfo system;
+  // Its personal data was erased (FORMAT.md, "Personal data"): those fields read empty.
+  bool erased = false;
   bool operator==(const ContactView&) const = default;
 };
 
@@ -47,6 +49,7 @@ struct CustomerView {
   std::string bill_format;
   bool deleted = false;
   SystemInfo system;
+  bool erased = false;  // its name and email were erased
   bool operator==(const CustomerView&) const = default;
 };
 

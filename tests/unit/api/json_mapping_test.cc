@@ -44,7 +44,7 @@ ContactFields Patched(std::string_view body, ContactFields f) {
 // The contact fields of a contact's JSON, as a create body would send them.
 json::object FieldsOnly(json::object o) {
   for (const char* key : {"id", "kind", "profile", "status", "customers", "password", "created",
-                          "last_modified", "deleted", "version"}) {
+                          "last_modified", "deleted", "version", "erased"}) {
     o.erase(key);
   }
   return o;
@@ -461,7 +461,7 @@ TEST_CASE("ADeletedContactShowsItsStatusAndDeletionTime") {
 TEST_CASE("ACustomerViewRendersItsFieldsAndSystemInformation") {
   CustomerView v{"c1", "Acme", "a@acme.test", "long", false, {0, 1'000'000, std::nullopt, 1}};
   CHECK(ToJson(v) == json::parse(R"({"id":"c1","name":"Acme","email":"a@acme.test",
-      "bill_format":"long","status":"active","created":"1970-01-01T00:00:00.000000Z",
+      "bill_format":"long","status":"active","erased":false,"created":"1970-01-01T00:00:00.000000Z",
       "last_modified":"1970-01-01T00:00:01.000000Z","deleted":null,"version":1})"));
   v.deleted = true;
   v.system.deleted_us = 2'000'000;

@@ -11,8 +11,8 @@ namespace cledger::domain {
 namespace {
 
 // The actions in kActions order, as the table below names them.
-constexpr const char* kActionNames[] = {"manage", "read",  "history", "events",
-                                        "verify", "every", "metrics", "admin"};
+constexpr const char* kActionNames[] = {"manage", "read",    "history", "events", "verify",
+                                        "every",  "metrics", "admin",   "erase"};
 static_assert(std::size(kActionNames) == kActions.size());
 
 // SPEC §2, "Actors and roles", as a table. Where the SPEC is silent (may an owner read the
@@ -20,8 +20,9 @@ static_assert(std::size(kActionNames) == kActions.size());
 const std::map<std::string, std::set<std::string>> kSpecGrants = {
     // "owner, admin, manager may manage customers and contacts"; owners and admins also
     // read the event log and verify the ledger, managers do not.
-    {"owner", {"manage", "read", "history", "events", "verify"}},
-    {"admin", {"manage", "read", "history", "events", "verify"}},
+    // Only they erase a person's data for good (the privacy issue: "owner/admin").
+    {"owner", {"manage", "read", "history", "events", "verify", "erase"}},
+    {"admin", {"manage", "read", "history", "events", "verify", "erase"}},
     {"manager", {"manage", "read", "history"}},
     // "member has no customer access"
     {"member", {}},

@@ -1,0 +1,118 @@
+#include "engine/erasure.h"
+
+#include "base/time.h"
+#include "engine/domain/rules.h"
+
+namespace cledger {
+namespace {
+
+std::string StreamOf(const std::string& subject, const std::string& id) {
+  return subject == "contact" ? domain::ContactStream(id) : domain::CustomerStream(id);
+}
+
+// The erasure body of an event, if it is one: its reason and key id.
+const std::string* ErasedKeyOf(const EventBody& body, std::string* reason) {
+  if (const auto* e = std::get_if<ContactErased>(&body)) {
+    *reason = e->reason;
+    return &e->key_id;
+  }
+  if (const auto* e = std::get_if<CustomerErased>(&body)) {
+    *reason = e->reason;
+    return &e->key_id;
+  }
+  return nullptr;
+}
+
+constexpr std::chrono::seconds kFollowersWait{60};
+
+}  // namespace
+
+Result<Engine::ErasureOutcome> Erasure::Erase(const CommandContext& context,
+                                              const std::string& subject, const std::string& id,
+                                              const std::string& reason) {
+  if (subject != "contact" && subject != "customer") {
+    return Status::InvalidArgument("invalid_subject", "a subject is a contact or a customer");
+  }
+  return Run(context, subject, id, reason, {});
+}
+
+Result<Engine::ErasureOutcome> Erasure::Run(const CommandContext& context,
+                                            const std::string& subject, const std::string& id,
+                                            const std::string& reason, std::string erased_key) {
+  const std::string stream = StreamOf(subject, id);
+  if (erased_key.empty() && id.size() <= limits::kIdBytesMax) {
+    auto key_id = keys_.KeyIdOf(context.tenant, stream);
+    if (!key_id.ok()) return key_id.status();
+    erased_key = *key_id;
+  }
+  Command command = subject == "contact" ? Command(EraseContact{id, reason, erased_key})
+                                         : Command(EraseCustomer{id, reason, erased_key});
+  auto outcome = commands_.Submit(context, std::move(command)).get();
+  const bool already = !outcome.ok() && outcome.status().reason() == "already_erased";
+  if (!outcome.ok() && !already) return outcome.status();
+  // Also after `already`: a crash may have come between the commit and the key's end.
+  auto destroyed = keys_.Destroy(context.tenant, stream, clock_->NowMicros());
+  if (!destroyed.ok()) return destroyed.status();
+  if (!already || !destroyed->empty()) {
+    // The inline projections were rewritten in the erasure's own commit; the audit trail is
+    // rewritten by its follower. Then no file may keep what they overwrote.
+    host_.AwaitFollowers(already ? store_.GetHead().position : outcome->last_position,
+                         kFollowersWait);
+    if (Status s = store_.PurgeOverwritten(); !s.ok()) return s;
+  }
+  auto certificate = Certify(context.tenant, subject, id);
+  if (!certificate.ok()) return certificate.status();
+  return Engine::ErasureOutcome{std::move(certificate).value(), already};
+}
+
+Result<proofs::ErasureCertificate> Erasure::Certify(const std::string& tenant,
+                                                    const std::string& subject,
+                                                    const std::string& id) {
+  proofs::ErasureCertificate c{tenant, subject, id};
+  const std::string stream = StreamOf(subject, id);
+  for (uint64_t version = 1;;) {
+    auto events = store_.ReadStream(tenant, stream, version, limits::kReadBatchMax);
+    if (!events.ok()) return events.status();
+    if (events->empty()) break;
+    for (const Event& e : *events) {
+      if (const std::string* key = ErasedKeyOf(e.body, &c.reason)) {
+        c.key_id = *key;
+        c.actor = e.actor;
+        c.erased_at_us = e.recorded_at_us;
+        c.position = e.position;
+      } else if (!e.personal_box.empty() && c.position == 0) {
+        c.unreadable_positions.push_back(e.position);
+      }
+    }
+    version = events->back().stream_version + 1;
+  }
+  if (c.position == 0) {
+    return Status(Code::kNotFound, subject + "_not_found",
+                  "no erasure of " + subject + " '" + id + "'");
+  }
+  c.tree_size = c.position;
+  auto root = store_.TreeRoot(c.tree_size);
+  if (!root.ok()) return root.status();
+  c.root = *root;
+  if (Status s = transparency_.SignErasure(c); !s.ok()) return s;
+  return c;
+}
+
+Status Erasure::ReapplyTombstones() {
+  auto tombstones = keys_.Tombstones();
+  if (!tombstones.ok()) return tombstones.status();
+  for (const auto& t : *tombstones) {
+    const bool contact = t.stream.starts_with("contact-");
+    const std::string subject = contact ? "contact" : "customer";
+    const std::string id = t.stream.substr(contact ? 8 : 9);
+    CommandContext context{t.tenant, Actor{"key-store", "owner"}, "erasure-" + t.key_id, {}, {}};
+    auto outcome = Run(
+        context, subject, id,
+        "re-applied at open: the data key was destroyed at " + base::Rfc3339Micros(t.erased_at_us),
+        t.key_id);
+    if (!outcome.ok() && outcome.status().code() != Code::kNotFound) return outcome.status();
+  }
+  return Status::Ok();
+}
+
+}  // namespace cledger

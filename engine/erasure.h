@@ -1,0 +1,55 @@
+// Erasure of personal data (FORMAT.md, "Personal data"): the event that records it, the data
+// key destroyed, every plaintext copy in the data directory rewritten away, and a certificate
+// signed with the ledger's key. A restored backup that predates an erasure gets it again when
+// it is opened, from the key store's tombstones.
+#pragma once
+
+#include <string>
+
+#include "cledger/engine.h"
+#include "engine/command_runner.h"
+#include "engine/projection_host.h"
+#include "engine/store/log_store.h"
+#include "engine/store/personal_keys.h"
+#include "engine/transparency.h"
+
+namespace cledger {
+
+class Erasure {
+ public:
+  Erasure(store::LogStore& store, ProjectionHost& host, CommandRunner& commands,
+          store::PersonalKeys& keys, Transparency& transparency, std::shared_ptr<Clock> clock)
+      : store_(store),
+        host_(host),
+        commands_(commands),
+        keys_(keys),
+        transparency_(transparency),
+        clock_(std::move(clock)) {}
+
+  // `subject`: "contact" or "customer".
+  Result<Engine::ErasureOutcome> Erase(const CommandContext& context, const std::string& subject,
+                                       const std::string& id, const std::string& reason);
+
+  // Appends the erasure of every subject the key store has a tombstone for and the ledger
+  // does not show as erased (a backup restored from before the erasure).
+  Status ReapplyTombstones();
+
+ private:
+  // Appends the erasure (or finds the one recorded) and destroys the key; `erased_key` names
+  // the key when it is already gone.
+  Result<Engine::ErasureOutcome> Run(const CommandContext& context, const std::string& subject,
+                                     const std::string& id, const std::string& reason,
+                                     std::string erased_key);
+  // The certificate of the erasure recorded at the end of the subject's stream.
+  Result<proofs::ErasureCertificate> Certify(const std::string& tenant, const std::string& subject,
+                                             const std::string& id);
+
+  store::LogStore& store_;
+  ProjectionHost& host_;
+  CommandRunner& commands_;
+  store::PersonalKeys& keys_;
+  Transparency& transparency_;
+  std::shared_ptr<Clock> clock_;
+};
+
+}  // namespace cledger

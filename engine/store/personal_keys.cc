@@ -1,0 +1,294 @@
+#include "engine/store/personal_keys.h"
+
+#include <sodium.h>
+
+#include "base/hex.h"
+#include "base/keys.h"
+#include "engine/store/errors.h"
+#include "events/personal.h"
+
+namespace cledger::store {
+namespace {
+
+// Records (FORMAT.md, "Personal data"):
+//   "id"                    → the store's random id (32 hex digits)
+//   "wrap-key-id"           → the id of the master key the data keys are wrapped under
+//   "k" · key id            → the data key, sealed under the wrap key
+//   "s" · lp(tenant) · stream → the subject's key id
+//   "t" · key id            → lp(tenant) · lp(stream) · u64 erased_at_us: a destroyed key
+constexpr char kId[] = "id";
+constexpr char kWrapKeyId[] = "wrap-key-id";
+// How many opened keys stay in memory; past it the cache starts over.
+constexpr size_t kCachedKeysMax = 100'000;
+
+std::string KeyKey(std::string_view key_id) { return "k" + std::string(key_id); }
+std::string TombstoneKey(std::string_view key_id) { return "t" + std::string(key_id); }
+std::string SubjectKey(std::string_view tenant, std::string_view stream) {
+  std::string key = "s";
+  base::AppendComponent(key, tenant);
+  return key.append(stream);
+}
+// What a wrapped key is bound to: its own id.
+std::string WrapContext(std::string_view key_id) {
+  return "contact-ledger/data-key/v1/" + std::string(key_id);
+}
+// What a box of personal fields is bound to: its subject and key.
+std::string BoxContext(const Event& event) {
+  std::string context = "contact-ledger/personal/v1/";
+  base::AppendComponent(context, event.tenant);
+  base::AppendComponent(context, event.stream);
+  return context.append(event.personal_key_id);
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return base::Hex(raw);
+}
+
+Status Fault(const rocksdb::Status& s) { return FromRocks(s, "key store", "corrupt_key_store"); }
+
+rocksdb::WriteOptions Synced() {
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  return sync;
+}
+
+}  // namespace
+
+PersonalKeys::PersonalKeys(std::unique_ptr<rocksdb::DB> db, const base::AeadKey& wrap_key)
+    : db_(std::move(db)), wrap_key_(wrap_key) {}
+
+std::unique_ptr<PersonalKeys> PersonalKeys::None() {
+  return std::unique_ptr<PersonalKeys>(new PersonalKeys(nullptr, base::AeadKey{}));
+}
+
+PersonalKeys::~PersonalKeys() {
+  sodium_memzero(wrap_key_.data(), wrap_key_.size());
+  for (auto& [id, key] : keys_) sodium_memzero(key.data(), key.size());
+}
+
+Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path,
+                                                         const base::AeadKey& wrap_key,
+                                                         const std::string& wrap_key_id,
+                                                         bool read_only) {
+  rocksdb::Options options;
+  options.create_if_missing = !read_only;
+  options.paranoid_checks = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
+                                : rocksdb::DB::Open(options, path, &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (!s.ok() && !(read_only && (s.IsInvalidArgument() || s.IsIOError() || s.IsPathNotFound()))) {
+    return Fault(s);
+  }
+  std::unique_ptr<PersonalKeys> keys(new PersonalKeys(s.ok() ? std::move(db) : nullptr, wrap_key));
+  if (!keys->db_) return keys;
+  std::string recorded;
+  s = keys->db_->Get(rocksdb::ReadOptions(), kWrapKeyId, &recorded);
+  if (s.IsNotFound() && !read_only) {
+    rocksdb::WriteBatch batch;
+    batch.Put(kId, RandomHex(16));
+    batch.Put(kWrapKeyId, wrap_key_id);
+    s = keys->db_->Write(Synced(), &batch);
+    recorded = wrap_key_id;
+  }
+  if (!s.ok() && !s.IsNotFound()) return Fault(s);
+  if (s.ok() && recorded != wrap_key_id) {
+    return Status(Code::kConflict, "key_store_mismatch",
+                  "the key store " + path + " is wrapped under master key " + recorded +
+                      ", not under the one given (" + wrap_key_id + ")");
+  }
+  if (Status loaded = keys->Load(); !loaded.ok()) return loaded;
+  return keys;
+}
+
+Status PersonalKeys::Load() {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kId, &id_);
+  if (!s.ok() && !s.IsNotFound()) return Fault(s);
+  return Status::Ok();
+}
+
+Status PersonalKeys::Seal(Event& event) {
+  if (!events::CarriesPersonal(event.body)) return Status::Ok();
+  if (!db_) {
+    return Status::Unavailable("key_store_unavailable",
+                               "personal data cannot be recorded without the key store");
+  }
+  std::optional<std::string> fields = events::TakePersonal(event.body);
+  const std::string subject = SubjectKey(event.tenant, event.stream);
+  std::lock_guard lock(mu_);
+  auto key_id = KeyIdLocked(subject);
+  if (!key_id.ok()) return key_id.status();
+  if (key_id->empty()) {
+    *key_id = RandomHex(16);
+    const base::AeadKey key = base::NewAeadKey();
+    pending_.Put(
+        KeyKey(*key_id),
+        base::AeadSeal(wrap_key_,
+                       std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
+                       WrapContext(*key_id)));
+    pending_.Put(subject, *key_id);
+    keys_[*key_id] = key;
+    subjects_[subject] = *key_id;
+  }
+  const base::AeadKey* key = KeyLocked(*key_id);
+  if (key == nullptr) {
+    return Status(Code::kConflict, "subject_erased",
+                  "the personal data of " + event.stream + " was erased; nothing more is recorded");
+  }
+  event.personal_key_id = *key_id;
+  event.personal_box = base::AeadSeal(*key, *fields, BoxContext(event));
+  return Status::Ok();
+}
+
+Status PersonalKeys::PersistNewKeys() {
+  std::lock_guard lock(mu_);
+  if (pending_.Count() == 0) return Status::Ok();
+  rocksdb::Status s = db_->Write(Synced(), &pending_);
+  if (!s.ok()) return Fault(s);
+  pending_.Clear();
+  return Status::Ok();
+}
+
+void PersonalKeys::Open(Event& event) {
+  if (event.personal_box.empty()) return;
+  std::lock_guard lock(mu_);
+  const base::AeadKey* key = db_ ? KeyLocked(event.personal_key_id) : nullptr;
+  std::optional<std::string> fields;
+  if (key != nullptr) fields = base::AeadOpen(*key, event.personal_box, BoxContext(event));
+  if (fields && events::PutPersonal(event.body, *fields)) return;
+  auto gone = destroyed_.find(event.personal_key_id);
+  event.personal =
+      gone != destroyed_.end() && gone->second ? Personal::kErased : Personal::kUnreadable;
+  if (event.personal == Personal::kUnreadable) ++unreadable_;
+}
+
+const base::AeadKey* PersonalKeys::KeyLocked(const std::string& key_id) {
+  if (auto it = keys_.find(key_id); it != keys_.end()) return &it->second;
+  if (auto it = destroyed_.find(key_id); it != destroyed_.end()) return nullptr;
+  std::string wrapped;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), KeyKey(key_id), &wrapped);
+  std::optional<std::string> key;
+  if (s.ok()) key = base::AeadOpen(wrap_key_, wrapped, WrapContext(key_id));
+  if (!key || key->size() != sizeof(base::AeadKey)) {
+    std::string tombstone;
+    const bool erased = db_->Get(rocksdb::ReadOptions(), TombstoneKey(key_id), &tombstone).ok();
+    if (s.ok() || s.IsNotFound()) destroyed_[key_id] = erased;  // a fault is not remembered
+    return nullptr;
+  }
+  if (keys_.size() >= kCachedKeysMax) keys_.clear();
+  base::AeadKey& slot = keys_[key_id];
+  std::copy(key->begin(), key->end(), slot.begin());
+  sodium_memzero(key->data(), key->size());
+  return &slot;
+}
+
+Result<std::string> PersonalKeys::KeyIdLocked(const std::string& subject) {
+  if (auto it = subjects_.find(subject); it != subjects_.end()) return it->second;
+  std::string key_id;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), subject, &key_id);
+  if (s.IsNotFound()) return std::string();
+  if (!s.ok()) return Fault(s);
+  if (subjects_.size() >= kCachedKeysMax) subjects_.clear();
+  subjects_[subject] = key_id;
+  return key_id;
+}
+
+Result<std::string> PersonalKeys::KeyIdOf(const std::string& tenant, const std::string& stream) {
+  if (!db_) return std::string();
+  std::lock_guard lock(mu_);
+  return KeyIdLocked(SubjectKey(tenant, stream));
+}
+
+Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::string& stream,
+                                          int64_t now_us) {
+  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
+  std::lock_guard lock(mu_);
+  const std::string subject = SubjectKey(tenant, stream);
+  auto key_id = KeyIdLocked(subject);
+  if (!key_id.ok() || key_id->empty()) return key_id;
+  std::string tombstone;
+  base::AppendComponent(tombstone, tenant);
+  base::AppendComponent(tombstone, stream);
+  tombstone += base::U64Key(static_cast<uint64_t>(now_us));
+  rocksdb::WriteBatch batch;
+  batch.Delete(KeyKey(*key_id));
+  batch.Delete(subject);
+  batch.Put(TombstoneKey(*key_id), tombstone);
+  rocksdb::Status s = db_->Write(Synced(), &batch);
+  if (s.ok()) s = db_->Flush(rocksdb::FlushOptions());
+  if (s.ok()) {
+    // The key's bytes live on in the file the memtable was flushed to (or an older one) until
+    // a compaction drops them under the delete: force it at the bottom level too.
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    s = db_->CompactRange(compact, nullptr, nullptr);
+  }
+  if (!s.ok()) return Fault(s);
+  if (auto it = keys_.find(*key_id); it != keys_.end()) {
+    sodium_memzero(it->second.data(), it->second.size());
+    keys_.erase(it);
+  }
+  subjects_.erase(subject);
+  destroyed_[*key_id] = true;
+  return key_id;
+}
+
+Result<std::vector<PersonalKeys::Tombstone>> PersonalKeys::Tombstones() {
+  std::vector<Tombstone> out;
+  if (!db_) return out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("t"); it->Valid() && it->key().starts_with("t"); it->Next()) {
+    std::string_view value = it->value().ToStringView();
+    Tombstone t;
+    t.key_id = it->key().ToString().substr(1);
+    for (std::string* part : {&t.tenant, &t.stream}) {
+      if (value.empty() || value.size() < 1u + static_cast<uint8_t>(value[0])) {
+        return Status::Corruption("corrupt_key_store", "a tombstone does not decode");
+      }
+      const size_t length = static_cast<uint8_t>(value[0]);
+      part->assign(value.substr(1, length));
+      value.remove_prefix(1 + length);
+    }
+    if (value.size() != 8)
+      return Status::Corruption("corrupt_key_store", "a tombstone does not decode");
+    t.erased_at_us = static_cast<int64_t>(base::DecodeU64(value));
+    out.push_back(std::move(t));
+  }
+  if (!it->status().ok()) return Fault(it->status());
+  return out;
+}
+
+Result<size_t> PersonalKeys::Rewrap(const base::AeadKey& next, const std::string& next_id) {
+  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
+  std::lock_guard lock(mu_);
+  rocksdb::WriteBatch batch;
+  size_t count = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("k"); it->Valid() && it->key().starts_with("k"); it->Next()) {
+    const std::string key_id = it->key().ToString().substr(1);
+    auto key = base::AeadOpen(wrap_key_, it->value().ToStringView(), WrapContext(key_id));
+    if (!key) {
+      return Status::Corruption(
+          "corrupt_key_store",
+          "data key " + key_id + " does not open under the current master key");
+    }
+    batch.Put(it->key(), base::AeadSeal(next, *key, WrapContext(key_id)));
+    sodium_memzero(key->data(), key->size());
+    ++count;
+  }
+  if (!it->status().ok()) return Fault(it->status());
+  batch.Put(kWrapKeyId, next_id);
+  rocksdb::Status s = db_->Write(Synced(), &batch);
+  // The old wrappings are gone from the files too once they are compacted away.
+  if (s.ok()) s = db_->Flush(rocksdb::FlushOptions());
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  if (s.ok()) s = db_->CompactRange(compact, nullptr, nullptr);
+  if (!s.ok()) return Fault(s);
+  wrap_key_ = next;
+  return count;
+}
+
+}  // namespace cledger::store

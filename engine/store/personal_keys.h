@@ -1,0 +1,90 @@
+// The key store of personal data (FORMAT.md, "Personal data"): one data key per subject — a
+// contact's or a customer's stream — in a RocksDB database of its own beside the data
+// directory, so a backup of the ledger never holds one. Each key is stored wrapped (sealed)
+// under a key derived from the master key. The writer seals each event's personal fields
+// under its subject's key before the event is hashed; readers in the engine open them again.
+// Destroying a subject's key (an erasure) makes every field sealed under it unreadable for
+// good, while the events, their hashes and proofs stay as they are; a tombstone records it.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/aead.h"
+#include "cledger/events.h"
+#include "cledger/status.h"
+
+namespace cledger::store {
+
+class PersonalKeys {
+ public:
+  // Opens (and, unless `read_only`, creates) the key store at `path`. Its keys are wrapped
+  // under `wrap_key`, named `wrap_key_id`; a store wrapped under another key is refused with
+  // kConflict "key_store_mismatch". A read-only open of a missing store holds no key.
+  static Result<std::unique_ptr<PersonalKeys>> Open(const std::string& path,
+                                                    const base::AeadKey& wrap_key,
+                                                    const std::string& wrap_key_id, bool read_only);
+  // A store that holds no key: personal fields read as unreadable, none can be recorded.
+  static std::unique_ptr<PersonalKeys> None();
+  ~PersonalKeys();
+
+  // The store's own random id, which the ledger records so it is never opened with another.
+  const std::string& id() const { return id_; }
+
+  // Writer thread: moves the event's personal fields into its sealed box under its subject's
+  // key, making the key (kept in memory until PersistNewKeys) when the subject has none.
+  Status Seal(Event& event);
+  // Writer thread: writes the keys Seal made, synced, before any event sealed under them is.
+  Status PersistNewKeys();
+
+  // Any thread: puts the personal fields of an event as stored back into its body; marks it
+  // Personal::kErased when its key was destroyed, kUnreadable when no such key is at hand.
+  void Open(Event& event);
+
+  // How many events Open could not open (kUnreadable) since the store was opened.
+  uint64_t unreadable() const { return unreadable_; }
+
+  // The subject's key id; empty when it has none.
+  Result<std::string> KeyIdOf(const std::string& tenant, const std::string& stream);
+
+  struct Tombstone {
+    std::string key_id;
+    std::string tenant;
+    std::string stream;
+    int64_t erased_at_us = 0;
+  };
+  // Destroys the subject's key and records its tombstone: the delete is synced, the memtable
+  // flushed and the key's range compacted, so no file of the store holds the key afterwards.
+  // Returns the key's id; empty when the subject had none. Destroying again changes nothing.
+  Result<std::string> Destroy(const std::string& tenant, const std::string& stream, int64_t now_us);
+  Result<std::vector<Tombstone>> Tombstones();
+
+  // Re-wraps every data key under `next` (one synced batch) and records `next_id`: the
+  // master key's rotation. Returns how many keys were re-wrapped.
+  Result<size_t> Rewrap(const base::AeadKey& next, const std::string& next_id);
+
+ private:
+  PersonalKeys(std::unique_ptr<rocksdb::DB> db, const base::AeadKey& wrap_key);
+  Status Load();
+  // REQUIRES: mu_ held. The key named `key_id`, read and unwrapped on first use.
+  const base::AeadKey* KeyLocked(const std::string& key_id);
+  Result<std::string> KeyIdLocked(const std::string& subject);
+
+  std::unique_ptr<rocksdb::DB> db_;  // null: a read-only open of a store that does not exist
+  base::AeadKey wrap_key_;
+  std::string id_;
+  std::mutex mu_;
+  std::unordered_map<std::string, base::AeadKey> keys_;    // key id → data key
+  std::unordered_map<std::string, std::string> subjects_;  // subject → key id
+  std::unordered_map<std::string, bool> destroyed_;        // key id → tombstoned
+  rocksdb::WriteBatch pending_;                            // keys made, not yet written
+  std::atomic<uint64_t> unreadable_{0};
+};
+
+}  // namespace cledger::store

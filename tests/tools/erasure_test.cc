@@ -1,0 +1,277 @@
+// Erasure of personal data end to end (FORMAT.md, "Personal data"): a real server on loopback
+// and the real `cledger` binary. After an erasure no file of the data directory, of a backup
+// taken after it or of the key store, no log line, dump, export, history or time travel holds
+// an erased value; the chain and the projections still verify; the certificate verifies
+// offline and a tampered one does not; a backup restored from before the erasure comes back
+// erased.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cledger/engine.h"
+#include "tests/support/log_capture.h"
+#include "tests/support/server_fixture.h"
+#include "tests/support/temp_dir.h"
+
+namespace cledger {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+// Every erased value the scans look for: names, emails and phone numbers, as given and edited.
+const std::vector<std::string> kErased = {
+    "Xanthippe", "Vorpalsson", "Vorpalsdottir", "xanthippe.v@erase.test", "7700 900123",
+    "7700 900456", "Zebediah", "Quuxcustomer", "zeb.quux@erase.test"};
+// A contact nobody erases: the scans must find it, or they prove nothing (a compressed or
+// unflushed file would hide every value alike).
+const std::string kKept = "Keepsake-Control";
+
+std::string Cledger(const std::string& args, int* status) {
+  return testing::RunCommand(std::string(CLEDGER_BINARY) + " " + args + " 2>&1", status);
+}
+
+std::string ReadAll(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// Each erased value found in `text`, with where.
+void ExpectNoErasedValue(const std::string& where, const std::string& text) {
+  for (const std::string& value : kErased) {
+    CAPTURE(where);
+    CAPTURE(value);
+    CHECK(text.find(value) == std::string::npos);
+  }
+}
+
+// Scans every file under `dir`; returns all their bytes for the control check.
+std::string ScanDirectory(const fs::path& dir) {
+  std::string all;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string bytes = ReadAll(entry.path());
+    ExpectNoErasedValue(entry.path().string(), bytes);
+    all += bytes;
+  }
+  return all;
+}
+
+json::object Body(const testing::Reply& reply) {
+  INFO(reply.body);
+  REQUIRE(reply.status == 200);
+  return json::parse(reply.body).as_object();
+}
+
+// The owner of acme records a contact and a customer with a history: edits, a share, a
+// password reset. Returns the head before any erasure.
+uint64_t RecordPeople(testing::ServerFixture& f) {
+  const std::string owner = "acme/owner";
+  REQUIRE(f.Call(owner, "POST", "/v1/customers",
+                 R"({"id":"cz","name":"Zebediah Quuxcustomer","email":"zeb.quux@erase.test"})")
+              .status == 201);
+  REQUIRE(f.Call(owner, "POST", "/v1/customers",
+                 R"({"id":"cy","name":"Other Co","email":"other@erase.test"})")
+              .status == 201);
+  REQUIRE(f.Call(owner, "POST", "/v1/customers/cz/contacts",
+                 R"({"id":"kz","first_name":"Xanthippe","last_name":"Vorpalsson",
+                     "email":"xanthippe.v@erase.test",
+                     "phones":[{"type":"mobile","number":"+44 7700 900123"}]})")
+              .status == 201);
+  REQUIRE(f.Call(owner, "POST", "/v1/customers/cy/contacts",
+                 R"({"id":"kk","first_name":"Keepsake-Control","last_name":"Kept",
+                     "email":"kept@erase.test"})")
+              .status == 201);
+  REQUIRE(f.Call(owner, "PATCH", "/v1/contacts/kz",
+                 R"({"last_name":"Vorpalsdottir",
+                     "phones":[{"type":"work","number":"+44 7700 900456"}]})")
+              .status == 200);
+  REQUIRE(f.Call(owner, "POST", "/v1/contacts/kz/convert-to-shared").status == 200);
+  REQUIRE(f.Call(owner, "POST", "/v1/customers/cy/shared-contacts", R"({"contact_id":"kz"})")
+              .status == 200);
+  REQUIRE(f.Call(owner, "POST", "/v1/contacts/kz/password-reset", R"({"generate":true})")
+              .status == 200);
+  REQUIRE(f.Call(owner, "PATCH", "/v1/customers/cz", R"({"name":"Zebediah Quuxcustomer Ltd"})")
+              .status == 200);
+  return f.Head();
+}
+
+TEST_CASE("AnErasedContactAndCustomerLeaveNoPlaintextInAnyFileDumpExportLogOrReadAndTheCertificateVerifies") {
+  testing::LogCapture log;
+  testing::ServerFixture f;
+  const std::string data = f.dir.Sub("data");
+  const uint64_t before = RecordPeople(f);
+  // Before: the values are there to be erased.
+  CHECK(f.Call("acme/owner", "GET", "/v1/contacts/kz").body.find("Vorpalsdottir") !=
+        std::string::npos);
+
+  // Who may erase, and what an erasure needs.
+  CHECK(f.Call("acme/manager", "POST", "/v1/contacts/kz/erase", R"({"reason":"r"})").status ==
+        403);
+  CHECK(f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", "{}").status == 422);
+  CHECK(f.Call("globex/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"r"})").status ==
+        404);
+
+  const json::object contact = Body(
+      f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"GDPR request 42"})"));
+  CHECK(contact.at("already_erased") == false);
+  const json::object& certificate = contact.at("certificate").as_object();
+  CHECK(certificate.at("subject") == "contact");
+  CHECK(certificate.at("id") == "kz");
+  CHECK(certificate.at("reason") == "GDPR request 42");
+  CHECK(certificate.at("actor").at("role") == "owner");
+  CHECK(certificate.at("unreadable_positions").as_array().size() == 2);  // created, edited
+  CHECK(certificate.at("key_id").as_string().size() == 32);
+  const json::object customer = Body(
+      f.Call("acme/admin", "POST", "/v1/customers/cz/erase",
+             R"({"reason":"GDPR request 43"})"));
+  CHECK(customer.at("certificate").at("unreadable_positions").as_array().size() == 2);
+
+  // Twice is a no-op answer carrying the first erasure's certificate.
+  const json::object again = Body(
+      f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"once more"})"));
+  CHECK(again.at("already_erased") == true);
+  CHECK(again.at("certificate") == contact.at("certificate"));
+  // Nothing personal is recorded for it again.
+  CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/kz", R"({"first_name":"Back"})").body.find(
+            "contact_erased") != std::string::npos);
+  CHECK(f.Call("acme/owner", "PATCH", "/v1/customers/cz", R"({"name":"Back"})").status == 409);
+
+  // Every read, now and as of before the erasure; the non-personal facts stay.
+  std::string reads;
+  for (const std::string& target :
+       {std::string("/v1/contacts/kz"), "/v1/contacts/kz?at=" + std::to_string(before),
+        std::string("/v1/customers/cz"), "/v1/customers/cz?at=" + std::to_string(before),
+        std::string("/v1/contacts/kz/history"), std::string("/v1/customers/cz/history"),
+        std::string("/v1/customers/cy/contacts"), std::string("/v1/audit"),
+        std::string("/v1/events?from=1&limit=1000"), std::string("/v1/contacts/kz/evidence")}) {
+    const testing::Reply reply = f.Call("acme/owner", "GET", target);
+    CAPTURE(target);
+    CHECK(reply.status == 200);
+    ExpectNoErasedValue(target, reply.body);
+    reads += reply.body;
+  }
+  const json::object now = Body(f.Call("acme/owner", "GET", "/v1/contacts/kz"));
+  CHECK(now.at("erased") == true);
+  CHECK(now.at("password").at("set") == true);
+  CHECK(now.at("customers").as_array().size() == 2);  // shared with cy: the links stay
+  const json::object then =
+      Body(f.Call("acme/owner", "GET", "/v1/contacts/kz?at=" + std::to_string(before)));
+  CHECK(then.at("erased") == true);
+  CHECK(reads.find(kKept) != std::string::npos);
+  const testing::Reply raw =
+      f.Call("ops", "GET", "/v1/events?from=1&limit=1000", {},
+             {{"Accept", "application/x-flatbuffers"}});
+  REQUIRE(raw.status == 200);
+  ExpectNoErasedValue("the raw feed", raw.body);
+
+  int status = -1;
+  const std::string backup = f.dir.Sub("backup-after");
+  const std::string remote =
+      " --server http://127.0.0.1:" + std::to_string(f.port) + " --token " + f.tokens.at("ops");
+  Cledger("backup create " + backup + remote, &status);
+  CHECK(status == 0);
+  std::ofstream(f.dir.Sub("erased.json")) << json::serialize(contact);
+  f.Close();
+
+  // Offline, on the closed directory: dumps, exports, verification.
+  for (const std::string& args :
+       {"events dump --data " + data, "events dump --format raw --data " + data,
+        "audit export --data " + data + " --tenant acme --format csv",
+        "audit export --data " + data + " --tenant acme --format jsonl"}) {
+    const std::string out = Cledger(args, &status);
+    CAPTURE(args);
+    CHECK(status == 0);
+    ExpectNoErasedValue(args, out);
+  }
+  const std::string verified = Cledger("verify --data " + data, &status);
+  INFO(verified);
+  CHECK(status == 0);
+
+  const std::string files = ScanDirectory(data);
+  CHECK(files.find(kKept) != std::string::npos);  // the scan sees what was not erased
+  CHECK(ScanDirectory(backup).find(kKept) != std::string::npos);
+  ScanDirectory(data + ".keys");
+  ExpectNoErasedValue("the server's log", log.Text());
+
+  // The certificate, offline, against the ledger's public key.
+  const std::string key = Cledger("proof public-key --signing-key-file " + f.dir.Sub("signing-key"),
+                                  &status);
+  REQUIRE(status == 0);
+  std::ofstream(f.dir.Sub("ledger.pub")) << key;
+  const std::string checked = Cledger(
+      "erasure verify " + f.dir.Sub("erased.json") + " --public-key " + f.dir.Sub("ledger.pub"),
+      &status);
+  INFO(checked);
+  CHECK(status == 0);
+  CHECK(checked.find("certificate verified") != std::string::npos);
+  json::object tampered = contact;
+  tampered["certificate"].as_object()["reason"] = "routine cleanup";
+  std::ofstream(f.dir.Sub("tampered.json")) << json::serialize(tampered);
+  CHECK(Cledger("erasure verify " + f.dir.Sub("tampered.json") + " --public-key " +
+                    f.dir.Sub("ledger.pub"),
+                &status)
+            .find("certificate FAILED") != std::string::npos);
+  CHECK(status == 1);
+}
+
+// A backup from before an erasure holds the person's plaintext in its projections; restored
+// and opened with the ledger's key store, the erasure is applied again and recorded.
+TEST_CASE("ABackupRestoredFromBeforeAnErasureOpensWithThePersonErasedAgain") {
+  testing::ServerFixture f;
+  RecordPeople(f);
+  int status = -1;
+  const std::string remote =
+      " --server http://127.0.0.1:" + std::to_string(f.port) + " --token " + f.tokens.at("ops");
+  const std::string backup = f.dir.Sub("backup-before");
+  Cledger("backup create " + backup + remote, &status);
+  REQUIRE(status == 0);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"GDPR 42"})")
+              .status == 200);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/cz/erase", R"({"reason":"GDPR 43"})")
+              .status == 200);
+  f.Close();
+
+  const std::string restored = f.dir.Sub("restored");
+  Cledger("backup restore " + backup + " --data " + restored, &status);
+  REQUIRE(status == 0);
+  LedgerOptions options;
+  options.path = restored;
+  options.master_key_file = f.dir.Sub("data.master-key");  // a restore comes with the keys
+  options.key_store_dir = f.dir.Sub("data.keys");
+  options.signing_key_file = f.dir.Sub("signing-key");
+  {
+    auto opened = Engine::Open(options);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    const Principal owner{"acme", {"owner-1", "owner"}};
+    auto view = (*opened)->GetContact(owner, "kz", {});
+    REQUIRE(view.ok());
+    CHECK(view->erased);
+    CHECK(view->fields.first_name.empty());
+    auto history = (*opened)->ContactHistory(owner, "kz", {});
+    REQUIRE(history.ok());
+    CHECK(history->back().operation == "ContactErased");
+    CHECK(history->back().actor.id == "key-store");
+    auto customer = (*opened)->GetCustomer(owner, "cz", {});
+    REQUIRE(customer.ok());
+    CHECK(customer->erased);
+    auto kept = (*opened)->GetContact(owner, "kk", {});
+    REQUIRE(kept.ok());
+    CHECK(kept->fields.first_name == kKept);
+  }
+  ScanDirectory(restored);
+  Cledger("verify --data " + restored + " --key-store " + f.dir.Sub("data.keys") +
+              " --master-key-file " + f.dir.Sub("data.master-key"),
+          &status);
+  CHECK(status == 0);
+}
+
+}  // namespace
+}  // namespace cledger
