@@ -84,11 +84,11 @@ class EngineImpl final : public Engine {
     auto opened = store::LogStore::Open(std::move(store_options));
     if (!opened.ok()) return opened.status();
     store_ = std::move(opened).value();
-    host_ = std::make_unique<ProjectionHost>(*store_, StorageFaultReporter(options_));
     auto keys = LoadMasterKey();
     if (!keys.ok()) return keys.status();
     if (Status s = OpenKeyStore(*keys); !s.ok()) return s;
     store_->SetPersonalKeys(personal_.get());  // before anything is folded or appended
+    host_ = std::make_unique<ProjectionHost>(*store_, StorageFaultReporter(options_));
     if (Status s = host_->Attach(); !s.ok()) return s;
     parts_ = std::make_unique<Parts>(*store_, *host_, options_, *keys);
     if (Status s = StartTransparency(); !s.ok()) return s;
@@ -126,6 +126,29 @@ class EngineImpl final : public Engine {
       return refused.get_future();
     }
     return parts_->commands.Submit(context, std::move(command));
+  }
+  Result<size_t> RotateMasterKey(const std::string& path) override {
+    if (Inside(path, options_.path)) {
+      return Status::InvalidArgument(
+          "master_key", "the master key " + path + " must not be inside the data directory");
+    }
+    auto next = domain::CredentialKeys::LoadOrCreate(path);
+    if (!next.ok()) return next.status();
+    rocksdb::DB* db = store_->db();
+    rocksdb::ColumnFamilyHandle* meta = store_->Family(store::kCfMeta);
+    std::string current;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, store::kMetaMasterKeyId, &current);
+    if (!s.ok()) return Status::IoError("storage_error", s.ToString());
+    if (current == next->KeyId()) {
+      return Status::InvalidArgument("master_key", path + " is the ledger's master key already");
+    }
+    auto rewrapped = personal_->Rewrap(next->WrapKey(), next->KeyId());
+    if (!rewrapped.ok()) return rewrapped;
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    s = db->Put(sync, meta, store::kMetaMasterKeyId, next->KeyId());
+    if (!s.ok()) return Status::IoError("storage_error", s.ToString());
+    return rewrapped;
   }
   Result<ErasureOutcome> Erase(const CommandContext& context, const std::string& subject,
                                const std::string& id, const std::string& reason) override {

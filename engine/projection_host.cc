@@ -206,7 +206,6 @@ Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projec
   while (done < to) {
     auto events = store_.Read(done + 1, std::min<uint64_t>(kFoldBatchEvents, to - done));
     if (!events.ok()) return events.status();
-    if (events->empty()) break;
     auto gate = store_.ReadLock();  // the batch reads and writes one database
     rocksdb::ColumnFamilyHandle* handle = store_.Family(family);
     if (store_.db() == nullptr || handle == nullptr) return store::Reopening();
@@ -215,7 +214,8 @@ Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projec
     for (const Event& event : *events) {
       if (Status s = projection.Apply(kv, event); !s.ok()) return s;
     }
-    const uint64_t last = events->back().position;
+    // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
+    const uint64_t last = events->empty() ? to : events->back().position;
     kv.Put(kAppliedKey, base::U64Key(last));
     if (!txn.status().ok()) return txn.status();
     if (Status s = store_.WriteSide(txn.batch(), sync); !s.ok()) return s;

@@ -19,6 +19,7 @@
 #include "engine/store/keys.h"
 #include "events/codec.h"
 #include "events/hash.h"
+#include "events/personal.h"
 
 namespace cledger::store {
 namespace {
@@ -431,10 +432,10 @@ Status LogStore::PurgeOverwritten() {
 
 Result<Event> LogStore::DecodeForReaders(std::string_view bytes) {
   Result<Event> event = events::DecodeEvent(bytes);
-  if (!event.ok() || event->personal_box.empty()) return event;
+  if (!event.ok() || !events::CarriesPersonal(event->body)) return event;
   if (personal_ != nullptr) {
     personal_->Open(*event);
-  } else {
+  } else if (!event->personal_box.empty()) {
     event->personal = Personal::kUnreadable;  // a store opened without the engine's keys
   }
   return event;

@@ -16,12 +16,18 @@ namespace {
 //   "k" · key id            → the data key, sealed under the wrap key
 //   "s" · lp(tenant) · stream → the subject's key id
 //   "t" · key id            → lp(tenant) · lp(stream) · u64 erased_at_us: a destroyed key
+//   "e" · lp(tenant) · stream → "": an erased subject (also one that never had a key)
 constexpr char kId[] = "id";
 constexpr char kWrapKeyId[] = "wrap-key-id";
 // How many opened keys stay in memory; past it the cache starts over.
 constexpr size_t kCachedKeysMax = 100'000;
 
 std::string KeyKey(std::string_view key_id) { return "k" + std::string(key_id); }
+std::string ErasedKey(std::string_view tenant, std::string_view stream) {
+  std::string key = "e";
+  base::AppendComponent(key, tenant);
+  return key.append(stream);
+}
 std::string TombstoneKey(std::string_view key_id) { return "t" + std::string(key_id); }
 std::string SubjectKey(std::string_view tenant, std::string_view stream) {
   std::string key = "s";
@@ -152,7 +158,14 @@ Status PersonalKeys::PersistNewKeys() {
 }
 
 void PersonalKeys::Open(Event& event) {
-  if (event.personal_box.empty()) return;
+  if (event.personal_box.empty()) {
+    // Recorded before sealing existed: in the clear, unless its subject was erased since.
+    if (db_ && events::CarriesPersonal(event.body) && SubjectErased(event)) {
+      events::BlankPersonal(event.body);
+      event.personal = Personal::kErased;
+    }
+    return;
+  }
   std::lock_guard lock(mu_);
   const base::AeadKey* key = db_ ? KeyLocked(event.personal_key_id) : nullptr;
   std::optional<std::string> fields;
@@ -162,6 +175,17 @@ void PersonalKeys::Open(Event& event) {
   event.personal =
       gone != destroyed_.end() && gone->second ? Personal::kErased : Personal::kUnreadable;
   if (event.personal == Personal::kUnreadable) ++unreadable_;
+}
+
+bool PersonalKeys::SubjectErased(const Event& event) {
+  const std::string key = ErasedKey(event.tenant, event.stream);
+  std::lock_guard lock(mu_);
+  if (auto it = erased_subjects_.find(key); it != erased_subjects_.end()) return it->second;
+  std::string ignored;
+  const bool erased = db_->Get(rocksdb::ReadOptions(), key, &ignored).ok();
+  if (erased_subjects_.size() >= kCachedKeysMax) erased_subjects_.clear();
+  erased_subjects_[key] = erased;
+  return erased;
 }
 
 const base::AeadKey* PersonalKeys::KeyLocked(const std::string& key_id) {
@@ -207,7 +231,14 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
   std::lock_guard lock(mu_);
   const std::string subject = SubjectKey(tenant, stream);
   auto key_id = KeyIdLocked(subject);
-  if (!key_id.ok() || key_id->empty()) return key_id;
+  if (!key_id.ok()) return key_id;
+  const std::string erased = ErasedKey(tenant, stream);
+  erased_subjects_[erased] = true;
+  if (key_id->empty()) {  // no key (recorded before sealing, or destroyed already)
+    rocksdb::Status s = db_->Put(Synced(), erased, "");
+    if (!s.ok()) return Fault(s);
+    return key_id;
+  }
   std::string tombstone;
   base::AppendComponent(tombstone, tenant);
   base::AppendComponent(tombstone, stream);
@@ -216,6 +247,7 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
   batch.Delete(KeyKey(*key_id));
   batch.Delete(subject);
   batch.Put(TombstoneKey(*key_id), tombstone);
+  batch.Put(erased, "");
   rocksdb::Status s = db_->Write(Synced(), &batch);
   if (s.ok()) s = db_->Flush(rocksdb::FlushOptions());
   if (s.ok()) {

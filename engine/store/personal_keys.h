@@ -44,7 +44,9 @@ class PersonalKeys {
   Status PersistNewKeys();
 
   // Any thread: puts the personal fields of an event as stored back into its body; marks it
-  // Personal::kErased when its key was destroyed, kUnreadable when no such key is at hand.
+  // Personal::kErased when its key was destroyed, kUnreadable when no such key is at hand. An
+  // event recorded before sealing existed keeps its fields, unless its subject was erased:
+  // then they are blanked (kErased).
   void Open(Event& event);
 
   // How many events Open could not open (kUnreadable) since the store was opened.
@@ -75,6 +77,8 @@ class PersonalKeys {
   // REQUIRES: mu_ held. The key named `key_id`, read and unwrapped on first use.
   const base::AeadKey* KeyLocked(const std::string& key_id);
   Result<std::string> KeyIdLocked(const std::string& subject);
+  // Whether the event's subject was erased (its `e` record).
+  bool SubjectErased(const Event& event);
 
   std::unique_ptr<rocksdb::DB> db_;  // null: a read-only open of a store that does not exist
   base::AeadKey wrap_key_;
@@ -83,6 +87,7 @@ class PersonalKeys {
   std::unordered_map<std::string, base::AeadKey> keys_;    // key id → data key
   std::unordered_map<std::string, std::string> subjects_;  // subject → key id
   std::unordered_map<std::string, bool> destroyed_;        // key id → tombstoned
+  std::unordered_map<std::string, bool> erased_subjects_;  // "e" record → present
   rocksdb::WriteBatch pending_;                            // keys made, not yet written
   std::atomic<uint64_t> unreadable_{0};
 };

@@ -86,9 +86,10 @@ struct AdminArgs {
   std::string role;
   std::string token;
   std::string wal;
-  std::string master_key_file;  // empty: beside the data directory
-  std::string expires_in;       // token issue: a lifetime, e.g. 30d; empty: never expires
-  bool every_tenant = true;     // token list: no --tenant given
+  std::string master_key_file;      // empty: beside the data directory
+  std::string new_master_key_file;  // keys rotate
+  std::string expires_in;           // token issue: a lifetime, e.g. 30d; empty: never expires
+  bool every_tenant = true;         // token list: no --tenant given
 };
 
 // The token commands record or look up a token's keyed digest: they need the master key the
@@ -210,7 +211,8 @@ void AddAdmin(CLI::App& app, Runner& run) {
       if (!args->expires_in.empty()) {
         auto parsed = base::ParseDurationSeconds(args->expires_in);
         if (!parsed) {
-          std::cerr << "cledger: --expires-in takes a lifetime: 90s, 15m, 12h or 30d\n";
+          std::cerr << "cledger: --expires-in takes a lifetime of at most 10 years: 90s, 15m, 12h "
+                       "or 30d\n";
           return kExitUsage;
         }
         lifetime_s = *parsed;
@@ -227,6 +229,35 @@ void AddAdmin(CLI::App& app, Runner& run) {
       return kExitOk;
     };
   });
+  auto* keys = app.add_subcommand("keys", "Manage the master key of a data directory (offline)");
+  keys->require_subcommand(1);
+  auto* rotate = keys->add_subcommand(
+      "rotate", "Re-wrap every data key of the key store under a new master key");
+  data(rotate);
+  MasterKeyOption(rotate, *args);
+  rotate
+      ->add_option("--new-master-key-file", args->new_master_key_file,
+                   "The new master key: created (mode 0600) when missing")
+      ->required()
+      ->type_name("FILE");
+  rotate->footer(
+      "With the server stopped. Afterwards start it with --master-key-file NEW and keep the old "
+      "file no longer.\nTokens are recorded under digests keyed by the master key: every token "
+      "issued before must be issued again.\nExample:\n  cledger keys rotate --data ./data "
+      "--new-master-key-file ./data.master-key.2");
+  rotate->callback([args, &run] {
+    run = [args] {
+      auto engine = OpenWithMasterKey(*args);
+      if (!engine) return OpenFailureExit(args->data_dir);
+      auto rewrapped = engine->RotateMasterKey(args->new_master_key_file);
+      if (!rewrapped.ok()) return Fail(rewrapped.status());
+      std::cout << "re-wrapped " << *rewrapped << " data keys under " << args->new_master_key_file
+                << "\nstart the server with --master-key-file " << args->new_master_key_file
+                << ", and issue the tokens again (cledger token issue)\n";
+      return kExitOk;
+    };
+  });
+
   auto* list = token->add_subcommand("list", "List the tokens not revoked: digests, never tokens");
   list->add_option("--tenant", args->tenant, "Only this tenant's tokens ('' for the ops tokens)")
       ->each([args](const std::string&) { args->every_tenant = false; });

@@ -92,6 +92,13 @@ class Engine {
     proofs::ErasureCertificate certificate;
     bool already_erased = false;
   };
+  // Re-wraps every data key of the key store under the master key in `new_master_key_file`
+  // (created, mode 0600, when missing; never inside the data directory) and records it as the
+  // ledger's master key. Offline: close the engine afterwards and open it with the new file.
+  // Tokens recorded under the old key stop authenticating and password hashes sealed under it
+  // can no longer be opened. Returns how many data keys were re-wrapped.
+  virtual Result<size_t> RotateMasterKey(const std::string& new_master_key_file) = 0;
+
   virtual Result<ErasureOutcome> Erase(const CommandContext& context, const std::string& subject,
                                        const std::string& id, const std::string& reason) = 0;
 

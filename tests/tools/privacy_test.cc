@@ -1,5 +1,6 @@
-// Erasure of personal data end to end (FORMAT.md, "Personal data"): a real server on loopback
-// and the real `cledger` binary. After an erasure no file of the data directory, of a backup
+// Privacy end to end, on a real server on loopback and the real `cledger` binary: no secret
+// reaches any reader (FORMAT.md, "Secrets"), and erasure of personal data (FORMAT.md,
+// "Personal data"). After an erasure no file of the data directory, of a backup
 // taken after it or of the key store, no log line, dump, export, history or time travel holds
 // an erased value; the chain and the projections still verify; the certificate verifies
 // offline and a tampered one does not; a backup restored from before the erasure comes back
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "cledger/engine.h"
+#include "engine/api/routes.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/server_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -24,10 +26,83 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
+std::string Cledger(const std::string& args, int* status);
+
+// ---- Secrets ------------------------------------------------------------------------------
+
+// What no reader may ever see: a password hash in any form, a password, a token.
+void ExpectNoSecret(const std::string& where, const std::string& text,
+                    const std::vector<std::string>& secrets) {
+  CAPTURE(where);
+  CHECK(text.find("$argon2id$") == std::string::npos);
+  CHECK(text.find("sealed:v1:") == std::string::npos);
+  for (const std::string& secret : secrets) {
+    CAPTURE(secret);
+    CHECK(text.find(secret) == std::string::npos);
+  }
+}
+
+TEST_CASE("NoRoleReadsAPasswordHashAPasswordOrATokenThroughAnyRouteTheRawFeedOrAnyDump") {
+  testing::ServerFixture f;
+  const std::string owner = "acme/owner";
+  REQUIRE(f.Call(owner, "POST", "/v1/customers", R"({"id":"c1","name":"Acme","email":"a@x.test"})")
+              .status == 201);
+  REQUIRE(f.Call(owner, "POST", "/v1/customers/c1/contacts",
+                 R"({"id":"k1","first_name":"Ada","email":"ada@x.test"})")
+              .status == 201);
+  const testing::Reply generated =
+      f.Call(owner, "POST", "/v1/contacts/k1/password-reset", R"({"generate":true})");
+  REQUIRE(generated.status == 200);
+  const std::string given = "Correct-Horse-Battery-9";
+  REQUIRE(
+      f.Call(owner, "POST", "/v1/contacts/k1/password-reset", R"({"password":")" + given + R"("})")
+          .status == 204);
+  const testing::Reply issued =
+      f.Call("ops", "POST", "/v1/admin/tokens", R"({"tenant":"acme","actor":"bo","role":"admin"})");
+  REQUIRE(issued.status == 201);
+  std::vector<std::string> secrets = {
+      json::parse(generated.body).at("temporary_password").as_string().c_str(), given,
+      json::parse(issued.body).at("token").as_string().c_str()};
+  for (const auto& [who, token] : f.tokens) secrets.push_back(token);
+
+  size_t answered = 0;
+  for (const api::Route& route : api::kRoutes) {
+    if (route.method != "GET" || route.path == "/v1/events/stream") continue;  // SSE: as /v1/events
+    std::string target(route.path);
+    const std::string id = target.starts_with("/v1/customers") ? "c1" : "k1";
+    for (size_t open; (open = target.find('{')) != std::string::npos;) {
+      target.replace(open, target.find('}', open) - open + 1, id);
+    }
+    for (const auto& [who, token] : f.tokens) {
+      for (const std::string& accept :
+           {std::string("application/json"), std::string("application/x-flatbuffers")}) {
+        const testing::Reply reply = f.Call(who, "GET", target, {}, {{"Accept", accept}});
+        answered += reply.status == 200;
+        ExpectNoSecret(who + " GET " + target + " (" + accept + ")", reply.body, secrets);
+      }
+    }
+  }
+  CHECK(answered > 50);
+  f.Close();
+  const std::string data = f.dir.Sub("data");
+  for (const std::string& args :
+       {"events dump --data " + data, "events dump --format raw --data " + data,
+        "audit export --data " + data + " --tenant acme --format csv",
+        "audit export --data " + data + " --tenant acme --format jsonl",
+        "token list --data " + data}) {
+    int status = -1;
+    const std::string out = Cledger(args, &status);
+    CHECK(status == 0);
+    ExpectNoSecret(args, out, secrets);
+  }
+}
+
+// ---- Erasure ------------------------------------------------------------------------------
+
 // Every erased value the scans look for: names, emails and phone numbers, as given and edited.
 const std::vector<std::string> kErased = {
-    "Xanthippe", "Vorpalsson", "Vorpalsdottir", "xanthippe.v@erase.test", "7700 900123",
-    "7700 900456", "Zebediah", "Quuxcustomer", "zeb.quux@erase.test"};
+    "Xanthippe",   "Vorpalsson", "Vorpalsdottir", "xanthippe.v@erase.test", "7700 900123",
+    "7700 900456", "Zebediah",   "Quuxcustomer",  "zeb.quux@erase.test"};
 // A contact nobody erases: the scans must find it, or they prove nothing (a compressed or
 // unflushed file would hide every value alike).
 const std::string kKept = "Keepsake-Control";
@@ -94,16 +169,19 @@ uint64_t RecordPeople(testing::ServerFixture& f) {
                      "phones":[{"type":"work","number":"+44 7700 900456"}]})")
               .status == 200);
   REQUIRE(f.Call(owner, "POST", "/v1/contacts/kz/convert-to-shared").status == 200);
-  REQUIRE(f.Call(owner, "POST", "/v1/customers/cy/shared-contacts", R"({"contact_id":"kz"})")
-              .status == 200);
-  REQUIRE(f.Call(owner, "POST", "/v1/contacts/kz/password-reset", R"({"generate":true})")
-              .status == 200);
+  REQUIRE(
+      f.Call(owner, "POST", "/v1/customers/cy/shared-contacts", R"({"contact_id":"kz"})").status ==
+      200);
+  REQUIRE(f.Call(owner, "POST", "/v1/contacts/kz/password-reset", R"({"generate":true})").status ==
+          200);
   REQUIRE(f.Call(owner, "PATCH", "/v1/customers/cz", R"({"name":"Zebediah Quuxcustomer Ltd"})")
               .status == 200);
   return f.Head();
 }
 
-TEST_CASE("AnErasedContactAndCustomerLeaveNoPlaintextInAnyFileDumpExportLogOrReadAndTheCertificateVerifies") {
+TEST_CASE(
+    "AnErasedContactAndCustomerLeaveNoPlaintextInAnyFileDumpExportLogOrReadAndTheCertificateVerifie"
+    "s") {
   testing::LogCapture log;
   testing::ServerFixture f;
   const std::string data = f.dir.Sub("data");
@@ -113,11 +191,9 @@ TEST_CASE("AnErasedContactAndCustomerLeaveNoPlaintextInAnyFileDumpExportLogOrRea
         std::string::npos);
 
   // Who may erase, and what an erasure needs.
-  CHECK(f.Call("acme/manager", "POST", "/v1/contacts/kz/erase", R"({"reason":"r"})").status ==
-        403);
+  CHECK(f.Call("acme/manager", "POST", "/v1/contacts/kz/erase", R"({"reason":"r"})").status == 403);
   CHECK(f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", "{}").status == 422);
-  CHECK(f.Call("globex/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"r"})").status ==
-        404);
+  CHECK(f.Call("globex/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"r"})").status == 404);
 
   const json::object contact = Body(
       f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"GDPR request 42"})"));
@@ -130,18 +206,17 @@ TEST_CASE("AnErasedContactAndCustomerLeaveNoPlaintextInAnyFileDumpExportLogOrRea
   CHECK(certificate.at("unreadable_positions").as_array().size() == 2);  // created, edited
   CHECK(certificate.at("key_id").as_string().size() == 32);
   const json::object customer = Body(
-      f.Call("acme/admin", "POST", "/v1/customers/cz/erase",
-             R"({"reason":"GDPR request 43"})"));
+      f.Call("acme/admin", "POST", "/v1/customers/cz/erase", R"({"reason":"GDPR request 43"})"));
   CHECK(customer.at("certificate").at("unreadable_positions").as_array().size() == 2);
 
   // Twice is a no-op answer carrying the first erasure's certificate.
-  const json::object again = Body(
-      f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"once more"})"));
+  const json::object again =
+      Body(f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"once more"})"));
   CHECK(again.at("already_erased") == true);
   CHECK(again.at("certificate") == contact.at("certificate"));
   // Nothing personal is recorded for it again.
-  CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/kz", R"({"first_name":"Back"})").body.find(
-            "contact_erased") != std::string::npos);
+  CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/kz", R"({"first_name":"Back"})")
+            .body.find("contact_erased") != std::string::npos);
   CHECK(f.Call("acme/owner", "PATCH", "/v1/customers/cz", R"({"name":"Back"})").status == 409);
 
   // Every read, now and as of before the erasure; the non-personal facts stay.
@@ -166,9 +241,8 @@ TEST_CASE("AnErasedContactAndCustomerLeaveNoPlaintextInAnyFileDumpExportLogOrRea
       Body(f.Call("acme/owner", "GET", "/v1/contacts/kz?at=" + std::to_string(before)));
   CHECK(then.at("erased") == true);
   CHECK(reads.find(kKept) != std::string::npos);
-  const testing::Reply raw =
-      f.Call("ops", "GET", "/v1/events?from=1&limit=1000", {},
-             {{"Accept", "application/x-flatbuffers"}});
+  const testing::Reply raw = f.Call("ops", "GET", "/v1/events?from=1&limit=1000", {},
+                                    {{"Accept", "application/x-flatbuffers"}});
   REQUIRE(raw.status == 200);
   ExpectNoErasedValue("the raw feed", raw.body);
 
@@ -202,8 +276,8 @@ TEST_CASE("AnErasedContactAndCustomerLeaveNoPlaintextInAnyFileDumpExportLogOrRea
   ExpectNoErasedValue("the server's log", log.Text());
 
   // The certificate, offline, against the ledger's public key.
-  const std::string key = Cledger("proof public-key --signing-key-file " + f.dir.Sub("signing-key"),
-                                  &status);
+  const std::string key =
+      Cledger("proof public-key --signing-key-file " + f.dir.Sub("signing-key"), &status);
   REQUIRE(status == 0);
   std::ofstream(f.dir.Sub("ledger.pub")) << key;
   const std::string checked = Cledger(
@@ -233,10 +307,11 @@ TEST_CASE("ABackupRestoredFromBeforeAnErasureOpensWithThePersonErasedAgain") {
   const std::string backup = f.dir.Sub("backup-before");
   Cledger("backup create " + backup + remote, &status);
   REQUIRE(status == 0);
-  REQUIRE(f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"GDPR 42"})")
-              .status == 200);
-  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/cz/erase", R"({"reason":"GDPR 43"})")
-              .status == 200);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"GDPR 42"})").status ==
+          200);
+  REQUIRE(
+      f.Call("acme/owner", "POST", "/v1/customers/cz/erase", R"({"reason":"GDPR 43"})").status ==
+      200);
   f.Close();
 
   const std::string restored = f.dir.Sub("restored");

@@ -1,0 +1,112 @@
+// Personal data in the engine (FORMAT.md, "Personal data"): sealed in the event bytes, open in
+// every read; the master key's rotation; erasure of subjects recorded before sealing existed.
+#include <doctest/doctest.h>
+
+#include "cledger/engine.h"
+#include "engine/store/raw_ledger.h"
+#include "tests/support/engine_fixture.h"
+#include "tests/support/temp_dir.h"
+
+namespace cledger {
+namespace {
+
+using testing::EngineFixture;
+using testing::Person;
+
+TEST_CASE("PersonalFieldsAreCiphertextInTheEventBytesAndInTheClearForEveryReader") {
+  EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
+  const uint64_t head = f.engine->ledger().GetHead().position;
+  auto raw = f.engine->ledger().ReadRaw(head);
+  REQUIRE(raw.ok());
+  CHECK(raw->find("Hypatia") == std::string::npos);
+  CHECK(raw->find("hypatia@acme.test") == std::string::npos);
+  CHECK(raw->find("k1") != std::string::npos);  // ids are not personal
+  auto events = f.engine->ledger().Read(head, 1);
+  REQUIRE(events.ok());
+  CHECK(std::get<ContactCreated>(events->at(0).body).fields.email == "hypatia@acme.test");
+  CHECK(events->at(0).personal == Personal::kInBody);
+  CHECK(f.engine->ledger().VerifyChain().ok);
+}
+
+TEST_CASE("ARotatedMasterKeyOpensEveryPersonFieldAndTheOldKeyIsRefused") {
+  EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
+  const std::string next = f.dir.Sub("next.master-key");
+  auto rewrapped = f.engine->RotateMasterKey(next);
+  REQUIRE_MESSAGE(rewrapped.ok(), rewrapped.status().ToString());
+  CHECK(*rewrapped == 3);  // c1, c2, k1
+  CHECK(f.engine->RotateMasterKey(next).status().reason() == "master_key");  // already it
+  f.engine.reset();
+
+  LedgerOptions options;
+  options.path = f.dir.Sub("data");
+  options.signing_key_file = f.dir.Sub("data.signing-key");
+  CHECK(Engine::Open(options).status().reason() == "master_key_mismatch");  // the old key
+  options.master_key_file = next;
+  auto opened = Engine::Open(options);
+  REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  const Principal owner{"acme", {"owner-1", "owner"}};
+  auto view = (*opened)->GetContact(owner, "k1", {});
+  REQUIRE(view.ok());
+  CHECK(view->fields.email == "hypatia@acme.test");
+  auto mismatches = (*opened)->VerifyProjections({});
+  REQUIRE(mismatches.ok());
+  CHECK(mismatches->empty());
+}
+
+// A ledger written before sealing existed holds personal fields in the clear in its log. The
+// log is immutable, so its bytes keep them; every read through the engine shows them erased.
+TEST_CASE("ErasingASubjectRecordedBeforeSealingBlanksItInEveryReadButItsOldBytesRemain") {
+  testing::TempDir dir;
+  const std::string data = dir.Sub("data");
+  {
+    LedgerOptions options;
+    options.path = data;
+    auto ledger = RawLedger::Open(options);  // the store alone: no key store, as before
+    REQUIRE(ledger.ok());
+    Commit tenant{"acme", {"root", "ops"}, {}, {}, {{"tenant-acme", TenantCreated{"acme", "standard", {}}}}, {}};
+    Commit customer{"acme", {"ann", "owner"}, {}, {}, {{"customer-c1", CustomerCreated{"c1", "Old Co", "old@acme.test", "long"}}}, {}};
+    Commit contact{"acme", {"ann", "owner"}, {}, {}, {{"contact-k1", ContactCreated{"k1", "c1", Person("Theano", "theano@acme.test")}}}, {}};
+    for (Commit* commit : {&tenant, &customer, &contact}) REQUIRE((*ledger)->Append(*commit).ok());
+  }
+  LedgerOptions options;
+  options.path = data;
+  options.signing_key_file = dir.Sub("data.signing-key");
+  auto engine = Engine::Open(options);
+  REQUIRE_MESSAGE(engine.ok(), engine.status().ToString());
+  const Principal owner{"acme", {"ann", "owner"}};
+  REQUIRE((*engine)->GetContact(owner, "k1", {})->fields.first_name == "Theano");
+  const CommandContext as_owner{"acme", {"ann", "owner"}, {}, {}, {}};
+  auto erased = (*engine)->Erase(as_owner, "contact", "k1", "GDPR request 7");
+  REQUIRE_MESSAGE(erased.ok(), erased.status().ToString());
+  CHECK(erased->certificate.key_id.empty());  // there was no key to destroy
+  CHECK(erased->certificate.unreadable_positions.empty());
+
+  auto then = (*engine)->GetContact(owner, "k1", AsOf{3, {}});  // as of before the erasure
+  REQUIRE(then.ok());
+  CHECK(then->erased);
+  CHECK(then->fields.first_name.empty());
+  auto events = (*engine)->ledger().Read(3, 1);
+  REQUIRE(events.ok());
+  CHECK(events->at(0).personal == Personal::kErased);
+  CHECK(std::get<ContactCreated>(events->at(0).body).fields.email.empty());
+  auto history = (*engine)->ContactHistory(owner, "k1", {});
+  REQUIRE(history.ok());
+  for (const AuditEntry& entry : *history) {
+    for (const FieldChange& change : entry.changes) {
+      CHECK(change.before.find("Theano") == std::string::npos);
+      CHECK(change.after.find("Theano") == std::string::npos);
+    }
+  }
+  CHECK((*engine)->GetCustomer(owner, "c1", {})->name == "Old Co");  // not erased
+  auto raw = (*engine)->ledger().ReadRaw(3);
+  REQUIRE(raw.ok());
+  CHECK(raw->find("Theano") != std::string::npos);  // the limit README states
+  auto mismatches = (*engine)->VerifyProjections({});
+  REQUIRE(mismatches.ok());
+  CHECK(mismatches->empty());
+}
+
+}  // namespace
+}  // namespace cledger
