@@ -102,6 +102,7 @@ std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& 
   if (Status s = CheckTarget(context, command); !s.ok()) return Refused(s);
   std::string fingerprint =
       context.idempotency_key.empty() ? "" : domain::Fingerprint(context, command);
+  if (keys_ && !fingerprint.empty()) fingerprint = keys_->KeyedFingerprint(fingerprint);
   Result<bool> retry = IsRetry(context, command, fingerprint);
   if (!retry.ok()) return Refused(retry.status());
   auto pending = std::make_shared<Pending>(Pending{context, std::move(command), {}, {}, {}});

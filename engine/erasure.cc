@@ -33,14 +33,20 @@ Result<Engine::ErasureOutcome> Erasure::Erase(const CommandContext& context,
   if (subject != "contact" && subject != "customer") {
     return Status::InvalidArgument("invalid_subject", "a subject is a contact or a customer");
   }
-  return Run(context, subject, id, reason, {});
+  auto erased = Run(context, subject, id, reason, {});
+  if (!erased.ok()) return erased.status();
+  auto certificate = Certify(context.tenant, subject, id);
+  if (!certificate.ok()) return certificate.status();
+  return Engine::ErasureOutcome{std::move(certificate).value(), *erased};
 }
 
-Result<Engine::ErasureOutcome> Erasure::Run(const CommandContext& context,
-                                            const std::string& subject, const std::string& id,
-                                            const std::string& reason, std::string erased_key) {
+Result<bool> Erasure::Run(const CommandContext& context, const std::string& subject,
+                          const std::string& id, const std::string& reason,
+                          std::string erased_key) {
+  std::lock_guard lock(mu_);
   const std::string stream = StreamOf(subject, id);
-  if (erased_key.empty() && id.size() <= limits::kIdBytesMax) {
+  const bool key_gone = !erased_key.empty();
+  if (!key_gone && id.size() <= limits::kIdBytesMax) {
     auto key_id = keys_.KeyIdOf(context.tenant, stream);
     if (!key_id.ok()) return key_id.status();
     erased_key = *key_id;
@@ -50,19 +56,23 @@ Result<Engine::ErasureOutcome> Erasure::Run(const CommandContext& context,
   auto outcome = commands_.Submit(context, std::move(command)).get();
   const bool already = !outcome.ok() && outcome.status().reason() == "already_erased";
   if (!outcome.ok() && !already) return outcome.status();
-  // Also after `already`: a crash may have come between the commit and the key's end.
+  if (already && key_gone) return true;  // nothing left to do
+  // Also after `already`: a crash may have come between the commit and the key's end, or
+  // before the purge finished.
   auto destroyed = keys_.Destroy(context.tenant, stream, clock_->NowMicros());
   if (!destroyed.ok()) return destroyed.status();
-  if (!already || !destroyed->empty()) {
-    // The inline projections were rewritten in the erasure's own commit; the audit trail is
-    // rewritten by its follower. Then no file may keep what they overwrote.
-    host_.AwaitFollowers(already ? store_.GetHead().position : outcome->last_position,
-                         kFollowersWait);
-    if (Status s = store_.PurgeOverwritten(); !s.ok()) return s;
-  }
-  auto certificate = Certify(context.tenant, subject, id);
-  if (!certificate.ok()) return certificate.status();
-  return Engine::ErasureOutcome{std::move(certificate).value(), already};
+  if (Status s = FinishPurges(); !s.ok()) return s;
+  return already;
+}
+
+Status Erasure::FinishPurges() {
+  auto pending = keys_.PurgePending();
+  if (!pending.ok() || !*pending) return pending.status();
+  // The inline projections were rewritten in the erasures' own commits; the audit trail is
+  // rewritten by its follower. Then no file may keep what they overwrote.
+  host_.AwaitFollowers(store_.GetHead().position, kFollowersWait);
+  if (Status s = store_.PurgeOverwritten(); !s.ok()) return s;
+  return keys_.PurgeDone();
 }
 
 Result<proofs::ErasureCertificate> Erasure::Certify(const std::string& tenant,
@@ -106,13 +116,14 @@ Status Erasure::ReapplyTombstones() {
     const std::string subject = contact ? "contact" : "customer";
     const std::string id = t.stream.substr(contact ? 8 : 9);
     CommandContext context{t.tenant, Actor{"key-store", "owner"}, "erasure-" + t.key_id, {}, {}};
-    auto outcome = Run(
+    auto erased = Run(
         context, subject, id,
         "re-applied at open: the data key was destroyed at " + base::Rfc3339Micros(t.erased_at_us),
         t.key_id);
-    if (!outcome.ok() && outcome.status().code() != Code::kNotFound) return outcome.status();
+    if (!erased.ok() && erased.status().code() != Code::kNotFound) return erased.status();
   }
-  return Status::Ok();
+  std::lock_guard lock(mu_);
+  return FinishPurges();  // also one a crash interrupted
 }
 
 }  // namespace cledger

@@ -4,6 +4,7 @@
 // it is opened, from the key store's tombstones.
 #pragma once
 
+#include <mutex>
 #include <string>
 
 #include "cledger/engine.h"
@@ -31,15 +32,17 @@ class Erasure {
                                        const std::string& id, const std::string& reason);
 
   // Appends the erasure of every subject the key store has a tombstone for and the ledger
-  // does not show as erased (a backup restored from before the erasure).
+  // does not show as erased (a backup restored from before the erasure), and finishes a purge
+  // a crash interrupted.
   Status ReapplyTombstones();
 
  private:
-  // Appends the erasure (or finds the one recorded) and destroys the key; `erased_key` names
-  // the key when it is already gone.
-  Result<Engine::ErasureOutcome> Run(const CommandContext& context, const std::string& subject,
-                                     const std::string& id, const std::string& reason,
-                                     std::string erased_key);
+  // Appends the erasure (or finds the one recorded), destroys the key and purges; `erased_key`
+  // names the key when it is already gone. Whether the subject was erased already.
+  Result<bool> Run(const CommandContext& context, const std::string& subject, const std::string& id,
+                   const std::string& reason, std::string erased_key);
+  // Purges the data directory when an erasure's purge may not have finished.
+  Status FinishPurges();
   // The certificate of the erasure recorded at the end of the subject's stream.
   Result<proofs::ErasureCertificate> Certify(const std::string& tenant, const std::string& subject,
                                              const std::string& id);
@@ -50,6 +53,9 @@ class Erasure {
   store::PersonalKeys& keys_;
   Transparency& transparency_;
   std::shared_ptr<Clock> clock_;
+  // One erasure at a time, commit to purge: a purge then covers every erasure before it, and
+  // a pending purge is cleared only by one that ran after it was recorded.
+  std::mutex mu_;
 };
 
 }  // namespace cledger

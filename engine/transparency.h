@@ -26,7 +26,8 @@ class Transparency {
   Result<Evidence> EvidenceOf(const Principal& who, const std::string& subject,
                               const std::string& id);
   Status AddCosignature(const proofs::TreeHead& head, const proofs::Cosignature& cosignature);
-  // Signs the certificate with the ledger's key (its key id and signature are set).
+  // Signs the certificate with the ledger's key (its key id and signature are set); leaves it
+  // unsigned when the ledger was opened without one.
   Status SignErasure(proofs::ErasureCertificate& certificate) const;
 
  private:

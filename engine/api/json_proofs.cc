@@ -1,6 +1,7 @@
 // docs/PROOFS.md's JSON: signed heads, cosignatures, paths and evidence bundles.
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "base/hex.h"
@@ -218,6 +219,21 @@ json::object ToJson(const proofs::ErasureCertificate& c) {
 }
 
 Result<proofs::ErasureCertificate> ErasureCertificateFromJson(const json::object& o) {
+  // Only fields the signature covers (and the readable time, held to them below): a reader of
+  // the file must not be shown anything the signature does not vouch for.
+  static constexpr std::string_view kFields[] = {"tenant",       "subject",
+                                                 "id",           "reason",
+                                                 "actor",        "erased_at",
+                                                 "erased_at_us", "position",
+                                                 "key_id",       "tree_size",
+                                                 "root_hash",    "signing_key_id",
+                                                 "signature",    "unreadable_positions"};
+  for (const auto& field : o) {
+    if (std::find(std::begin(kFields), std::end(kFields), std::string_view(field.key())) ==
+        std::end(kFields)) {
+      return Invalid(std::string(field.key()), "not a field of an erasure certificate");
+    }
+  }
   proofs::ErasureCertificate c;
   for (auto [key, field] :
        {std::pair{"tenant", &c.tenant}, std::pair{"subject", &c.subject}, std::pair{"id", &c.id},
@@ -248,6 +264,11 @@ Result<proofs::ErasureCertificate> ErasureCertificateFromJson(const json::object
   if (!root.ok()) return root.status();
   if (!signature.ok()) return signature.status();
   c.erased_at_us = static_cast<int64_t>(*erased_at);
+  if (const json::value* shown = o.if_contains("erased_at");
+      shown != nullptr &&
+      (!shown->is_string() || shown->as_string() != base::Rfc3339Micros(c.erased_at_us))) {
+    return Invalid("erased_at", "does not read erased_at_us, which the signature covers");
+  }
   c.position = *position;
   c.tree_size = *tree_size;
   c.root = *root;

@@ -110,6 +110,19 @@ std::string CredentialKeys::TokenDigest(std::string_view token) const {
   return base::Hex(digest);
 }
 
+std::string CredentialKeys::KeyedFingerprint(std::string_view fingerprint) const {
+  constexpr std::string_view kContext = "contact-ledger/fingerprint/v1";
+  std::array<uint8_t, crypto_auth_hmacsha256_BYTES> digest{};
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, digest_key_.data(), digest_key_.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(kContext.data()),
+                                kContext.size() + 1);  // the NUL ends the context
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(fingerprint.data()),
+                                fingerprint.size());
+  crypto_auth_hmacsha256_final(&state, digest.data());
+  return std::string(digest.begin(), digest.end());
+}
+
 std::vector<std::string> TokenDigests(const std::optional<CredentialKeys>& keys,
                                       std::string_view token) {
   std::vector<std::string> digests;

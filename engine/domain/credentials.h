@@ -40,6 +40,11 @@ class CredentialKeys {
   // The keyed digest a token is recorded and looked up by: 64 lowercase hex digits.
   std::string TokenDigest(std::string_view token) const;
 
+  // A command's fingerprint (domain::Fingerprint) keyed by the master key, 32 bytes: what the
+  // idempotency record keeps, so nobody holding the data directory alone can test a guess of
+  // the personal fields a request carried against it.
+  std::string KeyedFingerprint(std::string_view fingerprint) const;
+
   // 16 hex digits naming this master key without revealing it: what a ledger records to
   // recognise the key its credentials were recorded under.
   std::string KeyId() const;

@@ -17,12 +17,18 @@ namespace {
 //   "s" · lp(tenant) · stream → the subject's key id
 //   "t" · key id            → lp(tenant) · lp(stream) · u64 erased_at_us: a destroyed key
 //   "e" · lp(tenant) · stream → "": an erased subject (also one that never had a key)
+//   "p" · lp(tenant) · stream → "": an erasure whose purge of the data directory is not done
 constexpr char kId[] = "id";
 constexpr char kWrapKeyId[] = "wrap-key-id";
 // How many opened keys stay in memory; past it the cache starts over.
 constexpr size_t kCachedKeysMax = 100'000;
 
 std::string KeyKey(std::string_view key_id) { return "k" + std::string(key_id); }
+std::string PurgeKey(std::string_view tenant, std::string_view stream) {
+  std::string key = "p";
+  base::AppendComponent(key, tenant);
+  return key.append(stream);
+}
 std::string ErasedKey(std::string_view tenant, std::string_view stream) {
   std::string key = "e";
   base::AppendComponent(key, tenant);
@@ -102,8 +108,10 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
   if (!s.ok() && !s.IsNotFound()) return Fault(s);
   if (s.ok() && recorded != wrap_key_id) {
     return Status(Code::kConflict, "key_store_mismatch",
-                  "the key store " + path + " is wrapped under master key " + recorded +
-                      ", not under the one given (" + wrap_key_id + ")");
+                  "the key store " + path + " holds data keys wrapped under master key " +
+                      recorded + ", not under this ledger's (" + wrap_key_id +
+                      "): it is another ledger's key store, or the master key was rotated; "
+                      "give the ledger's own with --key-store and --master-key-file");
   }
   if (Status loaded = keys->Load(); !loaded.ok()) return loaded;
   return keys;
@@ -235,7 +243,10 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
   const std::string erased = ErasedKey(tenant, stream);
   erased_subjects_[erased] = true;
   if (key_id->empty()) {  // no key (recorded before sealing, or destroyed already)
-    rocksdb::Status s = db_->Put(Synced(), erased, "");
+    rocksdb::WriteBatch batch;
+    batch.Put(erased, "");
+    batch.Put(PurgeKey(tenant, stream), "");
+    rocksdb::Status s = db_->Write(Synced(), &batch);
     if (!s.ok()) return Fault(s);
     return key_id;
   }
@@ -248,6 +259,7 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
   batch.Delete(subject);
   batch.Put(TombstoneKey(*key_id), tombstone);
   batch.Put(erased, "");
+  batch.Put(PurgeKey(tenant, stream), "");
   rocksdb::Status s = db_->Write(Synced(), &batch);
   if (s.ok()) s = db_->Flush(rocksdb::FlushOptions());
   if (s.ok()) {
@@ -265,6 +277,25 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
   subjects_.erase(subject);
   destroyed_[*key_id] = true;
   return key_id;
+}
+
+Result<bool> PersonalKeys::PurgePending() {
+  if (!db_) return false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->Seek("p");
+  if (!it->status().ok()) return Fault(it->status());
+  return it->Valid() && it->key().starts_with("p");
+}
+
+Status PersonalKeys::PurgeDone() {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("p"); it->Valid() && it->key().starts_with("p"); it->Next()) {
+    batch.Delete(it->key());
+  }
+  if (!it->status().ok()) return Fault(it->status());
+  rocksdb::Status s = db_->Write(Synced(), &batch);
+  return s.ok() ? Status::Ok() : Fault(s);
 }
 
 Result<std::vector<PersonalKeys::Tombstone>> PersonalKeys::Tombstones() {

@@ -61,11 +61,16 @@ class PersonalKeys {
     std::string stream;
     int64_t erased_at_us = 0;
   };
-  // Destroys the subject's key and records its tombstone: the delete is synced, the memtable
-  // flushed and the key's range compacted, so no file of the store holds the key afterwards.
+  // Destroys the subject's key and records its tombstone and a pending purge: the delete is
+  // synced, the memtable flushed and the store compacted, so no file of it holds the key
+  // afterwards.
   // Returns the key's id; empty when the subject had none. Destroying again changes nothing.
   Result<std::string> Destroy(const std::string& tenant, const std::string& stream, int64_t now_us);
   Result<std::vector<Tombstone>> Tombstones();
+  // Whether an erasure's purge of the data directory may not have finished (Destroy records
+  // it, PurgeDone clears it once the purge is done): a crash in between leaves it pending.
+  Result<bool> PurgePending();
+  Status PurgeDone();
 
   // Re-wraps every data key under `next` (one synced batch) and records `next_id`: the
   // master key's rotation. Returns how many keys were re-wrapped.

@@ -35,7 +35,7 @@ TEST_CASE("ARotatedMasterKeyOpensEveryPersonFieldAndTheOldKeyIsRefused") {
   const std::string next = f.dir.Sub("next.master-key");
   auto rewrapped = f.engine->RotateMasterKey(next);
   REQUIRE_MESSAGE(rewrapped.ok(), rewrapped.status().ToString());
-  CHECK(*rewrapped == 3);  // c1, c2, k1
+  CHECK(*rewrapped == 3);                                                    // c1, c2, k1
   CHECK(f.engine->RotateMasterKey(next).status().reason() == "master_key");  // already it
   f.engine.reset();
 
@@ -65,9 +65,22 @@ TEST_CASE("ErasingASubjectRecordedBeforeSealingBlanksItInEveryReadButItsOldBytes
     options.path = data;
     auto ledger = RawLedger::Open(options);  // the store alone: no key store, as before
     REQUIRE(ledger.ok());
-    Commit tenant{"acme", {"root", "ops"}, {}, {}, {{"tenant-acme", TenantCreated{"acme", "standard", {}}}}, {}};
-    Commit customer{"acme", {"ann", "owner"}, {}, {}, {{"customer-c1", CustomerCreated{"c1", "Old Co", "old@acme.test", "long"}}}, {}};
-    Commit contact{"acme", {"ann", "owner"}, {}, {}, {{"contact-k1", ContactCreated{"k1", "c1", Person("Theano", "theano@acme.test")}}}, {}};
+    Commit tenant{
+        "acme", {"root", "ops"}, {}, {}, {{"tenant-acme", TenantCreated{"acme", "standard", {}}}},
+        {}};
+    Commit customer{"acme",
+                    {"ann", "owner"},
+                    {},
+                    {},
+                    {{"customer-c1", CustomerCreated{"c1", "Old Co", "old@acme.test", "long"}}},
+                    {}};
+    Commit contact{
+        "acme",
+        {"ann", "owner"},
+        {},
+        {},
+        {{"contact-k1", ContactCreated{"k1", "c1", Person("Theano", "theano@acme.test")}}},
+        {}};
     for (Commit* commit : {&tenant, &customer, &contact}) REQUIRE((*ledger)->Append(*commit).ok());
   }
   LedgerOptions options;

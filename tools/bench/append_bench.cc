@@ -35,6 +35,8 @@
 
 #include "base/keys.h"
 #include "engine/store/keys.h"
+#include "engine/store/log_store.h"
+#include "engine/store/personal_keys.h"
 #include "engine/store/raw_ledger.h"
 #include "events/codec.h"
 
@@ -62,6 +64,7 @@ struct Settings {
   bool keep = false;
   bool json = false;
   bool check = false;
+  bool sealed = false;  // seal the personal fields under per-stream data keys, as the engine does
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -220,12 +223,25 @@ Run EngineBench(const Settings& settings, const std::string& path) {
   cledger::LedgerOptions options;
   options.path = path;
   options.sync = settings.sync;
+  std::unique_ptr<cledger::store::PersonalKeys> keys;  // outlives the ledger's writer
   auto opened = cledger::RawLedger::Open(options);
   if (!opened.ok()) {
     std::fprintf(stderr, "cannot open the ledger: %s\n", opened.status().ToString().c_str());
     std::exit(3);
   }
   std::unique_ptr<cledger::RawLedger> ledger = std::move(opened).value();
+  if (settings.sealed) {
+    auto store_keys = cledger::store::PersonalKeys::Open(
+        path + ".keys", cledger::base::NewAeadKey(), "bench", /*read_only=*/false);
+    if (!store_keys.ok()) {
+      std::fprintf(stderr, "cannot open the key store: %s\n",
+                   store_keys.status().ToString().c_str());
+      std::exit(3);
+    }
+    keys = std::move(store_keys).value();
+    // RawLedger::Open makes the RocksDB store, whose writer seals like the engine's.
+    static_cast<cledger::store::LogStore&>(*ledger).SetPersonalKeys(keys.get());
+  }
   auto op = [&](int producer, uint64_t i) -> std::optional<std::string> {
     auto result = ledger->Append(SampleCommit(producer, i, settings));
     if (!result.ok()) return result.status().ToString();
@@ -459,6 +475,9 @@ int main(int argc, char** argv) {
   app.add_option("--only", s.only, "run only one benchmark")
       ->check(CLI::IsMember({"both", "engine", "raw"}))
       ->capture_default_str();
+  app.add_flag("--sealed", s.sealed,
+               "engine: seal the personal fields under each stream's data key in a key store, "
+               "as the engine does for every contact and customer (FORMAT.md, \"Personal data\")");
   app.add_flag("--keep", s.keep, "keep the data directories");
   app.add_flag("--json", s.json, "print one JSON object instead of the table");
   app.add_flag("--check", s.check, "exit 1 when a SPEC §6 target is missed (sync=true only)");

@@ -35,6 +35,13 @@ void AddKeyLocationOptions(CLI::App& app) {
       ->type_name("FILE");
 }
 
+void KeyStoreOption(CLI::App* cmd) {
+  cmd->add_option("--key-store", GlobalKeyLocations().key_store,
+                  "The key store of personal data. Default: <data>.keys beside the data "
+                  "directory; one process at a time uses it")
+      ->type_name("DIR");
+}
+
 std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& given) {
   LedgerOptions options = given;
   if (options.key_store_dir.empty()) options.key_store_dir = GlobalKeyLocations().key_store;
@@ -45,7 +52,8 @@ std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& given) {
   if (ExplainIfDamaged(data_dir)) return nullptr;
   auto engine = Engine::Open(options);
   if (!engine.ok()) {
-    std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message() << "\n";
+    std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message() << " ["
+              << engine.status().reason() << "]\n";
     if (engine.status().reason() == "wal_damaged") {
       WalWasDamaged() = true;
       std::cerr << "To open it without the commits after the damage (their positions are "
@@ -235,14 +243,16 @@ void AddAdmin(CLI::App& app, Runner& run) {
       "rotate", "Re-wrap every data key of the key store under a new master key");
   data(rotate);
   MasterKeyOption(rotate, *args);
+  KeyStoreOption(rotate);
   rotate
       ->add_option("--new-master-key-file", args->new_master_key_file,
                    "The new master key: created (mode 0600) when missing")
       ->required()
       ->type_name("FILE");
   rotate->footer(
-      "With the server stopped. Afterwards start it with --master-key-file NEW and keep the old "
-      "file no longer.\nTokens are recorded under digests keyed by the master key: every token "
+      "With the server stopped. Afterwards move NEW over the old master key file (or give "
+      "--master-key-file NEW to every command) and destroy the old one.\nTokens are recorded under "
+      "digests keyed by the master key: every token "
       "issued before must be issued again.\nExample:\n  cledger keys rotate --data ./data "
       "--new-master-key-file ./data.master-key.2");
   rotate->callback([args, &run] {
@@ -252,8 +262,10 @@ void AddAdmin(CLI::App& app, Runner& run) {
       auto rewrapped = engine->RotateMasterKey(args->new_master_key_file);
       if (!rewrapped.ok()) return Fail(rewrapped.status());
       std::cout << "re-wrapped " << *rewrapped << " data keys under " << args->new_master_key_file
-                << "\nstart the server with --master-key-file " << args->new_master_key_file
-                << ", and issue the tokens again (cledger token issue)\n";
+                << "\nnext: move it over the old master key file, or give --master-key-file "
+                << args->new_master_key_file
+                << " to every command from now on; then issue the tokens again (cledger token "
+                   "issue)\n";
       return kExitOk;
     };
   });

@@ -127,15 +127,41 @@ int BackupRestore(const OpsArgs& a) {
     }
     progress.Done();
   }
-  auto engine = OpenExisting(a.restore_to);
-  if (!engine) return OpenFailureExit(a.restore_to);
-  const Head head = engine->ledger().GetHead();
+  Head head;
+  {
+    auto engine = OpenExisting(a.restore_to);
+    if (!engine) return OpenFailureExit(a.restore_to);
+    head = engine->ledger().GetHead();
+  }
+  // With the ledger's key store, the restored ledger is opened to write once: erasures made
+  // after the backup was taken are appended again (from the key store's tombstones).
+  const std::string& key_store = GlobalKeyLocations().key_store;
+  uint64_t reapplied = 0;
+  if (!key_store.empty()) {
+    LedgerOptions options;
+    options.path = a.restore_to;
+    auto engine = OpenOrExplain(options);
+    if (!engine) return OpenFailureExit(a.restore_to);
+    reapplied = engine->ledger().GetHead().position - head.position;
+  }
   if (a.json) {
-    PrintJson(json::object{
-        {"data", a.restore_to}, {"position", head.position}, {"hash", base::Hex(head.hash)}});
+    PrintJson(json::object{{"data", a.restore_to},
+                           {"position", head.position},
+                           {"hash", base::Hex(head.hash)},
+                           {"erasures_reapplied", reapplied}});
+    return kExitOk;
+  }
+  std::cout << "restored position " << head.position << " (" << base::Hex(head.hash) << ") into "
+            << a.restore_to << "\n";
+  if (!key_store.empty()) {
+    std::cout << reapplied << " erasures made since the backup were applied again\n"
+              << "check it with: cledger verify --data " << a.restore_to << " --key-store "
+              << key_store << " --master-key-file MASTER_KEY\n";
   } else {
-    std::cout << "restored position " << head.position << " (" << base::Hex(head.hash) << ") into "
-              << a.restore_to << "\ncheck it with: cledger verify --data " << a.restore_to << "\n";
+    std::cout << "erasures made since the backup are applied when it is first opened with the "
+                 "ledger's key store (restore with --key-store DIR --master-key-file FILE to "
+                 "do it now)\ncheck it with: cledger verify --data "
+              << a.restore_to << " --key-store KEY_STORE --master-key-file MASTER_KEY\n";
   }
   return kExitOk;
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cledger/engine.h"
+#include "cledger/proofs.h"
 
 namespace cledger::cli {
 
@@ -28,7 +29,12 @@ struct KeyLocations {
   std::string master_key_file;
 };
 KeyLocations& GlobalKeyLocations();
+// --public-key: 64 hex digits, or a file holding them (alone, or as `cledger proof public-key`
+// prints them).
+Result<proofs::PublicKey> PublicKeyArgument(const std::string& given);
 void AddKeyLocationOptions(CLI::App& app);
+// --key-store on a subcommand of its own, so its --help lists it (the same setting).
+void KeyStoreOption(CLI::App* cmd);
 
 void AddServe(CLI::App& app, Runner& run);
 void AddAdmin(CLI::App& app, Runner& run);       // head, tenant create, token issue|revoke

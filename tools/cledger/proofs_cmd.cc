@@ -12,6 +12,7 @@
 #include "cledger/json.h"
 #include "cledger/proofs.h"
 #include "events/codec.h"
+#include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 
@@ -57,20 +58,6 @@ Result<proofs::TreeHead> ReadHead(const std::string& path) {
   auto o = ReadJsonFile(path);
   if (!o.ok()) return o.status();
   return api::TreeHeadFromJson(*o);
-}
-
-// --public-key: 64 hex digits, or a file holding them (alone, or as `cledger proof public-key`
-// prints them).
-Result<proofs::PublicKey> PublicKeyArgument(const std::string& given) {
-  if (auto key = proofs::PublicKeyFromHex(given)) return *key;
-  if (auto text = ReadBytes(given); text.ok()) {
-    std::istringstream words(*text);
-    for (std::string word; words >> word;) {
-      if (auto key = proofs::PublicKeyFromHex(word)) return *key;
-    }
-  }
-  return Status::InvalidArgument("invalid_key",
-                                 "--public-key is 64 hex digits or a file holding them");
 }
 
 Result<proofs::PublicKey> TrustedKey(const ProofArgs& a) {
@@ -226,6 +213,14 @@ int PrintPublicKey(const ProofArgs& a) {
 // cledger erasure verify CERT: the certificate (or the whole answer of an erase request)
 // is signed by the key the checker trusts.
 int VerifyErasure(const std::string& path, const ProofArgs& a) {
+  constexpr uintmax_t kCertificateBytesMax = 1 << 20;  // a certificate is a few hundred bytes
+  std::error_code ec;
+  if (const uintmax_t size = std::filesystem::file_size(path, ec);
+      !ec && size > kCertificateBytesMax) {
+    std::cerr << "cledger: " << path << " is " << size
+              << " bytes: not an erasure certificate (at most 1 MiB)\n";
+    return kExitUsage;
+  }
   auto file = ReadJsonFile(path);
   auto key = file.ok() ? TrustedKey(a) : Result<proofs::PublicKey>(file.status());
   if (!key.ok()) {
@@ -241,13 +236,24 @@ int VerifyErasure(const std::string& path, const ProofArgs& a) {
   }
   const proofs::ErasureCertificate& c = *certificate;
   Checks checks;
-  checks.Check(proofs::VerifyErasureCertificate(c, *key),
-               "the certificate is signed by key " + proofs::KeyId(*key));
+  const std::string trusted = proofs::KeyId(*key);
+  const bool named = c.signing_key_id == trusted;
+  checks.Check(named, named ? "the certificate names the key you trust (" + trusted + ")"
+                            : "the certificate names key " +
+                                  (c.signing_key_id.empty() ? std::string("none (unsigned)")
+                                                            : c.signing_key_id) +
+                                  ", not the key you trust (" + trusted + ")");
+  if (named) {
+    checks.Check(proofs::VerifyErasureCertificate(c, *key),
+                 "its signature covers every field as they read now");
+  }
   if (checks.all()) {
-    std::cout << "erased: " << c.subject << " " << c.id << " of tenant " << c.tenant << " at "
-              << base::Rfc3339Micros(c.erased_at_us) << " by " << c.actor.id << " (" << c.actor.role
-              << "), position " << c.position << "\n"
-              << "reason: " << c.reason << "\n"
+    using audit_tools::Printable;  // the reason is anyone's text: it must not drive the terminal
+    std::cout << "erased: " << Printable(c.subject) << " " << Printable(c.id) << " of tenant "
+              << Printable(c.tenant) << " at " << base::Rfc3339Micros(c.erased_at_us) << " by "
+              << Printable(c.actor.id) << " (" << Printable(c.actor.role) << "), position "
+              << c.position << "\n"
+              << "reason: " << Printable(c.reason) << "\n"
               << "destroyed key: " << (c.key_id.empty() ? "(none)" : c.key_id) << "; "
               << c.unreadable_positions.size() << " events' personal fields unreadable\n"
               << "ledger digest after it: size " << c.tree_size << ", root " << base::Hex(c.root)
@@ -258,6 +264,18 @@ int VerifyErasure(const std::string& path, const ProofArgs& a) {
 }
 
 }  // namespace
+
+Result<proofs::PublicKey> PublicKeyArgument(const std::string& given) {
+  if (auto key = proofs::PublicKeyFromHex(given)) return *key;
+  if (auto text = ReadBytes(given); text.ok()) {
+    std::istringstream words(*text);
+    for (std::string word; words >> word;) {
+      if (auto key = proofs::PublicKeyFromHex(word)) return *key;
+    }
+  }
+  return Status::InvalidArgument("invalid_key",
+                                 "--public-key is 64 hex digits or a file holding them");
+}
 
 std::string DefaultSigningKeyFile(const std::string& data_dir) {
   return base::BesideDirectory(data_dir, ".signing-key");

@@ -262,6 +262,7 @@ void AddServe(CLI::App& app, Runner& run) {
                    "12h, 30d). Without it only the first start of a data directory issues one, "
                    "which never expires")
       ->type_name("TTL");
+  KeyStoreOption(serve);
   serve
       ->add_option("--master-key-file", args->master_key_file,
                    "32-byte key under which credentials are recorded (password hashes sealed, "

@@ -47,6 +47,7 @@ struct VerifyResult {
   std::string problem;
   Digest head;
   std::vector<ProjectionMismatch> projections;
+  std::string projections_unchecked;  // why the projections could not be checked, when not
   std::optional<Digest> against;
   std::string against_problem;  // empty: the ledger extends the digest
   // The log held to the heads the ledger signed (docs/PROOFS.md).
@@ -64,7 +65,10 @@ struct VerifyResult {
   // Intact as far as anyone can prove: at least one head signed with the trusted key still
   // matches, and nothing else is suspect. Only then is a projection rebuild the repair.
   bool log_proven() const { return !log_suspect() && signatures_checked > 0; }
-  bool ok() const { return !log_suspect() && projections.empty() && against_problem.empty(); }
+  bool ok() const {
+    return !log_suspect() && projections.empty() && projections_unchecked.empty() &&
+           against_problem.empty();
+  }
 };
 
 // Each signed head the ledger kept, held to `key`: a head whose signature verifies but whose
@@ -132,6 +136,10 @@ Result<VerifyResult> VerifyOffline(Engine& engine, const std::optional<proofs::P
     last = done;
     bar.Update(std::min(pass, passes - 1) * total + done, passes * total);
   });
+  if (!mismatches.ok() && mismatches.status().reason() == "personal_data_unreadable") {
+    r.projections_unchecked = mismatches.status().message();  // the chain's result still stands
+    return r;
+  }
   if (!mismatches.ok()) return mismatches.status();
   r.projections = *mismatches;
   return r;
@@ -232,7 +240,9 @@ void PrintVerifyText(const VerifyResult& r) {
               << r.events_checked << " events before it chain correctly)\n";
   }
   PrintTreeText(r);
-  if (r.projections.empty()) {
+  if (!r.projections_unchecked.empty()) {
+    std::cout << "projections NOT checked: " << r.projections_unchecked << "\n";
+  } else if (r.projections.empty()) {
     std::cout << "projections ok: each equals a fresh fold of the log\n";
   }
   for (const ProjectionMismatch& m : r.projections) {
@@ -275,6 +285,7 @@ json::object VerifyJson(const VerifyResult& r) {
                    {"position", r.head.position},
                    {"hash", r.head.hash},
                    {"projections", std::move(projections)},
+                   {"projections_unchecked", r.projections_unchecked},
                    {"log_suspect", r.log_suspect()},
                    {"first_tree_mismatch", r.first_tree_mismatch},
                    {"log_proven", r.log_proven()},
@@ -330,8 +341,9 @@ int Verify(const OpsArgs& a) {
   std::optional<proofs::PublicKey> key;
   std::string key_note;
   if (engine && !a.public_key.empty()) {
-    key = proofs::PublicKeyFromHex(a.public_key);
-    if (!key) return Complain("--public-key is the ledger's public key, 64 hex digits", kExitUsage);
+    auto given = PublicKeyArgument(a.public_key);
+    if (!given.ok()) return Complain(given.status().message(), kExitUsage);
+    key = *given;
   } else if (engine) {
     const std::string file =
         a.signing_key_file.empty() ? DefaultSigningKeyFile(a.data_dir) : a.signing_key_file;

@@ -87,6 +87,7 @@ class Engine {
   // the subject's data key, rewrites the projections and compacts, so no file of the data
   // directory holds a plaintext copy afterwards. Owner or admin; `reason` is required. Erasing
   // again changes nothing and answers the first erasure's certificate, `already_erased` set.
+  // The certificate is signed with LedgerOptions::signing_key_file's key (unsigned without).
   // EraseContact and EraseCustomer given to Execute are refused: only this destroys the key.
   struct ErasureOutcome {
     proofs::ErasureCertificate certificate;
