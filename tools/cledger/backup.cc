@@ -156,7 +156,11 @@ int BackupRestore(const OpsArgs& a) {
   if (!key_store.empty()) {
     std::cout << reapplied << " erasures made since the backup were applied again\n"
               << "check it with: cledger verify --data " << a.restore_to << " --key-store "
-              << key_store << " --master-key-file MASTER_KEY\n";
+              << key_store << " --master-key-file "
+              << (GlobalKeyLocations().master_key_file.empty()
+                      ? "MASTER_KEY"
+                      : GlobalKeyLocations().master_key_file)
+              << "\n";
   } else {
     std::cout << "erasures made since the backup are applied when it is first opened with the "
                  "ledger's key store (restore with --key-store DIR --master-key-file FILE to "
