@@ -78,6 +78,7 @@ std::unique_ptr<PersonalKeys> PersonalKeys::None() {
 PersonalKeys::~PersonalKeys() {
   sodium_memzero(wrap_key_.data(), wrap_key_.size());
   for (auto& [id, key] : keys_) sodium_memzero(key.data(), key.size());
+  for (auto& [id, key] : pending_keys_) sodium_memzero(key.data(), key.size());
 }
 
 Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path,
@@ -143,8 +144,9 @@ Status PersonalKeys::Seal(Event& event) {
                        std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
                        WrapContext(*key_id)));
     pending_.Put(subject, *key_id);
-    keys_[*key_id] = key;
-    subjects_[subject] = *key_id;
+    // Held apart from the caches until written: an eviction must not lose them.
+    pending_keys_[*key_id] = key;
+    pending_subjects_[subject] = *key_id;
   }
   const base::AeadKey* key = KeyLocked(*key_id);
   if (key == nullptr) {
@@ -162,6 +164,9 @@ Status PersonalKeys::PersistNewKeys() {
   rocksdb::Status s = db_->Write(Synced(), &pending_);
   if (!s.ok()) return Fault(s);
   pending_.Clear();
+  for (auto& [id, key] : pending_keys_) sodium_memzero(key.data(), key.size());
+  pending_keys_.clear();
+  pending_subjects_.clear();
   return Status::Ok();
 }
 
@@ -179,9 +184,8 @@ void PersonalKeys::Open(Event& event) {
   std::optional<std::string> fields;
   if (key != nullptr) fields = base::AeadOpen(*key, event.personal_box, BoxContext(event));
   if (fields && events::PutPersonal(event.body, *fields)) return;
-  auto gone = destroyed_.find(event.personal_key_id);
   event.personal =
-      gone != destroyed_.end() && gone->second ? Personal::kErased : Personal::kUnreadable;
+      destroyed_.contains(event.personal_key_id) ? Personal::kErased : Personal::kUnreadable;
   if (event.personal == Personal::kUnreadable) ++unreadable_;
 }
 
@@ -198,15 +202,19 @@ bool PersonalKeys::SubjectErased(const Event& event) {
 
 const base::AeadKey* PersonalKeys::KeyLocked(const std::string& key_id) {
   if (auto it = keys_.find(key_id); it != keys_.end()) return &it->second;
-  if (auto it = destroyed_.find(key_id); it != destroyed_.end()) return nullptr;
+  if (auto it = pending_keys_.find(key_id); it != pending_keys_.end()) return &it->second;
+  if (destroyed_.contains(key_id)) return nullptr;
   std::string wrapped;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), KeyKey(key_id), &wrapped);
   std::optional<std::string> key;
   if (s.ok()) key = base::AeadOpen(wrap_key_, wrapped, WrapContext(key_id));
   if (!key || key->size() != sizeof(base::AeadKey)) {
     std::string tombstone;
-    const bool erased = db_->Get(rocksdb::ReadOptions(), TombstoneKey(key_id), &tombstone).ok();
-    if (s.ok() || s.IsNotFound()) destroyed_[key_id] = erased;  // a fault is not remembered
+    // Only a destroyed key is remembered as gone: a missing one may be a fault, or a key
+    // store restored from elsewhere; it is looked up again next time.
+    if (db_->Get(rocksdb::ReadOptions(), TombstoneKey(key_id), &tombstone).ok()) {
+      destroyed_.insert(key_id);
+    }
     return nullptr;
   }
   if (keys_.size() >= kCachedKeysMax) keys_.clear();
@@ -218,6 +226,7 @@ const base::AeadKey* PersonalKeys::KeyLocked(const std::string& key_id) {
 
 Result<std::string> PersonalKeys::KeyIdLocked(const std::string& subject) {
   if (auto it = subjects_.find(subject); it != subjects_.end()) return it->second;
+  if (auto it = pending_subjects_.find(subject); it != pending_subjects_.end()) return it->second;
   std::string key_id;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), subject, &key_id);
   if (s.IsNotFound()) return std::string();
@@ -275,7 +284,7 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
     keys_.erase(it);
   }
   subjects_.erase(subject);
-  destroyed_[*key_id] = true;
+  destroyed_.insert(*key_id);
   return key_id;
 }
 

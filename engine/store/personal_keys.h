@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/aead.h"
@@ -89,11 +90,13 @@ class PersonalKeys {
   base::AeadKey wrap_key_;
   std::string id_;
   std::mutex mu_;
-  std::unordered_map<std::string, base::AeadKey> keys_;    // key id → data key
-  std::unordered_map<std::string, std::string> subjects_;  // subject → key id
-  std::unordered_map<std::string, bool> destroyed_;        // key id → tombstoned
-  std::unordered_map<std::string, bool> erased_subjects_;  // "e" record → present
-  rocksdb::WriteBatch pending_;                            // keys made, not yet written
+  std::unordered_map<std::string, base::AeadKey> keys_;            // key id → data key
+  std::unordered_map<std::string, std::string> subjects_;          // subject → key id
+  std::unordered_set<std::string> destroyed_;                      // key ids with a tombstone
+  std::unordered_map<std::string, base::AeadKey> pending_keys_;    // made, not yet written
+  std::unordered_map<std::string, std::string> pending_subjects_;  // their subjects
+  std::unordered_map<std::string, bool> erased_subjects_;          // "e" record → present
+  rocksdb::WriteBatch pending_;                                    // keys made, not yet written
   std::atomic<uint64_t> unreadable_{0};
 };
 
