@@ -252,6 +252,8 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
   const std::string erased = ErasedKey(tenant, stream);
   erased_subjects_[erased] = true;
   if (key_id->empty()) {  // no key (recorded before sealing, or destroyed already)
+    std::string ignored;
+    if (db_->Get(rocksdb::ReadOptions(), erased, &ignored).ok()) return key_id;  // done before
     rocksdb::WriteBatch batch;
     batch.Put(erased, "");
     batch.Put(PurgeKey(tenant, stream), "");
