@@ -61,13 +61,15 @@ Result<bool> Erasure::Run(const CommandContext& context, const std::string& subj
   // before the purge finished.
   auto destroyed = keys_.Destroy(context.tenant, stream, clock_->NowMicros());
   if (!destroyed.ok()) return destroyed.status();
-  if (Status s = FinishPurges(); !s.ok()) return s;
+  if (Status s = Purge(/*pending_only=*/already); !s.ok()) return s;
   return already;
 }
 
-Status Erasure::FinishPurges() {
-  auto pending = keys_.PurgePending();
-  if (!pending.ok() || !*pending) return pending.status();
+Status Erasure::Purge(bool pending_only) {
+  if (pending_only) {
+    auto pending = keys_.PurgePending();
+    if (!pending.ok() || !*pending) return pending.status();
+  }
   // The inline projections were rewritten in the erasures' own commits; the audit trail is
   // rewritten by its follower. Then no file may keep what they overwrote.
   host_.AwaitFollowers(store_.GetHead().position, kFollowersWait);
@@ -123,7 +125,7 @@ Status Erasure::ReapplyTombstones() {
     if (!erased.ok() && erased.status().code() != Code::kNotFound) return erased.status();
   }
   std::lock_guard lock(mu_);
-  return FinishPurges();  // also one a crash interrupted
+  return Purge(/*pending_only=*/true);  // one a crash interrupted
 }
 
 }  // namespace cledger

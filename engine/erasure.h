@@ -41,8 +41,9 @@ class Erasure {
   // names the key when it is already gone. Whether the subject was erased already.
   Result<bool> Run(const CommandContext& context, const std::string& subject, const std::string& id,
                    const std::string& reason, std::string erased_key);
-  // Purges the data directory when an erasure's purge may not have finished.
-  Status FinishPurges();
+  // Purges the data directory of what the projections overwrote; `pending_only`: only when an
+  // erasure's purge may not have finished (a crash came between).
+  Status Purge(bool pending_only);
   // The certificate of the erasure recorded at the end of the subject's stream.
   Result<proofs::ErasureCertificate> Certify(const std::string& tenant, const std::string& subject,
                                              const std::string& id);

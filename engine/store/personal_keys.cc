@@ -2,6 +2,10 @@
 
 #include <sodium.h>
 
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
 #include "base/hex.h"
 #include "base/keys.h"
 #include "engine/store/errors.h"
@@ -91,6 +95,13 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
                                 : rocksdb::DB::Open(options, path, &raw);
+  // A read-only open races the server's own flushes (a log file it lists may be gone when it
+  // reads it): a few tries before it takes the store for unusable.
+  for (int attempt = 1; read_only && !s.ok() && attempt < 4 && std::filesystem::exists(path);
+       ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    s = rocksdb::DB::OpenForReadOnly(options, path, &raw);
+  }
   std::unique_ptr<rocksdb::DB> db(raw);
   if (!s.ok() && !(read_only && (s.IsInvalidArgument() || s.IsIOError() || s.IsPathNotFound()))) {
     return Fault(s);
