@@ -1,8 +1,11 @@
 // Personal data in the engine (FORMAT.md, "Personal data"): sealed in the event bytes, open in
 // every read; the master key's rotation; erasure of subjects recorded before sealing existed.
 #include <doctest/doctest.h>
+#include <rocksdb/db.h>
 
 #include "cledger/engine.h"
+#include "engine/domain/fingerprint.h"
+#include "engine/store/keys.h"
 #include "engine/store/raw_ledger.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -27,6 +30,36 @@ TEST_CASE("PersonalFieldsAreCiphertextInTheEventBytesAndInTheClearForEveryReader
   CHECK(std::get<ContactCreated>(events->at(0).body).fields.email == "hypatia@acme.test");
   CHECK(events->at(0).personal == Personal::kInBody);
   CHECK(f.engine->ledger().VerifyChain().ok);
+}
+
+// The idempotency record keeps a request's fingerprint keyed by the master key: whoever holds
+// the data directory alone cannot test a guess of the personal fields the request carried.
+TEST_CASE("AnIdempotencyRecordHoldsAKeyedFingerprintNotTheRequestsPlainDigest") {
+  EngineFixture f;
+  CommandContext keyed = f.owner;
+  keyed.idempotency_key = "create-k1";
+  const Command create = CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")};
+  f.Must(keyed, create);
+  CHECK(f.engine->Execute(keyed, create)->replayed);  // the same request still replays
+  f.engine.reset();
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies({}, f.dir.Sub("data"), &names).ok());
+  for (const std::string& name : names) families.push_back({name, {}});
+  REQUIRE(rocksdb::DB::OpenForReadOnly({}, f.dir.Sub("data"), families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ColumnFamilyHandle* idempotency = nullptr;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == store::kCfIdempotency) idempotency = handles[i];
+  }
+  REQUIRE(idempotency != nullptr);
+  std::string value;
+  REQUIRE(db->Get({}, idempotency, store::IdempotencyKey("acme", "create-k1"), &value).ok());
+  REQUIRE(value.size() == 16 + 32);
+  CHECK(value.substr(16) != domain::Fingerprint(keyed, create));
+  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
 }
 
 TEST_CASE("ARotatedMasterKeyOpensEveryPersonFieldAndTheOldKeyIsRefused") {

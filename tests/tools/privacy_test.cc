@@ -218,6 +218,12 @@ TEST_CASE(
   CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/kz", R"({"first_name":"Back"})")
             .body.find("contact_erased") != std::string::npos);
   CHECK(f.Call("acme/owner", "PATCH", "/v1/customers/cz", R"({"name":"Back"})").status == 409);
+  CHECK(f.Call("acme/owner", "POST", "/v1/contacts/kz/password-reset", R"({"generate":true})")
+            .status == 409);  // no portal for an erased person
+  // A reason is one printable line: nothing in it can drive the terminal of whoever verifies.
+  const testing::Reply reversed =
+      f.Call("acme/owner", "POST", "/v1/customers/cy/erase", R"({"reason":"ok\u202eDETAERCER"})");
+  CHECK_MESSAGE(reversed.status == 422, reversed.body);  // a right-to-left override
 
   // Every read, now and as of before the erasure; the non-personal facts stay.
   std::string reads;
@@ -294,6 +300,21 @@ TEST_CASE(
                 &status)
             .find("certificate FAILED") != std::string::npos);
   CHECK(status == 1);
+  // Only what the signature covers: an added field, or a readable time that is not the signed
+  // one, is refused.
+  json::object extra = contact;
+  extra["certificate"].as_object()["note"] = "approved by the DPO";
+  std::ofstream(f.dir.Sub("extra.json")) << json::serialize(extra);
+  Cledger("erasure verify " + f.dir.Sub("extra.json") + " --public-key " + f.dir.Sub("ledger.pub"),
+          &status);
+  CHECK(status == 2);
+  json::object retimed = contact;
+  retimed["certificate"].as_object()["erased_at"] = "2020-01-01T00:00:00.000000Z";
+  std::ofstream(f.dir.Sub("retimed.json")) << json::serialize(retimed);
+  Cledger(
+      "erasure verify " + f.dir.Sub("retimed.json") + " --public-key " + f.dir.Sub("ledger.pub"),
+      &status);
+  CHECK(status == 2);
 }
 
 // A backup from before an erasure holds the person's plaintext in its projections; restored
