@@ -8,6 +8,7 @@
 # one library (or two, for the API) that links only libraries below it.
 #
 #   programs     tools/, tests/                      anything
+#   cluster      engine/cluster/                     cledger_cluster (PostgreSQL, libpq)
 #   api          engine/api/                         cledger_server, cledger_json
 #   engine       engine/*.cc|h, cledger/engine.h     cledger_engine
 #   domain       engine/domain/                      cledger_domain
@@ -34,6 +35,7 @@ set(CLEDGER_LAYERS
   "domain=engine/domain/"
   "engine=engine/,engine/include/cledger/engine.h"
   "api=engine/api/,engine/include/cledger/json.h"
+  "cluster=engine/cluster/"
   "programs=tools/,tests/")
 
 # The index (0 = lowest) and name of the layer `path` belongs to; index -1 when none.

@@ -86,8 +86,12 @@ class EngineImpl final : public Engine {
     store_ = std::move(opened).value();
     auto keys = LoadMasterKey();
     if (!keys.ok()) return keys.status();
-    if (Status s = OpenKeyStore(*keys); !s.ok()) return s;
-    store_->SetPersonalKeys(personal_.get());  // before anything is folded or appended
+    if (options_.seal_personal_data) {
+      if (Status s = OpenKeyStore(*keys); !s.ok()) return s;
+      store_->SetPersonalKeys(personal_.get());  // before anything is folded or appended
+    } else {
+      personal_ = store::PersonalKeys::None();
+    }
     host_ = std::make_unique<ProjectionHost>(*store_, StorageFaultReporter(options_));
     if (Status s = host_->Attach(); !s.ok()) return s;
     parts_ = std::make_unique<Parts>(*store_, *host_, options_, *keys);
@@ -152,7 +156,15 @@ class EngineImpl final : public Engine {
   }
   Result<ErasureOutcome> Erase(const CommandContext& context, const std::string& subject,
                                const std::string& id, const std::string& reason) override {
+    if (!options_.seal_personal_data) {
+      return Status::Unavailable("erasure_unavailable",
+                                 "personal data is not sealed here (cluster mode), so it cannot be "
+                                 "erased by destroying its key");
+    }
     return erasure_->Erase(context, subject, id, reason);
+  }
+  Status ApplyReplicated(const std::vector<ReplicaEvent>& events) override {
+    return store_->ApplyReplicated(events);
   }
 
   Result<Principal> Authenticate(const std::string& token) override {

@@ -152,25 +152,44 @@ Handlers::Match Handlers::Find(const HttpRequest& request) {
                        : Problem(Status::NotFound("not_found", "no such route"))};
 }
 
+Handlers::Handlers(EngineRouter& router, HttpMetrics& metrics)
+    : router_(router), metrics_(metrics) {
+  for (Engine* engine : router_.Engines()) {
+    verifications_.emplace(engine, std::make_unique<SharedVerification>());
+  }
+}
+
+Handlers::Handlers(Engine& engine, HttpMetrics& metrics)
+    : single_(std::make_unique<SingleEngine>(engine)), router_(*single_), metrics_(metrics) {
+  verifications_.emplace(&engine, std::make_unique<SharedVerification>());
+}
+
 Handlers::Served Handlers::Serve(const HttpRequest& request, Match match) {
   if (match.route == nullptr) return {"-", std::move(match.problem)};
   const Route& route = *match.route;
+  Principal who;
+  Engine* engine = router_.Engines().front();
+  if (route.action) {
+    auto authenticated = Authenticate(request.authorization);
+    if (!authenticated.ok()) return {route.path, Problem(authenticated.status())};
+    if (Status s = domain::Authorize(*authenticated, *route.action); !s.ok()) {
+      return {route.path, Problem(s)};
+    }
+    who = std::move(authenticated).value();
+    auto chosen = router_.Choose(who, route, request);
+    if (auto* elsewhere = std::get_if<HttpResponse>(&chosen)) {
+      return {route.path, std::move(*elsewhere)};
+    }
+    engine = std::get<Engine*>(chosen);
+  }
   // Find parsed the target already: this parse cannot fail.
   Call call{request,
             std::move(match.params),
             *boost::urls::parse_origin_form(request.target),
-            {},
-            engine_,
+            std::move(who),
+            *engine,
             metrics_,
-            verification_};
-  if (route.action) {
-    auto who = Authenticate(request.authorization);
-    if (!who.ok()) return {route.path, Problem(who.status())};
-    if (Status s = domain::Authorize(*who, *route.action); !s.ok()) {
-      return {route.path, Problem(s)};
-    }
-    call.who = std::move(who).value();
-  }
+            *verifications_.at(engine)};
   // Storage faults arrive as values: 503, or 500 if corrupt.
   return {route.path, route.handler(call)};
 }
@@ -189,7 +208,7 @@ Result<Principal> Handlers::Authenticate(std::string_view authorization) {
       std::equal(kScheme.begin(), kScheme.end(), authorization.begin(),
                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
   if (!bearer) return Status(Code::kUnauthenticated, "unauthenticated", "a bearer token is needed");
-  return engine_.Authenticate(std::string(authorization.substr(kScheme.size())));
+  return router_.Authenticate(std::string(authorization.substr(kScheme.size())));
 }
 
 namespace {
@@ -209,6 +228,8 @@ HttpResponse RunCommand(Call& call, Command command, int success_status) {
   HttpResponse response;
   response.status = success_status;
   response.headers.push_back({"ETag", ETag(outcome->version)});
+  // Where the command's events are: a read elsewhere can wait for it (?min_position=).
+  response.headers.push_back({"X-Ledger-Position", std::to_string(outcome->last_position)});
   if (success_status == 204) {
     response.content_type.clear();
     return response;

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -31,6 +33,8 @@ struct HttpRequest {
   std::string accept;
   std::string last_event_id;
   std::string request_id;  // see RequestIdOf
+  // A cluster node that forwarded this append (docs/CLUSTER.md): never forwarded again.
+  std::string forwarded_by;
 };
 
 // X-Request-ID becomes the events' correlation_id and an access-log field, so only 1-64 of
@@ -48,7 +52,8 @@ struct HttpResponse {
 // What a stream subscriber asked for, once authenticated and validated.
 struct StreamPlan {
   Principal who;
-  std::string token;  // to see, while the stream lasts, whether it has been revoked
+  Engine* engine = nullptr;  // whose ledger the stream follows
+  std::string token;         // to see, while the stream lasts, whether it has been revoked
   uint64_t from = 1;
   std::set<std::string> types;  // empty: every type
   std::string stream;
@@ -99,9 +104,44 @@ class SharedVerification {
 
 struct Route;  // routes.h
 
+// Which engine serves a request: a single node's one engine or, on a cluster node, the engine
+// of the partition the request's tenant lives in (docs/CLUSTER.md) — or another node, when the
+// request appends to a partition this node does not own.
+//
+// Thread-safety: every method may be called from many threads at once.
+class EngineRouter {
+ public:
+  virtual ~EngineRouter() = default;
+  // Every engine; the first serves the routes that name no tenant.
+  virtual std::vector<Engine*> Engines() = 0;
+  virtual Result<Principal> Authenticate(const std::string& token) = 0;
+  // The engine that serves `request` for `who` (already authorised), or the answer when it is
+  // served elsewhere.
+  virtual std::variant<Engine*, HttpResponse> Choose(const Principal& who, const Route& route,
+                                                     const HttpRequest& request) = 0;
+};
+
+// One engine serves everything.
+class SingleEngine final : public EngineRouter {
+ public:
+  explicit SingleEngine(Engine& engine) : engine_(engine) {}
+  std::vector<Engine*> Engines() override { return {&engine_}; }
+  Result<Principal> Authenticate(const std::string& token) override {
+    return engine_.Authenticate(token);
+  }
+  std::variant<Engine*, HttpResponse> Choose(const Principal&, const Route&,
+                                             const HttpRequest&) override {
+    return &engine_;
+  }
+
+ private:
+  Engine& engine_;
+};
+
 class Handlers {
  public:
-  Handlers(Engine& engine, HttpMetrics& metrics) : engine_(engine), metrics_(metrics) {}
+  Handlers(EngineRouter& router, HttpMetrics& metrics);
+  Handlers(Engine& engine, HttpMetrics& metrics);
 
   // The route a request names, with its path's {parameters}; with no route, the 400, 404 or
   // 405 problem that says why. Reads nothing but the request, so the server asks it on the
@@ -135,9 +175,11 @@ class Handlers {
  private:
   Result<Principal> Authenticate(std::string_view authorization);
 
-  Engine& engine_;
+  std::unique_ptr<SingleEngine> single_;  // the router when given one engine
+  EngineRouter& router_;
   HttpMetrics& metrics_;
-  SharedVerification verification_;
+  // One per engine: a full verification reads one partition's ledger.
+  std::map<Engine*, std::unique_ptr<SharedVerification>> verifications_;
 };
 
 }  // namespace cledger::api

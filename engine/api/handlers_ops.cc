@@ -55,7 +55,7 @@ Answer GetEvents(Call& call) {
   auto limit = call.Limit();
   if (!from.ok()) return Problem(from.status());
   if (!limit.ok()) return Problem(limit.status());
-  StreamPlan plan{call.who};
+  StreamPlan plan{call.who, &call.engine};
   auto events = call.engine.ledger().Read(std::max<uint64_t>(*from, 1), *limit);
   if (!events.ok()) return Problem(events.status());
   const uint64_t next = events->empty() ? *from : events->back().position + 1;
@@ -263,7 +263,7 @@ Answer GetMetrics(Call& call) {
 // The stream's plan; the server then follows the ledger with it.
 Answer GetEventStream(Call& call) {
   const HttpRequest& request = call.request;
-  StreamPlan plan{call.who, request.authorization.substr(7)};
+  StreamPlan plan{call.who, &call.engine, request.authorization.substr(7)};
   plan.from = call.engine.ledger().GetHead().position + 1;  // live, unless told where to resume
   if (!request.last_event_id.empty()) {
     auto last = ParseU64(request.last_event_id);
@@ -301,7 +301,7 @@ Answer GetEventStream(Call& call) {
 }  // namespace route
 
 Status Handlers::Reauthenticate(const StreamPlan& plan) {
-  auto who = engine_.Authenticate(plan.token);
+  auto who = router_.Authenticate(plan.token);
   return who.ok() ? Status::Ok() : who.status();
 }
 

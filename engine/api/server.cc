@@ -9,6 +9,7 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -65,6 +66,7 @@ HttpRequest ToHttpRequest(const http::request<http::string_body>& req, uint64_t 
   out.accept = Header(req, http::field::accept);
   out.last_event_id = Header(req, "Last-Event-ID");
   out.request_id = RequestIdOf(Header(req, "X-Request-ID"), number);
+  out.forwarded_by = Header(req, "X-Cledger-Forwarded-By");
   return out;
 }
 
@@ -131,15 +133,17 @@ class Hub {
 // position is simply rendered again.
 class FrameCache {
  public:
-  std::shared_ptr<const std::string> Get(const Event& event) {
+  // `ledger` tells apart the partitions of a cluster node, whose positions repeat.
+  std::shared_ptr<const std::string> Get(const Engine* ledger, const Event& event) {
+    const Key key{ledger, event.position};
     {
       std::lock_guard lock(mu_);
-      if (auto it = frames_.find(event.position); it != frames_.end()) return it->second;
+      if (auto it = frames_.find(key); it != frames_.end()) return it->second;
     }
     auto frame = std::make_shared<const std::string>(Handlers::SseFrame(event));
     std::lock_guard lock(mu_);
-    if (frames_.emplace(event.position, frame).second) {
-      order_.push_back(event.position);
+    if (frames_.emplace(key, frame).second) {
+      order_.push_back(key);
       bytes_ += frame->size();
     }
     while (bytes_ > kBytesMax) {
@@ -154,22 +158,23 @@ class FrameCache {
   static constexpr size_t kBytesMax = 8 * 1024 * 1024;
   std::mutex mu_;
   size_t bytes_ = 0;
-  std::unordered_map<uint64_t, std::shared_ptr<const std::string>> frames_;
-  std::deque<uint64_t> order_;
+  using Key = std::pair<const Engine*, uint64_t>;
+  std::map<Key, std::shared_ptr<const std::string>> frames_;
+  std::deque<Key> order_;
 };
 
 class Server::Impl {
  public:
-  Impl(Engine& engine, ServerOptions options)
-      : engine_(engine),
+  Impl(EngineRouter& router, ServerOptions options)
+      : router_(router),
         options_(std::move(options)),
-        handlers_(engine, metrics_),
+        handlers_(router, metrics_),
         acceptor_(ioc_),
         signals_(ioc_),
         blocking_(kBlockingThreads) {}
 
   ~Impl() {
-    engine_.ledger().SetCommitListener({});
+    for (Engine* engine : router_.Engines()) engine->ledger().SetCommitListener({});
     blocking_.join();
   }
 
@@ -190,7 +195,9 @@ class Server::Impl {
     if (acceptor_.listen(net::socket_base::max_listen_connections, ec); ec) {
       return Failed("listen", ec);
     }
-    engine_.ledger().SetCommitListener([this](uint64_t) { hub_.WakeAll(); });
+    for (Engine* engine : router_.Engines()) {
+      engine->ledger().SetCommitListener([this](uint64_t) { hub_.WakeAll(); });
+    }
     net::co_spawn(ioc_, Accept(), net::detached);
     if (options_.handle_signals) {
       signals_.add(SIGINT);
@@ -447,12 +454,12 @@ class Server::Impl {
   Result<std::string> NextChunk(const StreamPlan& plan, uint64_t& next) {
     std::string chunk;
     while (chunk.size() < options_.stream_chunk_bytes_max) {
-      auto events = engine_.ledger().Read(next, options_.stream_batch_max);
+      auto events = plan.engine->ledger().Read(next, options_.stream_batch_max);
       if (!events.ok()) return events.status();
       for (const Event& e : *events) {
         if (chunk.size() >= options_.stream_chunk_bytes_max) break;
         next = e.position + 1;
-        if (plan.Wants(e)) chunk += *frames_.Get(e);
+        if (plan.Wants(e)) chunk += *frames_.Get(plan.engine, e);
       }
       if (events->size() < options_.stream_batch_max) break;
     }
@@ -486,7 +493,7 @@ class Server::Impl {
         co_return;
       }
       if (!chunk->empty() && !co_await Send(stream, plan, *chunk)) co_return;
-      if (engine_.ledger().GetHead().position >= next) continue;
+      if (plan.engine->ledger().GetHead().position >= next) continue;
       waiter.timer.expires_after(std::chrono::seconds(options_.heartbeat_s));
       auto [ec] = co_await waiter.timer.async_wait(kNoThrow);
       // No event for a while: a comment keeps the connection warm.
@@ -518,7 +525,7 @@ class Server::Impl {
                  request.request_id);
   }
 
-  Engine& engine_;
+  EngineRouter& router_;
   ServerOptions options_;
   HttpMetrics metrics_;
   Handlers handlers_;
@@ -536,7 +543,10 @@ class Server::Impl {
 };
 
 Server::Server(Engine& engine, ServerOptions options)
-    : impl_(std::make_unique<Impl>(engine, std::move(options))) {}
+    : single_(std::make_unique<SingleEngine>(engine)),
+      impl_(std::make_unique<Impl>(*single_, std::move(options))) {}
+Server::Server(EngineRouter& router, ServerOptions options)
+    : impl_(std::make_unique<Impl>(router, std::move(options))) {}
 Server::~Server() = default;
 Status Server::Start() { return impl_->Start(); }
 uint16_t Server::port() const { return impl_->port(); }

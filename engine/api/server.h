@@ -43,9 +43,14 @@ struct ServerOptions {
 // caller that wants to know before it does anything else. Ok when TLS is not asked for.
 Status CheckTls(const ServerOptions& options);
 
+class EngineRouter;  // handlers.h
+class SingleEngine;
+
 class Server {
  public:
   Server(Engine& engine, ServerOptions options);
+  // A cluster node: the router picks each request's partition engine (handlers.h).
+  Server(EngineRouter& router, ServerOptions options);
   ~Server();
   // Binds and listens. The port actually bound is port().
   Status Start();
@@ -56,6 +61,7 @@ class Server {
 
  private:
   class Impl;
+  std::unique_ptr<SingleEngine> single_;  // the router when given one engine
   std::unique_ptr<Impl> impl_;
 };
 

@@ -99,6 +99,10 @@ class LogStore final : public RawLedger {
 
   // Runs `work` on the writer thread between two commit groups.
   Status RunExclusive(Exclusive work);
+  // Appends events another node decided (a cluster follower): each must continue the chain
+  // at the head; positions at or below it are skipped (already applied). Folded into the
+  // inline projections, indexed and written like the writer's own groups.
+  Status ApplyReplicated(const std::vector<ReplicaEvent>& events);
 
   Result<CommitResult> Append(Commit commit) override;
   Result<std::vector<Event>> Read(uint64_t from, size_t limit) override;
@@ -157,7 +161,8 @@ class LogStore final : public RawLedger {
     int64_t last_recorded_at_us = 0;
     uint64_t commits = 0;  // the ledger's commits, this group's included
     std::unordered_map<std::string, uint64_t> versions;  // stream head key → staged version
-    proofs::CompactTree tree;  // the Merkle tree's peaks, this group's leaves included
+    proofs::CompactTree tree;           // the Merkle tree's peaks, this group's leaves included
+    std::vector<ReplicaEvent> replica;  // the group for LedgerOptions::replicate, when set
   };
   struct Answer {
     std::unique_ptr<Request> request;
@@ -227,6 +232,13 @@ class LogStore final : public RawLedger {
   void DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged);
   Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
   Result<CommitResult> StageCommit(Commit&& commit, Txn& txn, GroupState& state);
+  // Indexes staged events (log, tree, streams) and folds them inline as one commit.
+  Status StageEvents(std::vector<std::pair<Event, std::string>>& staged, Txn& txn,
+                     GroupState& state);
+  GroupState CurrentState();
+  // Writes a staged group (replicating it first when `replicate`) and publishes its head.
+  Status WriteStaged(Txn& txn, GroupState& state, bool replicate);
+  Status ApplyReplicatedOnWriter(const std::vector<ReplicaEvent>& events);
   Result<uint64_t> StreamVersionForStaging(const std::string& key, const GroupState& state);
   // Stages the group's requests into `txn`; the Status of a storage fault that must fail
   // the whole group (a failed read, a full batch), else Ok with `results` filled.

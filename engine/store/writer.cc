@@ -84,10 +84,7 @@ Status LogStore::StageGroup(std::vector<std::unique_ptr<Request>>& group, Txn& t
   return Status::Ok();
 }
 
-// Stages every commit of the group into one WriteBatch, syncs it once, then answers all.
-void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
-  Status failure = ReadyToStage();  // may reopen the database: read nothing before it
-  Txn txn(db_.get());
+LogStore::GroupState LogStore::CurrentState() {
   GroupState state;
   {
     std::lock_guard lock(head_mu_);
@@ -96,56 +93,18 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
   state.last_recorded_at_us = last_recorded_at_us_;
   state.commits = commits_;
   state.tree = tree_state_;
+  return state;
+}
+
+// Stages every commit of the group into one WriteBatch, syncs it once, then answers all.
+void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
+  Status failure = ReadyToStage();  // may reopen the database: read nothing before it
+  Txn txn(db_.get());
+  GroupState state = CurrentState();
   std::vector<Result<CommitResult>> results;
   results.reserve(group.size());
   if (failure.ok()) failure = StageGroup(group, txn, state, results);
-  if (failure.ok() && !txn.empty()) {
-    if (options_.inline_applied) options_.inline_applied(txn, state.head.position);
-    txn.Put(meta_, kMetaHead,
-            base::EncodeHeadRecord(
-                {state.head.position, state.head.hash, state.last_recorded_at_us, state.commits}));
-    failure = txn.status();
-  }
-  if (failure.ok() && !txn.empty()) failure = ReadyToWrite(txn.batch().GetDataSize());
-  // A data key is durable before any event sealed under it is.
-  if (failure.ok() && !txn.empty() && personal_ != nullptr) failure = personal_->PersistNewKeys();
-  // Positions are reserved (on disk, outside the WAL) before any of them is acknowledged.
-  if (failure.ok() && state.head.position > reserved_through_) {
-    failure = ReservePositions(state.head.position);
-  }
-  if (failure.ok() && !txn.empty()) {
-    rocksdb::WriteOptions write;
-    write.sync = options_.ledger.sync;
-    const auto started = std::chrono::steady_clock::now();
-    rocksdb::Status s = WriteOne(write, txn.batch());
-    RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - started)
-                    .count(),
-                s.ok());
-    if (!s.ok()) {
-      // Nothing is written again until RocksDB has resumed (or the database was reopened).
-      failure = Status::IoError("storage_error", "write failed: " + s.ToString());
-      write_failed_ = true;
-      // The fault is likely still there: the first reopen comes a poll interval later.
-      last_recovery_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now().time_since_epoch())
-                              .count();
-      SetHealth("degraded", "write failed: " + s.ToString());
-    }
-  }
-  if (failure.ok()) {
-    CacheStreamVersions(state);
-    std::lock_guard lock(head_mu_);
-    head_ = state.head;
-    last_recorded_at_us_ = state.last_recorded_at_us;
-    commits_ = state.commits;
-  }
-  if (failure.ok()) tree_state_ = state.tree;
-  if (failure.ok() && !txn.empty()) {
-    if (options_.on_durable) options_.on_durable(state.head.position);
-    std::lock_guard lock(listener_mu_);
-    if (listener_) listener_(state.head.position);
-  }
+  if (failure.ok()) failure = WriteStaged(txn, state, /*replicate=*/true);
   for (size_t i = results.size(); i < group.size(); ++i) results.push_back(failure);
   for (auto& result : results) {
     if (!failure.ok() && result.ok()) result = failure;
@@ -164,6 +123,99 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
     }
   }
   answers_cv_.notify_one();
+}
+
+Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
+  if (txn.empty()) return Status::Ok();
+  if (options_.inline_applied) options_.inline_applied(txn, state.head.position);
+  txn.Put(meta_, kMetaHead,
+          base::EncodeHeadRecord(
+              {state.head.position, state.head.hash, state.last_recorded_at_us, state.commits}));
+  Status failure = txn.status();
+  if (failure.ok()) failure = ReadyToWrite(txn.batch().GetDataSize());
+  // A data key is durable before any event sealed under it is.
+  if (failure.ok() && personal_ != nullptr) failure = personal_->PersistNewKeys();
+  // Positions are reserved (on disk, outside the WAL) before any of them is acknowledged.
+  if (failure.ok() && state.head.position > reserved_through_) {
+    failure = ReservePositions(state.head.position);
+  }
+  // In a cluster the log of record takes the group first: nothing is kept, or acknowledged,
+  // that the other nodes cannot read.
+  const bool replicating = replicate && options_.ledger.replicate;
+  if (failure.ok() && replicating) failure = options_.ledger.replicate(state.replica);
+  if (!failure.ok()) return failure;
+  rocksdb::WriteOptions write;
+  write.sync = options_.ledger.sync;
+  const auto started = std::chrono::steady_clock::now();
+  rocksdb::Status s = WriteOne(write, txn.batch());
+  RecordWrite(std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count(),
+              s.ok());
+  if (!s.ok()) {
+    // Nothing is written again until RocksDB has resumed (or the database was reopened).
+    write_failed_ = true;
+    // The fault is likely still there: the first reopen comes a poll interval later.
+    last_recovery_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    SetHealth("degraded", "write failed: " + s.ToString());
+    if (replicating && options_.ledger.replica_ahead) options_.ledger.replica_ahead();
+    return Status::IoError("storage_error", "write failed: " + s.ToString());
+  }
+  CacheStreamVersions(state);
+  {
+    std::lock_guard lock(head_mu_);
+    head_ = state.head;
+    last_recorded_at_us_ = state.last_recorded_at_us;
+    commits_ = state.commits;
+  }
+  tree_state_ = state.tree;
+  if (options_.on_durable) options_.on_durable(state.head.position);
+  std::lock_guard lock(listener_mu_);
+  if (listener_) listener_(state.head.position);
+  return Status::Ok();
+}
+
+Status LogStore::ApplyReplicated(const std::vector<ReplicaEvent>& events) {
+  return RunExclusive([&] { return ApplyReplicatedOnWriter(events); });
+}
+
+// The follower's half of the writer: the events arrive decided, chained and encoded; each is
+// checked against the head it must continue, then indexed and folded like a staged commit.
+Status LogStore::ApplyReplicatedOnWriter(const std::vector<ReplicaEvent>& events) {
+  Txn txn(db_.get());
+  GroupState state = CurrentState();
+  std::vector<std::pair<Event, std::string>> commit;
+  for (const ReplicaEvent& replica : events) {
+    if (replica.position <= state.head.position) continue;
+    Result<Event> event = DecodeForReaders(replica.bytes);
+    if (!event.ok()) return event.status();
+    if (event->position != replica.position || replica.position != state.head.position + 1 ||
+        event->prev_hash != state.head.hash) {
+      return Status(Code::kCorruption, "replica_breaks_chain",
+                    "the replicated event at position " + std::to_string(replica.position) +
+                        " does not continue the local chain at " +
+                        std::to_string(state.head.position));
+    }
+    state.head = {event->position, event->hash};
+    state.last_recorded_at_us = std::max(state.last_recorded_at_us, event->recorded_at_us);
+    commit.emplace_back(std::move(event).value(), replica.bytes);
+    if (!replica.idempotency_key.empty()) {
+      txn.Put(idempotency_, replica.idempotency_key, replica.idempotency_value);
+    }
+    if (replica.commit_end) {
+      if (Status s = StageEvents(commit, txn, state); !s.ok()) return s;
+      ++state.commits;
+      commit.clear();
+    }
+  }
+  if (!commit.empty()) {
+    return Status(Code::kCorruption, "replica_partial_commit",
+                  "replicated events end inside a commit");
+  }
+  if (!txn.status().ok()) return txn.status();
+  return WriteStaged(txn, state, /*replicate=*/false);
 }
 
 void LogStore::NotifierLoop() {
@@ -238,9 +290,14 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   commit->idempotency_key = request.idempotency_key;  // event ids derive from it
   Result<CommitResult> result = StageCommit(std::move(*commit), txn, state);
   if (result.ok() && !request.idempotency_key.empty()) {
-    txn.Put(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key),
-            base::U64Key(result->first_position) + base::U64Key(result->last_position) +
-                request.fingerprint);
+    std::string key = IdempotencyKey(request.tenant, request.idempotency_key);
+    std::string value = base::U64Key(result->first_position) + base::U64Key(result->last_position) +
+                        request.fingerprint;
+    txn.Put(idempotency_, key, value);
+    if (options_.ledger.replicate) {
+      state.replica.back().idempotency_key = std::move(key);
+      state.replica.back().idempotency_value = std::move(value);
+    }
   }
   return result;
 }
@@ -327,6 +384,20 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
     head = {e.position, e.hash};
     staged.emplace_back(std::move(e), std::move(bytes));
   }
+  if (Status s = StageEvents(staged, txn, state); !s.ok()) return s;
+  if (options_.ledger.replicate) {
+    for (auto& [event, bytes] : staged) state.replica.push_back({event.position, bytes});
+    state.replica.back().commit_end = true;
+  }
+  CommitResult result{staged.front().first.position, head.position, false};
+  ++state.commits;
+  state.head = head;
+  state.last_recorded_at_us = recorded_at;
+  return result;
+}
+
+Status LogStore::StageEvents(std::vector<std::pair<Event, std::string>>& staged, Txn& txn,
+                             GroupState& state) {
   std::vector<Event> appended;
   appended.reserve(staged.size());
   for (auto& [event, bytes] : staged) {
@@ -338,17 +409,11 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
     }
     txn.Put(streams_, StreamEventKey(event.tenant, event.stream, event.stream_version),
             base::U64Key(event.position));
-    appended.push_back(std::move(event));
+    state.versions[StreamHeadKey(event.tenant, event.stream)] = event.stream_version;
+    appended.push_back(std::move(event));  // positions and versions stay readable in `staged`
   }
-  if (options_.inline_fold) {
-    if (Status s = options_.inline_fold(txn, appended); !s.ok()) return s;
-  }
-  CommitResult result{appended.front().position, head.position, false};
-  ++state.commits;
-  for (auto& [key, version] : versions) state.versions[key] = version;
-  state.head = head;
-  state.last_recorded_at_us = recorded_at;
-  return result;
+  if (options_.inline_fold) return options_.inline_fold(txn, appended);
+  return Status::Ok();
 }
 
 // The group's own staged versions, then the cache of durable ones, then the index on disk

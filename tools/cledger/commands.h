@@ -42,6 +42,22 @@ void AddOps(CLI::App& app, Runner& run);         // verify, projections, events 
 void AddAuditTools(CLI::App& app, Runner& run);  // history, audit export, import
 void AddProofs(CLI::App& app, Runner& run);      // proof verify|public-key, witness
 void AddWitness(CLI::App& app, Runner& run);     // witness (AddProofs registers it)
+void AddCluster(CLI::App& app, Runner& run);     // cluster init
+
+// serve --cluster: the node's own options (docs/CLUSTER.md).
+struct ClusterServeArgs {
+  std::string dsn;
+  std::string node;
+  std::string advertise;
+};
+}  // namespace cledger::cli
+namespace cledger::api {
+struct ServerOptions;
+}
+namespace cledger::cli {
+int ServeClusterNode(const ClusterServeArgs& args, const LedgerOptions& ledger,
+                     const api::ServerOptions& server_options,
+                     std::optional<int64_t> ops_token_ttl_s);
 
 // Where the signing key of the ledger in `data_dir` lives unless told otherwise: beside the
 // directory, never in it ("./data" → "./data.signing-key").

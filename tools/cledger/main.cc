@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   cledger::cli::AddOps(app, run);
   cledger::cli::AddAuditTools(app, run);
   cledger::cli::AddProofs(app, run);
+  cledger::cli::AddCluster(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

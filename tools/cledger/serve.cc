@@ -30,6 +30,7 @@ struct ServeArgs {
   uint64_t min_free_mb = limits::kMinFreeBytesDefault >> 20;
   std::string tls_cert_file;  // both or neither: HTTPS
   std::string tls_key_file;
+  ClusterServeArgs cluster;  // dsn empty: a single node
 };
 
 // Creates the demo tenant and its owner token; returns the owner token.
@@ -192,6 +193,13 @@ int Serve(const ServeArgs& args) {
   ledger.witness_keys = args.witness_keys;
   ledger.master_key_file = args.master_key_file;
   ledger.replace_master_key = args.replace_master_key;
+  if (!args.cluster.dsn.empty()) {
+    if (options.tls()) {
+      std::cerr << "cledger: a cluster node serves plain HTTP (forwarding speaks no TLS yet)\n";
+      return kExitUsage;
+    }
+    return ServeClusterNode(args.cluster, ledger, options, ops_ttl_s);
+  }
   auto engine = OpenOrExplain(ledger);
   if (!engine) return OpenFailureExit(args.data_dir);
 
@@ -286,6 +294,21 @@ void AddServe(CLI::App& app, Runner& run) {
                   ->type_name("FILE");
   cert->needs(key);
   key->needs(cert);
+  auto* cluster = serve
+                      ->add_option("--cluster", args->cluster.dsn,
+                                   "Run as a node of the cluster whose log of record is this "
+                                   "PostgreSQL (libpq DSN; list every host with "
+                                   "target_session_attrs=read-write). See cledger cluster init")
+                      ->type_name("DSN");
+  auto* node = serve->add_option("--node", args->cluster.node, "This node's name in the cluster")
+                   ->type_name("NAME");
+  auto* advertise = serve
+                        ->add_option("--advertise", args->cluster.advertise,
+                                     "The http://HOST:PORT other nodes forward commands to")
+                        ->type_name("URL");
+  cluster->needs(node)->needs(advertise);
+  node->needs(cluster);
+  advertise->needs(cluster);
   serve->footer(
       "On an empty data directory it creates a demo tenant and prints an owner token and an ops\n"
       "token; later starts print an ops token only with --ops-token TTL. Without\n"

@@ -22,6 +22,17 @@
 
 namespace cledger {
 
+// One event of a commit group as a cluster's log of record holds it (docs/CLUSTER.md): what
+// LedgerOptions::replicate hands over and Engine::ApplyReplicated takes back on another node.
+struct ReplicaEvent {
+  uint64_t position = 0;
+  std::string bytes;        // as stored: chained, personal fields sealed
+  bool commit_end = false;  // the last event of its commit
+  // The commit's idempotency record, on its last event (the store's own key and value).
+  std::string idempotency_key;
+  std::string idempotency_value;
+};
+
 struct LedgerOptions {
   std::string path;  // the data directory; created when missing
   bool sync = true;  // fsync the WAL before acknowledging (off only in benchmarks)
@@ -65,6 +76,16 @@ struct LedgerOptions {
   // Empty: `<path>.keys`, beside the data directory. It must come with the data to every
   // process that opens it; without it personal fields read as unreadable.
   std::string key_store_dir;
+  // Whether personal fields are sealed under per-subject data keys. Off in cluster mode, whose
+  // nodes do not share a key store yet (docs/CLUSTER.md): fields are recorded as given and
+  // erasure is refused.
+  bool seal_personal_data = true;
+  // Cluster mode: called on the writer thread with each commit group, in position order,
+  // before it is written locally. A failure fails the group and nothing of it is written.
+  std::function<Status(const std::vector<ReplicaEvent>& group)> replicate;
+  // Cluster mode: `replicate` took a group that the local write then failed to keep; the
+  // node must stop deciding commands and catch up from the log of record.
+  std::function<void()> replica_ahead;
 };
 
 struct Head {

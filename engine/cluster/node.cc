@@ -1,0 +1,532 @@
+#include "engine/cluster/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+#include <chrono>
+#include <filesystem>
+
+#include "engine/api/routes.h"
+#include "engine/cluster/schema.h"
+
+namespace cledger::cluster {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::asio::ip::tcp;
+
+constexpr size_t kCatchUpBatch = 2000;
+constexpr size_t kRowsPerInsert = 1000;  // 6 parameters each, under libpq's 65,535
+
+PgParam Bool(bool v) { return {std::string(1, v ? '\1' : '\0')}; }
+
+void Pause(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+api::HttpResponse Unavailable(const std::string& reason, const std::string& message) {
+  return api::Problem(Status::Unavailable(reason, message));
+}
+
+// Routes whose handler appends to the log: they run on the partition's owner.
+bool Appends(const api::Route& route) {
+  if (route.method == "GET" || !route.action) return false;
+  using domain::Action;
+  return *route.action == Action::kManageRecords || *route.action == Action::kErasePersonalData ||
+         route.path.starts_with("/v1/admin/tenants") || route.path.starts_with("/v1/admin/tokens");
+}
+
+std::optional<std::string> QueryParam(const std::string& target, std::string_view key) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  auto it = url->params().find(key);
+  if (it == url->params().end()) return std::nullopt;
+  return std::string((*it).value);
+}
+
+std::string BodyField(const std::string& body, std::string_view key) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return {};
+  const auto* field = v.as_object().if_contains(key);
+  return field && field->is_string() ? std::string(field->as_string()) : std::string();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
+  if (options.node.empty() || options.advertise.empty()) {
+    return Status::InvalidArgument("invalid_node", "a cluster node needs --node and --advertise");
+  }
+  auto pg = Pg::Connect(options.dsn);
+  if (!pg.ok()) return pg.status();
+  auto count = PartitionCount(**pg);
+  if (!count.ok()) return count.status();
+  std::unique_ptr<Node> node(new Node(std::move(options)));
+  if (Status s = node->OpenPartitions(*count); !s.ok()) return s;
+  for (auto& p : node->partitions_) {
+    Partition* raw = p.get();
+    p->follower = std::thread([n = node.get(), raw] { n->FollowerLoop(*raw); });
+  }
+  node->leases_ = std::thread([n = node.get()] { n->LeaseLoop(); });
+  return node;
+}
+
+Status Node::OpenPartitions(int count) {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.ledger.path, ec);
+  if (ec) {
+    return Status::IoError("storage_error",
+                           "cannot create " + options_.ledger.path + ": " + ec.message());
+  }
+  for (int i = 0; i < count; ++i) {
+    auto p = std::make_unique<Partition>();
+    p->index = i;
+    LedgerOptions ledger = options_.ledger;
+    ledger.path = options_.ledger.path + "/p" + std::to_string(i);
+    ledger.seal_personal_data = false;  // the nodes share no key store yet (CLUSTER.md)
+    Partition* raw = p.get();
+    ledger.replicate = [this, raw](const std::vector<ReplicaEvent>& group) {
+      return Replicate(*raw, group);
+    };
+    ledger.replica_ahead = [this, raw] { StepDown(*raw, "the local write failed"); };
+    auto engine = Engine::Open(ledger);
+    if (!engine.ok()) return engine.status();
+    p->engine = std::move(engine).value();
+    partitions_.push_back(std::move(p));
+  }
+  return Status::Ok();
+}
+
+Node::~Node() {
+  stopping_ = true;
+  stop_cv_.notify_all();
+  if (leases_.joinable()) leases_.join();
+  for (auto& p : partitions_) {
+    p->epoch = 0;  // the writer refuses what is still queued
+    if (p->follower.joinable()) p->follower.join();
+    p->engine.reset();  // drains the writer, which may still call Replicate
+  }
+}
+
+bool Node::Owns(int p) const { return partitions_[static_cast<size_t>(p)]->epoch.load() > 0; }
+
+bool Node::AwaitOwner(int p, int timeout_ms) {
+  Partition& part = *partitions_[static_cast<size_t>(p)];
+  for (int waited = 0; waited < timeout_ms; waited += 50) {
+    if (part.epoch.load() > 0) return true;
+    {
+      std::lock_guard lock(part.owner_mu);
+      if (!part.owner_url.empty() && part.owner != options_.node) return false;
+    }
+    Pause(50);
+  }
+  return part.epoch.load() > 0;
+}
+
+std::vector<Engine*> Node::Engines() {
+  std::vector<Engine*> out;
+  for (auto& p : partitions_) out.push_back(p->engine.get());
+  return out;
+}
+
+// A token lives in the partition of its tenant (ops tokens in partition 0): each is asked.
+Result<Principal> Node::Authenticate(const std::string& token) {
+  Status last = Status(Code::kUnauthenticated, "unauthenticated", "unknown token");
+  for (auto& p : partitions_) {
+    auto who = p->engine->Authenticate(token);
+    if (who.ok() || who.status().reason() != "unauthenticated") return who;
+    last = who.status();
+  }
+  return last;
+}
+
+int Node::PartitionOf(const Principal& who, const api::Route& route,
+                      const api::HttpRequest& request) {
+  const int count = partitions();
+  if (!who.tenant.empty()) return PartitionOfTenant(who.tenant, count);
+  // Ops: the tenant an admin command names, or the partition a read asks for.
+  if (route.method == "POST" && route.path == "/v1/admin/tenants") {
+    return PartitionOfTenant(BodyField(request.body, "name"), count);
+  }
+  if (route.method == "POST" && route.path == "/v1/admin/tokens") {
+    return PartitionOfTenant(BodyField(request.body, "tenant"), count);
+  }
+  if (route.method == "DELETE" && route.path.starts_with("/v1/admin/tokens/")) {
+    const std::string digest = request.target.substr(request.target.rfind('/') + 1);
+    for (auto& p : partitions_) {
+      auto tokens = p->engine->ListTokens(who, std::nullopt);
+      if (!tokens.ok()) continue;
+      for (const TokenInfo& t : *tokens) {
+        if (t.token_hash == digest) return p->index;
+      }
+    }
+    return 0;
+  }
+  auto asked = QueryParam(request.target, "partition");
+  if (asked && !asked->empty() && asked->size() < 5 &&
+      asked->find_first_not_of("0123456789") == std::string::npos) {
+    return std::min(std::stoi(*asked), count - 1);
+  }
+  return 0;
+}
+
+std::variant<Engine*, api::HttpResponse> Node::Choose(const Principal& who,
+                                                      const api::Route& route,
+                                                      const api::HttpRequest& request) {
+  Partition& p = *partitions_[static_cast<size_t>(PartitionOf(who, route, request))];
+  if (!Appends(route)) return AwaitPosition(p, request);
+  if (p.epoch.load() > 0) return p.engine.get();
+  std::string url;
+  {
+    std::lock_guard lock(p.owner_mu);
+    if (p.owner != options_.node) url = p.owner_url;
+  }
+  if (!request.forwarded_by.empty() || url.empty()) {
+    return Unavailable("partition_owner_changing",
+                       "partition " + std::to_string(p.index) +
+                           " is changing owner: retry with the same Idempotency-Key");
+  }
+  return Forward(p, request);
+}
+
+// Read-your-writes across nodes: a read may ask to see the ledger at least up to a position a
+// command answered (X-Ledger-Position), waiting a bounded time for this node to apply it.
+std::variant<Engine*, api::HttpResponse> Node::AwaitPosition(Partition& p,
+                                                             const api::HttpRequest& request) {
+  auto wanted = QueryParam(request.target, "min_position");
+  if (!wanted) return p.engine.get();
+  uint64_t position = 0;
+  try {
+    position = std::stoull(*wanted);
+  } catch (const std::exception&) {
+    return api::Problem(Status::InvalidArgument("invalid_query", "must be a non-negative integer",
+                                                "min_position"));
+  }
+  for (int waited = 0; p.engine->ledger().GetHead().position < position; waited += 2) {
+    if (waited >= options_.catch_up_wait_ms) {
+      return Unavailable("not_caught_up", "this node has not applied position " + *wanted +
+                                              " yet: retry, or ask another node");
+    }
+    Pause(2);
+  }
+  return p.engine.get();
+}
+
+// The owner's copy of the request: the same method, target, body and credentials. The owner
+// authenticates and authorises it again; the marker only stops a second hop.
+api::HttpResponse Node::Forward(Partition& p, const api::HttpRequest& request) {
+  std::string url;
+  {
+    std::lock_guard lock(p.owner_mu);
+    url = p.owner_url;
+  }
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed || parsed->scheme() != "http") {
+    return Unavailable("owner_unreachable", "the owner's address is not an http:// URL");
+  }
+  try {
+    boost::asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(30));
+    const std::string port = parsed->has_port() ? std::string(parsed->port()) : "80";
+    stream.connect(resolver.resolve(std::string(parsed->host()), port));
+    http::request<http::string_body> req{http::string_to_verb(request.method), request.target,
+                                         11};
+    req.set(http::field::host, std::string(parsed->host()) + ":" + port);
+    req.set(http::field::content_type, "application/json");
+    if (!request.authorization.empty()) req.set(http::field::authorization, request.authorization);
+    if (!request.if_match.empty()) req.set(http::field::if_match, request.if_match);
+    if (!request.idempotency_key.empty()) req.set("Idempotency-Key", request.idempotency_key);
+    req.set("X-Request-ID", request.request_id);
+    req.set("X-Cledger-Forwarded-By", options_.node);
+    req.body() = request.body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    api::HttpResponse out{static_cast<int>(res.result_int()),
+                          std::string(res[http::field::content_type]), res.body(), {}};
+    for (const char* name : {"ETag", "Location", "Retry-After", "WWW-Authenticate",
+                             "X-Ledger-Position"}) {
+      if (auto it = res.find(name); it != res.end()) {
+        out.headers.emplace_back(name, std::string(it->value()));
+      }
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return out;
+  } catch (const std::exception& e) {
+    // Whether the owner ran it is unknown: the client retries with its Idempotency-Key.
+    return Unavailable("owner_unreachable", "the owner of partition " + std::to_string(p.index) +
+                                                " did not answer: retry with the same "
+                                                "Idempotency-Key");
+  }
+}
+
+Status Node::Replicate(Partition& p, const std::vector<ReplicaEvent>& group) {
+  const int64_t epoch = p.epoch.load();
+  if (epoch == 0) {
+    return Status::Unavailable("not_owner",
+                               "this node does not own partition " + std::to_string(p.index) +
+                                   " (any more): retry with the same Idempotency-Key");
+  }
+  Status s = AppendToLogOfRecord(p, epoch, group);
+  if (!s.ok()) {
+    StepDown(p, s.message());
+    if (p.writer_pg && p.writer_pg->broken()) p.writer_pg.reset();
+    return Status::Unavailable(s.reason() == "unique_violation" ? "not_owner" : s.reason(),
+                               "partition " + std::to_string(p.index) +
+                                   " could not append to the log of record: retry with the "
+                                   "same Idempotency-Key");
+  }
+  return Status::Ok();
+}
+
+// One transaction: the lease still ours (its row locked until the commit, so no successor
+// takes it meanwhile), the group at exactly the positions after the head, a notification.
+// With synchronous_commit on and a synchronous standby, COMMIT returns once both have it.
+Status Node::AppendToLogOfRecord(Partition& p, int64_t epoch,
+                                 const std::vector<ReplicaEvent>& group) {
+  if (!p.writer_pg || p.writer_pg->broken()) {
+    p.writer_pg.reset();
+    auto pg = Pg::Connect(options_.dsn);
+    if (!pg.ok()) return pg.status();
+    // A writer stopped (SIGSTOP) inside its transaction must not hold the lease row forever.
+    if (Status s = (*pg)->Run("SET idle_in_transaction_session_timeout = '2s'"); !s.ok()) return s;
+    p.writer_pg = std::move(pg).value();
+  }
+  Pg& pg = *p.writer_pg;
+  if (Status s = pg.Run("BEGIN"); !s.ok()) return s;
+  auto fail = [&](Status s) {
+    (void)pg.Run("ROLLBACK");
+    return s;
+  };
+  auto lease = pg.Exec(
+      "UPDATE cledger_leases SET epoch = epoch WHERE part = $1::int8 AND owner = $2::text AND "
+      "epoch = $3::int8 AND expires_at > clock_timestamp()",
+      {PgParam::Int(p.index), PgParam::Bytes(options_.node), PgParam::Int(epoch)});
+  if (!lease.ok()) return fail(lease.status());
+  if (lease->affected() != 1) {
+    return fail(Status::Unavailable("not_owner", "the lease on partition " +
+                                                     std::to_string(p.index) + " has ended"));
+  }
+  for (size_t start = 0; start < group.size(); start += kRowsPerInsert) {
+    const size_t end = std::min(group.size(), start + kRowsPerInsert);
+    std::string sql =
+        "INSERT INTO cledger_events (part, position, bytes, commit_end, idem_key, idem_value) "
+        "VALUES ";
+    std::vector<PgParam> params;
+    for (size_t i = start; i < end; ++i) {
+      const ReplicaEvent& e = group[i];
+      const size_t n = params.size();
+      sql += (i == start ? "" : ",");
+      sql += "($" + std::to_string(n + 1) + "::int8,$" + std::to_string(n + 2) + "::int8,$" +
+             std::to_string(n + 3) + "::bytea,$" + std::to_string(n + 4) + "::bool,$" +
+             std::to_string(n + 5) + "::bytea,$" + std::to_string(n + 6) + "::bytea)";
+      params.push_back(PgParam::Int(p.index));
+      params.push_back(PgParam::Int(static_cast<int64_t>(e.position)));
+      params.push_back(PgParam::Bytes(e.bytes));
+      params.push_back(Bool(e.commit_end));
+      params.push_back(e.idempotency_key.empty() ? PgParam::Null()
+                                                 : PgParam::Bytes(e.idempotency_key));
+      params.push_back(e.idempotency_key.empty() ? PgParam::Null()
+                                                 : PgParam::Bytes(e.idempotency_value));
+    }
+    if (Status s = pg.Run(sql, params); !s.ok()) return fail(s);
+  }
+  if (Status s = pg.Run("SELECT pg_notify('cledger_events', $1::text)",
+                        {PgParam::Bytes(std::to_string(p.index))});
+      !s.ok()) {
+    return fail(s);
+  }
+  return pg.Run("COMMIT");
+}
+
+void Node::StepDown(Partition& p, const std::string& why) {
+  if (p.epoch.exchange(0) > 0) {
+    spdlog::warn("cluster: node {} steps down from partition {}: {}", options_.node, p.index, why);
+  }
+}
+
+Result<size_t> Node::CatchUpOnce(Pg& pg, Partition& p) {
+  const uint64_t head = p.engine->ledger().GetHead().position;
+  auto rows = pg.Exec(
+      "SELECT position, bytes, commit_end, idem_key, idem_value FROM cledger_events "
+      "WHERE part = $1::int8 AND position > $2::int8 ORDER BY position LIMIT " +
+          std::to_string(kCatchUpBatch),
+      {PgParam::Int(p.index), PgParam::Int(static_cast<int64_t>(head))});
+  if (!rows.ok()) return rows.status();
+  std::vector<ReplicaEvent> events;
+  size_t complete = 0;  // a batch ends at a commit's last event
+  for (int r = 0; r < rows->size(); ++r) {
+    ReplicaEvent e;
+    e.position = static_cast<uint64_t>(rows->Int(r, 0));
+    e.bytes = std::string(rows->Bytes(r, 1));
+    e.commit_end = rows->Bool(r, 2);
+    if (!rows->IsNull(r, 3)) {
+      e.idempotency_key = std::string(rows->Bytes(r, 3));
+      e.idempotency_value = std::string(rows->Bytes(r, 4));
+    }
+    events.push_back(std::move(e));
+    if (events.back().commit_end) complete = events.size();
+  }
+  events.resize(complete);
+  if (events.empty()) return size_t{0};
+  if (Status s = p.engine->ApplyReplicated(events); !s.ok()) return s;
+  return events.size();
+}
+
+void Node::FollowerLoop(Partition& p) {
+  std::unique_ptr<Pg> pg;
+  while (!stopping_) {
+    if (!pg || pg->broken()) {
+      auto connected = Pg::Connect(options_.dsn);
+      if (!connected.ok() || !(*connected)->Run("LISTEN cledger_events").ok()) {
+        pg.reset();
+        Pause(200);
+        continue;
+      }
+      pg = std::move(connected).value();
+    }
+    size_t applied = 0;
+    if (p.epoch.load() == 0) {
+      std::lock_guard lock(p.apply_mu);
+      if (p.epoch.load() == 0) {
+        auto n = CatchUpOnce(*pg, p);
+        if (!n.ok()) {
+          spdlog::warn("cluster: partition {} follower: {}", p.index, n.status().message());
+          Pause(200);
+          continue;
+        }
+        applied = *n;
+      }
+    }
+    if (applied == 0 && !pg->AwaitNotification(500).ok()) pg.reset();
+  }
+}
+
+void Node::LeaseLoop() {
+  std::unique_ptr<Pg> pg;
+  while (!stopping_) {
+    if (!pg || pg->broken()) {
+      auto connected = Pg::Connect(options_.dsn);
+      // A takeover waits at most this long for a row a silent owner still locks.
+      if (connected.ok() && (*connected)->Run("SET lock_timeout = '1s'").ok()) {
+        pg = std::move(connected).value();
+      }
+    }
+    if (pg) LeaseRound(*pg);
+    std::unique_lock lock(stop_mu_);
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.heartbeat_ms),
+                      [&] { return stopping_.load(); });
+  }
+  // A clean stop hands the partitions over at once rather than after the lease runs out.
+  if (pg) {
+    for (auto& p : partitions_) {
+      const int64_t epoch = p->epoch.exchange(0);
+      if (epoch == 0) continue;
+      (void)pg->Run(
+          "UPDATE cledger_leases SET owner = NULL, url = NULL, expires_at = '-infinity' "
+          "WHERE part = $1::int8 AND owner = $2::text AND epoch = $3::int8",
+          {PgParam::Int(p->index), PgParam::Bytes(options_.node), PgParam::Int(epoch)});
+    }
+  }
+}
+
+void Node::LeaseRound(Pg& pg) {
+  const PgParam lease = PgParam::Int(options_.lease_ms);
+  const PgParam me = PgParam::Bytes(options_.node);
+  if (!pg.Run("INSERT INTO cledger_nodes VALUES ($1::text, $2::text, clock_timestamp()) "
+              "ON CONFLICT (node) DO UPDATE SET url = EXCLUDED.url, seen_at = EXCLUDED.seen_at",
+              {me, PgParam::Bytes(options_.advertise)})
+           .ok()) {
+    return;
+  }
+  auto live = pg.Exec(
+      "SELECT count(*)::int8 FROM cledger_nodes WHERE seen_at > clock_timestamp() - "
+      "$1::int8 * interval '1 millisecond'",
+      {lease});
+  if (!live.ok()) return;
+  const int nodes = std::max<int>(1, static_cast<int>(live->Int(0, 0)));
+  const int fair_share = (partitions() + nodes - 1) / nodes;
+  int owned = 0;
+  for (auto& p : partitions_) owned += p->epoch.load() > 0 ? 1 : 0;
+  for (auto& p : partitions_) {
+    const int64_t epoch = p->epoch.load();
+    if (epoch > 0) {
+      const bool release = owned > fair_share;
+      auto renewed = pg.Exec(
+          release ? "UPDATE cledger_leases SET owner = NULL, url = NULL, expires_at = "
+                    "'-infinity' WHERE part = $1::int8 AND owner = $2::text AND epoch = $3::int8"
+                  : "UPDATE cledger_leases SET expires_at = clock_timestamp() + $4::int8 * "
+                    "interval '1 millisecond' WHERE part = $1::int8 AND owner = $2::text AND "
+                    "epoch = $3::int8",
+          release ? std::vector<PgParam>{PgParam::Int(p->index), me, PgParam::Int(epoch)}
+                  : std::vector<PgParam>{PgParam::Int(p->index), me, PgParam::Int(epoch), lease});
+      if (!renewed.ok()) continue;  // a lock held by an appending writer: next round
+      if (release) {
+        StepDown(*p, "another node may take it (rebalancing)");
+        --owned;
+      } else if (renewed->affected() != 1) {
+        StepDown(*p, "its lease was taken over");
+        --owned;
+      }
+    } else if (owned < fair_share && TryAcquire(pg, *p)) {
+      ++owned;
+    }
+  }
+  auto owners = pg.Exec(
+      "SELECT part, coalesce(owner, ''), coalesce(url, ''), expires_at > clock_timestamp() "
+      "FROM cledger_leases ORDER BY part");
+  if (!owners.ok()) return;
+  for (int r = 0; r < owners->size(); ++r) {
+    const int64_t index = owners->Int(r, 0);
+    if (index < 0 || index >= partitions()) continue;
+    Partition& p = *partitions_[static_cast<size_t>(index)];
+    std::lock_guard lock(p.owner_mu);
+    const bool alive = owners->Bool(r, 3);
+    p.owner = alive ? std::string(owners->Bytes(r, 1)) : std::string();
+    p.owner_url = alive ? std::string(owners->Bytes(r, 2)) : std::string();
+  }
+}
+
+// Takes an expired lease with the next epoch, applies everything its old owner appended
+// (nobody appends meanwhile: the lease is ours), and only then decides commands.
+bool Node::TryAcquire(Pg& pg, Partition& p) {
+  auto taken = pg.Exec(
+      "UPDATE cledger_leases SET owner = $2::text, url = $3::text, epoch = epoch + 1, "
+      "expires_at = clock_timestamp() + $4::int8 * interval '1 millisecond' "
+      "WHERE part = $1::int8 AND (expires_at < clock_timestamp() OR owner = $2::text) "
+      "RETURNING epoch",
+      {PgParam::Int(p.index), PgParam::Bytes(options_.node), PgParam::Bytes(options_.advertise),
+       PgParam::Int(options_.lease_ms)});
+  if (!taken.ok() || taken->size() != 1) return false;
+  const int64_t epoch = taken->Int(0, 0);
+  std::lock_guard lock(p.apply_mu);
+  for (;;) {
+    auto n = CatchUpOnce(pg, p);
+    if (!n.ok()) {
+      spdlog::warn("cluster: partition {}: catching up to take it over: {}", p.index,
+                   n.status().message());
+      return false;  // the lease runs out; someone (maybe this node) takes it again
+    }
+    if (*n == 0) break;
+    (void)pg.Run(
+        "UPDATE cledger_leases SET expires_at = clock_timestamp() + $3::int8 * interval "
+        "'1 millisecond' WHERE part = $1::int8 AND epoch = $2::int8",
+        {PgParam::Int(p.index), PgParam::Int(epoch), PgParam::Int(options_.lease_ms)});
+  }
+  p.epoch = epoch;
+  spdlog::info("cluster: node {} owns partition {} (epoch {}) at position {}", options_.node,
+               p.index, epoch, p.engine->ledger().GetHead().position);
+  return true;
+}
+
+}  // namespace cledger::cluster

@@ -1,0 +1,69 @@
+#include "engine/cluster/schema.h"
+
+#include "cledger/events.h"
+
+namespace cledger::cluster {
+
+Status InitSchema(Pg& pg, int partitions) {
+  if (partitions < 1 || partitions > 1024) {
+    return Status::InvalidArgument("invalid_partitions", "a cluster has 1 to 1024 partitions");
+  }
+  static const char* kTables[] = {
+      "CREATE TABLE IF NOT EXISTS cledger_settings (name text PRIMARY KEY, value text NOT NULL)",
+      // The log of record: each partition's events as the owner chained and encoded them.
+      "CREATE TABLE IF NOT EXISTS cledger_events (part int8 NOT NULL, position int8 NOT NULL, "
+      "bytes bytea NOT NULL, commit_end bool NOT NULL, idem_key bytea, idem_value bytea, "
+      "PRIMARY KEY (part, position))",
+      // One writer per partition: the owner renews its lease; a successor takes an expired
+      // one with the next epoch, and every append checks epoch and expiry in its transaction.
+      "CREATE TABLE IF NOT EXISTS cledger_leases (part int8 PRIMARY KEY, owner text, "
+      "url text, epoch int8 NOT NULL DEFAULT 0, "
+      "expires_at timestamptz NOT NULL DEFAULT '-infinity')",
+      "CREATE TABLE IF NOT EXISTS cledger_nodes (node text PRIMARY KEY, url text NOT NULL, "
+      "seen_at timestamptz NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS cledger_tenants (tenant text PRIMARY KEY, part int8 NOT NULL)",
+  };
+  if (Status s = pg.Run("BEGIN"); !s.ok()) return s;
+  for (const char* sql : kTables) {
+    if (Status s = pg.Run(sql); !s.ok()) return s;
+  }
+  auto existing = PartitionCount(pg);
+  if (existing.ok() && *existing != partitions) {
+    (void)pg.Run("ROLLBACK");
+    return Status(Code::kConflict, "cluster_exists",
+                  "this cluster was made with " + std::to_string(*existing) + " partitions");
+  }
+  if (!existing.ok()) {
+    if (Status s = pg.Run("INSERT INTO cledger_settings VALUES ('partitions', $1::text)",
+                          {PgParam::Bytes(std::to_string(partitions))});
+        !s.ok()) {
+      return s;
+    }
+    for (int p = 0; p < partitions; ++p) {
+      if (Status s = pg.Run("INSERT INTO cledger_leases (part) VALUES ($1::int8)",
+                            {PgParam::Int(p)});
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return pg.Run("COMMIT");
+}
+
+Result<int> PartitionCount(Pg& pg) {
+  auto rows = pg.Exec("SELECT value FROM cledger_settings WHERE name = 'partitions'");
+  if (!rows.ok()) return rows.status();
+  if (rows->size() == 0) {
+    return Status::NotFound("cluster_not_initialised", "run `cledger cluster init` first");
+  }
+  return std::stoi(std::string(rows->Bytes(0, 0)));
+}
+
+int PartitionOfTenant(const std::string& tenant, int partitions) {
+  if (tenant.empty() || partitions <= 1) return 0;
+  const std::string digest = Sha256Hex("cledger-partition\n" + tenant);
+  return static_cast<int>(std::stoull(digest.substr(0, 12), nullptr, 16) %
+                          static_cast<uint64_t>(partitions));
+}
+
+}  // namespace cledger::cluster
