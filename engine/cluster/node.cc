@@ -13,6 +13,7 @@
 
 #include "engine/api/routes.h"
 #include "engine/cluster/schema.h"
+#include "engine/domain/credentials.h"
 
 namespace cledger::cluster {
 namespace {
@@ -56,6 +57,27 @@ std::string BodyField(const std::string& body, std::string_view key) {
   return field && field->is_string() ? std::string(field->as_string()) : std::string();
 }
 
+// Every node keys its idempotency fingerprints and token digests with the master key, and
+// reads what other nodes recorded under it: they must share it. The first node records its
+// id; a node with another key is refused before it takes any partition.
+Status CheckSharedMasterKey(Pg& pg, const std::string& path) {
+  auto keys = domain::CredentialKeys::LoadOrCreate(path);
+  if (!keys.ok()) return keys.status();
+  const std::string id = keys->KeyId();
+  auto recorded = pg.Exec(
+      "INSERT INTO cledger_settings VALUES ('master_key_id', $1::text) ON CONFLICT (name) DO "
+      "UPDATE SET value = cledger_settings.value RETURNING value",
+      {PgParam::Bytes(id)});
+  if (!recorded.ok()) return recorded.status();
+  if (recorded->Bytes(0, 0) != id) {
+    return Status(Code::kConflict, "master_key_mismatch",
+                  "this cluster's nodes share the master key " +
+                      std::string(recorded->Bytes(0, 0)) + "; " + path + " holds " + id +
+                      ": give every node the same --master-key-file");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
@@ -66,6 +88,7 @@ Result<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
   if (!pg.ok()) return pg.status();
   auto count = PartitionCount(**pg);
   if (!count.ok()) return count.status();
+  if (Status s = CheckSharedMasterKey(**pg, options.ledger.master_key_file); !s.ok()) return s;
   std::unique_ptr<Node> node(new Node(std::move(options)));
   if (Status s = node->OpenPartitions(*count); !s.ok()) return s;
   for (auto& p : node->partitions_) {
@@ -175,8 +198,7 @@ int Node::PartitionOf(const Principal& who, const api::Route& route,
   return 0;
 }
 
-std::variant<Engine*, api::HttpResponse> Node::Choose(const Principal& who,
-                                                      const api::Route& route,
+std::variant<Engine*, api::HttpResponse> Node::Choose(const Principal& who, const api::Route& route,
                                                       const api::HttpRequest& request) {
   Partition& p = *partitions_[static_cast<size_t>(PartitionOf(who, route, request))];
   if (!Appends(route)) return AwaitPosition(p, request);
@@ -204,8 +226,8 @@ std::variant<Engine*, api::HttpResponse> Node::AwaitPosition(Partition& p,
   try {
     position = std::stoull(*wanted);
   } catch (const std::exception&) {
-    return api::Problem(Status::InvalidArgument("invalid_query", "must be a non-negative integer",
-                                                "min_position"));
+    return api::Problem(
+        Status::InvalidArgument("invalid_query", "must be a non-negative integer", "min_position"));
   }
   for (int waited = 0; p.engine->ledger().GetHead().position < position; waited += 2) {
     if (waited >= options_.catch_up_wait_ms) {
@@ -236,8 +258,7 @@ api::HttpResponse Node::Forward(Partition& p, const api::HttpRequest& request) {
     stream.expires_after(std::chrono::seconds(30));
     const std::string port = parsed->has_port() ? std::string(parsed->port()) : "80";
     stream.connect(resolver.resolve(std::string(parsed->host()), port));
-    http::request<http::string_body> req{http::string_to_verb(request.method), request.target,
-                                         11};
+    http::request<http::string_body> req{http::string_to_verb(request.method), request.target, 11};
     req.set(http::field::host, std::string(parsed->host()) + ":" + port);
     req.set(http::field::content_type, "application/json");
     if (!request.authorization.empty()) req.set(http::field::authorization, request.authorization);
@@ -252,9 +273,11 @@ api::HttpResponse Node::Forward(Partition& p, const api::HttpRequest& request) {
     http::response<http::string_body> res;
     http::read(stream, buffer, res);
     api::HttpResponse out{static_cast<int>(res.result_int()),
-                          std::string(res[http::field::content_type]), res.body(), {}};
-    for (const char* name : {"ETag", "Location", "Retry-After", "WWW-Authenticate",
-                             "X-Ledger-Position"}) {
+                          std::string(res[http::field::content_type]),
+                          res.body(),
+                          {}};
+    for (const char* name :
+         {"ETag", "Location", "Retry-After", "WWW-Authenticate", "X-Ledger-Position"}) {
       if (auto it = res.find(name); it != res.end()) {
         out.headers.emplace_back(name, std::string(it->value()));
       }
@@ -273,9 +296,9 @@ api::HttpResponse Node::Forward(Partition& p, const api::HttpRequest& request) {
 Status Node::Replicate(Partition& p, const std::vector<ReplicaEvent>& group) {
   const int64_t epoch = p.epoch.load();
   if (epoch == 0) {
-    return Status::Unavailable("not_owner",
-                               "this node does not own partition " + std::to_string(p.index) +
-                                   " (any more): retry with the same Idempotency-Key");
+    return Status::Unavailable("not_owner", "this node does not own partition " +
+                                                std::to_string(p.index) +
+                                                " (any more): retry with the same Idempotency-Key");
   }
   Status s = AppendToLogOfRecord(p, epoch, group);
   if (!s.ok()) {
@@ -314,8 +337,8 @@ Status Node::AppendToLogOfRecord(Partition& p, int64_t epoch,
       {PgParam::Int(p.index), PgParam::Bytes(options_.node), PgParam::Int(epoch)});
   if (!lease.ok()) return fail(lease.status());
   if (lease->affected() != 1) {
-    return fail(Status::Unavailable("not_owner", "the lease on partition " +
-                                                     std::to_string(p.index) + " has ended"));
+    return fail(Status::Unavailable(
+        "not_owner", "the lease on partition " + std::to_string(p.index) + " has ended"));
   }
   for (size_t start = 0; start < group.size(); start += kRowsPerInsert) {
     const size_t end = std::min(group.size(), start + kRowsPerInsert);

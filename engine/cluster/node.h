@@ -27,8 +27,8 @@ struct NodeOptions {
   // The partitions' ledgers live in `ledger.path`/p<N>; every other option (master key,
   // signing key, sync) is shared by all of them.
   LedgerOptions ledger;
-  int lease_ms = 3000;      // an owner silent this long loses its partitions
-  int heartbeat_ms = 500;   // how often leases are renewed and expired ones looked for
+  int lease_ms = 3000;          // an owner silent this long loses its partitions
+  int heartbeat_ms = 500;       // how often leases are renewed and expired ones looked for
   int catch_up_wait_ms = 5000;  // the longest a read waits for ?min_position
 };
 

@@ -40,8 +40,8 @@ Status InitSchema(Pg& pg, int partitions) {
       return s;
     }
     for (int p = 0; p < partitions; ++p) {
-      if (Status s = pg.Run("INSERT INTO cledger_leases (part) VALUES ($1::int8)",
-                            {PgParam::Int(p)});
+      if (Status s =
+              pg.Run("INSERT INTO cledger_leases (part) VALUES ($1::int8)", {PgParam::Int(p)});
           !s.ok()) {
         return s;
       }

@@ -192,7 +192,8 @@ Status LogStore::ApplyReplicatedOnWriter(const std::vector<ReplicaEvent>& events
     Result<Event> event = DecodeForReaders(replica.bytes);
     if (!event.ok()) return event.status();
     if (event->position != replica.position || replica.position != state.head.position + 1 ||
-        event->prev_hash != state.head.hash) {
+        event->prev_hash != state.head.hash ||
+        events::ComputeChainHash(replica.bytes) != event->hash) {
       return Status(Code::kCorruption, "replica_breaks_chain",
                     "the replicated event at position " + std::to_string(replica.position) +
                         " does not continue the local chain at " +

@@ -13,6 +13,7 @@ packages=(
   libspdlog-dev doctest-dev libcli11-dev
   libsodium-dev libssl-dev openssl
   python3 python3-cryptography
+  libpq-dev postgresql-15
 )
 if [ "${1:-}" = "fuzz" ]; then
   packages+=(clang-14 libclang-rt-14-dev clang-format-14)

@@ -28,10 +28,11 @@ if [ "$which" = all ] || [ "$which" = asan ]; then
       -DCMAKE_CXX_COMPILER=clang++-14 -DCLEDGER_FUZZ=ON >/dev/null
   fi
   cmake --build build-fuzz -j "$jobs"
-  # The install test builds an uninstrumented consumer against these instrumented libraries;
-  # it runs in the normal suite.
+  # The install test builds an uninstrumented consumer against these instrumented libraries,
+  # and the cluster test runs three servers beside two PostgreSQL servers: both run in the
+  # normal suite (the cluster's replication paths run here in the engine's replica tests).
   (cd build-fuzz && ctest --output-on-failure -j "$jobs" --timeout 1200 \
-     -E TheInstalledLibraryIsUsableThroughFindPackage)
+     -E 'TheInstalledLibraryIsUsableThroughFindPackage|TheClusterKeeps')
 fi
 
 if [ "$which" = all ] || [ "$which" = tsan ]; then

@@ -1,0 +1,120 @@
+// What a cluster node relies on (docs/CLUSTER.md): the owner hands every group to the log of
+// record before keeping it, and a follower that applies those groups ends with the same
+// ledger, the same views and the same idempotency records.
+#include <doctest/doctest.h>
+
+#include <mutex>
+
+#include "tests/support/engine_fixture.h"
+
+namespace cledger {
+namespace {
+
+using testing::As;
+using testing::Reader;
+
+// An engine whose groups go to `log` (a stand-in for PostgreSQL's table) before they are kept.
+struct Node {
+  testing::TempDir dir;
+  std::unique_ptr<Engine> engine;
+  std::mutex mu;
+  std::vector<ReplicaEvent> log;
+  Status refuse = Status::Ok();  // what the log of record answers
+
+  // The nodes of a cluster share one master key: the idempotency records' fingerprints are
+  // keyed with it.
+  explicit Node(const std::string& master_key_file = {}) {
+    LedgerOptions options;
+    options.path = dir.Sub("data");
+    options.master_key_file = master_key_file;
+    options.seal_personal_data = false;
+    options.replicate = [this](const std::vector<ReplicaEvent>& group) {
+      std::lock_guard lock(mu);
+      if (!refuse.ok()) return refuse;
+      log.insert(log.end(), group.begin(), group.end());
+      return Status::Ok();
+    };
+    auto opened = Engine::Open(options);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    engine = std::move(opened).value();
+  }
+};
+
+CommandContext WithKey(CommandContext context, const std::string& key) {
+  context.idempotency_key = key;
+  return context;
+}
+
+TEST_CASE("AFollowerApplyingTheOwnersGroupsHasTheSameLedgerViewsAndIdempotencyRecords") {
+  testing::TempDir keys;
+  Node owner(keys.Sub("master.key"));
+  Node follower(keys.Sub("master.key"));
+  REQUIRE(owner.engine->Execute(As("", "ops", "root"), CreateTenant{"acme", "standard"}).ok());
+  auto created = owner.engine->Execute(WithKey(As("acme", "owner"), "k1"),
+                                       CreateCustomer{"c1", "Acme Corp", "ap@acme.test", ""});
+  REQUIRE(created.ok());
+  REQUIRE(owner.engine->Execute(As("acme", "owner"), UpdateCustomer{"c1", std::string("Acme Inc"), {}, {}}).ok());
+  REQUIRE(owner.log.size() == owner.engine->ledger().GetHead().position);
+
+  REQUIRE(follower.engine->ApplyReplicated(owner.log).ok());
+  CHECK(follower.engine->ledger().GetHead().position == owner.engine->ledger().GetHead().position);
+  CHECK(follower.engine->ledger().GetHead().hash == owner.engine->ledger().GetHead().hash);
+  CHECK(follower.engine->ledger().VerifyChain().ok);
+  auto view = follower.engine->GetCustomer(Reader(), "c1");
+  REQUIRE(view.ok());
+  CHECK(view->name == "Acme Inc");
+  // Applying the same events again changes nothing.
+  REQUIRE(follower.engine->ApplyReplicated(owner.log).ok());
+  CHECK(follower.engine->ledger().GetHead().position == owner.log.size());
+
+  // The follower takes over: a client's retry is recognised, nothing is appended twice.
+  auto retried = follower.engine->Execute(WithKey(As("acme", "owner"), "k1"),
+                                          CreateCustomer{"c1", "Acme Corp", "ap@acme.test", ""});
+  REQUIRE_MESSAGE(retried.ok(), retried.status().ToString());
+  CHECK(retried->replayed);
+  CHECK(retried->last_position == created->last_position);
+  CHECK(follower.log.empty());
+}
+
+TEST_CASE("ReplicatedEventsThatDoNotContinueTheLocalChainAreRefused") {
+  Node owner;
+  Node follower;
+  REQUIRE(owner.engine->Execute(As("", "ops", "root"), CreateTenant{"acme", "standard"}).ok());
+  REQUIRE(owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""}).ok());
+  REQUIRE(owner.log.size() == 2);
+
+  std::vector<ReplicaEvent> skipped{owner.log[1]};  // position 2 onto an empty ledger
+  CHECK(follower.engine->ApplyReplicated(skipped).code() == Code::kCorruption);
+  std::vector<ReplicaEvent> altered = owner.log;
+  altered[1].bytes[altered[1].bytes.size() / 2] ^= 1;
+  CHECK(follower.engine->ApplyReplicated(altered).code() == Code::kCorruption);
+  CHECK(follower.engine->ledger().GetHead().position == 0);  // nothing of either kept
+}
+
+TEST_CASE("AGroupTheLogOfRecordRefusesIsNeitherKeptNorAcknowledged") {
+  Node owner;
+  REQUIRE(owner.engine->Execute(As("", "ops", "root"), CreateTenant{"acme", "standard"}).ok());
+  owner.refuse = Status::Unavailable("not_owner", "the lease has ended");
+  auto refused =
+      owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().reason() == "not_owner");
+  CHECK(owner.engine->ledger().GetHead().position == 1);
+  CHECK(owner.engine->GetCustomer(Reader(), "c1").status().code() == Code::kNotFound);
+  owner.refuse = Status::Ok();
+  CHECK(owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""}).ok());
+  CHECK(owner.engine->ledger().GetHead().position == 2);
+}
+
+TEST_CASE("WithoutSealingPersonalDataErasureIsRefusedBeforeAnythingIsAppended") {
+  Node owner;
+  REQUIRE(owner.engine->Execute(As("", "ops", "root"), CreateTenant{"acme", "standard"}).ok());
+  REQUIRE(owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""}).ok());
+  auto erased = owner.engine->Erase(As("acme", "owner"), "customer", "c1", "asked by the data subject");
+  REQUIRE_FALSE(erased.ok());
+  CHECK(erased.status().reason() == "erasure_unavailable");
+  CHECK(owner.engine->ledger().GetHead().position == 2);
+}
+
+}  // namespace
+}  // namespace cledger
