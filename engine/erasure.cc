@@ -110,6 +110,13 @@ Result<proofs::ErasureCertificate> Erasure::Certify(const std::string& tenant,
   return c;
 }
 
+Status Erasure::Follow(const std::string& tenant, const std::string& stream) {
+  std::lock_guard lock(mu_);
+  auto destroyed = keys_.Destroy(tenant, stream, clock_->NowMicros());
+  if (!destroyed.ok()) return destroyed.status();
+  return Purge(/*pending_only=*/false);
+}
+
 Status Erasure::ReapplyTombstones() {
   auto tombstones = keys_.Tombstones();
   if (!tombstones.ok()) return tombstones.status();

@@ -35,6 +35,9 @@ class Erasure {
   // does not show as erased (a backup restored from before the erasure), and finishes a purge
   // a crash interrupted.
   Status ReapplyTombstones();
+  // A follower's half of an erasure another node decided (its event already applied here):
+  // the subject's key goes from this key store too, and the overwritten values are purged.
+  Status Follow(const std::string& tenant, const std::string& stream);
 
  private:
   // Appends the erasure (or finds the one recorded), destroys the key and purges; `erased_key`

@@ -111,11 +111,8 @@ Status Node::OpenPartitions(int count) {
     p->index = i;
     LedgerOptions ledger = options_.ledger;
     ledger.path = options_.ledger.path + "/p" + std::to_string(i);
-    ledger.seal_personal_data = false;  // the nodes share no key store yet (CLUSTER.md)
     Partition* raw = p.get();
-    ledger.replicate = [this, raw](const std::vector<ReplicaEvent>& group) {
-      return Replicate(*raw, group);
-    };
+    ledger.replicate = [this, raw](const ReplicaGroup& group) { return Replicate(*raw, group); };
     ledger.replica_ahead = [this, raw] { StepDown(*raw, "the local write failed"); };
     auto engine = Engine::Open(ledger);
     if (!engine.ok()) return engine.status();
@@ -202,11 +199,16 @@ std::variant<Engine*, api::HttpResponse> Node::Choose(const Principal& who, cons
                                                       const api::HttpRequest& request) {
   Partition& p = *partitions_[static_cast<size_t>(PartitionOf(who, route, request))];
   if (!Appends(route)) return AwaitPosition(p, request);
-  if (p.epoch.load() > 0) return p.engine.get();
+  // While the partition changes hands, wait (up to a lease) for its new owner to be known.
   std::string url;
-  {
-    std::lock_guard lock(p.owner_mu);
-    if (p.owner != options_.node) url = p.owner_url;
+  for (int waited = 0;; waited += 50) {
+    if (p.epoch.load() > 0) return p.engine.get();
+    {
+      std::lock_guard lock(p.owner_mu);
+      if (p.owner != options_.node) url = p.owner_url;
+    }
+    if ((!url.empty() && request.forwarded_by.empty()) || waited >= options_.lease_ms) break;
+    Pause(50);
   }
   if (!request.forwarded_by.empty() || url.empty()) {
     return Unavailable("partition_owner_changing",
@@ -293,7 +295,7 @@ api::HttpResponse Node::Forward(Partition& p, const api::HttpRequest& request) {
   }
 }
 
-Status Node::Replicate(Partition& p, const std::vector<ReplicaEvent>& group) {
+Status Node::Replicate(Partition& p, const ReplicaGroup& group) {
   const int64_t epoch = p.epoch.load();
   if (epoch == 0) {
     return Status::Unavailable("not_owner", "this node does not own partition " +
@@ -315,8 +317,7 @@ Status Node::Replicate(Partition& p, const std::vector<ReplicaEvent>& group) {
 // One transaction: the lease still ours (its row locked until the commit, so no successor
 // takes it meanwhile), the group at exactly the positions after the head, a notification.
 // With synchronous_commit on and a synchronous standby, COMMIT returns once both have it.
-Status Node::AppendToLogOfRecord(Partition& p, int64_t epoch,
-                                 const std::vector<ReplicaEvent>& group) {
+Status Node::AppendToLogOfRecord(Partition& p, int64_t epoch, const ReplicaGroup& group) {
   if (!p.writer_pg || p.writer_pg->broken()) {
     p.writer_pg.reset();
     auto pg = Pg::Connect(options_.dsn);
@@ -340,14 +341,15 @@ Status Node::AppendToLogOfRecord(Partition& p, int64_t epoch,
     return fail(Status::Unavailable(
         "not_owner", "the lease on partition " + std::to_string(p.index) + " has ended"));
   }
-  for (size_t start = 0; start < group.size(); start += kRowsPerInsert) {
-    const size_t end = std::min(group.size(), start + kRowsPerInsert);
+  const std::vector<ReplicaEvent>& events = group.events;
+  for (size_t start = 0; start < events.size(); start += kRowsPerInsert) {
+    const size_t end = std::min(events.size(), start + kRowsPerInsert);
     std::string sql =
         "INSERT INTO cledger_events (part, position, bytes, commit_end, idem_key, idem_value) "
         "VALUES ";
     std::vector<PgParam> params;
     for (size_t i = start; i < end; ++i) {
-      const ReplicaEvent& e = group[i];
+      const ReplicaEvent& e = events[i];
       const size_t n = params.size();
       sql += (i == start ? "" : ",");
       sql += "($" + std::to_string(n + 1) + "::int8,$" + std::to_string(n + 2) + "::int8,$" +
@@ -364,12 +366,46 @@ Status Node::AppendToLogOfRecord(Partition& p, int64_t epoch,
     }
     if (Status s = pg.Run(sql, params); !s.ok()) return fail(s);
   }
+  if (Status s = RecordDataKeys(pg, p, group); !s.ok()) return fail(s);
   if (Status s = pg.Run("SELECT pg_notify('cledger_events', $1::text)",
                         {PgParam::Bytes(std::to_string(p.index))});
       !s.ok()) {
     return fail(s);
   }
   return pg.Run("COMMIT");
+}
+
+// A data key lives in PostgreSQL wrapped under the shared master key, from the group that
+// made it (a follower fetches it with the events from that position on) until the erasure
+// that destroys it, in the erasure's own transaction.
+Status Node::RecordDataKeys(Pg& pg, Partition& p, const ReplicaGroup& group) {
+  const PgParam part = PgParam::Int(p.index);
+  const PgParam first = PgParam::Int(static_cast<int64_t>(group.events.front().position));
+  for (const ReplicaDataKey& key : group.data_keys) {
+    if (Status s = pg.Run(
+            "INSERT INTO cledger_data_keys (part, key_id, position, subject, wrapped) VALUES "
+            "($1::int8, $2::text, $3::int8, $4::bytea, $5::bytea)",
+            {part, PgParam::Bytes(key.key_id), first, PgParam::Bytes(key.subject),
+             PgParam::Bytes(key.wrapped)});
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (const ReplicaEvent& replica : group.events) {
+    auto event = DecodeEvent(replica.bytes);
+    if (!event.ok()) return event.status();
+    const std::string* erased = nullptr;
+    if (const auto* e = std::get_if<ContactErased>(&event->body)) erased = &e->key_id;
+    if (const auto* e = std::get_if<CustomerErased>(&event->body)) erased = &e->key_id;
+    if (erased == nullptr || erased->empty()) continue;
+    if (Status s = pg.Run("DELETE FROM cledger_data_keys WHERE part = $1::int8 AND key_id = "
+                          "$2::text",
+                          {part, PgParam::Bytes(*erased)});
+        !s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
 }
 
 void Node::StepDown(Partition& p, const std::string& why) {
@@ -402,8 +438,19 @@ Result<size_t> Node::CatchUpOnce(Pg& pg, Partition& p) {
   }
   events.resize(complete);
   if (events.empty()) return size_t{0};
-  if (Status s = p.engine->ApplyReplicated(events); !s.ok()) return s;
-  return events.size();
+  ReplicaGroup group{std::move(events), {}};
+  auto keys = pg.Exec(
+      "SELECT key_id, subject, wrapped FROM cledger_data_keys WHERE part = $1::int8 AND "
+      "position > $2::int8 AND position <= $3::int8",
+      {PgParam::Int(p.index), PgParam::Int(static_cast<int64_t>(head)),
+       PgParam::Int(static_cast<int64_t>(group.events.back().position))});
+  if (!keys.ok()) return keys.status();
+  for (int r = 0; r < keys->size(); ++r) {
+    group.data_keys.push_back({std::string(keys->Bytes(r, 0)), std::string(keys->Bytes(r, 1)),
+                               std::string(keys->Bytes(r, 2))});
+  }
+  if (Status s = p.engine->ApplyReplicated(group); !s.ok()) return s;
+  return group.events.size();
 }
 
 void Node::FollowerLoop(Partition& p) {

@@ -22,6 +22,13 @@ Status InitSchema(Pg& pg, int partitions) {
       "CREATE TABLE IF NOT EXISTS cledger_nodes (node text PRIMARY KEY, url text NOT NULL, "
       "seen_at timestamptz NOT NULL)",
       "CREATE TABLE IF NOT EXISTS cledger_tenants (tenant text PRIMARY KEY, part int8 NOT NULL)",
+      // The data keys of personal data, wrapped under the master key the nodes share, from
+      // the group that made each until the erasure that destroys it.
+      "CREATE TABLE IF NOT EXISTS cledger_data_keys (part int8 NOT NULL, key_id text NOT NULL, "
+      "position int8 NOT NULL, subject bytea NOT NULL, wrapped bytea NOT NULL, "
+      "PRIMARY KEY (part, key_id))",
+      "CREATE INDEX IF NOT EXISTS cledger_data_keys_position ON cledger_data_keys (part, "
+      "position)",
   };
   if (Status s = pg.Run("BEGIN"); !s.ok()) return s;
   for (const char* sql : kTables) {

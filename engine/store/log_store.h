@@ -102,7 +102,7 @@ class LogStore final : public RawLedger {
   // Appends events another node decided (a cluster follower): each must continue the chain
   // at the head; positions at or below it are skipped (already applied). Folded into the
   // inline projections, indexed and written like the writer's own groups.
-  Status ApplyReplicated(const std::vector<ReplicaEvent>& events);
+  Status ApplyReplicated(const ReplicaGroup& group);
 
   Result<CommitResult> Append(Commit commit) override;
   Result<std::vector<Event>> Read(uint64_t from, size_t limit) override;
@@ -161,8 +161,8 @@ class LogStore final : public RawLedger {
     int64_t last_recorded_at_us = 0;
     uint64_t commits = 0;  // the ledger's commits, this group's included
     std::unordered_map<std::string, uint64_t> versions;  // stream head key → staged version
-    proofs::CompactTree tree;           // the Merkle tree's peaks, this group's leaves included
-    std::vector<ReplicaEvent> replica;  // the group for LedgerOptions::replicate, when set
+    proofs::CompactTree tree;  // the Merkle tree's peaks, this group's leaves included
+    ReplicaGroup replica;      // the group for LedgerOptions::replicate, when set
   };
   struct Answer {
     std::unique_ptr<Request> request;
@@ -238,7 +238,7 @@ class LogStore final : public RawLedger {
   GroupState CurrentState();
   // Writes a staged group (replicating it first when `replicate`) and publishes its head.
   Status WriteStaged(Txn& txn, GroupState& state, bool replicate);
-  Status ApplyReplicatedOnWriter(const std::vector<ReplicaEvent>& events);
+  Status ApplyReplicatedOnWriter(const ReplicaGroup& group);
   Result<uint64_t> StreamVersionForStaging(const std::string& key, const GroupState& state);
   // Stages the group's requests into `txn`; the Status of a storage fault that must fail
   // the whole group (a failed read, a full batch), else Ok with `results` filled.

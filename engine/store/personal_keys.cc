@@ -149,12 +149,12 @@ Status PersonalKeys::Seal(Event& event) {
   if (key_id->empty()) {
     *key_id = RandomHex(16);
     const base::AeadKey key = base::NewAeadKey();
-    pending_.Put(
-        KeyKey(*key_id),
-        base::AeadSeal(wrap_key_,
-                       std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
-                       WrapContext(*key_id)));
+    std::string wrapped = base::AeadSeal(
+        wrap_key_, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
+        WrapContext(*key_id));
+    pending_.Put(KeyKey(*key_id), wrapped);
     pending_.Put(subject, *key_id);
+    pending_records_.push_back({*key_id, subject, std::move(wrapped)});
     // Held apart from the caches until written: an eviction must not lose them.
     pending_keys_[*key_id] = key;
     pending_subjects_[subject] = *key_id;
@@ -175,10 +175,34 @@ Status PersonalKeys::PersistNewKeys() {
   rocksdb::Status s = db_->Write(Synced(), &pending_);
   if (!s.ok()) return Fault(s);
   pending_.Clear();
+  pending_records_.clear();
   for (auto& [id, key] : pending_keys_) sodium_memzero(key.data(), key.size());
   pending_keys_.clear();
   pending_subjects_.clear();
   return Status::Ok();
+}
+
+std::vector<ReplicaDataKey> PersonalKeys::PendingKeys() {
+  std::lock_guard lock(mu_);
+  return pending_records_;
+}
+
+Status PersonalKeys::ImportKeys(const std::vector<ReplicaDataKey>& keys) {
+  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
+  std::lock_guard lock(mu_);
+  rocksdb::WriteBatch batch;
+  for (const ReplicaDataKey& k : keys) {
+    std::string tombstone;
+    if (destroyed_.contains(k.key_id) ||
+        db_->Get(rocksdb::ReadOptions(), TombstoneKey(k.key_id), &tombstone).ok()) {
+      continue;
+    }
+    batch.Put(KeyKey(k.key_id), k.wrapped);
+    batch.Put(k.subject, k.key_id);
+  }
+  if (batch.Count() == 0) return Status::Ok();
+  rocksdb::Status s = db_->Write(Synced(), &batch);
+  return s.ok() ? Status::Ok() : Fault(s);
 }
 
 void PersonalKeys::Open(Event& event) {

@@ -19,6 +19,7 @@
 
 #include "base/aead.h"
 #include "cledger/events.h"
+#include "cledger/ledger.h"
 #include "cledger/status.h"
 
 namespace cledger::store {
@@ -43,6 +44,12 @@ class PersonalKeys {
   Status Seal(Event& event);
   // Writer thread: writes the keys Seal made, synced, before any event sealed under them is.
   Status PersistNewKeys();
+  // Writer thread: the keys Seal made and PersistNewKeys has not written yet, wrapped: what a
+  // cluster's owner hands to the log of record with the group.
+  std::vector<ReplicaDataKey> PendingKeys();
+  // Keeps keys another node made (wrapped under the same master key), synced. A key this
+  // store destroyed stays destroyed.
+  Status ImportKeys(const std::vector<ReplicaDataKey>& keys);
 
   // Any thread: puts the personal fields of an event as stored back into its body; marks it
   // Personal::kErased when its key was destroyed, kUnreadable when no such key is at hand. An
@@ -97,6 +104,7 @@ class PersonalKeys {
   std::unordered_map<std::string, std::string> pending_subjects_;  // their subjects
   std::unordered_map<std::string, bool> erased_subjects_;          // "e" record → present
   rocksdb::WriteBatch pending_;                                    // keys made, not yet written
+  std::vector<ReplicaDataKey> pending_records_;                    // the same, for replication
   std::atomic<uint64_t> unreadable_{0};
 };
 

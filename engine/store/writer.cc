@@ -133,16 +133,20 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
               {state.head.position, state.head.hash, state.last_recorded_at_us, state.commits}));
   Status failure = txn.status();
   if (failure.ok()) failure = ReadyToWrite(txn.batch().GetDataSize());
-  // A data key is durable before any event sealed under it is.
-  if (failure.ok() && personal_ != nullptr) failure = personal_->PersistNewKeys();
   // Positions are reserved (on disk, outside the WAL) before any of them is acknowledged.
   if (failure.ok() && state.head.position > reserved_through_) {
     failure = ReservePositions(state.head.position);
   }
-  // In a cluster the log of record takes the group first: nothing is kept, or acknowledged,
-  // that the other nodes cannot read.
+  // In a cluster the log of record takes the group first, with the data keys it made: nothing
+  // is kept, or acknowledged, that the other nodes cannot read. A refused group's keys stay
+  // pending, and go with the next group that uses them.
   const bool replicating = replicate && options_.ledger.replicate;
-  if (failure.ok() && replicating) failure = options_.ledger.replicate(state.replica);
+  if (failure.ok() && replicating) {
+    if (personal_ != nullptr) state.replica.data_keys = personal_->PendingKeys();
+    failure = options_.ledger.replicate(state.replica);
+  }
+  // A data key is durable before any event sealed under it is.
+  if (failure.ok() && personal_ != nullptr) failure = personal_->PersistNewKeys();
   if (!failure.ok()) return failure;
   rocksdb::WriteOptions write;
   write.sync = options_.ledger.sync;
@@ -177,17 +181,21 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
   return Status::Ok();
 }
 
-Status LogStore::ApplyReplicated(const std::vector<ReplicaEvent>& events) {
-  return RunExclusive([&] { return ApplyReplicatedOnWriter(events); });
+Status LogStore::ApplyReplicated(const ReplicaGroup& group) {
+  return RunExclusive([&] { return ApplyReplicatedOnWriter(group); });
 }
 
 // The follower's half of the writer: the events arrive decided, chained and encoded; each is
 // checked against the head it must continue, then indexed and folded like a staged commit.
-Status LogStore::ApplyReplicatedOnWriter(const std::vector<ReplicaEvent>& events) {
+Status LogStore::ApplyReplicatedOnWriter(const ReplicaGroup& group) {
+  // The keys first: the inline folds open the events' personal fields.
+  if (personal_ != nullptr && !group.data_keys.empty()) {
+    if (Status s = personal_->ImportKeys(group.data_keys); !s.ok()) return s;
+  }
   Txn txn(db_.get());
   GroupState state = CurrentState();
   std::vector<std::pair<Event, std::string>> commit;
-  for (const ReplicaEvent& replica : events) {
+  for (const ReplicaEvent& replica : group.events) {
     if (replica.position <= state.head.position) continue;
     Result<Event> event = DecodeForReaders(replica.bytes);
     if (!event.ok()) return event.status();
@@ -296,8 +304,8 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
                         request.fingerprint;
     txn.Put(idempotency_, key, value);
     if (options_.ledger.replicate) {
-      state.replica.back().idempotency_key = std::move(key);
-      state.replica.back().idempotency_value = std::move(value);
+      state.replica.events.back().idempotency_key = std::move(key);
+      state.replica.events.back().idempotency_value = std::move(value);
     }
   }
   return result;
@@ -387,8 +395,8 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
   }
   if (Status s = StageEvents(staged, txn, state); !s.ok()) return s;
   if (options_.ledger.replicate) {
-    for (auto& [event, bytes] : staged) state.replica.push_back({event.position, bytes});
-    state.replica.back().commit_end = true;
+    for (auto& [event, bytes] : staged) state.replica.events.push_back({event.position, bytes});
+    state.replica.events.back().commit_end = true;
   }
   CommitResult result{staged.front().first.position, head.position, false};
   ++state.commits;

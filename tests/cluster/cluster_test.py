@@ -147,6 +147,9 @@ def check_exactly_once(cluster, load):
         created = {}
         for p in range(PARTITIONS):
             for e in events_of(node, cluster.ops, p):
+                check(e.get("personal_data") != "unreadable",
+                      "%s cannot open the personal data of position %d of partition %d" %
+                      (node.name, e["position"], p))
                 if e["type"] == "CustomerCreated":
                     created[e["stream"]] = created.get(e["stream"], 0) + 1
             status, _, report = http("GET", "%s/v1/ledger/verify?partition=%d" % (node.url, p),
@@ -162,6 +165,18 @@ def check_exactly_once(cluster, load):
     return heads
 
 
+def post_until_done(cluster, path, body, key, token=None, timeout=60):
+    """POSTs through random nodes, retrying a 503 with the same Idempotency-Key."""
+    deadline = time.time() + timeout
+    while True:
+        node = random.choice([n for n in cluster.nodes if n.alive()])
+        status, _, answer = http("POST", node.url + path, token or cluster.ops, body,
+                                 {"Idempotency-Key": key})
+        if status != 503 or time.time() > deadline:
+            return status, answer
+        time.sleep(0.1)
+
+
 def setup_tenants(cluster):
     tokens = {}
     names = []
@@ -170,12 +185,12 @@ def setup_tenants(cluster):
         names.append("tenant%d" % i)
         i += 1
     for name in names:
-        node = random.choice(cluster.nodes)
-        status, _, answer = http("POST", node.url + "/v1/admin/tenants", cluster.ops,
-                                 {"name": name}, {"Idempotency-Key": "tenant-" + name})
+        status, answer = post_until_done(cluster, "/v1/admin/tenants", {"name": name},
+                                         "tenant-" + name)
         check(status == 201, "tenant %s: %s" % (name, answer))
-        status, _, answer = http("POST", node.url + "/v1/admin/tokens", cluster.ops,
-                                 {"tenant": name, "actor": "owner-" + name, "role": "owner"})
+        status, answer = post_until_done(cluster, "/v1/admin/tokens",
+                                         {"tenant": name, "actor": "owner-" + name,
+                                          "role": "owner"}, "token-" + name)
         check(status == 201, "token for %s: %s" % (name, answer))
         tokens[name] = answer["token"]
     return tokens
@@ -271,6 +286,28 @@ def follower_restart_and_stream_resume(cluster, tokens):
           (first.name, len(first_ids), second.name, first_ids[-1]))
 
 
+def erase_through_a_follower(cluster, tokens):
+    """Personal data sealed on the owner is readable everywhere; an erasure sent to a follower
+    runs on the owner and destroys the subject's key on every node."""
+    owners = cluster.await_owners()
+    tenant = next(t for t in sorted(tokens) if partition_of(t) == 1)
+    key, (_, cid) = next((k, v) for k, v in Load.acked.items() if v[0] == tenant)
+    follower = next(n for n in cluster.nodes if n.name != owners[1])
+    status, answer = post_until_done(cluster, "/v1/customers/%s/erase" % cid,
+                                     {"reason": "asked by the data subject"}, "erase-" + cid,
+                                     token=tokens[tenant])
+    check(status == 200, "erasure: %s %s" % (status, answer))
+    converge(cluster)
+    for node in cluster.nodes:
+        status, _, page = http("GET", "%s/v1/events?limit=1000" % node.url, tokens[tenant])
+        mine = [e for e in page["events"] if e["stream"] == "customer-" + cid]
+        check(mine and all(e.get("personal_data") == "erased" for e in mine if
+                           e["type"] != "CustomerErased"),
+              "%s still opens %s's personal data: %s" % (node.name, cid, mine[:2]))
+    print("  customer %s erased through %s: its personal data reads as erased on every node" %
+          (cid, follower.name))
+
+
 def lose_the_primary(cluster, tokens):
     with Load(cluster, tokens) as load:
         time.sleep(2)
@@ -301,7 +338,7 @@ def main():
         cluster.start()
         tokens = setup_tenants(cluster)
         for scenario in (kill_an_owner, pause_an_owner, follower_restart_and_stream_resume,
-                         lose_the_primary):
+                         erase_through_a_follower, lose_the_primary):
             print(scenario.__name__)
             scenario(cluster, tokens)
         ok = True

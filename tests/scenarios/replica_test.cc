@@ -19,19 +19,21 @@ struct Node {
   std::unique_ptr<Engine> engine;
   std::mutex mu;
   std::vector<ReplicaEvent> log;
+  std::vector<ReplicaDataKey> data_keys;
   Status refuse = Status::Ok();  // what the log of record answers
 
   // The nodes of a cluster share one master key: the idempotency records' fingerprints are
   // keyed with it.
-  explicit Node(const std::string& master_key_file = {}) {
+  explicit Node(const std::string& master_key_file = {}, bool sealed = true) {
     LedgerOptions options;
     options.path = dir.Sub("data");
     options.master_key_file = master_key_file;
-    options.seal_personal_data = false;
-    options.replicate = [this](const std::vector<ReplicaEvent>& group) {
+    options.seal_personal_data = sealed;
+    options.replicate = [this](const ReplicaGroup& group) {
       std::lock_guard lock(mu);
       if (!refuse.ok()) return refuse;
-      log.insert(log.end(), group.begin(), group.end());
+      log.insert(log.end(), group.events.begin(), group.events.end());
+      data_keys.insert(data_keys.end(), group.data_keys.begin(), group.data_keys.end());
       return Status::Ok();
     };
     auto opened = Engine::Open(options);
@@ -53,10 +55,12 @@ TEST_CASE("AFollowerApplyingTheOwnersGroupsHasTheSameLedgerViewsAndIdempotencyRe
   auto created = owner.engine->Execute(WithKey(As("acme", "owner"), "k1"),
                                        CreateCustomer{"c1", "Acme Corp", "ap@acme.test", ""});
   REQUIRE(created.ok());
-  REQUIRE(owner.engine->Execute(As("acme", "owner"), UpdateCustomer{"c1", std::string("Acme Inc"), {}, {}}).ok());
+  REQUIRE(owner.engine
+              ->Execute(As("acme", "owner"), UpdateCustomer{"c1", std::string("Acme Inc"), {}, {}})
+              .ok());
   REQUIRE(owner.log.size() == owner.engine->ledger().GetHead().position);
 
-  REQUIRE(follower.engine->ApplyReplicated(owner.log).ok());
+  REQUIRE(follower.engine->ApplyReplicated({owner.log, owner.data_keys}).ok());
   CHECK(follower.engine->ledger().GetHead().position == owner.engine->ledger().GetHead().position);
   CHECK(follower.engine->ledger().GetHead().hash == owner.engine->ledger().GetHead().hash);
   CHECK(follower.engine->ledger().VerifyChain().ok);
@@ -64,7 +68,7 @@ TEST_CASE("AFollowerApplyingTheOwnersGroupsHasTheSameLedgerViewsAndIdempotencyRe
   REQUIRE(view.ok());
   CHECK(view->name == "Acme Inc");
   // Applying the same events again changes nothing.
-  REQUIRE(follower.engine->ApplyReplicated(owner.log).ok());
+  REQUIRE(follower.engine->ApplyReplicated({owner.log, owner.data_keys}).ok());
   CHECK(follower.engine->ledger().GetHead().position == owner.log.size());
 
   // The follower takes over: a client's retry is recognised, nothing is appended twice.
@@ -80,14 +84,16 @@ TEST_CASE("ReplicatedEventsThatDoNotContinueTheLocalChainAreRefused") {
   Node owner;
   Node follower;
   REQUIRE(owner.engine->Execute(As("", "ops", "root"), CreateTenant{"acme", "standard"}).ok());
-  REQUIRE(owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""}).ok());
+  REQUIRE(
+      owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""})
+          .ok());
   REQUIRE(owner.log.size() == 2);
 
   std::vector<ReplicaEvent> skipped{owner.log[1]};  // position 2 onto an empty ledger
-  CHECK(follower.engine->ApplyReplicated(skipped).code() == Code::kCorruption);
+  CHECK(follower.engine->ApplyReplicated({skipped, owner.data_keys}).code() == Code::kCorruption);
   std::vector<ReplicaEvent> altered = owner.log;
   altered[1].bytes[altered[1].bytes.size() / 2] ^= 1;
-  CHECK(follower.engine->ApplyReplicated(altered).code() == Code::kCorruption);
+  CHECK(follower.engine->ApplyReplicated({altered, owner.data_keys}).code() == Code::kCorruption);
   CHECK(follower.engine->ledger().GetHead().position == 0);  // nothing of either kept
 }
 
@@ -102,15 +108,50 @@ TEST_CASE("AGroupTheLogOfRecordRefusesIsNeitherKeptNorAcknowledged") {
   CHECK(owner.engine->ledger().GetHead().position == 1);
   CHECK(owner.engine->GetCustomer(Reader(), "c1").status().code() == Code::kNotFound);
   owner.refuse = Status::Ok();
-  CHECK(owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""}).ok());
+  CHECK(owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""})
+            .ok());
   CHECK(owner.engine->ledger().GetHead().position == 2);
 }
 
-TEST_CASE("WithoutSealingPersonalDataErasureIsRefusedBeforeAnythingIsAppended") {
-  Node owner;
+TEST_CASE("PersonalDataSealedOnTheOwnerIsReadableOnAFollowerUntilAnErasureThereToo") {
+  testing::TempDir keys;
+  Node owner(keys.Sub("master.key"));
+  Node follower(keys.Sub("master.key"));
   REQUIRE(owner.engine->Execute(As("", "ops", "root"), CreateTenant{"acme", "standard"}).ok());
-  REQUIRE(owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""}).ok());
-  auto erased = owner.engine->Erase(As("acme", "owner"), "customer", "c1", "asked by the data subject");
+  REQUIRE(
+      owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""})
+          .ok());
+  REQUIRE(owner.data_keys.size() == 1);  // the customer's, made by its first event
+  REQUIRE(follower.engine->ApplyReplicated({owner.log, owner.data_keys}).ok());
+  auto view = follower.engine->GetCustomer(Reader(), "c1");
+  REQUIRE(view.ok());
+  CHECK(view->name == "Acme");
+  auto events = follower.engine->ledger().Read(2, 1);
+  REQUIRE(events.ok());
+  CHECK(events->front().personal == Personal::kInBody);
+
+  const size_t before = owner.log.size();
+  REQUIRE(owner.engine->Erase(As("acme", "owner"), "customer", "c1", "asked by the subject").ok());
+  std::vector<ReplicaEvent> erasure(owner.log.begin() + static_cast<long>(before), owner.log.end());
+  REQUIRE(follower.engine->ApplyReplicated({erasure, {}}).ok());
+  events = follower.engine->ledger().Read(2, 1);
+  REQUIRE(events.ok());
+  CHECK(events->front().personal == Personal::kErased);  // the follower's key is gone too
+  // A key the follower destroyed is not brought back by a late copy of it.
+  REQUIRE(follower.engine->ApplyReplicated({owner.log, owner.data_keys}).ok());
+  events = follower.engine->ledger().Read(2, 1);
+  REQUIRE(events.ok());
+  CHECK(events->front().personal == Personal::kErased);
+}
+
+TEST_CASE("WithoutSealingPersonalDataErasureIsRefusedBeforeAnythingIsAppended") {
+  Node owner({}, /*sealed=*/false);
+  REQUIRE(owner.engine->Execute(As("", "ops", "root"), CreateTenant{"acme", "standard"}).ok());
+  REQUIRE(
+      owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""})
+          .ok());
+  auto erased =
+      owner.engine->Erase(As("acme", "owner"), "customer", "c1", "asked by the data subject");
   REQUIRE_FALSE(erased.ok());
   CHECK(erased.status().reason() == "erasure_unavailable");
   CHECK(owner.engine->ledger().GetHead().position == 2);

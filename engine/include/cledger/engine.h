@@ -100,9 +100,11 @@ class Engine {
   // can no longer be opened. Returns how many data keys were re-wrapped.
   virtual Result<size_t> RotateMasterKey(const std::string& new_master_key_file) = 0;
 
-  // Cluster followers: appends events the partition's owner decided (Ledger::ReplicaEvent),
-  // each continuing the local chain; the projections fold them as they would a local commit.
-  virtual Status ApplyReplicated(const std::vector<ReplicaEvent>& events) = 0;
+  // Cluster followers: appends events the partition's owner decided (ledger.h, ReplicaGroup),
+  // each continuing the local chain, after keeping the data keys they came with; the
+  // projections fold them as they would a local commit. An erasure among them destroys the
+  // subject's key here too and purges what the projections overwrote.
+  virtual Status ApplyReplicated(const ReplicaGroup& group) = 0;
   virtual Result<ErasureOutcome> Erase(const CommandContext& context, const std::string& subject,
                                        const std::string& id, const std::string& reason) = 0;
 

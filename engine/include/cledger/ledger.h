@@ -33,6 +33,21 @@ struct ReplicaEvent {
   std::string idempotency_value;
 };
 
+// A data key of personal data made by the group that first sealed a field under it, wrapped
+// under the master key (which every node shares): what followers need to open those fields.
+struct ReplicaDataKey {
+  std::string key_id;
+  std::string subject;  // the key store's name of the contact's or customer's stream
+  std::string wrapped;
+};
+
+// A commit group as the log of record takes it: its events in position order, and the data
+// keys it made.
+struct ReplicaGroup {
+  std::vector<ReplicaEvent> events;
+  std::vector<ReplicaDataKey> data_keys;
+};
+
 struct LedgerOptions {
   std::string path;  // the data directory; created when missing
   bool sync = true;  // fsync the WAL before acknowledging (off only in benchmarks)
@@ -76,13 +91,12 @@ struct LedgerOptions {
   // Empty: `<path>.keys`, beside the data directory. It must come with the data to every
   // process that opens it; without it personal fields read as unreadable.
   std::string key_store_dir;
-  // Whether personal fields are sealed under per-subject data keys. Off in cluster mode, whose
-  // nodes do not share a key store yet (docs/CLUSTER.md): fields are recorded as given and
-  // erasure is refused.
+  // Whether personal fields are sealed under per-subject data keys. Off: recorded as given,
+  // and erasure is refused.
   bool seal_personal_data = true;
   // Cluster mode: called on the writer thread with each commit group, in position order,
   // before it is written locally. A failure fails the group and nothing of it is written.
-  std::function<Status(const std::vector<ReplicaEvent>& group)> replicate;
+  std::function<Status(const ReplicaGroup& group)> replicate;
   // Cluster mode: `replicate` took a group that the local write then failed to keep; the
   // node must stop deciding commands and catch up from the log of record.
   std::function<void()> replica_ahead;
