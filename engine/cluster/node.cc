@@ -57,27 +57,6 @@ std::string BodyField(const std::string& body, std::string_view key) {
   return field && field->is_string() ? std::string(field->as_string()) : std::string();
 }
 
-// Every node keys its idempotency fingerprints and token digests with the master key, and
-// reads what other nodes recorded under it: they must share it. The first node records its
-// id; a node with another key is refused before it takes any partition.
-Status CheckSharedMasterKey(Pg& pg, const std::string& path) {
-  auto keys = domain::CredentialKeys::LoadOrCreate(path);
-  if (!keys.ok()) return keys.status();
-  const std::string id = keys->KeyId();
-  auto recorded = pg.Exec(
-      "INSERT INTO cledger_settings VALUES ('master_key_id', $1::text) ON CONFLICT (name) DO "
-      "UPDATE SET value = cledger_settings.value RETURNING value",
-      {PgParam::Bytes(id)});
-  if (!recorded.ok()) return recorded.status();
-  if (recorded->Bytes(0, 0) != id) {
-    return Status(Code::kConflict, "master_key_mismatch",
-                  "this cluster's nodes share the master key " +
-                      std::string(recorded->Bytes(0, 0)) + "; " + path + " holds " + id +
-                      ": give every node the same --master-key-file");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
@@ -89,7 +68,10 @@ Result<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
   auto count = PartitionCount(**pg);
   if (!count.ok()) return count.status();
   if (Status s = CheckSharedMasterKey(**pg, options.ledger.master_key_file); !s.ok()) return s;
+  auto pinned = PinnedTenants(**pg);
+  if (!pinned.ok()) return pinned.status();
   std::unique_ptr<Node> node(new Node(std::move(options)));
+  node->pinned_ = std::move(pinned).value();
   if (Status s = node->OpenPartitions(*count); !s.ok()) return s;
   for (auto& p : node->partitions_) {
     Partition* raw = p.get();
@@ -111,6 +93,7 @@ Status Node::OpenPartitions(int count) {
     p->index = i;
     LedgerOptions ledger = options_.ledger;
     ledger.path = options_.ledger.path + "/p" + std::to_string(i);
+    ledger.key_store_dir = ledger.path + ".keys";  // each partition's own, beside it
     Partition* raw = p.get();
     ledger.replicate = [this, raw](const ReplicaGroup& group) { return Replicate(*raw, group); };
     ledger.replica_ahead = [this, raw] { StepDown(*raw, "the local write failed"); };
@@ -165,16 +148,23 @@ Result<Principal> Node::Authenticate(const std::string& token) {
   return last;
 }
 
+int Node::PartitionOfTenant(const std::string& tenant) const {
+  if (auto it = pinned_.find(tenant); it != pinned_.end() && it->second < partitions()) {
+    return it->second;
+  }
+  return cluster::PartitionOfTenant(tenant, partitions());
+}
+
 int Node::PartitionOf(const Principal& who, const api::Route& route,
                       const api::HttpRequest& request) {
   const int count = partitions();
-  if (!who.tenant.empty()) return PartitionOfTenant(who.tenant, count);
+  if (!who.tenant.empty()) return PartitionOfTenant(who.tenant);
   // Ops: the tenant an admin command names, or the partition a read asks for.
   if (route.method == "POST" && route.path == "/v1/admin/tenants") {
-    return PartitionOfTenant(BodyField(request.body, "name"), count);
+    return PartitionOfTenant(BodyField(request.body, "name"));
   }
   if (route.method == "POST" && route.path == "/v1/admin/tokens") {
-    return PartitionOfTenant(BodyField(request.body, "tenant"), count);
+    return PartitionOfTenant(BodyField(request.body, "tenant"));
   }
   if (route.method == "DELETE" && route.path.starts_with("/v1/admin/tokens/")) {
     const std::string digest = request.target.substr(request.target.rfind('/') + 1);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,12 +77,14 @@ class Node final : public api::EngineRouter {
   void LeaseRound(Pg& pg);
   bool TryAcquire(Pg& pg, Partition& p);
   int PartitionOf(const Principal& who, const api::Route& route, const api::HttpRequest& request);
+  int PartitionOfTenant(const std::string& tenant) const;
   api::HttpResponse Forward(Partition& p, const api::HttpRequest& request);
   std::variant<Engine*, api::HttpResponse> AwaitPosition(Partition& p,
                                                          const api::HttpRequest& request);
 
   NodeOptions options_;
   std::vector<std::unique_ptr<Partition>> partitions_;
+  std::map<std::string, int> pinned_;  // tenants an import placed, read at start
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

@@ -1,6 +1,7 @@
 #include "engine/cluster/schema.h"
 
 #include "cledger/events.h"
+#include "engine/domain/credentials.h"
 
 namespace cledger::cluster {
 
@@ -64,6 +65,34 @@ Result<int> PartitionCount(Pg& pg) {
     return Status::NotFound("cluster_not_initialised", "run `cledger cluster init` first");
   }
   return std::stoi(std::string(rows->Bytes(0, 0)));
+}
+
+Status CheckSharedMasterKey(Pg& pg, const std::string& path) {
+  auto keys = domain::CredentialKeys::LoadOrCreate(path);
+  if (!keys.ok()) return keys.status();
+  const std::string id = keys->KeyId();
+  auto recorded = pg.Exec(
+      "INSERT INTO cledger_settings VALUES ('master_key_id', $1::text) ON CONFLICT (name) DO "
+      "UPDATE SET value = cledger_settings.value RETURNING value",
+      {PgParam::Bytes(id)});
+  if (!recorded.ok()) return recorded.status();
+  if (recorded->Bytes(0, 0) != id) {
+    return Status(Code::kConflict, "master_key_mismatch",
+                  "this cluster's nodes share the master key " +
+                      std::string(recorded->Bytes(0, 0)) + "; " + path + " holds " + id +
+                      ": give every node the same --master-key-file");
+  }
+  return Status::Ok();
+}
+
+Result<std::map<std::string, int>> PinnedTenants(Pg& pg) {
+  auto rows = pg.Exec("SELECT tenant, part FROM cledger_tenants");
+  if (!rows.ok()) return rows.status();
+  std::map<std::string, int> pinned;
+  for (int r = 0; r < rows->size(); ++r) {
+    pinned[std::string(rows->Bytes(r, 0))] = static_cast<int>(rows->Int(r, 1));
+  }
+  return pinned;
 }
 
 int PartitionOfTenant(const std::string& tenant, int partitions) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "cledger/status.h"
@@ -14,8 +15,15 @@ namespace cledger::cluster {
 Status InitSchema(Pg& pg, int partitions);
 // The partition count the schema was made with; NotFound before InitSchema.
 Result<int> PartitionCount(Pg& pg);
-// Where a tenant's events live: the one pinned in cledger_tenants (an import pins its
-// tenants to partition 0), else a stable hash of its name. The ops tenant "" lives in 0.
+// Where a tenant's events live when it is not pinned (PinnedTenants): a stable hash of its
+// name. The ops tenant "" lives in 0.
 int PartitionOfTenant(const std::string& tenant, int partitions);
+// The tenants pinned to a partition (cledger_tenants).
+Result<std::map<std::string, int>> PinnedTenants(Pg& pg);
+// Every node keys its idempotency fingerprints and token digests with the master key, and
+// reads what other nodes recorded under it: they must share it. The first to ask records the
+// key's id (the key file at `path`, created when missing); another key is refused
+// (kConflict "master_key_mismatch").
+Status CheckSharedMasterKey(Pg& pg, const std::string& path);
 
 }  // namespace cledger::cluster

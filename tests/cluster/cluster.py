@@ -128,12 +128,15 @@ class Cluster:
         self.nodes = [Node(self, "node%d" % (i + 1)) for i in range(nodes)]
         self.ops = None
 
-    def start(self):
+    def start(self, before_nodes=None):
+        """`before_nodes(cluster)` runs once the schema exists, before any node starts."""
         os.makedirs(os.path.join(self.base, "pg"), exist_ok=True)
         self.pg.start()
         self.dsn = self.pg.dsn("both")
         subprocess.run([self.cledger, "cluster", "init", "--pg", self.dsn, "--partitions",
                         str(self.partitions)], check=True, stdout=subprocess.DEVNULL)
+        if before_nodes:
+            before_nodes(self)
         # The first node owns every partition until the others join: it issues the ops token.
         self.ops = self.nodes[0].start(ops_token=True)
         for node in self.nodes[1:]:

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "engine/api/server.h"
+#include "engine/cluster/import.h"
 #include "engine/cluster/node.h"
 #include "engine/cluster/schema.h"
 #include "tools/cledger/commands.h"
@@ -35,6 +36,40 @@ int Init(const InitArgs& args) {
   return kExitOk;
 }
 
+struct ImportArgs {
+  std::string dsn;
+  std::string data_dir;
+};
+
+int Import(const ImportArgs& args) {
+  auto pg = cluster::Pg::Connect(args.dsn);
+  if (!pg.ok()) {
+    std::cerr << "cledger: " << pg.status().message() << "\n";
+    return kExitUnavailable;
+  }
+  cluster::ImportOptions options;
+  options.data_dir = args.data_dir;
+  options.key_store_dir = GlobalKeyLocations().key_store.empty() ? args.data_dir + ".keys"
+                                                                 : GlobalKeyLocations().key_store;
+  options.master_key_file = GlobalKeyLocations().master_key_file.empty()
+                                ? args.data_dir + ".master-key"
+                                : GlobalKeyLocations().master_key_file;
+  uint64_t last = 0;
+  options.progress = [&](uint64_t position) {
+    last = position;
+    std::cerr << "\rimported through position " << position << std::flush;
+  };
+  if (Status s = cluster::ImportLedger(**pg, options); !s.ok()) {
+    std::cerr << "\ncledger: import failed: " << s.message() << "\n";
+    return s.code() == Code::kConflict ? kExitFailed : kExitUnavailable;
+  }
+  std::cerr << "\n";
+  std::cout << "imported " << last << " events into partition 0 (same positions and hashes); "
+            << "its tenants are pinned there. Start the nodes with --master-key-file "
+            << options.master_key_file << " (a copy on each)\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int ServeClusterNode(const ClusterServeArgs& args, const LedgerOptions& ledger,
@@ -46,7 +81,9 @@ int ServeClusterNode(const ClusterServeArgs& args, const LedgerOptions& ledger,
   options.advertise = args.advertise;
   options.ledger = ledger;
   if (options.ledger.master_key_file.empty()) {
-    options.ledger.master_key_file = ledger.path + ".master-key";
+    options.ledger.master_key_file = GlobalKeyLocations().master_key_file.empty()
+                                         ? ledger.path + ".master-key"
+                                         : GlobalKeyLocations().master_key_file;
   }
   auto node = cluster::Node::Start(options);
   if (!node.ok()) {
@@ -96,6 +133,24 @@ void AddCluster(CLI::App& app, Runner& run) {
       "Example:\n  cledger cluster init --pg 'host=db1,db2 dbname=cledger "
       "target_session_attrs=read-write' --partitions 2");
   init->callback([args, &run] { run = [args] { return Init(*args); }; });
+
+  auto imports = std::make_shared<ImportArgs>();
+  auto* import = cluster->add_subcommand(
+      "import",
+      "Push a closed single-node ledger into partition 0 of a new cluster, with the same "
+      "positions, bytes and hashes (before any node starts)");
+  import->add_option("--pg", imports->dsn, "libpq connection string of the PostgreSQL primary")
+      ->required();
+  import->add_option("--data", imports->data_dir, "The single-node data directory")->required();
+  KeyStoreOption(import);
+  import->footer(
+      "Its master key (--master-key-file, default <data>.master-key) becomes the cluster's: "
+      "give every node a copy.\nExample:\n  cledger cluster import --pg 'host=db1 "
+      "dbname=cledger' --data ./data");
+  import->callback([imports, &run] { run = [imports] { return Import(*imports);
+};
+}  // namespace cledger::cli
+);
 }
 
 }  // namespace cledger::cli

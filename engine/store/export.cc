@@ -1,0 +1,127 @@
+#include "engine/store/export.h"
+
+#include <rocksdb/db.h>
+
+#include <map>
+#include <memory>
+
+#include "base/keys.h"
+#include "engine/store/errors.h"
+#include "engine/store/keys.h"
+
+namespace cledger::store {
+namespace {
+
+struct ReadOnlyDb {
+  std::unique_ptr<rocksdb::DB> db;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> families;
+  ~ReadOnlyDb() {
+    for (auto& [name, handle] : families) (void)db->DestroyColumnFamilyHandle(handle);
+  }
+};
+
+Status OpenReadOnly(const std::string& path, ReadOnlyDb& out) {
+  rocksdb::Options options;
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, path, &names);
+  if (!s.ok()) return FromRocks(s, "cannot open " + path, "corrupt_ledger");
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "cannot open " + path, "corrupt_ledger");
+  out.db.reset(raw);
+  for (size_t i = 0; i < handles.size(); ++i) out.families[names[i]] = handles[i];
+  return Status::Ok();
+}
+
+// Every data key of the key store: its subjects ("s…" → key id) with their wrapped keys.
+Result<std::vector<ReplicaDataKey>> DataKeys(const std::string& key_store_dir) {
+  std::vector<ReplicaDataKey> keys;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(rocksdb::Options(), key_store_dir, &raw).ok()) return keys;
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("s"); it->Valid() && it->key().starts_with("s"); it->Next()) {
+    ReplicaDataKey key{it->value().ToString(), it->key().ToString(), {}};
+    // A destroyed key has no "k" record: its subject was erased and stays so.
+    if (db->Get(rocksdb::ReadOptions(), "k" + key.key_id, &key.wrapped).ok()) {
+      keys.push_back(std::move(key));
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "key store", "corrupt_key_store");
+  return keys;
+}
+
+}  // namespace
+
+Result<std::string> RecordedMasterKeyId(const std::string& path) {
+  ReadOnlyDb ledger;
+  if (Status s = OpenReadOnly(path, ledger); !s.ok()) return s;
+  std::string id;
+  rocksdb::Status s =
+      ledger.db->Get(rocksdb::ReadOptions(), ledger.families[kCfMeta], kMetaMasterKeyId, &id);
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read " + path, "corrupt_ledger");
+  return id;
+}
+
+Status ExportLog(const std::string& path, const std::string& key_store_dir, size_t batch,
+                 const std::function<Status(ReplicaGroup&&)>& sink) {
+  ReadOnlyDb ledger;
+  if (Status s = OpenReadOnly(path, ledger); !s.ok()) return s;
+  if (!ledger.families.contains(kCfLog) || !ledger.families.contains(kCfIdempotency)) {
+    return Status::InvalidArgument("not_a_ledger", path + " holds no ledger");
+  }
+  // The idempotency records, by the last position of the commit each answered.
+  std::map<uint64_t, std::pair<std::string, std::string>> records;
+  std::unique_ptr<rocksdb::Iterator> it(
+      ledger.db->NewIterator(rocksdb::ReadOptions(), ledger.families[kCfIdempotency]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view value = it->value().ToStringView();
+    if (value.size() < 16) continue;
+    records[base::DecodeU64(value.substr(8, 8))] = {it->key().ToString(), it->value().ToString()};
+  }
+  auto keys = DataKeys(key_store_dir);
+  if (!keys.ok()) return keys.status();
+  ReplicaGroup group{{}, std::move(keys).value()};
+  std::optional<Event> previous;
+  it.reset(ledger.db->NewIterator(rocksdb::ReadOptions(), ledger.families[kCfLog]));
+  for (it->SeekToFirst();; it->Next()) {
+    std::optional<Event> event;
+    if (it->Valid()) {
+      auto decoded = DecodeEvent(it->value().ToStringView());
+      if (!decoded.ok()) return decoded.status();
+      event = std::move(decoded).value();
+      if (event->position != (previous ? previous->position : 0) + 1) {
+        return Status::InvalidArgument(
+            "ledger_has_gaps", "position " + std::to_string(event->position) +
+                                   " follows a gap (an accepted WAL loss): a cluster's log has "
+                                   "none, so this ledger cannot be imported");
+      }
+    }
+    if (previous) {
+      ReplicaEvent& last = group.events.back();
+      const auto record = records.find(last.position);
+      last.commit_end = !event || record != records.end() ||
+                        event->correlation_id != previous->correlation_id ||
+                        event->recorded_at_us != previous->recorded_at_us;
+      if (record != records.end()) {
+        last.idempotency_key = record->second.first;
+        last.idempotency_value = record->second.second;
+      }
+      if (last.commit_end && group.events.size() >= batch) {
+        if (Status s = sink(std::move(group)); !s.ok()) return s;
+        group = ReplicaGroup{};
+      }
+    }
+    if (!event) break;
+    group.events.push_back({event->position, it->value().ToString()});
+    previous = std::move(event);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "storage fault", "corrupt_event");
+  if (!group.events.empty()) return sink(std::move(group));
+  return Status::Ok();
+}
+
+}  // namespace cledger::store
