@@ -2,8 +2,8 @@
 
 #include <set>
 
-#include "engine/domain/credentials.h"
 #include "engine/cluster/schema.h"
+#include "engine/domain/credentials.h"
 #include "engine/store/export.h"
 
 namespace cledger::cluster {
@@ -85,17 +85,18 @@ Status ImportLedger(Pg& pg, const ImportOptions& options) {
                   "a node owns partition 0: import before starting the nodes");
   }
   std::set<std::string> tenants;
-  Status imported = store::ExportLog(
-      options.data_dir, options.key_store_dir, kEventsPerTransaction, [&](ReplicaGroup&& group) {
-        if (Status s = pg.Run("BEGIN"); !s.ok()) return s;
-        if (Status s = InsertGroup(pg, group, tenants); !s.ok()) {
-          (void)pg.Run("ROLLBACK");
-          return s;
-        }
-        if (Status s = pg.Run("COMMIT"); !s.ok()) return s;
-        if (options.progress) options.progress(group.events.back().position);
-        return Status::Ok();
-      });
+  Status imported = store::ExportLog(options.data_dir, options.key_store_dir, kEventsPerTransaction,
+                                     [&](ReplicaGroup&& group) {
+                                       if (Status s = pg.Run("BEGIN"); !s.ok()) return s;
+                                       if (Status s = InsertGroup(pg, group, tenants); !s.ok()) {
+                                         (void)pg.Run("ROLLBACK");
+                                         return s;
+                                       }
+                                       if (Status s = pg.Run("COMMIT"); !s.ok()) return s;
+                                       if (options.progress)
+                                         options.progress(group.events.back().position);
+                                       return Status::Ok();
+                                     });
   for (const std::string& tenant : tenants) {
     if (!imported.ok()) break;
     imported = pg.Run("INSERT INTO cledger_tenants VALUES ($1::text, 0) ON CONFLICT DO NOTHING",

@@ -65,7 +65,15 @@ bool PgRows::Bool(int row, int column) const {
 }
 
 Result<std::unique_ptr<Pg>> Pg::Connect(const std::string& dsn) {
-  PGconn* conn = PQconnectdb(dsn.c_str());
+  // A server that vanishes without closing the connection (a machine lost, a partition) must
+  // not hold a writer or a follower for the kernel's default hours: keepalives and a TCP
+  // timeout end the connection within seconds. Settings the DSN gives itself win.
+  std::string with_timeouts =
+      "keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 "
+      "tcp_user_timeout=15000 connect_timeout=5 ";
+  const bool uri = dsn.starts_with("postgres://") || dsn.starts_with("postgresql://");
+  with_timeouts = uri ? dsn : with_timeouts + dsn;
+  PGconn* conn = PQconnectdb(with_timeouts.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn);
     PQfinish(conn);

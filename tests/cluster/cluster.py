@@ -119,6 +119,7 @@ class Cluster:
     def __init__(self, cledger, nodes=3, partitions=2, base=None):
         self.cledger = os.path.abspath(cledger)
         self.base = base or tempfile.mkdtemp(prefix="cledger-cluster-", dir=_scratch())
+        os.makedirs(self.base, exist_ok=True)
         os.chmod(self.base, 0o755)
         p1 = free_port()
         self.pg = PgPair(os.path.join(self.base, "pg"), p1, free_port(exclude={p1}))

@@ -179,10 +179,8 @@ def main():
                             else None)
     script = os.path.join(base, "post.lua")
     open(script, "w").write(LUA)
+    os.chmod(base, 0o755)  # PostgreSQL runs as its own user below it
     cluster = Cluster(args.cledger, nodes=3, partitions=2, base=os.path.join(base, "cluster"))
-    os.makedirs(cluster.base)
-    os.chmod(base, 0o755)
-    os.chmod(cluster.base, 0o755)
     try:
         cluster.start()
         tokens = setup_tenants(cluster)
