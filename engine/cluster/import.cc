@@ -9,44 +9,17 @@
 namespace cledger::cluster {
 namespace {
 
-constexpr size_t kEventsPerTransaction = 1000;  // 6 parameters a row, under libpq's 65,535
+constexpr size_t kEventsPerTransaction = 1000;
 
 Status InsertGroup(Pg& pg, const ReplicaGroup& group, std::set<std::string>& tenants) {
-  std::string sql =
-      "INSERT INTO cledger_events (part, position, bytes, commit_end, idem_key, idem_value) "
-      "VALUES ";
-  std::vector<PgParam> params;
   for (const ReplicaEvent& e : group.events) {
     auto event = DecodeEvent(e.bytes);
     if (!event.ok()) return event.status();
     if (!event->tenant.empty()) tenants.insert(event->tenant);
-    const size_t n = params.size();
-    sql += (n == 0 ? "(" : ",(");
-    for (size_t i = 1; i <= 6; ++i) {
-      static const char* kTypes[] = {"int8", "int8", "bytea", "bool", "bytea", "bytea"};
-      sql += "$" + std::to_string(n + i) + "::" + kTypes[i - 1] + (i < 6 ? "," : ")");
-    }
-    const bool record = !e.idempotency_key.empty();
-    params.push_back(PgParam::Int(0));
-    params.push_back(PgParam::Int(static_cast<int64_t>(e.position)));
-    params.push_back(PgParam::Bytes(e.bytes));
-    params.push_back({std::string(1, e.commit_end ? '\1' : '\0')});
-    params.push_back(record ? PgParam::Bytes(e.idempotency_key) : PgParam::Null());
-    params.push_back(record ? PgParam::Bytes(e.idempotency_value) : PgParam::Null());
   }
-  if (Status s = pg.Run(sql, params); !s.ok()) return s;
-  for (const ReplicaDataKey& key : group.data_keys) {
-    if (Status s = pg.Run(
-            "INSERT INTO cledger_data_keys (part, key_id, position, subject, wrapped) VALUES "
-            "(0, $1::text, $2::int8, $3::bytea, $4::bytea)",
-            {PgParam::Bytes(key.key_id),
-             PgParam::Int(static_cast<int64_t>(group.events.front().position)),
-             PgParam::Bytes(key.subject), PgParam::Bytes(key.wrapped)});
-        !s.ok()) {
-      return s;
-    }
-  }
-  return Status::Ok();
+  auto statements = AppendStatements(0, group);
+  if (!statements.ok()) return statements.status();
+  return pg.RunPipeline(*statements);  // one transaction
 }
 
 // The ledger's own master key, and the one the cluster's nodes share.

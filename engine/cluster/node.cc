@@ -23,9 +23,6 @@ namespace http = beast::http;
 using boost::asio::ip::tcp;
 
 constexpr size_t kCatchUpBatch = 2000;
-constexpr size_t kRowsPerInsert = 1000;  // 6 parameters each, under libpq's 65,535
-
-PgParam Bool(bool v) { return {std::string(1, v ? '\1' : '\0')}; }
 
 void Pause(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -304,9 +301,10 @@ Status Node::Replicate(Partition& p, const ReplicaGroup& group) {
   return Status::Ok();
 }
 
-// One transaction: the lease still ours (its row locked until the commit, so no successor
-// takes it meanwhile), the group at exactly the positions after the head, a notification.
-// With synchronous_commit on and a synchronous standby, COMMIT returns once both have it.
+// One transaction, sent as one pipeline: the lease still ours (its row locked until the
+// commit, so no successor takes it meanwhile), the group at exactly the positions after the
+// head, its data keys, a notification. With synchronous_commit on and a synchronous standby,
+// the commit returns once both have it.
 Status Node::AppendToLogOfRecord(Partition& p, int64_t epoch, const ReplicaGroup& group) {
   if (!p.writer_pg || p.writer_pg->broken()) {
     p.writer_pg.reset();
@@ -316,86 +314,23 @@ Status Node::AppendToLogOfRecord(Partition& p, int64_t epoch, const ReplicaGroup
     if (Status s = (*pg)->Run("SET idle_in_transaction_session_timeout = '2s'"); !s.ok()) return s;
     p.writer_pg = std::move(pg).value();
   }
-  Pg& pg = *p.writer_pg;
-  if (Status s = pg.Run("BEGIN"); !s.ok()) return s;
-  auto fail = [&](Status s) {
-    (void)pg.Run("ROLLBACK");
-    return s;
-  };
-  auto lease = pg.Exec(
-      "UPDATE cledger_leases SET epoch = epoch WHERE part = $1::int8 AND owner = $2::text AND "
-      "epoch = $3::int8 AND expires_at > clock_timestamp()",
-      {PgParam::Int(p.index), PgParam::Bytes(options_.node), PgParam::Int(epoch)});
-  if (!lease.ok()) return fail(lease.status());
-  if (lease->affected() != 1) {
-    return fail(Status::Unavailable(
-        "not_owner", "the lease on partition " + std::to_string(p.index) + " has ended"));
+  // Divides by zero (SQLSTATE 22012), failing the transaction, unless the lease is ours.
+  std::vector<PgStatement> statements{
+      {"WITH lease AS (UPDATE cledger_leases SET epoch = epoch WHERE part = $1::int8 AND owner = "
+       "$2::text AND epoch = $3::int8 AND expires_at > clock_timestamp() RETURNING 1) "
+       "SELECT 1 / count(*)::int FROM lease",
+       {PgParam::Int(p.index), PgParam::Bytes(options_.node), PgParam::Int(epoch)}}};
+  auto append = AppendStatements(p.index, group);
+  if (!append.ok()) return append.status();
+  for (PgStatement& statement : *append) statements.push_back(std::move(statement));
+  statements.push_back(
+      {"SELECT pg_notify('cledger_events', $1::text)", {PgParam::Bytes(std::to_string(p.index))}});
+  Status s = p.writer_pg->RunPipeline(statements);
+  if (s.field() == "22012") {
+    return Status::Unavailable("not_owner",
+                               "the lease on partition " + std::to_string(p.index) + " has ended");
   }
-  const std::vector<ReplicaEvent>& events = group.events;
-  for (size_t start = 0; start < events.size(); start += kRowsPerInsert) {
-    const size_t end = std::min(events.size(), start + kRowsPerInsert);
-    std::string sql =
-        "INSERT INTO cledger_events (part, position, bytes, commit_end, idem_key, idem_value) "
-        "VALUES ";
-    std::vector<PgParam> params;
-    for (size_t i = start; i < end; ++i) {
-      const ReplicaEvent& e = events[i];
-      const size_t n = params.size();
-      sql += (i == start ? "" : ",");
-      sql += "($" + std::to_string(n + 1) + "::int8,$" + std::to_string(n + 2) + "::int8,$" +
-             std::to_string(n + 3) + "::bytea,$" + std::to_string(n + 4) + "::bool,$" +
-             std::to_string(n + 5) + "::bytea,$" + std::to_string(n + 6) + "::bytea)";
-      params.push_back(PgParam::Int(p.index));
-      params.push_back(PgParam::Int(static_cast<int64_t>(e.position)));
-      params.push_back(PgParam::Bytes(e.bytes));
-      params.push_back(Bool(e.commit_end));
-      params.push_back(e.idempotency_key.empty() ? PgParam::Null()
-                                                 : PgParam::Bytes(e.idempotency_key));
-      params.push_back(e.idempotency_key.empty() ? PgParam::Null()
-                                                 : PgParam::Bytes(e.idempotency_value));
-    }
-    if (Status s = pg.Run(sql, params); !s.ok()) return fail(s);
-  }
-  if (Status s = RecordDataKeys(pg, p, group); !s.ok()) return fail(s);
-  if (Status s = pg.Run("SELECT pg_notify('cledger_events', $1::text)",
-                        {PgParam::Bytes(std::to_string(p.index))});
-      !s.ok()) {
-    return fail(s);
-  }
-  return pg.Run("COMMIT");
-}
-
-// A data key lives in PostgreSQL wrapped under the shared master key, from the group that
-// made it (a follower fetches it with the events from that position on) until the erasure
-// that destroys it, in the erasure's own transaction.
-Status Node::RecordDataKeys(Pg& pg, Partition& p, const ReplicaGroup& group) {
-  const PgParam part = PgParam::Int(p.index);
-  const PgParam first = PgParam::Int(static_cast<int64_t>(group.events.front().position));
-  for (const ReplicaDataKey& key : group.data_keys) {
-    if (Status s = pg.Run(
-            "INSERT INTO cledger_data_keys (part, key_id, position, subject, wrapped) VALUES "
-            "($1::int8, $2::text, $3::int8, $4::bytea, $5::bytea)",
-            {part, PgParam::Bytes(key.key_id), first, PgParam::Bytes(key.subject),
-             PgParam::Bytes(key.wrapped)});
-        !s.ok()) {
-      return s;
-    }
-  }
-  for (const ReplicaEvent& replica : group.events) {
-    auto event = DecodeEvent(replica.bytes);
-    if (!event.ok()) return event.status();
-    const std::string* erased = nullptr;
-    if (const auto* e = std::get_if<ContactErased>(&event->body)) erased = &e->key_id;
-    if (const auto* e = std::get_if<CustomerErased>(&event->body)) erased = &e->key_id;
-    if (erased == nullptr || erased->empty()) continue;
-    if (Status s = pg.Run("DELETE FROM cledger_data_keys WHERE part = $1::int8 AND key_id = "
-                          "$2::text",
-                          {part, PgParam::Bytes(*erased)});
-        !s.ok()) {
-      return s;
-    }
-  }
-  return Status::Ok();
+  return s;
 }
 
 void Node::StepDown(Partition& p, const std::string& why) {

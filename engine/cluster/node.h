@@ -67,8 +67,6 @@ class Node final : public api::EngineRouter {
   Status OpenPartitions(int count);
   Status Replicate(Partition& p, const ReplicaGroup& group);
   Status AppendToLogOfRecord(Partition& p, int64_t epoch, const ReplicaGroup& group);
-  // The group's data keys in, the keys its erasures destroyed out, in its transaction.
-  Status RecordDataKeys(Pg& pg, Partition& p, const ReplicaGroup& group);
   void StepDown(Partition& p, const std::string& why);
   void FollowerLoop(Partition& p);
   // Applies what the log of record holds past the local head, one batch; how many events.

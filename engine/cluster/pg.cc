@@ -30,7 +30,7 @@ Status Failure(PGconn* conn, PGresult* result) {
     return Status::Unavailable("log_of_record_unavailable", "PostgreSQL: " + message);
   }
   return Status::InvalidArgument("log_of_record_error",
-                                 "PostgreSQL (" + std::string(state) + "): " + message);
+                                 "PostgreSQL (" + std::string(state) + "): " + message, state);
 }
 
 }  // namespace
@@ -105,6 +105,42 @@ Result<PgRows> Pg::Exec(const std::string& sql, const std::vector<PgParam>& para
     return failure;
   }
   return PgRows(result);
+}
+
+Status Pg::RunPipeline(const std::vector<PgStatement>& statements) {
+  if (PQenterPipelineMode(conn_) != 1) return Failure(conn_, nullptr);
+  for (const PgStatement& statement : statements) {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+    for (const PgParam& p : statement.params) {
+      values.push_back(p.null ? nullptr : p.value.data());
+      lengths.push_back(static_cast<int>(p.value.size()));
+      formats.push_back(1);
+    }
+    if (PQsendQueryParams(conn_, statement.sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), lengths.data(), formats.data(), 1) != 1) {
+      return Failure(conn_, nullptr);
+    }
+  }
+  if (PQpipelineSync(conn_) != 1) return Failure(conn_, nullptr);
+  Status first = Status::Ok();
+  for (size_t i = 0; i < statements.size(); ++i) {
+    PGresult* result = PQgetResult(conn_);
+    if (result == nullptr) return Failure(conn_, nullptr);
+    const ExecStatusType status = PQresultStatus(result);
+    if (first.ok() && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      first = Failure(conn_, result);
+    }
+    PQclear(result);
+    // Each statement's results end with a null.
+    while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+  }
+  PGresult* sync = PQgetResult(conn_);  // PGRES_PIPELINE_SYNC: the implicit commit is done
+  if (sync == nullptr) return Failure(conn_, nullptr);
+  PQclear(sync);
+  if (PQexitPipelineMode(conn_) != 1) return Failure(conn_, nullptr);
+  return first;
 }
 
 Status Pg::Run(const std::string& sql, const std::vector<PgParam>& params) {

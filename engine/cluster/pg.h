@@ -41,6 +41,11 @@ class PgRows {
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_;
 };
 
+struct PgStatement {
+  std::string sql;
+  std::vector<PgParam> params;
+};
+
 class Pg {
  public:
   // Connects (libpq's DSN: several hosts and target_session_attrs=read-write find the
@@ -52,6 +57,10 @@ class Pg {
   // Conflict "unique_violation" when a primary key refused a row; InvalidArgument otherwise.
   Result<PgRows> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
   Status Run(const std::string& sql, const std::vector<PgParam>& params = {});
+  // Sends every statement at once and then reads their results: one round trip. They form one
+  // implicit transaction, committed once the last has run (nothing of it when one fails). The
+  // first failure, in order; a failed statement's SQLSTATE is the Status's field.
+  Status RunPipeline(const std::vector<PgStatement>& statements);
   // Waits up to `timeout_ms` for a notification on a channel this connection listens to.
   // True when one (or more) arrived; the connection's failure when it broke.
   Result<bool> AwaitNotification(int timeout_ms);

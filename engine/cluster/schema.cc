@@ -85,6 +85,73 @@ Status CheckSharedMasterKey(Pg& pg, const std::string& path) {
   return Status::Ok();
 }
 
+namespace {
+
+constexpr size_t kRowsPerInsert = 1000;  // 6 parameters a row, under libpq's 65,535
+
+// The placeholders of row `row` of a multi-row VALUES, one per type: ($n::type, …).
+std::string Placeholders(size_t row, const std::vector<const char*>& types) {
+  std::string out = "(";
+  for (size_t i = 0; i < types.size(); ++i) {
+    out += "$" + std::to_string(row * types.size() + i + 1) + "::" + types[i];
+    out += i + 1 < types.size() ? "," : ")";
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<PgStatement>> AppendStatements(int part, const ReplicaGroup& group) {
+  std::vector<PgStatement> out;
+  const std::vector<const char*> event_types{"int8", "int8", "bytea", "bool", "bytea", "bytea"};
+  for (size_t start = 0; start < group.events.size(); start += kRowsPerInsert) {
+    PgStatement insert{
+        "INSERT INTO cledger_events (part, position, bytes, commit_end, idem_key, idem_value) "
+        "VALUES ",
+        {}};
+    const size_t end = std::min(group.events.size(), start + kRowsPerInsert);
+    for (size_t i = start; i < end; ++i) {
+      const ReplicaEvent& e = group.events[i];
+      const bool record = !e.idempotency_key.empty();
+      insert.sql += (i == start ? "" : ",") + Placeholders(i - start, event_types);
+      insert.params.push_back(PgParam::Int(part));
+      insert.params.push_back(PgParam::Int(static_cast<int64_t>(e.position)));
+      insert.params.push_back(PgParam::Bytes(e.bytes));
+      insert.params.push_back({std::string(1, e.commit_end ? '\1' : '\0')});
+      insert.params.push_back(record ? PgParam::Bytes(e.idempotency_key) : PgParam::Null());
+      insert.params.push_back(record ? PgParam::Bytes(e.idempotency_value) : PgParam::Null());
+    }
+    out.push_back(std::move(insert));
+  }
+  const std::vector<const char*> key_types{"int8", "text", "int8", "bytea", "bytea"};
+  for (size_t start = 0; start < group.data_keys.size(); start += kRowsPerInsert) {
+    PgStatement insert{
+        "INSERT INTO cledger_data_keys (part, key_id, position, subject, wrapped) VALUES ", {}};
+    const size_t end = std::min(group.data_keys.size(), start + kRowsPerInsert);
+    for (size_t i = start; i < end; ++i) {
+      const ReplicaDataKey& key = group.data_keys[i];
+      insert.sql += (i == start ? "" : ",") + Placeholders(i - start, key_types);
+      insert.params.push_back(PgParam::Int(part));
+      insert.params.push_back(PgParam::Bytes(key.key_id));
+      insert.params.push_back(PgParam::Int(static_cast<int64_t>(group.events.front().position)));
+      insert.params.push_back(PgParam::Bytes(key.subject));
+      insert.params.push_back(PgParam::Bytes(key.wrapped));
+    }
+    out.push_back(std::move(insert));
+  }
+  for (const ReplicaEvent& replica : group.events) {
+    auto event = DecodeEvent(replica.bytes);
+    if (!event.ok()) return event.status();
+    const std::string* erased = nullptr;
+    if (const auto* e = std::get_if<ContactErased>(&event->body)) erased = &e->key_id;
+    if (const auto* e = std::get_if<CustomerErased>(&event->body)) erased = &e->key_id;
+    if (erased == nullptr || erased->empty()) continue;
+    out.push_back({"DELETE FROM cledger_data_keys WHERE part = $1::int8 AND key_id = $2::text",
+                   {PgParam::Int(part), PgParam::Bytes(*erased)}});
+  }
+  return out;
+}
+
 Result<std::map<std::string, int>> PinnedTenants(Pg& pg) {
   auto rows = pg.Exec("SELECT tenant, part FROM cledger_tenants");
   if (!rows.ok()) return rows.status();
