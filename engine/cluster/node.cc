@@ -1,6 +1,8 @@
 #include "engine/cluster/node.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -55,6 +57,46 @@ std::string BodyField(const std::string& body, std::string_view key) {
 }
 
 }  // namespace
+
+// Keep-alive connections to the owners, so a forwarded command costs no connection set-up.
+// Every operation on them is synchronous, on the forwarding thread, with socket timeouts: a
+// silent owner holds a request for at most kForwardTimeout.
+class Node::Connections {
+ public:
+  using Socket = std::unique_ptr<tcp::socket>;
+  Socket Take(const std::string& host, const std::string& port, bool& reused) {
+    {
+      std::lock_guard lock(mu_);
+      auto& idle = idle_[host + ":" + port];
+      if (!idle.empty()) {
+        Socket socket = std::move(idle.back());
+        idle.pop_back();
+        reused = true;
+        return socket;
+      }
+    }
+    reused = false;
+    auto socket = std::make_unique<tcp::socket>(ioc_);
+    tcp::resolver resolver(ioc_);
+    boost::asio::connect(*socket, resolver.resolve(host, port));
+    const timeval timeout{kForwardTimeoutSeconds, 0};
+    setsockopt(socket->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(socket->native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    return socket;
+  }
+  void Give(const std::string& host, const std::string& port, Socket socket) {
+    std::lock_guard lock(mu_);
+    auto& idle = idle_[host + ":" + port];
+    if (idle.size() < kIdleMax) idle.push_back(std::move(socket));
+  }
+
+ private:
+  static constexpr int kForwardTimeoutSeconds = 30;
+  static constexpr size_t kIdleMax = 64;
+  boost::asio::io_context ioc_;  // owns the sockets; nothing runs on it
+  std::mutex mu_;
+  std::map<std::string, std::vector<Socket>> idle_;
+};
 
 Result<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
   if (options.node.empty() || options.advertise.empty()) {
@@ -230,6 +272,9 @@ std::variant<Engine*, api::HttpResponse> Node::AwaitPosition(Partition& p,
 
 // The owner's copy of the request: the same method, target, body and credentials. The owner
 // authenticates and authorises it again; the marker only stops a second hop.
+Node::Node(NodeOptions options)
+    : options_(std::move(options)), connections_(std::make_unique<Connections>()) {}
+
 api::HttpResponse Node::Forward(Partition& p, const api::HttpRequest& request) {
   std::string url;
   {
@@ -240,46 +285,49 @@ api::HttpResponse Node::Forward(Partition& p, const api::HttpRequest& request) {
   if (!parsed || parsed->scheme() != "http") {
     return Unavailable("owner_unreachable", "the owner's address is not an http:// URL");
   }
-  try {
-    boost::asio::io_context ioc;
-    tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(30));
-    const std::string port = parsed->has_port() ? std::string(parsed->port()) : "80";
-    stream.connect(resolver.resolve(std::string(parsed->host()), port));
-    http::request<http::string_body> req{http::string_to_verb(request.method), request.target, 11};
-    req.set(http::field::host, std::string(parsed->host()) + ":" + port);
-    req.set(http::field::content_type, "application/json");
-    if (!request.authorization.empty()) req.set(http::field::authorization, request.authorization);
-    if (!request.if_match.empty()) req.set(http::field::if_match, request.if_match);
-    if (!request.idempotency_key.empty()) req.set("Idempotency-Key", request.idempotency_key);
-    req.set("X-Request-ID", request.request_id);
-    req.set("X-Cledger-Forwarded-By", options_.node);
-    req.body() = request.body;
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    api::HttpResponse out{static_cast<int>(res.result_int()),
-                          std::string(res[http::field::content_type]),
-                          res.body(),
-                          {}};
-    for (const char* name :
-         {"ETag", "Location", "Retry-After", "WWW-Authenticate", "X-Ledger-Position"}) {
-      if (auto it = res.find(name); it != res.end()) {
-        out.headers.emplace_back(name, std::string(it->value()));
+  const std::string host(parsed->host());
+  const std::string port = parsed->has_port() ? std::string(parsed->port()) : "80";
+  http::request<http::string_body> req{http::string_to_verb(request.method), request.target, 11};
+  req.set(http::field::host, host + ":" + port);
+  req.set(http::field::content_type, "application/json");
+  if (!request.authorization.empty()) req.set(http::field::authorization, request.authorization);
+  if (!request.if_match.empty()) req.set(http::field::if_match, request.if_match);
+  if (!request.idempotency_key.empty()) req.set("Idempotency-Key", request.idempotency_key);
+  req.set("X-Request-ID", request.request_id);
+  req.set("X-Cledger-Forwarded-By", options_.node);
+  req.keep_alive(true);
+  req.body() = request.body;
+  req.prepare_payload();
+  // A kept connection the owner has closed meanwhile fails at once: one more try on a new
+  // one, but only for a request whose Idempotency-Key makes a second delivery harmless.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool reused = false;
+    try {
+      auto socket = connections_->Take(host, port, reused);
+      http::write(*socket, req);
+      beast::flat_buffer buffer;
+      http::response<http::string_body> res;
+      http::read(*socket, buffer, res);
+      api::HttpResponse out{static_cast<int>(res.result_int()),
+                            std::string(res[http::field::content_type]),
+                            res.body(),
+                            {}};
+      for (const char* name :
+           {"ETag", "Location", "Retry-After", "WWW-Authenticate", "X-Ledger-Position"}) {
+        if (auto it = res.find(name); it != res.end()) {
+          out.headers.emplace_back(name, std::string(it->value()));
+        }
       }
+      if (res.keep_alive()) connections_->Give(host, port, std::move(socket));
+      return out;
+    } catch (const std::exception&) {
+      if (!reused || request.idempotency_key.empty()) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    return out;
-  } catch (const std::exception& e) {
-    // Whether the owner ran it is unknown: the client retries with its Idempotency-Key.
-    return Unavailable("owner_unreachable", "the owner of partition " + std::to_string(p.index) +
-                                                " did not answer: retry with the same "
-                                                "Idempotency-Key");
   }
+  // Whether the owner ran it is unknown: the client retries with its Idempotency-Key.
+  return Unavailable("owner_unreachable", "the owner of partition " + std::to_string(p.index) +
+                                              " did not answer: retry with the same "
+                                              "Idempotency-Key");
 }
 
 Status Node::Replicate(Partition& p, const ReplicaGroup& group) {

@@ -63,7 +63,8 @@ class Node final : public api::EngineRouter {
     std::string owner;
   };
 
-  explicit Node(NodeOptions options) : options_(std::move(options)) {}
+  class Connections;  // node.cc: kept connections to the owners
+  explicit Node(NodeOptions options);
   Status OpenPartitions(int count);
   Status Replicate(Partition& p, const ReplicaGroup& group);
   Status AppendToLogOfRecord(Partition& p, int64_t epoch, const ReplicaGroup& group);
@@ -87,6 +88,7 @@ class Node final : public api::EngineRouter {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   std::thread leases_;
+  std::unique_ptr<Connections> connections_;
 };
 
 }  // namespace cledger::cluster
