@@ -44,6 +44,33 @@ def http(method, url, token=None, body=None, headers=None, timeout=30):
         return status, head, raw.decode(errors="replace")
 
 
+class SingleNode:
+    """A single-node `cledger serve` on a fresh data directory; the tokens its first start
+    prints: the demo tenant's owner token and an ops token."""
+
+    def __init__(self, cledger, data):
+        self.data = data
+        out = data + ".out"
+        self.process = subprocess.Popen([cledger, "serve", "--data", data,
+                                         "--listen", "127.0.0.1:0"],
+                                        stdout=open(out, "w"), stderr=subprocess.STDOUT)
+        for _ in range(300):
+            text = open(out).read()
+            if "Stop with" in text:
+                break
+            time.sleep(0.05)
+        else:
+            self.stop()
+            raise RuntimeError("cledger serve did not start: " + text)
+        self.url = re.search(r"serving (http://\S+)", text).group(1)
+        self.owner = re.search(r"owner token\s+(\S+)", text).group(1)
+        self.ops = re.search(r"ops token\s+(\S+)", text).group(1)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait()
+
+
 class Node:
     """One `cledger serve --cluster` process."""
 

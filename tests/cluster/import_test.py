@@ -8,14 +8,11 @@ idempotency records work on every node, and new commands continue its chain.
 
 import argparse
 import os
-import re
-import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, http  # noqa: E402
+from cluster import Cluster, SingleNode, http  # noqa: E402
 
 
 def check(condition, message):
@@ -25,19 +22,9 @@ def check(condition, message):
 
 def single_node_ledger(cledger, base):
     """A closed single-node ledger with 20 customers: (dir, owner token, ids, head)."""
-    data = os.path.join(base, "single")
-    out = os.path.join(base, "single.out")
-    process = subprocess.Popen([cledger, "serve", "--data", data, "--listen", "127.0.0.1:0"],
-                               stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    single = SingleNode(cledger, os.path.join(base, "single"))
+    url, owner = single.url, single.owner
     try:
-        for _ in range(300):
-            text = open(out).read()
-            if "Stop with" in text:
-                break
-            time.sleep(0.05)
-        url = re.search(r"serving (http://\S+)", text).group(1)
-        owner = re.search(r"owner token\s+(\S+)", text).group(1)
-        ops = re.search(r"ops token\s+(\S+)", text).group(1)
         ids = {}
         for i in range(20):
             status, _, body = http("POST", url + "/v1/customers", owner,
@@ -45,11 +32,10 @@ def single_node_ledger(cledger, base):
                                    {"Idempotency-Key": "import-%d" % i})
             check(status == 201, "create: %s" % body)
             ids["import-%d" % i] = body["id"]
-        head = http("GET", url + "/v1/ledger/digest", ops)[2]
+        head = http("GET", url + "/v1/ledger/digest", single.ops)[2]
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait()
-    return data, owner, ids, head
+        single.stop()
+    return single.data, owner, ids, head
 
 
 def main():

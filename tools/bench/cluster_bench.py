@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from http.client import HTTPConnection
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
-from cluster import Cluster, http  # noqa: E402
+from cluster import Cluster, SingleNode, http  # noqa: E402
 from cluster_test import partition_of, setup_tenants  # noqa: E402
 
 LUA = r"""
@@ -76,18 +75,9 @@ def wrk_result(process):
 
 
 def single_node(cledger, tokens_wanted, seconds, connections, script, base):
-    data = os.path.join(base, "single")
-    banner = os.path.join(base, "single.out")
-    process = subprocess.Popen([cledger, "serve", "--data", data, "--listen", "127.0.0.1:0"],
-                               stdout=open(banner, "w"), stderr=subprocess.DEVNULL)
+    single = SingleNode(cledger, os.path.join(base, "single"))
+    url, ops = single.url, single.ops
     try:
-        for _ in range(200):
-            text = open(banner).read()
-            if "Stop with" in text:
-                break
-            time.sleep(0.05)
-        url = re.search(r"serving (http://\S+)", text).group(1)
-        ops = re.search(r"ops token\s+(\S+)", text).group(1)
         tokens = []
         for name in tokens_wanted:
             http("POST", url + "/v1/admin/tenants", ops, {"name": name})
@@ -96,8 +86,7 @@ def single_node(cledger, tokens_wanted, seconds, connections, script, base):
         rate, p99 = wrk_result(wrk(url, tokens, seconds, connections, 0, script))
         return rate, p99
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait()
+        single.stop()
 
 
 def cluster_rate(cluster, tokens, seconds, connections, script, pause_ms=0):
