@@ -164,16 +164,20 @@ class EngineImpl final : public Engine {
     return erasure_->Erase(context, subject, id, reason);
   }
   Status ApplyReplicated(const ReplicaGroup& group) override {
-    if (Status s = store_->ApplyReplicated(group); !s.ok()) return s;
+    bool erasures = false;
     for (const ReplicaEvent& replica : group.events) {
       auto event = DecodeEvent(replica.bytes);
       if (!event.ok()) return event.status();
       if (std::holds_alternative<ContactErased>(event->body) ||
           std::holds_alternative<CustomerErased>(event->body)) {
-        if (Status s = erasure_->Follow(event->tenant, event->stream); !s.ok()) return s;
+        erasures = true;
+        if (Status s = erasure_->DestroyFollowed(event->tenant, event->stream); !s.ok()) {
+          return s;
+        }
       }
     }
-    return Status::Ok();
+    if (Status s = store_->ApplyReplicated(group); !s.ok()) return s;
+    return erasures ? erasure_->PurgeFollowed() : Status::Ok();
   }
 
   Result<Principal> Authenticate(const std::string& token) override {

@@ -110,10 +110,14 @@ Result<proofs::ErasureCertificate> Erasure::Certify(const std::string& tenant,
   return c;
 }
 
-Status Erasure::Follow(const std::string& tenant, const std::string& stream) {
+Status Erasure::DestroyFollowed(const std::string& tenant, const std::string& stream) {
   std::lock_guard lock(mu_);
   auto destroyed = keys_.Destroy(tenant, stream, clock_->NowMicros());
-  if (!destroyed.ok()) return destroyed.status();
+  return destroyed.ok() ? Status::Ok() : destroyed.status();
+}
+
+Status Erasure::PurgeFollowed() {
+  std::lock_guard lock(mu_);
   return Purge(/*pending_only=*/false);
 }
 

@@ -35,9 +35,12 @@ class Erasure {
   // does not show as erased (a backup restored from before the erasure), and finishes a purge
   // a crash interrupted.
   Status ReapplyTombstones();
-  // A follower's half of an erasure another node decided (its event already applied here):
-  // the subject's key goes from this key store too, and the overwritten values are purged.
-  Status Follow(const std::string& tenant, const std::string& stream);
+  // A follower's half of an erasure another node decided: the subject's key goes from this
+  // key store too (before the erasure's event is applied here, so a crash in between applies
+  // the event again and destroys again, never leaves an applied erasure with its key), then,
+  // once the events are applied, the values the projections overwrote are purged.
+  Status DestroyFollowed(const std::string& tenant, const std::string& stream);
+  Status PurgeFollowed();
 
  private:
   // Appends the erasure (or finds the one recorded), destroys the key and purges; `erased_key`
