@@ -157,6 +157,7 @@ Handlers::Handlers(EngineRouter& router, HttpMetrics& metrics)
   for (Engine* engine : router_.Engines()) {
     verifications_.emplace(engine, std::make_unique<SharedVerification>());
   }
+  if (router_.Engines().size() > 1) partitions_ = router_.Engines();
 }
 
 Handlers::Handlers(Engine& engine, HttpMetrics& metrics)
@@ -190,6 +191,7 @@ Handlers::Served Handlers::Serve(const HttpRequest& request, Match match) {
             *engine,
             metrics_,
             *verifications_.at(engine)};
+  if (!partitions_.empty()) call.partitions = &partitions_;
   // Storage faults arrive as values: 503, or 500 if corrupt.
   return {route.path, route.handler(call)};
 }

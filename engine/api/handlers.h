@@ -53,7 +53,12 @@ struct HttpResponse {
 struct StreamPlan {
   Principal who;
   Engine* engine = nullptr;  // whose ledger the stream follows
-  std::string token;         // to see, while the stream lasts, whether it has been revoked
+  // An ops stream across a cluster node's partitions (docs/CLUSTER.md): each event's id is the
+  // cursor "partition:position,…" of the last position read in every partition, `cursor`
+  // where this stream starts. Empty: one ledger, `engine`, from `from`.
+  std::vector<Engine*> partitions;
+  std::vector<uint64_t> cursor;
+  std::string token;  // to see, while the stream lasts, whether it has been revoked
   uint64_t from = 1;
   std::set<std::string> types;  // empty: every type
   std::string stream;
@@ -171,6 +176,10 @@ class Handlers {
   Status Reauthenticate(const StreamPlan& plan);
   // One SSE frame for an event.
   static std::string SseFrame(const Event& event);
+  // One frame of a stream across partitions: its id the cursor, its data saying the partition.
+  static std::string SseFrame(const Event& event, const std::string& id, size_t partition);
+  // The id of a stream across partitions: "0:12,1:57" (the last position read in each).
+  static std::string CursorId(const std::vector<uint64_t>& next);
 
  private:
   Result<Principal> Authenticate(std::string_view authorization);
@@ -180,6 +189,7 @@ class Handlers {
   HttpMetrics& metrics_;
   // One per engine: a full verification reads one partition's ledger.
   std::map<Engine*, std::unique_ptr<SharedVerification>> verifications_;
+  std::vector<Engine*> partitions_;  // a cluster node's, when more than one
 };
 
 }  // namespace cledger::api

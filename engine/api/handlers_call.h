@@ -89,6 +89,9 @@ struct Call {
   Engine& engine;
   HttpMetrics& metrics;
   SharedVerification& verification;
+  // A cluster node's partitions, in order, when it has more than one (else null): what an
+  // ops stream follows when it names none.
+  const std::vector<Engine*>* partitions = nullptr;
 
   std::optional<std::string> Query(std::string_view key) const {
     auto it = url.params().find(key);

@@ -55,7 +55,7 @@ Answer GetEvents(Call& call) {
   auto limit = call.Limit();
   if (!from.ok()) return Problem(from.status());
   if (!limit.ok()) return Problem(limit.status());
-  StreamPlan plan{call.who, &call.engine};
+  StreamPlan plan{call.who, &call.engine, {}, {}};
   auto events = call.engine.ledger().Read(std::max<uint64_t>(*from, 1), *limit);
   if (!events.ok()) return Problem(events.status());
   const uint64_t next = events->empty() ? *from : events->back().position + 1;
@@ -260,12 +260,51 @@ Answer GetMetrics(Call& call) {
   return HttpResponse{200, "text/plain; version=0.0.4", out, {}};
 }
 
+// Where an ops stream across a cluster node's partitions starts: after the cursor a
+// Last-Event-ID gives ("0:12,1:57", every partition named once), at `from` in every one, or
+// live.
+Status PlanAcrossPartitions(Call& call, StreamPlan& plan) {
+  plan.partitions = *call.partitions;
+  const size_t count = plan.partitions.size();
+  auto from = call.Number("from", 0);
+  if (!from.ok()) return from.status();
+  for (Engine* engine : plan.partitions) {
+    plan.cursor.push_back(*from > 0 ? *from : engine->ledger().GetHead().position + 1);
+  }
+  if (call.request.last_event_id.empty()) return Status::Ok();
+  const Status invalid = Status::InvalidArgument(
+      "invalid_header",
+      "Last-Event-ID is the cursor of a stream across partitions: partition:position, one for "
+      "each of the " +
+          std::to_string(count) + " partitions, comma-separated",
+      "Last-Event-ID");
+  std::vector<bool> seen(count, false);
+  std::string_view rest = call.request.last_event_id;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    const size_t colon = item.find(':');
+    if (colon == std::string_view::npos) return invalid;
+    auto partition = ParseU64(item.substr(0, colon));
+    auto last = ParseU64(item.substr(colon + 1));
+    if (!partition || !last || *partition >= count || seen[*partition] || *last == UINT64_MAX) {
+      return invalid;
+    }
+    seen[*partition] = true;
+    plan.cursor[*partition] = *last + 1;
+  }
+  return std::find(seen.begin(), seen.end(), false) == seen.end() ? Status::Ok() : invalid;
+}
+
 // The stream's plan; the server then follows the ledger with it.
 Answer GetEventStream(Call& call) {
   const HttpRequest& request = call.request;
-  StreamPlan plan{call.who, &call.engine, request.authorization.substr(7)};
+  StreamPlan plan{call.who, &call.engine, {}, {}, request.authorization.substr(7)};
   plan.from = call.engine.ledger().GetHead().position + 1;  // live, unless told where to resume
-  if (!request.last_event_id.empty()) {
+  if (call.partitions != nullptr && call.who.tenant.empty() && !call.Query("partition")) {
+    if (Status s = PlanAcrossPartitions(call, plan); !s.ok()) return Problem(s);
+  } else if (!request.last_event_id.empty()) {
     auto last = ParseU64(request.last_event_id);
     // The largest position would wrap to the start of the ledger.
     if (!last || *last == UINT64_MAX) {
@@ -320,6 +359,21 @@ bool StreamPlan::Wants(const Event& event) const {
         }
       },
       event.body);
+}
+
+std::string Handlers::SseFrame(const Event& event, const std::string& id, size_t partition) {
+  json::object data = ToJson(event);
+  data["partition"] = partition;
+  return "id: " + id + "\nevent: " + std::string(EventTypeName(event.body)) +
+         "\ndata: " + json::serialize(data) + "\n\n";
+}
+
+std::string Handlers::CursorId(const std::vector<uint64_t>& next) {
+  std::string id;
+  for (size_t k = 0; k < next.size(); ++k) {
+    id += (k == 0 ? "" : ",") + std::to_string(k) + ":" + std::to_string(next[k] - 1);
+  }
+  return id;
 }
 
 std::string Handlers::SseFrame(const Event& event) {

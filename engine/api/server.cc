@@ -449,21 +449,40 @@ class Server::Impl {
     --metrics_.subscribers;
   }
 
-  // Frames after `next` that the plan wants, up to about stream_chunk_bytes_max: what a
-  // subscriber holds while its write waits is bounded in bytes, whatever its events weigh.
-  Result<std::string> NextChunk(const StreamPlan& plan, uint64_t& next) {
+  // What a plan follows: one ledger, or every partition of a cluster node.
+  static std::vector<Engine*> Sources(const StreamPlan& plan) {
+    return plan.partitions.empty() ? std::vector<Engine*>{plan.engine} : plan.partitions;
+  }
+
+  // Frames after `next` (a position per source) that the plan wants, up to about
+  // stream_chunk_bytes_max: what a subscriber holds while its write waits is bounded in bytes,
+  // whatever its events weigh.
+  Result<std::string> NextChunk(const StreamPlan& plan, std::vector<uint64_t>& next) {
+    const std::vector<Engine*> sources = Sources(plan);
     std::string chunk;
-    while (chunk.size() < options_.stream_chunk_bytes_max) {
-      auto events = plan.engine->ledger().Read(next, options_.stream_batch_max);
-      if (!events.ok()) return events.status();
-      for (const Event& e : *events) {
-        if (chunk.size() >= options_.stream_chunk_bytes_max) break;
-        next = e.position + 1;
-        if (plan.Wants(e)) chunk += *frames_.Get(plan.engine, e);
+    for (size_t k = 0; k < sources.size(); ++k) {
+      while (chunk.size() < options_.stream_chunk_bytes_max) {
+        auto events = sources[k]->ledger().Read(next[k], options_.stream_batch_max);
+        if (!events.ok()) return events.status();
+        for (const Event& e : *events) {
+          if (chunk.size() >= options_.stream_chunk_bytes_max) break;
+          next[k] = e.position + 1;
+          if (!plan.Wants(e)) continue;
+          chunk += plan.partitions.empty() ? *frames_.Get(plan.engine, e)
+                                           : Handlers::SseFrame(e, Handlers::CursorId(next), k);
+        }
+        if (events->size() < options_.stream_batch_max) break;
       }
-      if (events->size() < options_.stream_batch_max) break;
     }
     return chunk;
+  }
+
+  static bool Behind(const StreamPlan& plan, const std::vector<uint64_t>& next) {
+    const std::vector<Engine*> sources = Sources(plan);
+    for (size_t k = 0; k < sources.size(); ++k) {
+      if (sources[k]->ledger().GetHead().position >= next[k]) return true;
+    }
+    return false;
   }
 
   // Writes `text` to a subscriber whose token is still valid; a revoked or expired token (or a
@@ -485,7 +504,8 @@ class Server::Impl {
 
   template <typename AsyncStream>
   awaitable<void> Follow(AsyncStream& stream, const StreamPlan& plan, Hub::Waiter& waiter) {
-    uint64_t next = plan.from;
+    std::vector<uint64_t> next =
+        plan.partitions.empty() ? std::vector<uint64_t>{plan.from} : plan.cursor;
     while (!stopping_) {
       Result<std::string> chunk = NextChunk(plan, next);
       if (!chunk.ok()) {
@@ -493,7 +513,7 @@ class Server::Impl {
         co_return;
       }
       if (!chunk->empty() && !co_await Send(stream, plan, *chunk)) co_return;
-      if (plan.engine->ledger().GetHead().position >= next) continue;
+      if (Behind(plan, next)) continue;
       waiter.timer.expires_after(std::chrono::seconds(options_.heartbeat_s));
       auto [ec] = co_await waiter.timer.async_wait(kNoThrow);
       // No event for a while: a comment keeps the connection warm.

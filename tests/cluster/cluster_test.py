@@ -16,9 +16,11 @@ standby, three `cledger serve --cluster` nodes, two partitions, writers through 
 
 import argparse
 import hashlib
+import json
 from http.client import HTTPConnection
 import os
 import random
+import re
 import signal
 import sys
 import threading
@@ -240,6 +242,48 @@ def pause_an_owner(cluster, tokens):
           "no fork" % (victim.name, successor, load.count()))
 
 
+def read_frames(node, token, last_event_id, count, timeout=20):
+    """(id, data) of the first `count` frames the stream sends after `last_event_id`."""
+    host, port = node.url[len("http://"):].split(":")
+    conn = HTTPConnection(host, int(port), timeout=timeout)
+    headers = {"Authorization": "Bearer " + token, "Accept": "text/event-stream"}
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    conn.request("GET", "/v1/events/stream", headers=headers)
+    response = conn.getresponse()
+    check(response.status == 200, "stream on %s: %d" % (node.name, response.status))
+    frames, frame_id = [], None
+    while len(frames) < count:
+        line = response.fp.readline().decode()
+        check(line != "", "the stream on %s ended" % node.name)
+        if line.startswith("id: "):
+            frame_id = line[4:].strip()
+        elif line.startswith("data: "):
+            frames.append((frame_id, json.loads(line[6:])))
+    conn.close()
+    return frames
+
+
+def ops_stream_across_partitions(cluster, tokens):
+    """An ops subscriber that names no partition follows them all; its ids carry every
+    partition's position, so it resumes on another node without a gap or a duplicate."""
+    with Load(cluster, tokens, writers=3):
+        time.sleep(1)
+        first = read_frames(cluster.nodes[0], cluster.ops, None, 40)
+        second = read_frames(cluster.nodes[2], cluster.ops, first[-1][0], 40)
+    seen = {}
+    for frame_id, data in first + second:
+        check(re.fullmatch(r"0:\d+,1:\d+", frame_id), "id %r carries no partitions" % frame_id)
+        seen.setdefault(data["partition"], []).append(data["position"])
+    check(set(seen) == {0, 1}, "the stream did not cover both partitions: %s" % seen.keys())
+    for partition, positions in seen.items():
+        check(positions == list(range(positions[0], positions[0] + len(positions))),
+              "partition %d: a gap or a duplicate across the resume: %s" % (partition, positions))
+    print("  an ops stream followed both partitions on %s and resumed on %s after id %s "
+          "without a gap or a duplicate" % (cluster.nodes[0].name, cluster.nodes[2].name,
+                                            first[-1][0]))
+
+
 def read_stream(node, token, last_event_id, count, timeout=20):
     """The ids of the first `count` events the stream sends after `last_event_id`."""
     host, port = node.url[len("http://"):].split(":")
@@ -338,7 +382,8 @@ def main():
         cluster.start()
         tokens = setup_tenants(cluster)
         for scenario in (kill_an_owner, pause_an_owner, follower_restart_and_stream_resume,
-                         erase_through_a_follower, lose_the_primary):
+                         ops_stream_across_partitions, erase_through_a_follower,
+                         lose_the_primary):
             print(scenario.__name__)
             scenario(cluster, tokens)
         ok = True
