@@ -152,6 +152,10 @@ Handlers::Match Handlers::Find(const HttpRequest& request) {
                        : Problem(Status::NotFound("not_found", "no such route"))};
 }
 
+bool Handlers::MayWait(const HttpRequest& request) {
+  return request.target.find("min_position=") != std::string::npos;
+}
+
 Handlers::Handlers(EngineRouter& router, HttpMetrics& metrics)
     : router_(router), metrics_(metrics) {
   for (Engine* engine : router_.Engines()) {

@@ -351,7 +351,8 @@ class Server::Impl {
     const auto started = std::chrono::steady_clock::now();
     Handlers::Match match = Handlers::Find(request);
     std::optional<Handlers::Served> served;
-    if (match.route != nullptr && match.route->runs == Runs::kOffIoThread) {
+    if (match.route != nullptr &&
+        (match.route->runs == Runs::kOffIoThread || Handlers::MayWait(request))) {
       served = co_await OffIoThread([&] { return handlers_.Serve(request, std::move(match)); });
     } else {
       served = handlers_.Serve(request, std::move(match));

@@ -1,8 +1,7 @@
 #include "engine/cluster/node.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -21,6 +20,10 @@ namespace cledger::cluster {
 namespace {
 
 namespace beast = boost::beast;
+
+// An owner that has not answered a forwarded command by then is taken for silent (a lease is
+// 3 s; a command that hashes a password under load takes well under a second).
+constexpr int kForwardTimeoutSeconds = 10;
 namespace http = beast::http;
 using boost::asio::ip::tcp;
 
@@ -48,6 +51,15 @@ std::optional<std::string> QueryParam(const std::string& target, std::string_vie
   return std::string((*it).value);
 }
 
+// A decimal number of at most 19 digits and nothing else; nullopt otherwise.
+std::optional<uint64_t> Decimal(const std::string& text) {
+  if (text.empty() || text.size() > 19 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoull(text);
+}
+
 std::string BodyField(const std::string& body, std::string_view key) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
@@ -58,44 +70,41 @@ std::string BodyField(const std::string& body, std::string_view key) {
 
 }  // namespace
 
-// Keep-alive connections to the owners, so a forwarded command costs no connection set-up.
-// Every operation on them is synchronous, on the forwarding thread, with socket timeouts: a
-// silent owner holds a request for at most kForwardTimeout.
+// Keep-alive connections to the owners, so a forwarded command costs no connection set-up:
+// idle ones are kept as plain descriptors and given to the stream of the next forward.
 class Node::Connections {
  public:
-  using Socket = std::unique_ptr<tcp::socket>;
-  Socket Take(const std::string& host, const std::string& port, bool& reused) {
-    {
-      std::lock_guard lock(mu_);
-      auto& idle = idle_[host + ":" + port];
-      if (!idle.empty()) {
-        Socket socket = std::move(idle.back());
-        idle.pop_back();
-        reused = true;
-        return socket;
-      }
+  struct Idle {
+    int fd = -1;
+    tcp protocol = tcp::v4();
+  };
+  ~Connections() {
+    for (auto& [key, idle] : idle_) {
+      for (const Idle& connection : idle) ::close(connection.fd);
     }
-    reused = false;
-    auto socket = std::make_unique<tcp::socket>(ioc_);
-    tcp::resolver resolver(ioc_);
-    boost::asio::connect(*socket, resolver.resolve(host, port));
-    const timeval timeout{kForwardTimeoutSeconds, 0};
-    setsockopt(socket->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    setsockopt(socket->native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    return socket;
   }
-  void Give(const std::string& host, const std::string& port, Socket socket) {
+  std::optional<Idle> Take(const std::string& key) {
     std::lock_guard lock(mu_);
-    auto& idle = idle_[host + ":" + port];
-    if (idle.size() < kIdleMax) idle.push_back(std::move(socket));
+    auto& idle = idle_[key];
+    if (idle.empty()) return std::nullopt;
+    Idle connection = idle.back();
+    idle.pop_back();
+    return connection;
+  }
+  void Give(const std::string& key, Idle connection) {
+    std::lock_guard lock(mu_);
+    auto& idle = idle_[key];
+    if (idle.size() < kIdleMax) {
+      idle.push_back(connection);
+    } else {
+      ::close(connection.fd);
+    }
   }
 
  private:
-  static constexpr int kForwardTimeoutSeconds = 30;
   static constexpr size_t kIdleMax = 64;
-  boost::asio::io_context ioc_;  // owns the sockets; nothing runs on it
   std::mutex mu_;
-  std::map<std::string, std::vector<Socket>> idle_;
+  std::map<std::string, std::vector<Idle>> idle_;
 };
 
 Result<std::unique_ptr<Node>> Node::Start(NodeOptions options) {
@@ -206,7 +215,9 @@ int Node::PartitionOf(const Principal& who, const api::Route& route,
     return PartitionOfTenant(BodyField(request.body, "tenant"));
   }
   if (route.method == "DELETE" && route.path.starts_with("/v1/admin/tokens/")) {
-    const std::string digest = request.target.substr(request.target.rfind('/') + 1);
+    auto url = boost::urls::parse_origin_form(request.target);
+    const std::string digest =
+        url && !url->segments().empty() ? std::string(url->segments().back()) : std::string();
     for (auto& p : partitions_) {
       auto tokens = p->engine->ListTokens(who, std::nullopt);
       if (!tokens.ok()) continue;
@@ -217,16 +228,20 @@ int Node::PartitionOf(const Principal& who, const api::Route& route,
     return 0;
   }
   auto asked = QueryParam(request.target, "partition");
-  if (asked && !asked->empty() && asked->size() < 5 &&
-      asked->find_first_not_of("0123456789") == std::string::npos) {
-    return std::min(std::stoi(*asked), count - 1);
-  }
-  return 0;
+  if (!asked) return 0;
+  auto partition = Decimal(*asked);
+  return partition && *partition < static_cast<uint64_t>(count) ? static_cast<int>(*partition) : -1;
 }
 
 std::variant<Engine*, api::HttpResponse> Node::Choose(const Principal& who, const api::Route& route,
                                                       const api::HttpRequest& request) {
-  Partition& p = *partitions_[static_cast<size_t>(PartitionOf(who, route, request))];
+  const int index = PartitionOf(who, route, request);
+  if (index < 0) {
+    return api::Problem(Status::InvalidArgument(
+        "invalid_query", "partition is a number from 0 to " + std::to_string(partitions() - 1),
+        "partition"));
+  }
+  Partition& p = *partitions_[static_cast<size_t>(index)];
   if (!Appends(route)) return AwaitPosition(p, request);
   // While the partition changes hands, wait (up to a lease) for its new owner to be known.
   std::string url;
@@ -244,7 +259,17 @@ std::variant<Engine*, api::HttpResponse> Node::Choose(const Principal& who, cons
                        "partition " + std::to_string(p.index) +
                            " is changing owner: retry with the same Idempotency-Key");
   }
-  return Forward(p, request);
+  // Each forward holds a thread of the server's pool until the owner answers: a silent owner
+  // may hold only some of them, never the threads its own partitions' commands need.
+  if (p.forwards.fetch_add(1) >= kForwardsMax) {
+    --p.forwards;
+    return Unavailable("owner_busy", "too many commands are waiting for partition " +
+                                         std::to_string(p.index) +
+                                         "'s owner: retry with the same Idempotency-Key");
+  }
+  api::HttpResponse answer = Forward(p, request);
+  --p.forwards;
+  return answer;
 }
 
 // Read-your-writes across nodes: a read may ask to see the ledger at least up to a position a
@@ -253,19 +278,31 @@ std::variant<Engine*, api::HttpResponse> Node::AwaitPosition(Partition& p,
                                                              const api::HttpRequest& request) {
   auto wanted = QueryParam(request.target, "min_position");
   if (!wanted) return p.engine.get();
-  uint64_t position = 0;
-  try {
-    position = std::stoull(*wanted);
-  } catch (const std::exception&) {
+  const std::optional<uint64_t> position = Decimal(*wanted);
+  if (!position) {
     return api::Problem(
         Status::InvalidArgument("invalid_query", "must be a non-negative integer", "min_position"));
   }
-  for (int waited = 0; p.engine->ledger().GetHead().position < position; waited += 2) {
+  if (p.engine->ledger().GetHead().position >= *position) return p.engine.get();
+  // Each waiting read holds a thread of the server's pool: a few at a time.
+  if (waiting_reads_.fetch_add(1) >= kWaitingReadsMax) {
+    --waiting_reads_;
+    return Unavailable("not_caught_up",
+                       "too many reads are waiting for this node to catch up: retry, or ask "
+                       "another node");
+  }
+  bool caught_up = true;
+  for (int waited = 0; p.engine->ledger().GetHead().position < *position; waited += 2) {
     if (waited >= options_.catch_up_wait_ms) {
-      return Unavailable("not_caught_up", "this node has not applied position " + *wanted +
-                                              " yet: retry, or ask another node");
+      caught_up = false;
+      break;
     }
     Pause(2);
+  }
+  --waiting_reads_;
+  if (!caught_up) {
+    return Unavailable("not_caught_up", "this node has not applied position " + *wanted +
+                                            " yet: retry, or ask another node");
   }
   return p.engine.get();
 }
@@ -274,6 +311,21 @@ std::variant<Engine*, api::HttpResponse> Node::AwaitPosition(Partition& p,
 // authenticates and authorises it again; the marker only stops a second hop.
 Node::Node(NodeOptions options)
     : options_(std::move(options)), connections_(std::make_unique<Connections>()) {}
+
+namespace {
+
+// Runs one asynchronous step of `stream` to its end on `ioc`: the stream's expiry bounds it.
+template <typename Start>
+beast::error_code Step(boost::asio::io_context& ioc, beast::tcp_stream& stream, Start start) {
+  beast::error_code ec;
+  stream.expires_after(std::chrono::seconds(kForwardTimeoutSeconds));
+  start([&ec](beast::error_code e, auto&&...) { ec = e; });
+  ioc.restart();
+  ioc.run();
+  return ec;
+}
+
+}  // namespace
 
 api::HttpResponse Node::Forward(Partition& p, const api::HttpRequest& request) {
   std::string url;
@@ -298,31 +350,49 @@ api::HttpResponse Node::Forward(Partition& p, const api::HttpRequest& request) {
   req.keep_alive(true);
   req.body() = request.body;
   req.prepare_payload();
+  const std::string key = host + ":" + port;
   // A kept connection the owner has closed meanwhile fails at once: one more try on a new
   // one, but only for a request whose Idempotency-Key makes a second delivery harmless.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    bool reused = false;
-    try {
-      auto socket = connections_->Take(host, port, reused);
-      http::write(*socket, req);
-      beast::flat_buffer buffer;
-      http::response<http::string_body> res;
-      http::read(*socket, buffer, res);
-      api::HttpResponse out{static_cast<int>(res.result_int()),
-                            std::string(res[http::field::content_type]),
-                            res.body(),
-                            {}};
-      for (const char* name :
-           {"ETag", "Location", "Retry-After", "WWW-Authenticate", "X-Ledger-Position"}) {
-        if (auto it = res.find(name); it != res.end()) {
-          out.headers.emplace_back(name, std::string(it->value()));
-        }
+    boost::asio::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    beast::error_code ec;
+    const std::optional<Connections::Idle> kept = connections_->Take(key);
+    if (kept) {
+      stream.socket().assign(kept->protocol, kept->fd, ec);
+    } else {
+      tcp::resolver resolver(ioc);
+      auto endpoints = resolver.resolve(host, port, ec);
+      if (!ec) {
+        ec = Step(ioc, stream, [&](auto done) { stream.async_connect(endpoints, done); });
       }
-      if (res.keep_alive()) connections_->Give(host, port, std::move(socket));
-      return out;
-    } catch (const std::exception&) {
-      if (!reused || request.idempotency_key.empty()) break;
     }
+    if (!ec) ec = Step(ioc, stream, [&](auto done) { http::async_write(stream, req, done); });
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    if (!ec) {
+      ec = Step(ioc, stream, [&](auto done) { http::async_read(stream, buffer, res, done); });
+    }
+    if (ec) {
+      // A silent owner (a timeout) is not asked twice.
+      if (!kept || request.idempotency_key.empty() || ec == beast::error::timeout) break;
+      continue;
+    }
+    api::HttpResponse out{static_cast<int>(res.result_int()),
+                          std::string(res[http::field::content_type]),
+                          res.body(),
+                          {}};
+    for (const char* name :
+         {"ETag", "Location", "Retry-After", "WWW-Authenticate", "X-Ledger-Position"}) {
+      if (auto it = res.find(name); it != res.end()) {
+        out.headers.emplace_back(name, std::string(it->value()));
+      }
+    }
+    if (res.keep_alive()) {
+      const tcp protocol = stream.socket().local_endpoint(ec).protocol();
+      if (!ec) connections_->Give(key, {stream.release_socket().release(), protocol});
+    }
+    return out;
   }
   // Whether the owner ran it is unknown: the client retries with its Idempotency-Key.
   return Unavailable("owner_unreachable", "the owner of partition " + std::to_string(p.index) +

@@ -61,6 +61,7 @@ class Node final : public api::EngineRouter {
     std::mutex owner_mu;
     std::string owner_url;  // the live owner's advertised URL, "" when none
     std::string owner;
+    std::atomic<int> forwards{0};  // forwards to its owner in flight
   };
 
   class Connections;  // node.cc: kept connections to the owners
@@ -89,6 +90,11 @@ class Node final : public api::EngineRouter {
   std::condition_variable stop_cv_;
   std::thread leases_;
   std::unique_ptr<Connections> connections_;
+  // Server pool threads (of 64) held by forwards to one partition's owner, and by reads
+  // waiting for a position: a silent owner never holds the threads other partitions need.
+  static constexpr int kForwardsMax = 16;
+  static constexpr int kWaitingReadsMax = 8;
+  std::atomic<int> waiting_reads_{0};
 };
 
 }  // namespace cledger::cluster

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace cledger::cluster {
@@ -67,12 +68,20 @@ bool PgRows::Bool(int row, int column) const {
 Result<std::unique_ptr<Pg>> Pg::Connect(const std::string& dsn) {
   // A server that vanishes without closing the connection (a machine lost, a partition) must
   // not hold a writer or a follower for the kernel's default hours: keepalives and a TCP
-  // timeout end the connection within seconds. Settings the DSN gives itself win.
+  // timeout end the connection within seconds. A keyword DSN's own settings win over these; a
+  // URI gets them as parameters after its own.
   std::string with_timeouts =
       "keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 "
       "tcp_user_timeout=15000 connect_timeout=5 ";
   const bool uri = dsn.starts_with("postgres://") || dsn.starts_with("postgresql://");
-  with_timeouts = uri ? dsn : with_timeouts + dsn;
+  if (uri) {
+    std::string query = with_timeouts;
+    std::replace(query.begin(), query.end(), ' ', '&');
+    query.pop_back();
+    with_timeouts = dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + query;
+  } else {
+    with_timeouts += dsn;
+  }
   PGconn* conn = PQconnectdb(with_timeouts.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn);
@@ -166,20 +175,25 @@ Result<bool> Pg::AwaitNotification(int timeout_ms) {
   return drain();
 }
 
+// Only where it points: host, port, database and user, never a password or other setting,
+// whatever form the DSN has (keywords, quoted values, a URI with user:password@).
 std::string DescribeDsn(const std::string& dsn) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (options == nullptr) return "(an unreadable connection string)";
   std::string out;
-  size_t i = 0;
-  while (i < dsn.size()) {
-    size_t end = dsn.find(' ', i);
-    if (end == std::string::npos) end = dsn.size();
-    std::string_view part(dsn.data() + i, end - i);
-    if (!part.starts_with("password=")) {
-      if (!out.empty()) out += ' ';
-      out += part;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    const std::string_view keyword = o->keyword;
+    if (o->val == nullptr || *o->val == '\0' ||
+        (keyword != "host" && keyword != "hostaddr" && keyword != "port" && keyword != "dbname" &&
+         keyword != "user")) {
+      continue;
     }
-    i = end + 1;
+    out += (out.empty() ? "" : " ") + std::string(keyword) + "=" + o->val;
   }
-  return out;
+  PQconninfoFree(options);
+  return out.empty() ? "(the default PostgreSQL)" : out;
 }
 
 }  // namespace cledger::cluster

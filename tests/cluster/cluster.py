@@ -216,7 +216,15 @@ def _scratch():
 
 
 def serve(cledger):
-    cluster = Cluster(cledger).start()
+    # SIGTERM (timeout, a service manager) stops everything as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    cluster = Cluster(cledger)
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        cluster.remove()
+        raise
     print("PostgreSQL primary and synchronous standby:", cluster.dsn)
     for node in cluster.nodes:
         print("node %s  %s  (log %s)" % (node.name, node.url, node.log))

@@ -313,11 +313,16 @@ void AddServe(CLI::App& app, Runner& run) {
       "On an empty data directory it creates a demo tenant and prints an owner token and an ops\n"
       "token; later starts print an ops token only with --ops-token TTL. Without\n"
       "--tls-cert/--tls-key it serves plain HTTP, and warns when --listen is not a loopback\n"
-      "address: tokens and personal data would cross the network in clear.\nExamples:\n"
+      "address: tokens and personal data would cross the network in clear.\n"
+      "With --cluster it runs a node of a cluster (cledger cluster init; docs/CLUSTER.md): no\n"
+      "demo tenant, and an ops token only from the node that owns partition 0.\nExamples:\n"
       "  cledger serve --data ./data --listen 127.0.0.1:8080\n"
       "  cledger serve --data ./data --ops-token 12h   # a fresh ops token valid for 12 hours\n"
       "  cledger serve --data ./data --listen 0.0.0.0:8443 --tls-cert server.pem --tls-key "
-      "server.key");
+      "server.key\n"
+      "  cledger serve --data ./node1 --cluster 'host=db1,db2 dbname=cledger "
+      "target_session_attrs=read-write' --node n1 --advertise http://10.0.0.11:8080 --listen "
+      "10.0.0.11:8080");
   serve->callback([args, &run] { run = [args] { return Serve(*args); }; });
 }
 

@@ -7,5 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tools/dev/install-deps.sh
+echo "building (several minutes the first time) …"
 bash tools/dev/build.sh >/dev/null
 exec python3 tests/cluster/cluster.py --serve --cledger build/tools/cledger
