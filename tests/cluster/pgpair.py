@@ -222,6 +222,8 @@ hot_standby = on
 synchronous_standby_names = '{SYNC_NAME}'
 synchronous_commit = on
 fsync = on
+# Segments in the data directory, not /dev/shm: a killed server's go with the directory.
+dynamic_shared_memory_type = mmap
 """)
         # Opened "w" on the existing file, so it keeps owner postgres when we are root.
         with open(os.path.join(data, "pg_hba.conf"), "w", encoding="utf-8") as f:
