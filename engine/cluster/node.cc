@@ -20,14 +20,13 @@ namespace cledger::cluster {
 namespace {
 
 namespace beast = boost::beast;
-
-// An owner that has not answered a forwarded command by then is taken for silent (a lease is
-// 3 s; a command that hashes a password under load takes well under a second).
-constexpr int kForwardTimeoutSeconds = 10;
 namespace http = beast::http;
 using boost::asio::ip::tcp;
 
 constexpr size_t kCatchUpBatch = 2000;
+// An owner that has not answered a forwarded command by then is taken for silent (a lease is
+// 3 s; a command that hashes a password under load takes well under a second).
+constexpr int kForwardTimeoutSeconds = 10;
 
 void Pause(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
