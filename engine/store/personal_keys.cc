@@ -187,6 +187,15 @@ std::vector<ReplicaDataKey> PersonalKeys::PendingKeys() {
   return pending_records_;
 }
 
+void PersonalKeys::DropPending() {
+  std::lock_guard lock(mu_);
+  pending_.Clear();
+  pending_records_.clear();
+  for (auto& [id, key] : pending_keys_) sodium_memzero(key.data(), key.size());
+  pending_keys_.clear();
+  pending_subjects_.clear();
+}
+
 Status PersonalKeys::ImportKeys(const std::vector<ReplicaDataKey>& keys) {
   if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   std::lock_guard lock(mu_);

@@ -47,6 +47,9 @@ class PersonalKeys {
   // Writer thread: the keys Seal made and PersistNewKeys has not written yet, wrapped: what a
   // cluster's owner hands to the log of record with the group.
   std::vector<ReplicaDataKey> PendingKeys();
+  // Writer thread: forgets the keys Seal made and nobody kept (the log of record refused their
+  // group), so the next event of such a subject gets the key the cluster knows, or a new one.
+  void DropPending();
   // Keeps keys another node made (wrapped under the same master key), synced. A key this
   // store destroyed stays destroyed.
   Status ImportKeys(const std::vector<ReplicaDataKey>& keys);

@@ -138,12 +138,13 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
     failure = ReservePositions(state.head.position);
   }
   // In a cluster the log of record takes the group first, with the data keys it made: nothing
-  // is kept, or acknowledged, that the other nodes cannot read. A refused group's keys stay
-  // pending, and go with the next group that uses them.
+  // is kept, or acknowledged, that the other nodes cannot read. A refused group's keys are
+  // forgotten with it: another owner may meanwhile give those subjects keys of its own.
   const bool replicating = replicate && options_.ledger.replicate;
   if (failure.ok() && replicating) {
     if (personal_ != nullptr) state.replica.data_keys = personal_->PendingKeys();
     failure = options_.ledger.replicate(state.replica);
+    if (!failure.ok() && personal_ != nullptr) personal_->DropPending();
   }
   // A data key is durable before any event sealed under it is.
   if (failure.ok() && personal_ != nullptr) failure = personal_->PersistNewKeys();

@@ -111,6 +111,17 @@ TEST_CASE("AGroupTheLogOfRecordRefusesIsNeitherKeptNorAcknowledged") {
   CHECK(owner.engine->Execute(As("acme", "owner"), CreateCustomer{"c1", "Acme", "ap@acme.test", ""})
             .ok());
   CHECK(owner.engine->ledger().GetHead().position == 2);
+  // What the log of record took is whole: a follower opens the customer's sealed fields.
+  testing::TempDir elsewhere;
+  LedgerOptions options;
+  options.path = elsewhere.Sub("data");
+  options.master_key_file = owner.dir.Sub("data.master-key");
+  auto follower = Engine::Open(options);
+  REQUIRE(follower.ok());
+  REQUIRE((*follower)->ApplyReplicated({owner.log, owner.data_keys}).ok());
+  auto view = (*follower)->GetCustomer(Reader(), "c1");
+  REQUIRE(view.ok());
+  CHECK(view->name == "Acme");
 }
 
 TEST_CASE("PersonalDataSealedOnTheOwnerIsReadableOnAFollowerUntilAnErasureThereToo") {
