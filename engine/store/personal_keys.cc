@@ -96,8 +96,9 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
                                 : rocksdb::DB::Open(options, path, &raw);
   // A read-only open races the server's own flushes (a log file it lists may be gone when it
-  // reads it): a few tries before it takes the store for unusable.
-  for (int attempt = 1; read_only && !s.ok() && attempt < 4 && std::filesystem::exists(path);
+  // reads it), the more often the busier the server: tries for about 2.7 s before it takes
+  // the store for unusable.
+  for (int attempt = 1; read_only && !s.ok() && attempt < 10 && std::filesystem::exists(path);
        ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
     s = rocksdb::DB::OpenForReadOnly(options, path, &raw);
