@@ -730,7 +730,7 @@ TEST_CASE("BackupTakenThroughTheServerWhileWritingRestoresIntoALedgerThatVerifie
       Run("verify --data " + restored + " --key-store " + f.dir.Sub("data.keys") +
               " --master-key-file " + f.dir.Sub("data.master-key"),
           &status);
-  CHECK(status == 0);
+  CHECK_MESSAGE(status == 0, out);
   CHECK(Has(out, "chain ok"));
 
   std::string refused = RunBoth("backup restore " + backups + " --data " + restored, &status);
