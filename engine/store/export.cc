@@ -56,6 +56,19 @@ Result<std::vector<ReplicaDataKey>> DataKeys(const std::string& key_store_dir) {
 
 }  // namespace
 
+Result<Head> RecordedHead(const std::string& path) {
+  ReadOnlyDb ledger;
+  if (Status s = OpenReadOnly(path, ledger); !s.ok()) return s;
+  std::string value;
+  rocksdb::Status s =
+      ledger.db->Get(rocksdb::ReadOptions(), ledger.families[kCfMeta], kMetaHead, &value);
+  if (s.IsNotFound()) return Head{};
+  if (!s.ok()) return FromRocks(s, "cannot read " + path, "corrupt_ledger");
+  const std::optional<base::HeadRecord> head = base::DecodeHeadRecord(value);
+  if (!head) return Status(Code::kCorruption, "corrupt_ledger", "the head record is damaged");
+  return Head{head->position, head->hash};
+}
+
 Result<std::string> RecordedMasterKeyId(const std::string& path) {
   ReadOnlyDb ledger;
   if (Status s = OpenReadOnly(path, ledger); !s.ok()) return s;

@@ -15,6 +15,9 @@ namespace cledger::store {
 // A commit is told by its events' shared correlation id and recording time (an idempotency
 // record ends one too). Refused (kInvalidArgument "ledger_has_gaps") when an accepted WAL
 // loss left positions without events: the log of record has no gaps.
+// The head recorded in the closed ledger at `path`, read without opening it for writing (no
+// projection is folded, nothing is written).
+Result<Head> RecordedHead(const std::string& path);
 // The id of the master key the ledger at `path` was recorded under; empty when none.
 Result<std::string> RecordedMasterKeyId(const std::string& path);
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/hex.h"
+#include "engine/store/export.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/progress.h"
@@ -127,12 +128,11 @@ int BackupRestore(const OpsArgs& a) {
     }
     progress.Done();
   }
-  Head head;
-  {
-    auto engine = OpenExisting(a.restore_to);
-    if (!engine) return OpenFailureExit(a.restore_to);
-    head = engine->ledger().GetHead();
-  }
+  // Read, not opened: an engine opened without the ledger's key store would fold the
+  // projections that lag behind the backup's head with its personal fields unreadable.
+  auto recorded = store::RecordedHead(a.restore_to);
+  if (!recorded.ok()) return FailStatus(recorded.status());
+  const Head head = *recorded;
   // With the ledger's key store, the restored ledger is opened to write once: erasures made
   // after the backup was taken are appended again (from the key store's tombstones).
   const std::string& key_store = GlobalKeyLocations().key_store;
