@@ -343,8 +343,6 @@ Result<std::optional<std::string>> ProjectionHost::FirstDifference(
       break;
     }
     if (live->key() != fresh->key() || live->value() != fresh->value()) {
-      fprintf(stderr, "DEBUG live %s\nDEBUG fresh %s\n", live->value().ToString(true).c_str(),
-              fresh->value().ToString(true).c_str());
       differing = std::string(std::min(live->key().ToStringView(), fresh->key().ToStringView()));
       break;
     }
