@@ -1,6 +1,8 @@
 // Backups through RocksDB's backup engine: incremental, checksummed, one point in time.
 #include <rocksdb/utilities/backup_engine.h>
 
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <memory>
 
@@ -8,6 +10,34 @@
 #include "engine/store/errors.h"
 
 namespace cledger {
+namespace {
+
+// Every backup records the head it began at, as its application metadata.
+constexpr std::string_view kPositionPrefix = "position=";
+
+uint64_t PositionOf(const std::string& metadata) {
+  uint64_t position = 0;
+  if (metadata.starts_with(kPositionPrefix)) {
+    std::from_chars(metadata.data() + kPositionPrefix.size(), metadata.data() + metadata.size(),
+                    position);
+  }
+  return position;
+}
+
+// A backup directory opened for reading; a directory with no backups is not found.
+Result<std::unique_ptr<rocksdb::BackupEngineReadOnly>> OpenBackups(const std::string& backup_dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(backup_dir, ec)) {
+    return Status::NotFound("backup_not_found", "no backup directory " + backup_dir);
+  }
+  rocksdb::BackupEngineReadOnly* raw = nullptr;
+  rocksdb::IOStatus s = rocksdb::BackupEngineReadOnly::Open(
+      rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);
+  if (!s.ok()) return Status::NotFound("backup_not_found", s.ToString());
+  return std::unique_ptr<rocksdb::BackupEngineReadOnly>(raw);
+}
+
+}  // namespace
 
 Status CreateBackup(store::LogStore& store, const std::string& backup_dir) {
   rocksdb::BackupEngine* raw = nullptr;
@@ -21,26 +51,57 @@ Status CreateBackup(store::LogStore& store, const std::string& backup_dir) {
   // every column family even while commits go on.
   rocksdb::CreateBackupOptions create;
   create.flush_before_backup = false;
+  const std::string metadata =
+      std::string(kPositionPrefix) + std::to_string(store.GetHead().position);
   rocksdb::BackupID id = 0;
-  s = backups->CreateNewBackup(create, store.db(), &id);
+  s = backups->CreateNewBackupWithMetadata(create, store.db(), metadata, &id);
   if (s.ok()) s = backups->VerifyBackup(id, /*verify_with_checksum=*/true);
   if (!s.ok()) return Status(Code::kIoError, "backup_failed", s.ToString());
   return Status::Ok();
 }
 
-Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& data_dir) {
+Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& data_dir,
+                             std::optional<uint32_t> id) {
   std::error_code ec;
   if (std::filesystem::exists(data_dir, ec) && !std::filesystem::is_empty(data_dir, ec)) {
     return Status(Code::kConflict, "data_dir_not_empty",
                   "restore into a new data directory; " + data_dir + " is not empty");
   }
-  rocksdb::BackupEngineReadOnly* raw = nullptr;
-  rocksdb::IOStatus s = rocksdb::BackupEngineReadOnly::Open(
-      rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);
-  if (!s.ok()) return Status(Code::kNotFound, "backup_not_found", s.ToString());
-  std::unique_ptr<rocksdb::BackupEngineReadOnly> backups(raw);
-  s = backups->RestoreDBFromLatestBackup(data_dir, data_dir);
+  auto backups = OpenBackups(backup_dir);
+  if (!backups.ok()) return backups.status();
+  if (id) {
+    if (Status s = VerifyBackup(backup_dir, *id); !s.ok()) return s;
+  }
+  rocksdb::IOStatus s = id ? (*backups)->RestoreDBFromBackup(*id, data_dir, data_dir)
+                           : (*backups)->RestoreDBFromLatestBackup(data_dir, data_dir);
   if (!s.ok()) return Status(Code::kIoError, "restore_failed", s.ToString());
+  return Status::Ok();
+}
+
+Result<std::vector<BackupInfo>> Engine::ListBackups(const std::string& backup_dir) {
+  auto backups = OpenBackups(backup_dir);
+  if (!backups.ok()) return backups.status();
+  std::vector<rocksdb::BackupInfo> infos;
+  (*backups)->GetBackupInfo(&infos);
+  std::vector<BackupInfo> out;
+  for (const rocksdb::BackupInfo& info : infos) {
+    out.push_back({info.backup_id, info.timestamp * int64_t{1'000'000}, info.size,
+                   PositionOf(info.app_metadata)});
+  }
+  return out;
+}
+
+Status Engine::VerifyBackup(const std::string& backup_dir, uint32_t id) {
+  auto backups = OpenBackups(backup_dir);
+  if (!backups.ok()) return backups.status();
+  std::vector<rocksdb::BackupInfo> infos;
+  (*backups)->GetBackupInfo(&infos);
+  if (std::none_of(infos.begin(), infos.end(),
+                   [&](const rocksdb::BackupInfo& i) { return i.backup_id == id; })) {
+    return Status::NotFound("backup_not_found", "no backup " + std::to_string(id));
+  }
+  rocksdb::IOStatus s = (*backups)->VerifyBackup(id, /*verify_with_checksum=*/true);
+  if (!s.ok()) return Status(Code::kCorruption, "backup_damaged", s.ToString());
   return Status::Ok();
 }
 

@@ -200,6 +200,17 @@ class EngineImpl final : public Engine {
                                                 ContactStatus status) override {
     return parts_->queries.ListContacts(who, customer_id, status);
   }
+  Result<std::vector<CustomerView>> FindCustomers(const Principal& who,
+                                                  const std::string& text) override {
+    return parts_->queries.FindCustomers(who, text);
+  }
+  Result<std::vector<ContactView>> FindContacts(const Principal& who, const std::string& text,
+                                                ContactStatus status) override {
+    return parts_->queries.FindContacts(who, text, status);
+  }
+  Result<std::vector<TenantView>> Tenants(const Principal& who) override {
+    return parts_->queries.Tenants(who);
+  }
   Result<std::vector<Recipient>> Recipients(const Principal& who, const std::string& customer_id,
                                             const std::string& kind) override {
     return parts_->queries.Recipients(who, customer_id, kind);

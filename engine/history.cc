@@ -1,5 +1,6 @@
 #include "engine/history.h"
 
+#include "base/hex.h"
 #include "engine/domain/profile_contact.h"
 #include "engine/domain/roles.h"
 #include "engine/domain/rules.h"
@@ -24,11 +25,25 @@ Result<std::vector<AuditEntry>> Within(Result<std::vector<AuditEntry>> entries, 
 
 }  // namespace
 
+// Adds each entry's event hash and correlation id, read from the log.
+Result<std::vector<AuditEntry>> History::WithEventIds(Result<std::vector<AuditEntry>> entries) {
+  if (!entries.ok()) return entries;
+  for (AuditEntry& entry : *entries) {
+    auto raw = store_.ReadRaw(entry.position);
+    if (!raw.ok()) return raw.status();
+    auto event = DecodeEvent(*raw);
+    if (!event.ok()) return event.status();
+    entry.event_hash = base::Hex(event->hash);
+    entry.correlation_id = event->correlation_id;
+  }
+  return entries;
+}
+
 // An id the tenant never had answers 404, as every other route does; a record that exists
 // but had no change in the window answers an empty trail.
 Result<std::vector<AuditEntry>> History::ContactHistory(const Principal& who, const std::string& id,
                                                         const AsOf& as_of) {
-  auto trail = Trail(who, pj::AuditIndex::kStream, domain::ContactStream(id), as_of);
+  auto trail = WithEventIds(Trail(who, pj::AuditIndex::kStream, domain::ContactStream(id), as_of));
   if (!trail.ok() || !trail->empty() || domain::ProfileCustomerId(id)) return trail;
   Snapshot snap(store_, host_);
   auto contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, id);
@@ -39,7 +54,7 @@ Result<std::vector<AuditEntry>> History::ContactHistory(const Principal& who, co
 
 Result<std::vector<AuditEntry>> History::CustomerHistory(const Principal& who,
                                                          const std::string& id, const AsOf& as_of) {
-  auto trail = Trail(who, pj::AuditIndex::kCustomer, id, as_of);
+  auto trail = WithEventIds(Trail(who, pj::AuditIndex::kCustomer, id, as_of));
   if (!trail.ok() || !trail->empty()) return trail;
   Snapshot snap(store_, host_);
   auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, id);
@@ -51,7 +66,7 @@ Result<std::vector<AuditEntry>> History::CustomerHistory(const Principal& who,
 Result<std::vector<AuditEntry>> History::ActorHistory(const Principal& who,
                                                       const std::string& actor_id, int64_t from_us,
                                                       int64_t to_us) {
-  return Within(Trail(who, pj::AuditIndex::kActor, actor_id, {}), from_us, to_us);
+  return WithEventIds(Within(Trail(who, pj::AuditIndex::kActor, actor_id, {}), from_us, to_us));
 }
 
 Result<std::vector<AuditEntry>> History::TenantAudit(const Principal& who, int64_t from_us,
@@ -59,7 +74,7 @@ Result<std::vector<AuditEntry>> History::TenantAudit(const Principal& who, int64
   if (Status s = domain::Authorize(who, domain::Action::kReadHistory); !s.ok()) return s;
   AwaitAudit();
   Snapshot snap(store_, host_);
-  return Within(pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant), from_us, to_us);
+  return WithEventIds(Within(pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant), from_us, to_us));
 }
 
 Result<std::vector<AuditEntry>> History::Trail(const Principal& who, pj::AuditIndex index,

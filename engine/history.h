@@ -35,6 +35,7 @@ class History {
   Result<std::vector<AuditEntry>> Trail(const Principal& who, projections::AuditIndex index,
                                         const std::string& id, const AsOf& as_of);
   void AwaitAudit();
+  Result<std::vector<AuditEntry>> WithEventIds(Result<std::vector<AuditEntry>> entries);
 
   store::LogStore& store_;
   ProjectionHost& host_;

@@ -1,5 +1,8 @@
 #include "engine/queries.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "base/time.h"
 #include "engine/domain/profile_contact.h"
 #include "engine/domain/roles.h"
@@ -11,6 +14,18 @@ namespace cledger {
 namespace {
 
 namespace pj = projections;
+
+char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+// Whether one of `values` holds `text`, ignoring ASCII case; "" is held by everything.
+bool AnyHolds(std::string_view text, std::initializer_list<std::string_view> values) {
+  for (std::string_view value : values) {
+    auto found = std::search(value.begin(), value.end(), text.begin(), text.end(),
+                             [](char a, char b) { return Lower(a) == Lower(b); });
+    if (found != value.end() || text.empty()) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -111,6 +126,35 @@ Result<std::vector<ContactView>> Queries::ListContacts(const Principal& who,
   std::vector<ContactView> contacts;
   for (domain::LinkedContact& l : *linked) contacts.push_back(std::move(l.contact));
   return domain::ContactList(**customer, std::move(contacts), status);
+}
+
+Result<std::vector<CustomerView>> Queries::FindCustomers(const Principal& who,
+                                                         const std::string& text) {
+  if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
+  Snapshot snap(store_, host_);
+  return pj::FindCustomers(snap.Kv(pj::kCustomers), who.tenant, [&](const CustomerView& c) {
+    return AnyHolds(text, {c.id, c.name, c.email});
+  });
+}
+
+Result<std::vector<ContactView>> Queries::FindContacts(const Principal& who,
+                                                       const std::string& text,
+                                                       ContactStatus status) {
+  if (Status s = domain::Authorize(who, domain::Action::kReadRecords); !s.ok()) return s;
+  Snapshot snap(store_, host_);
+  return pj::FindContacts(snap.Kv(pj::kContacts), who.tenant, [&](const ContactView& c) {
+    const ContactFields& f = c.fields;
+    const bool wanted_status =
+        status == ContactStatus::kAll || c.deleted == (status == ContactStatus::kInactive);
+    return wanted_status &&
+           AnyHolds(text, {c.id, f.first_name + " " + f.last_name, f.company_name, f.email});
+  });
+}
+
+Result<std::vector<TenantView>> Queries::Tenants(const Principal& who) {
+  if (Status s = domain::Authorize(who, domain::Action::kAdminister); !s.ok()) return s;
+  Snapshot snap(store_, host_);
+  return pj::AllTenants(snap.Kv(pj::kTenants));
 }
 
 Result<std::vector<Recipient>> Queries::Recipients(const Principal& who,

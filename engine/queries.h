@@ -33,6 +33,10 @@ class Queries {
   Result<std::vector<ContactView>> ListContacts(const Principal& who,
                                                 const std::string& customer_id,
                                                 ContactStatus status);
+  Result<std::vector<CustomerView>> FindCustomers(const Principal& who, const std::string& text);
+  Result<std::vector<ContactView>> FindContacts(const Principal& who, const std::string& text,
+                                                ContactStatus status);
+  Result<std::vector<TenantView>> Tenants(const Principal& who);
   Result<std::vector<Recipient>> Recipients(const Principal& who, const std::string& customer_id,
                                             const std::string& kind);
 

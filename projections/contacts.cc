@@ -87,4 +87,15 @@ Result<std::optional<ContactView>> GetContact(Kv& kv, std::string_view tenant,
   return Load<ContactView>(kv, TenantKey(tenant, id));
 }
 
+Result<std::vector<ContactView>> FindContacts(
+    Kv& kv, std::string_view tenant, const std::function<bool(const ContactView&)>& wanted) {
+  std::vector<ContactView> found;
+  Status s = ScanRecords<ContactView>(kv, TenantKey(tenant), [&](ContactView& view) {
+    if (wanted(view)) found.push_back(std::move(view));
+    return true;
+  });
+  if (!s.ok()) return s;
+  return found;
+}
+
 }  // namespace cledger::projections

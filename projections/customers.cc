@@ -74,4 +74,15 @@ Result<std::optional<CustomerView>> GetCustomer(Kv& kv, std::string_view tenant,
   return Load<CustomerView>(kv, TenantKey(tenant, id));
 }
 
+Result<std::vector<CustomerView>> FindCustomers(
+    Kv& kv, std::string_view tenant, const std::function<bool(const CustomerView&)>& wanted) {
+  std::vector<CustomerView> found;
+  Status s = ScanRecords<CustomerView>(kv, TenantKey(tenant), [&](CustomerView& view) {
+    if (wanted(view)) found.push_back(std::move(view));
+    return true;
+  });
+  if (!s.ok()) return s;
+  return found;
+}
+
 }  // namespace cledger::projections

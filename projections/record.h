@@ -203,4 +203,20 @@ Result<std::optional<T>> Load(Kv& kv, std::string_view key) {
   return record;
 }
 
+// Every record of type T under `prefix`, in key order, until `fn` answers false; Corruption
+// when one does not decode.
+template <typename T, typename Fn>
+Status ScanRecords(Kv& kv, std::string_view prefix, Fn&& fn) {
+  Status failed;
+  Status scanned = kv.Scan(prefix, [&](std::string_view, std::string_view value) {
+    std::optional<T> record = Decode<T>(value);
+    if (!record) {
+      failed = Status::Corruption("corrupt_state", "a projection record does not decode");
+      return false;
+    }
+    return fn(*record);
+  });
+  return scanned.ok() ? failed : scanned;
+}
+
 }  // namespace cledger::projections

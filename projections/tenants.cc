@@ -43,6 +43,16 @@ Result<std::optional<TenantView>> GetTenant(Kv& kv, std::string_view name) {
   return Load<TenantView>(kv, std::string("t").append(name));
 }
 
+Result<std::vector<TenantView>> AllTenants(Kv& kv) {
+  std::vector<TenantView> tenants;
+  Status s = ScanRecords<TenantView>(kv, "t", [&](TenantView& t) {
+    tenants.push_back(std::move(t));
+    return true;
+  });
+  if (!s.ok()) return s;
+  return tenants;
+}
+
 Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view token_hash) {
   return Load<Principal>(kv, std::string("k").append(token_hash));
 }

@@ -16,6 +16,8 @@ namespace cledger::projections {
 // tenants: tenant names and plans, and API tokens by the hash of the token.
 extern const Projection& kTenants;
 Result<std::optional<TenantView>> GetTenant(Kv& kv, std::string_view name);
+// Every tenant, by name.
+Result<std::vector<TenantView>> AllTenants(Kv& kv);
 Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view token_hash);
 // The stream a token's issue and revocation are recorded in.
 Result<std::string> GetTokenStream(Kv& kv, std::string_view token_hash);
@@ -28,10 +30,16 @@ Status ScanTokens(Kv& kv, const std::function<bool(std::string_view, const Princ
 extern const Projection& kCustomers;
 Result<std::optional<CustomerView>> GetCustomer(Kv& kv, std::string_view tenant,
                                                 std::string_view id);
+// The tenant's customers, by id, that `wanted` keeps.
+Result<std::vector<CustomerView>> FindCustomers(
+    Kv& kv, std::string_view tenant, const std::function<bool(const CustomerView&)>& wanted);
 
 // contacts: the contact view with its links and System Information, by (tenant, contact id).
 extern const Projection& kContacts;
 Result<std::optional<ContactView>> GetContact(Kv& kv, std::string_view tenant, std::string_view id);
+// The tenant's contacts, by id, that `wanted` keeps.
+Result<std::vector<ContactView>> FindContacts(
+    Kv& kv, std::string_view tenant, const std::function<bool(const ContactView&)>& wanted);
 
 // links: customer → its linked contacts and the roles of each link.
 extern const Projection& kLinks;

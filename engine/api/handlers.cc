@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cledger/audit_export.h"
 #include "cledger/limits.h"
 #include "engine/api/handlers_call.h"
 #include "engine/domain/roles.h"
@@ -95,8 +96,11 @@ HttpResponse Problem(const Status& status) { return Problem(status, HttpStatusOf
 
 HttpResponse Problem(const Status& status, int code) {
   std::string detail = Printable(status.message());
-  if (status.code() == Code::kIoError || status.code() == Code::kCorruption ||
-      status.code() == Code::kNoSpace) {
+  // A backup's failure is about the backup directory the ops caller named: its cause is theirs
+  // to read (a full disk, a missing or damaged file).
+  const bool about_backup = status.reason().starts_with("backup_");
+  if (!about_backup && (status.code() == Code::kIoError || status.code() == Code::kCorruption ||
+                        status.code() == Code::kNoSpace)) {
     // Storage messages name files of the server: they go to the log, not to the client.
     spdlog::error("storage failure answered with {}: {}", code, status.message());
     detail = "the storage failed; nothing was applied, try again";
@@ -169,6 +173,27 @@ Handlers::Handlers(Engine& engine, HttpMetrics& metrics)
   verifications_.emplace(&engine, std::make_unique<SharedVerification>());
 }
 
+namespace {
+
+// Every query parameter must be one the route (or the router) reads, and given once.
+Status CheckQuery(const Route& route, const EngineRouter& router, boost::urls::url_view url) {
+  std::vector<std::string> seen;
+  for (auto param : url.params()) {
+    const std::string key = param.key;
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      return Status::InvalidArgument("invalid_query", "given more than once", key);
+    }
+    seen.push_back(key);
+    if (TakesQuery(route, key) || router.RoutesBy(key)) continue;
+    const std::string takes = route.query.empty() ? "this route takes no query parameters"
+                                                  : "this route takes: " + std::string(route.query);
+    return Status::InvalidArgument("invalid_query", "unknown query parameter; " + takes, key);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Handlers::Served Handlers::Serve(const HttpRequest& request, Match match) {
   if (match.route == nullptr) return {"-", std::move(match.problem)};
   const Route& route = *match.route;
@@ -188,13 +213,10 @@ Handlers::Served Handlers::Serve(const HttpRequest& request, Match match) {
     engine = std::get<Engine*>(chosen);
   }
   // Find parsed the target already: this parse cannot fail.
-  Call call{request,
-            std::move(match.params),
-            *boost::urls::parse_origin_form(request.target),
-            std::move(who),
-            *engine,
-            metrics_,
-            *verifications_.at(engine)};
+  const boost::urls::url_view url = *boost::urls::parse_origin_form(request.target);
+  if (Status s = CheckQuery(route, router_, url); !s.ok()) return {route.path, Problem(s)};
+  Call call{request,  std::move(match.params),   url, std::move(who), *engine,
+            metrics_, *verifications_.at(engine)};
   if (!partitions_.empty()) call.partitions = &partitions_;
   // Storage faults arrive as values: 503, or 500 if corrupt.
   return {route.path, route.handler(call)};
@@ -388,20 +410,22 @@ Answer GetContact(Call& call) {
 }
 
 Answer GetCustomerContacts(Call& call) {
-  if (auto as_of = call.As(); !as_of.ok()) return Problem(as_of.status());
-  const std::string status = call.Query("status").value_or("active");
-  if (status != "active" && status != "inactive" && status != "all") {
-    return Problem(
-        Status::InvalidArgument("invalid_enum", "status is active, inactive or all", "status"));
-  }
-  return Paged(call, call.engine.ListContacts(call.who, call.params[0],
-                                              status == "all"        ? ContactStatus::kAll
-                                              : status == "inactive" ? ContactStatus::kInactive
-                                                                     : ContactStatus::kActive));
+  auto status = call.ListStatus();
+  if (!status.ok()) return Problem(status.status());
+  return Paged(call, call.engine.ListContacts(call.who, call.params[0], *status));
+}
+
+Answer FindCustomers(Call& call) {
+  return Paged(call, call.engine.FindCustomers(call.who, call.Query("q").value_or("")));
+}
+
+Answer FindContacts(Call& call) {
+  auto status = call.ListStatus();
+  if (!status.ok()) return Problem(status.status());
+  return Paged(call, call.engine.FindContacts(call.who, call.Query("q").value_or(""), *status));
 }
 
 Answer GetRecipients(Call& call) {
-  if (auto as_of = call.As(); !as_of.ok()) return Problem(as_of.status());
   auto kind = call.Query("kind");
   if (!kind) return Problem(Status::InvalidArgument("required", "kind is required", "kind"));
   return Paged(call, call.engine.Recipients(call.who, call.params[0], *kind));
@@ -419,11 +443,13 @@ Answer GetCustomerHistory(Call& call) {
   return Paged(call, call.engine.CustomerHistory(call.who, call.params[0], *as_of));
 }
 
+// A page of the filtered trail as JSON, or the whole of it as CSV or JSON lines (Accept).
 Answer GetAudit(Call& call) {
-  if (auto as_of = call.As(); !as_of.ok()) return Problem(as_of.status());
-  auto actor = call.Query("actor");  // absent: every actor of the tenant
-  int64_t from = 0, to = INT64_MAX;
-  for (auto [key, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+  AuditQuery query;
+  query.actor = call.Query("actor").value_or("");
+  query.record = call.Query("record").value_or("");
+  query.field = call.Query("field").value_or("");
+  for (auto [key, out] : {std::pair{"from", &query.from_us}, std::pair{"to", &query.to_us}}) {
     if (auto text = call.Query(key)) {
       auto us = ParseRfc3339(*text);
       if (!us.ok())
@@ -431,8 +457,18 @@ Answer GetAudit(Call& call) {
       *out = *us;
     }
   }
-  return Paged(call, actor ? call.engine.ActorHistory(call.who, *actor, from, to)
-                           : call.engine.TenantAudit(call.who, from, to));
+  auto entries = QueryAudit(call.engine, call.who, query);
+  const std::string& accept = call.request.accept;
+  for (auto [type, format] : {std::pair{"text/csv", AuditFormat::kCsv},
+                              std::pair{"application/x-ndjson", AuditFormat::kJsonLines}}) {
+    if (accept.find(type) == std::string::npos) continue;
+    if (!entries.ok()) return Problem(entries.status());
+    return HttpResponse{200,
+                        std::string(type) + "; charset=utf-8",
+                        ExportAudit(*entries, call.who.tenant, format),
+                        {}};
+  }
+  return Paged(call, entries);
 }
 
 }  // namespace route

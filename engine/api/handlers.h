@@ -124,6 +124,8 @@ class EngineRouter {
   // served elsewhere.
   virtual std::variant<Engine*, HttpResponse> Choose(const Principal& who, const Route& route,
                                                      const HttpRequest& request) = 0;
+  // Whether Choose reads the query parameter `name` (any route takes it then).
+  virtual bool RoutesBy(std::string_view /*name*/) const { return false; }
 };
 
 // One engine serves everything.

@@ -135,6 +135,14 @@ struct Call {
     if (end < items.size()) out["next_cursor"] = std::to_string(end);
     return out;
   }
+  // ?status= of a contact list: active (the default), inactive (deleted) or all.
+  Result<ContactStatus> ListStatus() const {
+    const std::string status = Query("status").value_or("active");
+    if (status == "active") return ContactStatus::kActive;
+    if (status == "inactive") return ContactStatus::kInactive;
+    if (status == "all") return ContactStatus::kAll;
+    return Status::InvalidArgument("invalid_enum", "status is active, inactive or all", "status");
+  }
   Result<AsOf> As() const {
     AsOf as_of;
     if (auto at = Query("at")) {

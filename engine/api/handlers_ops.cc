@@ -50,19 +50,35 @@ Verification SharedVerification::Get(Engine& engine) {
 
 namespace route {
 
+// Up to `limit` events the caller may see, from `from` on, and the position to go on from. A
+// tenant's events are scattered through every tenant's log: the scan stops after kScanMax
+// positions, so a page may hold fewer (even none) before the head; go on from `next`.
 Answer GetEvents(Call& call) {
+  constexpr uint64_t kScanMax = 100'000;
   auto from = call.Number("from", 1);
   auto limit = call.Limit();
   if (!from.ok()) return Problem(from.status());
   if (!limit.ok()) return Problem(limit.status());
+  if (*from == 0) {
+    return Problem(
+        Status::InvalidArgument("invalid_query", "from is a position, 1 or more", "from"));
+  }
   StreamPlan plan{call.who, &call.engine, {}, {}};
-  auto events = call.engine.ledger().Read(std::max<uint64_t>(*from, 1), *limit);
-  if (!events.ok()) return Problem(events.status());
-  const uint64_t next = events->empty() ? *from : events->back().position + 1;
+  std::vector<Event> page;
+  uint64_t next = *from;
+  while (page.size() < *limit && next - *from < kScanMax) {
+    auto events = call.engine.ledger().Read(next, std::max<size_t>(*limit, 256));
+    if (!events.ok()) return Problem(events.status());
+    if (events->empty()) break;
+    for (Event& e : *events) {
+      next = e.position + 1;
+      if (plan.Wants(e)) page.push_back(std::move(e));
+      if (page.size() == *limit) break;
+    }
+  }
   if (call.request.accept.find("application/x-flatbuffers") != std::string::npos) {
     HttpResponse response{200, "application/x-flatbuffers", {}, {}};
-    for (const Event& e : *events) {
-      if (!plan.Wants(e)) continue;
+    for (const Event& e : page) {
       auto raw = call.engine.ledger().ReadRedacted(e.position);
       if (!raw.ok()) return Problem(raw.status());
       cledger::events::AppendSizePrefixed(response.body, *raw);
@@ -71,9 +87,7 @@ Answer GetEvents(Call& call) {
     return response;
   }
   json::array items;
-  for (const Event& e : *events) {
-    if (plan.Wants(e)) items.push_back(ToJson(e));
-  }
+  for (const Event& e : page) items.push_back(ToJson(e));
   return JsonResponse(200, json::object{{"events", std::move(items)}, {"next", next}});
 }
 
@@ -114,6 +128,15 @@ Answer PostTenant(Call& call) {
   return JsonResponse(201, json::object{{"name", c->name}, {"plan", c->plan}});
 }
 
+Answer GetTenants(Call& call) {
+  auto tenants = call.engine.Tenants(call.who);
+  if (!tenants.ok()) return Problem(tenants.status());
+  json::array items;
+  for (const TenantView& t : *tenants)
+    items.push_back(json::object{{"name", t.name}, {"plan", t.plan}});
+  return JsonResponse(200, json::object{{"items", std::move(items)}});
+}
+
 Answer PostToken(Call& call) {
   auto c = FromBody(call, IssueTokenFromJson);
   if (!c.ok()) return Problem(c.status());
@@ -144,18 +167,55 @@ Answer DeleteToken(Call& call) {
   return HttpResponse{204, "", "", {}};
 }
 
-Answer PostBackup(Call& call) {
+// The backup directory a body {"dir": "…"} names.
+Result<std::string> BackupDirOf(const Call& call) {
   auto o = ParseObject(call.request.body);
-  if (!o.ok()) return Problem(o.status());
+  if (!o.ok()) return o.status();
   const json::value* dir = o->if_contains("dir");
   if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
-    return Problem(Status::InvalidArgument("required",
-                                           "the body is {\"dir\": \"<backup directory>\"}", "dir"));
+    return Status::InvalidArgument("required", "the body is {\"dir\": \"<backup directory>\"}",
+                                   "dir");
   }
+  return std::string(dir->as_string());
+}
+
+Answer PostBackup(Call& call) {
+  auto dir = BackupDirOf(call);
+  if (!dir.ok()) return Problem(dir.status());
   // Read before: the backup holds at least this head, and maybe commits made meanwhile.
   const Head head = call.engine.ledger().GetHead();
-  if (Status s = call.engine.Backup(std::string(dir->as_string())); !s.ok()) return Problem(s);
+  if (Status s = call.engine.Backup(*dir); !s.ok()) return Problem(s);
   return JsonResponse(201, json::object{{"dir", *dir}, {"position", head.position}});
+}
+
+Answer GetBackups(Call& call) {
+  auto dir = call.Query("dir");
+  if (!dir || dir->empty()) {
+    return Problem(Status::InvalidArgument("required", "dir is the backup directory", "dir"));
+  }
+  auto backups = Engine::ListBackups(*dir);
+  if (!backups.ok()) return Problem(backups.status());
+  json::array items;
+  for (const BackupInfo& b : *backups) {
+    items.push_back(json::object{{"id", b.id},
+                                 {"created_at", base::Rfc3339Micros(b.created_at_us)},
+                                 {"size_bytes", b.size_bytes},
+                                 {"position", b.position}});
+  }
+  return JsonResponse(200, json::object{{"items", std::move(items)}});
+}
+
+Answer PostBackupVerify(Call& call) {
+  auto id = ParseU64(call.params[0]);
+  if (!id || *id > UINT32_MAX)
+    return Problem(Status::NotFound("backup_not_found", "no such backup"));
+  auto dir = BackupDirOf(call);
+  if (!dir.ok()) return Problem(dir.status());
+  const Status checked = Engine::VerifyBackup(*dir, static_cast<uint32_t>(*id));
+  if (checked.code() == Code::kNotFound) return Problem(checked);
+  json::object report{{"id", *id}, {"ok", checked.ok()}};
+  if (!checked.ok()) report["problem"] = checked.message();
+  return JsonResponse(200, report);
 }
 
 Answer GetStats(Call& call) {

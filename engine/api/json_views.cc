@@ -276,6 +276,8 @@ json::object ToJson(const AuditEntry& e) {
     changes.push_back(json::object{{"field", c.field}, {"before", c.before}, {"after", c.after}});
   }
   o["changes"] = std::move(changes);
+  o["event_hash"] = e.event_hash;
+  o["correlation_id"] = e.correlation_id;
   return o;
 }
 

@@ -30,7 +30,20 @@ struct Route {
   std::optional<domain::Action> action;  // what the token's role must be allowed
   Runs runs;
   RouteHandler handler;
+  // The query parameters it takes, space-separated: any other is refused (400 invalid_query
+  // naming it), so a misspelt filter is never silently ignored.
+  std::string_view query = "";
 };
+
+// Whether `route` takes the query parameter `name`.
+constexpr bool TakesQuery(const Route& route, std::string_view name) {
+  for (std::string_view rest = route.query; !rest.empty();) {
+    const size_t space = rest.find(' ');
+    if (rest.substr(0, space) == name) return true;
+    rest = space == std::string_view::npos ? "" : rest.substr(space + 1);
+  }
+  return false;
+}
 
 // The handlers (handlers.cc: records and history; handlers_ops.cc: the rest). Each trusts
 // that its route's check has passed: only Handlers::Serve calls them.
@@ -79,6 +92,13 @@ Answer GetProjections(Call& call);
 Answer PostRebuild(Call& call);
 Answer PostBackup(Call& call);
 Answer GetStats(Call& call);
+Answer FindCustomers(Call& call);
+Answer FindContacts(Call& call);
+Answer GetTenants(Call& call);
+Answer GetBackups(Call& call);
+Answer PostBackupVerify(Call& call);
+Answer GetConsole(Call& call);
+Answer GetConsoleFile(Call& call);
 }  // namespace route
 
 inline constexpr auto kRoutes = [] {
@@ -90,13 +110,16 @@ inline constexpr auto kRoutes = [] {
       {"GET", "/readyz", kNoToken, kOnIoThread, GetReadyz},
       {"GET", "/metrics", kReadMetrics, kOnIoThread, GetMetrics},
       {"POST", "/v1/customers", kManageRecords, kOffIoThread, PostCustomer},
-      {"GET", "/v1/customers/{id}", kReadRecords, kOnIoThread, GetCustomer},
+      {"GET", "/v1/customers", kReadRecords, kOnIoThread, FindCustomers, "q limit cursor"},
+      {"GET", "/v1/customers/{id}", kReadRecords, kOnIoThread, GetCustomer, "at as_of"},
       {"PATCH", "/v1/customers/{id}", kManageRecords, kOffIoThread, PatchCustomer},
       {"DELETE", "/v1/customers/{id}", kManageRecords, kOffIoThread, DeleteCustomer},
       {"POST", "/v1/customers/{id}/contacts", kManageRecords, kOffIoThread, PostDirectContact},
-      {"GET", "/v1/customers/{id}/contacts", kReadRecords, kOnIoThread, GetCustomerContacts},
+      {"GET", "/v1/customers/{id}/contacts", kReadRecords, kOnIoThread, GetCustomerContacts,
+       "status limit cursor"},
       {"POST", "/v1/contacts", kManageRecords, kOffIoThread, PostSharedContact},
-      {"GET", "/v1/contacts/{id}", kReadRecords, kOnIoThread, GetContact},
+      {"GET", "/v1/contacts", kReadRecords, kOnIoThread, FindContacts, "q status limit cursor"},
+      {"GET", "/v1/contacts/{id}", kReadRecords, kOnIoThread, GetContact, "at as_of"},
       {"PATCH", "/v1/contacts/{id}", kManageRecords, kOffIoThread, PatchContact},
       {"DELETE", "/v1/contacts/{id}", kManageRecords, kOffIoThread, DeleteContact},
       {"POST", "/v1/customers/{id}/shared-contacts", kManageRecords, kOffIoThread, PostShare},
@@ -110,29 +133,41 @@ inline constexpr auto kRoutes = [] {
       {"POST", "/v1/contacts/{id}/erase", kErasePersonalData, kOffIoThread, PostContactErase},
       {"POST", "/v1/customers/{id}/erase", kErasePersonalData, kOffIoThread, PostCustomerErase},
       {"POST", "/v1/contacts/{id}/password-reset", kManageRecords, kOffIoThread, PostPasswordReset},
-      {"GET", "/v1/contacts/{id}/history", kReadHistory, kOffIoThread, GetContactHistory},
-      {"GET", "/v1/customers/{id}/history", kReadHistory, kOffIoThread, GetCustomerHistory},
-      {"GET", "/v1/audit", kReadHistory, kOffIoThread, GetAudit},
-      {"GET", "/v1/customers/{id}/recipients", kReadRecords, kOnIoThread, GetRecipients},
-      {"GET", "/v1/events", kReadEvents, kOnIoThread, GetEvents},
-      {"GET", "/v1/events/stream", kReadEvents, kOnIoThread, GetEventStream},
+      {"GET", "/v1/contacts/{id}/history", kReadHistory, kOffIoThread, GetContactHistory,
+       "at as_of limit cursor"},
+      {"GET", "/v1/customers/{id}/history", kReadHistory, kOffIoThread, GetCustomerHistory,
+       "at as_of limit cursor"},
+      {"GET", "/v1/audit", kReadHistory, kOffIoThread, GetAudit,
+       "actor from to record field limit cursor"},
+      {"GET", "/v1/customers/{id}/recipients", kReadRecords, kOnIoThread, GetRecipients,
+       "kind limit cursor"},
+      {"GET", "/v1/events", kReadEvents, kOnIoThread, GetEvents, "from limit"},
+      {"GET", "/v1/events/stream", kReadEvents, kOnIoThread, GetEventStream,
+       "from types stream customer"},
       {"GET", "/v1/ledger/digest", kVerifyLedger, kOnIoThread, GetLedgerDigest},
       {"GET", "/v1/ledger/verify", kVerifyLedger, kOffIoThread, GetLedgerVerify},
       {"GET", "/v1/ledger/head", kReadEvents, kOffIoThread, GetLedgerHead},
       {"GET", "/v1/ledger/public-key", kReadEvents, kOnIoThread, GetLedgerPublicKey},
-      {"GET", "/v1/ledger/proofs/inclusion", kReadEvents, kOnIoThread, GetInclusionProof},
-      {"GET", "/v1/ledger/proofs/consistency", kReadEvents, kOnIoThread, GetConsistencyProof},
+      {"GET", "/v1/ledger/proofs/inclusion", kReadEvents, kOnIoThread, GetInclusionProof,
+       "position tree_size"},
+      {"GET", "/v1/ledger/proofs/consistency", kReadEvents, kOnIoThread, GetConsistencyProof,
+       "from to"},
       {"POST", "/v1/ledger/cosignatures", kReadEvents, kOffIoThread, PostCosignature},
       {"GET", "/v1/contacts/{id}/evidence", kReadHistory, kOffIoThread, GetContactEvidence},
       {"GET", "/v1/customers/{id}/evidence", kReadHistory, kOffIoThread, GetCustomerEvidence},
       {"POST", "/v1/admin/tenants", kAdminister, kOffIoThread, PostTenant},
+      {"GET", "/v1/admin/tenants", kAdminister, kOffIoThread, GetTenants},
       {"POST", "/v1/admin/tokens", kAdminister, kOffIoThread, PostToken},
-      {"GET", "/v1/admin/tokens", kAdminister, kOffIoThread, GetTokens},
+      {"GET", "/v1/admin/tokens", kAdminister, kOffIoThread, GetTokens, "tenant"},
       {"DELETE", "/v1/admin/tokens/{token_hash}", kAdminister, kOffIoThread, DeleteToken},
       {"GET", "/v1/admin/projections", kAdminister, kOffIoThread, GetProjections},
       {"POST", "/v1/admin/projections/{name}/rebuild", kAdminister, kOffIoThread, PostRebuild},
       {"POST", "/v1/admin/backups", kAdminister, kOffIoThread, PostBackup},
+      {"GET", "/v1/admin/backups", kAdminister, kOffIoThread, GetBackups, "dir"},
+      {"POST", "/v1/admin/backups/{id}/verify", kAdminister, kOffIoThread, PostBackupVerify},
       {"GET", "/v1/admin/stats", kAdminister, kOffIoThread, GetStats},
+      {"GET", "/console", kNoToken, kOnIoThread, GetConsole},
+      {"GET", "/console/{file}", kNoToken, kOnIoThread, GetConsoleFile},
   });
 }();
 

@@ -42,6 +42,9 @@ class Node final : public api::EngineRouter {
   Result<Principal> Authenticate(const std::string& token) override;
   std::variant<Engine*, api::HttpResponse> Choose(const Principal& who, const api::Route& route,
                                                   const api::HttpRequest& request) override;
+  bool RoutesBy(std::string_view name) const override {
+    return name == "partition" || name == "min_position";
+  }
 
   int partitions() const { return static_cast<int>(partitions_.size()); }
   // Whether this node owns partition `p` now.

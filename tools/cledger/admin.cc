@@ -1,21 +1,31 @@
-// Offline administration on a data directory: head, tenants, tokens.
+// Administration: head, recover and keys on a data directory; tenants and tokens on one or,
+// with --server, through a running server's admin routes.
 #include <unistd.h>
 
+#include <boost/json.hpp>
+#include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include "base/hex.h"
 #include "base/time.h"
 #include "cledger/ledger.h"
 #include "tools/cledger/commands.h"
+#include "tools/cledger/ops_common.h"
+#include "tools/cledger/remote.h"
 
 namespace cledger::cli {
 
+namespace json = boost::json;
+
 // Commands that record no credential never create a master key: one made by a mistyped or
 // read-only command would then be refused by the ledger's own, or taken for it.
+// Nor a ledger: a mistyped --data must not make an empty one and answer from it.
 std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
   LedgerOptions options;
   options.path = data_dir;
   options.create_master_key = false;
+  options.create_if_missing = false;
   return OpenOrExplain(options);
 }
 
@@ -50,6 +60,13 @@ std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& given) {
   }
   const std::string& data_dir = options.path;
   if (ExplainIfDamaged(data_dir)) return nullptr;
+  std::error_code ec;
+  if (!options.create_if_missing && !std::filesystem::exists(data_dir + "/CURRENT", ec)) {
+    std::cerr << "cledger: no ledger in " << data_dir
+              << " (give --data the directory `cledger serve` uses; --create starts a new ledger "
+                 "where a command offers it)\n";
+    return nullptr;
+  }
   auto engine = Engine::Open(options);
   if (!engine.ok()) {
     std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message() << " ["
@@ -98,6 +115,8 @@ struct AdminArgs {
   std::string new_master_key_file;  // keys rotate
   std::string expires_in;           // token issue: a lifetime, e.g. 30d; empty: never expires
   bool every_tenant = true;         // token list: no --tenant given
+  bool create = false;              // tenant create, token issue: a new ledger if none
+  RemoteServer server;              // --server: through the admin routes instead
 };
 
 // The token commands record or look up a token's keyed digest: they need the master key the
@@ -113,7 +132,50 @@ std::unique_ptr<Engine> OpenWithMasterKey(const AdminArgs& args) {
   LedgerOptions options;
   options.path = args.data_dir;
   options.master_key_file = args.master_key_file;
+  options.create_if_missing = args.create;
   return OpenOrExplain(options);
+}
+
+// The server's JSON reply to an admin route (ops::FailStatus says why there is none).
+Result<json::value> Ask(const AdminArgs& args, const std::string& method, const std::string& target,
+                        const json::object& body = {}) {
+  auto reply = Remote(args.server, method, target, body.empty() ? "" : json::serialize(body));
+  if (!reply.ok()) return reply.status();
+  boost::system::error_code ec;
+  json::value doc = json::parse(reply->body, ec);
+  return ec ? json::value(json::object()) : doc;
+}
+
+std::string Text(const json::value& v, const char* key) {
+  const json::value* found = v.is_object() ? v.as_object().if_contains(key) : nullptr;
+  if (found == nullptr || found->is_null()) return "";
+  return found->is_string() ? std::string(found->as_string()) : json::serialize(*found);
+}
+
+// Runs `online` with --server (after checking there is a token), else `offline`.
+int OnlineOr(const AdminArgs& args, const std::function<int()>& online,
+             const std::function<int()>& offline) {
+  if (args.server.url.empty()) return offline();
+  if (args.server.token.empty()) {
+    std::cerr << "cledger: --server needs an ops token: --token T or CLEDGER_TOKEN\n";
+    return kExitUsage;
+  }
+  return online();
+}
+
+void PrintIssued(const std::string& token, const std::string& token_hash) {
+  if (isatty(STDOUT_FILENO)) {
+    std::cout << "token      " << token << "\ntoken hash " << token_hash << "  (to revoke it)\n";
+  } else {
+    std::cout << token << "\n";
+  }
+}
+
+void PrintToken(const TokenInfo& t) {
+  std::cout << t.token_hash << "  " << (t.principal.tenant.empty() ? "-" : t.principal.tenant)
+            << "  " << t.principal.actor.id << "  " << t.principal.actor.role << "  "
+            << base::Rfc3339Micros(t.issued_at_us) << "  "
+            << (t.expires_at_us ? base::Rfc3339Micros(*t.expires_at_us) : "never") << "\n";
 }
 
 }  // namespace
@@ -121,7 +183,7 @@ std::unique_ptr<Engine> OpenWithMasterKey(const AdminArgs& args) {
 void AddAdmin(CLI::App& app, Runner& run) {
   auto args = std::make_shared<AdminArgs>();
   auto data = [args](CLI::App* cmd) {
-    cmd->add_option("--data", args->data_dir, "Data directory")->capture_default_str();
+    return cmd->add_option("--data", args->data_dir, "Data directory")->capture_default_str();
   };
 
   auto* head = app.add_subcommand("head", "Print the head position and hash of a data directory");
@@ -170,28 +232,76 @@ void AddAdmin(CLI::App& app, Runner& run) {
     };
   });
 
-  auto* tenant = app.add_subcommand("tenant", "Manage tenants (offline)");
+  const std::string ops_token = "Ops token";
+  auto* tenant = app.add_subcommand("tenant", "Create and list tenants (offline or --server)");
   tenant->require_subcommand(1);
   auto* create = tenant->add_subcommand("create", "Create a tenant");
   create->add_option("name", args->name, "Tenant name: letters, digits, '-' or '_'")->required();
   create->add_option("--plan", args->plan, "free | standard")
       ->check(CLI::IsMember({"free", "standard"}))
       ->capture_default_str();
-  data(create);
-  create->footer("Example:\n  cledger tenant create acme --plan standard --data ./data");
+  create->add_flag("--create", args->create, "Start a new ledger in --data if it holds none");
+  AddServerOptions(create, args->server, data(create), ops_token);
+  create->footer(
+      "Examples:\n  cledger tenant create acme --plan standard --data ./data --create\n"
+      "  cledger tenant create acme --server http://127.0.0.1:8080 --token $OPS_TOKEN");
   create->callback([args, &run] {
     run = [args] {
-      auto engine = OpenOrExplain(args->data_dir);
-      if (!engine) return OpenFailureExit(args->data_dir);
-      auto outcome = engine->Execute(OfflineOps(), CreateTenant{args->name, args->plan});
-      if (!outcome.ok()) return Fail(outcome.status());
-      std::cout << "tenant " << args->name << " (" << args->plan << ") created at position "
-                << outcome->last_position << "\n";
-      return kExitOk;
+      auto say = [&](const std::string& where) {
+        std::cout << "tenant " << args->name << " (" << args->plan << ") created" << where << "\n";
+        return kExitOk;
+      };
+      return OnlineOr(
+          *args,
+          [&] {
+            auto made = Ask(*args, "POST", "/v1/admin/tenants",
+                            {{"name", args->name}, {"plan", args->plan}});
+            return made.ok() ? say("") : ops::FailStatus(made.status());
+          },
+          [&] {
+            LedgerOptions options;
+            options.path = args->data_dir;
+            options.create_master_key = false;
+            options.create_if_missing = args->create;
+            auto engine = OpenOrExplain(options);
+            if (!engine) return OpenFailureExit(args->data_dir);
+            auto outcome = engine->Execute(OfflineOps(), CreateTenant{args->name, args->plan});
+            if (!outcome.ok()) return Fail(outcome.status());
+            return say(" at position " + std::to_string(outcome->last_position));
+          });
+    };
+  });
+  auto* tenants = tenant->add_subcommand("list", "List the tenants: name and plan");
+  AddServerOptions(tenants, args->server, data(tenants), ops_token);
+  tenants->footer("Example:\n  cledger tenant list --data ./data");
+  tenants->callback([args, &run] {
+    run = [args] {
+      auto print = [](const std::string& name, const std::string& plan) {
+        std::cout << name << "  " << plan << "\n";
+      };
+      return OnlineOr(
+          *args,
+          [&] {
+            auto listed = Ask(*args, "GET", "/v1/admin/tenants");
+            if (!listed.ok()) return ops::FailStatus(listed.status());
+            for (const json::value& t : listed->at("items").as_array()) {
+              print(Text(t, "name"), Text(t, "plan"));
+            }
+            return kExitOk;
+          },
+          [&] {
+            auto engine = OpenOrExplain(args->data_dir);
+            if (!engine) return OpenFailureExit(args->data_dir);
+            auto all = engine->Tenants(Principal{"", OfflineOps().actor});
+            if (!all.ok()) return Fail(all.status());
+            for (const TenantView& t : *all) print(t.name, t.plan);
+            return kExitOk;
+          });
     };
   });
 
-  auto* token = app.add_subcommand("token", "Issue, list or revoke API tokens (offline)");
+  auto* token =
+      app.add_subcommand("token", "Issue, list or revoke API tokens (offline or --server)");
   token->require_subcommand(1);
   auto* issue =
       token->add_subcommand("issue", "Issue a bearer token; only a keyed digest of it is stored");
@@ -201,20 +311,21 @@ void AddAdmin(CLI::App& app, Runner& run) {
       ->add_option("--role", args->role,
                    "owner | admin | manager | member | auditor | service | ops")
       ->required();
-  data(issue);
   MasterKeyOption(issue, *args);
   issue
       ->add_option("--expires-in", args->expires_in,
                    "Lifetime: 90s, 15m, 12h, 30d (at most 10 years); default: never expires")
       ->type_name("TTL");
+  issue->add_flag("--create", args->create, "Start a new ledger in --data if it holds none");
+  AddServerOptions(issue, args->server, data(issue), ops_token);
   issue->footer(
       "Prints the token itself; it is shown only this once. Piped, stdout holds only the token.\n"
       "Examples:\n  cledger token issue --data ./data --tenant acme --actor alice --role owner\n"
-      "  TOKEN=$(cledger token issue --data ./data --actor root --role ops)");
+      "  TOKEN=$(cledger token issue --data ./data --actor root --role ops)\n"
+      "  cledger token issue --server http://127.0.0.1:8080 --token $OPS_TOKEN --tenant acme \\\n"
+      "      --actor audrey --role auditor --expires-in 30d");
   issue->callback([args, &run] {
     run = [args] {
-      auto engine = OpenWithMasterKey(*args);
-      if (!engine) return OpenFailureExit(args->data_dir);
       int64_t lifetime_s = 0;
       if (!args->expires_in.empty()) {
         auto parsed = base::ParseDurationSeconds(args->expires_in);
@@ -225,16 +336,26 @@ void AddAdmin(CLI::App& app, Runner& run) {
         }
         lifetime_s = *parsed;
       }
-      auto outcome = engine->Execute(OfflineOps(),
-                                     IssueToken{args->tenant, args->actor, args->role, lifetime_s});
-      if (!outcome.ok()) return Fail(outcome.status());
-      if (isatty(STDOUT_FILENO)) {
-        std::cout << "token      " << outcome->token << "\ntoken hash " << outcome->token_hash
-                  << "  (to revoke it)\n";
-      } else {
-        std::cout << outcome->token << "\n";
-      }
-      return kExitOk;
+      return OnlineOr(
+          *args,
+          [&] {
+            json::object body{{"actor", args->actor}, {"role", args->role}};
+            if (!args->tenant.empty()) body["tenant"] = args->tenant;
+            if (!args->expires_in.empty()) body["expires_in"] = args->expires_in;
+            auto issued = Ask(*args, "POST", "/v1/admin/tokens", body);
+            if (!issued.ok()) return ops::FailStatus(issued.status());
+            PrintIssued(Text(*issued, "token"), Text(*issued, "token_hash"));
+            return kExitOk;
+          },
+          [&] {
+            auto engine = OpenWithMasterKey(*args);
+            if (!engine) return OpenFailureExit(args->data_dir);
+            auto outcome = engine->Execute(
+                OfflineOps(), IssueToken{args->tenant, args->actor, args->role, lifetime_s});
+            if (!outcome.ok()) return Fail(outcome.status());
+            PrintIssued(outcome->token, outcome->token_hash);
+            return kExitOk;
+          });
     };
   });
   auto* keys = app.add_subcommand("keys", "Manage the master key of a data directory (offline)");
@@ -273,42 +394,70 @@ void AddAdmin(CLI::App& app, Runner& run) {
   auto* list = token->add_subcommand("list", "List the tokens not revoked: digests, never tokens");
   list->add_option("--tenant", args->tenant, "Only this tenant's tokens ('' for the ops tokens)")
       ->each([args](const std::string&) { args->every_tenant = false; });
-  data(list);
+  AddServerOptions(list, args->server, data(list), ops_token);
   list->footer(
       "One line a token: digest, tenant (- for ops), actor, role, issued at, expires at (never).\n"
       "Example:\n  cledger token list --data ./data --tenant acme");
   list->callback([args, &run] {
     run = [args] {
-      auto engine = OpenOrExplain(args->data_dir);
-      if (!engine) return OpenFailureExit(args->data_dir);
-      const Principal ops{"", OfflineOps().actor};
-      auto tokens = engine->ListTokens(
-          ops, args->every_tenant ? std::nullopt : std::optional<std::string>(args->tenant));
-      if (!tokens.ok()) return Fail(tokens.status());
-      for (const TokenInfo& t : *tokens) {
-        std::cout << t.token_hash << "  " << (t.principal.tenant.empty() ? "-" : t.principal.tenant)
-                  << "  " << t.principal.actor.id << "  " << t.principal.actor.role << "  "
-                  << base::Rfc3339Micros(t.issued_at_us) << "  "
-                  << (t.expires_at_us ? base::Rfc3339Micros(*t.expires_at_us) : "never") << "\n";
-      }
-      return kExitOk;
+      const auto tenant =
+          args->every_tenant ? std::nullopt : std::optional<std::string>(args->tenant);
+      return OnlineOr(
+          *args,
+          [&] {
+            auto listed = Ask(*args, "GET",
+                              "/v1/admin/tokens" + QueryString({{"tenant", tenant.value_or("")}}));
+            if (!listed.ok()) return ops::FailStatus(listed.status());
+            for (const json::value& t : listed->at("items").as_array()) {
+              const std::string expires = Text(t, "expires_at");
+              std::cout << Text(t, "token_hash") << "  "
+                        << (Text(t, "tenant").empty() ? "-" : Text(t, "tenant")) << "  "
+                        << Text(t, "actor") << "  " << Text(t, "role") << "  "
+                        << Text(t, "issued_at") << "  " << (expires.empty() ? "never" : expires)
+                        << "\n";
+            }
+            return kExitOk;
+          },
+          [&] {
+            auto engine = OpenOrExplain(args->data_dir);
+            if (!engine) return OpenFailureExit(args->data_dir);
+            auto tokens = engine->ListTokens(Principal{"", OfflineOps().actor}, tenant);
+            if (!tokens.ok()) return Fail(tokens.status());
+            for (const TokenInfo& t : *tokens) PrintToken(t);
+            return kExitOk;
+          });
     };
   });
   auto* revoke = token->add_subcommand("revoke", "Revoke a token, given it or its hash");
-  revoke->add_option("token", args->token, "The token or its hash")->required();
-  data(revoke);
+  revoke->add_option("token", args->token, "The token or its hash (only its hash with --server)")
+      ->required();
   MasterKeyOption(revoke, *args);
-  revoke->footer("Example:\n  cledger token revoke --data ./data 3f2a…(token hash)");
+  AddServerOptions(revoke, args->server, data(revoke), ops_token);
+  revoke->footer(
+      "Examples:\n  cledger token revoke --data ./data 3f2a…(token hash)\n"
+      "  cledger token revoke --server http://127.0.0.1:8080 --token $OPS_TOKEN 3f2a…");
   revoke->callback([args, &run] {
     run = [args] {
-      auto engine = OpenWithMasterKey(*args);
-      if (!engine) return OpenFailureExit(args->data_dir);
       const bool is_hash = args->token.size() == 64 && args->token.find('_') == std::string::npos;
-      auto outcome = engine->Execute(
-          OfflineOps(), is_hash ? RevokeToken{"", args->token} : RevokeToken{args->token, ""});
-      if (!outcome.ok()) return Fail(outcome.status());
-      std::cout << "revoked\n";
-      return kExitOk;
+      const int revoked = OnlineOr(
+          *args,
+          [&] {
+            if (!is_hash) {
+              std::cerr << "cledger: with --server, give the token's hash (cledger token list)\n";
+              return kExitUsage;
+            }
+            auto done = Ask(*args, "DELETE", "/v1/admin/tokens/" + PathSegment(args->token));
+            return done.ok() ? kExitOk : ops::FailStatus(done.status());
+          },
+          [&] {
+            auto engine = OpenWithMasterKey(*args);
+            if (!engine) return OpenFailureExit(args->data_dir);
+            auto outcome = engine->Execute(OfflineOps(), is_hash ? RevokeToken{"", args->token}
+                                                                 : RevokeToken{args->token, ""});
+            return outcome.ok() ? kExitOk : Fail(outcome.status());
+          });
+      if (revoked == kExitOk) std::cout << "revoked\n";
+      return revoked;
     };
   });
 }

@@ -13,12 +13,14 @@
 #include "cledger/json.h"
 #include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
+#include "tools/cledger/remote.h"
 
 namespace cledger::cli::audit_tools {
 namespace {
 
 struct HistoryArgs {
   std::string data_dir = "./data";
+  RemoteServer server;
   std::string tenant;
   std::string contact;
   std::string customer;
@@ -72,6 +74,64 @@ Result<Record> LoadRecord(Engine& engine, const HistoryArgs& a, const AsOf& as_o
   auto trail = engine.CustomerHistory(who, a.customer, as_of);
   if (!trail.ok()) return trail.status();
   return Record{"Customer " + a.customer, api::ToJson(*view), std::move(trail).value()};
+}
+
+// An audit entry as the API sends it.
+AuditEntry EntryOf(const json::object& o) {
+  auto text = [](const json::object& from, const char* key) {
+    const json::value* v = from.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  AuditEntry e;
+  e.position = o.at("position").to_number<uint64_t>();
+  e.recorded_at_us = api::ParseRfc3339(text(o, "recorded_at")).value_or(0);
+  e.actor = {text(o.at("actor").as_object(), "id"), text(o.at("actor").as_object(), "role")};
+  e.stream = text(o, "stream");
+  e.operation = text(o, "operation");
+  for (const json::value& c : o.at("changes").as_array()) {
+    const json::object& change = c.as_object();
+    e.changes.push_back({text(change, "field"), text(change, "before"), text(change, "after")});
+  }
+  e.event_hash = text(o, "event_hash");
+  e.correlation_id = text(o, "correlation_id");
+  return e;
+}
+
+Result<json::object> GetObject(const RemoteServer& server, const std::string& target) {
+  auto reply = Remote(server, "GET", target);
+  if (!reply.ok()) return reply.status();
+  boost::system::error_code ec;
+  json::value doc = json::parse(reply->body, ec);
+  if (ec || !doc.is_object()) {
+    return Status(Code::kIoError, "bad_reply", "the server's reply is not a JSON object");
+  }
+  return std::move(doc.as_object());
+}
+
+// The same through a running server: the record's route and every page of its history.
+Result<Record> LoadRemoteRecord(const HistoryArgs& a, const AsOf& as_of) {
+  const bool contact = !a.contact.empty();
+  const std::string path = (contact ? "/v1/contacts/" : "/v1/customers/") +
+                           PathSegment(contact ? a.contact : a.customer);
+  const std::vector<std::pair<std::string, std::string>> moment = {
+      {"at", as_of.position ? std::to_string(*as_of.position) : ""},
+      {"as_of", as_of.time_us ? base::Rfc3339Micros(*as_of.time_us) : ""}};
+  auto state = GetObject(a.server, path + QueryString(moment));
+  if (!state.ok()) return state.status();
+  Record record{(contact ? "Contact " + a.contact : "Customer " + a.customer), *state, {}};
+  std::string cursor;
+  do {
+    auto pairs = moment;
+    pairs.insert(pairs.end(), {{"limit", "1000"}, {"cursor", cursor}});
+    auto page = GetObject(a.server, path + "/history" + QueryString(pairs));
+    if (!page.ok()) return page.status();
+    for (const json::value& item : page->at("items").as_array()) {
+      record.trail.push_back(EntryOf(item.as_object()));
+    }
+    const json::value* next = page->if_contains("next_cursor");
+    cursor = next && next->is_string() ? std::string(next->as_string()) : "";
+  } while (!cursor.empty());
+  return record;
 }
 
 // A JSON value as one readable line: strings bare, lists comma-separated, an object's values
@@ -175,6 +235,12 @@ void PrintTable(std::ostream& out, const Rows& rows) {
 // already, as everywhere else on the screen.
 std::string Shown(const std::string& value) { return value.empty() ? "(empty)" : Printable(value); }
 
+// A link's roles: "(empty)" would say nothing of whether the contact is linked at all.
+std::string ShownRoles(const std::string& value) {
+  if (value.empty()) return "(not linked)";
+  return value == "(none)" ? "linked, no roles" : "linked: " + Printable(value);
+}
+
 void PrintTrail(std::ostream& out, const std::vector<AuditEntry>& trail) {
   out << "\nAudit trail (" << trail.size() << (trail.size() == 1 ? " entry" : " entries") << ")\n";
   for (const AuditEntry& e : trail) {
@@ -182,7 +248,9 @@ void PrintTrail(std::ostream& out, const std::vector<AuditEntry>& trail) {
         << Printable(e.actor.id) << "(" << Printable(e.actor.role) << ")  "
         << Printable(e.operation) << "\n";
     for (const FieldChange& c : e.changes) {
-      out << "    " << Printable(c.field) << ": " << Shown(c.before) << " → " << Shown(c.after)
+      const bool roles = c.field.starts_with("customers[") && c.field.ends_with("].roles");
+      const auto shown = roles ? ShownRoles : Shown;
+      out << "    " << Printable(c.field) << ": " << shown(c.before) << " → " << shown(c.after)
           << "\n";
     }
   }
@@ -203,11 +271,25 @@ void PrintRecord(std::ostream& out, const Record& r, const std::string& caption)
 int RunHistory(const HistoryArgs& a) {
   const std::optional<Moment> moment = ResolveMoment(a);
   if (!moment) return kExitUsage;
-  auto engine = OpenOrExplain(a.data_dir);
-  if (!engine) return OpenFailureExit(a.data_dir);
-  auto record = LoadRecord(*engine, a, moment->as_of);
+  const bool online = !a.server.url.empty();
+  if (online && a.server.token.empty()) {
+    std::cerr << "cledger: --server needs a token that reads history: --token T or CLEDGER_TOKEN\n";
+    return kExitUsage;
+  }
+  if (!online && a.tenant.empty()) {
+    std::cerr << "cledger: --tenant is required with --data\n";
+    return kExitUsage;
+  }
+  std::unique_ptr<Engine> engine = online ? nullptr : OpenOrExplain(a.data_dir);
+  if (!online && !engine) return OpenFailureExit(a.data_dir);
+  auto record = online ? LoadRemoteRecord(a, moment->as_of) : LoadRecord(*engine, a, moment->as_of);
+  if (record.status().reason() == "server_unreachable") {
+    std::cerr << "cledger: " << Describe(record.status()) << "\n";
+    return kExitUnavailable;
+  }
   if (!record.ok()) {
-    std::cerr << "cledger: " << Describe(record.status()) << " in tenant '" << a.tenant << "'"
+    std::cerr << "cledger: " << Describe(record.status())
+              << (a.tenant.empty() ? "" : " in tenant '" + a.tenant + "'")
               << (a.as_of_option->count() + a.at_option->count() > 0 ? " " + moment->caption : "")
               << "\n";
     return kExitFailed;
@@ -229,10 +311,11 @@ int RunHistory(const HistoryArgs& a) {
 
 void AddHistory(CLI::App& app, Runner& run) {
   auto a = std::make_shared<HistoryArgs>();
-  auto* cmd = app.add_subcommand(
-      "history", "A contact or customer as it was, and its audit trail up to then (offline)");
-  cmd->add_option("--data", a->data_dir, "Data directory")->capture_default_str();
-  cmd->add_option("--tenant", a->tenant, "Tenant")->required();
+  auto* cmd = app.add_subcommand("history",
+                                 "A contact or customer as it was, and its audit trail up to then");
+  auto* data = cmd->add_option("--data", a->data_dir, "Data directory")->capture_default_str();
+  cmd->add_option("--tenant", a->tenant, "Tenant (with --data; a --server token names its own)");
+  AddServerOptions(cmd, a->server, data, "A token that reads history (auditor, owner, admin)");
   auto* which = cmd->add_option_group("record", "Which record (exactly one)");
   which->add_option("--contact", a->contact, "Contact id");
   which->add_option("--customer", a->customer, "Customer id");
@@ -250,7 +333,8 @@ void AddHistory(CLI::App& app, Runner& run) {
       "Examples:\n"
       "  cledger history --data ./data --tenant acme --contact k-42\n"
       "  cledger history --data ./data --tenant acme --customer c1 --as-of 2026-01-31T09:00:00Z\n"
-      "  cledger history --data ./data --tenant acme --contact k-42 --at 1200 --json\n\n"
+      "  cledger history --data ./data --tenant acme --contact k-42 --at 1200 --json\n"
+      "  cledger history --server http://127.0.0.1:8080 --token $AUDITOR --contact k-42\n\n"
       "Exit codes: 0 shown · 1 no such record then (or a storage error) · 2 bad arguments ·\n" +
       std::string(kOpenFailure));
   cmd->callback([a, &run] { SetRunner(run, [a] { return RunHistory(*a); }); });

@@ -8,7 +8,10 @@
 #include <boost/beast.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/pchars.hpp>
+#include <boost/url/url.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -265,6 +268,29 @@ CLI::Option* AddCaFile(CLI::App* cmd, std::string& ca_file) {
                    "For an https:// --server: a PEM file of CA certificates (or the server's "
                    "self-signed certificate) to trust besides the system's")
       ->type_name("FILE");
+}
+
+void AddServerOptions(CLI::App* cmd, RemoteServer& server, CLI::Option* data,
+                      const std::string& token_help) {
+  auto* url = cmd->add_option("--server", server.url,
+                              "Work through a running server instead of --data, e.g. "
+                              "http://127.0.0.1:8080 or https://ledger.example:8443");
+  data->excludes(url);
+  cmd->add_option("--token", server.token, token_help + " for --server (or set CLEDGER_TOKEN)")
+      ->envname("CLEDGER_TOKEN");
+  AddCaFile(cmd, server.ca_file)->needs(url);
+}
+
+std::string QueryString(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  boost::urls::url url;
+  for (const auto& [key, value] : pairs) {
+    if (!value.empty()) url.params().append({key, value});
+  }
+  return url.encoded_query().empty() ? "" : "?" + std::string(url.encoded_query());
+}
+
+std::string PathSegment(const std::string& text) {
+  return boost::urls::encode(text, boost::urls::pchars);
 }
 
 }  // namespace cledger::cli

@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cledger/status.h"
 
@@ -41,5 +43,16 @@ Result<RemoteReply> Remote(const RemoteServer& server, const std::string& method
 
 // The --ca-file option of a command that takes --server, the same text everywhere.
 CLI::Option* AddCaFile(CLI::App* cmd, std::string& ca_file);
+
+// --server URL, --token T (or CLEDGER_TOKEN) and --ca-file for a command that also works
+// offline on `data` (--data DIR): the two exclude each other. `token_help` says which token.
+void AddServerOptions(CLI::App* cmd, RemoteServer& server, CLI::Option* data,
+                      const std::string& token_help);
+
+// "?a=1&b=x%20y" of the pairs whose value is not empty ("" when none is), each value
+// percent-encoded.
+std::string QueryString(const std::vector<std::pair<std::string, std::string>>& pairs);
+// One path segment, percent-encoded ("a/b" → "a%2Fb").
+std::string PathSegment(const std::string& text);
 
 }  // namespace cledger::cli

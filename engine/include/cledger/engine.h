@@ -33,6 +33,14 @@ struct ProjectionStatus {
   std::optional<uint64_t> size_bytes;  // approximate bytes on disk: see MeasureProjections
 };
 
+// One backup kept in a backup directory.
+struct BackupInfo {
+  uint32_t id = 0;
+  int64_t created_at_us = 0;
+  uint64_t size_bytes = 0;
+  uint64_t position = 0;  // the head when it began: it holds at least this
+};
+
 struct EngineStats {
   Head head;
   LedgerStats ledger;
@@ -124,6 +132,16 @@ class Engine {
   virtual Result<std::vector<ContactView>> ListContacts(const Principal& who,
                                                         const std::string& customer_id,
                                                         ContactStatus status) = 0;
+  // The tenant's customers (by id) whose id, name or email holds `text` (any case; "" finds
+  // every one), and its contacts (by id, profile contacts not included) whose id, names,
+  // company or email hold it.
+  virtual Result<std::vector<CustomerView>> FindCustomers(const Principal& who,
+                                                          const std::string& text) = 0;
+  virtual Result<std::vector<ContactView>> FindContacts(const Principal& who,
+                                                        const std::string& text,
+                                                        ContactStatus status) = 0;
+  // Every tenant, by name. Needs an ops principal.
+  virtual Result<std::vector<TenantView>> Tenants(const Principal& who) = 0;
   // Who receives `kind`: invoice | order | shipment | correspondence:<type> | ticket:<type>.
   virtual Result<std::vector<Recipient>> Recipients(const Principal& who,
                                                     const std::string& customer_id,
@@ -147,8 +165,16 @@ class Engine {
   // A consistent backup of the whole data directory into `backup_dir` (RocksDB's backup
   // engine: incremental, checksummed), taken while commits go on.
   virtual Status Backup(const std::string& backup_dir) = 0;
-  // Restores the latest backup in `backup_dir` into `data_dir`, which must not exist yet.
-  static Status RestoreBackup(const std::string& backup_dir, const std::string& data_dir);
+  // Restores a backup of `backup_dir` (the latest unless `id` names one) into `data_dir`,
+  // which must not exist yet.
+  static Status RestoreBackup(const std::string& backup_dir, const std::string& data_dir,
+                              std::optional<uint32_t> id = std::nullopt);
+  // The backups kept in `backup_dir`, oldest first.
+  static Result<std::vector<BackupInfo>> ListBackups(const std::string& backup_dir);
+  // Checks every file of backup `id` against the checksum taken when it was made, without
+  // restoring it: Ok, kNotFound (backup_not_found) or kCorruption (backup_damaged) naming the
+  // file that differs.
+  static Status VerifyBackup(const std::string& backup_dir, uint32_t id);
 
   // Projection maintenance (ops).
   virtual std::vector<ProjectionStatus> Projections() = 0;

@@ -97,6 +97,10 @@ struct AuditEntry {
   std::string stream;
   std::string operation;  // the event type
   std::vector<FieldChange> changes;
+  // Read from the log with the entry (the audit projection does not keep them): the event's
+  // hash, lowercase hex, and the correlation id of the request that made it.
+  std::string event_hash;
+  std::string correlation_id;
   bool operator==(const AuditEntry&) const = default;
 };
 
