@@ -13,21 +13,29 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::array<std::string_view, 12> kColumns = {
-    "position", "recorded_at", "tenant", "actor",      "role",       "record",
-    "operation", "field",      "before", "after", "event_hash", "correlation_id"};
+    "position",  "recorded_at", "tenant", "actor", "role",       "record",
+    "operation", "field",       "before", "after", "event_hash", "correlation_id"};
 using Row = std::array<std::string, kColumns.size()>;
 
 // `field` names `change` itself or a part of it: "address" covers "address.lines".
 bool Covers(std::string_view field, std::string_view change) {
-  return change.starts_with(field) &&
-         (change.size() == field.size() || change[field.size()] == '.' ||
-          change[field.size()] == '[');
+  return change.starts_with(field) && (change.size() == field.size() ||
+                                       change[field.size()] == '.' || change[field.size()] == '[');
 }
 
 std::vector<Row> RowsOf(const AuditEntry& e, const std::string& tenant) {
-  const Row base{std::to_string(e.position), base::Rfc3339Micros(e.recorded_at_us),
-                 tenant, e.actor.id, e.actor.role, e.stream, e.operation, "", "", "",
-                 e.event_hash, e.correlation_id};
+  const Row base{std::to_string(e.position),
+                 base::Rfc3339Micros(e.recorded_at_us),
+                 tenant,
+                 e.actor.id,
+                 e.actor.role,
+                 e.stream,
+                 e.operation,
+                 "",
+                 "",
+                 "",
+                 e.event_hash,
+                 e.correlation_id};
   if (e.changes.empty()) return {base};
   std::vector<Row> rows;
   for (const FieldChange& c : e.changes) {
@@ -107,7 +115,7 @@ Result<std::vector<AuditEntry>> RecordEntries(Engine& engine, const Principal& w
 
 Result<std::vector<AuditEntry>> QueryAudit(Engine& engine, const Principal& who,
                                            const AuditQuery& q) {
-  auto entries = !q.record.empty() ? RecordEntries(engine, who, q.record)
+  auto entries = !q.record.empty()  ? RecordEntries(engine, who, q.record)
                  : !q.actor.empty() ? engine.ActorHistory(who, q.actor, q.from_us, q.to_us)
                                     : engine.TenantAudit(who, q.from_us, q.to_us);
   if (!entries.ok()) return entries;

@@ -3,6 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <random>
+
 #include "cledger/audit_export.h"
 #include "cledger/limits.h"
 #include "engine/api/handlers_call.h"
@@ -48,7 +51,14 @@ std::string RequestIdOf(std::string_view header, uint64_t number) {
       std::all_of(header.begin(), header.end(), IsRequestIdChar)) {
     return std::string(header);
   }
-  return "req-" + std::to_string(number);
+  // The run's own prefix keeps generated ids unique across restarts: "req-3f9a0c1d-12".
+  static const std::string run = [] {
+    std::random_device random;
+    char text[9];
+    std::snprintf(text, sizeof text, "%08x", random());
+    return std::string(text);
+  }();
+  return "req-" + run + "-" + std::to_string(number);
 }
 
 void HttpMetrics::Count(int status) {
@@ -130,7 +140,7 @@ Handlers::Match Handlers::Find(const HttpRequest& request) {
   }
   std::vector<std::string> segments;
   for (auto segment : url->segments()) segments.push_back(segment);
-  bool path_matched = false;
+  std::string allowed;  // the methods of the routes whose path matched
   for (const Route& route : kRoutes) {
     const std::vector<std::string_view> pattern = Split(route.path);
     if (pattern.size() != segments.size()) continue;
@@ -145,15 +155,17 @@ Handlers::Match Handlers::Find(const HttpRequest& request) {
       }
     }
     if (!ok) continue;
-    path_matched = true;
-    if (route.method != request.method) continue;
-    return {&route, std::move(captured), {}};
+    if (route.method == request.method) return {&route, std::move(captured), {}};
+    allowed += (allowed.empty() ? "" : ", ") + std::string(route.method);
   }
-  const Status wrong_method = Status::InvalidArgument("method_not_allowed", "method not allowed");
-  return {nullptr,
-          {},
-          path_matched ? Problem(wrong_method, 405)
-                       : Problem(Status::NotFound("not_found", "no such route"))};
+  if (allowed.empty())
+    return {nullptr, {}, Problem(Status::NotFound("not_found", "no such route"))};
+  HttpResponse wrong_method =
+      Problem(Status::InvalidArgument("method_not_allowed",
+                                      "method not allowed; this path takes " + allowed),
+              405);
+  wrong_method.headers.push_back({"Allow", allowed});  // RFC 9110 §15.5.6
+  return {nullptr, {}, std::move(wrong_method)};
 }
 
 bool Handlers::MayWait(const HttpRequest& request) {
@@ -180,6 +192,7 @@ Status CheckQuery(const Route& route, const EngineRouter& router, boost::urls::u
   std::vector<std::string> seen;
   for (auto param : url.params()) {
     const std::string key = param.key;
+    if (key.empty() && !param.has_value) continue;  // "?" or "a=1&": nothing was given
     if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
       return Status::InvalidArgument("invalid_query", "given more than once", key);
     }
@@ -268,7 +281,10 @@ HttpResponse RunCommand(Call& call, Command command, int success_status) {
       response.content_type.clear();
       return response;
     }
-    return JsonResponse(200, json::object{{"temporary_password", outcome->temporary_password}});
+    response.content_type = "application/json";
+    response.body =
+        json::serialize(json::object{{"temporary_password", outcome->temporary_password}});
+    return response;
   }
   const std::string location = (customer ? "/v1/customers/" : "/v1/contacts/") + outcome->id;
   if (success_status == 201) response.headers.push_back({"Location", location});

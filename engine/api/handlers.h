@@ -38,7 +38,8 @@ struct HttpRequest {
 };
 
 // X-Request-ID becomes the events' correlation_id and an access-log field, so only 1-64 of
-// [A-Za-z0-9._:-] are kept; any other value is replaced by "req-<number>" (not refused: it
+// [A-Za-z0-9._:-] are kept; any other value is replaced by "req-<run>-<number>", <run> random
+// at each start so ids never repeat across restarts (not refused: it
 // is the client's label, not its request).
 std::string RequestIdOf(std::string_view header, uint64_t number);
 

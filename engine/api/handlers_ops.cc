@@ -274,9 +274,9 @@ Answer GetMetrics(Call& call) {
   line("# HELP cledger_commits_rejected_total Commands refused by a rule, version or limit.");
   line("# TYPE cledger_commits_rejected_total counter");
   line("cledger_commits_rejected_total " + std::to_string(stats.rejected));
-  line("# HELP cledger_events_total Events in the ledger (head position).");
-  line("# TYPE cledger_events_total gauge");
-  line("cledger_events_total " + std::to_string(call.engine.ledger().GetHead().position));
+  line("# HELP cledger_head_position The ledger's head: the position of its last event.");
+  line("# TYPE cledger_head_position gauge");
+  line("cledger_head_position " + std::to_string(call.engine.ledger().GetHead().position));
   line("# HELP cledger_sync_seconds Latency of each group commit's synced write.");
   line("# TYPE cledger_sync_seconds histogram");
   uint64_t cumulative = 0;

@@ -1,4 +1,5 @@
-// cledger backup create|restore: consistent backups, with a progress bar for the copy.
+// cledger backup create|list|verify|restore: consistent backups, with a progress bar for the
+// copy.
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,10 +11,12 @@
 #include <thread>
 
 #include "base/hex.h"
+#include "base/time.h"
 #include "engine/store/export.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/progress.h"
+#include "tools/cledger/remote.h"
 
 namespace cledger::cli::ops {
 namespace {
@@ -123,7 +126,7 @@ int BackupRestore(const OpsArgs& a) {
   }
   {
     CopyProgress progress("restore", a.restore_to, DirBytes(a.backup_dir));
-    if (Status s = Engine::RestoreBackup(a.backup_dir, a.restore_to); !s.ok()) {
+    if (Status s = Engine::RestoreBackup(a.backup_dir, a.restore_to, a.backup_id); !s.ok()) {
       return FailStatus(s);
     }
     progress.Done();
@@ -170,6 +173,68 @@ int BackupRestore(const OpsArgs& a) {
   return kExitOk;
 }
 
+// The backups in DIR, read here or by the server (DIR on its machine).
+int BackupList(const OpsArgs& a) {
+  if (!RemoteArgsOk(a)) return kExitUsage;
+  json::array items;
+  if (a.remote()) {
+    auto reply = GetJson(a, "GET", "/v1/admin/backups" + QueryString({{"dir", a.backup_dir}}), "");
+    if (!reply.ok()) return FailStatus(reply.status());
+    items = reply->at("items").as_array();
+  } else {
+    auto backups = Engine::ListBackups(a.backup_dir);
+    if (!backups.ok()) return FailStatus(backups.status());
+    for (const BackupInfo& b : *backups) {
+      items.push_back(json::object{{"id", b.id},
+                                   {"created_at", base::Rfc3339Micros(b.created_at_us)},
+                                   {"size_bytes", b.size_bytes},
+                                   {"position", b.position}});
+    }
+  }
+  if (a.json) {
+    PrintJson(json::object{{"dir", a.backup_dir}, {"items", items}});
+    return kExitOk;
+  }
+  if (items.empty()) std::cerr << "cledger: no backups in " << a.backup_dir << "\n";
+  for (const json::value& item : items) {
+    const json::object& b = item.as_object();
+    std::cout << "backup " << U64(b, "id") << "  " << Str(b, "created_at") << "  position ≥ "
+              << U64(b, "position") << "  " << HumanBytes(U64(b, "size_bytes")) << "\n";
+  }
+  return kExitOk;
+}
+
+// Checks one backup's files against their checksums, without restoring it.
+int BackupVerify(const OpsArgs& a) {
+  if (!RemoteArgsOk(a)) return kExitUsage;
+  const uint32_t id = *a.backup_id;
+  bool ok = true;
+  std::string problem;
+  if (a.remote()) {
+    auto reply = GetJson(a, "POST", "/v1/admin/backups/" + std::to_string(id) + "/verify",
+                         json::serialize(json::object{{"dir", a.backup_dir}}));
+    if (!reply.ok()) return FailStatus(reply.status());
+    const json::value* verified = reply->if_contains("ok");
+    ok = verified != nullptr && verified->is_bool() && verified->as_bool();
+    problem = Str(*reply, "problem");
+  } else {
+    const Status checked = Engine::VerifyBackup(a.backup_dir, id);
+    if (checked.code() == Code::kNotFound) return FailStatus(checked);
+    ok = checked.ok();
+    problem = checked.message();
+  }
+  if (a.json) {
+    json::object out{{"id", id}, {"ok", ok}};
+    if (!ok) out["problem"] = problem;
+    PrintJson(out);
+  } else if (ok) {
+    std::cout << "backup " << id << " in " << a.backup_dir << ": every file matches its checksum\n";
+  } else {
+    std::cout << "backup " << id << " in " << a.backup_dir << " is damaged: " << problem << "\n";
+  }
+  return ok ? kExitOk : kExitFailed;
+}
+
 }  // namespace
 
 void AddBackup(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args) {
@@ -190,13 +255,39 @@ void AddBackup(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
              "With --server the server writes DIR on its own machine, while it keeps serving."));
   create->callback([args, &run] { run = [args] { return BackupCreate(*args); }; });
 
-  auto* restore = backup->add_subcommand("restore", "Restore the latest backup in DIR");
+  auto* list = backup->add_subcommand("list", "List the backups in DIR: id, time, position, size");
+  list->add_option("dir", args->backup_dir, "Backup directory")->required();
+  AddServer(list, *args, nullptr);
+  AddJson(list, *args);
+  list->footer(
+      Footer("  cledger backup list /backups/ledger\n"
+             "  cledger backup list /backups/ledger --server http://127.0.0.1:8080 "
+             "--token \"$OPS_TOKEN\""));
+  list->callback([args, &run] { run = [args] { return BackupList(*args); }; });
+
+  auto* verify = backup->add_subcommand(
+      "verify", "Check a backup's files against their checksums, without restoring it");
+  verify->add_option("dir", args->backup_dir, "Backup directory")->required();
+  verify->add_option("--id", args->backup_id, "Which backup (cledger backup list)")->required();
+  AddServer(verify, *args, nullptr);
+  AddJson(verify, *args);
+  verify->footer(
+      Footer("  cledger backup verify /backups/ledger --id 3\n"
+             "Exit 1 when a file is missing or differs from its checksum."));
+  verify->callback([args, &run] { run = [args] { return BackupVerify(*args); }; });
+
+  auto* restore = backup->add_subcommand(
+      "restore", "Restore a backup of DIR (the latest, or --id N) into a new data directory");
   restore->add_option("dir", args->backup_dir, "Backup directory")->required();
+  restore->add_option("--id", args->backup_id,
+                      "Which backup (cledger backup list); it is verified first. Default: the "
+                      "latest");
   restore->add_option("--data", args->restore_to, "A new data directory to restore into")
       ->required();
   AddJson(restore, *args);
   restore->footer(
       Footer("  cledger backup restore /backups/ledger --data ./restored\n"
+             "  cledger backup restore /backups/ledger --id 2 --data ./restored\n"
              "  cledger verify --data ./restored\n"
              "Refuses a --data directory that is not empty."));
   restore->callback([args, &run] { run = [args] { return BackupRestore(*args); }; });

@@ -2,7 +2,60 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "tools/cledger/commands.h"
+
+namespace {
+
+// Edits (insert, delete, replace) between two words: Levenshtein's distance.
+size_t Distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "did you mean --tenant?" for each flag the command line held that the subcommand does not
+// take but nearly does: a typo gets the right spelling, not only "not expected".
+std::string Suggestions(const CLI::App& top) {
+  std::vector<const CLI::App*> chain{&top};
+  while (!chain.back()->get_subcommands().empty()) {
+    chain.push_back(chain.back()->get_subcommands().front());
+  }
+  std::vector<std::string> known;
+  for (const CLI::App* app : chain) {
+    for (const CLI::Option* option : app->get_options()) {
+      for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
+    }
+  }
+  std::string out;
+  for (const CLI::App* app : chain) {
+    for (const std::string& given : app->remaining()) {
+      if (!given.starts_with("--")) continue;
+      const std::string flag = given.substr(0, given.find('='));
+      auto best = std::min_element(known.begin(), known.end(), [&](const auto& a, const auto& b) {
+        return Distance(flag, a) < Distance(flag, b);
+      });
+      if (best != known.end() && Distance(flag, *best) <= 2) {
+        out += "cledger: " + flag + " is not an option here; did you mean " + *best + "?\n";
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Logs go to stderr, so stdout stays clean for what scripts read.
@@ -15,10 +68,23 @@ int main(int argc, char** argv) {
   app.fallthrough();
   cledger::cli::AddKeyLocationOptions(app);
   app.footer(
+      "Examples:\n"
+      "  cledger serve --data ./data --listen 127.0.0.1:8080 --ops-token 12h\n"
+      "  cledger tenant create acme --server http://127.0.0.1:8080 --token $OPS_TOKEN\n"
+      "  cledger token issue --server http://127.0.0.1:8080 --token $OPS_TOKEN --tenant acme "
+      "--actor audrey --role auditor\n"
+      "  cledger history --server http://127.0.0.1:8080 --token $AUDITOR --contact k1\n"
+      "  cledger audit export --server http://127.0.0.1:8080 --token $AUDITOR --format csv\n"
+      "  cledger backup create /backups/ledger --server http://127.0.0.1:8080 --token $OPS_TOKEN\n"
+      "  cledger verify --data ./data        (offline: with the server stopped)\n"
+      "The auditor's console is at http://127.0.0.1:8080/console while the server runs.\n\n"
       "Exit codes: 0 ok · 1 the work found a problem (e.g. verify), or the data directory is a "
       "damaged ledger · 2 bad arguments · 3 the data directory could not be opened · 4 its "
       "write-ahead log is damaged (see cledger recover).\n"
-      "Run 'cledger SUBCOMMAND --help' for examples.");
+      "Run 'cledger SUBCOMMAND --help' for its options and examples.");
+  app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
+    return Suggestions(*failed) + CLI::FailureMessage::simple(failed, e);
+  });
   cledger::cli::Runner run;
   cledger::cli::AddServe(app, run);
   cledger::cli::AddAdmin(app, run);

@@ -108,18 +108,23 @@ std::string HumanBytes(uint64_t bytes) {
   return out.str();
 }
 
-// --data, or --server with --token: where the command works.
-void AddTarget(CLI::App* cmd, OpsArgs& a) {
-  auto* data =
-      cmd->add_option("--data", a.data_dir, "Data directory (offline: no server may have it open)")
-          ->capture_default_str();
+// --server with --token, to work through a running server; `data` (or null) excludes it.
+void AddServer(CLI::App* cmd, OpsArgs& a, CLI::Option* data) {
   auto* server = cmd->add_option("--server", a.server,
                                  "Work through a running server instead, e.g. "
                                  "http://127.0.0.1:8080 or https://ledger.example:8443");
-  data->excludes(server);
+  if (data != nullptr) data->excludes(server);
   cmd->add_option("--token", a.token, "Ops token for --server (or set CLEDGER_TOKEN)")
       ->envname("CLEDGER_TOKEN");
   AddCaFile(cmd, a.ca_file)->needs(server);
+}
+
+// --data, or --server with --token: where the command works.
+void AddTarget(CLI::App* cmd, OpsArgs& a) {
+  AddServer(
+      cmd, a,
+      cmd->add_option("--data", a.data_dir, "Data directory (offline: no server may have it open)")
+          ->capture_default_str());
 }
 
 void AddJson(CLI::App* cmd, OpsArgs& a) {

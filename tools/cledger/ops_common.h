@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tools/cledger/commands.h"
@@ -31,8 +32,9 @@ struct OpsArgs {
   std::string format = "jsonl";
   std::string backup_dir;
   std::string restore_to;
-  std::string signing_key_file;  // verify: the key whose signed heads the log is held to
-  std::string public_key;        // verify: or only its public half, hex
+  std::optional<uint32_t> backup_id;  // backup verify, restore: which backup
+  std::string signing_key_file;       // verify: the key whose signed heads the log is held to
+  std::string public_key;             // verify: or only its public half, hex
   bool remote() const { return !server.empty(); }
 };
 
@@ -56,6 +58,8 @@ std::string HumanBytes(uint64_t bytes);
 
 // --data, or --server with --token: where the command works.
 void AddTarget(CLI::App* cmd, OpsArgs& a);
+// --server and --token only (a backup directory is read where it lies).
+void AddServer(CLI::App* cmd, OpsArgs& a, CLI::Option* data);
 void AddJson(CLI::App* cmd, OpsArgs& a);
 // The examples, then the exit codes.
 std::string Footer(const std::string& examples);

@@ -275,7 +275,7 @@ void AddServerOptions(CLI::App* cmd, RemoteServer& server, CLI::Option* data,
   auto* url = cmd->add_option("--server", server.url,
                               "Work through a running server instead of --data, e.g. "
                               "http://127.0.0.1:8080 or https://ledger.example:8443");
-  data->excludes(url);
+  if (data != nullptr) data->excludes(url);
   cmd->add_option("--token", server.token, token_help + " for --server (or set CLEDGER_TOKEN)")
       ->envname("CLEDGER_TOKEN");
   AddCaFile(cmd, server.ca_file)->needs(url);

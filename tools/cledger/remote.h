@@ -45,7 +45,8 @@ Result<RemoteReply> Remote(const RemoteServer& server, const std::string& method
 CLI::Option* AddCaFile(CLI::App* cmd, std::string& ca_file);
 
 // --server URL, --token T (or CLEDGER_TOKEN) and --ca-file for a command that also works
-// offline on `data` (--data DIR): the two exclude each other. `token_help` says which token.
+// offline on `data` (--data DIR, or null): the two exclude each other. `token_help` says
+// which token.
 void AddServerOptions(CLI::App* cmd, RemoteServer& server, CLI::Option* data,
                       const std::string& token_help);
 

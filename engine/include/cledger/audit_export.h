@@ -16,7 +16,7 @@
 namespace cledger::api {
 
 struct AuditQuery {
-  std::string actor;   // only what this actor did; "" every actor
+  std::string actor;  // only what this actor did; "" every actor
   int64_t from_us = std::numeric_limits<int64_t>::min();  // recorded at or after
   int64_t to_us = std::numeric_limits<int64_t>::max();    // recorded at or before
   std::string record;  // only this contact's or customer's entries; "" every record

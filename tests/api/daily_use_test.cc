@@ -1,0 +1,239 @@
+// What an integrator, an auditor and ops meet through the API day to day: misspelt query
+// parameters are refused by name, pages count what they return, records are found by text,
+// the audit trail is filtered and exported with each event's hash and correlation id, tenants
+// and backups are listed, a backup is checked without restoring it, and the console is served.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "engine/api/routes.h"
+#include "engine/domain/roles.h"
+#include "tests/support/server_fixture.h"
+
+namespace cledger {
+namespace {
+
+namespace json = boost::json;
+using testing::Reply;
+using testing::ServerFixture;
+
+json::value Json(const Reply& r) { return json::parse(r.body); }
+std::string Code(const Reply& r) { return std::string(Json(r).at("code").as_string()); }
+std::string Field(const Reply& r) { return std::string(Json(r).at("field").as_string()); }
+
+void Populate(ServerFixture& f) {
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
+                 R"({"id":"c1","name":"Acme Corp","email":"ap@acme.test"})")
+              .status == 201);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
+                 R"({"id":"k1","first_name":"Ann","last_name":"Lee","email":"ann@acme.test"})",
+                 {{"X-Request-ID", "create-ann"}})
+              .status == 201);
+  REQUIRE(f.Call("acme/admin", "PATCH", "/v1/contacts/k1", R"({"email":"ann.lee@acme.test"})",
+                 {{"X-Request-ID", "fix-ann-email"}})
+              .status == 200);
+  REQUIRE(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"department":"Billing"})").status ==
+          200);
+}
+
+// A token of `f` whose role may do `route`'s action.
+std::string Allowed(const ServerFixture& f, const api::Route& route) {
+  for (const auto& [who, token] : f.tokens) {
+    const std::string role = who == "ops" ? who : who.substr(who.find('/') + 1);
+    if (domain::Can(role, *route.action)) return who;
+  }
+  return "";
+}
+
+TEST_CASE("EveryRouteRefusesAQueryParameterItDoesNotTakeNamingIt") {
+  ServerFixture f;
+  const uint64_t head = f.Head();
+  for (const api::Route& route : api::kRoutes) {
+    CAPTURE(route.method);
+    CAPTURE(route.path);
+    std::string target(route.path);
+    for (size_t open; (open = target.find('{')) != std::string::npos;) {
+      target.replace(open, target.find('}', open) - open + 1, "nope");
+    }
+    const std::string who = route.action ? Allowed(f, route) : "";
+    const Reply reply = f.Call(who, std::string(route.method),
+                               target + "?stauts=all", "{}");
+    CHECK(reply.status == 400);
+    CHECK(Code(reply) == "invalid_query");
+    CHECK(Field(reply) == "stauts");
+  }
+  CHECK(f.Head() == head);
+}
+
+TEST_CASE("AMisspeltFilterOrARepeatedParameterIsRefusedNotSilentlyIgnored") {
+  ServerFixture f;
+  Populate(f);
+  const Reply verify = f.Call("acme/auditor", "GET", "/v1/ledger/verify?against=abc");
+  CHECK(verify.status == 400);
+  CHECK(Field(verify) == "against");
+  CHECK(Json(verify).at("detail").as_string().find("takes no query parameters") !=
+        std::string::npos);
+  const Reply listed = f.Call("acme/owner", "GET", "/v1/customers/c1/contacts?stauts=all");
+  CHECK(listed.status == 400);
+  CHECK(Json(listed).at("detail").as_string().find("status limit cursor") != std::string::npos);
+  const Reply twice = f.Call("acme/owner", "GET", "/v1/contacts?limit=1&limit=2");
+  CHECK(twice.status == 400);
+  CHECK(Field(twice) == "limit");
+}
+
+TEST_CASE("AnEventsPageCountsTheEventsItReturnsNotThePositionsItScanned") {
+  ServerFixture f;
+  Populate(f);  // acme's events come after both tenants' and the tokens' events
+  REQUIRE(f.Call("globex/owner", "POST", "/v1/customers",
+                 R"({"id":"g1","name":"Globex","email":"ap@globex.test"})")
+              .status == 201);
+  const Reply first = f.Call("acme/auditor", "GET", "/v1/events?limit=2");
+  REQUIRE(first.status == 200);
+  const json::value first_page = Json(first);
+  const json::array& events = first_page.at("events").as_array();
+  REQUIRE(events.size() == 2);
+  for (const json::value& e : events) CHECK(e.at("tenant") == "acme");
+  // The next page starts after the last event returned, not after what was scanned.
+  const uint64_t next = first_page.at("next").to_number<uint64_t>();
+  CHECK(next == events.back().at("position").to_number<uint64_t>() + 1);
+  const Reply rest = f.Call("acme/auditor", "GET", "/v1/events?limit=1000&from=" + std::to_string(next));
+  const json::value rest_page = Json(rest);
+  for (const json::value& e : rest_page.at("events").as_array()) CHECK(e.at("tenant") == "acme");
+  CHECK(Field(f.Call("acme/auditor", "GET", "/v1/events?from=0")) == "from");
+  CHECK(Field(f.Call("acme/auditor", "GET", "/v1/events?limit=5000")) == "limit");
+}
+
+TEST_CASE("TheHistoryOfAnIdTheTenantNeverHadIsNotFound") {
+  ServerFixture f;
+  Populate(f);
+  CHECK(f.Call("acme/auditor", "GET", "/v1/contacts/nosuch/history").status == 404);
+  CHECK(f.Call("acme/auditor", "GET", "/v1/customers/nosuch/history").status == 404);
+  CHECK(f.Call("globex/owner", "GET", "/v1/contacts/k1/history").status == 404);
+  CHECK(f.Call("acme/auditor", "GET", "/v1/contacts/k1/history").status == 200);
+}
+
+TEST_CASE("SearchFindsRecordsByNameEmailOrIdInTheCallersTenantOnly") {
+  ServerFixture f;
+  Populate(f);
+  const Reply contacts = f.Call("acme/auditor", "GET", "/v1/contacts?q=ANN.LEE");
+  REQUIRE(contacts.status == 200);
+  REQUIRE(Json(contacts).at("items").as_array().size() == 1);
+  CHECK(Json(contacts).at("items").at(0).at("id") == "k1");
+  CHECK(Json(f.Call("acme/auditor", "GET", "/v1/contacts?q=lee")).at("items").as_array().size() ==
+        1);
+  CHECK(Json(f.Call("acme/auditor", "GET", "/v1/contacts?q=nobody")).at("items").as_array().empty());
+  CHECK(Json(f.Call("acme/auditor", "GET", "/v1/contacts?status=inactive"))
+            .at("items")
+            .as_array()
+            .empty());
+  const Reply customers = f.Call("acme/auditor", "GET", "/v1/customers?q=acme%20corp");
+  CHECK(Json(customers).at("items").at(0).at("id") == "c1");
+  CHECK(Json(f.Call("globex/owner", "GET", "/v1/contacts?q=ann")).at("items").as_array().empty());
+  CHECK(Json(f.Call("globex/owner", "GET", "/v1/customers")).at("items").as_array().empty());
+  CHECK(f.Call("acme/member", "GET", "/v1/contacts?q=ann").status == 403);
+}
+
+TEST_CASE("TheAuditTrailFiltersByRecordAndFieldAndEachEntryCarriesItsEventHashAndCorrelationId") {
+  ServerFixture f;
+  Populate(f);
+  const Reply email = f.Call("acme/auditor", "GET", "/v1/audit?record=k1&field=email");
+  REQUIRE(email.status == 200);
+  const json::value trail = Json(email);
+  const json::array& items = trail.at("items").as_array();
+  REQUIRE(items.size() == 2);  // the creation and the one edit of the email
+  const json::value& edit = items.at(1);
+  CHECK(edit.at("actor").at("id") == "admin-1");
+  CHECK(edit.at("correlation_id") == "fix-ann-email");
+  CHECK(edit.at("changes").as_array().size() == 1);
+  CHECK(edit.at("changes").at(0).at("before") == "ann@acme.test");
+  CHECK(edit.at("changes").at(0).at("after") == "ann.lee@acme.test");
+  // The hash is the event's own: the log says the same at that position.
+  const uint64_t position = edit.at("position").to_number<uint64_t>();
+  const Reply event = f.Call("acme/auditor", "GET",
+                             "/v1/events?limit=1&from=" + std::to_string(position));
+  CHECK(Json(event).at("events").at(0).at("hash") == edit.at("event_hash"));
+
+  const Reply csv = f.Call("acme/auditor", "GET", "/v1/audit?record=k1&field=email", "",
+                           {{"Accept", "text/csv"}});
+  REQUIRE(csv.status == 200);
+  CHECK(csv.Header("content-type").starts_with("text/csv"));
+  CHECK(csv.body.starts_with(
+      "position,recorded_at,tenant,actor,role,record,operation,field,before,after,event_hash,"
+      "correlation_id\r\n"));
+  CHECK(csv.body.find(",acme,admin-1,admin,contact-k1,ContactEdited,email,ann@acme.test,"
+                      "ann.lee@acme.test," +
+                      std::string(edit.at("event_hash").as_string()) + ",fix-ann-email\r\n") !=
+        std::string::npos);
+  const Reply lines = f.Call("acme/auditor", "GET", "/v1/audit?actor=admin-1", "",
+                             {{"Accept", "application/x-ndjson"}});
+  CHECK(json::parse(lines.body.substr(0, lines.body.find('\n'))).at("correlation_id") ==
+        "fix-ann-email");
+  CHECK(f.Call("acme/auditor", "GET", "/v1/audit?record=nosuch").status == 404);
+  CHECK(Json(f.Call("acme/auditor", "GET", "/v1/audit?field=website")).at("items").as_array().empty());
+}
+
+TEST_CASE("OpsListTenantsAndBackupsAndCheckABackupWithoutRestoringIt") {
+  ServerFixture f;
+  Populate(f);
+  const Reply tenants = f.Call("ops", "GET", "/v1/admin/tenants");
+  REQUIRE(tenants.status == 200);
+  CHECK(json::serialize(Json(tenants).at("items")) ==
+        R"([{"name":"acme","plan":"standard"},{"name":"globex","plan":"standard"}])");
+  CHECK(f.Call("acme/owner", "GET", "/v1/admin/tenants").status == 403);
+
+  const std::string dir = f.dir.Sub("backups");
+  const std::string body = json::serialize(json::object{{"dir", dir}});
+  REQUIRE(f.Call("ops", "POST", "/v1/admin/backups", body).status == 201);
+  REQUIRE(f.Call("ops", "POST", "/v1/admin/backups", body).status == 201);
+  const Reply listed = f.Call("ops", "GET", "/v1/admin/backups?dir=" + dir);
+  REQUIRE(listed.status == 200);
+  const json::value listing = Json(listed);
+  const json::array& backups = listing.at("items").as_array();
+  REQUIRE(backups.size() == 2);
+  CHECK(backups.at(0).at("position").to_number<uint64_t>() <= f.Head());
+  const Reply checked = f.Call("ops", "POST", "/v1/admin/backups/2/verify", body);
+  CHECK(json::serialize(Json(checked)) == R"({"id":2,"ok":true})");
+  CHECK(f.Call("ops", "POST", "/v1/admin/backups/9/verify", body).status == 404);
+
+  // A damaged file of the backup (its write-ahead log, tables, manifest) is found, and named.
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir + "/private/2")) {
+    if (!entry.is_regular_file() || entry.file_size() < 70) continue;
+    std::fstream file(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(64);
+    file.write("damage", 6);
+  }
+  const Reply damaged = f.Call("ops", "POST", "/v1/admin/backups/2/verify", body);
+  CHECK(Json(damaged).at("ok") == false);
+  CHECK(Json(damaged).at("problem").as_string().find(dir + "/private/2/") != std::string::npos);
+}
+
+TEST_CASE("ABackupThatFailsSaysWhyToTheOpsCaller") {
+  ServerFixture f;
+  const Reply failed = f.Call("ops", "POST", "/v1/admin/backups", R"({"dir":"/proc/self/nope"})");
+  CHECK(failed.status == 503);
+  CHECK(Code(failed) == "backup_failed");
+  CHECK(Json(failed).at("detail").as_string().find("/proc/self/nope") != std::string::npos);
+}
+
+TEST_CASE("TheConsoleIsServedWithoutATokenAndKeepsItsPageToItself") {
+  ServerFixture f;
+  const Reply page = f.Call("", "GET", "/console");
+  REQUIRE(page.status == 200);
+  CHECK(page.Header("content-type") == "text/html; charset=utf-8");
+  CHECK(page.Header("content-security-policy").find("default-src 'none'") != std::string::npos);
+  CHECK(page.Header("content-security-policy").find("frame-ancestors 'none'") !=
+        std::string::npos);
+  CHECK(page.Header("x-content-type-options") == "nosniff");
+  CHECK(page.body.find("<html") != std::string::npos);
+  CHECK(f.Call("", "GET", "/console/console.js").Header("content-type") ==
+        "text/javascript; charset=utf-8");
+  CHECK(f.Call("", "GET", "/console/nosuch.js").status == 404);
+  CHECK(f.Call("", "GET", "/console/..%2Fsecret").status == 404);
+}
+
+}  // namespace
+}  // namespace cledger
