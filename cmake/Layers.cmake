@@ -34,7 +34,7 @@ set(CLEDGER_LAYERS
   "store=engine/store/,engine/include/cledger/ledger.h,engine/include/cledger/world.h"
   "domain=engine/domain/"
   "engine=engine/,engine/include/cledger/engine.h"
-  "api=engine/api/,engine/include/cledger/json.h"
+  "api=engine/api/,engine/include/cledger/json.h,engine/include/cledger/audit_export.h"
   "cluster=engine/cluster/"
   "programs=tools/,tests/")
 

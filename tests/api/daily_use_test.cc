@@ -60,8 +60,7 @@ TEST_CASE("EveryRouteRefusesAQueryParameterItDoesNotTakeNamingIt") {
       target.replace(open, target.find('}', open) - open + 1, "nope");
     }
     const std::string who = route.action ? Allowed(f, route) : "";
-    const Reply reply = f.Call(who, std::string(route.method),
-                               target + "?stauts=all", "{}");
+    const Reply reply = f.Call(who, std::string(route.method), target + "?stauts=all", "{}");
     CHECK(reply.status == 400);
     CHECK(Code(reply) == "invalid_query");
     CHECK(Field(reply) == "stauts");
@@ -100,7 +99,8 @@ TEST_CASE("AnEventsPageCountsTheEventsItReturnsNotThePositionsItScanned") {
   // The next page starts after the last event returned, not after what was scanned.
   const uint64_t next = first_page.at("next").to_number<uint64_t>();
   CHECK(next == events.back().at("position").to_number<uint64_t>() + 1);
-  const Reply rest = f.Call("acme/auditor", "GET", "/v1/events?limit=1000&from=" + std::to_string(next));
+  const Reply rest =
+      f.Call("acme/auditor", "GET", "/v1/events?limit=1000&from=" + std::to_string(next));
   const json::value rest_page = Json(rest);
   for (const json::value& e : rest_page.at("events").as_array()) CHECK(e.at("tenant") == "acme");
   CHECK(Field(f.Call("acme/auditor", "GET", "/v1/events?from=0")) == "from");
@@ -125,7 +125,8 @@ TEST_CASE("SearchFindsRecordsByNameEmailOrIdInTheCallersTenantOnly") {
   CHECK(Json(contacts).at("items").at(0).at("id") == "k1");
   CHECK(Json(f.Call("acme/auditor", "GET", "/v1/contacts?q=lee")).at("items").as_array().size() ==
         1);
-  CHECK(Json(f.Call("acme/auditor", "GET", "/v1/contacts?q=nobody")).at("items").as_array().empty());
+  CHECK(
+      Json(f.Call("acme/auditor", "GET", "/v1/contacts?q=nobody")).at("items").as_array().empty());
   CHECK(Json(f.Call("acme/auditor", "GET", "/v1/contacts?status=inactive"))
             .at("items")
             .as_array()
@@ -153,8 +154,8 @@ TEST_CASE("TheAuditTrailFiltersByRecordAndFieldAndEachEntryCarriesItsEventHashAn
   CHECK(edit.at("changes").at(0).at("after") == "ann.lee@acme.test");
   // The hash is the event's own: the log says the same at that position.
   const uint64_t position = edit.at("position").to_number<uint64_t>();
-  const Reply event = f.Call("acme/auditor", "GET",
-                             "/v1/events?limit=1&from=" + std::to_string(position));
+  const Reply event =
+      f.Call("acme/auditor", "GET", "/v1/events?limit=1&from=" + std::to_string(position));
   CHECK(Json(event).at("events").at(0).at("hash") == edit.at("event_hash"));
 
   const Reply csv = f.Call("acme/auditor", "GET", "/v1/audit?record=k1&field=email", "",
@@ -173,7 +174,10 @@ TEST_CASE("TheAuditTrailFiltersByRecordAndFieldAndEachEntryCarriesItsEventHashAn
   CHECK(json::parse(lines.body.substr(0, lines.body.find('\n'))).at("correlation_id") ==
         "fix-ann-email");
   CHECK(f.Call("acme/auditor", "GET", "/v1/audit?record=nosuch").status == 404);
-  CHECK(Json(f.Call("acme/auditor", "GET", "/v1/audit?field=website")).at("items").as_array().empty());
+  CHECK(Json(f.Call("acme/auditor", "GET", "/v1/audit?field=website"))
+            .at("items")
+            .as_array()
+            .empty());
 }
 
 TEST_CASE("OpsListTenantsAndBackupsAndCheckABackupWithoutRestoringIt") {
@@ -225,8 +229,7 @@ TEST_CASE("TheConsoleIsServedWithoutATokenAndKeepsItsPageToItself") {
   REQUIRE(page.status == 200);
   CHECK(page.Header("content-type") == "text/html; charset=utf-8");
   CHECK(page.Header("content-security-policy").find("default-src 'none'") != std::string::npos);
-  CHECK(page.Header("content-security-policy").find("frame-ancestors 'none'") !=
-        std::string::npos);
+  CHECK(page.Header("content-security-policy").find("frame-ancestors 'none'") != std::string::npos);
   CHECK(page.Header("x-content-type-options") == "nosniff");
   CHECK(page.body.find("<html") != std::string::npos);
   CHECK(f.Call("", "GET", "/console/console.js").Header("content-type") ==

@@ -96,6 +96,37 @@ TEST_CASE("ServeListensOnLocalhostAndOnABracketedIpv6Address") {
   }
 }
 
+// A request without X-Request-ID gets a generated correlation id; one generated after a restart
+// never repeats one recorded before it (they once restarted at req-1).
+TEST_CASE("GeneratedCorrelationIdsDoNotRepeatAcrossRestarts") {
+  testing::TempDir dir;
+  std::vector<std::string> ids;
+  for (int start = 0; start < 2; ++start) {
+    testing::Child child = testing::Spawn(
+        {"serve", "--data", dir.Sub("data"), "--listen", "127.0.0.1:0", "--ops-token", "1h"});
+    const std::string banner = testing::ReadBanner(child.out);
+    const std::string url = "http://127.0.0.1:" + testing::After(banner, "http://127.0.0.1:", " ");
+    const std::string ops = testing::After(banner, "ops token    ", " ");
+    int status = -1;
+    testing::RunCommand("curl -s -X POST " + url + "/v1/admin/tenants -H 'Authorization: Bearer " +
+                            ops + "' -d '{\"name\":\"t" + std::to_string(start) + "\"}'",
+                        &status);
+    const std::string events = testing::RunCommand(
+        "curl -s '" + url + "/v1/events?limit=1000' -H 'Authorization: Bearer " + ops + "'",
+        &status);
+    // The event's correlation id is the last one before the tenant's name.
+    const size_t name = events.find("\"name\":\"t" + std::to_string(start) + "\"");
+    const size_t key = events.rfind("\"correlation_id\":\"", name);
+    REQUIRE(key != std::string::npos);
+    const size_t begin = key + std::string("\"correlation_id\":\"").size();
+    ids.push_back(events.substr(begin, events.find('"', begin) - begin));
+    CHECK(ids.back().starts_with("req-"));
+    kill(child.pid, SIGTERM);
+    CHECK(testing::Wait(child).Exited(0));
+  }
+  CHECK(ids[0] != ids[1]);
+}
+
 TEST_CASE("ServeRefusesAListenAddressThatIsNotHostColonPort") {
   testing::TempDir dir;
   for (const std::string listen : {"[::1]", "127.0.0.1", "::1:8080", "127.0.0.1:", ":8080",

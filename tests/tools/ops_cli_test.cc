@@ -929,7 +929,7 @@ TEST_CASE("TokenListShowsDigestsActorsAndLifetimesButNoTokenAndRevokedOnesVanish
   testing::TempDir dir;
   const std::string data = " --data " + dir.Sub("data");
   int status = -1;
-  Run("tenant create acme" + data, &status);
+  Run("tenant create acme --create" + data, &status);
   REQUIRE(status == 0);
   const std::string brief =
       Run("token issue --tenant acme --actor ann --role admin --expires-in 12h" + data, &status);

@@ -476,11 +476,15 @@ TEST_CASE("AnAuditEntryRendersActorAndChanges") {
                {"alice", "owner"},
                "contact-k1",
                "ContactEdited",
-               {{"first_name", "Ada", "Augusta"}, {"password", "[redacted]", "[redacted]"}}};
+               {{"first_name", "Ada", "Augusta"}, {"password", "[redacted]", "[redacted]"}},
+               std::string(64, 'a'),
+               "ticket-4711"};
   CHECK(ToJson(e) == json::parse(R"({"position":12,"recorded_at":"1970-01-01T00:00:01.500000Z",
       "actor":{"id":"alice","role":"owner"},"stream":"contact-k1","operation":"ContactEdited",
       "changes":[{"field":"first_name","before":"Ada","after":"Augusta"},
-                 {"field":"password","before":"[redacted]","after":"[redacted]"}]})"));
+                 {"field":"password","before":"[redacted]","after":"[redacted]"}],
+      "event_hash":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "correlation_id":"ticket-4711"})"));
 }
 
 TEST_CASE("ARecipientHasNullContactIdForTheCustomerAndNoBillFormatUnlessInvoiced") {

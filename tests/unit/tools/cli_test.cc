@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include "base/hex.h"
 #include "tests/support/ledger_fixture.h"
 
@@ -18,13 +20,14 @@ TEST_CASE("HeadCommandPrintsThePositionAndHashOfADataDirectory") {
   CHECK(out == "position 1\nhash " + base::Hex(head.hash) + "\n");
 }
 
-TEST_CASE("HeadOfANewDataDirectoryIsPositionZero") {
+TEST_CASE("HeadOfADirectoryWithoutALedgerSaysSoAndMakesNone") {
   testing::TempDir dir;
   int status = -1;
   const std::string out = testing::RunCommand(
-      std::string(CLEDGER_BINARY) + " head --data " + dir.Sub("fresh"), &status);
-  CHECK(status == 0);
-  CHECK(out.rfind("position 0\n", 0) == 0);
+      std::string(CLEDGER_BINARY) + " head --data " + dir.Sub("fresh") + " 2>&1", &status);
+  CHECK(status == 3);
+  CHECK(out.find("no ledger in " + dir.Sub("fresh")) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.Sub("fresh")));
 }
 
 }  // namespace
