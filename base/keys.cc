@@ -26,6 +26,45 @@ void AppendComponent(std::string& key, std::string_view part) {
   key.append(part);
 }
 
+namespace {
+
+bool IsPrintable(char c) { return c >= 0x20 && c < 0x7F && c != '\\'; }
+
+bool AllPrintable(std::string_view text) {
+  for (char c : text) {
+    if (!IsPrintable(c)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string ReadableKey(std::string_view key) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  auto add = [&](std::string_view part) { out.append(out.empty() ? "" : " · ").append(part); };
+  while (!key.empty()) {
+    const auto length = static_cast<unsigned char>(key[0]);
+    if (key.size() == 8) {  // a position or a count, as U64Key writes it
+      add(std::to_string(DecodeU64(key)));
+      break;
+    }
+    if (length < 0x20 && length < key.size() && AllPrintable(key.substr(1, length))) {
+      add(key.substr(1, length));  // a component: lp(s)
+      key.remove_prefix(1 + length);
+    } else if (IsPrintable(key[0])) {
+      size_t run = 0;
+      while (run < key.size() && IsPrintable(key[run])) ++run;
+      add(key.substr(0, run));
+      key.remove_prefix(run);
+    } else {
+      add(std::string("\\x") + kHex[length >> 4] + kHex[length & 0xF]);
+      key.remove_prefix(1);
+    }
+  }
+  return out;
+}
+
 std::string EncodeHeadRecord(const HeadRecord& head) {
   std::string out = U64Key(head.position);
   out.append(reinterpret_cast<const char*>(head.hash.data()), head.hash.size());

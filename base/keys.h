@@ -17,6 +17,9 @@ std::string U64Key(uint64_t value);
 uint64_t DecodeU64(std::string_view bytes);
 // `lp(s)`: one byte of length, then the bytes. REQUIRES: part.size() < 256.
 void AppendComponent(std::string& key, std::string_view part);
+// A key for people: its text, components and trailing number apart, e.g.
+// "e\x04acme" + U64Key(12) → "e · acme · 12"; a byte that is neither is shown as \xNN.
+std::string ReadableKey(std::string_view key);
 
 // The value of `"head"` in the `default` family: u64 position · 32-byte hash · u64
 // recorded_at_us of the last event · u64 commits in the ledger.

@@ -24,19 +24,6 @@ constexpr std::chrono::milliseconds kFollowRetryMax{5000};
 
 std::string MetaKey(std::string_view name) { return "projection/" + std::string(name); }
 
-std::string Printable(std::string_view key) {
-  std::string out;
-  for (size_t i = 0; i < key.size(); ++i) {
-    const auto c = static_cast<unsigned char>(key[i]);
-    if (c >= 0x20 && c < 0x7F && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x" + base::Hex(key.substr(i, 1));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string ProjectionHost::FamilyName(std::string_view name, uint64_t generation) {
@@ -305,7 +292,7 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
       failed = differing.status();
       break;
     }
-    if (*differing) mismatches.push_back({std::string(p->name()), Printable(**differing)});
+    if (*differing) mismatches.push_back({std::string(p->name()), base::ReadableKey(**differing)});
   }
   store_.db()->ReleaseSnapshot(snapshot);
   if (!failed.ok()) return failed;

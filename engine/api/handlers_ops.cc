@@ -185,7 +185,12 @@ Answer PostBackup(Call& call) {
   // Read before: the backup holds at least this head, and maybe commits made meanwhile.
   const Head head = call.engine.ledger().GetHead();
   if (Status s = call.engine.Backup(*dir); !s.ok()) return Problem(s);
-  return JsonResponse(201, json::object{{"dir", *dir}, {"position", head.position}});
+  json::object made{{"dir", *dir}, {"position", head.position}};
+  // The newest backup of the directory is this one (ops take one backup of a ledger at a time).
+  if (auto backups = Engine::ListBackups(*dir); backups.ok() && !backups->empty()) {
+    made["id"] = backups->back().id;
+  }
+  return JsonResponse(201, made);
 }
 
 Answer GetBackups(Call& call) {

@@ -67,11 +67,9 @@ TEST_CASE("OpsManageTenantsAndTokensThroughARunningServer") {
   int status = -1;
   CHECK(Has(Run("tenant create initech --plan free" + ops, &status), "tenant initech (free)"));
   CHECK(status == 0);
-  CHECK(Run("tenant list" + ops, &status) ==
-        "acme  standard\nglobex  standard\ninitech  free\n");
-  const std::string token =
-      Run("token issue --tenant initech --actor audrey --role auditor --expires-in 1d" + ops,
-          &status);
+  CHECK(Run("tenant list" + ops, &status) == "acme  standard\nglobex  standard\ninitech  free\n");
+  const std::string token = Run(
+      "token issue --tenant initech --actor audrey --role auditor --expires-in 1d" + ops, &status);
   REQUIRE(status == 0);
   REQUIRE(token.starts_with("clt_"));
   // The new token works at once.
@@ -85,6 +83,10 @@ TEST_CASE("OpsManageTenantsAndTokensThroughARunningServer") {
   CHECK(Has(Run("token revoke " + hash + ops, &status), "revoked"));
   CHECK(status == 0);
   CHECK(Run("token list --tenant initech" + ops, &status).empty());
+  // --tenant '' names the ops tokens, as offline: not every token.
+  const std::string ops_tokens = Run("token list --tenant ''" + ops, &status);
+  CHECK(Has(ops_tokens, "  -  root  ops  "));
+  CHECK_FALSE(Has(ops_tokens, "  acme  "));
   // The server's refusal comes through with its reason; a token is never revoked by value
   // online (only the ledger's key could hash it).
   CHECK(Has(RunBoth("tenant create initech" + ops, &status), "tenant_exists"));
@@ -112,8 +114,9 @@ TEST_CASE("HistoryAndAuditExportThroughTheServerAreWhatTheDataDirectorySays") {
   const std::string filters = " --record k1 --field email --format csv";
   const std::string online = Run("audit export" + filters + auditor, &status);
   CHECK(status == 0);
-  CHECK(Has(online, ",acme,admin-1,admin,contact-k1,ContactEdited,email,ann@acme.test,"
-                    "ann.lee@acme.test,"));
+  CHECK(Has(online,
+            ",acme,admin-1,admin,contact-k1,ContactEdited,email,ann@acme.test,"
+            "ann.lee@acme.test,"));
   CHECK(Has(online, ",ticket-4711\r\n"));
   const std::string everything = Run("audit export --format jsonl" + auditor, &status);
   f.Close();
@@ -140,7 +143,7 @@ TEST_CASE("BackupsAreListedCheckedWithoutRestoringAndAChosenOneRestored") {
   const std::string ops = Through(f, "ops");
   const std::string backups = f.dir.Sub("backups");
   int status = -1;
-  Run("backup create " + backups + ops, &status);
+  CHECK(Has(Run("backup create " + backups + ops, &status), "backup 1 holds at least position"));
   REQUIRE(status == 0);
   const uint64_t first_head = f.Head();
   REQUIRE(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"department":"Billing"})").status ==
@@ -181,6 +184,8 @@ TEST_CASE("TheCommandLineSuggestsTheOptionAMistypedFlagMeantAndShowsExamples") {
   CHECK(Has(RunBoth("history --tenat acme --contact k1", &status), "did you mean --tenant?"));
   CHECK(status == 2);
   CHECK(Has(RunBoth("audit export --fromat csv", &status), "did you mean --format?"));
+  CHECK(Has(RunBoth("bakup list /tmp", &status), "did you mean backup?"));
+  CHECK(status == 2);
   const std::string help = Run("--help", &status);
   CHECK(status == 0);
   CHECK(Has(help, "Examples:"));

@@ -59,20 +59,6 @@ std::vector<std::string> Lines(const std::string& text) {
   return lines;
 }
 
-// The printable form the verifier names keys by.
-std::string Printable(std::string_view key) {
-  std::string out;
-  for (size_t i = 0; i < key.size(); ++i) {
-    const auto c = static_cast<unsigned char>(key[i]);
-    if (c >= 0x20 && c < 0x7F && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x" + base::Hex(key.substr(i, 1));
-    }
-  }
-  return out;
-}
-
 // A ledger with tenant acme, customers c1 and c2 and a few contacts, closed on return.
 struct Populated : EngineFixture {
   std::string data = dir.Sub("data");
@@ -194,14 +180,16 @@ TEST_CASE("VerifyFailsOnATamperedProjectionValueAndNamesProjectionAndKey") {
   const std::string out = RunBoth("verify --data " + f.data, &status);
   CHECK(status == 1);
   CHECK(Has(out, "chain ok"));  // the log itself is intact
-  CHECK(Has(out, "projection contacts differs at key " + Printable(key)));
+  // Named as people read it: the tenant and the contact's id, not escaped bytes.
+  CHECK(base::ReadableKey(key).starts_with("acme · "));
+  CHECK(Has(out, "projection contacts differs at key " + base::ReadableKey(key)));
   CHECK(Has(out, "not proven intact"));  // no head was ever signed: nothing proves the log
   const json::object report = RunJson("verify --json --data " + f.data, &status);
   CHECK(status == 1);
   REQUIRE(report.at("projections").as_array().size() == 1);
   const json::object& mismatch = report.at("projections").as_array()[0].as_object();
   CHECK(mismatch.at("projection").as_string() == "contacts");
-  CHECK(mismatch.at("key").as_string() == Printable(key));
+  CHECK(mismatch.at("key").as_string() == base::ReadableKey(key));
 
   // Once a head signed with the trusted key holds the log, the rebuild is the repair.
   f.Reopen();
@@ -776,7 +764,7 @@ TEST_CASE("BackupCreatedOfflineRestoresTheSameHead") {
   int status = -1;
   std::string out = Run("backup create " + f.dir.Sub("b") + " --data " + f.data, &status);
   CHECK(status == 0);
-  CHECK(Has(out, "backup holds position " + std::to_string(f.head.position) + " ("));
+  CHECK(Has(out, "backup 1 holds position " + std::to_string(f.head.position) + " ("));
   out = Run("backup restore " + f.dir.Sub("b") + " --data " + f.dir.Sub("r"), &status);
   CHECK(status == 0);
   CHECK(Has(out, "restored position " + std::to_string(f.head.position) + " (" +

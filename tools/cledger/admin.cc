@@ -405,8 +405,10 @@ void AddAdmin(CLI::App& app, Runner& run) {
       return OnlineOr(
           *args,
           [&] {
-            auto listed = Ask(*args, "GET",
-                              "/v1/admin/tokens" + QueryString({{"tenant", tenant.value_or("")}}));
+            // "?tenant=" (the ops tokens) is not "no tenant given" (every token).
+            const std::string query =
+                tenant ? (tenant->empty() ? "?tenant=" : QueryString({{"tenant", *tenant}})) : "";
+            auto listed = Ask(*args, "GET", "/v1/admin/tokens" + query);
             if (!listed.ok()) return ops::FailStatus(listed.status());
             for (const json::value& t : listed->at("items").as_array()) {
               const std::string expires = Text(t, "expires_at");

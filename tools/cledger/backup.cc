@@ -86,6 +86,7 @@ int BackupCreate(const OpsArgs& a) {
     }
     auto reply = GetJson(a, "POST", "/v1/admin/backups", json::serialize(out));
     if (!reply.ok()) return FailStatus(reply.status());
+    out["id"] = U64(*reply, "id");
     out["position"] = U64(*reply, "position");
   } else {
     auto engine = OpenExisting(a.data_dir);
@@ -96,6 +97,8 @@ int BackupCreate(const OpsArgs& a) {
       if (Status s = engine->Backup(a.backup_dir); !s.ok()) return FailStatus(s);
       progress.Done();
     }
+    auto backups = Engine::ListBackups(a.backup_dir);
+    out["id"] = backups.ok() && !backups->empty() ? backups->back().id : 0;
     out["position"] = head.position;
     out["hash"] = base::Hex(head.hash);
   }
@@ -104,11 +107,12 @@ int BackupCreate(const OpsArgs& a) {
   } else {
     // Offline nothing else writes; a server keeps committing while the backup is taken, and
     // the position it reports is the head before the backup started.
-    std::cout << "backup holds " << (a.remote() ? "at least " : "") << "position "
-              << out["position"].as_uint64();
+    std::cout << "backup " << out["id"].as_uint64() << " holds " << (a.remote() ? "at least " : "")
+              << "position " << out["position"].as_uint64();
     if (!a.remote()) std::cout << " (" << out["hash"].as_string().c_str() << ")";
     std::cout << ", written to " << a.backup_dir << (a.remote() ? " on the server" : "") << "\n"
-              << "restore it with: cledger backup restore " << a.backup_dir << " --data NEWDIR\n";
+              << "restore it with: cledger backup restore " << a.backup_dir << " --id "
+              << out["id"].as_uint64() << " --data NEWDIR\n";
   }
   return kExitOk;
 }

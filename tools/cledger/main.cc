@@ -27,7 +27,8 @@ size_t Distance(const std::string& a, const std::string& b) {
 }
 
 // "did you mean --tenant?" for each flag the command line held that the subcommand does not
-// take but nearly does: a typo gets the right spelling, not only "not expected".
+// take but nearly does, and "did you mean backup?" for a subcommand: a typo gets the right
+// spelling, not only "not expected".
 std::string Suggestions(const CLI::App& top) {
   std::vector<const CLI::App*> chain{&top};
   while (!chain.back()->get_subcommands().empty()) {
@@ -39,10 +40,22 @@ std::string Suggestions(const CLI::App& top) {
       for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
     }
   }
+  std::vector<std::string> commands;  // what may follow the last subcommand given
+  for (const CLI::App* sub : chain.back()->get_subcommands({})) {
+    if (!sub->get_name().empty()) commands.push_back(sub->get_name());  // not option groups
+  }
   std::string out;
   for (const CLI::App* app : chain) {
     for (const std::string& given : app->remaining()) {
-      if (!given.starts_with("--")) continue;
+      if (!given.starts_with("--")) {
+        auto best = std::min_element(
+            commands.begin(), commands.end(),
+            [&](const auto& a, const auto& b) { return Distance(given, a) < Distance(given, b); });
+        if (best != commands.end() && Distance(given, *best) <= 2) {
+          out += "cledger: no subcommand " + given + "; did you mean " + *best + "?\n";
+        }
+        continue;
+      }
       const std::string flag = given.substr(0, given.find('='));
       auto best = std::min_element(known.begin(), known.end(), [&](const auto& a, const auto& b) {
         return Distance(flag, a) < Distance(flag, b);

@@ -66,7 +66,8 @@ void PrintWelcome(const std::string& url, const std::string& data_dir, const Hea
     std::cout << "Demo tenant \"demo\":\n  owner token  " << owner_token << "\n";
   }
   if (!ops_token.empty()) {
-    std::cout << "  ops token    " << ops_token << "  (admin routes: tenants, tokens, projections; "
+    std::cout << "  ops token    " << ops_token
+              << "  (admin routes: tenants, tokens, backups, projections, stats; /metrics; "
               << (ops_ttl.empty() ? "never expires" : "expires in " + ops_ttl) << ")\n"
               << "Tokens are shown once; only keyed digests of them are stored.\n\n";
   } else {

@@ -893,13 +893,19 @@
   function timelineEntry(rec, e, field) {
     const changes = (e.changes || []).filter((c) => !field || c.field === field);
     const nil = () => el('span', {class: 'nil', text: 'empty'});
+    // A link's roles: "empty" would not say whether the contact is linked at all.
+    const isLink = (c) => /^customers\[.*\]\.roles$/.test(c.field);
+    const shown = (c, value) => {
+      if (isLink(c)) return value === '' || value === undefined ? el('span', {class: 'nil', text: 'not linked'}) : value === '(none)' ? 'linked, no roles' : `linked: ${value}`;
+      return value === '' || value === undefined ? nil() : String(value);
+    };
     const body = changes.length
       ? el('div', {class: 'tl-changes'}, el('table', null,
         el('thead', null, el('tr', null, ['Field', 'Before', 'After'].map((h) => el('th', {scope: 'col', text: h})))),
         el('tbody', null, changes.map((c) => el('tr', null,
           el('td', {class: 'field', text: c.field}),
-          el('td', {class: 'before'}, c.before === '' || c.before === undefined ? nil() : String(c.before)),
-          el('td', {class: 'after'}, c.after === '' || c.after === undefined ? nil() : String(c.after)))))))
+          el('td', {class: 'before'}, shown(c, c.before)),
+          el('td', {class: 'after'}, shown(c, c.after)))))))
       : el('p', {class: 'tl-nochange', text: 'No field changed.'});
     const meta = el('div', {class: 'tl-meta'});
     if (e.event_hash) meta.append(el('span', null, 'event hash ', el('code', {title: e.event_hash, text: shortHash(e.event_hash, 16)})));

@@ -13,6 +13,17 @@
 namespace cledger::base {
 namespace {
 
+TEST_CASE("AProjectionKeyReadsAsItsTextComponentsAndNumber") {
+  std::string key = "e";
+  AppendComponent(key, "acme");
+  CHECK(ReadableKey(key + U64Key(12)) == "e · acme · 12");
+  std::string contact;
+  AppendComponent(contact, "acme");
+  AppendComponent(contact, "k-42");
+  CHECK(ReadableKey(contact) == "acme · k-42");
+  CHECK(ReadableKey(std::string("\x7f\\", 2)) == "\\x7f · \\x5c");
+}
+
 TEST_CASE("U64KeysAreBigEndianSoByteOrderIsNumericOrder") {
   CHECK(U64Key(0x0102030405060708) == std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
   CHECK(U64Key(255) < U64Key(256));
