@@ -89,13 +89,7 @@ Result<std::optional<ContactView>> GetContact(Kv& kv, std::string_view tenant,
 
 Result<std::vector<ContactView>> FindContacts(
     Kv& kv, std::string_view tenant, const std::function<bool(const ContactView&)>& wanted) {
-  std::vector<ContactView> found;
-  Status s = ScanRecords<ContactView>(kv, TenantKey(tenant), [&](ContactView& view) {
-    if (wanted(view)) found.push_back(std::move(view));
-    return true;
-  });
-  if (!s.ok()) return s;
-  return found;
+  return CollectRecords<ContactView>(kv, TenantKey(tenant), wanted);
 }
 
 }  // namespace cledger::projections

@@ -76,13 +76,7 @@ Result<std::optional<CustomerView>> GetCustomer(Kv& kv, std::string_view tenant,
 
 Result<std::vector<CustomerView>> FindCustomers(
     Kv& kv, std::string_view tenant, const std::function<bool(const CustomerView&)>& wanted) {
-  std::vector<CustomerView> found;
-  Status s = ScanRecords<CustomerView>(kv, TenantKey(tenant), [&](CustomerView& view) {
-    if (wanted(view)) found.push_back(std::move(view));
-    return true;
-  });
-  if (!s.ok()) return s;
-  return found;
+  return CollectRecords<CustomerView>(kv, TenantKey(tenant), wanted);
 }
 
 }  // namespace cledger::projections

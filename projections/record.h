@@ -203,20 +203,21 @@ Result<std::optional<T>> Load(Kv& kv, std::string_view key) {
   return record;
 }
 
-// Every record of type T under `prefix`, in key order, until `fn` answers false; Corruption
-// when one does not decode.
-template <typename T, typename Fn>
-Status ScanRecords(Kv& kv, std::string_view prefix, Fn&& fn) {
-  Status failed;
+// The records of type T under `prefix` that `wanted` keeps, in key order; Corruption when one
+// does not decode.
+template <typename T, typename Wanted>
+Result<std::vector<T>> CollectRecords(Kv& kv, std::string_view prefix, Wanted&& wanted) {
+  std::vector<T> found;
+  bool corrupt = false;
   Status scanned = kv.Scan(prefix, [&](std::string_view, std::string_view value) {
     std::optional<T> record = Decode<T>(value);
-    if (!record) {
-      failed = Status::Corruption("corrupt_state", "a projection record does not decode");
-      return false;
-    }
-    return fn(*record);
+    corrupt = !record;
+    if (record && wanted(*record)) found.push_back(std::move(*record));
+    return !corrupt;
   });
-  return scanned.ok() ? failed : scanned;
+  if (!scanned.ok()) return scanned;
+  if (corrupt) return Status::Corruption("corrupt_state", "a projection record does not decode");
+  return found;
 }
 
 }  // namespace cledger::projections

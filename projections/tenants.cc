@@ -44,13 +44,7 @@ Result<std::optional<TenantView>> GetTenant(Kv& kv, std::string_view name) {
 }
 
 Result<std::vector<TenantView>> AllTenants(Kv& kv) {
-  std::vector<TenantView> tenants;
-  Status s = ScanRecords<TenantView>(kv, "t", [&](TenantView& t) {
-    tenants.push_back(std::move(t));
-    return true;
-  });
-  if (!s.ok()) return s;
-  return tenants;
+  return CollectRecords<TenantView>(kv, "t", [](const TenantView&) { return true; });
 }
 
 Result<std::optional<Principal>> GetTokenPrincipal(Kv& kv, std::string_view token_hash) {

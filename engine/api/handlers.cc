@@ -473,6 +473,17 @@ Answer GetAudit(Call& call) {
       *out = *us;
     }
   }
+  // A trail is read whole (then paged or exported): a few at a time, so that readers cannot
+  // take the server's memory between them.
+  constexpr int kAuditReadsMax = 4;
+  static std::atomic<int> reading{0};
+  struct Slot {
+    ~Slot() { reading.fetch_sub(1); }
+  } slot;
+  if (reading.fetch_add(1) >= kAuditReadsMax) {
+    return Problem(
+        Status(Code::kUnavailable, "busy", "too many audit trails are being read; retry"));
+  }
   auto entries = QueryAudit(call.engine, call.who, query);
   const std::string& accept = call.request.accept;
   for (auto [type, format] : {std::pair{"text/csv", AuditFormat::kCsv},

@@ -52,9 +52,10 @@ namespace route {
 
 // Up to `limit` events the caller may see, from `from` on, and the position to go on from. A
 // tenant's events are scattered through every tenant's log: the scan stops after kScanMax
-// positions, so a page may hold fewer (even none) before the head; go on from `next`.
+// positions (a few milliseconds, off the I/O threads), so a page may hold fewer (even none)
+// before the head; go on from `next`.
 Answer GetEvents(Call& call) {
-  constexpr uint64_t kScanMax = 100'000;
+  constexpr uint64_t kScanMax = 10'000;
   auto from = call.Number("from", 1);
   auto limit = call.Limit();
   if (!from.ok()) return Problem(from.status());
@@ -182,6 +183,10 @@ Result<std::string> BackupDirOf(const Call& call) {
 Answer PostBackup(Call& call) {
   auto dir = BackupDirOf(call);
   if (!dir.ok()) return Problem(dir.status());
+  if (!dir->starts_with('/')) {  // relative to the server's working directory: never meant
+    return Problem(Status::InvalidArgument(
+        "invalid_value", "dir is an absolute path on the server's machine", "dir"));
+  }
   // Read before: the backup holds at least this head, and maybe commits made meanwhile.
   const Head head = call.engine.ledger().GetHead();
   if (Status s = call.engine.Backup(*dir); !s.ok()) return Problem(s);

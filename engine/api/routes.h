@@ -141,7 +141,7 @@ inline constexpr auto kRoutes = [] {
        "actor from to record field limit cursor"},
       {"GET", "/v1/customers/{id}/recipients", kReadRecords, kOnIoThread, GetRecipients,
        "kind limit cursor"},
-      {"GET", "/v1/events", kReadEvents, kOnIoThread, GetEvents, "from limit"},
+      {"GET", "/v1/events", kReadEvents, kOffIoThread, GetEvents, "from limit"},
       {"GET", "/v1/events/stream", kReadEvents, kOnIoThread, GetEventStream,
        "from types stream customer"},
       {"GET", "/v1/ledger/digest", kVerifyLedger, kOnIoThread, GetLedgerDigest},

@@ -10,6 +10,7 @@
 #include "base/hex.h"
 #include "base/time.h"
 #include "cledger/ledger.h"
+#include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/remote.h"
@@ -146,10 +147,28 @@ Result<json::value> Ask(const AdminArgs& args, const std::string& method, const 
   return ec ? json::value(json::object()) : doc;
 }
 
+// A field of a server's reply, made printable: a hostile server cannot drive the terminal.
 std::string Text(const json::value& v, const char* key) {
   const json::value* found = v.is_object() ? v.as_object().if_contains(key) : nullptr;
   if (found == nullptr || found->is_null()) return "";
-  return found->is_string() ? std::string(found->as_string()) : json::serialize(*found);
+  const std::string text =
+      found->is_string() ? std::string(found->as_string()) : json::serialize(*found);
+  return audit_tools::Printable(text);
+}
+
+// The objects of a list reply's "items"; a reply of another shape is the server's fault.
+Result<std::vector<json::value>> Items(const Result<json::value>& reply) {
+  if (!reply.ok()) return reply.status();
+  const json::value* items = reply->is_object() ? reply->as_object().if_contains("items") : nullptr;
+  if (items == nullptr || !items->is_array()) {
+    return Status(Code::kIoError, "bad_reply", "the server's reply has no list of items");
+  }
+  std::vector<json::value> out;
+  for (const json::value& item : items->as_array()) {
+    if (!item.is_object()) return Status(Code::kIoError, "bad_reply", "an item is not an object");
+    out.push_back(item);
+  }
+  return out;
 }
 
 // Runs `online` with --server (after checking there is a token), else `offline`.
@@ -282,9 +301,9 @@ void AddAdmin(CLI::App& app, Runner& run) {
       return OnlineOr(
           *args,
           [&] {
-            auto listed = Ask(*args, "GET", "/v1/admin/tenants");
+            auto listed = Items(Ask(*args, "GET", "/v1/admin/tenants"));
             if (!listed.ok()) return ops::FailStatus(listed.status());
-            for (const json::value& t : listed->at("items").as_array()) {
+            for (const json::value& t : *listed) {
               print(Text(t, "name"), Text(t, "plan"));
             }
             return kExitOk;
@@ -408,9 +427,9 @@ void AddAdmin(CLI::App& app, Runner& run) {
             // "?tenant=" (the ops tokens) is not "no tenant given" (every token).
             const std::string query =
                 tenant ? (tenant->empty() ? "?tenant=" : QueryString({{"tenant", *tenant}})) : "";
-            auto listed = Ask(*args, "GET", "/v1/admin/tokens" + query);
+            auto listed = Items(Ask(*args, "GET", "/v1/admin/tokens" + query));
             if (!listed.ok()) return ops::FailStatus(listed.status());
-            for (const json::value& t : listed->at("items").as_array()) {
+            for (const json::value& t : *listed) {
               const std::string expires = Text(t, "expires_at");
               std::cout << Text(t, "token_hash") << "  "
                         << (Text(t, "tenant").empty() ? "-" : Text(t, "tenant")) << "  "

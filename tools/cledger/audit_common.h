@@ -22,6 +22,10 @@ inline constexpr const char* kOpenFailure =
 // "message (reason, field)": the message for people, the stable reason for scripts and the
 // offending field when there is one.
 std::string Describe(const Status& s);
+// Whether the reader has where to read: --server with a token, or --data with --tenant (a
+// server's token names its own tenant). Says on stderr what is missing.
+bool ReaderTargetOk(const std::string& server_url, const std::string& token,
+                    const std::string& tenant);
 // Offline readers act as an auditor: allowed to read the whole tenant, never to change it.
 Principal Auditor(const std::string& tenant);
 // An RFC 3339 option value, or nullopt after saying on stderr why it is not one.

@@ -113,16 +113,8 @@ int RunExport(const ExportArgs& a) {
     std::cerr << "cledger: --from is after --to\n";
     return kExitUsage;
   }
-  const bool online = !a.server.url.empty();
-  if (online && a.server.token.empty()) {
-    std::cerr << "cledger: --server needs a token that reads history: --token T or CLEDGER_TOKEN\n";
-    return kExitUsage;
-  }
-  if (!online && a.tenant.empty()) {
-    std::cerr << "cledger: --tenant is required with --data\n";
-    return kExitUsage;
-  }
-  auto exported = online ? ExportOnline(a, q) : ExportOffline(a, q);
+  if (!ReaderTargetOk(a.server.url, a.server.token, a.tenant)) return kExitUsage;
+  auto exported = a.server.url.empty() ? ExportOffline(a, q) : ExportOnline(a, q);
   if (!exported.ok()) {
     if (exported.status().reason() == "not_opened") return OpenFailureExit(a.data_dir);
     if (exported.status().reason() == "server_unreachable") {
@@ -149,7 +141,8 @@ void AddAuditExport(CLI::App& app, Runner& run) {
   audit->footer("Example:\n  cledger audit export --data ./data --tenant acme --format csv");
   auto* cmd = audit->add_subcommand("export", "One row per field change, as CSV or JSON lines");
   auto* data = cmd->add_option("--data", a->data_dir, "Data directory")->capture_default_str();
-  AddServerOptions(cmd, a->server, data, "A token that reads history (auditor, owner, admin)");
+  AddServerOptions(cmd, a->server, data,
+                   "A token that reads history (auditor, owner, admin, manager)");
   cmd->add_option("--tenant", a->tenant, "Tenant (with --data; a --server token names its own)");
   cmd->add_option("--format", a->format, "csv | jsonl")
       ->required()

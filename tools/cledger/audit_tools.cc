@@ -26,6 +26,23 @@ std::string Describe(const Status& s) {
 }
 
 // Offline readers act as an auditor: allowed to read the whole tenant, never to change it.
+bool ReaderTargetOk(const std::string& server_url, const std::string& token,
+                    const std::string& tenant) {
+  if (!server_url.empty() && token.empty()) {
+    std::cerr << "cledger: --server needs a token that reads history: --token T or CLEDGER_TOKEN\n";
+    return false;
+  }
+  if (server_url.empty() && tenant.empty()) {
+    std::cerr << "cledger: --tenant is required with --data\n";
+    return false;
+  }
+  if (!server_url.empty() && !tenant.empty()) {
+    std::cerr << "cledger: with --server the token names the tenant; leave out --tenant\n";
+    return false;
+  }
+  return true;
+}
+
 Principal Auditor(const std::string& tenant) { return Principal{tenant, {"cli", "auditor"}}; }
 
 // An RFC 3339 option value, or nullopt after saying on stderr why it is not one.

@@ -13,6 +13,7 @@
 #include "base/hex.h"
 #include "base/time.h"
 #include "engine/store/export.h"
+#include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/progress.h"
@@ -184,7 +185,11 @@ int BackupList(const OpsArgs& a) {
   if (a.remote()) {
     auto reply = GetJson(a, "GET", "/v1/admin/backups" + QueryString({{"dir", a.backup_dir}}), "");
     if (!reply.ok()) return FailStatus(reply.status());
-    items = reply->at("items").as_array();
+    const json::value* listed = reply->if_contains("items");
+    if (listed == nullptr || !listed->is_array()) {
+      return Complain("the server's reply has no list of backups", kExitFailed);
+    }
+    items = listed->as_array();
   } else {
     auto backups = Engine::ListBackups(a.backup_dir);
     if (!backups.ok()) return FailStatus(backups.status());
@@ -201,9 +206,11 @@ int BackupList(const OpsArgs& a) {
   }
   if (items.empty()) std::cerr << "cledger: no backups in " << a.backup_dir << "\n";
   for (const json::value& item : items) {
+    if (!item.is_object()) return Complain("the server's reply lists a non-object", kExitFailed);
     const json::object& b = item.as_object();
-    std::cout << "backup " << U64(b, "id") << "  " << Str(b, "created_at") << "  position ≥ "
-              << U64(b, "position") << "  " << HumanBytes(U64(b, "size_bytes")) << "\n";
+    std::cout << "backup " << U64(b, "id") << "  " << audit_tools::Printable(Str(b, "created_at"))
+              << "  position ≥ " << U64(b, "position") << "  " << HumanBytes(U64(b, "size_bytes"))
+              << "\n";
   }
   return kExitOk;
 }
@@ -220,7 +227,7 @@ int BackupVerify(const OpsArgs& a) {
     if (!reply.ok()) return FailStatus(reply.status());
     const json::value* verified = reply->if_contains("ok");
     ok = verified != nullptr && verified->is_bool() && verified->as_bool();
-    problem = Str(*reply, "problem");
+    problem = audit_tools::Printable(Str(*reply, "problem"));
   } else {
     const Status checked = Engine::VerifyBackup(a.backup_dir, id);
     if (checked.code() == Code::kNotFound) return FailStatus(checked);

@@ -129,7 +129,11 @@ Result<Record> LoadRemoteRecord(const HistoryArgs& a, const AsOf& as_of) {
       record.trail.push_back(EntryOf(item.as_object()));
     }
     const json::value* next = page->if_contains("next_cursor");
+    const std::string previous = cursor;
     cursor = next && next->is_string() ? std::string(next->as_string()) : "";
+    if (!cursor.empty() && cursor == previous) {
+      return Status(Code::kIoError, "bad_reply", "the server gave the same page twice");
+    }
   } while (!cursor.empty());
   return record;
 }
@@ -271,15 +275,8 @@ void PrintRecord(std::ostream& out, const Record& r, const std::string& caption)
 int RunHistory(const HistoryArgs& a) {
   const std::optional<Moment> moment = ResolveMoment(a);
   if (!moment) return kExitUsage;
+  if (!ReaderTargetOk(a.server.url, a.server.token, a.tenant)) return kExitUsage;
   const bool online = !a.server.url.empty();
-  if (online && a.server.token.empty()) {
-    std::cerr << "cledger: --server needs a token that reads history: --token T or CLEDGER_TOKEN\n";
-    return kExitUsage;
-  }
-  if (!online && a.tenant.empty()) {
-    std::cerr << "cledger: --tenant is required with --data\n";
-    return kExitUsage;
-  }
   std::unique_ptr<Engine> engine = online ? nullptr : OpenOrExplain(a.data_dir);
   if (!online && !engine) return OpenFailureExit(a.data_dir);
   auto record = online ? LoadRemoteRecord(a, moment->as_of) : LoadRecord(*engine, a, moment->as_of);
@@ -315,7 +312,8 @@ void AddHistory(CLI::App& app, Runner& run) {
                                  "A contact or customer as it was, and its audit trail up to then");
   auto* data = cmd->add_option("--data", a->data_dir, "Data directory")->capture_default_str();
   cmd->add_option("--tenant", a->tenant, "Tenant (with --data; a --server token names its own)");
-  AddServerOptions(cmd, a->server, data, "A token that reads history (auditor, owner, admin)");
+  AddServerOptions(cmd, a->server, data,
+                   "A token that reads history (auditor, owner, admin, manager)");
   auto* which = cmd->add_option_group("record", "Which record (exactly one)");
   which->add_option("--contact", a->contact, "Contact id");
   which->add_option("--customer", a->customer, "Customer id");

@@ -2,6 +2,8 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -18,6 +20,8 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+
+#include "tools/cledger/audit_common.h"
 
 namespace cledger::cli {
 namespace {
@@ -97,9 +101,10 @@ Status ErrorOf(const RemoteReply& reply) {
   json::value doc = json::parse(reply.body, ec);
   if (!ec && doc.is_object()) {
     const json::object& o = doc.as_object();
+    // The server's words, made printable: a hostile server cannot drive the terminal.
     auto text = [&](const char* key) -> std::string {
       const json::value* v = o.if_contains(key);
-      return v && v->is_string() ? std::string(v->as_string()) : "";
+      return v && v->is_string() ? audit_tools::Printable(v->as_string()) : "";
     };
     std::string code = text("code"), detail = text("detail");
     if (detail.empty()) detail = text("title");
@@ -108,7 +113,7 @@ Status ErrorOf(const RemoteReply& reply) {
                     "the server refused: " + detail + suffix, text("field"));
     }
   }
-  std::string excerpt = reply.body.substr(0, 200);
+  std::string excerpt = audit_tools::Printable(std::string_view(reply.body).substr(0, 200));
   return Status(CodeOfHttp(reply.status), "http_error",
                 "the server answered " + (excerpt.empty() ? "with no body" : excerpt) + suffix);
 }
@@ -182,7 +187,8 @@ std::optional<Status> Handshake(net::io_context& ioc, TlsStream& stream, const E
 }
 
 // Connects within kConnectTimeout; the request itself may take as long as the work does
-// (a rebuild or a verify of a large ledger), so it has no deadline.
+// (a rebuild or a verify of a large ledger), so it has no deadline, but a server silent for
+// kSilenceMax is taken for gone rather than waited for forever.
 std::optional<Status> Connect(net::io_context& ioc, beast::tcp_stream& stream, const Endpoint& e) {
   beast::error_code ec;
   tcp::resolver resolver(ioc);
@@ -194,6 +200,9 @@ std::optional<Status> Connect(net::io_context& ioc, beast::tcp_stream& stream, c
   ioc.run();
   stream.expires_never();
   if (ec) return Unreachable(e, ec == beast::error::timeout ? "timed out" : ec.message());
+  constexpr timeval kSilenceMax{30 * 60, 0};
+  setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &kSilenceMax,
+             sizeof kSilenceMax);
   return std::nullopt;
 }
 
