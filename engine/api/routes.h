@@ -18,7 +18,8 @@ using RouteHandler = Answer (*)(Call&);
 
 // Where a route's handler runs. Commands wait for their group commit; verification, rebuilds
 // and backups take long; history waits for the audit follower: they run off the I/O threads.
-// Plain reads are a few key lookups: they stay on the I/O thread rather than pay two hops.
+// Plain reads are a few key lookups: they stay on the I/O thread rather than pay two hops;
+// searches and event pages scan, so they run off it.
 enum class Runs : bool { kOnIoThread, kOffIoThread };
 
 // The probes are answered without a token.
@@ -110,7 +111,7 @@ inline constexpr auto kRoutes = [] {
       {"GET", "/readyz", kNoToken, kOnIoThread, GetReadyz},
       {"GET", "/metrics", kReadMetrics, kOnIoThread, GetMetrics},
       {"POST", "/v1/customers", kManageRecords, kOffIoThread, PostCustomer},
-      {"GET", "/v1/customers", kReadRecords, kOnIoThread, FindCustomers, "q limit cursor"},
+      {"GET", "/v1/customers", kReadRecords, kOffIoThread, FindCustomers, "q limit cursor"},
       {"GET", "/v1/customers/{id}", kReadRecords, kOnIoThread, GetCustomer, "at as_of"},
       {"PATCH", "/v1/customers/{id}", kManageRecords, kOffIoThread, PatchCustomer},
       {"DELETE", "/v1/customers/{id}", kManageRecords, kOffIoThread, DeleteCustomer},
@@ -118,7 +119,7 @@ inline constexpr auto kRoutes = [] {
       {"GET", "/v1/customers/{id}/contacts", kReadRecords, kOnIoThread, GetCustomerContacts,
        "status limit cursor"},
       {"POST", "/v1/contacts", kManageRecords, kOffIoThread, PostSharedContact},
-      {"GET", "/v1/contacts", kReadRecords, kOnIoThread, FindContacts, "q status limit cursor"},
+      {"GET", "/v1/contacts", kReadRecords, kOffIoThread, FindContacts, "q status limit cursor"},
       {"GET", "/v1/contacts/{id}", kReadRecords, kOnIoThread, GetContact, "at as_of"},
       {"PATCH", "/v1/contacts/{id}", kManageRecords, kOffIoThread, PatchContact},
       {"DELETE", "/v1/contacts/{id}", kManageRecords, kOffIoThread, DeleteContact},
