@@ -43,7 +43,9 @@ Status CreateBackup(store::LogStore& store, const std::string& backup_dir) {
   rocksdb::BackupEngine* raw = nullptr;
   rocksdb::IOStatus s = rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
                                                     rocksdb::BackupEngineOptions(backup_dir), &raw);
-  if (!s.ok()) return Status(Code::kIoError, "backup_failed", s.ToString());
+  // Unavailable, not an I/O error of the ledger: the cause lies in the directory the caller
+  // named, and is theirs to read.
+  if (!s.ok()) return Status(Code::kUnavailable, "backup_failed", s.ToString());
   std::unique_ptr<rocksdb::BackupEngine> backups(raw);
   auto gate = store.ReadLock();
   if (store.db() == nullptr) return store::Reopening();
@@ -56,7 +58,7 @@ Status CreateBackup(store::LogStore& store, const std::string& backup_dir) {
   rocksdb::BackupID id = 0;
   s = backups->CreateNewBackupWithMetadata(create, store.db(), metadata, &id);
   if (s.ok()) s = backups->VerifyBackup(id, /*verify_with_checksum=*/true);
-  if (!s.ok()) return Status(Code::kIoError, "backup_failed", s.ToString());
+  if (!s.ok()) return Status(Code::kUnavailable, "backup_failed", s.ToString());
   return Status::Ok();
 }
 

@@ -106,11 +106,8 @@ HttpResponse Problem(const Status& status) { return Problem(status, HttpStatusOf
 
 HttpResponse Problem(const Status& status, int code) {
   std::string detail = Printable(status.message());
-  // A backup's failure is about the backup directory the ops caller named: its cause is theirs
-  // to read (a full disk, a missing or damaged file).
-  const bool about_backup = status.reason().starts_with("backup_");
-  if (!about_backup && (status.code() == Code::kIoError || status.code() == Code::kCorruption ||
-                        status.code() == Code::kNoSpace)) {
+  if (status.code() == Code::kIoError || status.code() == Code::kCorruption ||
+      status.code() == Code::kNoSpace) {
     // Storage messages name files of the server: they go to the log, not to the client.
     spdlog::error("storage failure answered with {}: {}", code, status.message());
     detail = "the storage failed; nothing was applied, try again";

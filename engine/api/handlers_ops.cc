@@ -168,25 +168,31 @@ Answer DeleteToken(Call& call) {
   return HttpResponse{204, "", "", {}};
 }
 
+// A backup directory as a caller names it: absolute, since a relative one would land in the
+// server's working directory.
+Result<std::string> BackupDir(const std::string& dir) {
+  if (dir.empty() || !dir.starts_with('/')) {
+    return Status::InvalidArgument("invalid_value",
+                                   "dir is an absolute path on the server's machine", "dir");
+  }
+  return dir;
+}
+
 // The backup directory a body {"dir": "…"} names.
 Result<std::string> BackupDirOf(const Call& call) {
   auto o = ParseObject(call.request.body);
   if (!o.ok()) return o.status();
   const json::value* dir = o->if_contains("dir");
-  if (o->size() != 1 || dir == nullptr || !dir->is_string() || dir->as_string().empty()) {
+  if (o->size() != 1 || dir == nullptr || !dir->is_string()) {
     return Status::InvalidArgument("required", "the body is {\"dir\": \"<backup directory>\"}",
                                    "dir");
   }
-  return std::string(dir->as_string());
+  return BackupDir(std::string(dir->as_string()));
 }
 
 Answer PostBackup(Call& call) {
   auto dir = BackupDirOf(call);
   if (!dir.ok()) return Problem(dir.status());
-  if (!dir->starts_with('/')) {  // relative to the server's working directory: never meant
-    return Problem(Status::InvalidArgument(
-        "invalid_value", "dir is an absolute path on the server's machine", "dir"));
-  }
   // Read before: the backup holds at least this head, and maybe commits made meanwhile.
   const Head head = call.engine.ledger().GetHead();
   if (Status s = call.engine.Backup(*dir); !s.ok()) return Problem(s);
@@ -199,10 +205,8 @@ Answer PostBackup(Call& call) {
 }
 
 Answer GetBackups(Call& call) {
-  auto dir = call.Query("dir");
-  if (!dir || dir->empty()) {
-    return Problem(Status::InvalidArgument("required", "dir is the backup directory", "dir"));
-  }
+  auto dir = BackupDir(call.Query("dir").value_or(""));
+  if (!dir.ok()) return Problem(dir.status());
   auto backups = Engine::ListBackups(*dir);
   if (!backups.ok()) return Problem(backups.status());
   json::array items;

@@ -221,6 +221,19 @@ TEST_CASE("ABackupThatFailsSaysWhyToTheOpsCaller") {
   CHECK(failed.status == 503);
   CHECK(Code(failed) == "backup_failed");
   CHECK(Json(failed).at("detail").as_string().find("/proc/self/nope") != std::string::npos);
+  // A relative directory would land in the server's working directory: refused, nothing made.
+  const Reply relative = f.Call("ops", "POST", "/v1/admin/backups", R"({"dir":"bk-rel"})");
+  CHECK(relative.status == 422);
+  CHECK(Field(relative) == "dir");
+  CHECK_FALSE(std::filesystem::exists("bk-rel"));
+  CHECK(Field(f.Call("ops", "GET", "/v1/admin/backups?dir=bk-rel")) == "dir");
+}
+
+TEST_CASE("AWrongMethodIs405NamingTheMethodsThePathTakes") {
+  ServerFixture f;
+  const Reply wrong = f.Call("acme/owner", "PUT", "/v1/contacts/k1", "{}");
+  CHECK(wrong.status == 405);
+  CHECK(wrong.Header("allow") == "GET, PATCH, DELETE");
 }
 
 TEST_CASE("TheConsoleIsServedWithoutATokenAndKeepsItsPageToItself") {

@@ -107,6 +107,10 @@ TEST_CASE("HistoryAndAuditExportThroughTheServerAreWhatTheDataDirectorySays") {
   CHECK(Has(history, "email: ann@acme.test → ann.lee@acme.test"));
   CHECK(Has(history, "admin-1(admin)  ContactEdited"));
   CHECK(Has(history, "customers[c1].roles: (not linked) → linked, no roles"));
+  // The token names the tenant online: another --tenant is refused, not silently ignored.
+  CHECK(Has(RunBoth("history --contact k1 --tenant globex" + auditor, &status),
+            "leave out --tenant"));
+  CHECK(status == 2);
   const std::string before =
       Run("history --contact k1 --at " + std::to_string(f.Head() - 1) + auditor, &status);
   CHECK(Has(before, "email                     ann@acme.test"));

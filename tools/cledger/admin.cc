@@ -137,38 +137,20 @@ std::unique_ptr<Engine> OpenWithMasterKey(const AdminArgs& args) {
   return OpenOrExplain(options);
 }
 
-// The server's JSON reply to an admin route (ops::FailStatus says why there is none).
-Result<json::value> Ask(const AdminArgs& args, const std::string& method, const std::string& target,
-                        const json::object& body = {}) {
-  auto reply = Remote(args.server, method, target, body.empty() ? "" : json::serialize(body));
-  if (!reply.ok()) return reply.status();
-  boost::system::error_code ec;
-  json::value doc = json::parse(reply->body, ec);
-  return ec ? json::value(json::object()) : doc;
-}
-
 // A field of a server's reply, made printable: a hostile server cannot drive the terminal.
-std::string Text(const json::value& v, const char* key) {
-  const json::value* found = v.is_object() ? v.as_object().if_contains(key) : nullptr;
+std::string Text(const json::object& o, const char* key) {
+  const json::value* found = o.if_contains(key);
   if (found == nullptr || found->is_null()) return "";
   const std::string text =
       found->is_string() ? std::string(found->as_string()) : json::serialize(*found);
   return audit_tools::Printable(text);
 }
 
-// The objects of a list reply's "items"; a reply of another shape is the server's fault.
-Result<std::vector<json::value>> Items(const Result<json::value>& reply) {
+// The items of a list route's reply.
+Result<std::vector<json::object>> List(const AdminArgs& args, const std::string& target) {
+  auto reply = RemoteJson(args.server, "GET", target);
   if (!reply.ok()) return reply.status();
-  const json::value* items = reply->is_object() ? reply->as_object().if_contains("items") : nullptr;
-  if (items == nullptr || !items->is_array()) {
-    return Status(Code::kIoError, "bad_reply", "the server's reply has no list of items");
-  }
-  std::vector<json::value> out;
-  for (const json::value& item : items->as_array()) {
-    if (!item.is_object()) return Status(Code::kIoError, "bad_reply", "an item is not an object");
-    out.push_back(item);
-  }
-  return out;
+  return ItemsOf(*reply);
 }
 
 // Runs `online` with --server (after checking there is a token), else `offline`.
@@ -273,8 +255,9 @@ void AddAdmin(CLI::App& app, Runner& run) {
       return OnlineOr(
           *args,
           [&] {
-            auto made = Ask(*args, "POST", "/v1/admin/tenants",
-                            {{"name", args->name}, {"plan", args->plan}});
+            auto made = RemoteJson(
+                args->server, "POST", "/v1/admin/tenants",
+                json::serialize(json::object{{"name", args->name}, {"plan", args->plan}}));
             return made.ok() ? say("") : ops::FailStatus(made.status());
           },
           [&] {
@@ -301,9 +284,9 @@ void AddAdmin(CLI::App& app, Runner& run) {
       return OnlineOr(
           *args,
           [&] {
-            auto listed = Items(Ask(*args, "GET", "/v1/admin/tenants"));
+            auto listed = List(*args, "/v1/admin/tenants");
             if (!listed.ok()) return ops::FailStatus(listed.status());
-            for (const json::value& t : *listed) {
+            for (const json::object& t : *listed) {
               print(Text(t, "name"), Text(t, "plan"));
             }
             return kExitOk;
@@ -361,7 +344,8 @@ void AddAdmin(CLI::App& app, Runner& run) {
             json::object body{{"actor", args->actor}, {"role", args->role}};
             if (!args->tenant.empty()) body["tenant"] = args->tenant;
             if (!args->expires_in.empty()) body["expires_in"] = args->expires_in;
-            auto issued = Ask(*args, "POST", "/v1/admin/tokens", body);
+            auto issued =
+                RemoteJson(args->server, "POST", "/v1/admin/tokens", json::serialize(body));
             if (!issued.ok()) return ops::FailStatus(issued.status());
             PrintIssued(Text(*issued, "token"), Text(*issued, "token_hash"));
             return kExitOk;
@@ -427,9 +411,9 @@ void AddAdmin(CLI::App& app, Runner& run) {
             // "?tenant=" (the ops tokens) is not "no tenant given" (every token).
             const std::string query =
                 tenant ? (tenant->empty() ? "?tenant=" : QueryString({{"tenant", *tenant}})) : "";
-            auto listed = Items(Ask(*args, "GET", "/v1/admin/tokens" + query));
+            auto listed = List(*args, "/v1/admin/tokens" + query);
             if (!listed.ok()) return ops::FailStatus(listed.status());
-            for (const json::value& t : *listed) {
+            for (const json::object& t : *listed) {
               const std::string expires = Text(t, "expires_at");
               std::cout << Text(t, "token_hash") << "  "
                         << (Text(t, "tenant").empty() ? "-" : Text(t, "tenant")) << "  "
@@ -467,7 +451,8 @@ void AddAdmin(CLI::App& app, Runner& run) {
               std::cerr << "cledger: with --server, give the token's hash (cledger token list)\n";
               return kExitUsage;
             }
-            auto done = Ask(*args, "DELETE", "/v1/admin/tokens/" + PathSegment(args->token));
+            auto done =
+                Remote(args->server, "DELETE", "/v1/admin/tokens/" + PathSegment(args->token));
             return done.ok() ? kExitOk : ops::FailStatus(done.status());
           },
           [&] {

@@ -181,15 +181,13 @@ int BackupRestore(const OpsArgs& a) {
 // The backups in DIR, read here or by the server (DIR on its machine).
 int BackupList(const OpsArgs& a) {
   if (!RemoteArgsOk(a)) return kExitUsage;
-  json::array items;
+  std::vector<json::object> items;
   if (a.remote()) {
     auto reply = GetJson(a, "GET", "/v1/admin/backups" + QueryString({{"dir", a.backup_dir}}), "");
     if (!reply.ok()) return FailStatus(reply.status());
-    const json::value* listed = reply->if_contains("items");
-    if (listed == nullptr || !listed->is_array()) {
-      return Complain("the server's reply has no list of backups", kExitFailed);
-    }
-    items = listed->as_array();
+    auto listed = ItemsOf(*reply);
+    if (!listed.ok()) return FailStatus(listed.status());
+    items = std::move(listed).value();
   } else {
     auto backups = Engine::ListBackups(a.backup_dir);
     if (!backups.ok()) return FailStatus(backups.status());
@@ -201,13 +199,12 @@ int BackupList(const OpsArgs& a) {
     }
   }
   if (a.json) {
-    PrintJson(json::object{{"dir", a.backup_dir}, {"items", items}});
+    PrintJson(
+        json::object{{"dir", a.backup_dir}, {"items", json::array(items.begin(), items.end())}});
     return kExitOk;
   }
   if (items.empty()) std::cerr << "cledger: no backups in " << a.backup_dir << "\n";
-  for (const json::value& item : items) {
-    if (!item.is_object()) return Complain("the server's reply lists a non-object", kExitFailed);
-    const json::object& b = item.as_object();
+  for (const json::object& b : items) {
     std::cout << "backup " << U64(b, "id") << "  " << audit_tools::Printable(Str(b, "created_at"))
               << "  position ≥ " << U64(b, "position") << "  " << HumanBytes(U64(b, "size_bytes"))
               << "\n";

@@ -97,17 +97,6 @@ AuditEntry EntryOf(const json::object& o) {
   return e;
 }
 
-Result<json::object> GetObject(const RemoteServer& server, const std::string& target) {
-  auto reply = Remote(server, "GET", target);
-  if (!reply.ok()) return reply.status();
-  boost::system::error_code ec;
-  json::value doc = json::parse(reply->body, ec);
-  if (ec || !doc.is_object()) {
-    return Status(Code::kIoError, "bad_reply", "the server's reply is not a JSON object");
-  }
-  return std::move(doc.as_object());
-}
-
 // The same through a running server: the record's route and every page of its history.
 Result<Record> LoadRemoteRecord(const HistoryArgs& a, const AsOf& as_of) {
   const bool contact = !a.contact.empty();
@@ -116,18 +105,18 @@ Result<Record> LoadRemoteRecord(const HistoryArgs& a, const AsOf& as_of) {
   const std::vector<std::pair<std::string, std::string>> moment = {
       {"at", as_of.position ? std::to_string(*as_of.position) : ""},
       {"as_of", as_of.time_us ? base::Rfc3339Micros(*as_of.time_us) : ""}};
-  auto state = GetObject(a.server, path + QueryString(moment));
+  auto state = RemoteJson(a.server, "GET", path + QueryString(moment));
   if (!state.ok()) return state.status();
   Record record{(contact ? "Contact " + a.contact : "Customer " + a.customer), *state, {}};
   std::string cursor;
   do {
     auto pairs = moment;
     pairs.insert(pairs.end(), {{"limit", "1000"}, {"cursor", cursor}});
-    auto page = GetObject(a.server, path + "/history" + QueryString(pairs));
+    auto page = RemoteJson(a.server, "GET", path + "/history" + QueryString(pairs));
     if (!page.ok()) return page.status();
-    for (const json::value& item : page->at("items").as_array()) {
-      record.trail.push_back(EntryOf(item.as_object()));
-    }
+    auto items = ItemsOf(*page);
+    if (!items.ok()) return items.status();
+    for (const json::object& item : *items) record.trail.push_back(EntryOf(item));
     const json::value* next = page->if_contains("next_cursor");
     const std::string previous = cursor;
     cursor = next && next->is_string() ? std::string(next->as_string()) : "";

@@ -69,15 +69,7 @@ bool RemoteArgsOk(const OpsArgs& a) {
 
 Result<json::object> GetJson(const OpsArgs& a, const std::string& method, const std::string& target,
                              const std::string& body) {
-  auto reply = Remote({a.server, a.token, a.ca_file}, method, target, body);
-  if (!reply.ok()) return reply.status();
-  boost::system::error_code ec;
-  json::value doc = json::parse(reply->body, ec);
-  if (ec || !doc.is_object()) {
-    return Status(Code::kIoError, "bad_reply",
-                  "the server's reply to " + target + " is not a JSON object");
-  }
-  return std::move(doc.as_object());
+  return RemoteJson({a.server, a.token, a.ca_file}, method, target, body);
 }
 
 uint64_t U64(const json::object& o, const char* key) {
@@ -110,13 +102,7 @@ std::string HumanBytes(uint64_t bytes) {
 
 // --server with --token, to work through a running server; `data` (or null) excludes it.
 void AddServer(CLI::App* cmd, OpsArgs& a, CLI::Option* data) {
-  auto* server = cmd->add_option("--server", a.server,
-                                 "Work through a running server instead, e.g. "
-                                 "http://127.0.0.1:8080 or https://ledger.example:8443");
-  if (data != nullptr) data->excludes(server);
-  cmd->add_option("--token", a.token, "Ops token for --server (or set CLEDGER_TOKEN)")
-      ->envname("CLEDGER_TOKEN");
-  AddCaFile(cmd, a.ca_file)->needs(server);
+  AddServerOptions(cmd, a.server, a.token, a.ca_file, data, "Ops token");
 }
 
 // --data, or --server with --token: where the command works.

@@ -279,15 +279,40 @@ CLI::Option* AddCaFile(CLI::App* cmd, std::string& ca_file) {
       ->type_name("FILE");
 }
 
-void AddServerOptions(CLI::App* cmd, RemoteServer& server, CLI::Option* data,
-                      const std::string& token_help) {
-  auto* url = cmd->add_option("--server", server.url,
-                              "Work through a running server instead of --data, e.g. "
+Result<json::object> RemoteJson(const RemoteServer& server, const std::string& method,
+                                const std::string& target, const std::string& body) {
+  auto reply = Remote(server, method, target, body);
+  if (!reply.ok()) return reply.status();
+  boost::system::error_code ec;
+  json::value doc = json::parse(reply->body, ec);
+  if (ec || !doc.is_object()) {
+    return Status(Code::kIoError, "bad_reply", "the server's reply is not a JSON object");
+  }
+  return std::move(doc.as_object());
+}
+
+Result<std::vector<json::object>> ItemsOf(const json::object& reply) {
+  const json::value* items = reply.if_contains("items");
+  if (items == nullptr || !items->is_array()) {
+    return Status(Code::kIoError, "bad_reply", "the server's reply has no list of items");
+  }
+  std::vector<json::object> out;
+  for (const json::value& item : items->as_array()) {
+    if (!item.is_object()) return Status(Code::kIoError, "bad_reply", "an item is not an object");
+    out.push_back(item.as_object());
+  }
+  return out;
+}
+
+void AddServerOptions(CLI::App* cmd, std::string& url_option, std::string& token,
+                      std::string& ca_file, CLI::Option* data, const std::string& token_help) {
+  auto* url = cmd->add_option("--server", url_option,
+                              "Work through a running server instead, e.g. "
                               "http://127.0.0.1:8080 or https://ledger.example:8443");
   if (data != nullptr) data->excludes(url);
-  cmd->add_option("--token", server.token, token_help + " for --server (or set CLEDGER_TOKEN)")
+  cmd->add_option("--token", token, token_help + " for --server (or set CLEDGER_TOKEN)")
       ->envname("CLEDGER_TOKEN");
-  AddCaFile(cmd, server.ca_file)->needs(url);
+  AddCaFile(cmd, ca_file)->needs(url);
 }
 
 std::string QueryString(const std::vector<std::pair<std::string, std::string>>& pairs) {

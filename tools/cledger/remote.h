@@ -7,6 +7,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <map>
 #include <string>
 #include <utility>
@@ -44,11 +45,21 @@ Result<RemoteReply> Remote(const RemoteServer& server, const std::string& method
 // The --ca-file option of a command that takes --server, the same text everywhere.
 CLI::Option* AddCaFile(CLI::App* cmd, std::string& ca_file);
 
+// Remote, for a reply that must be a JSON object; any other reply is kIoError "bad_reply".
+Result<boost::json::object> RemoteJson(const RemoteServer& server, const std::string& method,
+                                       const std::string& target, const std::string& body = {});
+// The objects of a list reply's "items"; a reply of another shape is kIoError "bad_reply".
+Result<std::vector<boost::json::object>> ItemsOf(const boost::json::object& reply);
+
 // --server URL, --token T (or CLEDGER_TOKEN) and --ca-file for a command that also works
 // offline on `data` (--data DIR, or null): the two exclude each other. `token_help` says
 // which token.
-void AddServerOptions(CLI::App* cmd, RemoteServer& server, CLI::Option* data,
-                      const std::string& token_help);
+void AddServerOptions(CLI::App* cmd, std::string& url, std::string& token, std::string& ca_file,
+                      CLI::Option* data, const std::string& token_help);
+inline void AddServerOptions(CLI::App* cmd, RemoteServer& server, CLI::Option* data,
+                             const std::string& token_help) {
+  AddServerOptions(cmd, server.url, server.token, server.ca_file, data, token_help);
+}
 
 // "?a=1&b=x%20y" of the pairs whose value is not empty ("" when none is), each value
 // percent-encoded.
