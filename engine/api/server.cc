@@ -169,7 +169,8 @@ class Server::Impl {
       : router_(router),
         options_(std::move(options)),
         handlers_(router, metrics_),
-        acceptor_(ioc_),
+        accept_strand_(net::make_strand(ioc_)),
+        acceptor_(accept_strand_),
         signals_(ioc_),
         blocking_(kBlockingThreads) {}
 
@@ -198,7 +199,7 @@ class Server::Impl {
     for (Engine* engine : router_.Engines()) {
       engine->ledger().SetCommitListener([this](uint64_t) { hub_.WakeAll(); });
     }
-    net::co_spawn(ioc_, Accept(), net::detached);
+    net::co_spawn(accept_strand_, Accept(), net::detached);
     if (options_.handle_signals) {
       signals_.add(SIGINT);
       signals_.add(SIGTERM);
@@ -223,7 +224,11 @@ class Server::Impl {
     net::post(ioc_, [this] {
       stopping_ = true;
       beast::error_code ignored;
-      acceptor_.close(ignored);
+      // On the accept loop's strand: closing beside a starting accept is a data race.
+      net::post(accept_strand_, [this] {
+        beast::error_code closed;
+        acceptor_.close(closed);
+      });
       signals_.cancel(ignored);
       hub_.WakeAll();
       std::lock_guard lock(idle_mu_);
@@ -551,6 +556,7 @@ class Server::Impl {
   HttpMetrics metrics_;
   Handlers handlers_;
   net::io_context ioc_;
+  net::strand<net::io_context::executor_type> accept_strand_;  // the accept loop runs on it
   tcp::acceptor acceptor_;
   net::signal_set signals_;
   net::thread_pool blocking_;
