@@ -14,7 +14,7 @@ packages=(
   libsodium-dev libssl-dev openssl
   python3 python3-cryptography python3-yaml python3-jsonschema
   chromium chromium-driver prometheus
-  libpq-dev postgresql-15
+  libpq-dev postgresql-15 wrk
 )
 if [ "${1:-}" = "fuzz" ]; then
   packages+=(clang-14 libclang-rt-14-dev clang-format-14)
