@@ -239,8 +239,9 @@ class EngineImpl final : public Engine {
   }
 
   std::vector<ProjectionStatus> Projections() override { return host_->Statuses(); }
-  Status Rebuild(const std::string& name, const Progress& progress) override {
-    return host_->Rebuild(name, progress);
+  Result<std::vector<FoldTime>> Rebuild(const std::vector<std::string>& names,
+                                        const Progress& progress) override {
+    return host_->Rebuild(names, progress);
   }
   Result<std::vector<ProjectionMismatch>> VerifyProjections(const Progress& progress) override {
     const uint64_t unreadable = personal_->unreadable();

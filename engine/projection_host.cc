@@ -186,26 +186,32 @@ Result<uint64_t> ProjectionHost::Applied(const std::string& family) {
   return base::DecodeU64(value);
 }
 
-Result<uint64_t> ProjectionHost::FoldRange(const projections::Projection& projection,
-                                           const std::string& family, uint64_t from, uint64_t to,
+Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
                                            const Progress& progress, bool sync) {
   uint64_t done = from;
   while (done < to) {
     auto events = store_.Read(done + 1, std::min<uint64_t>(kFoldBatchEvents, to - done));
     if (!events.ok()) return events.status();
     auto gate = store_.ReadLock();  // the batch reads and writes one database
-    rocksdb::ColumnFamilyHandle* handle = store_.Family(family);
-    if (store_.db() == nullptr || handle == nullptr) return store::Reopening();
-    store::Txn txn(store_.db());
-    store::TxnKv kv(txn, handle);
-    for (const Event& event : *events) {
-      if (Status s = projection.Apply(kv, event); !s.ok()) return s;
-    }
+    if (store_.db() == nullptr) return store::Reopening();
+    store::Txn txn(store_.db(), /*coalesce=*/true);  // a record folded often is written once
     // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
     const uint64_t last = events->empty() ? to : events->back().position;
-    kv.Put(kAppliedKey, base::U64Key(last));
+    for (Target& target : targets) {
+      rocksdb::ColumnFamilyHandle* handle = store_.Family(target.family);
+      if (handle == nullptr) return store::Reopening();
+      store::TxnKv kv(txn, handle);
+      const auto started = std::chrono::steady_clock::now();
+      for (const Event& event : *events) {
+        if (Status s = target.projection->Apply(kv, event); !s.ok()) return s;
+      }
+      kv.Put(kAppliedKey, base::U64Key(last));
+      target.seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    }
+    rocksdb::WriteBatch& batch = txn.batch();
     if (!txn.status().ok()) return txn.status();
-    if (Status s = store_.WriteSide(txn.batch(), sync); !s.ok()) return s;
+    if (Status s = store_.WriteSide(batch, sync); !s.ok()) return s;
     done = last;
     if (progress) progress(done, to);
   }
@@ -228,48 +234,80 @@ std::vector<ProjectionStatus> ProjectionHost::Statuses() {
   return out;
 }
 
-// Blue/green: fold the whole log into a new family while the old one serves, then, on the
-// writer thread, fold the last few events and swap before the next commit.
-Status ProjectionHost::Rebuild(const std::string& name, const Progress& progress) {
-  const projections::Projection* projection = projections::Find(name);
-  if (projection == nullptr) {
-    std::string known;
-    for (const projections::Projection* p : projections::All()) {
-      known += (known.empty() ? "" : ", ") + std::string(p->name());
+Result<std::vector<const projections::Projection*>> ProjectionHost::Named(
+    const std::vector<std::string>& names) {
+  std::vector<const projections::Projection*> out;
+  for (const std::string& name : names) {
+    const projections::Projection* projection = projections::Find(name);
+    if (projection == nullptr) {
+      std::string known;
+      for (const projections::Projection* p : projections::All()) {
+        known += (known.empty() ? "" : ", ") + std::string(p->name());
+      }
+      return Status(Code::kNotFound, "projection_not_found",
+                    "no projection named '" + name + "'; the projections are " + known);
     }
-    return Status(Code::kNotFound, "projection_not_found",
-                  "no projection named '" + name + "'; the projections are " + known);
+    if (std::find(out.begin(), out.end(), projection) == out.end()) out.push_back(projection);
   }
-  uint64_t generation;
-  {
-    std::lock_guard lock(mu_);
-    generation = hosted_.find(name)->second.generation + 1;
+  return out;
+}
+
+// Blue/green: fold the whole log into new families while the old ones serve, then, on the
+// writer thread, fold the last few events and swap before the next commit. One scan of the
+// log feeds every fold.
+Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::string>& names,
+                                                      const Progress& progress) {
+  auto projections = Named(names);
+  if (!projections.ok()) return projections.status();
+  std::vector<Target> targets;
+  std::vector<uint64_t> generations;
+  for (const projections::Projection* projection : *projections) {
+    uint64_t generation;
+    {
+      std::lock_guard lock(mu_);
+      generation = hosted_.find(projection->name())->second.generation + 1;
+    }
+    std::string family = FamilyName(projection->name(), generation);
+    (void)store_.DropFamily(family);  // leftovers of an interrupted rebuild
+    if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
+    targets.push_back({projection, std::move(family)});
+    generations.push_back(generation);
   }
-  const std::string family_name = FamilyName(name, generation);
-  (void)store_.DropFamily(family_name);  // leftovers of an interrupted rebuild
-  if (auto created = store_.CreateFamily(family_name); !created.ok()) return created.status();
-  auto folded = FoldRange(*projection, family_name, 0, store_.GetHead().position, progress, false);
+  auto folded = FoldRange(targets, 0, store_.GetHead().position, progress, false);
   if (!folded.ok()) return folded.status();
 
-  std::string old_family;
+  std::vector<std::string> old_families;
   Status swapped = store_.RunExclusive([&]() -> Status {
-    auto rest = FoldRange(*projection, family_name, *folded, store_.GetHead().position, {}, true);
+    auto rest = FoldRange(targets, *folded, store_.GetHead().position, {}, true);
     if (!rest.ok()) return rest.status();
+    rocksdb::WriteBatch meta;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      (void)meta.Put(store_.Family(store::kCfMeta), MetaKey(targets[i].projection->name()),
+                     std::to_string(generations[i]));
+    }
     rocksdb::WriteOptions write;
     write.sync = true;
-    rocksdb::Status s = store_.db()->Put(write, store_.Family(store::kCfMeta), MetaKey(name),
-                                         std::to_string(generation));
+    rocksdb::Status s = store_.db()->Write(write, &meta);
     if (!s.ok()) return Status::IoError("storage_error", s.ToString());
     std::lock_guard lock(mu_);
-    Hosted& hosted = hosted_.find(name)->second;
-    old_family = FamilyName(name, hosted.generation);
-    hosted = {generation};
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Hosted& hosted = hosted_.find(targets[i].projection->name())->second;
+      old_families.push_back(FamilyName(targets[i].projection->name(), hosted.generation));
+      hosted = {generations[i]};
+    }
     return Status::Ok();
   });
   if (!swapped.ok()) return swapped;
-  return store_.DropFamily(old_family);
+  std::vector<FoldTime> times;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (Status s = store_.DropFamily(old_families[i]); !s.ok()) return s;
+    times.push_back({std::string(targets[i].projection->name()), targets[i].seconds});
+  }
+  return times;
 }
 
+// Folds the whole log, once, into a scratch family per projection — on disk, so memory stays
+// flat however large they are — and compares each with its live family at one snapshot.
 Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& progress) {
   // A snapshot taken between two commits: every projection is exactly at one head. The
   // gate keeps the database (and the snapshot) from a reopen until the end.
@@ -284,60 +322,59 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
     return Status::Ok();
   });
   if (!taken.ok()) return taken;
-  std::vector<ProjectionMismatch> mismatches;
+  std::vector<Target> scratch;
   Status failed;
   for (const projections::Projection* p : projections::All()) {
-    auto differing = FirstDifference(*p, snapshot, head, progress);
-    if (!differing.ok()) {
-      failed = differing.status();
+    std::string name = "verify." + std::string(p->name());
+    (void)store_.DropFamily(name, /*shared=*/false);  // leftovers of an interrupted run
+    if (auto created = store_.CreateFamily(name); !created.ok()) {
+      failed = created.status();
       break;
     }
-    if (*differing) mismatches.push_back({std::string(p->name()), base::ReadableKey(**differing)});
+    scratch.push_back({p, std::move(name)});
+  }
+  std::vector<ProjectionMismatch> mismatches;
+  if (failed.ok()) {
+    auto folded = FoldRange(scratch, 0, head, progress, false);
+    if (!folded.ok()) failed = folded.status();
+  }
+  for (const Target& target : scratch) {
+    if (failed.ok()) {
+      if (auto differing =
+              FirstDifference(*target.projection, snapshot, store_.Family(target.family))) {
+        mismatches.push_back(
+            {std::string(target.projection->name()), base::ReadableKey(*differing)});
+      }
+    }
+    (void)store_.DropFamily(target.family, /*shared=*/false);
   }
   store_.db()->ReleaseSnapshot(snapshot);
   if (!failed.ok()) return failed;
   return mismatches;
 }
 
-// Folds the log up to `head` into a scratch family — on disk, so memory stays flat however
-// large the projection — and compares it with the live family at `snapshot`.
-Result<std::optional<std::string>> ProjectionHost::FirstDifference(
-    const projections::Projection& projection, const rocksdb::Snapshot* snapshot, uint64_t head,
-    const Progress& progress) {
-  const std::string scratch_name = "verify." + std::string(projection.name());
-  (void)store_.DropFamily(scratch_name, /*shared=*/false);  // leftovers of an interrupted run
-  auto scratch = store_.CreateFamily(scratch_name);
-  if (!scratch.ok()) return scratch.status();
-  auto folded = FoldRange(projection, scratch_name, 0, head, progress, false);
-  if (!folded.ok()) {
-    (void)store_.DropFamily(scratch_name, /*shared=*/false);
-    return folded.status();
-  }
+std::optional<std::string> ProjectionHost::FirstDifference(
+    const projections::Projection& projection, const rocksdb::Snapshot* snapshot,
+    rocksdb::ColumnFamilyHandle* scratch) {
   rocksdb::ReadOptions at_snapshot;
   at_snapshot.snapshot = snapshot;
   std::unique_ptr<rocksdb::Iterator> live(
       store_.db()->NewIterator(at_snapshot, Family(projection)));
   std::unique_ptr<rocksdb::Iterator> fresh(
-      store_.db()->NewIterator(rocksdb::ReadOptions(), *scratch));
+      store_.db()->NewIterator(rocksdb::ReadOptions(), scratch));
   auto record = [](rocksdb::Iterator& it) {  // the applied marker is not state
     return it.Valid() && it.key().ToStringView() != kAppliedKey;
   };
-  std::optional<std::string> differing;
   for (live->SeekToFirst(), fresh->SeekToFirst(); record(*live) || record(*fresh);
        live->Next(), fresh->Next()) {
     if (!record(*live) || !record(*fresh)) {  // one side has keys the other lacks
-      differing = (record(*live) ? live : fresh)->key().ToString();
-      break;
+      return (record(*live) ? live : fresh)->key().ToString();
     }
     if (live->key() != fresh->key() || live->value() != fresh->value()) {
-      differing = std::string(std::min(live->key().ToStringView(), fresh->key().ToStringView()));
-      break;
+      return std::string(std::min(live->key().ToStringView(), fresh->key().ToStringView()));
     }
   }
-  live.reset();
-  fresh.reset();
-  (void)store_.DropFamily(scratch_name, /*shared=*/false);
-  return differing;
+  return std::nullopt;
 }
 
 }  // namespace cledger

@@ -48,7 +48,8 @@ class ProjectionHost {
   static std::string FamilyName(std::string_view name, uint64_t generation);
 
   std::vector<ProjectionStatus> Statuses();
-  Status Rebuild(const std::string& name, const Progress& progress);
+  Result<std::vector<FoldTime>> Rebuild(const std::vector<std::string>& names,
+                                        const Progress& progress);
   Result<std::vector<ProjectionMismatch>> Verify(const Progress& progress);
 
  private:
@@ -56,16 +57,30 @@ class ProjectionHost {
   struct Hosted {
     uint64_t generation = 1;
   };
+  // A projection and the family a fold writes it to; `seconds` adds up the time its fold took.
+  struct Target {
+    const projections::Projection* projection;
+    std::string family;
+    double seconds = 0;
+  };
   std::string FamilyOf(const projections::Projection& projection);
-  // Folds events (from, to] of the log into the family; returns the last position folded.
+  // Folds events (from, to] of the log into every target's family, reading the log once;
+  // returns the last position folded.
+  Result<uint64_t> FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
+                             const Progress& progress, bool sync);
   Result<uint64_t> FoldRange(const projections::Projection& projection, const std::string& family,
-                             uint64_t from, uint64_t to, const Progress& progress, bool sync);
+                             uint64_t from, uint64_t to, const Progress& progress, bool sync) {
+    std::vector<Target> one{{&projection, family}};
+    return FoldRange(one, from, to, progress, sync);
+  }
+  // The projections `names` names, or why one is unknown.
+  Result<std::vector<const projections::Projection*>> Named(const std::vector<std::string>& names);
   // The position the family has applied (0: none yet), or why it cannot be read.
   Result<uint64_t> Applied(const std::string& family);
-  // The first key where `projection` at `snapshot` differs from a fresh fold up to `head`.
-  Result<std::optional<std::string>> FirstDifference(const projections::Projection& projection,
-                                                     const rocksdb::Snapshot* snapshot,
-                                                     uint64_t head, const Progress& progress);
+  // The first key where `projection` at `snapshot` differs from the fresh fold in `scratch`.
+  std::optional<std::string> FirstDifference(const projections::Projection& projection,
+                                             const rocksdb::Snapshot* snapshot,
+                                             rocksdb::ColumnFamilyHandle* scratch);
 
   void FollowLoop();
   // One follower pass up to `target`; the first failure, the rest still tried.

@@ -5,7 +5,10 @@
 namespace cledger {
 namespace {
 
-constexpr size_t kReplayBatch = 1000;  // a stream's events read at a time
+// A stream's events are read in batches that double up to the maximum: a point early in a
+// long stream reads little more than it needs.
+constexpr size_t kReplayBatchFirst = 32;
+constexpr size_t kReplayBatchMax = 1024;
 
 }  // namespace
 
@@ -33,14 +36,15 @@ Status TimeTravel::Replay(const projections::Projection& projection, const std::
                           const std::string& stream, const AsOf& as_of, projections::Kv& past) {
   auto position = PositionAt(store_, as_of);
   if (!position.ok()) return position.status();
-  for (uint64_t version = 1;;) {
-    auto events = store_.ReadStream(tenant, stream, version, kReplayBatch);
+  for (uint64_t version = 1, batch = kReplayBatchFirst;;
+       batch = std::min(batch * 2, kReplayBatchMax)) {
+    auto events = store_.ReadStream(tenant, stream, version, batch);
     if (!events.ok()) return events.status();
     for (const Event& e : *events) {
       if (e.position > *position) return Status::Ok();
       if (Status s = projection.Apply(past, e); !s.ok()) return s;
     }
-    if (events->size() < kReplayBatch) return Status::Ok();
+    if (events->size() < batch) return Status::Ok();
     version = events->back().stream_version + 1;
   }
 }

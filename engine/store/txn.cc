@@ -35,12 +35,22 @@ void Txn::Keep(const rocksdb::Status& s) {
 
 void Txn::Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view value) {
   pending_[cf].insert_or_assign(std::string(key), std::string(value));
-  Keep(batch_.Put(cf, key, value));
+  if (!coalesce_) Keep(batch_.Put(cf, key, value));
 }
 
 void Txn::Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
   pending_[cf].insert_or_assign(std::string(key), std::nullopt);
-  Keep(batch_.Delete(cf, key));
+  if (!coalesce_) Keep(batch_.Delete(cf, key));
+}
+
+rocksdb::WriteBatch& Txn::batch() {
+  if (!coalesce_ || batch_.Count() != 0) return batch_;
+  for (const auto& [cf, overlay] : pending_) {
+    for (const auto& [key, value] : overlay) {
+      Keep(value ? batch_.Put(cf, key, *value) : batch_.Delete(cf, key));
+    }
+  }
+  return batch_;
 }
 
 Status Txn::Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const ScanFn& fn) {

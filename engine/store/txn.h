@@ -27,7 +27,9 @@ using ScanFn = std::function<bool(std::string_view key, std::string_view value)>
 
 class Txn {
  public:
-  explicit Txn(rocksdb::DB* db) : db_(db) {}
+  // `coalesce`: writes wait in the overlay, and batch() holds only each key's last value.
+  // For folds over many events (a rebuild, a follower), where one record changes many times.
+  explicit Txn(rocksdb::DB* db, bool coalesce = false) : db_(db), coalesce_(coalesce) {}
 
   Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
   void Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view value);
@@ -35,10 +37,11 @@ class Txn {
   // Every key that starts with `prefix`, committed and pending merged, deletions hidden.
   Status Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const ScanFn& fn);
 
-  // The first write the batch refused; Ok while every write was taken.
+  // The first write the batch refused; Ok while every write was taken. When coalescing,
+  // only known once batch() was called.
   const Status& status() const { return status_; }
-  rocksdb::WriteBatch& batch() { return batch_; }
-  bool empty() const { return batch_.Count() == 0; }
+  rocksdb::WriteBatch& batch();
+  bool empty() const { return batch_.Count() == 0 && pending_.empty(); }
 
  private:
   using Overlay = std::map<std::string, std::optional<std::string>, std::less<>>;
@@ -50,6 +53,7 @@ class Txn {
   void MergePending(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
                     std::map<std::string, std::string, std::less<>>& merged) const;
   rocksdb::DB* db_;
+  bool coalesce_;
   rocksdb::WriteBatch batch_;
   Status status_;
   std::unordered_map<rocksdb::ColumnFamilyHandle*, Overlay> pending_;

@@ -85,8 +85,8 @@ void CreateTenants(cledger::Engine& engine, int tenants) {
 // One caller's records: it only touches its own, so its commands never race another's.
 struct Contact {
   std::string id;
-  std::string owner;                  // the customer a direct contact belongs to
-  std::vector<std::string> linked;    // customers a shared contact is linked to
+  std::string owner;                // the customer a direct contact belongs to
+  std::vector<std::string> linked;  // customers a shared contact is linked to
   bool shared = false;
   bool deleted = false;
 };
@@ -95,14 +95,15 @@ struct Contact {
 // CPU by design), so it is rare here as it is in the seeds' use.
 struct Mix {
   int create_customer = 900, update_customer = 400, create_contact = 2000, edit = 4000,
-      convert = 300, share = 600, roles = 400, unlink = 400, remove = 600, restore = 398,
-      reset = 2;
+      convert = 300, share = 600, roles = 400, unlink = 400, remove = 600, restore = 398, reset = 2;
 };
 
 class Caller {
  public:
   Caller(cledger::Engine& engine, std::string tenant, std::string name, uint64_t seed)
-      : engine_(engine), ctx_{std::move(tenant), {name, "owner"}}, name_(std::move(name)),
+      : engine_(engine),
+        ctx_{std::move(tenant), {name, "owner"}},
+        name_(std::move(name)),
         random_(seed) {}
 
   // One command of the mix; false when the engine refused it (a bug in the generator).
@@ -296,25 +297,26 @@ void EditLongContact(cledger::Engine& engine, const std::string& id, uint64_t ed
   (void)engine.Execute(ctx, cledger::CreateContact{id, owner.id, f, {}, {}});
   for (uint64_t i = 1; i < edits && !stop; ++i) {
     const std::string title = "Edit " + std::to_string(i);
-    (void)engine.Execute(ctx, cledger::EditContact{id, [title](cledger::ContactFields& c) {
-                                                     c.title = title;
-                                                   }});
+    (void)engine.Execute(
+        ctx, cledger::EditContact{id, [title](cledger::ContactFields& c) { c.title = title; }});
   }
 }
 
 void PrintLoad(const char* what, const Args& a, Load& load, uint64_t head) {
   const double rate = static_cast<double>(load.commands) / load.seconds;
-  std::printf("%s: %llu commands in %.1f s = %.0f commands/s (%d callers, sync=%s), %llu failed, "
-              "head %llu\n",
-              what, static_cast<unsigned long long>(load.commands), load.seconds, rate, a.callers,
-              a.sync ? "true" : "false", static_cast<unsigned long long>(load.failures),
-              static_cast<unsigned long long>(head));
+  std::printf(
+      "%s: %llu commands in %.1f s = %.0f commands/s (%d callers, sync=%s), %llu failed, "
+      "head %llu\n",
+      what, static_cast<unsigned long long>(load.commands), load.seconds, rate, a.callers,
+      a.sync ? "true" : "false", static_cast<unsigned long long>(load.failures),
+      static_cast<unsigned long long>(head));
   const double p50 = Percentile(load.latencies_us, 0.5), p99 = Percentile(load.latencies_us, 0.99);
-  std::printf("{\"commands\":%llu,\"seconds\":%.3f,\"per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-              "\"failed\":%llu,\"head\":%llu,\"callers\":%d}\n",
-              static_cast<unsigned long long>(load.commands), load.seconds, rate, p50 / 1000,
-              p99 / 1000, static_cast<unsigned long long>(load.failures),
-              static_cast<unsigned long long>(head), a.callers);
+  std::printf(
+      "{\"commands\":%llu,\"seconds\":%.3f,\"per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+      "\"failed\":%llu,\"head\":%llu,\"callers\":%d}\n",
+      static_cast<unsigned long long>(load.commands), load.seconds, rate, p50 / 1000, p99 / 1000,
+      static_cast<unsigned long long>(load.failures), static_cast<unsigned long long>(head),
+      a.callers);
 }
 
 int Generate(const Args& a) {
@@ -456,7 +458,8 @@ int Open(const Args& a) {
   auto engine = OpenEngine(a);
   const double opened = SecondsSince(start);
   const uint64_t head = engine->ledger().GetHead().position;
-  std::printf("open: ready in %.3f s at head %llu\n", opened, static_cast<unsigned long long>(head));
+  std::printf("open: ready in %.3f s at head %llu\n", opened,
+              static_cast<unsigned long long>(head));
   std::printf("{\"ready_s\":%.3f,\"head\":%llu}\n", opened, static_cast<unsigned long long>(head));
   return 0;
 }

@@ -21,6 +21,13 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// One rebuilt projection, and how long its fold (or its whole rebuild, online) took.
+void Rebuilt(const ProjectionStatus& p, double seconds) {
+  std::cout << "rebuilt " << p.name << ": generation " << p.generation << ", applied "
+            << p.applied_position << " (" << std::fixed << std::setprecision(2) << seconds
+            << " s)\n";
+}
+
 json::object StatusJson(const ProjectionStatus& p) {
   json::object o{{"name", p.name},
                  {"applied_position", p.applied_position},
@@ -88,22 +95,38 @@ std::string PathSegment(const std::string& text) {
   return boost::urls::encode(text, boost::urls::unreserved_chars);
 }
 
-Result<ProjectionStatus> RebuildOne(const OpsArgs& a, Engine* engine, const std::string& name) {
-  if (a.remote()) {
+// Online: one projection at a time, each swapped by the server as it is done.
+Result<std::vector<ProjectionStatus>> RebuildOnline(const OpsArgs& a,
+                                                    const std::vector<std::string>& names) {
+  std::vector<ProjectionStatus> out;
+  for (const std::string& name : names) {
+    const auto started = std::chrono::steady_clock::now();
     if (isatty(STDERR_FILENO)) std::cerr << "rebuilding " << name << " on the server…\n";
     auto status = GetJson(a, "POST", "/v1/admin/projections/" + PathSegment(name) + "/rebuild");
     if (!status.ok()) return status.status();
-    return StatusOf(*status);
+    out.push_back(StatusOf(*status));
+    if (!a.json) Rebuilt(out.back(), SecondsSince(started));
   }
-  {
-    ProgressBar bar("rebuild " + name);
-    Status s = engine->Rebuild(name, [&bar](uint64_t d, uint64_t t) { bar.Update(d, t); });
-    if (!s.ok()) return s;
+  return out;
+}
+
+// Offline: every named projection in one scan of the log; each fold's own time is shown.
+Result<std::vector<ProjectionStatus>> RebuildHere(const OpsArgs& a, Engine& engine,
+                                                  const std::vector<std::string>& names) {
+  Result<std::vector<FoldTime>> times = [&] {
+    ProgressBar bar("rebuild " + (names.size() == 1 ? names.front() : "every projection"));
+    return engine.Rebuild(names, [&bar](uint64_t d, uint64_t t) { bar.Update(d, t); });
+  }();
+  if (!times.ok()) return times.status();
+  std::vector<ProjectionStatus> out;
+  for (const FoldTime& time : *times) {
+    for (const ProjectionStatus& p : engine.Projections()) {
+      if (p.name != time.projection) continue;
+      out.push_back(p);
+      if (!a.json) Rebuilt(p, time.seconds);
+    }
   }
-  for (const ProjectionStatus& p : engine->Projections()) {
-    if (p.name == name) return p;
-  }
-  return Status(Code::kNotFound, "projection_not_found", "no projection named '" + name + "'");
+  return out;
 }
 
 int ProjectionsRebuild(const OpsArgs& a) {
@@ -124,19 +147,17 @@ int ProjectionsRebuild(const OpsArgs& a) {
     names.clear();
     for (const ProjectionStatus& p : *statuses) names.push_back(p.name);
   }
-  json::array items;
-  for (const std::string& name : names) {
-    const auto started = std::chrono::steady_clock::now();
-    auto rebuilt = RebuildOne(a, engine.get(), name);
-    if (!rebuilt.ok()) return FailStatus(rebuilt.status());
-    items.push_back(StatusJson(*rebuilt));
-    if (!a.json) {
-      std::cout << "rebuilt " << name << ": generation " << rebuilt->generation << ", applied "
-                << rebuilt->applied_position << " (" << std::fixed << std::setprecision(1)
-                << SecondsSince(started) << " s)\n";
-    }
+  const auto started = std::chrono::steady_clock::now();
+  auto rebuilt = a.remote() ? RebuildOnline(a, names) : RebuildHere(a, *engine, names);
+  if (!rebuilt.ok()) return FailStatus(rebuilt.status());
+  if (a.json) {
+    json::array items;
+    for (const ProjectionStatus& p : *rebuilt) items.push_back(StatusJson(p));
+    PrintJson(json::object{{"items", std::move(items)}});
+  } else if (names.size() > 1) {
+    std::cout << "rebuilt " << names.size() << " projections in " << std::fixed
+              << std::setprecision(1) << SecondsSince(started) << " s\n";
   }
-  if (a.json) PrintJson(json::object{{"items", std::move(items)}});
   return kExitOk;
 }
 
@@ -159,7 +180,8 @@ void AddProjections(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& 
   auto* rebuild = projections->add_subcommand(
       "rebuild", "Rebuild projections from the log; online via --server (blue/green swap)");
   rebuild->add_option("name", args->name, "The projection (see `projections status`)");
-  rebuild->add_flag("--all", args->all, "Rebuild every projection, one after another");
+  rebuild->add_flag("--all", args->all,
+                    "Rebuild every projection (offline: in one scan of the log)");
   AddTarget(rebuild, *args);
   AddJson(rebuild, *args);
   rebuild->footer(Footer(

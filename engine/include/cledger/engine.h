@@ -50,6 +50,11 @@ struct EngineStats {
   uint64_t size_bytes = 0;  // the data directory on disk
 };
 
+struct FoldTime {
+  std::string projection;
+  double seconds = 0;
+};
+
 struct ProjectionMismatch {
   std::string projection;
   std::string key;  // printable
@@ -184,8 +189,14 @@ class Engine {
   // directory cannot be read that way.
   static bool MeasureProjections(const std::string& data_dir,
                                  std::vector<ProjectionStatus>& statuses);
-  // Rebuilds from position 1 into fresh storage while the old one serves, then swaps.
-  virtual Status Rebuild(const std::string& name, const Progress& progress = {}) = 0;
+  // Rebuilds the named projections from position 1 into fresh storage while the old ones
+  // serve, in one scan of the log that feeds every fold, then swaps them all at once.
+  // Answers the seconds each fold took (the log's reading, shared, not included).
+  virtual Result<std::vector<FoldTime>> Rebuild(const std::vector<std::string>& names,
+                                                const Progress& progress = {}) = 0;
+  Status Rebuild(const std::string& name, const Progress& progress = {}) {
+    return Rebuild(std::vector<std::string>{name}, progress).status();
+  }
   // Compares every projection with a fresh fold of the whole log; empty when all agree.
   virtual Result<std::vector<ProjectionMismatch>> VerifyProjections(
       const Progress& progress = {}) = 0;
