@@ -23,6 +23,8 @@ constexpr std::chrono::milliseconds kFollowRetryFirst{50};
 constexpr std::chrono::milliseconds kFollowRetryMax{5000};
 
 std::string MetaKey(std::string_view name) { return "projection/" + std::string(name); }
+// The FoldVersion that wrote the projection's family; absent: 1 (written before versions).
+std::string FoldKey(std::string_view name) { return "projection-fold/" + std::string(name); }
 
 }  // namespace
 
@@ -40,6 +42,22 @@ Status ProjectionHost::Attach() {
                   &generation)
             .ok()) {
       hosted.generation = std::stoull(generation);
+    }
+    std::string fold;
+    const bool fold_known =
+        store_.db()
+            ->Get(rocksdb::ReadOptions(), store_.Family(store::kCfMeta), FoldKey(p->name()), &fold)
+            .ok();
+    // A ledger with events but no fold version recorded was written before versions: 1.
+    if ((fold_known || head > 0) && (fold_known ? std::stoul(fold) : 1) != p->FoldVersion()) {
+      // Written by an older fold (an upgrade): folded afresh, once, before anything is served.
+      auto refolded = Refold(*p, hosted.generation, head);
+      if (!refolded.ok()) return refolded.status();
+      hosted.generation = *refolded;
+    } else if (!fold_known) {
+      rocksdb::Status s = store_.db()->Put(rocksdb::WriteOptions(), store_.Family(store::kCfMeta),
+                                           FoldKey(p->name()), std::to_string(p->FoldVersion()));
+      if (!s.ok()) return store::FromRocks(s, "recording a projection's fold");
     }
     const std::string family = FamilyName(p->name(), hosted.generation);
     if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
@@ -234,6 +252,28 @@ std::vector<ProjectionStatus> ProjectionHost::Statuses() {
   return out;
 }
 
+Result<uint64_t> ProjectionHost::Refold(const projections::Projection& projection,
+                                        uint64_t generation, uint64_t head) {
+  const std::string family = FamilyName(projection.name(), generation + 1);
+  (void)store_.DropFamily(family);  // leftovers of an interrupted refold
+  if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
+  auto folded = FoldRange(projection, family, 0, head, {}, true);
+  if (!folded.ok()) return folded.status();
+  rocksdb::WriteBatch meta;
+  (void)meta.Put(store_.Family(store::kCfMeta), MetaKey(projection.name()),
+                 std::to_string(generation + 1));
+  (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(projection.name()),
+                 std::to_string(projection.FoldVersion()));
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  if (rocksdb::Status s = store_.db()->Write(write, &meta); !s.ok()) {
+    return store::FromRocks(s, "recording a refolded projection");
+  }
+  // The new generation is recorded: a failed drop leaves only an unused family behind.
+  (void)store_.DropFamily(FamilyName(projection.name(), generation));
+  return generation + 1;
+}
+
 Result<std::vector<const projections::Projection*>> ProjectionHost::Named(
     const std::vector<std::string>& names) {
   std::vector<const projections::Projection*> out;
@@ -282,8 +322,11 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
     if (!rest.ok()) return rest.status();
     rocksdb::WriteBatch meta;
     for (size_t i = 0; i < targets.size(); ++i) {
-      (void)meta.Put(store_.Family(store::kCfMeta), MetaKey(targets[i].projection->name()),
+      const projections::Projection& p = *targets[i].projection;
+      (void)meta.Put(store_.Family(store::kCfMeta), MetaKey(p.name()),
                      std::to_string(generations[i]));
+      (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(p.name()),
+                     std::to_string(p.FoldVersion()));
     }
     rocksdb::WriteOptions write;
     write.sync = true;

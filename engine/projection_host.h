@@ -73,6 +73,10 @@ class ProjectionHost {
     std::vector<Target> one{{&projection, family}};
     return FoldRange(one, from, to, progress, sync);
   }
+  // Folds `projection` afresh into the next generation up to `head` and swaps it in, before
+  // anything is served; returns the new generation. For a family an older fold wrote.
+  Result<uint64_t> Refold(const projections::Projection& projection, uint64_t generation,
+                          uint64_t head);
   // The projections `names` names, or why one is unknown.
   Result<std::vector<const projections::Projection*>> Named(const std::vector<std::string>& names);
   // The position the family has applied (0: none yet), or why it cannot be read.

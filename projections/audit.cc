@@ -162,7 +162,8 @@ std::string CustomerOf(const EventBody& body) {
 class Audit final : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
-  bool Inline() const override { return false; }  // no rule reads it
+  bool Inline() const override { return false; }       // no rule reads it
+  uint32_t FoldVersion() const override { return 2; }  // 2: its copies keep checkpoints
   Status Apply(Kv& kv, const Event& event) const override {
     PrefixedKv state(kv, "s");
     AuditEntry entry{event.position,

@@ -16,6 +16,7 @@ Link* FindLink(ContactView& view, std::string_view customer) {
 class Contacts final : public Projection {
  public:
   std::string_view name() const override { return "contacts"; }
+  uint32_t FoldVersion() const override { return 2; }  // 2: checkpoints
   Status Apply(Kv& kv, const Event& event) const override {
     return std::visit(
         [&](const auto& body) -> Status {
@@ -28,7 +29,13 @@ class Contacts final : public Projection {
             // Read back after an erasure, its earlier events hold no personal field either.
             if (event.personal == Personal::kErased) view.erased = true;
             Touch(view.system, event);
-            kv.Put(TenantKey(event.tenant, view.id), Encode(view));
+            if constexpr (std::is_same_v<std::decay_t<decltype(body)>, ContactErased>) {
+              if (Status s = DropCheckpoints(kv, event); !s.ok()) return s;
+            }
+            const std::string key = TenantKey(event.tenant, view.id);
+            const std::string value = Encode(view);
+            kv.Put(key, value);
+            KeepCheckpoint(kv, event, key, value);
           }
           return Status::Ok();
         },

@@ -8,6 +8,7 @@ namespace {
 class Customers final : public Projection {
  public:
   std::string_view name() const override { return "customers"; }
+  uint32_t FoldVersion() const override { return 2; }  // 2: checkpoints
   Status Apply(Kv& kv, const Event& event) const override {
     return std::visit([&](const auto& body) { return Fold(kv, event, body); }, event.body);
   }
@@ -48,6 +49,7 @@ class Customers final : public Projection {
     if (!view.ok()) return view.status();
     BlankPersonal(*view);
     view->erased = true;
+    if (Status s = DropCheckpoints(kv, event); !s.ok()) return s;
     Save(kv, event, *view);
     return Status::Ok();
   }
@@ -59,7 +61,10 @@ class Customers final : public Projection {
   }
   static void Save(Kv& kv, const Event& event, CustomerView& view) {
     Touch(view.system, event);
-    kv.Put(TenantKey(event.tenant, view.id), Encode(view));
+    const std::string key = TenantKey(event.tenant, view.id);
+    const std::string value = Encode(view);
+    kv.Put(key, value);
+    KeepCheckpoint(kv, event, key, value);
   }
 };
 

@@ -25,6 +25,9 @@ class Projection {
   // Whether commands validate against it, so it must be folded inside every commit. Others
   // are folded just after, off the commit path, and may lag (queries wait for them).
   virtual bool Inline() const { return true; }
+  // Raised whenever the fold keeps something new for the same events (a key, a field): a
+  // family an older fold wrote is folded afresh, once, when the ledger is opened.
+  virtual uint32_t FoldVersion() const { return 1; }
 };
 
 // Every projection, in the order they are applied.
@@ -57,5 +60,25 @@ std::string TenantKey(std::string_view tenant, std::string_view rest = {});
 
 // The System Information every record's fold keeps the same way.
 void Touch(SystemInfo& system, const Event& event);
+
+// Checkpoints (engine/store/FORMAT.md): at every kCheckpointEvery-th event of a record's
+// stream, the record's fold also keeps the record as that event left it, so that time travel
+// folds at most that many events of a long stream instead of all of them. Part of the fold:
+// rebuilt and verified with the rest.
+inline constexpr uint64_t kCheckpointEvery = 256;
+
+struct Checkpoint {
+  uint64_t version = 0;  // the last event of the stream it holds
+  std::string key;       // the record's key and value, as the fold keeps them
+  std::string value;
+};
+
+// Keeps the record (`key`, `value`) as a checkpoint when `event` is due one.
+void KeepCheckpoint(Kv& kv, const Event& event, std::string_view key, std::string_view value);
+// An erasure leaves no earlier copy of the record: drops every checkpoint of its stream.
+Status DropCheckpoints(Kv& kv, const Event& event);
+// The stream's newest checkpoint at or before `position`, if any.
+Result<std::optional<Checkpoint>> LastCheckpoint(Kv& kv, std::string_view tenant,
+                                                 std::string_view stream, uint64_t position);
 
 }  // namespace cledger::projections

@@ -90,6 +90,29 @@ TEST_CASE("ARotatedMasterKeyOpensEveryPersonFieldAndTheOldKeyIsRefused") {
 
 // A ledger written before sealing existed holds personal fields in the clear in its log. The
 // log is immutable, so its bytes keep them; every read through the engine shows them erased.
+// A checkpoint is a copy of the record: an erasure leaves none of its stream behind, so time
+// travel to before the erasure shows no personal field either.
+TEST_CASE("AnErasedContactsCheckpointsGoWithItsPersonalData") {
+  testing::EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", testing::Person("Theano", "theano@acme.test")});
+  uint64_t before = 0;
+  for (int i = 0; i < 300; ++i) {
+    before =
+        f.Must(f.owner,
+               EditContact{"k1", [i](ContactFields& c) { c.title = "Dr " + std::to_string(i); }})
+            .last_position;
+  }
+  CHECK(f.Contact("k1", AsOf{before, {}}).fields.first_name == "Theano");
+  REQUIRE(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 8").ok());
+  const ContactView then = f.Contact("k1", AsOf{before, {}});
+  CHECK(then.fields.first_name.empty());
+  CHECK(then.fields.title.empty());
+  CHECK(then.system.version == 301);
+  auto mismatches = f.engine->VerifyProjections();
+  REQUIRE(mismatches.ok());
+  CHECK(mismatches->empty());
+}
+
 TEST_CASE("ErasingASubjectRecordedBeforeSealingBlanksItInEveryReadButItsOldBytesRemain") {
   testing::TempDir dir;
   const std::string data = dir.Sub("data");
