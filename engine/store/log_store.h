@@ -6,6 +6,7 @@
 
 #include <rocksdb/db.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -190,6 +191,8 @@ class LogStore final : public RawLedger {
    public:
     TreeCheck(LogStore& store, const rocksdb::ReadOptions& read, VerifyReport& report);
     void Add(uint64_t position, std::string_view event_bytes);
+    // REQUIRES: before the snapshot its reads use is released.
+    void Close() { levels_ = {}; }
 
    private:
     LogStore& store_;
@@ -197,6 +200,9 @@ class LogStore final : public RawLedger {
     VerifyReport& report_;
     proofs::CompactTree tree_;
     size_t next_head_ = 0;  // the first signed head not reached yet
+    // One iterator per level: a level's nodes complete in index order, so each level is read
+    // as one sequential scan instead of a lookup per node.
+    std::array<std::unique_ptr<rocksdb::Iterator>, 64> levels_;
   };
   struct SignedHeadRecords {
     std::vector<proofs::TreeHead> heads;

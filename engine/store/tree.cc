@@ -137,9 +137,16 @@ void LogStore::TreeCheck::Add(uint64_t position, std::string_view event_bytes) {
   // lies would let a later head commit to a tree the events do not make.
   tree_.Append(proofs::LeafHash(event_bytes), [&](int level, uint64_t index, const Hash& h) {
     if (report_.first_tree_mismatch != 0) return;
-    std::string stored;
-    rocksdb::Status s = store_.db_->Get(read_, store_.tree_, TreeKey(level, index), &stored);
-    if (!s.ok() || stored != View(h)) report_.first_tree_mismatch = position;
+    const std::string key = TreeKey(level, index);
+    std::unique_ptr<rocksdb::Iterator>& it = levels_[level];
+    if (!it) {
+      it.reset(store_.db_->NewIterator(read_, store_.tree_));
+      it->Seek(key);
+    }
+    while (it->Valid() && it->key().ToStringView() < std::string_view(key)) it->Next();
+    if (!it->Valid() || it->key().ToStringView() != key || it->value().ToStringView() != View(h)) {
+      report_.first_tree_mismatch = position;
+    }
   });
   auto& heads = report_.signed_heads;
   while (next_head_ < heads.size() && heads[next_head_].head.tree_size <= tree_.size()) {
