@@ -20,7 +20,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -285,8 +287,9 @@ Load RunMix(cledger::Engine& engine, const Args& a, const std::string& run, Done
 }
 
 // The long stream: one contact edited `edits` times, interleaved with the rest of the load.
-void EditLongContact(cledger::Engine& engine, const std::string& id, uint64_t edits,
-                     const std::atomic<bool>& stop) {
+// The edits are queued many at a time (ExecuteAsync keeps their order), so one stream keeps
+// pace with the many callers.
+void EditLongContact(cledger::Engine& engine, const std::string& id, uint64_t edits) {
   CommandContext ctx{TenantName(0), {"bench-long", "owner"}};
   cledger::CreateCustomer owner{id + "-owner", "Long stream owner", id + "@owner.example", ""};
   (void)engine.Execute(ctx, owner);
@@ -295,11 +298,17 @@ void EditLongContact(cledger::Engine& engine, const std::string& id, uint64_t ed
   f.last_name = "Stream";
   f.email = id + "@people.example";
   (void)engine.Execute(ctx, cledger::CreateContact{id, owner.id, f, {}, {}});
-  for (uint64_t i = 1; i < edits && !stop; ++i) {
+  std::deque<std::future<cledger::Result<cledger::CommandOutcome>>> in_flight;
+  for (uint64_t i = 1; i < edits; ++i) {
     const std::string title = "Edit " + std::to_string(i);
-    (void)engine.Execute(
-        ctx, cledger::EditContact{id, [title](cledger::ContactFields& c) { c.title = title; }});
+    in_flight.push_back(engine.ExecuteAsync(
+        ctx, cledger::EditContact{id, [title](cledger::ContactFields& c) { c.title = title; }}));
+    if (in_flight.size() >= 64) {
+      (void)in_flight.front().get();
+      in_flight.pop_front();
+    }
   }
+  for (auto& done : in_flight) (void)done.get();
 }
 
 void PrintLoad(const char* what, const Args& a, Load& load, uint64_t head) {
@@ -323,10 +332,9 @@ int Generate(const Args& a) {
   auto engine = OpenEngine(a);
   CreateTenants(*engine, a.tenants);
   const std::string long_id = a.prefix + "-long";
-  std::atomic<bool> stop{false};
   std::thread long_stream;
   if (a.long_stream > 0) {
-    long_stream = std::thread([&] { EditLongContact(*engine, long_id, a.long_stream, stop); });
+    long_stream = std::thread([&] { EditLongContact(*engine, long_id, a.long_stream); });
   }
   std::vector<std::unique_ptr<Caller>> callers;
   Load load = RunMix(
