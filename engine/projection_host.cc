@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <set>
+
 #include "base/hex.h"
 #include "base/keys.h"
 #include "engine/store/errors.h"
@@ -55,9 +57,10 @@ Status ProjectionHost::Attach() {
       if (!refolded.ok()) return refolded.status();
       hosted.generation = *refolded;
     } else if (!fold_known) {
-      rocksdb::Status s = store_.db()->Put(rocksdb::WriteOptions(), store_.Family(store::kCfMeta),
-                                           FoldKey(p->name()), std::to_string(p->FoldVersion()));
-      if (!s.ok()) return store::FromRocks(s, "recording a projection's fold");
+      rocksdb::WriteBatch meta;
+      (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(p->name()),
+                     std::to_string(p->FoldVersion()));
+      if (Status s = store_.WriteSide(meta, /*sync=*/false); !s.ok()) return s;
     }
     const std::string family = FamilyName(p->name(), hosted.generation);
     if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
@@ -73,6 +76,7 @@ Status ProjectionHost::Attach() {
     std::lock_guard lock(mu_);
     hosted_[std::string(p->name())] = hosted;
   }
+  DropLeftovers();
   target_ = head;
   auto followed = FollowersApplied();
   if (!followed.ok()) return followed.status();
@@ -264,14 +268,24 @@ Result<uint64_t> ProjectionHost::Refold(const projections::Projection& projectio
                  std::to_string(generation + 1));
   (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(projection.name()),
                  std::to_string(projection.FoldVersion()));
-  rocksdb::WriteOptions write;
-  write.sync = true;
-  if (rocksdb::Status s = store_.db()->Write(write, &meta); !s.ok()) {
-    return store::FromRocks(s, "recording a refolded projection");
-  }
-  // The new generation is recorded: a failed drop leaves only an unused family behind.
+  if (Status s = store_.WriteSide(meta, /*sync=*/true); !s.ok()) return s;
+  // The new generation is recorded: a failed drop leaves a family DropLeftovers drops later.
   (void)store_.DropFamily(FamilyName(projection.name(), generation));
   return generation + 1;
+}
+
+// What an interrupted rebuild, refold or verify left: a generation no projection uses, a
+// scratch family. Nothing serves from them, and an erasure would not reach them.
+void ProjectionHost::DropLeftovers() {
+  std::set<std::string> in_use;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, hosted] : hosted_) in_use.insert(FamilyName(name, hosted.generation));
+  }
+  for (const std::string& family : store_.FamilyNames()) {
+    if (family.starts_with("verify.")) (void)store_.DropFamily(family, /*shared=*/false);
+    if (family.starts_with("p.") && !in_use.contains(family)) (void)store_.DropFamily(family);
+  }
 }
 
 Result<std::vector<const projections::Projection*>> ProjectionHost::Named(
@@ -328,10 +342,7 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
       (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(p.name()),
                      std::to_string(p.FoldVersion()));
     }
-    rocksdb::WriteOptions write;
-    write.sync = true;
-    rocksdb::Status s = store_.db()->Write(write, &meta);
-    if (!s.ok()) return Status::IoError("storage_error", s.ToString());
+    if (Status s = store_.WriteSide(meta, /*sync=*/true); !s.ok()) return s;
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < targets.size(); ++i) {
       Hosted& hosted = hosted_.find(targets[i].projection->name())->second;
@@ -341,9 +352,10 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
     return Status::Ok();
   });
   if (!swapped.ok()) return swapped;
+  // Swapped: a family that fails to drop is left for DropLeftovers at the next open.
   std::vector<FoldTime> times;
   for (size_t i = 0; i < targets.size(); ++i) {
-    if (Status s = store_.DropFamily(old_families[i]); !s.ok()) return s;
+    (void)store_.DropFamily(old_families[i]);
     times.push_back({std::string(targets[i].projection->name()), targets[i].seconds});
   }
   return times;
@@ -357,11 +369,15 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
   auto gate = store_.ReadLock();
   const rocksdb::Snapshot* snapshot = nullptr;
   uint64_t head = 0;
+  // The families the snapshot belongs with: a rebuild may swap others in meanwhile (their
+  // handles stay valid while the gate is held).
+  std::vector<rocksdb::ColumnFamilyHandle*> live;
   Status taken = store_.RunExclusive([&] {
     if (store_.db() == nullptr) return store::Reopening();
     head = store_.GetHead().position;
     AwaitFollowers(head, std::chrono::seconds(60));  // they fold without the writer
     snapshot = store_.db()->GetSnapshot();
+    for (const projections::Projection* p : projections::All()) live.push_back(Family(*p));
     return Status::Ok();
   });
   if (!taken.ok()) return taken;
@@ -381,28 +397,28 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
     auto folded = FoldRange(scratch, 0, head, progress, false);
     if (!folded.ok()) failed = folded.status();
   }
-  for (const Target& target : scratch) {
+  for (size_t i = 0; i < scratch.size(); ++i) {
     if (failed.ok()) {
-      if (auto differing =
-              FirstDifference(*target.projection, snapshot, store_.Family(target.family))) {
+      auto differing = FirstDifference(live[i], snapshot, store_.Family(scratch[i].family));
+      if (!differing.ok()) failed = differing.status();
+      if (differing.ok() && *differing) {
         mismatches.push_back(
-            {std::string(target.projection->name()), base::ReadableKey(*differing)});
+            {std::string(scratch[i].projection->name()), base::ReadableKey(**differing)});
       }
     }
-    (void)store_.DropFamily(target.family, /*shared=*/false);
+    (void)store_.DropFamily(scratch[i].family, /*shared=*/false);
   }
   store_.db()->ReleaseSnapshot(snapshot);
   if (!failed.ok()) return failed;
   return mismatches;
 }
 
-std::optional<std::string> ProjectionHost::FirstDifference(
-    const projections::Projection& projection, const rocksdb::Snapshot* snapshot,
+Result<std::optional<std::string>> ProjectionHost::FirstDifference(
+    rocksdb::ColumnFamilyHandle* family, const rocksdb::Snapshot* snapshot,
     rocksdb::ColumnFamilyHandle* scratch) {
   rocksdb::ReadOptions at_snapshot;
   at_snapshot.snapshot = snapshot;
-  std::unique_ptr<rocksdb::Iterator> live(
-      store_.db()->NewIterator(at_snapshot, Family(projection)));
+  std::unique_ptr<rocksdb::Iterator> live(store_.db()->NewIterator(at_snapshot, family));
   std::unique_ptr<rocksdb::Iterator> fresh(
       store_.db()->NewIterator(rocksdb::ReadOptions(), scratch));
   auto record = [](rocksdb::Iterator& it) {  // the applied marker is not state
@@ -411,13 +427,17 @@ std::optional<std::string> ProjectionHost::FirstDifference(
   for (live->SeekToFirst(), fresh->SeekToFirst(); record(*live) || record(*fresh);
        live->Next(), fresh->Next()) {
     if (!record(*live) || !record(*fresh)) {  // one side has keys the other lacks
-      return (record(*live) ? live : fresh)->key().ToString();
+      return std::optional<std::string>((record(*live) ? live : fresh)->key().ToString());
     }
     if (live->key() != fresh->key() || live->value() != fresh->value()) {
-      return std::string(std::min(live->key().ToStringView(), fresh->key().ToStringView()));
+      return std::optional<std::string>(
+          std::min(live->key().ToStringView(), fresh->key().ToStringView()));
     }
   }
-  return std::nullopt;
+  for (rocksdb::Iterator* it : {live.get(), fresh.get()}) {
+    if (!it->status().ok()) return store::FromRocks(it->status(), "reading a projection to verify");
+  }
+  return std::optional<std::string>();
 }
 
 }  // namespace cledger

@@ -77,14 +77,16 @@ class ProjectionHost {
   // anything is served; returns the new generation. For a family an older fold wrote.
   Result<uint64_t> Refold(const projections::Projection& projection, uint64_t generation,
                           uint64_t head);
+  // Drops every projection family no projection uses and every verify scratch family.
+  void DropLeftovers();
   // The projections `names` names, or why one is unknown.
   Result<std::vector<const projections::Projection*>> Named(const std::vector<std::string>& names);
   // The position the family has applied (0: none yet), or why it cannot be read.
   Result<uint64_t> Applied(const std::string& family);
-  // The first key where `projection` at `snapshot` differs from the fresh fold in `scratch`.
-  std::optional<std::string> FirstDifference(const projections::Projection& projection,
-                                             const rocksdb::Snapshot* snapshot,
-                                             rocksdb::ColumnFamilyHandle* scratch);
+  // The first key where `family` at `snapshot` differs from the fresh fold in `scratch`.
+  Result<std::optional<std::string>> FirstDifference(rocksdb::ColumnFamilyHandle* family,
+                                                     const rocksdb::Snapshot* snapshot,
+                                                     rocksdb::ColumnFamilyHandle* scratch);
 
   void FollowLoop();
   // One follower pass up to `target`; the first failure, the rest still tried.

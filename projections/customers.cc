@@ -8,7 +8,7 @@ namespace {
 class Customers final : public Projection {
  public:
   std::string_view name() const override { return "customers"; }
-  uint32_t FoldVersion() const override { return 2; }  // 2: checkpoints
+  uint32_t FoldVersion() const override { return 3; }  // 2: checkpoints; 3: every 128 events
   Status Apply(Kv& kv, const Event& event) const override {
     return std::visit([&](const auto& body) { return Fold(kv, event, body); }, event.body);
   }

@@ -65,7 +65,7 @@ void Touch(SystemInfo& system, const Event& event);
 // stream, the record's fold also keeps the record as that event left it, so that time travel
 // folds at most that many events of a long stream instead of all of them. Part of the fold:
 // rebuilt and verified with the rest.
-inline constexpr uint64_t kCheckpointEvery = 256;
+inline constexpr uint64_t kCheckpointEvery = 128;
 
 struct Checkpoint {
   uint64_t version = 0;  // the last event of the stream it holds

@@ -230,6 +230,13 @@ Result<rocksdb::ColumnFamilyHandle*> LogStore::CreateFamily(const std::string& n
   return handle;
 }
 
+std::vector<std::string> LogStore::FamilyNames() {
+  std::lock_guard lock(families_mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, handle] : families_) names.push_back(name);
+  return names;
+}
+
 Status LogStore::DropFamily(const std::string& name, bool shared) {
   DbGate::Shared gate(gate_);
   if (!db_) return Reopening();

@@ -146,6 +146,8 @@ class LogStore final : public RawLedger {
   // Drops the family's data. A `shared` family's handle stays valid for readers until the
   // store closes; a private one's (nobody else holds it) goes at once.
   Status DropFamily(const std::string& name, bool shared = true);
+  // Every column family open now.
+  std::vector<std::string> FamilyNames();
 
  private:
   struct Request {

@@ -43,8 +43,10 @@ void Txn::Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
   if (!coalesce_) Keep(batch_.Delete(cf, key));
 }
 
+// From here on, writes go straight to the batch as well: none is lost after the first call.
 rocksdb::WriteBatch& Txn::batch() {
-  if (!coalesce_ || batch_.Count() != 0) return batch_;
+  if (!coalesce_) return batch_;
+  coalesce_ = false;
   for (const auto& [cf, overlay] : pending_) {
     for (const auto& [key, value] : overlay) {
       Keep(value ? batch_.Put(cf, key, *value) : batch_.Delete(cf, key));

@@ -53,7 +53,7 @@ class Txn {
   void MergePending(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
                     std::map<std::string, std::string, std::less<>>& merged) const;
   rocksdb::DB* db_;
-  bool coalesce_;
+  bool coalesce_;  // cleared once batch() has materialised the overlay
   rocksdb::WriteBatch batch_;
   Status status_;
   std::unordered_map<rocksdb::ColumnFamilyHandle*, Overlay> pending_;

@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
+
+#include "projections/projection.h"
 #include "tests/support/engine_fixture.h"
 
 namespace cledger {
@@ -11,6 +14,21 @@ namespace {
 using testing::EngineFixture;
 using testing::Person;
 using testing::Reader;
+
+// Opens the closed ledger's RocksDB directly and calls `each` with every column family.
+template <typename Each>
+void WithClosedLedger(EngineFixture& f, Each each) {
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies({}, f.dir.Sub("data"), &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const std::string& name : names) families.push_back({name, {}});
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::Open({}, f.dir.Sub("data"), families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  for (size_t i = 0; i < names.size(); ++i) each(*db, names[i], handles[i]);
+  for (auto* handle : handles) REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
+}
 
 TEST_CASE("AnEditOfASharedContactIsSeenFromEveryLinkedCustomer") {
   EngineFixture f;
@@ -198,7 +216,9 @@ TEST_CASE("ALongStreamAsOfAnyPositionIsTheStateThenOnEitherSideOfItsCheckpoints"
             .last_position);
     f.Must(f.owner, EditContact{"k2", [title](ContactFields& c) { c.title = title; }});
   }
-  for (uint64_t version : {1, 2, 255, 256, 257, 511, 512, 513, 600}) {
+  constexpr uint64_t kEvery = projections::kCheckpointEvery;
+  for (uint64_t version : {1ul, 2ul, kEvery - 1, kEvery, kEvery + 1, 2 * kEvery - 1, 2 * kEvery,
+                           2 * kEvery + 1, 600ul}) {
     const ContactView then = f.Contact("k1", AsOf{position_of[version], {}});
     CHECK(then.system.version == version);
     CHECK(then.fields.title == (version == 1 ? "" : "T" + std::to_string(version)));
@@ -219,24 +239,14 @@ TEST_CASE("AProjectionWrittenByAnOlderFoldIsFoldedAfreshWhenTheLedgerOpens") {
   }
   const ContactView now = f.Contact("k1");
   f.engine.reset();
-  {  // what the older fold left: no checkpoint, no record of the fold's version
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies({}, f.dir.Sub("data"), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name : names) families.push_back({name, {}});
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open({}, f.dir.Sub("data"), families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "default")
-        REQUIRE(db->Delete({}, handles[i], "projection-fold/contacts").ok());
-      if (names[i] == "p.contacts.1") {
-        REQUIRE(db->DeleteRange({}, handles[i], "\xfe", "\xff").ok());
-      }
-    }
-    for (auto* handle : handles) REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
-  }
+  // What the older fold left: no checkpoint, no record of the fold's version.
+  WithClosedLedger(f,
+                   [](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* cf) {
+                     if (name == "default")
+                       REQUIRE(db.Delete({}, cf, "projection-fold/contacts").ok());
+                     if (name == "p.contacts.1")
+                       REQUIRE(db.DeleteRange({}, cf, "\xfe", "\xff").ok());
+                   });
   f.Reopen();
   for (const ProjectionStatus& p : f.engine->Projections()) {
     CHECK(p.generation == (p.name == "contacts" ? 2 : 1));
@@ -247,6 +257,31 @@ TEST_CASE("AProjectionWrittenByAnOlderFoldIsFoldedAfreshWhenTheLedgerOpens") {
   CHECK(f.Contact("k1") == now);
   f.Reopen();  // once: the next open finds the fold's version recorded
   CHECK(f.engine->Projections()[2].generation == 2);
+}
+
+TEST_CASE("WhatAnInterruptedRebuildOrVerifyLeftBehindIsDroppedWhenTheLedgerOpens") {
+  EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", Person("Ann", "ann@x.test")});
+  f.engine.reset();
+  WithClosedLedger(f, [](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle*) {
+    if (name != "default") return;
+    for (const char* leftover : {"p.contacts.7", "verify.emails"}) {
+      rocksdb::ColumnFamilyHandle* cf = nullptr;
+      REQUIRE(db.CreateColumnFamily({}, leftover, &cf).ok());
+      REQUIRE(db.Put({}, cf, "personal", "data").ok());
+      REQUIRE(db.DestroyColumnFamilyHandle(cf).ok());
+    }
+  });
+  f.Reopen();
+  CHECK(f.Contact("k1").fields.first_name == "Ann");
+  f.engine.reset();
+  std::vector<std::string> names;
+  WithClosedLedger(f, [&](rocksdb::DB&, const std::string& name, rocksdb::ColumnFamilyHandle*) {
+    names.push_back(name);
+  });
+  CHECK(std::find(names.begin(), names.end(), "p.contacts.7") == names.end());
+  CHECK(std::find(names.begin(), names.end(), "verify.emails") == names.end());
+  CHECK(std::find(names.begin(), names.end(), "p.contacts.1") != names.end());
 }
 
 TEST_CASE("ATenantNeverSeesAnotherTenantsRecords") {

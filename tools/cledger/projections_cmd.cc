@@ -24,7 +24,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 // One rebuilt projection, and how long its fold (or its whole rebuild, online) took.
 void Rebuilt(const ProjectionStatus& p, double seconds) {
   std::cout << "rebuilt " << p.name << ": generation " << p.generation << ", applied "
-            << p.applied_position << " (" << std::fixed << std::setprecision(2) << seconds
+            << p.applied_position << " (" << std::fixed << std::setprecision(3) << seconds
             << " s)\n";
 }
 
