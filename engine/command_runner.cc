@@ -136,21 +136,24 @@ Result<CommandOutcome> CommandRunner::Finish(Result<CommitResult> committed, Com
   outcome.first_position = committed->first_position;
   outcome.last_position = committed->last_position;
   outcome.replayed = committed->replayed;
+  if (!outcome.replayed) {  // the decision knows the rest: no need to read the events back
+    outcome.id = decision->id;
+    outcome.version = committed->target_version;
+    return outcome;
+  }
   auto events =
       store_.Read(outcome.first_position, outcome.last_position - outcome.first_position + 1);
   if (!events.ok()) return events.status();
   if (events->empty()) {  // acknowledged, then not readable: the log lost it
     return Status::Corruption("corrupt_event", "a committed event is missing");
   }
-  if (outcome.replayed) {  // secrets are returned once, never again
-    outcome.temporary_password.clear();
-    outcome.token.clear();
-    if (const auto* issued = std::get_if<TokenIssued>(&events->front().body)) {
-      outcome.token_hash = issued->token_hash;  // the token issued then, not one made now
-    }
+  outcome.temporary_password.clear();  // secrets are returned once, never again
+  outcome.token.clear();
+  if (const auto* issued = std::get_if<TokenIssued>(&events->front().body)) {
+    outcome.token_hash = issued->token_hash;  // the token issued then, not one made now
   }
   const std::string& target = events->front().stream;  // a commit's first event is its target
-  outcome.id = decision ? decision->id : target.substr(target.find('-') + 1);
+  outcome.id = target.substr(target.find('-') + 1);
   for (const Event& e : *events) {
     if (e.stream == target) outcome.version = e.stream_version;
   }

@@ -163,9 +163,8 @@ class Audit final : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
   bool Inline() const override { return false; }  // no rule reads it
-  uint32_t FoldVersion() const override {
-    return 3;
-  }  // 2: its copies keep checkpoints; 3: every 128
+  // 2: its copies keep checkpoints; 3: every 128 events
+  uint32_t FoldVersion() const override { return 3; }
   Status Apply(Kv& kv, const Event& event) const override {
     PrefixedKv state(kv, "s");
     AuditEntry entry{event.position,

@@ -43,6 +43,8 @@ struct CommitResult {
   uint64_t first_position = 0;
   uint64_t last_position = 0;
   bool replayed = false;  // true when an earlier commit with the same idempotency key answered
+  // The version the commit left its first event's stream at; 0 when replayed (read the log).
+  uint64_t target_version = 0;
   bool operator==(const CommitResult&) const = default;
 };
 

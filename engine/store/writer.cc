@@ -399,7 +399,8 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
     for (auto& [event, bytes] : staged) state.replica.events.push_back({event.position, bytes});
     state.replica.events.back().commit_end = true;
   }
-  CommitResult result{staged.front().first.position, head.position, false};
+  CommitResult result{staged.front().first.position, head.position, false,
+                      version_of(commit.events.front().stream)};
   ++state.commits;
   state.head = head;
   state.last_recorded_at_us = recorded_at;

@@ -330,8 +330,13 @@ TEST_CASE("ARetriedCommandReturnsTheFirstOutcomeAndAppendsNothing") {
   const CommandOutcome retry = f.Must(ctx, CreateContact{"", "c1", Person("Ann", "ann@x.test")});
   CHECK(retry.replayed);
   CHECK(retry.id == first.id);
+  CHECK(first.version == 1);
   CHECK(retry.version == first.version);
   CHECK(retry.last_position == first.last_position);
+  const CommandOutcome edit =
+      f.Must(f.owner, EditContact{first.id, [](ContactFields& c) { c.title = "Dr"; }});
+  CHECK(edit.version == 2);
+  CHECK(edit.id == first.id);
 }
 
 }  // namespace
