@@ -136,7 +136,7 @@ Result<CommandOutcome> CommandRunner::Finish(Result<CommitResult> committed, Com
   outcome.first_position = committed->first_position;
   outcome.last_position = committed->last_position;
   outcome.replayed = committed->replayed;
-  if (!outcome.replayed) {  // the decision knows the rest: no need to read the events back
+  if (!outcome.replayed && decision) {  // the decision knows the rest: no events read back
     outcome.id = decision->id;
     outcome.version = committed->target_version;
     return outcome;

@@ -34,34 +34,44 @@ std::string ProjectionHost::FamilyName(std::string_view name, uint64_t generatio
   return "p." + std::string(name) + "." + std::to_string(generation);
 }
 
-Status ProjectionHost::Attach() {
-  const uint64_t head = store_.GetHead().position;
+// Each projection's recorded generation; those an older fold wrote (an upgrade) are folded
+// afresh first, all in one scan.
+Result<std::map<std::string_view, uint64_t>> ProjectionHost::Generations(uint64_t head) {
+  std::map<std::string_view, uint64_t> generations;
+  std::vector<const projections::Projection*> stale;
+  auto recorded = [&](const std::string& key) -> std::optional<uint64_t> {
+    std::string value;
+    if (!store_.db()->Get(rocksdb::ReadOptions(), store_.Family(store::kCfMeta), key, &value).ok())
+      return std::nullopt;
+    return std::stoull(value);
+  };
   for (const projections::Projection* p : projections::All()) {
-    Hosted hosted;
-    std::string generation;
-    if (store_.db()
-            ->Get(rocksdb::ReadOptions(), store_.Family(store::kCfMeta), MetaKey(p->name()),
-                  &generation)
-            .ok()) {
-      hosted.generation = std::stoull(generation);
-    }
-    std::string fold;
-    const bool fold_known =
-        store_.db()
-            ->Get(rocksdb::ReadOptions(), store_.Family(store::kCfMeta), FoldKey(p->name()), &fold)
-            .ok();
+    generations[p->name()] = recorded(MetaKey(p->name())).value_or(Hosted{}.generation);
+    const std::optional<uint64_t> fold = recorded(FoldKey(p->name()));
+    const bool fold_known = fold.has_value();
     // A ledger with events but no fold version recorded was written before versions: 1.
-    if ((fold_known || head > 0) && (fold_known ? std::stoul(fold) : 1) != p->FoldVersion()) {
-      // Written by an older fold (an upgrade): folded afresh, once, before anything is served.
-      auto refolded = Refold(*p, hosted.generation, head);
-      if (!refolded.ok()) return refolded.status();
-      hosted.generation = *refolded;
+    if ((fold_known || head > 0) && fold.value_or(1) != p->FoldVersion()) {
+      stale.push_back(p);  // written by an older fold (an upgrade)
     } else if (!fold_known) {
       rocksdb::WriteBatch meta;
       (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(p->name()),
                      std::to_string(p->FoldVersion()));
       if (Status s = store_.WriteSide(meta, /*sync=*/false); !s.ok()) return s;
     }
+  }
+  if (!stale.empty()) {
+    if (Status s = Refold(stale, generations, head); !s.ok()) return s;
+  }
+  return generations;
+}
+
+Status ProjectionHost::Attach() {
+  const uint64_t head = store_.GetHead().position;
+  auto generations = Generations(head);
+  if (!generations.ok()) return generations.status();
+  for (const projections::Projection* p : projections::All()) {
+    Hosted hosted;
+    hosted.generation = generations->at(p->name());
     const std::string family = FamilyName(p->name(), hosted.generation);
     if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
     // Inline folds share each commit's batch, so this is a no-op unless the projection is
@@ -256,22 +266,30 @@ std::vector<ProjectionStatus> ProjectionHost::Statuses() {
   return out;
 }
 
-Result<uint64_t> ProjectionHost::Refold(const projections::Projection& projection,
-                                        uint64_t generation, uint64_t head) {
-  const std::string family = FamilyName(projection.name(), generation + 1);
-  (void)store_.DropFamily(family);  // leftovers of an interrupted refold
-  if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
-  auto folded = FoldRange(projection, family, 0, head, {}, true);
+Status ProjectionHost::Refold(const std::vector<const projections::Projection*>& stale,
+                              std::map<std::string_view, uint64_t>& generations, uint64_t head) {
+  std::vector<Target> targets;
+  for (const projections::Projection* p : stale) {
+    const std::string family = FamilyName(p->name(), generations[p->name()] + 1);
+    (void)store_.DropFamily(family);  // leftovers of an interrupted refold
+    if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
+    targets.push_back({p, family});
+  }
+  auto folded = FoldRange(targets, 0, head, {}, true);  // one scan of the log for them all
   if (!folded.ok()) return folded.status();
   rocksdb::WriteBatch meta;
-  (void)meta.Put(store_.Family(store::kCfMeta), MetaKey(projection.name()),
-                 std::to_string(generation + 1));
-  (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(projection.name()),
-                 std::to_string(projection.FoldVersion()));
+  for (const projections::Projection* p : stale) {
+    (void)meta.Put(store_.Family(store::kCfMeta), MetaKey(p->name()),
+                   std::to_string(generations[p->name()] + 1));
+    (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(p->name()),
+                   std::to_string(p->FoldVersion()));
+  }
   if (Status s = store_.WriteSide(meta, /*sync=*/true); !s.ok()) return s;
-  // The new generation is recorded: a failed drop leaves a family DropLeftovers drops later.
-  (void)store_.DropFamily(FamilyName(projection.name(), generation));
-  return generation + 1;
+  // The new generations are recorded: a failed drop leaves a family DropLeftovers drops later.
+  for (const projections::Projection* p : stale) {
+    (void)store_.DropFamily(FamilyName(p->name(), generations[p->name()]++));
+  }
+  return Status::Ok();
 }
 
 // What an interrupted rebuild, refold or verify left: a generation no projection uses, a
@@ -424,8 +442,16 @@ Result<std::optional<std::string>> ProjectionHost::FirstDifference(
   auto record = [](rocksdb::Iterator& it) {  // the applied marker is not state
     return it.Valid() && it.key().ToStringView() != kAppliedKey;
   };
+  auto failed = [&]() -> Status {  // an iterator that failed ends early: no difference, an error
+    for (rocksdb::Iterator* it : {live.get(), fresh.get()}) {
+      if (!it->status().ok())
+        return store::FromRocks(it->status(), "reading a projection to verify");
+    }
+    return Status::Ok();
+  };
   for (live->SeekToFirst(), fresh->SeekToFirst(); record(*live) || record(*fresh);
        live->Next(), fresh->Next()) {
+    if (Status s = failed(); !s.ok()) return s;
     if (!record(*live) || !record(*fresh)) {  // one side has keys the other lacks
       return std::optional<std::string>((record(*live) ? live : fresh)->key().ToString());
     }
@@ -434,9 +460,7 @@ Result<std::optional<std::string>> ProjectionHost::FirstDifference(
           std::min(live->key().ToStringView(), fresh->key().ToStringView()));
     }
   }
-  for (rocksdb::Iterator* it : {live.get(), fresh.get()}) {
-    if (!it->status().ok()) return store::FromRocks(it->status(), "reading a projection to verify");
-  }
+  if (Status s = failed(); !s.ok()) return s;
   return std::optional<std::string>();
 }
 

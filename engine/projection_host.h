@@ -73,10 +73,13 @@ class ProjectionHost {
     std::vector<Target> one{{&projection, family}};
     return FoldRange(one, from, to, progress, sync);
   }
-  // Folds `projection` afresh into the next generation up to `head` and swaps it in, before
-  // anything is served; returns the new generation. For a family an older fold wrote.
-  Result<uint64_t> Refold(const projections::Projection& projection, uint64_t generation,
-                          uint64_t head);
+  // Each projection's generation by name, after folding afresh those an older fold wrote.
+  Result<std::map<std::string_view, uint64_t>> Generations(uint64_t head);
+  // Folds the `stale` projections afresh into their next generations up to `head` in one
+  // scan and swaps them in, before anything is served; `generations` (by name) moves on.
+  // For families an older fold wrote.
+  Status Refold(const std::vector<const projections::Projection*>& stale,
+                std::map<std::string_view, uint64_t>& generations, uint64_t head);
   // Drops every projection family no projection uses and every verify scratch family.
   void DropLeftovers();
   // The projections `names` names, or why one is unknown.

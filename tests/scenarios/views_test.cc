@@ -240,16 +240,16 @@ TEST_CASE("AProjectionWrittenByAnOlderFoldIsFoldedAfreshWhenTheLedgerOpens") {
   const ContactView now = f.Contact("k1");
   f.engine.reset();
   // What the older fold left: no checkpoint, no record of the fold's version.
-  WithClosedLedger(f,
-                   [](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* cf) {
-                     if (name == "default")
-                       REQUIRE(db.Delete({}, cf, "projection-fold/contacts").ok());
-                     if (name == "p.contacts.1")
-                       REQUIRE(db.DeleteRange({}, cf, "\xfe", "\xff").ok());
-                   });
+  WithClosedLedger(
+      f, [](rocksdb::DB& db, const std::string& name, rocksdb::ColumnFamilyHandle* cf) {
+        for (const char* fold : {"projection-fold/contacts", "projection-fold/audit"}) {
+          if (name == "default") REQUIRE(db.Delete({}, cf, fold).ok());
+        }
+        if (name == "p.contacts.1") REQUIRE(db.DeleteRange({}, cf, "\xfe", "\xff").ok());
+      });
   f.Reopen();
   for (const ProjectionStatus& p : f.engine->Projections()) {
-    CHECK(p.generation == (p.name == "contacts" ? 2 : 1));
+    CHECK(p.generation == (p.name == "contacts" || p.name == "audit" ? 2 : 1));
   }
   auto mismatches = f.engine->VerifyProjections();
   REQUIRE(mismatches.ok());
