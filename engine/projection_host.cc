@@ -271,18 +271,14 @@ Status ProjectionHost::Refold(const std::vector<const projections::Projection*>&
   std::vector<Target> targets;
   for (const projections::Projection* p : stale) {
     const std::string family = FamilyName(p->name(), generations[p->name()] + 1);
-    (void)store_.DropFamily(family);  // leftovers of an interrupted refold
-    if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
+    if (Status s = FreshFamily(family); !s.ok()) return s;
     targets.push_back({p, family});
   }
   auto folded = FoldRange(targets, 0, head, {}, true);  // one scan of the log for them all
   if (!folded.ok()) return folded.status();
   rocksdb::WriteBatch meta;
   for (const projections::Projection* p : stale) {
-    (void)meta.Put(store_.Family(store::kCfMeta), MetaKey(p->name()),
-                   std::to_string(generations[p->name()] + 1));
-    (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(p->name()),
-                   std::to_string(p->FoldVersion()));
+    RecordGeneration(meta, *p, generations[p->name()] + 1);
   }
   if (Status s = store_.WriteSide(meta, /*sync=*/true); !s.ok()) return s;
   // The new generations are recorded: a failed drop leaves a family DropLeftovers drops later.
@@ -290,6 +286,22 @@ Status ProjectionHost::Refold(const std::vector<const projections::Projection*>&
     (void)store_.DropFamily(FamilyName(p->name(), generations[p->name()]++));
   }
   return Status::Ok();
+}
+
+// An empty family: what an interrupted rebuild, refold or verify left under its name goes.
+Status ProjectionHost::FreshFamily(const std::string& family, bool shared) {
+  (void)store_.DropFamily(family, shared);
+  return store_.CreateFamily(family).status();
+}
+
+// The generation that serves `projection` from now on, and the fold that wrote it.
+void ProjectionHost::RecordGeneration(rocksdb::WriteBatch& meta,
+                                      const projections::Projection& projection,
+                                      uint64_t generation) {
+  (void)meta.Put(store_.Family(store::kCfMeta), MetaKey(projection.name()),
+                 std::to_string(generation));
+  (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(projection.name()),
+                 std::to_string(projection.FoldVersion()));
 }
 
 // What an interrupted rebuild, refold or verify left: a generation no projection uses, a
@@ -340,8 +352,7 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
       generation = hosted_.find(projection->name())->second.generation + 1;
     }
     std::string family = FamilyName(projection->name(), generation);
-    (void)store_.DropFamily(family);  // leftovers of an interrupted rebuild
-    if (auto created = store_.CreateFamily(family); !created.ok()) return created.status();
+    if (Status s = FreshFamily(family); !s.ok()) return s;
     targets.push_back({projection, std::move(family)});
     generations.push_back(generation);
   }
@@ -354,11 +365,7 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
     if (!rest.ok()) return rest.status();
     rocksdb::WriteBatch meta;
     for (size_t i = 0; i < targets.size(); ++i) {
-      const projections::Projection& p = *targets[i].projection;
-      (void)meta.Put(store_.Family(store::kCfMeta), MetaKey(p.name()),
-                     std::to_string(generations[i]));
-      (void)meta.Put(store_.Family(store::kCfMeta), FoldKey(p.name()),
-                     std::to_string(p.FoldVersion()));
+      RecordGeneration(meta, *targets[i].projection, generations[i]);
     }
     if (Status s = store_.WriteSide(meta, /*sync=*/true); !s.ok()) return s;
     std::lock_guard lock(mu_);
@@ -403,11 +410,8 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
   Status failed;
   for (const projections::Projection* p : projections::All()) {
     std::string name = "verify." + std::string(p->name());
-    (void)store_.DropFamily(name, /*shared=*/false);  // leftovers of an interrupted run
-    if (auto created = store_.CreateFamily(name); !created.ok()) {
-      failed = created.status();
-      break;
-    }
+    failed = FreshFamily(name, /*shared=*/false);
+    if (!failed.ok()) break;
     scratch.push_back({p, std::move(name)});
   }
   std::vector<ProjectionMismatch> mismatches;

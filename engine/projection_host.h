@@ -80,6 +80,11 @@ class ProjectionHost {
   // For families an older fold wrote.
   Status Refold(const std::vector<const projections::Projection*>& stale,
                 std::map<std::string_view, uint64_t>& generations, uint64_t head);
+  // Creates `family` empty, dropping what an interrupted run left under that name first.
+  Status FreshFamily(const std::string& family, bool shared = true);
+  // Adds to `meta` that `generation` serves `projection`, written by its current fold.
+  void RecordGeneration(rocksdb::WriteBatch& meta, const projections::Projection& projection,
+                        uint64_t generation);
   // Drops every projection family no projection uses and every verify scratch family.
   void DropLeftovers();
   // The projections `names` names, or why one is unknown.
