@@ -532,16 +532,20 @@ int main(int argc, char** argv) {
   };
   int rc = 2;
   auto* generate = loaded(app.add_subcommand("generate", "build a ledger of N events"));
-  generate->add_option("--events", args->events, "the head to reach")->capture_default_str();
+  generate
+      ->add_option("--events", args->events,
+                   "the head to reach by the mix (the long stream comes on top)")
+      ->capture_default_str();
   generate->add_option("--long-stream", args->long_stream, "events of the one long contact")
       ->capture_default_str();
   generate->callback([&] { rc = Generate(*args); });
   auto* commands = loaded(app.add_subcommand("commands", "the seeds' mix for S seconds"));
-  commands->add_option("--seconds", args->seconds)->capture_default_str();
+  commands->add_option("--seconds", args->seconds, "how long to run the mix")
+      ->capture_default_str();
   commands->callback([&] { rc = Commands(*args); });
   auto* reads = common(app.add_subcommand("reads", "GetContact of random contacts"));
-  reads->add_option("--callers", args->callers)->capture_default_str();
-  reads->add_option("--seconds", args->seconds)->capture_default_str();
+  reads->add_option("--callers", args->callers, "threads reading at once")->capture_default_str();
+  reads->add_option("--seconds", args->seconds, "how long to read")->capture_default_str();
   reads->callback([&] { rc = Reads(*args); });
   common(app.add_subcommand("timetravel", "the long contact along its stream"))->callback([&] {
     rc = TimeTravel(*args);
