@@ -285,18 +285,25 @@ HttpResponse RunCommand(Call& call, Command command, int success_status) {
   }
   const std::string location = (customer ? "/v1/customers/" : "/v1/contacts/") + outcome->id;
   if (success_status == 201) response.headers.push_back({"Location", location});
-  // A retry answers as the first time did: the record as the command left it, even if it has
-  // changed since.
-  const AsOf as_of = outcome->replayed ? AsOf{outcome->last_position, {}} : AsOf{};
-  if (customer) {
-    auto view = call.engine.GetCustomer(call.who, outcome->id, as_of);
-    if (!view.ok()) return Problem(view.status());
-    response.body = json::serialize(ToJson(*view));
-  } else {
-    auto view = call.engine.GetContact(call.who, outcome->id, as_of);
-    if (!view.ok()) return Problem(view.status());
-    response.body = json::serialize(ToJson(*view));
-  }
+  // The record as the command left it, matching the ETag: a retry's, or one a concurrent
+  // command has moved on since, is read as of the command's position (the live view, the
+  // common case, costs least).
+  const AsOf then{outcome->last_position, {}};
+  auto record = [&](auto read) -> Result<std::string> {
+    auto view = read(outcome->replayed ? then : AsOf{});
+    if (view.ok() && view->system.version != outcome->version) view = read(then);
+    if (!view.ok()) return view.status();
+    return json::serialize(ToJson(*view));
+  };
+  auto customer_at = [&](const AsOf& as_of) {
+    return call.engine.GetCustomer(call.who, outcome->id, as_of);
+  };
+  auto contact_at = [&](const AsOf& as_of) {
+    return call.engine.GetContact(call.who, outcome->id, as_of);
+  };
+  auto body = customer ? record(customer_at) : record(contact_at);
+  if (!body.ok()) return Problem(body.status());
+  response.body = std::move(*body);
   return response;
 }
 

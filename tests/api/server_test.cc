@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "engine/api/routes.h"
 #include "engine/domain/roles.h"
@@ -141,6 +142,37 @@ TEST_CASE("ARetriedCommandAnswersAsTheFirstTimeAndAppendsNothing") {
   CHECK(retry.Header("etag") == first.Header("etag"));
   CHECK(retry.Header("location") == "/v1/customers/c7");
   CHECK(f.Head() == head);
+}
+
+// Concurrent edits of one contact: each answer is the record as its own edit left it.
+TEST_CASE("ConcurrentEditsEachAnswerTheRecordAtTheirOwnETag") {
+  ServerFixture f;
+  REQUIRE(
+      f.Call("acme/owner", "POST", "/v1/customers", R"({"id":"c1","name":"A","email":"a@a.test"})")
+          .status == 201);
+  REQUIRE(
+      f.Call("acme/owner", "POST", "/v1/customers/c1/contacts", R"({"id":"k1","first_name":"Ann"})")
+          .status == 201);
+  std::vector<std::thread> editors;
+  std::vector<std::vector<std::pair<std::string, Reply>>> replies(6);
+  for (int t = 0; t < 6; ++t) {
+    editors.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        const std::string name = "L" + std::to_string(t) + "-" + std::to_string(i);
+        replies[t].emplace_back(name, f.Call("acme/owner", "PATCH", "/v1/contacts/k1",
+                                             R"({"last_name":")" + name + R"("})"));
+      }
+    });
+  }
+  for (auto& editor : editors) editor.join();
+  for (const auto& mine : replies) {
+    for (const auto& [name, reply] : mine) {
+      REQUIRE(reply.status == 200);
+      CHECK(Json(reply).at("last_name").as_string() == name);
+      CHECK("\"" + std::to_string(Json(reply).at("version").as_int64()) + "\"" ==
+            reply.Header("etag"));
+    }
+  }
 }
 
 TEST_CASE("ATokenOfOneTenantGets404ForEveryIdOfAnother") {
