@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "engine/api/handlers.h"
@@ -130,12 +131,13 @@ class Hub {
 
 // The SSE frames of recent events, shared by every subscriber: an event is turned into JSON
 // once, not once per subscriber. Bounded in bytes (a frame may be 64 KiB or more); an old
-// position is simply rendered again.
+// position is simply rendered again. A frame is kept with whether the event's personal fields
+// were open: once an erasure has blanked them, the frame that showed them is never served.
 class FrameCache {
  public:
   // `ledger` tells apart the partitions of a cluster node, whose positions repeat.
   std::shared_ptr<const std::string> Get(const Engine* ledger, const Event& event) {
-    const Key key{ledger, event.position};
+    const Key key{ledger, event.position, event.personal};
     {
       std::lock_guard lock(mu_);
       if (auto it = frames_.find(key); it != frames_.end()) return it->second;
@@ -158,7 +160,7 @@ class FrameCache {
   static constexpr size_t kBytesMax = 8 * 1024 * 1024;
   std::mutex mu_;
   size_t bytes_ = 0;
-  using Key = std::pair<const Engine*, uint64_t>;
+  using Key = std::tuple<const Engine*, uint64_t, Personal>;
   std::map<Key, std::shared_ptr<const std::string>> frames_;
   std::deque<Key> order_;
 };

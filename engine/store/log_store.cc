@@ -111,6 +111,7 @@ LogStore::~LogStore() {
 
 void LogStore::CloseDb(bool flush) {
   if (!db_) return;
+  recent_.Clear();  // what a reopen finds is read afresh
   std::lock_guard lock(families_mu_);
   if (flush) {
     std::vector<rocksdb::ColumnFamilyHandle*> all;
@@ -381,15 +382,21 @@ Result<std::string> LogStore::ReadRedacted(uint64_t position) {
   return events::RedactSecrets(*raw);
 }
 
+// The newest events come from RecentEvents, decoded once for every reader that follows the
+// head; the rest from disk, kept there for the next reader when they are among the newest.
 Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
   const uint64_t head = GetHead().position;
   limit = std::min(limit, limits::kReadBatchMax);
+  from = std::max<uint64_t>(from, 1);
   std::vector<Event> out;
+  const uint64_t keys = KeysGeneration();
+  from = recent_.Take(from, head, limit, keys, out);
+  if (out.size() == limit || from > head) return out;
+  const size_t kept = out.size();
   DbGate::Shared gate(gate_);
   if (!db_) return Reopening();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
-  for (it->Seek(LogKey(std::max<uint64_t>(from, 1))); it->Valid() && out.size() < limit;
-       it->Next()) {
+  for (it->Seek(LogKey(from)); it->Valid() && out.size() < limit; it->Next()) {
     const uint64_t position = base::DecodeU64(it->key().ToStringView());
     if (position > head) break;  // written but not yet acknowledged
     Result<Event> event = DecodeForReaders(it->value().ToStringView());
@@ -400,6 +407,9 @@ Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
     out.push_back(std::move(event).value());
   }
   if (!it->status().ok()) return FromRocks(it->status(), "storage fault", "corrupt_event");
+  if (out.size() > kept) {
+    recent_.Keep(std::span<const Event>(out).subspan(kept), head, keys, KeysGeneration());
+  }
   return out;
 }
 

@@ -20,10 +20,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cledger/limits.h"
 #include "cledger/proofs.h"
 #include "engine/store/db_gate.h"
 #include "engine/store/personal_keys.h"
 #include "engine/store/raw_ledger.h"
+#include "engine/store/recent_events.h"
 #include "engine/store/txn.h"
 
 namespace cledger::store {
@@ -260,12 +262,15 @@ class LogStore final : public RawLedger {
   Result<std::string> ReadAt(const rocksdb::ReadOptions& read, uint64_t position);
   // An event's stored bytes, verified and decoded, its personal fields opened.
   Result<Event> DecodeForReaders(std::string_view bytes);
+  // What the key store can open now (PersonalKeys::generation); 0 without one.
+  uint64_t KeysGeneration() const { return personal_ ? personal_->generation() : 0; }
 
   // Every column family's options: the shared block cache and memtable budget below.
   rocksdb::ColumnFamilyOptions FamilyOptions() const;
 
   StoreOptions options_;
   PersonalKeys* personal_ = nullptr;
+  RecentEvents recent_{limits::kRecentEventsKept};
   // Outlive every reopen of the database, so the bounds hold across them.
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;

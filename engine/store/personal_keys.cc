@@ -72,6 +72,12 @@ rocksdb::WriteOptions Synced() {
 
 }  // namespace
 
+// Keys leave memory zeroed, not merely freed.
+void PersonalKeys::ForgetKeys(std::unordered_map<std::string, base::AeadKey>& keys) {
+  for (auto& [id, key] : keys) sodium_memzero(key.data(), key.size());
+  keys.clear();
+}
+
 PersonalKeys::PersonalKeys(std::unique_ptr<rocksdb::DB> db, const base::AeadKey& wrap_key)
     : db_(std::move(db)), wrap_key_(wrap_key) {}
 
@@ -81,8 +87,8 @@ std::unique_ptr<PersonalKeys> PersonalKeys::None() {
 
 PersonalKeys::~PersonalKeys() {
   sodium_memzero(wrap_key_.data(), wrap_key_.size());
-  for (auto& [id, key] : keys_) sodium_memzero(key.data(), key.size());
-  for (auto& [id, key] : pending_keys_) sodium_memzero(key.data(), key.size());
+  ForgetKeys(keys_);
+  ForgetKeys(pending_keys_);
 }
 
 Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path,
@@ -177,8 +183,7 @@ Status PersonalKeys::PersistNewKeys() {
   if (!s.ok()) return Fault(s);
   pending_.Clear();
   pending_records_.clear();
-  for (auto& [id, key] : pending_keys_) sodium_memzero(key.data(), key.size());
-  pending_keys_.clear();
+  ForgetKeys(pending_keys_);
   pending_subjects_.clear();
   return Status::Ok();
 }
@@ -192,14 +197,14 @@ void PersonalKeys::DropPending() {
   std::lock_guard lock(mu_);
   pending_.Clear();
   pending_records_.clear();
-  for (auto& [id, key] : pending_keys_) sodium_memzero(key.data(), key.size());
-  pending_keys_.clear();
+  ForgetKeys(pending_keys_);
   pending_subjects_.clear();
 }
 
 Status PersonalKeys::ImportKeys(const std::vector<ReplicaDataKey>& keys) {
   if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   std::lock_guard lock(mu_);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   rocksdb::WriteBatch batch;
   for (const ReplicaDataKey& k : keys) {
     std::string tombstone;
@@ -262,7 +267,7 @@ const base::AeadKey* PersonalKeys::KeyLocked(const std::string& key_id) {
     }
     return nullptr;
   }
-  if (keys_.size() >= kCachedKeysMax) keys_.clear();
+  if (keys_.size() >= kCachedKeysMax) ForgetKeys(keys_);
   base::AeadKey& slot = keys_[key_id];
   std::copy(key->begin(), key->end(), slot.begin());
   sodium_memzero(key->data(), key->size());
@@ -291,6 +296,7 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
                                           int64_t now_us) {
   if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   std::lock_guard lock(mu_);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   const std::string subject = SubjectKey(tenant, stream);
   auto key_id = KeyIdLocked(subject);
   if (!key_id.ok()) return key_id;

@@ -62,6 +62,9 @@ class PersonalKeys {
 
   // How many events Open could not open (kUnreadable) since the store was opened.
   uint64_t unreadable() const { return unreadable_; }
+  // Changes whenever what Open can open changes (a key destroyed, keys imported): whoever
+  // keeps events Open opened drops them then (RecentEvents).
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // The subject's key id; empty when it has none.
   Result<std::string> KeyIdOf(const std::string& tenant, const std::string& stream);
@@ -90,6 +93,7 @@ class PersonalKeys {
  private:
   PersonalKeys(std::unique_ptr<rocksdb::DB> db, const base::AeadKey& wrap_key);
   Status Load();
+  static void ForgetKeys(std::unordered_map<std::string, base::AeadKey>& keys);
   // REQUIRES: mu_ held. The key named `key_id`, read and unwrapped on first use.
   const base::AeadKey* KeyLocked(const std::string& key_id);
   Result<std::string> KeyIdLocked(const std::string& subject);
@@ -100,6 +104,7 @@ class PersonalKeys {
   base::AeadKey wrap_key_;
   std::string id_;
   std::mutex mu_;
+  std::atomic<uint64_t> generation_{0};  // raised under mu_, so never during an Open
   std::unordered_map<std::string, base::AeadKey> keys_;            // key id → data key
   std::unordered_map<std::string, std::string> subjects_;          // subject → key id
   std::unordered_set<std::string> destroyed_;                      // key ids with a tombstone

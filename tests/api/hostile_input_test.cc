@@ -238,6 +238,30 @@ TEST_CASE("RetriesOfAGeneratedPasswordResetAreAnsweredWithoutHashingAgain") {
   CHECK(f.Head() == head);
 }
 
+// Subscribers share the frames of recent events: one that showed a contact's personal data is
+// not what a subscriber gets after the contact was erased.
+TEST_CASE("AStreamStartedAfterAnErasureShowsNoneOfTheErasedData") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  const std::string& token = f.tokens["acme/service"];
+  auto first_frames = [&] {
+    testing::SseClient client(f.port, "/v1/events/stream?from=1", token);
+    REQUIRE(client.status() == 200);
+    std::string seen;
+    testing::SseClient::Frame frame;
+    while (client.Next(frame, 500)) seen += frame.event + " " + frame.data + "\n";
+    return seen;
+  };
+  CHECK(first_frames().find("ann@x.test") != std::string::npos);
+  REQUIRE(
+      f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", R"({"reason":"request 9"})").status ==
+      200);
+  const std::string after = first_frames();
+  CHECK(after.find("ContactCreated") != std::string::npos);
+  CHECK(after.find("ann@x.test") == std::string::npos);
+  CHECK(after.find("Ann") == std::string::npos);
+}
+
 TEST_CASE("RevokingATokenClosesItsOpenStream") {
   ServerFixture f;
   CreateCustomerAndContact(f);

@@ -32,6 +32,25 @@ TEST_CASE("PersonalFieldsAreCiphertextInTheEventBytesAndInTheClearForEveryReader
   CHECK(f.engine->ledger().VerifyChain().ok);
 }
 
+// Readers that follow the head share the events they decoded: what an erasure blanks must not
+// come back from there to a reader after it.
+TEST_CASE("AnEventReadJustBeforeAnErasureIsBlankForEveryReadAfterIt") {
+  EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", Person("Aspasia", "aspasia@acme.test")});
+  const uint64_t created = f.engine->ledger().GetHead().position;
+  for (int reader = 0; reader < 2; ++reader) {
+    auto before = f.engine->ledger().Read(created, 1);
+    REQUIRE(before.ok());
+    CHECK(std::get<ContactCreated>(before->at(0).body).fields.email == "aspasia@acme.test");
+  }
+  REQUIRE(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 9").ok());
+  auto after = f.engine->ledger().Read(created, 1);
+  REQUIRE(after.ok());
+  CHECK(after->at(0).personal == Personal::kErased);
+  CHECK(std::get<ContactCreated>(after->at(0).body).fields.email.empty());
+  CHECK(std::get<ContactCreated>(after->at(0).body).fields.first_name.empty());
+}
+
 // The idempotency record keeps a request's fingerprint keyed by the master key: whoever holds
 // the data directory alone cannot test a guess of the personal fields the request carried.
 TEST_CASE("AnIdempotencyRecordHoldsAKeyedFingerprintNotTheRequestsPlainDigest") {
