@@ -145,6 +145,11 @@ struct Call {
   }
   Result<AsOf> As() const {
     AsOf as_of;
+    // Both would name two moments that need not agree: which one was meant is not guessed.
+    if (Query("at") && Query("as_of")) {
+      return Status::InvalidArgument(
+          "invalid_query", "give at (a ledger position) or as_of (a time), not both", "as_of");
+    }
     if (auto at = Query("at")) {
       auto position = ParseU64(*at);
       if (!position) {

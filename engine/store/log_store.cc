@@ -389,12 +389,13 @@ Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
   limit = std::min(limit, limits::kReadBatchMax);
   from = std::max<uint64_t>(from, 1);
   std::vector<Event> out;
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
   const uint64_t keys = KeysGeneration();
   from = recent_.Take(from, head, limit, keys, out);
   if (out.size() == limit || from > head) return out;
   const size_t kept = out.size();
-  DbGate::Shared gate(gate_);
-  if (!db_) return Reopening();
+  std::vector<size_t> stored_bytes;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
   for (it->Seek(LogKey(from)); it->Valid() && out.size() < limit; it->Next()) {
     const uint64_t position = base::DecodeU64(it->key().ToStringView());
@@ -405,11 +406,11 @@ Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
                     "event at position " + std::to_string(position) + " fails verification");
     }
     out.push_back(std::move(event).value());
+    stored_bytes.push_back(it->value().size());
   }
   if (!it->status().ok()) return FromRocks(it->status(), "storage fault", "corrupt_event");
-  if (out.size() > kept) {
-    recent_.Keep(std::span<const Event>(out).subspan(kept), head, keys, KeysGeneration());
-  }
+  recent_.Keep(std::span<const Event>(out).subspan(kept), stored_bytes, head, keys,
+               KeysGeneration());
   return out;
 }
 

@@ -93,7 +93,10 @@ class LogStore final : public RawLedger {
   // Seals the personal fields of every event appended from now on under their subject's data
   // key, and opens them in every event read back (Read, ReadStream). Without it they are
   // recorded as given. REQUIRES: called before the first append or read; `keys` outlives it.
-  void SetPersonalKeys(PersonalKeys* keys) { personal_ = keys; }
+  void SetPersonalKeys(PersonalKeys* keys) {
+    personal_ = keys;
+    recent_.Clear();  // decoded under other keys, or none
+  }
 
   // Flushes every family, so the write-ahead log files that held their writes are released and
   // deleted, and compacts the projections' families down to the last level, so no file keeps
@@ -270,7 +273,7 @@ class LogStore final : public RawLedger {
 
   StoreOptions options_;
   PersonalKeys* personal_ = nullptr;
-  RecentEvents recent_{limits::kRecentEventsKept};
+  RecentEvents recent_{limits::kRecentEventsWindow, limits::kRecentEventsBytesMax};
   // Outlive every reopen of the database, so the bounds hold across them.
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;

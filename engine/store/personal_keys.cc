@@ -204,7 +204,6 @@ void PersonalKeys::DropPending() {
 Status PersonalKeys::ImportKeys(const std::vector<ReplicaDataKey>& keys) {
   if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   std::lock_guard lock(mu_);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
   rocksdb::WriteBatch batch;
   for (const ReplicaDataKey& k : keys) {
     std::string tombstone;

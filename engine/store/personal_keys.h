@@ -62,8 +62,8 @@ class PersonalKeys {
 
   // How many events Open could not open (kUnreadable) since the store was opened.
   uint64_t unreadable() const { return unreadable_; }
-  // Changes whenever what Open can open changes (a key destroyed, keys imported): whoever
-  // keeps events Open opened drops them then (RecentEvents).
+  // Raised whenever a key is destroyed: whoever keeps events Open opened drops them then
+  // (RecentEvents). Imported keys only open more, and what Open could not open is not kept.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // The subject's key id; empty when it has none.

@@ -6,6 +6,7 @@ bool RecentEvents::Current(uint64_t keys) {
   if (keys < keys_) return false;
   if (keys > keys_) {
     events_.clear();
+    bytes_ = 0;
     keys_ = keys;
   }
   return true;
@@ -13,34 +14,48 @@ bool RecentEvents::Current(uint64_t keys) {
 
 uint64_t RecentEvents::Take(uint64_t from, uint64_t head, size_t limit, uint64_t keys,
                             std::vector<Event>& out) {
-  std::lock_guard lock(mu_);
-  if (!Current(keys)) return from;
-  uint64_t next = from;
-  for (auto it = events_.find(from);
-       it != events_.end() && it->first == next && next <= head && limit > 0; ++it, ++next) {
-    out.push_back(it->second);
-    --limit;
-  }
-  return next;
-}
-
-void RecentEvents::Keep(std::span<const Event> events, uint64_t head, uint64_t keys,
-                        uint64_t keys_now) {
-  const uint64_t oldest = head > capacity_ ? head - capacity_ + 1 : 1;
-  if (keys != keys_now || events.empty() || events.back().position < oldest) return;
-  std::lock_guard lock(mu_);
-  if (!Current(keys)) return;
-  for (const Event& event : events) {
-    if (event.position >= oldest && event.personal != Personal::kUnreadable) {
-      events_.emplace(event.position, event);
+  std::vector<std::shared_ptr<const Event>> found;
+  {
+    std::lock_guard lock(mu_);
+    if (!Current(keys)) return from;
+    for (auto it = events_.find(from); it != events_.end() && it->first == from + found.size() &&
+                                       it->first <= head && found.size() < limit;
+         ++it) {
+      found.push_back(it->second.event);
     }
   }
-  while (events_.size() > capacity_) events_.erase(events_.begin());
+  for (const auto& event : found) out.push_back(*event);  // copied outside the lock
+  return from + found.size();
+}
+
+void RecentEvents::Keep(std::span<const Event> events, std::span<const size_t> stored_bytes,
+                        uint64_t head, uint64_t keys, uint64_t keys_now) {
+  if (keys != keys_now) return;
+  std::vector<Kept> fresh;
+  for (size_t i = 0; i < events.size(); ++i) {
+    // A rebuild reading the whole log copies nothing here.
+    if (events[i].position + window_ <= head) continue;
+    if (events[i].personal == Personal::kUnreadable) continue;
+    // Decoded, an event holds its stored bytes about twice: fields in the clear and sealed.
+    fresh.push_back({std::make_shared<const Event>(events[i]), 2 * stored_bytes[i]});
+  }
+  std::lock_guard lock(mu_);
+  if (!Current(keys)) return;
+  for (Kept& kept : fresh) {
+    const uint64_t position = kept.event->position;
+    const size_t bytes = kept.bytes;
+    if (events_.emplace(position, std::move(kept)).second) bytes_ += bytes;
+  }
+  while (bytes_ > bytes_max_ && !events_.empty()) {
+    bytes_ -= events_.begin()->second.bytes;
+    events_.erase(events_.begin());
+  }
 }
 
 void RecentEvents::Clear() {
   std::lock_guard lock(mu_);
   events_.clear();
+  bytes_ = 0;
 }
 
 }  // namespace cledger::store

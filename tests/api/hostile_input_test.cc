@@ -421,6 +421,21 @@ TEST_CASE("APageLimitOfZeroOrOverAThousandAnswers400") {
   CHECK(f.Call("acme/owner", "GET", "/v1/events?limit=1000").status == 200);
 }
 
+TEST_CASE("AReadAsOfAPositionAndATimeAtOnceAnswers400") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  for (const char* target : {"/v1/contacts/k1?at=3&as_of=2026-01-01T00:00:00Z",
+                             "/v1/customers/c1?as_of=2026-01-01T00:00:00Z&at=3",
+                             "/v1/contacts/k1/history?at=3&as_of=x"}) {
+    CAPTURE(target);
+    Reply r = f.Call("acme/owner", "GET", target);
+    CHECK(r.status == 400);
+    CHECK(Code(r) == "invalid_query");
+    CHECK(Json(r).at("field") == "as_of");
+  }
+  CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1?at=3").status != 400);
+}
+
 TEST_CASE("ADuplicateJsonKeyAnswers400NamingTheField") {
   ServerFixture f;
   const uint64_t head = f.Head();

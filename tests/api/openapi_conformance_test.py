@@ -837,6 +837,9 @@ def customers(c, t):
       query={"as_of": "2999-01-01T00:00:00Z"}, expect=200)
     C("GET", "/v1/customers/{id}", {"id": "c1"}, token=t.owner, query={"at": "x"}, expect=400,
       code="invalid_query", field="at")
+    C("GET", "/v1/customers/{id}", {"id": "c1"}, token=t.owner,
+      query={"at": "1", "as_of": "2999-01-01T00:00:00Z"}, expect=400, code="invalid_query",
+      field="as_of")
     C("GET", "/v1/customers/{id}", {"id": "c1"}, token=t.owner, query={"as_of": "yesterday"},
       expect=(400, 422), field="as_of")
     C("GET", "/v1/customers/{id}", {"id": "c1"}, token=t.service, expect=403)

@@ -14,7 +14,9 @@ inline constexpr size_t kCommitsPerGroupMax = 512;         // commits sharing on
 inline constexpr size_t kGroupBytesMax = 8 * 1024 * 1024;  // bytes sharing one WAL sync
 inline constexpr size_t kPendingCommitsMax = 16 * 1024;    // commits queued for the writer
 inline constexpr size_t kCachedStreamsMax = 1 << 16;       // stream versions kept in memory
-inline constexpr size_t kRecentEventsKept = 8192;          // newest decoded events, shared
+// The newest events, decoded once and shared by the readers that follow the head.
+inline constexpr uint64_t kRecentEventsWindow = 8192;       // positions behind the head
+inline constexpr size_t kRecentEventsBytesMax = 16u << 20;  // what they may weigh
 // RocksDB's memory, shared by every column family however many projections there are:
 // table blocks, their indexes and filters in one LRU cache (without it every table's index
 // stays in memory, growing with the data), memtables under one budget.
