@@ -59,8 +59,7 @@ Result<bool> Erasure::Run(const CommandContext& context, const std::string& subj
   if (already && key_gone) return true;  // nothing left to do
   // Also after `already`: a crash may have come between the commit and the key's end, or
   // before the purge finished.
-  auto destroyed = keys_.Destroy(context.tenant, stream, clock_->NowMicros());
-  if (!destroyed.ok()) return destroyed.status();
+  if (Status s = Shred(context.tenant, stream); !s.ok()) return s;
   if (Status s = Purge(/*pending_only=*/already); !s.ok()) return s;
   return already;
 }
@@ -112,6 +111,13 @@ Result<proofs::ErasureCertificate> Erasure::Certify(const std::string& tenant,
 
 Status Erasure::DestroyFollowed(const std::string& tenant, const std::string& stream) {
   std::lock_guard lock(mu_);
+  return Shred(tenant, stream);
+}
+
+// The requests' fingerprints go first: a destroyed key is what tells a re-run erasure that
+// nothing is left to do.
+Status Erasure::Shred(const std::string& tenant, const std::string& stream) {
+  if (Status s = store_.ForgetRequestsOf(tenant, stream); !s.ok()) return s;
   auto destroyed = keys_.Destroy(tenant, stream, clock_->NowMicros());
   return destroyed.ok() ? Status::Ok() : destroyed.status();
 }

@@ -47,6 +47,9 @@ class Erasure {
   // names the key when it is already gone. Whether the subject was erased already.
   Result<bool> Run(const CommandContext& context, const std::string& subject, const std::string& id,
                    const std::string& reason, std::string erased_key);
+  // Ends what could still confirm the subject's fields: the fingerprints of the requests that
+  // carried them, then its data key.
+  Status Shred(const std::string& tenant, const std::string& stream);
   // Purges the data directory of what the projections overwrote; `pending_only`: only when an
   // erasure's purge may not have finished (a crash came between).
   Status Purge(bool pending_only);

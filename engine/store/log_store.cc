@@ -439,6 +439,36 @@ Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
   return out;
 }
 
+Status LogStore::ForgetRequestsOf(const std::string& tenant, const std::string& stream) {
+  if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) {
+    return Status::Ok();  // never written
+  }
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
+  std::vector<uint64_t> positions;  // the stream's, ascending with its versions
+  const std::string stream_prefix = StreamHeadKey(tenant, stream);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  for (it->Seek(stream_prefix); it->Valid() && it->key().starts_with(stream_prefix); it->Next()) {
+    positions.push_back(base::DecodeU64(it->value().ToStringView()));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
+  if (positions.empty()) return Status::Ok();
+  rocksdb::WriteBatch forget;
+  const std::string tenant_prefix = IdempotencyKey(tenant, "");
+  it.reset(db_->NewIterator(rocksdb::ReadOptions(), idempotency_));
+  for (it->Seek(tenant_prefix); it->Valid() && it->key().starts_with(tenant_prefix); it->Next()) {
+    const Recorded recorded = DecodeRecorded(it->value().ToStringView());
+    auto first = std::lower_bound(positions.begin(), positions.end(), recorded.first_position);
+    if (first != positions.end() && *first <= recorded.last_position)
+      forget.Delete(idempotency_, it->key());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
+  rocksdb::WriteOptions durable;
+  durable.sync = true;
+  rocksdb::Status s = db_->Write(durable, &forget);
+  return s.ok() ? Status::Ok() : FromRocks(s, "storage fault");
+}
+
 Status LogStore::PurgeOverwritten() {
   DbGate::Shared gate(gate_);
   if (!db_) return Reopening();
@@ -453,7 +483,7 @@ Status LogStore::PurgeOverwritten() {
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (rocksdb::ColumnFamilyHandle* family : families) {
     if (!s.ok()) break;
-    if (family->GetName().starts_with("p."))
+    if (family->GetName().starts_with("p.") || family == idempotency_)
       s = db_->CompactRange(compact, family, nullptr, nullptr);
   }
   if (s.ok()) s = db_->FlushWAL(/*sync=*/true);

@@ -98,9 +98,15 @@ class LogStore final : public RawLedger {
     recent_.Clear();  // decoded under other keys, or none
   }
 
+  // Deletes the idempotency record of every commit that wrote to the stream. Its fingerprint
+  // covers the fields the request carried, so after an erasure a replay under the key would
+  // tell a right guess of them (replayed) from a wrong one (idempotency_key_reused).
+  Status ForgetRequestsOf(const std::string& tenant, const std::string& stream);
+
   // Flushes every family, so the write-ahead log files that held their writes are released and
-  // deleted, and compacts the projections' families down to the last level, so no file keeps
-  // a value they overwrote or deleted: what an erasure runs once it has rewritten them.
+  // deleted, and compacts the projections' and idempotency records' families down to the last
+  // level, so no file keeps a value they overwrote or deleted: what an erasure runs once it
+  // has rewritten them.
   Status PurgeOverwritten();
 
   // Runs `work` on the writer thread between two commit groups.

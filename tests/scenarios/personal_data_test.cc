@@ -81,6 +81,26 @@ TEST_CASE("AnIdempotencyRecordHoldsAKeyedFingerprintNotTheRequestsPlainDigest") 
   for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
 }
 
+// After an erasure the idempotency key of a request that carried the subject's fields must not
+// tell a right guess of them from a wrong one: a replay with the erased values and one with
+// other values get the same answer.
+TEST_CASE("AReplayedKeyAfterAnErasureCannotConfirmAGuessOfTheErasedFields") {
+  EngineFixture f;
+  CommandContext keyed = f.owner;
+  keyed.idempotency_key = "create-k1";
+  f.Must(keyed, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
+  REQUIRE(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 10").ok());
+  auto right =
+      f.engine->Execute(keyed, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
+  auto wrong =
+      f.engine->Execute(keyed, CreateContact{"k1", "c1", Person("Theano", "theano@acme.test")});
+  REQUIRE_FALSE(right.ok());
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(right.status().code() == wrong.status().code());
+  CHECK(right.status().reason() == wrong.status().reason());
+  CHECK(right.status().message() == wrong.status().message());
+}
+
 TEST_CASE("ARotatedMasterKeyOpensEveryPersonFieldAndTheOldKeyIsRefused") {
   EngineFixture f;
   f.Must(f.owner, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
