@@ -50,6 +50,7 @@ Result<Principal> Queries::Unexpired(pj::Kv& tokens, const std::string& digest,
     return Status(Code::kUnauthenticated, "token_expired",
                   "the token expired at " + base::Rfc3339Micros(**expiry));
   }
+  principal.expires_at_us = *expiry;
   return principal;
 }
 

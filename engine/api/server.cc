@@ -464,8 +464,10 @@ class Server::Impl {
 
   // Frames after `next` (a position per source) that the plan wants, up to about
   // stream_chunk_bytes_max: what a subscriber holds while its write waits is bounded in bytes,
-  // whatever its events weigh.
-  Result<std::string> NextChunk(const StreamPlan& plan, std::vector<uint64_t>& next) {
+  // whatever its events weigh. Every event read is looked at, wanted or not: `revoked` is set
+  // when one of them revokes a token.
+  Result<std::string> NextChunk(const StreamPlan& plan, std::vector<uint64_t>& next,
+                                bool& revoked) {
     const std::vector<Engine*> sources = Sources(plan);
     std::string chunk;
     for (size_t k = 0; k < sources.size(); ++k) {
@@ -475,6 +477,7 @@ class Server::Impl {
         for (const Event& e : *events) {
           if (chunk.size() >= options_.stream_chunk_bytes_max) break;
           next[k] = e.position + 1;
+          revoked = revoked || std::holds_alternative<TokenRevoked>(e.body);
           if (!plan.Wants(e)) continue;
           chunk += plan.partitions.empty() ? *frames_.Get(plan.engine, e)
                                            : Handlers::SseFrame(e, Handlers::CursorId(next), k);
@@ -493,16 +496,19 @@ class Server::Impl {
     return false;
   }
 
-  // Writes `text` to a subscriber whose token is still valid; a revoked or expired token (or a
-  // failed check) gets a last error frame instead. False when the stream is over.
+  // Writes `text` to a subscriber whose token is still valid, checked again when `check`; a
+  // revoked or expired token (or a failed check) gets a last error frame instead. False when
+  // the stream is over.
   template <typename AsyncStream>
-  awaitable<bool> Send(AsyncStream& stream, const StreamPlan& plan, std::string_view text) {
-    const Status valid = handlers_.Reauthenticate(plan);
+  awaitable<bool> Send(AsyncStream& stream, const StreamPlan& plan, std::string_view text,
+                       bool check = true) {
+    const Status valid = check ? handlers_.Reauthenticate(plan) : Status::Ok();
     if (!valid.ok()) {
       text = valid.reason() == "token_expired"        ? kTokenExpiredFrame
              : valid.code() == Code::kUnauthenticated ? kTokenRevokedFrame
                                                       : kStorageErrorFrame;
     }
+    if (text.empty()) co_return true;
     // A subscriber that cannot take a chunk within the timeout is cut off; it resumes with
     // Last-Event-ID. Nothing queues up for it meanwhile.
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.read_timeout_s));
@@ -514,13 +520,19 @@ class Server::Impl {
   awaitable<void> Follow(AsyncStream& stream, const StreamPlan& plan, Hub::Waiter& waiter) {
     std::vector<uint64_t> next =
         plan.partitions.empty() ? std::vector<uint64_t>{plan.from} : plan.cursor;
-    while (!stopping_) {
-      Result<std::string> chunk = NextChunk(plan, next);
+    // The first write is checked too: a revocation may have come between the token's check
+    // at subscription and the stream's start.
+    for (bool first = true; !stopping_; first = false) {
+      bool revoked = false;
+      Result<std::string> chunk = NextChunk(plan, next, revoked);
       if (!chunk.ok()) {
         co_await Send(stream, plan, kStorageErrorFrame);
         co_return;
       }
-      if (!chunk->empty() && !co_await Send(stream, plan, *chunk)) co_return;
+      // A token ends early only by a revocation, which the log shows every subscriber; one
+      // that expires is checked before every write, as is every token at each heartbeat.
+      const bool check = first || revoked || plan.who.expires_at_us.has_value();
+      if ((check || !chunk->empty()) && !co_await Send(stream, plan, *chunk, check)) co_return;
       if (Behind(plan, next)) continue;
       waiter.timer.expires_after(std::chrono::seconds(options_.heartbeat_s));
       auto [ec] = co_await waiter.timer.async_wait(kNoThrow);

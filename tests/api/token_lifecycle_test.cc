@@ -107,7 +107,7 @@ TEST_CASE("OpsListTokensWithTheirDigestsAndLifetimesButNeverTheTokens") {
   CHECK(bad.body.find("invalid_expiry") != std::string::npos);
 }
 
-// An open stream re-checks its token before each write: once the token has expired, the
+// An open stream of a token that expires checks it before each write: once it has expired, the
 // subscriber gets a last error frame saying so, and no further event.
 TEST_CASE("AnOpenStreamOfATokenThatExpiresEndsWithTokenExpired") {
   ServerFixture f;

@@ -63,6 +63,9 @@ struct TenantView {
 struct Principal {
   std::string tenant;
   Actor actor;
+  // When the token expires (nullopt: never). Not part of a token's record: Authenticate
+  // fills it in.
+  std::optional<int64_t> expires_at_us;
 };
 
 // A token that was issued and not revoked, as ops list it: never the token itself.
