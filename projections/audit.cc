@@ -111,18 +111,65 @@ const std::string* Lookup(const Flat& flat, const std::string& key) {
   return nullptr;
 }
 
+// The value of `flat`'s field `key`, looked for first at `index`: two flattenings of one kind
+// of record list the same fields in the same order up to their links.
+const std::string* Lookup(const Flat& flat, size_t index, const std::string& key) {
+  return index < flat.size() && flat[index].first == key ? &flat[index].second : Lookup(flat, key);
+}
+
 // Each field whose value differs, in `after`'s order, then the fields that disappeared.
 std::vector<FieldChange> Diff(const Flat& before, const Flat& after) {
   std::vector<FieldChange> out;
-  for (const auto& [key, value] : after) {
-    const std::string* old = Lookup(before, key);
+  for (size_t i = 0; i < after.size(); ++i) {
+    const auto& [key, value] = after[i];
+    const std::string* old = Lookup(before, i, key);
     if ((old ? *old : "") != value) out.push_back({key, old ? *old : "", value});
   }
-  for (const auto& [key, value] : before) {
-    if (!value.empty() && !Lookup(after, key)) out.push_back({key, value, ""});
+  for (size_t i = 0; i < before.size(); ++i) {
+    const auto& [key, value] = before[i];
+    if (!value.empty() && !Lookup(after, i, key)) out.push_back({key, value, ""});
   }
   return out;
 }
+
+// The audit's copy as one event sees it: each record read or written is remembered, so the
+// record before the event, the fold and the record after it read the store once between them.
+class EventKv final : public Kv {
+ public:
+  explicit EventKv(Kv& base) : base_(base) {}
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    for (const auto& [k, v] : seen_) {
+      if (k == key) return v;
+    }
+    auto value = base_.Get(key);
+    if (value.ok()) seen_.emplace_back(std::string(key), *value);
+    return value;
+  }
+  void Put(std::string_view key, std::string_view value) override {
+    base_.Put(key, value);
+    Remember(key, std::string(value));
+  }
+  void Delete(std::string_view key) override {
+    base_.Delete(key);
+    Remember(key, std::nullopt);
+  }
+  Status Scan(std::string_view prefix, const ScanFn& fn) override {
+    return base_.Scan(prefix, fn);  // every write went through: nothing to merge
+  }
+
+ private:
+  void Remember(std::string_view key, std::optional<std::string> value) {
+    for (auto& [k, v] : seen_) {
+      if (k == key) {
+        v = std::move(value);
+        return;
+      }
+    }
+    seen_.emplace_back(std::string(key), std::move(value));
+  }
+  Kv& base_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> seen_;
+};
 
 std::string IndexPrefix(std::string_view tenant, char kind, std::string_view id) {
   std::string key = "i" + TenantKey(tenant, std::string(1, kind));
@@ -166,7 +213,8 @@ class Audit final : public Projection {
   // 2: its copies keep checkpoints; 3: every 128 events
   uint32_t FoldVersion() const override { return 3; }
   Status Apply(Kv& kv, const Event& event) const override {
-    PrefixedKv state(kv, "s");
+    PrefixedKv copy(kv, "s");
+    EventKv state(copy);
     AuditEntry entry{event.position,
                      event.recorded_at_us,
                      event.actor,
