@@ -169,6 +169,7 @@ class Server::Impl {
  public:
   Impl(EngineRouter& router, ServerOptions options)
       : router_(router),
+        engines_(router.Engines()),
         options_(std::move(options)),
         handlers_(router, metrics_),
         accept_strand_(net::make_strand(ioc_)),
@@ -464,10 +465,8 @@ class Server::Impl {
 
   // Frames after `next` (a position per source) that the plan wants, up to about
   // stream_chunk_bytes_max: what a subscriber holds while its write waits is bounded in bytes,
-  // whatever its events weigh. Every event read is looked at, wanted or not: `revoked` is set
-  // when one of them revokes a token.
-  Result<std::string> NextChunk(const StreamPlan& plan, std::vector<uint64_t>& next,
-                                bool& revoked) {
+  // whatever its events weigh.
+  Result<std::string> NextChunk(const StreamPlan& plan, std::vector<uint64_t>& next) {
     const std::vector<Engine*> sources = Sources(plan);
     std::string chunk;
     for (size_t k = 0; k < sources.size(); ++k) {
@@ -477,7 +476,6 @@ class Server::Impl {
         for (const Event& e : *events) {
           if (chunk.size() >= options_.stream_chunk_bytes_max) break;
           next[k] = e.position + 1;
-          revoked = revoked || std::holds_alternative<TokenRevoked>(e.body);
           if (!plan.Wants(e)) continue;
           chunk += plan.partitions.empty() ? *frames_.Get(plan.engine, e)
                                            : Handlers::SseFrame(e, Handlers::CursorId(next), k);
@@ -516,22 +514,41 @@ class Server::Impl {
     co_return valid.ok() && !ec;
   }
 
+  // When a subscriber's token was last checked, and how many revocations the ledgers had
+  // written by then.
+  struct TokenCheck {
+    uint64_t revocations;
+    std::chrono::steady_clock::time_point at;
+  };
+
+  // Whether the token must be checked again before the next write, and if so, counts this as
+  // that check: a token ends early only by a revocation, in any of the ledgers (an ops token
+  // lives in partition 0, whichever one its stream follows); one that expires is checked every
+  // time; and every token at least once per heartbeat interval. The count is read before the
+  // check, so a revocation written in between is seen by the next one.
+  bool CheckDue(const StreamPlan& plan, TokenCheck& last) {
+    uint64_t revocations = 0;
+    for (Engine* engine : engines_) revocations += engine->ledger().TokenRevocations();
+    const auto now = std::chrono::steady_clock::now();
+    const bool due = last.at == std::chrono::steady_clock::time_point{} ||
+                     revocations != last.revocations || plan.who.expires_at_us.has_value() ||
+                     now - last.at >= std::chrono::seconds(options_.heartbeat_s);
+    if (due) last = {revocations, now};
+    return due;
+  }
+
   template <typename AsyncStream>
   awaitable<void> Follow(AsyncStream& stream, const StreamPlan& plan, Hub::Waiter& waiter) {
     std::vector<uint64_t> next =
         plan.partitions.empty() ? std::vector<uint64_t>{plan.from} : plan.cursor;
-    // The first write is checked too: a revocation may have come between the token's check
-    // at subscription and the stream's start.
-    for (bool first = true; !stopping_; first = false) {
-      bool revoked = false;
-      Result<std::string> chunk = NextChunk(plan, next, revoked);
+    TokenCheck token{0, {}};  // none yet: the first write checks
+    while (!stopping_) {
+      Result<std::string> chunk = NextChunk(plan, next);
       if (!chunk.ok()) {
         co_await Send(stream, plan, kStorageErrorFrame);
         co_return;
       }
-      // A token ends early only by a revocation, which the log shows every subscriber; one
-      // that expires is checked before every write, as is every token at each heartbeat.
-      const bool check = first || revoked || plan.who.expires_at_us.has_value();
+      const bool check = CheckDue(plan, token);
       if ((check || !chunk->empty()) && !co_await Send(stream, plan, *chunk, check)) co_return;
       if (Behind(plan, next)) continue;
       waiter.timer.expires_after(std::chrono::seconds(options_.heartbeat_s));
@@ -566,6 +583,7 @@ class Server::Impl {
   }
 
   EngineRouter& router_;
+  const std::vector<Engine*> engines_;  // the router's: fixed for the server's life
   ServerOptions options_;
   HttpMetrics metrics_;
   Handlers handlers_;

@@ -98,9 +98,11 @@ class LogStore final : public RawLedger {
     recent_.Clear();  // decoded under other keys, or none
   }
 
-  // Deletes the idempotency record of every commit that wrote to the stream. Its fingerprint
-  // covers the fields the request carried, so after an erasure a replay under the key would
-  // tell a right guess of them (replayed) from a wrong one (idempotency_key_reused).
+  // Deletes the idempotency record of every commit whose target (its first event) is in the
+  // stream. Its fingerprint covers the fields the request carried, so after an erasure a
+  // replay under the key would tell a right guess of them (replayed) from a wrong one
+  // (idempotency_key_reused). A commit that only touched the stream (a customer's deletion
+  // deleting its contacts) carried none of its fields: its record stays.
   Status ForgetRequestsOf(const std::string& tenant, const std::string& stream);
 
   // Flushes every family, so the write-ahead log files that held their writes are released and
@@ -125,6 +127,7 @@ class LogStore final : public RawLedger {
   Result<uint64_t> StreamVersion(const std::string& tenant, const std::string& stream) override;
   Head GetHead() override;
   LedgerStats Stats() override;
+  uint64_t TokenRevocations() override { return token_revocations_.load(); }
   void SetCommitListener(std::function<void(uint64_t head)> listener) override;
   VerifyReport VerifyChain(const Progress& progress = {}) override;
   Result<Hash> TreeRoot(uint64_t size) override;
@@ -173,7 +176,8 @@ class LogStore final : public RawLedger {
   struct GroupState {
     Head head;
     int64_t last_recorded_at_us = 0;
-    uint64_t commits = 0;  // the ledger's commits, this group's included
+    uint64_t commits = 0;            // the ledger's commits, this group's included
+    uint64_t token_revocations = 0;  // this group's
     std::unordered_map<std::string, uint64_t> versions;  // stream head key → staged version
     proofs::CompactTree tree;  // the Merkle tree's peaks, this group's leaves included
     ReplicaGroup replica;      // the group for LedgerOptions::replicate, when set
@@ -309,6 +313,7 @@ class LogStore final : public RawLedger {
   // A write failed: nothing is written until the database was reopened. Set by any writer
   // (the follower's side writes too), cleared by the writer thread's reopen.
   std::atomic<bool> write_failed_{false};
+  std::atomic<uint64_t> token_revocations_{0};
   // One foreground write at a time (WriteOne): the failure of one is recorded before the
   // next can reach RocksDB.
   std::mutex write_mu_;

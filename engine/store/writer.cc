@@ -169,6 +169,7 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
     return Status::IoError("storage_error", "write failed: " + s.ToString());
   }
   CacheStreamVersions(state);
+  token_revocations_ += state.token_revocations;  // durable now, and nobody answered yet
   {
     std::lock_guard lock(head_mu_);
     head_ = state.head;
@@ -421,6 +422,7 @@ Status LogStore::StageEvents(std::vector<std::pair<Event, std::string>>& staged,
     txn.Put(streams_, StreamEventKey(event.tenant, event.stream, event.stream_version),
             base::U64Key(event.position));
     state.versions[StreamHeadKey(event.tenant, event.stream)] = event.stream_version;
+    if (std::holds_alternative<TokenRevoked>(event.body)) ++state.token_revocations;
     appended.push_back(std::move(event));  // positions and versions stay readable in `staged`
   }
   if (options_.inline_fold) return options_.inline_fold(txn, appended);

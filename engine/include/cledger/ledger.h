@@ -177,6 +177,10 @@ class Ledger {
 
   virtual Head GetHead() = 0;
   virtual LedgerStats Stats() = 0;
+  // How many TokenRevoked events this ledger has written since it opened, its own commits
+  // and replicated ones, each counted once durable and before anyone is answered: whoever
+  // finds the count unchanged knows no token was revoked meanwhile.
+  virtual uint64_t TokenRevocations() = 0;
   // `listener` runs on the writer thread after each durable group with the new head
   // position; it must return quickly (wake someone, never block). One listener at a time.
   virtual void SetCommitListener(std::function<void(uint64_t head)> listener) = 0;
