@@ -114,7 +114,13 @@ std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& 
   }
   auto committed = store_.SubmitAsync(
       context.tenant, context.idempotency_key,
-      [this, pending](store::Txn& txn) -> Result<Commit> {
+      [this, pending, retried = *retry](store::Txn& txn) -> Result<Commit> {
+        // Decided only when the key's record is not there: an erasure deleted it since, and
+        // this command, never prepared, must not be decided as it is.
+        if (retried) {
+          return Status::Unavailable("idempotency_record_gone",
+                                     "the request this key answered was just erased; retry");
+        }
         CommitViews views(txn, host_);
         auto decided =
             domain::Decide(pending->context, pending->command, pending->prepared, views.views);

@@ -164,20 +164,25 @@ class EngineImpl final : public Engine {
     return erasure_->Erase(context, subject, id, reason);
   }
   Status ApplyReplicated(const ReplicaGroup& group) override {
-    bool erasures = false;
+    std::vector<std::pair<std::string, std::string>> erased;  // tenant, stream
     for (const ReplicaEvent& replica : group.events) {
       auto event = DecodeEvent(replica.bytes);
       if (!event.ok()) return event.status();
       if (std::holds_alternative<ContactErased>(event->body) ||
           std::holds_alternative<CustomerErased>(event->body)) {
-        erasures = true;
+        erased.emplace_back(event->tenant, event->stream);
         if (Status s = erasure_->DestroyFollowed(event->tenant, event->stream); !s.ok()) {
           return s;
         }
       }
     }
     if (Status s = store_->ApplyReplicated(group); !s.ok()) return s;
-    return erasures ? erasure_->PurgeFollowed() : Status::Ok();
+    if (erased.empty()) return Status::Ok();
+    // The group may carry earlier keyed commits of the subject, recorded only now.
+    for (const auto& [tenant, stream] : erased) {
+      if (Status s = store_->ForgetRequestsOf(tenant, stream); !s.ok()) return s;
+    }
+    return erasure_->PurgeFollowed();
   }
 
   Result<Principal> Authenticate(const std::string& token) override {

@@ -443,30 +443,29 @@ Status LogStore::ForgetRequestsOf(const std::string& tenant, const std::string& 
   if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) {
     return Status::Ok();  // never written
   }
-  DbGate::Shared gate(gate_);
-  if (!db_) return Reopening();
-  std::vector<uint64_t> positions;  // the stream's, ascending with its versions
-  const std::string stream_prefix = StreamHeadKey(tenant, stream);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
-  for (it->Seek(stream_prefix); it->Valid() && it->key().starts_with(stream_prefix); it->Next()) {
-    positions.push_back(base::DecodeU64(it->value().ToStringView()));
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
-  if (positions.empty()) return Status::Ok();
   rocksdb::WriteBatch forget;
-  const std::string tenant_prefix = IdempotencyKey(tenant, "");
-  it.reset(db_->NewIterator(rocksdb::ReadOptions(), idempotency_));
-  for (it->Seek(tenant_prefix); it->Valid() && it->key().starts_with(tenant_prefix); it->Next()) {
-    const Recorded recorded = DecodeRecorded(it->value().ToStringView());
-    auto first = std::lower_bound(positions.begin(), positions.end(), recorded.first_position);
-    if (first != positions.end() && *first <= recorded.last_position)
-      forget.Delete(idempotency_, it->key());
+  {
+    DbGate::Shared gate(gate_);
+    if (!db_) return Reopening();
+    std::vector<uint64_t> positions;  // the stream's, ascending with its versions
+    const std::string stream_prefix = StreamHeadKey(tenant, stream);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+    for (it->Seek(stream_prefix); it->Valid() && it->key().starts_with(stream_prefix); it->Next()) {
+      positions.push_back(base::DecodeU64(it->value().ToStringView()));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
+    if (positions.empty()) return Status::Ok();
+    const std::string tenant_prefix = IdempotencyKey(tenant, "");
+    it.reset(db_->NewIterator(rocksdb::ReadOptions(), idempotency_));
+    for (it->Seek(tenant_prefix); it->Valid() && it->key().starts_with(tenant_prefix); it->Next()) {
+      const Recorded recorded = DecodeRecorded(it->value().ToStringView());
+      if (std::binary_search(positions.begin(), positions.end(), recorded.first_position)) {
+        forget.Delete(idempotency_, it->key());
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
-  rocksdb::WriteOptions durable;
-  durable.sync = true;
-  rocksdb::Status s = db_->Write(durable, &forget);
-  return s.ok() ? Status::Ok() : FromRocks(s, "storage fault");
+  return forget.Count() == 0 ? Status::Ok() : WriteSide(forget, /*sync=*/true);
 }
 
 Status LogStore::PurgeOverwritten() {

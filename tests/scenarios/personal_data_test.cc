@@ -89,7 +89,12 @@ TEST_CASE("AReplayedKeyAfterAnErasureCannotConfirmAGuessOfTheErasedFields") {
   CommandContext keyed = f.owner;
   keyed.idempotency_key = "create-k1";
   f.Must(keyed, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
+  CommandContext other = f.owner;
+  other.idempotency_key = "create-k2";
+  const Command unrelated = CreateContact{"k2", "c1", Person("Theon", "theon@acme.test")};
+  f.Must(other, unrelated);
   REQUIRE(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 10").ok());
+  CHECK(f.engine->Execute(other, unrelated)->replayed);  // another subject's key still replays
   auto right =
       f.engine->Execute(keyed, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
   auto wrong =
