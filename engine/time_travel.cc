@@ -13,10 +13,17 @@ constexpr size_t kReplayBatchMax = 1024;
 }  // namespace
 
 // A time maps to the last position recorded at or before it; recorded_at never decreases
-// along the log, so a binary search finds it.
+// along the log, so a binary search finds it. A position past the head has no state yet: what
+// it would show changes as events are appended below it.
 Result<uint64_t> PositionAt(Ledger& log, const AsOf& as_of) {
   const uint64_t head = log.GetHead().position;
-  if (as_of.position) return std::min(*as_of.position, head);
+  if (as_of.position && *as_of.position > head) {
+    return Status::InvalidArgument("position_not_reached",
+                                   "position " + std::to_string(*as_of.position) +
+                                       " is past the ledger's head, " + std::to_string(head),
+                                   "at");
+  }
+  if (as_of.position) return *as_of.position;
   uint64_t low = 0, high = head;  // invariant: event `low` is at or before the time
   while (low < high) {
     const uint64_t mid = low + (high - low + 1) / 2;

@@ -15,8 +15,9 @@
 
 namespace cledger {
 
-// The last position at `as_of`: its position (at most the head), or the position of the last
-// event recorded at or before its time (0 when none was). REQUIRES: TimeTravel::InThePast.
+// The last position at `as_of`: its position (refused with position_not_reached past the
+// head), or the position of the last event recorded at or before its time (0 when none was).
+// REQUIRES: TimeTravel::InThePast.
 Result<uint64_t> PositionAt(Ledger& log, const AsOf& as_of);
 
 class TimeTravel {

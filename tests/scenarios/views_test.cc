@@ -202,6 +202,20 @@ TEST_CASE("AContactAsOfAPositionOrATimeIsTheStateThen") {
   CHECK(history->size() == 1);
 }
 
+// A position the log has not reached yet has no state: the answer would change as events
+// are appended below it, so it is refused rather than shown as the current one.
+TEST_CASE("AContactAtAPositionPastTheHeadIsRefusedNotShownAsItIsNow") {
+  EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", Person("Ann")});
+  const uint64_t head = f.engine->ledger().GetHead().position;
+  CHECK(f.Contact("k1", AsOf{head, {}}) == f.Contact("k1"));
+  auto ahead = f.engine->GetContact(Reader(), "k1", AsOf{head + 1, {}});
+  REQUIRE_FALSE(ahead.ok());
+  CHECK(ahead.status().reason() == "position_not_reached");
+  CHECK(ahead.status().message().find(std::to_string(head)) != std::string::npos);
+  CHECK_FALSE(f.engine->ContactHistory(Reader(), "k1", AsOf{head + 1, {}}).ok());
+}
+
 // Time travel folds a long stream from its newest checkpoint (projections/projection.h), not
 // from its first event: on either side of a checkpoint it shows exactly the state then.
 TEST_CASE("ALongStreamAsOfAnyPositionIsTheStateThenOnEitherSideOfItsCheckpoints") {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/hex.h"
 #include "base/time.h"
 #include "engine/api/server.h"
 #include "tools/cledger/commands.h"
@@ -231,8 +232,8 @@ int Serve(const ServeArgs& args) {
                args.ops_token_ttl);
   if (auto key = engine->PublicKey(); key.ok()) {
     std::cout << "Tree heads are signed with key " << proofs::KeyId(*key) << " ("
-              << ledger.signing_key_file << "); its public key: " << url
-              << "/v1/ledger/public-key\n"
+              << ledger.signing_key_file << "); its public key, for cledger proof verify "
+              << "--public-key: " << base::Hex(*key) << "\n"
               << std::flush;
   }
   server.Run();
