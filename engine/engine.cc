@@ -164,25 +164,21 @@ class EngineImpl final : public Engine {
     return erasure_->Erase(context, subject, id, reason);
   }
   Status ApplyReplicated(const ReplicaGroup& group) override {
-    std::vector<std::pair<std::string, std::string>> erased;  // tenant, stream
+    bool erasures = false;
     for (const ReplicaEvent& replica : group.events) {
       auto event = DecodeEvent(replica.bytes);
       if (!event.ok()) return event.status();
       if (std::holds_alternative<ContactErased>(event->body) ||
           std::holds_alternative<CustomerErased>(event->body)) {
-        erased.emplace_back(event->tenant, event->stream);
+        erasures = true;
         if (Status s = erasure_->DestroyFollowed(event->tenant, event->stream); !s.ok()) {
           return s;
         }
       }
     }
+    // The group's own requests to an erased subject are not recorded (ApplyReplicated).
     if (Status s = store_->ApplyReplicated(group); !s.ok()) return s;
-    if (erased.empty()) return Status::Ok();
-    // The group may carry earlier keyed commits of the subject, recorded only now.
-    for (const auto& [tenant, stream] : erased) {
-      if (Status s = store_->ForgetRequestsOf(tenant, stream); !s.ok()) return s;
-    }
-    return erasure_->PurgeFollowed();
+    return erasures ? erasure_->PurgeFollowed() : Status::Ok();
   }
 
   Result<Principal> Authenticate(const std::string& token) override {

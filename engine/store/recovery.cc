@@ -110,7 +110,11 @@ Status LogStore::Reopen() {
   SetHealth("ok", "");
   Report(
       Status::Unavailable("database_reopened", "the database was reopened after a storage fault"));
-  if (const uint64_t head = GetHead().position; head != before) Announce(head);
+  if (const uint64_t head = GetHead().position; head != before) {
+    // The group whose write "failed" reached the disk: it may revoke a token, uncounted.
+    ++token_revocations_;
+    Announce(head);
+  }
   return Status::Ok();
 }
 

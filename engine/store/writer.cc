@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include "base/hex.h"
 #include "base/keys.h"
@@ -197,6 +198,10 @@ Status LogStore::ApplyReplicatedOnWriter(const ReplicaGroup& group) {
   Txn txn(db_.get());
   GroupState state = CurrentState();
   std::vector<std::pair<Event, std::string>> commit;
+  // Each commit's idempotency record, by the stream of its target (its first event): one whose
+  // subject this group erases is not kept (ForgetRequestsOf forgot those applied before).
+  std::vector<std::pair<std::string, const ReplicaEvent*>> records;
+  std::set<std::string> erased;
   for (const ReplicaEvent& replica : group.events) {
     if (replica.position <= state.head.position) continue;
     Result<Event> event = DecodeForReaders(replica.bytes);
@@ -211,9 +216,14 @@ Status LogStore::ApplyReplicatedOnWriter(const ReplicaGroup& group) {
     }
     state.head = {event->position, event->hash};
     state.last_recorded_at_us = std::max(state.last_recorded_at_us, event->recorded_at_us);
+    if (std::holds_alternative<ContactErased>(event->body) ||
+        std::holds_alternative<CustomerErased>(event->body)) {
+      erased.insert(StreamHeadKey(event->tenant, event->stream));
+    }
     commit.emplace_back(std::move(event).value(), replica.bytes);
     if (!replica.idempotency_key.empty()) {
-      txn.Put(idempotency_, replica.idempotency_key, replica.idempotency_value);
+      const Event& target = commit.front().first;
+      records.emplace_back(StreamHeadKey(target.tenant, target.stream), &replica);
     }
     if (replica.commit_end) {
       if (Status s = StageEvents(commit, txn, state); !s.ok()) return s;
@@ -224,6 +234,11 @@ Status LogStore::ApplyReplicatedOnWriter(const ReplicaGroup& group) {
   if (!commit.empty()) {
     return Status(Code::kCorruption, "replica_partial_commit",
                   "replicated events end inside a commit");
+  }
+  for (const auto& [target, replica] : records) {
+    if (!erased.contains(target)) {
+      txn.Put(idempotency_, replica->idempotency_key, replica->idempotency_value);
+    }
   }
   if (!txn.status().ok()) return txn.status();
   return WriteStaged(txn, state, /*replicate=*/false);

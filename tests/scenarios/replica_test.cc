@@ -80,6 +80,31 @@ TEST_CASE("AFollowerApplyingTheOwnersGroupsHasTheSameLedgerViewsAndIdempotencyRe
   CHECK(follower.log.empty());
 }
 
+// A follower that gets a keyed request to a subject and the subject's erasure in one group
+// keeps no record of that request: a replay there must not confirm a guess of the fields.
+TEST_CASE("AFollowerKeepsNoIdempotencyRecordOfARequestToASubjectErasedInTheSameGroup") {
+  testing::TempDir keys;
+  Node owner(keys.Sub("master.key"));
+  Node follower(keys.Sub("master.key"));
+  REQUIRE(owner.engine->Execute(As("", "ops", "root"), CreateTenant{"acme", "standard"}).ok());
+  const Command create = CreateCustomer{"c1", "Acme Corp", "ap@acme.test", ""};
+  REQUIRE(owner.engine->Execute(WithKey(As("acme", "owner"), "k1"), create).ok());
+  const Command other = CreateCustomer{"c2", "Beta Ltd", "ap@beta.test", ""};
+  REQUIRE(owner.engine->Execute(WithKey(As("acme", "owner"), "k2"), other).ok());
+  REQUIRE(owner.engine->Erase(As("acme", "owner"), "customer", "c1", "GDPR request 11").ok());
+
+  REQUIRE(follower.engine->ApplyReplicated({owner.log, owner.data_keys}).ok());
+  const Command guess = CreateCustomer{"c1", "Acme Corp", "guess@acme.test", ""};
+  auto right = follower.engine->Execute(WithKey(As("acme", "owner"), "k1"), create);
+  auto wrong = follower.engine->Execute(WithKey(As("acme", "owner"), "k1"), guess);
+  REQUIRE_FALSE(right.ok());
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(right.status().reason() == wrong.status().reason());
+  auto replayed = follower.engine->Execute(WithKey(As("acme", "owner"), "k2"), other);
+  REQUIRE_MESSAGE(replayed.ok(), replayed.status().ToString());
+  CHECK(replayed->replayed);  // another subject's record stays
+}
+
 TEST_CASE("ReplicatedEventsThatDoNotContinueTheLocalChainAreRefused") {
   Node owner;
   Node follower;

@@ -35,8 +35,8 @@ void Keep(RecentEvents& recent, const Read& read, uint64_t head, uint64_t keys =
 }
 
 // The positions Take serves from `from` on, up to `head`.
-std::vector<uint64_t> Served(RecentEvents& recent, uint64_t from, uint64_t head,
-                             uint64_t keys = 0, size_t limit = 100) {
+std::vector<uint64_t> Served(RecentEvents& recent, uint64_t from, uint64_t head, uint64_t keys = 0,
+                             size_t limit = 100) {
   std::vector<Event> out;
   recent.Take(from, head, limit, keys, out);
   std::vector<uint64_t> positions;
