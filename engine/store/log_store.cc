@@ -68,6 +68,9 @@ LogStore::LogStore(StoreOptions options)
       block_cache_(rocksdb::NewLRUCache(limits::kBlockCacheBytes)),
       write_buffers_(std::make_shared<rocksdb::WriteBufferManager>(limits::kMemtableBytesMax)) {}
 
+// Level 1 of every family: about four flushes' worth, in 8 MiB tables (FamilyOptions).
+constexpr uint64_t kLevelOneBytes = 32u << 20;
+
 rocksdb::ColumnFamilyOptions LogStore::FamilyOptions() const {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = block_cache_;
@@ -87,6 +90,13 @@ rocksdb::ColumnFamilyOptions LogStore::FamilyOptions() const {
   table.cache_index_and_filter_blocks_with_high_priority = true;
   rocksdb::ColumnFamilyOptions family;
   family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // A family's memtable is flushed small (every family at once, each time the write-ahead log
+  // reaches max_total_wal_size), and most families' keys land all over their range, so each
+  // compaction out of level 0 rewrites every level-1 file. With RocksDB's 256 MiB level 1 in
+  // 64 MiB files that is the whole family until it passes 256 MiB: the work per command grew
+  // with the ledger. A level 1 of a few flushes' size in small files keeps it bounded.
+  family.max_bytes_for_level_base = kLevelOneBytes;
+  family.target_file_size_base = kLevelOneBytes / 4;
   return family;
 }
 
