@@ -165,8 +165,9 @@ Handlers::Match Handlers::Find(const HttpRequest& request) {
   return {nullptr, {}, std::move(wrong_method)};
 }
 
-bool Handlers::MayWait(const HttpRequest& request) {
-  return request.target.find("min_position=") != std::string::npos;
+bool Handlers::MayWait(const HttpRequest& request) {  // in a cluster (Node::AwaitPosition)
+  auto url = boost::urls::parse_origin_form(request.target);
+  return url && (url->params().contains("min_position") || url->params().contains("at"));
 }
 
 Handlers::Handlers(EngineRouter& router, HttpMetrics& metrics)

@@ -160,8 +160,8 @@ class Handlers {
     HttpResponse problem;
   };
   static Match Find(const HttpRequest& request);
-  // Whether serving `request` may wait (a cluster read asking for ?min_position=): it then runs
-  // off the I/O threads whatever its route.
+  // Whether serving `request` may wait (a cluster read asking for ?min_position= or ?at=): it
+  // then runs off the I/O threads whatever its route.
   static bool MayWait(const HttpRequest& request);
 
   // What to do with a request: answer it, or follow the ledger with a plan. `route` is the

@@ -272,17 +272,24 @@ std::variant<Engine*, api::HttpResponse> Node::Choose(const Principal& who, cons
 }
 
 // Read-your-writes across nodes: a read may ask to see the ledger at least up to a position a
-// command answered (X-Ledger-Position), waiting a bounded time for this node to apply it.
+// command answered (X-Ledger-Position), or as it was at such a position (?at=), waiting a
+// bounded time for this node to apply it. Only the owner's head says that a position was not
+// reached: it answers `at` past it at once (the read refuses it).
 std::variant<Engine*, api::HttpResponse> Node::AwaitPosition(Partition& p,
                                                              const api::HttpRequest& request) {
-  auto wanted = QueryParam(request.target, "min_position");
-  if (!wanted) return p.engine.get();
-  const std::optional<uint64_t> position = Decimal(*wanted);
-  if (!position) {
-    return api::Problem(
-        Status::InvalidArgument("invalid_query", "must be a non-negative integer", "min_position"));
+  std::optional<uint64_t> position;
+  if (auto wanted = QueryParam(request.target, "min_position")) {
+    position = Decimal(*wanted);
+    if (!position) {
+      return api::Problem(Status::InvalidArgument("invalid_query", "must be a non-negative integer",
+                                                  "min_position"));
+    }
   }
-  if (p.engine->ledger().GetHead().position >= *position) return p.engine.get();
+  // A malformed `at` is the read's to refuse (400), after no wait.
+  const auto at = QueryParam(request.target, "at");
+  const std::optional<uint64_t> at_position = at ? Decimal(*at) : std::nullopt;
+  if (at_position && p.epoch.load() == 0) position = std::max(position.value_or(0), *at_position);
+  if (!position || p.engine->ledger().GetHead().position >= *position) return p.engine.get();
   // Each waiting read holds a thread of the server's pool: a few at a time.
   if (waiting_reads_.fetch_add(1) >= kWaitingReadsMax) {
     --waiting_reads_;
@@ -300,7 +307,8 @@ std::variant<Engine*, api::HttpResponse> Node::AwaitPosition(Partition& p,
   }
   --waiting_reads_;
   if (!caught_up) {
-    return Unavailable("not_caught_up", "this node has not applied position " + *wanted +
+    return Unavailable("not_caught_up", "this node has not applied position " +
+                                            std::to_string(*position) +
                                             " yet: retry, or ask another node");
   }
   return p.engine.get();

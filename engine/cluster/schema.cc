@@ -149,6 +149,16 @@ Result<std::vector<PgStatement>> AppendStatements(int part, const ReplicaGroup& 
     out.push_back({"DELETE FROM cledger_data_keys WHERE part = $1::int8 AND key_id = $2::text",
                    {PgParam::Int(part), PgParam::Bytes(*erased)}});
   }
+  if (!group.forgotten_requests.empty()) {  // after the inserts: this group's may be among them
+    std::string positions;
+    for (uint64_t position : group.forgotten_requests) {
+      positions += (positions.empty() ? "{" : ",") + std::to_string(position);
+    }
+    out.push_back(
+        {"UPDATE cledger_events SET idem_key = NULL, idem_value = NULL "
+         "WHERE part = $1::int8 AND position = ANY($2::text::int8[])",
+         {PgParam::Int(part), PgParam::Bytes(positions + "}")}});
+  }
   return out;
 }
 

@@ -450,32 +450,41 @@ Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,
 }
 
 Status LogStore::ForgetRequestsOf(const std::string& tenant, const std::string& stream) {
-  if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) {
-    return Status::Ok();  // never written
-  }
   rocksdb::WriteBatch forget;
   {
     DbGate::Shared gate(gate_);
     if (!db_) return Reopening();
-    std::vector<uint64_t> positions;  // the stream's, ascending with its versions
-    const std::string stream_prefix = StreamHeadKey(tenant, stream);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
-    for (it->Seek(stream_prefix); it->Valid() && it->key().starts_with(stream_prefix); it->Next()) {
-      positions.push_back(base::DecodeU64(it->value().ToStringView()));
-    }
-    if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
-    if (positions.empty()) return Status::Ok();
-    const std::string tenant_prefix = IdempotencyKey(tenant, "");
-    it.reset(db_->NewIterator(rocksdb::ReadOptions(), idempotency_));
-    for (it->Seek(tenant_prefix); it->Valid() && it->key().starts_with(tenant_prefix); it->Next()) {
-      const Recorded recorded = DecodeRecorded(it->value().ToStringView());
-      if (std::binary_search(positions.begin(), positions.end(), recorded.first_position)) {
-        forget.Delete(idempotency_, it->key());
-      }
-    }
-    if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
+    Status listed = EachRequestTo({tenant, stream}, [&](std::string_view key, const Recorded&) {
+      forget.Delete(idempotency_, key);
+    });
+    if (!listed.ok()) return listed;
   }
   return forget.Count() == 0 ? Status::Ok() : WriteSide(forget, /*sync=*/true);
+}
+
+Status LogStore::EachRequestTo(const Subject& subject,
+                               const std::function<void(std::string_view, const Recorded&)>& fn) {
+  const auto& [tenant, stream] = subject;
+  if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) {
+    return Status::Ok();  // never written
+  }
+  std::vector<uint64_t> positions;  // the stream's, ascending with its versions
+  const std::string stream_prefix = StreamHeadKey(tenant, stream);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  for (it->Seek(stream_prefix); it->Valid() && it->key().starts_with(stream_prefix); it->Next()) {
+    positions.push_back(base::DecodeU64(it->value().ToStringView()));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
+  if (positions.empty()) return Status::Ok();
+  const std::string tenant_prefix = IdempotencyKey(tenant, "");
+  it.reset(db_->NewIterator(rocksdb::ReadOptions(), idempotency_));
+  for (it->Seek(tenant_prefix); it->Valid() && it->key().starts_with(tenant_prefix); it->Next()) {
+    const Recorded recorded = DecodeRecorded(it->value().ToStringView());
+    if (std::binary_search(positions.begin(), positions.end(), recorded.first_position)) {
+      fn(it->key().ToStringView(), recorded);
+    }
+  }
+  return it->status().ok() ? Status::Ok() : FromRocks(it->status(), "storage fault");
 }
 
 Status LogStore::PurgeOverwritten() {

@@ -10,11 +10,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -172,6 +174,7 @@ class LogStore final : public RawLedger {
     Exclusive exclusive;  // set instead of `decide` for exclusive work
     std::promise<Result<CommitResult>> done;
   };
+  using Subject = std::pair<std::string, std::string>;  // tenant, stream
   // What the writer tracks across the commits of one group.
   struct GroupState {
     Head head;
@@ -181,6 +184,9 @@ class LogStore final : public RawLedger {
     std::unordered_map<std::string, uint64_t> versions;  // stream head key → staged version
     proofs::CompactTree tree;  // the Merkle tree's peaks, this group's leaves included
     ReplicaGroup replica;      // the group for LedgerOptions::replicate, when set
+    std::set<Subject> erased;  // the subjects this group erases
+    // When replicating: the requests this group recorded, by target and last position.
+    std::vector<std::pair<Subject, uint64_t>> requests;
   };
   struct Answer {
     std::unique_ptr<Request> request;
@@ -255,6 +261,13 @@ class LogStore final : public RawLedger {
   void DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged);
   Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
   Result<CommitResult> StageCommit(Commit&& commit, Txn& txn, GroupState& state);
+  // Calls `fn` with the idempotency record of each request made to `subject`: each commit
+  // whose first event is in its stream. REQUIRES: the database open (the gate held, or the
+  // writer thread).
+  Status EachRequestTo(const Subject& subject,
+                       const std::function<void(std::string_view key, const Recorded&)>& fn);
+  // Lists, for the log of record, the requests to the subjects the group erases.
+  Status ListForgottenRequests(GroupState& state);
   // Indexes staged events (log, tree, streams) and folds them inline as one commit.
   Status StageEvents(std::vector<std::pair<Event, std::string>>& staged, Txn& txn,
                      GroupState& state);

@@ -142,6 +142,7 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
   // is kept, or acknowledged, that the other nodes cannot read. A refused group's keys are
   // forgotten with it: another owner may meanwhile give those subjects keys of its own.
   const bool replicating = replicate && options_.ledger.replicate;
+  if (failure.ok() && replicating) failure = ListForgottenRequests(state);
   if (failure.ok() && replicating) {
     if (personal_ != nullptr) state.replica.data_keys = personal_->PendingKeys();
     failure = options_.ledger.replicate(state.replica);
@@ -184,6 +185,23 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
   return Status::Ok();
 }
 
+// What ForgetRequestsOf will forget here once the erasure is durable, the log of record
+// forgets in the group's own transaction: requests made to an erased subject, recorded before
+// the group or in it.
+Status LogStore::ListForgottenRequests(GroupState& state) {
+  std::vector<uint64_t>& forgotten = state.replica.forgotten_requests;
+  for (const auto& [target, last_position] : state.requests) {
+    if (state.erased.contains(target)) forgotten.push_back(last_position);
+  }
+  for (const Subject& subject : state.erased) {
+    Status listed = EachRequestTo(subject, [&](std::string_view, const Recorded& recorded) {
+      forgotten.push_back(recorded.last_position);
+    });
+    if (!listed.ok()) return listed;
+  }
+  return Status::Ok();
+}
+
 Status LogStore::ApplyReplicated(const ReplicaGroup& group) {
   return RunExclusive([&] { return ApplyReplicatedOnWriter(group); });
 }
@@ -198,10 +216,9 @@ Status LogStore::ApplyReplicatedOnWriter(const ReplicaGroup& group) {
   Txn txn(db_.get());
   GroupState state = CurrentState();
   std::vector<std::pair<Event, std::string>> commit;
-  // Each commit's idempotency record, by the stream of its target (its first event): one whose
+  // Each commit's idempotency record, by its target (the stream of its first event): one whose
   // subject this group erases is not kept (ForgetRequestsOf forgot those applied before).
-  std::vector<std::pair<std::string, const ReplicaEvent*>> records;
-  std::set<std::string> erased;
+  std::vector<std::pair<Subject, const ReplicaEvent*>> records;
   for (const ReplicaEvent& replica : group.events) {
     if (replica.position <= state.head.position) continue;
     Result<Event> event = DecodeForReaders(replica.bytes);
@@ -216,14 +233,10 @@ Status LogStore::ApplyReplicatedOnWriter(const ReplicaGroup& group) {
     }
     state.head = {event->position, event->hash};
     state.last_recorded_at_us = std::max(state.last_recorded_at_us, event->recorded_at_us);
-    if (std::holds_alternative<ContactErased>(event->body) ||
-        std::holds_alternative<CustomerErased>(event->body)) {
-      erased.insert(StreamHeadKey(event->tenant, event->stream));
-    }
     commit.emplace_back(std::move(event).value(), replica.bytes);
     if (!replica.idempotency_key.empty()) {
       const Event& target = commit.front().first;
-      records.emplace_back(StreamHeadKey(target.tenant, target.stream), &replica);
+      records.emplace_back(Subject{target.tenant, target.stream}, &replica);
     }
     if (replica.commit_end) {
       if (Status s = StageEvents(commit, txn, state); !s.ok()) return s;
@@ -236,7 +249,7 @@ Status LogStore::ApplyReplicatedOnWriter(const ReplicaGroup& group) {
                   "replicated events end inside a commit");
   }
   for (const auto& [target, replica] : records) {
-    if (!erased.contains(target)) {
+    if (!state.erased.contains(target)) {
       txn.Put(idempotency_, replica->idempotency_key, replica->idempotency_value);
     }
   }
@@ -314,6 +327,7 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   Result<Commit> commit = request.decide(txn);
   if (!commit.ok()) return commit.status();
   commit->idempotency_key = request.idempotency_key;  // event ids derive from it
+  Subject target{commit->tenant, commit->events.empty() ? "" : commit->events.front().stream};
   Result<CommitResult> result = StageCommit(std::move(*commit), txn, state);
   if (result.ok() && !request.idempotency_key.empty()) {
     std::string key = IdempotencyKey(request.tenant, request.idempotency_key);
@@ -323,6 +337,7 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
     if (options_.ledger.replicate) {
       state.replica.events.back().idempotency_key = std::move(key);
       state.replica.events.back().idempotency_value = std::move(value);
+      state.requests.emplace_back(std::move(target), result->last_position);
     }
   }
   return result;
@@ -438,6 +453,10 @@ Status LogStore::StageEvents(std::vector<std::pair<Event, std::string>>& staged,
             base::U64Key(event.position));
     state.versions[StreamHeadKey(event.tenant, event.stream)] = event.stream_version;
     if (std::holds_alternative<TokenRevoked>(event.body)) ++state.token_revocations;
+    if (std::holds_alternative<ContactErased>(event.body) ||
+        std::holds_alternative<CustomerErased>(event.body)) {
+      state.erased.emplace(event.tenant, event.stream);
+    }
     appended.push_back(std::move(event));  // positions and versions stay readable in `staged`
   }
   if (options_.inline_fold) return options_.inline_fold(txn, appended);

@@ -172,11 +172,15 @@ class Cluster:
         self.await_owners()
         return self
 
+    def sql(self, query):
+        """One query on whichever PostgreSQL server is the primary now."""
+        return self.pg.sql(self.pg.primary_port if self._primary_up() else self.pg.standby_port,
+                           query)
+
     def owners(self):
         """{partition: node name} of the live leases, read from PostgreSQL."""
-        port = self.pg.primary_port if self._primary_up() else self.pg.standby_port
-        rows = self.pg.sql(port, "SELECT part, owner FROM cledger_leases "
-                                 "WHERE expires_at > clock_timestamp() AND owner IS NOT NULL")
+        rows = self.sql("SELECT part, owner FROM cledger_leases "
+                        "WHERE expires_at > clock_timestamp() AND owner IS NOT NULL")
         return {int(r.split("|")[0]): r.split("|")[1] for r in rows.splitlines() if r}
 
     def _primary_up(self):

@@ -330,12 +330,22 @@ def follower_restart_and_stream_resume(cluster, tokens):
           (first.name, len(first_ids), second.name, first_ids[-1]))
 
 
+def requests_recorded_in_the_log_of_record(cluster, key):
+    """How many commits in PostgreSQL keep the idempotency record of Idempotency-Key `key`."""
+    return int(cluster.sql("SELECT count(*) FROM cledger_events WHERE "
+                           "position(convert_to('%s', 'UTF8') in idem_key) > 0" % key))
+
+
 def erase_through_a_follower(cluster, tokens):
     """Personal data sealed on the owner is readable everywhere; an erasure sent to a follower
-    runs on the owner and destroys the subject's key on every node."""
+    runs on the owner and destroys the subject's key on every node, and the log of record
+    forgets the fingerprints of the requests made to the subject."""
     owners = cluster.await_owners()
     tenant = next(t for t in sorted(tokens) if partition_of(t) == 1)
-    key, (_, cid) = next((k, v) for k, v in Load.acked.items() if v[0] == tenant)
+    mine = [(k, v) for k, v in Load.acked.items() if v[0] == tenant]
+    (key, (_, cid)), (other_key, _) = mine[0], mine[1]
+    check(requests_recorded_in_the_log_of_record(cluster, key) == 1,
+          "the request that created %s is not in the log of record" % cid)
     follower = next(n for n in cluster.nodes if n.name != owners[1])
     status, answer = post_until_done(cluster, "/v1/customers/%s/erase" % cid,
                                      {"reason": "asked by the data subject"}, "erase-" + cid,
@@ -348,8 +358,36 @@ def erase_through_a_follower(cluster, tokens):
         check(mine and all(e.get("personal_data") == "erased" for e in mine if
                            e["type"] != "CustomerErased"),
               "%s still opens %s's personal data: %s" % (node.name, cid, mine[:2]))
-    print("  customer %s erased through %s: its personal data reads as erased on every node" %
-          (cid, follower.name))
+    check(requests_recorded_in_the_log_of_record(cluster, key) == 0,
+          "the log of record keeps the fingerprint of a request to erased %s" % cid)
+    check(requests_recorded_in_the_log_of_record(cluster, other_key) == 1,
+          "an erasure forgot another subject's request")
+    print("  customer %s erased through %s: its personal data reads as erased on every node, "
+          "and its requests' fingerprints are gone from the log of record" % (cid, follower.name))
+
+
+def read_at_a_position_through_a_follower(cluster, tokens):
+    """A read ?at= the position a command just answered, sent to a node that does not own the
+    partition, waits for that node to apply it (as ?min_position= does) instead of refusing a
+    position the cluster has reached."""
+    owners = cluster.await_owners()
+    tenant = next(t for t in sorted(tokens) if partition_of(t) == 0)
+    owner = cluster.node(owners[0])
+    follower = next(n for n in cluster.nodes if n.name != owners[0] and n.alive())
+    for i in range(10):
+        name, key = "Read at %d" % i, str(uuid.uuid4())
+        status, head, answer = http("POST", owner.url + "/v1/customers", tokens[tenant],
+                                    {"name": name, "email": "at%d@%s.test" % (i, tenant)},
+                                    {"Idempotency-Key": key})
+        check(status == 201, "create on the owner: %s %s" % (status, answer))
+        Load.acked[key] = (tenant, answer["id"])
+        at = head["X-Ledger-Position"]
+        status, _, view = http("GET", "%s/v1/customers/%s?at=%s" % (follower.url, answer["id"], at),
+                               tokens[tenant])
+        check(status == 200 and view["name"] == name,
+              "%s at %s on %s: %s %s" % (answer["id"], at, follower.name, status, view))
+    print("  10 customers created on %s read at their positions on %s at once" %
+          (owner.name, follower.name))
 
 
 def lose_the_primary(cluster, tokens):
@@ -383,7 +421,7 @@ def main():
         tokens = setup_tenants(cluster)
         for scenario in (kill_an_owner, pause_an_owner, follower_restart_and_stream_resume,
                          ops_stream_across_partitions, erase_through_a_follower,
-                         lose_the_primary):
+                         read_at_a_position_through_a_follower, lose_the_primary):
             print(scenario.__name__)
             scenario(cluster, tokens)
         ok = True

@@ -20,6 +20,7 @@ struct Node {
   std::mutex mu;
   std::vector<ReplicaEvent> log;
   std::vector<ReplicaDataKey> data_keys;
+  std::vector<uint64_t> forgotten_requests;
   Status refuse = Status::Ok();  // what the log of record answers
 
   // The nodes of a cluster share one master key: the idempotency records' fingerprints are
@@ -34,6 +35,8 @@ struct Node {
       if (!refuse.ok()) return refuse;
       log.insert(log.end(), group.events.begin(), group.events.end());
       data_keys.insert(data_keys.end(), group.data_keys.begin(), group.data_keys.end());
+      forgotten_requests.insert(forgotten_requests.end(), group.forgotten_requests.begin(),
+                                group.forgotten_requests.end());
       return Status::Ok();
     };
     auto opened = Engine::Open(options);
@@ -103,6 +106,24 @@ TEST_CASE("AFollowerKeepsNoIdempotencyRecordOfARequestToASubjectErasedInTheSameG
   auto replayed = follower.engine->Execute(WithKey(As("acme", "owner"), "k2"), other);
   REQUIRE_MESSAGE(replayed.ok(), replayed.status().ToString());
   CHECK(replayed->replayed);  // another subject's record stays
+}
+
+// The log of record keeps each commit's idempotency record for the nodes that apply it: the
+// erasure's own group tells it which to forget, so no node rebuilt from it and no reader of
+// it can confirm a guess of the erased fields.
+TEST_CASE("AnErasureTellsTheLogOfRecordToForgetTheRequestsMadeToTheErasedSubject") {
+  Node owner;
+  REQUIRE(owner.engine->Execute(As("", "ops", "root"), CreateTenant{"acme", "standard"}).ok());
+  auto created = owner.engine->Execute(WithKey(As("acme", "owner"), "k1"),
+                                       CreateCustomer{"c1", "Acme Corp", "ap@acme.test", ""});
+  REQUIRE(created.ok());
+  auto other = owner.engine->Execute(WithKey(As("acme", "owner"), "k2"),
+                                     CreateCustomer{"c2", "Beta Ltd", "ap@beta.test", ""});
+  REQUIRE(other.ok());
+  CHECK(owner.forgotten_requests.empty());
+
+  REQUIRE(owner.engine->Erase(As("acme", "owner"), "customer", "c1", "GDPR request 12").ok());
+  CHECK(owner.forgotten_requests == std::vector<uint64_t>{created->last_position});
 }
 
 TEST_CASE("ReplicatedEventsThatDoNotContinueTheLocalChainAreRefused") {

@@ -46,6 +46,10 @@ struct ReplicaDataKey {
 struct ReplicaGroup {
   std::vector<ReplicaEvent> events;
   std::vector<ReplicaDataKey> data_keys;
+  // The last positions of the commits (this group's or earlier) whose idempotency records the
+  // group's erasures forget: the requests made to an erased subject. Their fingerprints would
+  // tell a right guess of the erased fields from a wrong one.
+  std::vector<uint64_t> forgotten_requests;
 };
 
 struct LedgerOptions {
