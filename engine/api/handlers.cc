@@ -165,7 +165,9 @@ Handlers::Match Handlers::Find(const HttpRequest& request) {
   return {nullptr, {}, std::move(wrong_method)};
 }
 
-bool Handlers::MayWait(const HttpRequest& request) {  // in a cluster (Node::AwaitPosition)
+// A cluster node may wait for either (Node::AwaitPosition); elsewhere a time-travel read is
+// only the kind of work best done off the I/O threads.
+bool Handlers::MayWait(const HttpRequest& request) {
   auto url = boost::urls::parse_origin_form(request.target);
   return url && (url->params().contains("min_position") || url->params().contains("at"));
 }

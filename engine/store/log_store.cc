@@ -94,9 +94,11 @@ rocksdb::ColumnFamilyOptions LogStore::FamilyOptions() const {
   // reaches max_total_wal_size), and most families' keys land all over their range, so each
   // compaction out of level 0 rewrites every level-1 file. With RocksDB's 256 MiB level 1 in
   // 64 MiB files that is the whole family until it passes 256 MiB: the work per command grew
-  // with the ledger. A level 1 of a few flushes' size in small files keeps it bounded.
+  // with the ledger. A level 1 of a few flushes' size in small files keeps it bounded; the
+  // files double in size at each level below, so a large family stays a few hundred files.
   family.max_bytes_for_level_base = kLevelOneBytes;
   family.target_file_size_base = kLevelOneBytes / 4;
+  family.target_file_size_multiplier = 2;
   return family;
 }
 

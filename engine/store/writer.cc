@@ -142,10 +142,10 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
   // is kept, or acknowledged, that the other nodes cannot read. A refused group's keys are
   // forgotten with it: another owner may meanwhile give those subjects keys of its own.
   const bool replicating = replicate && options_.ledger.replicate;
-  if (failure.ok() && replicating) failure = ListForgottenRequests(state);
   if (failure.ok() && replicating) {
     if (personal_ != nullptr) state.replica.data_keys = personal_->PendingKeys();
-    failure = options_.ledger.replicate(state.replica);
+    failure = ListForgottenRequests(state);
+    if (failure.ok()) failure = options_.ledger.replicate(state.replica);
     if (!failure.ok() && personal_ != nullptr) personal_->DropPending();
   }
   // A data key is durable before any event sealed under it is.
@@ -327,14 +327,17 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   Result<Commit> commit = request.decide(txn);
   if (!commit.ok()) return commit.status();
   commit->idempotency_key = request.idempotency_key;  // event ids derive from it
-  Subject target{commit->tenant, commit->events.empty() ? "" : commit->events.front().stream};
+  // The request's target, for the log of record (ListForgottenRequests).
+  const bool listed = options_.ledger.replicate && !request.idempotency_key.empty();
+  Subject target;
+  if (listed && !commit->events.empty()) target = {commit->tenant, commit->events.front().stream};
   Result<CommitResult> result = StageCommit(std::move(*commit), txn, state);
   if (result.ok() && !request.idempotency_key.empty()) {
     std::string key = IdempotencyKey(request.tenant, request.idempotency_key);
     std::string value = base::U64Key(result->first_position) + base::U64Key(result->last_position) +
                         request.fingerprint;
     txn.Put(idempotency_, key, value);
-    if (options_.ledger.replicate) {
+    if (listed) {
       state.replica.events.back().idempotency_key = std::move(key);
       state.replica.events.back().idempotency_value = std::move(value);
       state.requests.emplace_back(std::move(target), result->last_position);

@@ -1,6 +1,7 @@
 // cledger: the Contact Ledger command line.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <string>
@@ -68,9 +69,20 @@ std::string Suggestions(const CLI::App& top) {
   return out;
 }
 
+// RocksDB keeps every table file of a data directory open: a large ledger, or a cluster node's
+// partitions, may pass the usual soft limit of 1,024 descriptors long before the hard one.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  RaiseOpenFileLimit();
   // Logs go to stderr, so stdout stays clean for what scripts read.
   spdlog::set_default_logger(spdlog::stderr_color_mt("cledger"));
   CLI::App app{
