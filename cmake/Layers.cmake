@@ -89,8 +89,13 @@ function(cledger_check_layers root out_problems)
   file(GLOB_RECURSE files RELATIVE "${root}" "${root}/*.h" "${root}/*.cc" "${root}/*.hpp"
        "${root}/*.cpp")
   foreach(file IN LISTS files)
-    # Build folders and hidden ones are not the tree's sources.
+    # Build folders (build*, or any folder CMake configured) and hidden ones are not the
+    # tree's sources.
     if(file MATCHES "^(build[^/]*|\\.[^/]*)/")
+      continue()
+    endif()
+    string(REGEX REPLACE "/.*" "" top "${file}")
+    if(NOT top STREQUAL file AND EXISTS "${root}/${top}/CMakeCache.txt")
       continue()
     endif()
     cledger_layer_of("${file}" file_index file_layer)
