@@ -19,6 +19,7 @@
 #include "engine/queries.h"
 #include "engine/store/keys.h"
 #include "engine/transparency.h"
+#include "events/personal.h"
 
 namespace cledger {
 namespace {
@@ -168,8 +169,7 @@ class EngineImpl final : public Engine {
     for (const ReplicaEvent& replica : group.events) {
       auto event = DecodeEvent(replica.bytes);
       if (!event.ok()) return event.status();
-      if (std::holds_alternative<ContactErased>(event->body) ||
-          std::holds_alternative<CustomerErased>(event->body)) {
+      if (events::ErasedKeyId(event->body)) {
         erasures = true;
         if (Status s = erasure_->DestroyFollowed(event->tenant, event->stream); !s.ok()) {
           return s;

@@ -36,6 +36,12 @@ bool CarriesPersonal(const EventBody& body) {
          std::holds_alternative<CustomerUpdated>(body);
 }
 
+const std::string* ErasedKeyId(const EventBody& body) {
+  if (const auto* e = std::get_if<ContactErased>(&body)) return &e->key_id;
+  if (const auto* e = std::get_if<CustomerErased>(&body)) return &e->key_id;
+  return nullptr;
+}
+
 std::optional<std::string> TakePersonal(EventBody& body) {
   return std::visit(
       [](auto& b) -> std::optional<std::string> {

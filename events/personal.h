@@ -25,4 +25,8 @@ bool PutPersonal(EventBody& body, std::string_view encoded);
 // Blanks the body's personal fields: what an erased subject's events read as.
 void BlankPersonal(EventBody& body);
 
+// The data key an erasure (ContactErased, CustomerErased) destroys, empty when the subject
+// had none; nullptr for any other event.
+const std::string* ErasedKeyId(const EventBody& body);
+
 }  // namespace cledger::events

@@ -2,6 +2,7 @@
 
 #include "cledger/events.h"
 #include "engine/domain/credentials.h"
+#include "events/personal.h"
 
 namespace cledger::cluster {
 
@@ -142,9 +143,7 @@ Result<std::vector<PgStatement>> AppendStatements(int part, const ReplicaGroup& 
   for (const ReplicaEvent& replica : group.events) {
     auto event = DecodeEvent(replica.bytes);
     if (!event.ok()) return event.status();
-    const std::string* erased = nullptr;
-    if (const auto* e = std::get_if<ContactErased>(&event->body)) erased = &e->key_id;
-    if (const auto* e = std::get_if<CustomerErased>(&event->body)) erased = &e->key_id;
+    const std::string* erased = events::ErasedKeyId(event->body);
     if (erased == nullptr || erased->empty()) continue;
     out.push_back({"DELETE FROM cledger_data_keys WHERE part = $1::int8 AND key_id = $2::text",
                    {PgParam::Int(part), PgParam::Bytes(*erased)}});

@@ -24,4 +24,8 @@ std::string IdempotencyKey(std::string_view tenant, std::string_view key) {
   return out;
 }
 
+std::string RequestKey(std::string_view tenant, std::string_view stream, std::string_view key) {
+  return StreamHeadKey(tenant, stream).append(key);
+}
+
 }  // namespace cledger::store

@@ -14,17 +14,21 @@ inline constexpr char kCfLog[] = "log";
 inline constexpr char kCfStreams[] = "streams";
 inline constexpr char kCfIdempotency[] = "idempotency";
 inline constexpr char kCfTree[] = "tree";
+inline constexpr char kCfRequests[] = "requests";
 
 inline constexpr char kMetaHead[] = "head";
 inline constexpr char kMetaFormat[] = "format";
 inline constexpr char kMetaMasterKeyId[] = "master-key-id";
 inline constexpr char kMetaKeyStoreId[] = "key-store-id";
+inline constexpr char kMetaRequestsIndexed[] = "requests-indexed";
 inline constexpr char kFormatVersion[] = "1";
 
 std::string LogKey(uint64_t position);
 std::string StreamHeadKey(std::string_view tenant, std::string_view stream);
 std::string StreamEventKey(std::string_view tenant, std::string_view stream, uint64_t version);
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
+// The `requests` family's key: an idempotency key under the stream its commit targets.
+std::string RequestKey(std::string_view tenant, std::string_view stream, std::string_view key);
 // The Merkle tree's perfect subtree of leaves [index · 2^level, (index + 1) · 2^level).
 std::string TreeKey(int level, uint64_t index);
 

@@ -134,7 +134,7 @@ void LogStore::CloseDb(bool flush) {
   for (auto* handle : dropped_) (void)db_->DestroyColumnFamilyHandle(handle);
   families_.clear();
   dropped_.clear();
-  log_ = streams_ = idempotency_ = meta_ = tree_ = nullptr;
+  log_ = streams_ = idempotency_ = requests_ = meta_ = tree_ = nullptr;
   (void)db_->Close();
   db_.reset();
 }
@@ -157,7 +157,8 @@ Status LogStore::OpenDb() {
   db_options.sst_file_manager.reset(
       rocksdb::NewSstFileManager(options_.env != nullptr ? options_.env : rocksdb::Env::Default()));
 
-  std::vector<std::string> names = {kCfMeta, kCfLog, kCfStreams, kCfIdempotency, kCfTree};
+  std::vector<std::string> names = {kCfMeta,        kCfLog,  kCfStreams,
+                                    kCfIdempotency, kCfTree, kCfRequests};
   names.insert(names.end(), options_.column_families.begin(), options_.column_families.end());
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, options_.ledger.path, &existing).ok()) {
@@ -192,12 +193,14 @@ Status LogStore::OpenDb() {
     log_ = families_[kCfLog];
     streams_ = families_[kCfStreams];
     idempotency_ = families_[kCfIdempotency];
+    requests_ = families_[kCfRequests];
     meta_ = families_[kCfMeta];
     tree_ = families_[kCfTree];
   }
 
   if (Status h = ReadHead(); !h.ok()) return h;
   if (Status g = LoadGaps(); !g.ok()) return g;
+  if (Status r = IndexRequestsByTarget(); !r.ok()) return r;
   if (accepting) {
     if (Status r = RecordAcceptedLoss(wal); !r.ok()) return r;
   }
@@ -457,7 +460,8 @@ Status LogStore::ForgetRequestsOf(const std::string& tenant, const std::string& 
     DbGate::Shared gate(gate_);
     if (!db_) return Reopening();
     Status listed = EachRequestTo({tenant, stream}, [&](std::string_view key, const Recorded&) {
-      forget.Delete(idempotency_, key);
+      forget.Delete(idempotency_, IdempotencyKey(tenant, key));
+      forget.Delete(requests_, RequestKey(tenant, stream, key));
     });
     if (!listed.ok()) return listed;
   }
@@ -470,23 +474,68 @@ Status LogStore::EachRequestTo(const Subject& subject,
   if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) {
     return Status::Ok();  // never written
   }
-  std::vector<uint64_t> positions;  // the stream's, ascending with its versions
-  const std::string stream_prefix = StreamHeadKey(tenant, stream);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
-  for (it->Seek(stream_prefix); it->Valid() && it->key().starts_with(stream_prefix); it->Next()) {
-    positions.push_back(base::DecodeU64(it->value().ToStringView()));
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
-  if (positions.empty()) return Status::Ok();
-  const std::string tenant_prefix = IdempotencyKey(tenant, "");
-  it.reset(db_->NewIterator(rocksdb::ReadOptions(), idempotency_));
-  for (it->Seek(tenant_prefix); it->Valid() && it->key().starts_with(tenant_prefix); it->Next()) {
-    const Recorded recorded = DecodeRecorded(it->value().ToStringView());
-    if (std::binary_search(positions.begin(), positions.end(), recorded.first_position)) {
-      fn(it->key().ToStringView(), recorded);
-    }
+  const std::string prefix = StreamHeadKey(tenant, stream);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), requests_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view key = it->key().ToStringView().substr(prefix.size());
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), idempotency_, IdempotencyKey(tenant, key), &value);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return FromRocks(s, "storage fault");
+    // The key names this commit's record unless it was forgotten and used again since.
+    const Recorded recorded = DecodeRecorded(value);
+    if (recorded.first_position == base::DecodeU64(it->value().ToStringView())) fn(key, recorded);
   }
   return it->status().ok() ? Status::Ok() : FromRocks(it->status(), "storage fault");
+}
+
+// A ledger written before the `requests` family: each record's target is the stream of the
+// event at its first position. One scan, at the first open by a binary that keeps the index;
+// the records are read in key order and their events in position order, a chunk at a time.
+Status LogStore::IndexRequestsByTarget() {
+  std::string indexed;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, kMetaRequestsIndexed, &indexed);
+  if (s.ok()) return Status::Ok();
+  if (!s.IsNotFound()) return FromRocks(s, "storage fault");
+  std::vector<std::pair<uint64_t, std::string>> chunk;  // first position, record key
+  auto index_chunk = [&]() -> Status {
+    std::sort(chunk.begin(), chunk.end());
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(rocksdb::ReadOptions(), log_));
+    for (const auto& [first, key] : chunk) {
+      log->Seek(LogKey(first));
+      if (!log->Valid() || log->key() != LogKey(first)) continue;  // in a lost range
+      Result<Event> target = events::DecodeEvent(log->value().ToStringView());
+      if (!target.ok()) return target.status();
+      const size_t tenant_end = 1u + static_cast<uint8_t>(key[0]);
+      batch.Put(requests_, RequestKey(target->tenant, target->stream, key.substr(tenant_end)),
+                base::U64Key(first));
+    }
+    if (!log->status().ok()) return FromRocks(log->status(), "storage fault");
+    chunk.clear();
+    rocksdb::Status written = db_->Write(rocksdb::WriteOptions(), &batch);
+    return written.ok() ? Status::Ok() : FromRocks(written, "storage fault");
+  };
+  constexpr size_t kChunkRecords = 1 << 20;  // tens of MiB
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), idempotency_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    const std::string_view value = it->value().ToStringView();
+    if (key.empty() || key.size() <= 1u + static_cast<uint8_t>(key[0]) || value.size() < 16) {
+      continue;  // not a record this binary wrote
+    }
+    chunk.emplace_back(base::DecodeU64(value), std::string(key));
+    if (chunk.size() == kChunkRecords) {
+      if (Status c = index_chunk(); !c.ok()) return c;
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
+  if (Status c = index_chunk(); !c.ok()) return c;
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  s = db_->Put(synced, meta_, kMetaRequestsIndexed, "1");
+  return s.ok() ? Status::Ok() : FromRocks(s, "storage fault");
 }
 
 Status LogStore::PurgeOverwritten() {
@@ -503,7 +552,7 @@ Status LogStore::PurgeOverwritten() {
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (rocksdb::ColumnFamilyHandle* family : families) {
     if (!s.ok()) break;
-    if (family->GetName().starts_with("p.") || family == idempotency_)
+    if (family->GetName().starts_with("p.") || family == idempotency_ || family == requests_)
       s = db_->CompactRange(compact, family, nullptr, nullptr);
   }
   if (s.ok()) s = db_->FlushWAL(/*sync=*/true);

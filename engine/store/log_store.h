@@ -108,9 +108,9 @@ class LogStore final : public RawLedger {
   Status ForgetRequestsOf(const std::string& tenant, const std::string& stream);
 
   // Flushes every family, so the write-ahead log files that held their writes are released and
-  // deleted, and compacts the projections' and idempotency records' families down to the last
-  // level, so no file keeps a value they overwrote or deleted: what an erasure runs once it
-  // has rewritten them.
+  // deleted, and compacts the families of the projections, the idempotency records and their
+  // index down to the last level, so no file keeps a value they overwrote or deleted: what an
+  // erasure runs once it has rewritten them.
   Status PurgeOverwritten();
 
   // Runs `work` on the writer thread between two commit groups.
@@ -261,11 +261,13 @@ class LogStore final : public RawLedger {
   void DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_t staged);
   Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
   Result<CommitResult> StageCommit(Commit&& commit, Txn& txn, GroupState& state);
-  // Calls `fn` with the idempotency record of each request made to `subject`: each commit
-  // whose first event is in its stream. REQUIRES: the database open (the gate held, or the
-  // writer thread).
+  // Calls `fn` with the idempotency key and record of each request made to `subject`: each
+  // commit whose first event is in its stream (a prefix scan of the `requests` family).
+  // REQUIRES: the database open (the gate held, or the writer thread).
   Status EachRequestTo(const Subject& subject,
                        const std::function<void(std::string_view key, const Recorded&)>& fn);
+  // Indexes, once, the idempotency records a ledger kept before the `requests` family.
+  Status IndexRequestsByTarget();
   // Lists, for the log of record, the requests to the subjects the group erases.
   Status ListForgottenRequests(GroupState& state);
   // Indexes staged events (log, tree, streams) and folds them inline as one commit.
@@ -308,6 +310,7 @@ class LogStore final : public RawLedger {
   rocksdb::ColumnFamilyHandle* log_ = nullptr;
   rocksdb::ColumnFamilyHandle* streams_ = nullptr;
   rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
+  rocksdb::ColumnFamilyHandle* requests_ = nullptr;  // idempotency keys by target
   rocksdb::ColumnFamilyHandle* tree_ = nullptr;
   proofs::CompactTree tree_state_;    // writer thread only: the durable tree's peaks
   uint64_t tree_leaves_rebuilt_ = 0;  // leaves the tree lacked at the last open

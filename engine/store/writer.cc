@@ -249,9 +249,16 @@ Status LogStore::ApplyReplicatedOnWriter(const ReplicaGroup& group) {
                   "replicated events end inside a commit");
   }
   for (const auto& [target, replica] : records) {
-    if (!state.erased.contains(target)) {
-      txn.Put(idempotency_, replica->idempotency_key, replica->idempotency_value);
+    if (state.erased.contains(target)) continue;
+    const std::string_view record_key = replica->idempotency_key;
+    const size_t tenant_end = 1u + static_cast<uint8_t>(record_key.empty() ? 0 : record_key[0]);
+    if (record_key.size() <= tenant_end || replica->idempotency_value.size() < 16) {
+      return Status(Code::kCorruption, "replica_bad_request_record",
+                    "a replicated idempotency record is malformed");
     }
+    txn.Put(idempotency_, record_key, replica->idempotency_value);
+    txn.Put(requests_, RequestKey(target.first, target.second, record_key.substr(tenant_end)),
+            replica->idempotency_value.substr(0, 8));
   }
   if (!txn.status().ok()) return txn.status();
   return WriteStaged(txn, state, /*replicate=*/false);
@@ -327,17 +334,17 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   Result<Commit> commit = request.decide(txn);
   if (!commit.ok()) return commit.status();
   commit->idempotency_key = request.idempotency_key;  // event ids derive from it
-  // The request's target, for the log of record (ListForgottenRequests).
-  const bool listed = options_.ledger.replicate && !request.idempotency_key.empty();
-  Subject target;
-  if (listed && !commit->events.empty()) target = {commit->tenant, commit->events.front().stream};
+  Subject target;  // the stream of its first event, which an erasure forgets requests by
+  if (!commit->events.empty()) target = {commit->tenant, commit->events.front().stream};
   Result<CommitResult> result = StageCommit(std::move(*commit), txn, state);
   if (result.ok() && !request.idempotency_key.empty()) {
     std::string key = IdempotencyKey(request.tenant, request.idempotency_key);
     std::string value = base::U64Key(result->first_position) + base::U64Key(result->last_position) +
                         request.fingerprint;
     txn.Put(idempotency_, key, value);
-    if (listed) {
+    txn.Put(requests_, RequestKey(target.first, target.second, request.idempotency_key),
+            base::U64Key(result->first_position));
+    if (options_.ledger.replicate) {  // for the log of record (ListForgottenRequests)
       state.replica.events.back().idempotency_key = std::move(key);
       state.replica.events.back().idempotency_value = std::move(value);
       state.requests.emplace_back(std::move(target), result->last_position);
@@ -456,10 +463,7 @@ Status LogStore::StageEvents(std::vector<std::pair<Event, std::string>>& staged,
             base::U64Key(event.position));
     state.versions[StreamHeadKey(event.tenant, event.stream)] = event.stream_version;
     if (std::holds_alternative<TokenRevoked>(event.body)) ++state.token_revocations;
-    if (std::holds_alternative<ContactErased>(event.body) ||
-        std::holds_alternative<CustomerErased>(event.body)) {
-      state.erased.emplace(event.tenant, event.stream);
-    }
+    if (events::ErasedKeyId(event.body)) state.erased.emplace(event.tenant, event.stream);
     appended.push_back(std::move(event));  // positions and versions stay readable in `staged`
   }
   if (options_.inline_fold) return options_.inline_fold(txn, appended);

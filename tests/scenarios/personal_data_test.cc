@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
+
 #include "cledger/engine.h"
 #include "engine/domain/fingerprint.h"
 #include "engine/store/keys.h"
@@ -15,6 +17,31 @@ namespace {
 
 using testing::EngineFixture;
 using testing::Person;
+
+// A closed ledger's RocksDB database opened directly, with every column family.
+struct ClosedLedgerDb {
+  explicit ClosedLedgerDb(const std::string& path, bool writable = false) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    REQUIRE(rocksdb::DB::ListColumnFamilies({}, path, &names).ok());
+    for (const std::string& name : names) families.push_back({name, {}});
+    rocksdb::DB* raw = nullptr;
+    REQUIRE((writable ? rocksdb::DB::Open({}, path, families, &handles, &raw)
+                      : rocksdb::DB::OpenForReadOnly({}, path, families, &handles, &raw))
+                .ok());
+    db.reset(raw);
+  }
+  ~ClosedLedgerDb() {
+    for (auto* handle : handles) (void)db->DestroyColumnFamilyHandle(handle);
+  }
+  rocksdb::ColumnFamilyHandle* Family(const std::string& name) const {
+    const auto it = std::find(names.begin(), names.end(), name);
+    REQUIRE(it != names.end());
+    return handles[static_cast<size_t>(it - names.begin())];
+  }
+  std::vector<std::string> names;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::unique_ptr<rocksdb::DB> db;
+};
 
 TEST_CASE("PersonalFieldsAreCiphertextInTheEventBytesAndInTheClearForEveryReader") {
   EngineFixture f;
@@ -61,24 +88,14 @@ TEST_CASE("AnIdempotencyRecordHoldsAKeyedFingerprintNotTheRequestsPlainDigest") 
   f.Must(keyed, create);
   CHECK(f.engine->Execute(keyed, create)->replayed);  // the same request still replays
   f.engine.reset();
-  rocksdb::DB* raw = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies({}, f.dir.Sub("data"), &names).ok());
-  for (const std::string& name : names) families.push_back({name, {}});
-  REQUIRE(rocksdb::DB::OpenForReadOnly({}, f.dir.Sub("data"), families, &handles, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  rocksdb::ColumnFamilyHandle* idempotency = nullptr;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == store::kCfIdempotency) idempotency = handles[i];
-  }
-  REQUIRE(idempotency != nullptr);
+  ClosedLedgerDb ledger(f.dir.Sub("data"));
   std::string value;
-  REQUIRE(db->Get({}, idempotency, store::IdempotencyKey("acme", "create-k1"), &value).ok());
+  REQUIRE(ledger.db
+              ->Get({}, ledger.Family(store::kCfIdempotency),
+                    store::IdempotencyKey("acme", "create-k1"), &value)
+              .ok());
   REQUIRE(value.size() == 16 + 32);
   CHECK(value.substr(16) != domain::Fingerprint(keyed, create));
-  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
 }
 
 // After an erasure the idempotency key of a request that carried the subject's fields must not
@@ -104,6 +121,35 @@ TEST_CASE("AReplayedKeyAfterAnErasureCannotConfirmAGuessOfTheErasedFields") {
   CHECK(right.status().code() == wrong.status().code());
   CHECK(right.status().reason() == wrong.status().reason());
   CHECK(right.status().message() == wrong.status().message());
+}
+
+// A ledger kept before idempotency records were indexed by their target: the first open
+// indexes them, so an erasure still forgets the requests made to the erased subject.
+TEST_CASE("AnErasureForgetsRequestsRecordedBeforeTheyWereIndexedByTarget") {
+  EngineFixture f;
+  CommandContext keyed = f.owner;
+  keyed.idempotency_key = "create-k1";
+  const Command create = CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")};
+  f.Must(keyed, create);
+  CommandContext other = f.owner;
+  other.idempotency_key = "create-k2";
+  const Command unrelated = CreateContact{"k2", "c1", Person("Theon", "theon@acme.test")};
+  f.Must(other, unrelated);
+  f.engine.reset();
+  {  // what an older binary left: no `requests` family, no mark of it
+    ClosedLedgerDb ledger(f.dir.Sub("data"), /*writable=*/true);
+    REQUIRE(ledger.db->DropColumnFamily(ledger.Family(store::kCfRequests)).ok());
+    REQUIRE(ledger.db->Delete({}, ledger.Family(store::kCfMeta), store::kMetaRequestsIndexed).ok());
+  }
+  f.Reopen();
+  REQUIRE(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 11").ok());
+  CHECK(f.engine->Execute(other, unrelated)->replayed);
+  auto right = f.engine->Execute(keyed, create);
+  auto wrong =
+      f.engine->Execute(keyed, CreateContact{"k1", "c1", Person("Theano", "theano@acme.test")});
+  REQUIRE_FALSE(right.ok());
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(right.status().reason() == wrong.status().reason());
 }
 
 TEST_CASE("ARotatedMasterKeyOpensEveryPersonFieldAndTheOldKeyIsRefused") {
