@@ -2,7 +2,12 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <numeric>
 #include <set>
+#include <thread>
 
 #include "base/hex.h"
 #include "base/keys.h"
@@ -19,6 +24,8 @@ constexpr char kAppliedKey[] =
     "\xff"
     "applied";
 constexpr size_t kFoldBatchEvents = 10'000;
+// On a thread of its own, or (when none can be started) on the caller's when it waits.
+constexpr auto kAsideIfPossible = std::launch::async | std::launch::deferred;
 // A follower whose fold failed retries after a pause that doubles up to the maximum, so a
 // lasting storage fault costs a retry every few seconds, not a busy loop.
 constexpr std::chrono::milliseconds kFollowRetryFirst{50};
@@ -218,36 +225,76 @@ Result<uint64_t> ProjectionHost::Applied(const std::string& family) {
   return base::DecodeU64(value);
 }
 
+// The log is read a batch ahead of the folds (reading and opening events is a fifth of a
+// rebuild's time), and the targets fold side by side on two threads, each into a batch of
+// its own: projections share no record. The batches are written (from one thread: RocksDB's
+// writers spin waiting for each other) before the next batch folds, which reads them.
 Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
                                            const Progress& progress, bool sync) {
+  auto read = [this, to](uint64_t after) {
+    return store_.Read(after + 1, std::min<uint64_t>(kFoldBatchEvents, to - after));
+  };
+  std::future<Result<std::vector<Event>>> ahead;
   uint64_t done = from;
   while (done < to) {
-    auto events = store_.Read(done + 1, std::min<uint64_t>(kFoldBatchEvents, to - done));
+    auto events = ahead.valid() ? ahead.get() : read(done);
     if (!events.ok()) return events.status();
-    auto gate = store_.ReadLock();  // the batch reads and writes one database
-    if (store_.db() == nullptr) return store::Reopening();
-    store::Txn txn(store_.db(), /*coalesce=*/true);  // a record folded often is written once
     // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
     const uint64_t last = events->empty() ? to : events->back().position;
-    for (Target& target : targets) {
-      rocksdb::ColumnFamilyHandle* handle = store_.Family(target.family);
-      if (handle == nullptr) return store::Reopening();
-      store::TxnKv kv(txn, handle);
-      const auto started = std::chrono::steady_clock::now();
-      for (const Event& event : *events) {
-        if (Status s = target.projection->Apply(kv, event); !s.ok()) return s;
-      }
-      kv.Put(kAppliedKey, base::U64Key(last));
-      target.seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (last < to) ahead = std::async(kAsideIfPossible, read, last);
+    auto gate = store_.ReadLock();  // the batch reads and writes one database
+    if (store_.db() == nullptr) return store::Reopening();
+    std::vector<std::unique_ptr<store::Txn>> txns;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      // Coalescing: a record folded often is written once.
+      txns.push_back(std::make_unique<store::Txn>(store_.db(), /*coalesce=*/true));
     }
-    rocksdb::WriteBatch& batch = txn.batch();
-    if (!txn.status().ok()) return txn.status();
-    if (Status s = store_.WriteSide(batch, sync); !s.ok()) return s;
+    if (Status s = FoldSideBySide(targets, txns, *events, last); !s.ok()) return s;
+    for (size_t i = 0; i < txns.size(); ++i) {
+      rocksdb::WriteBatch& batch = txns[i]->batch();
+      if (!txns[i]->status().ok()) return txns[i]->status();
+      // One sync, after the last: it makes every earlier write of the batch durable too.
+      if (Status s = store_.WriteSide(batch, sync && i + 1 == txns.size()); !s.ok()) return s;
+    }
     done = last;
     if (progress) progress(done, to);
   }
   return done;
+}
+
+// The slowest fold of the last batch goes first, so the two threads finish close together.
+Status ProjectionHost::FoldSideBySide(std::vector<Target>& targets,
+                                      std::vector<std::unique_ptr<store::Txn>>& txns,
+                                      const std::vector<Event>& events, uint64_t last) {
+  std::vector<size_t> order(targets.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return targets[a].last_seconds > targets[b].last_seconds; });
+  std::atomic<size_t> next{0};
+  auto fold = [&]() -> Status {
+    for (size_t n; (n = next++) < order.size();) {
+      Target& target = targets[order[n]];
+      rocksdb::ColumnFamilyHandle* handle = store_.Family(target.family);
+      if (handle == nullptr) return store::Reopening();
+      store::TxnKv kv(*txns[order[n]], handle);
+      const auto started = std::chrono::steady_clock::now();
+      for (const Event& event : events) {
+        if (Status s = target.projection->Apply(kv, event); !s.ok()) return s;
+      }
+      kv.Put(kAppliedKey, base::U64Key(last));
+      target.last_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      target.seconds += target.last_seconds;
+    }
+    return Status::Ok();
+  };
+  std::future<Status> helper;
+  if (targets.size() > 1 && std::thread::hardware_concurrency() > 1) {
+    helper = std::async(kAsideIfPossible, fold);
+  }
+  Status mine = fold();
+  Status theirs = helper.valid() ? helper.get() : Status::Ok();
+  return mine.ok() ? theirs : mine;
 }
 
 std::vector<ProjectionStatus> ProjectionHost::Statuses() {

@@ -57,17 +57,23 @@ class ProjectionHost {
   struct Hosted {
     uint64_t generation = 1;
   };
-  // A projection and the family a fold writes it to; `seconds` adds up the time its fold took.
+  // A projection and the family a fold writes it to; `seconds` adds up the time its fold took,
+  // `last_seconds` is its last batch's.
   struct Target {
     const projections::Projection* projection;
     std::string family;
     double seconds = 0;
+    double last_seconds = 0;
   };
   std::string FamilyOf(const projections::Projection& projection);
   // Folds events (from, to] of the log into every target's family, reading the log once;
   // returns the last position folded.
   Result<uint64_t> FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
                              const Progress& progress, bool sync);
+  // Folds `events` into every target, each into its own txn, on up to two threads.
+  Status FoldSideBySide(std::vector<Target>& targets,
+                        std::vector<std::unique_ptr<store::Txn>>& txns,
+                        const std::vector<Event>& events, uint64_t last);
   Result<uint64_t> FoldRange(const projections::Projection& projection, const std::string& family,
                              uint64_t from, uint64_t to, const Progress& progress, bool sync) {
     std::vector<Target> one{{&projection, family}};
