@@ -239,6 +239,8 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
   while (done < to) {
     auto events = ahead.valid() ? ahead.get() : read(done);
     if (!events.ok()) return events.status();
+    // Past a recorded gap a read of N events reaches further than N positions: not past `to`.
+    while (!events->empty() && events->back().position > to) events->pop_back();
     // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
     const uint64_t last = events->empty() ? to : events->back().position;
     if (last < to) ahead = std::async(kAsideIfPossible, read, last);
@@ -250,11 +252,15 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
       txns.push_back(std::make_unique<store::Txn>(store_.db(), /*coalesce=*/true));
     }
     if (Status s = FoldSideBySide(targets, txns, *events, last); !s.ok()) return s;
+    for (auto& txn : txns) {  // nothing written unless every fold's batch took its writes
+      (void)txn->batch();
+      if (!txn->status().ok()) return txn->status();
+    }
     for (size_t i = 0; i < txns.size(); ++i) {
-      rocksdb::WriteBatch& batch = txns[i]->batch();
-      if (!txns[i]->status().ok()) return txns[i]->status();
       // One sync, after the last: it makes every earlier write of the batch durable too.
-      if (Status s = store_.WriteSide(batch, sync && i + 1 == txns.size()); !s.ok()) return s;
+      if (Status s = store_.WriteSide(txns[i]->batch(), sync && i + 1 == txns.size()); !s.ok()) {
+        return s;
+      }
     }
     done = last;
     if (progress) progress(done, to);

@@ -459,17 +459,18 @@ Status LogStore::ForgetRequestsOf(const std::string& tenant, const std::string& 
   {
     DbGate::Shared gate(gate_);
     if (!db_) return Reopening();
-    Status listed = EachRequestTo({tenant, stream}, [&](std::string_view key, const Recorded&) {
-      forget.Delete(idempotency_, IdempotencyKey(tenant, key));
-      forget.Delete(requests_, RequestKey(tenant, stream, key));
-    });
+    Status listed =
+        EachRequestTo({tenant, stream}, [&](std::string_view key, const Recorded* recorded) {
+          if (recorded != nullptr) forget.Delete(idempotency_, IdempotencyKey(tenant, key));
+          forget.Delete(requests_, RequestKey(tenant, stream, key));
+        });
     if (!listed.ok()) return listed;
   }
   return forget.Count() == 0 ? Status::Ok() : WriteSide(forget, /*sync=*/true);
 }
 
 Status LogStore::EachRequestTo(const Subject& subject,
-                               const std::function<void(std::string_view, const Recorded&)>& fn) {
+                               const std::function<void(std::string_view, const Recorded*)>& fn) {
   const auto& [tenant, stream] = subject;
   if (tenant.size() > limits::kIdBytesMax || stream.size() > limits::kIdBytesMax) {
     return Status::Ok();  // never written
@@ -481,24 +482,31 @@ Status LogStore::EachRequestTo(const Subject& subject,
     std::string value;
     rocksdb::Status s =
         db_->Get(rocksdb::ReadOptions(), idempotency_, IdempotencyKey(tenant, key), &value);
-    if (s.IsNotFound()) continue;
-    if (!s.ok()) return FromRocks(s, "storage fault");
-    // The key names this commit's record unless it was forgotten and used again since.
-    const Recorded recorded = DecodeRecorded(value);
-    if (recorded.first_position == base::DecodeU64(it->value().ToStringView())) fn(key, recorded);
+    if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "storage fault");
+    // The key names this commit's record unless it was forgotten (and perhaps used again).
+    const std::optional<Recorded> recorded =
+        s.ok() ? std::optional(DecodeRecorded(value)) : std::nullopt;
+    const bool same =
+        recorded && recorded->first_position == base::DecodeU64(it->value().ToStringView());
+    fn(key, same ? &*recorded : nullptr);
   }
   return it->status().ok() ? Status::Ok() : FromRocks(it->status(), "storage fault");
 }
 
-// A ledger written before the `requests` family: each record's target is the stream of the
-// event at its first position. One scan, at the first open by a binary that keeps the index;
-// the records are read in key order and their events in position order, a chunk at a time.
+// The `requests` index is complete up to the position `"requests-indexed"` holds: every group
+// this binary writes moves it with the head. Behind the head, something else wrote the log —
+// a binary from before the index (or one that went back to it): the records of the commits
+// after it are indexed now, each under the stream of the event at its first position. The
+// records are read in key order and their events in position order, a chunk at a time.
 Status LogStore::IndexRequestsByTarget() {
+  const uint64_t head = GetHead().position;
   std::string indexed;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, kMetaRequestsIndexed, &indexed);
-  if (s.ok()) return Status::Ok();
-  if (!s.IsNotFound()) return FromRocks(s, "storage fault");
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "storage fault");
+  const uint64_t from = indexed.size() == 8 ? base::DecodeU64(indexed) : 0;
+  if (from >= head) return Status::Ok();
   std::vector<std::pair<uint64_t, std::string>> chunk;  // first position, record key
+  size_t chunk_bytes = 0;
   auto index_chunk = [&]() -> Status {
     std::sort(chunk.begin(), chunk.end());
     rocksdb::WriteBatch batch;
@@ -506,18 +514,21 @@ Status LogStore::IndexRequestsByTarget() {
     for (const auto& [first, key] : chunk) {
       log->Seek(LogKey(first));
       if (!log->Valid() || log->key() != LogKey(first)) continue;  // in a lost range
+      // A damaged event is verify's to name; its record stays unindexed.
       Result<Event> target = events::DecodeEvent(log->value().ToStringView());
-      if (!target.ok()) return target.status();
+      if (!target.ok()) continue;
       const size_t tenant_end = 1u + static_cast<uint8_t>(key[0]);
-      batch.Put(requests_, RequestKey(target->tenant, target->stream, key.substr(tenant_end)),
+      batch.Put(requests_,
+                RequestKey(std::string_view(key).substr(1, tenant_end - 1), target->stream,
+                           std::string_view(key).substr(tenant_end)),
                 base::U64Key(first));
     }
     if (!log->status().ok()) return FromRocks(log->status(), "storage fault");
     chunk.clear();
+    chunk_bytes = 0;
     rocksdb::Status written = db_->Write(rocksdb::WriteOptions(), &batch);
     return written.ok() ? Status::Ok() : FromRocks(written, "storage fault");
   };
-  constexpr size_t kChunkRecords = 1 << 20;  // tens of MiB
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), idempotency_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string_view key = it->key().ToStringView();
@@ -525,8 +536,10 @@ Status LogStore::IndexRequestsByTarget() {
     if (key.empty() || key.size() <= 1u + static_cast<uint8_t>(key[0]) || value.size() < 16) {
       continue;  // not a record this binary wrote
     }
+    if (base::DecodeU64(value) <= from) continue;  // indexed when it was written
     chunk.emplace_back(base::DecodeU64(value), std::string(key));
-    if (chunk.size() == kChunkRecords) {
+    chunk_bytes += key.size() + 48;
+    if (chunk_bytes >= limits::kGroupBytesMax) {
       if (Status c = index_chunk(); !c.ok()) return c;
     }
   }
@@ -534,7 +547,7 @@ Status LogStore::IndexRequestsByTarget() {
   if (Status c = index_chunk(); !c.ok()) return c;
   rocksdb::WriteOptions synced;
   synced.sync = true;
-  s = db_->Put(synced, meta_, kMetaRequestsIndexed, "1");
+  s = db_->Put(synced, meta_, kMetaRequestsIndexed, base::U64Key(head));
   return s.ok() ? Status::Ok() : FromRocks(s, "storage fault");
 }
 

@@ -262,11 +262,13 @@ class LogStore final : public RawLedger {
   Result<CommitResult> Stage(Request& request, Txn& txn, GroupState& state);
   Result<CommitResult> StageCommit(Commit&& commit, Txn& txn, GroupState& state);
   // Calls `fn` with the idempotency key and record of each request made to `subject`: each
-  // commit whose first event is in its stream (a prefix scan of the `requests` family).
+  // commit whose first event is in its stream (a prefix scan of the `requests` family); the
+  // record is null when the key's was forgotten, the index entry left behind.
   // REQUIRES: the database open (the gate held, or the writer thread).
   Status EachRequestTo(const Subject& subject,
-                       const std::function<void(std::string_view key, const Recorded&)>& fn);
-  // Indexes, once, the idempotency records a ledger kept before the `requests` family.
+                       const std::function<void(std::string_view key, const Recorded*)>& fn);
+  // Indexes the idempotency records of commits written past the `requests` index (by a
+  // binary from before it).
   Status IndexRequestsByTarget();
   // Lists, for the log of record, the requests to the subjects the group erases.
   Status ListForgottenRequests(GroupState& state);

@@ -95,6 +95,7 @@ Status LogStore::RecordAcceptedLoss(const std::string& wal) {
   head.position = reserved;  // same hash: the next event links to the last one kept
   batch.Put(meta_, kMetaHead,
             base::EncodeHeadRecord({head.position, head.hash, last_recorded_at_us_, commits_}));
+  batch.Put(meta_, kMetaRequestsIndexed, base::U64Key(head.position));  // nothing in the gap
   rocksdb::WriteOptions write;
   write.sync = true;
   if (rocksdb::Status s = db_->Write(write, &batch); !s.ok()) return FromRocks(s, "storage fault");

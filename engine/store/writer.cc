@@ -132,6 +132,7 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
   txn.Put(meta_, kMetaHead,
           base::EncodeHeadRecord(
               {state.head.position, state.head.hash, state.last_recorded_at_us, state.commits}));
+  txn.Put(meta_, kMetaRequestsIndexed, base::U64Key(state.head.position));
   Status failure = txn.status();
   if (failure.ok()) failure = ReadyToWrite(txn.batch().GetDataSize());
   // Positions are reserved (on disk, outside the WAL) before any of them is acknowledged.
@@ -194,8 +195,8 @@ Status LogStore::ListForgottenRequests(GroupState& state) {
     if (state.erased.contains(target)) forgotten.push_back(last_position);
   }
   for (const Subject& subject : state.erased) {
-    Status listed = EachRequestTo(subject, [&](std::string_view, const Recorded& recorded) {
-      forgotten.push_back(recorded.last_position);
+    Status listed = EachRequestTo(subject, [&](std::string_view, const Recorded* recorded) {
+      if (recorded != nullptr) forgotten.push_back(recorded->last_position);
     });
     if (!listed.ok()) return listed;
   }
@@ -257,7 +258,9 @@ Status LogStore::ApplyReplicatedOnWriter(const ReplicaGroup& group) {
                     "a replicated idempotency record is malformed");
     }
     txn.Put(idempotency_, record_key, replica->idempotency_value);
-    txn.Put(requests_, RequestKey(target.first, target.second, record_key.substr(tenant_end)),
+    txn.Put(requests_,
+            RequestKey(record_key.substr(1, tenant_end - 1), target.second,
+                       record_key.substr(tenant_end)),
             replica->idempotency_value.substr(0, 8));
   }
   if (!txn.status().ok()) return txn.status();
@@ -342,7 +345,7 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
     std::string value = base::U64Key(result->first_position) + base::U64Key(result->last_position) +
                         request.fingerprint;
     txn.Put(idempotency_, key, value);
-    txn.Put(requests_, RequestKey(target.first, target.second, request.idempotency_key),
+    txn.Put(requests_, RequestKey(request.tenant, target.second, request.idempotency_key),
             base::U64Key(result->first_position));
     if (options_.ledger.replicate) {  // for the log of record (ListForgottenRequests)
       state.replica.events.back().idempotency_key = std::move(key);

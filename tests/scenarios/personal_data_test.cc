@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "base/keys.h"
 #include "cledger/engine.h"
 #include "engine/domain/fingerprint.h"
 #include "engine/store/keys.h"
@@ -123,10 +124,12 @@ TEST_CASE("AReplayedKeyAfterAnErasureCannotConfirmAGuessOfTheErasedFields") {
   CHECK(right.status().message() == wrong.status().message());
 }
 
-// A ledger kept before idempotency records were indexed by their target: the first open
-// indexes them, so an erasure still forgets the requests made to the erased subject.
-TEST_CASE("AnErasureForgetsRequestsRecordedBeforeTheyWereIndexedByTarget") {
+// Commits written by a binary that kept no index of idempotency records by target (one from
+// before it, or one gone back to): the next open indexes theirs, so an erasure still forgets
+// the requests made to the erased subject.
+TEST_CASE("AnErasureForgetsRequestsRecordedWhileTheLedgerKeptNoIndexOfThem") {
   EngineFixture f;
+  const uint64_t indexed = f.engine->ledger().GetHead().position;
   CommandContext keyed = f.owner;
   keyed.idempotency_key = "create-k1";
   const Command create = CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")};
@@ -136,10 +139,13 @@ TEST_CASE("AnErasureForgetsRequestsRecordedBeforeTheyWereIndexedByTarget") {
   const Command unrelated = CreateContact{"k2", "c1", Person("Theon", "theon@acme.test")};
   f.Must(other, unrelated);
   f.engine.reset();
-  {  // what an older binary left: no `requests` family, no mark of it
+  {  // what an older binary leaves: commits past the index's mark, none of them in it
     ClosedLedgerDb ledger(f.dir.Sub("data"), /*writable=*/true);
     REQUIRE(ledger.db->DropColumnFamily(ledger.Family(store::kCfRequests)).ok());
-    REQUIRE(ledger.db->Delete({}, ledger.Family(store::kCfMeta), store::kMetaRequestsIndexed).ok());
+    REQUIRE(ledger.db
+                ->Put({}, ledger.Family(store::kCfMeta), store::kMetaRequestsIndexed,
+                      base::U64Key(indexed))
+                .ok());
   }
   f.Reopen();
   REQUIRE(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 11").ok());
