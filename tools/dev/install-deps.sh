@@ -11,7 +11,7 @@ packages=(
   libflatbuffers-dev flatbuffers-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libspdlog-dev doctest-dev libcli11-dev
-  libsodium-dev libssl-dev openssl
+  libsodium-dev libssl-dev openssl libjemalloc-dev
   python3 python3-cryptography python3-yaml python3-jsonschema
   chromium chromium-driver prometheus
   libpq-dev postgresql-15 wrk
