@@ -345,6 +345,8 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
     std::string value = base::U64Key(result->first_position) + base::U64Key(result->last_position) +
                         request.fingerprint;
     txn.Put(idempotency_, key, value);
+    // Filed under the record's tenant. An erasure looks under its subject's: the same, since
+    // only a tenant's creation and tokens commit to another tenant, and they are not erased.
     txn.Put(requests_, RequestKey(request.tenant, target.second, request.idempotency_key),
             base::U64Key(result->first_position));
     if (options_.ledger.replicate) {  // for the log of record (ListForgottenRequests)
