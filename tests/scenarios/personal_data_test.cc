@@ -158,6 +158,36 @@ TEST_CASE("AnErasureForgetsRequestsRecordedWhileTheLedgerKeptNoIndexOfThem") {
   CHECK(right.status().reason() == wrong.status().reason());
 }
 
+// No idempotency key stays filed under an erased subject, not even one whose record was
+// already gone: the key is the client's text, and may say whom it was about.
+TEST_CASE("AnErasureLeavesNoIdempotencyKeyFiledUnderTheErasedSubject") {
+  EngineFixture f;
+  CommandContext create = f.owner;
+  create.idempotency_key = "create-hypatia";
+  f.Must(create, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
+  CommandContext edit = f.owner;
+  edit.idempotency_key = "edit-hypatia";
+  f.Must(edit, EditContact{"k1", [](ContactFields& fields) { fields.first_name = "H."; }});
+  f.engine.reset();
+  {  // the edit's record gone, its index entry left
+    ClosedLedgerDb ledger(f.dir.Sub("data"), /*writable=*/true);
+    REQUIRE(ledger.db
+                ->Delete({}, ledger.Family(store::kCfIdempotency),
+                         store::IdempotencyKey("acme", "edit-hypatia"))
+                .ok());
+  }
+  f.Reopen();
+  REQUIRE(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 12").ok());
+  f.engine.reset();
+  ClosedLedgerDb ledger(f.dir.Sub("data"));
+  std::unique_ptr<rocksdb::Iterator> it(
+      ledger.db->NewIterator({}, ledger.Family(store::kCfRequests)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    CHECK(it->key().ToString().find("hypatia") == std::string::npos);
+  }
+  REQUIRE(it->status().ok());
+}
+
 TEST_CASE("ARotatedMasterKeyOpensEveryPersonFieldAndTheOldKeyIsRefused") {
   EngineFixture f;
   f.Must(f.owner, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
