@@ -19,6 +19,12 @@ namespace {
 using testing::EngineFixture;
 using testing::Person;
 
+// The context with an idempotency key.
+CommandContext Keyed(CommandContext context, std::string key) {
+  context.idempotency_key = std::move(key);
+  return context;
+}
+
 // A closed ledger's RocksDB database opened directly, with every column family.
 struct ClosedLedgerDb {
   explicit ClosedLedgerDb(const std::string& path, bool writable = false) {
@@ -83,8 +89,7 @@ TEST_CASE("AnEventReadJustBeforeAnErasureIsBlankForEveryReadAfterIt") {
 // the data directory alone cannot test a guess of the personal fields the request carried.
 TEST_CASE("AnIdempotencyRecordHoldsAKeyedFingerprintNotTheRequestsPlainDigest") {
   EngineFixture f;
-  CommandContext keyed = f.owner;
-  keyed.idempotency_key = "create-k1";
+  const CommandContext keyed = Keyed(f.owner, "create-k1");
   const Command create = CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")};
   f.Must(keyed, create);
   CHECK(f.engine->Execute(keyed, create)->replayed);  // the same request still replays
@@ -104,11 +109,9 @@ TEST_CASE("AnIdempotencyRecordHoldsAKeyedFingerprintNotTheRequestsPlainDigest") 
 // other values get the same answer.
 TEST_CASE("AReplayedKeyAfterAnErasureCannotConfirmAGuessOfTheErasedFields") {
   EngineFixture f;
-  CommandContext keyed = f.owner;
-  keyed.idempotency_key = "create-k1";
+  const CommandContext keyed = Keyed(f.owner, "create-k1");
   f.Must(keyed, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
-  CommandContext other = f.owner;
-  other.idempotency_key = "create-k2";
+  const CommandContext other = Keyed(f.owner, "create-k2");
   const Command unrelated = CreateContact{"k2", "c1", Person("Theon", "theon@acme.test")};
   f.Must(other, unrelated);
   REQUIRE(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 10").ok());
@@ -130,12 +133,10 @@ TEST_CASE("AReplayedKeyAfterAnErasureCannotConfirmAGuessOfTheErasedFields") {
 TEST_CASE("AnErasureForgetsRequestsRecordedWhileTheLedgerKeptNoIndexOfThem") {
   EngineFixture f;
   const uint64_t indexed = f.engine->ledger().GetHead().position;
-  CommandContext keyed = f.owner;
-  keyed.idempotency_key = "create-k1";
+  const CommandContext keyed = Keyed(f.owner, "create-k1");
   const Command create = CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")};
   f.Must(keyed, create);
-  CommandContext other = f.owner;
-  other.idempotency_key = "create-k2";
+  const CommandContext other = Keyed(f.owner, "create-k2");
   const Command unrelated = CreateContact{"k2", "c1", Person("Theon", "theon@acme.test")};
   f.Must(other, unrelated);
   f.engine.reset();
@@ -162,11 +163,9 @@ TEST_CASE("AnErasureForgetsRequestsRecordedWhileTheLedgerKeptNoIndexOfThem") {
 // already gone: the key is the client's text, and may say whom it was about.
 TEST_CASE("AnErasureLeavesNoIdempotencyKeyFiledUnderTheErasedSubject") {
   EngineFixture f;
-  CommandContext create = f.owner;
-  create.idempotency_key = "create-hypatia";
+  const CommandContext create = Keyed(f.owner, "create-hypatia");
   f.Must(create, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
-  CommandContext edit = f.owner;
-  edit.idempotency_key = "edit-hypatia";
+  const CommandContext edit = Keyed(f.owner, "edit-hypatia");
   f.Must(edit, EditContact{"k1", [](ContactFields& fields) { fields.first_name = "H."; }});
   f.engine.reset();
   {  // the edit's record gone, its index entry left
