@@ -24,6 +24,9 @@ constexpr char kAppliedKey[] =
     "\xff"
     "applied";
 constexpr size_t kFoldBatchEvents = 10'000;
+// What each target of a fold remembers of its family's records (CachedKv): a rebuild's peak
+// memory grows by up to this much per projection.
+constexpr size_t kFoldCacheBytes = 64u << 20;
 // On a thread of its own, or (when none can be started) on the caller's when it waits.
 constexpr auto kAsideIfPossible = std::launch::async | std::launch::deferred;
 // A follower whose fold failed retries after a pause that doubles up to the maximum, so a
@@ -282,7 +285,8 @@ Status ProjectionHost::FoldSideBySide(std::vector<Target>& targets,
       Target& target = targets[order[n]];
       rocksdb::ColumnFamilyHandle* handle = store_.Family(target.family);
       if (handle == nullptr) return store::Reopening();
-      store::TxnKv kv(*txns[order[n]], handle);
+      store::TxnKv txn(*txns[order[n]], handle);
+      projections::CachedKv kv(txn, target.cache, kFoldCacheBytes);
       const auto started = std::chrono::steady_clock::now();
       for (const Event& event : events) {
         if (Status s = target.projection->Apply(kv, event); !s.ok()) return s;

@@ -64,6 +64,7 @@ class ProjectionHost {
     std::string family;
     double seconds = 0;
     double last_seconds = 0;
+    projections::CachedKv::Memory cache;  // its family's records, as its fold last saw them
   };
   std::string FamilyOf(const projections::Projection& projection);
   // Folds events (from, to] of the log into every target's family, reading the log once;

@@ -3,6 +3,7 @@
 //        "s" · …  the audit fold's own copy of the customer and contact views, kept by running
 //                 those projections' folds, so before → after is derived by the same fold.
 #include <algorithm>
+#include <cstdint>
 
 #include "base/keys.h"
 #include "base/text.h"
@@ -132,45 +133,6 @@ std::vector<FieldChange> Diff(const Flat& before, const Flat& after) {
   return out;
 }
 
-// The audit's copy as one event sees it: each record read or written is remembered, so the
-// record before the event, the fold and the record after it read the store once between them.
-class EventKv final : public Kv {
- public:
-  explicit EventKv(Kv& base) : base_(base) {}
-  Result<std::optional<std::string>> Get(std::string_view key) override {
-    for (const auto& [k, v] : seen_) {
-      if (k == key) return v;
-    }
-    auto value = base_.Get(key);
-    if (value.ok()) seen_.emplace_back(std::string(key), *value);
-    return value;
-  }
-  void Put(std::string_view key, std::string_view value) override {
-    base_.Put(key, value);
-    Remember(key, std::string(value));
-  }
-  void Delete(std::string_view key) override {
-    base_.Delete(key);
-    Remember(key, std::nullopt);
-  }
-  Status Scan(std::string_view prefix, const ScanFn& fn) override {
-    return base_.Scan(prefix, fn);  // every write went through: nothing to merge
-  }
-
- private:
-  void Remember(std::string_view key, std::optional<std::string> value) {
-    for (auto& [k, v] : seen_) {
-      if (k == key) {
-        v = std::move(value);
-        return;
-      }
-    }
-    seen_.emplace_back(std::string(key), std::move(value));
-  }
-  Kv& base_;
-  std::vector<std::pair<std::string, std::optional<std::string>>> seen_;
-};
-
 std::string IndexPrefix(std::string_view tenant, char kind, std::string_view id) {
   std::string key = "i" + TenantKey(tenant, std::string(1, kind));
   base::AppendComponent(key, id);
@@ -214,7 +176,10 @@ class Audit final : public Projection {
   uint32_t FoldVersion() const override { return 3; }
   Status Apply(Kv& kv, const Event& event) const override {
     PrefixedKv copy(kv, "s");
-    EventKv state(copy);
+    // Each record read is remembered, with what the fold writes to it: the record before the
+    // event, the fold and the record after it read the store once between them.
+    CachedKv::Memory seen;
+    CachedKv state(copy, seen, SIZE_MAX);
     AuditEntry entry{event.position,
                      event.recorded_at_us,
                      event.actor,

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "cledger/status.h"
 
@@ -55,6 +56,67 @@ class MemKv final : public Kv {
 
  private:
   std::map<std::string, std::string, std::less<>> map_;
+};
+
+// What a fold read and wrote through `base`, remembered for its next reads: a rebuild's fold
+// reads back records it wrote batches ago, which RocksDB would look for through memtables and
+// tables. Only for a keyspace nothing else writes while the memory is kept (a family being
+// rebuilt or verified), else it would answer with values since overwritten. Past `budget`
+// bytes it forgets everything and starts again.
+class CachedKv final : public Kv {
+ public:
+  struct Memory {
+    struct Hash {
+      using is_transparent = void;
+      size_t operator()(std::string_view key) const { return std::hash<std::string_view>()(key); }
+    };
+    std::unordered_map<std::string, std::optional<std::string>, Hash, std::equal_to<>> records;
+    size_t bytes = 0;
+  };
+
+  CachedKv(Kv& base, Memory& memory, size_t budget)
+      : base_(base), memory_(memory), budget_(budget) {}
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    if (auto it = memory_.records.find(key); it != memory_.records.end()) return it->second;
+    auto value = base_.Get(key);
+    if (value.ok()) Remember(key, *value);
+    return value;
+  }
+  // Only a record read before is remembered: most keys a fold writes it never reads back.
+  void Put(std::string_view key, std::string_view value) override {
+    base_.Put(key, value);
+    Update(key, std::string(value));
+  }
+  void Delete(std::string_view key) override {
+    base_.Delete(key);
+    Update(key, std::nullopt);
+  }
+  Status Scan(std::string_view prefix, const ScanFn& fn) override {
+    return base_.Scan(prefix, fn);  // every write went through
+  }
+
+ private:
+  static size_t Size(std::string_view key, const std::optional<std::string>& value) {
+    return key.size() + (value ? value->size() : 0) + 64;  // 64: the entry's own overhead
+  }
+  void Remember(std::string_view key, const std::optional<std::string>& value) {
+    if (memory_.bytes + Size(key, value) > budget_) {
+      memory_.records.clear();
+      memory_.bytes = 0;
+    }
+    memory_.records.emplace(std::string(key), value);
+    memory_.bytes += Size(key, value);
+  }
+  void Update(std::string_view key, std::optional<std::string> value) {
+    auto it = memory_.records.find(key);
+    if (it == memory_.records.end()) return;
+    memory_.bytes += Size(key, value);
+    memory_.bytes -= Size(key, it->second);
+    it->second = std::move(value);
+  }
+  Kv& base_;
+  Memory& memory_;
+  size_t budget_;
 };
 
 }  // namespace cledger::projections
