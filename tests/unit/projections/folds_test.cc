@@ -199,5 +199,20 @@ TEST_CASE("AFoldThroughItsMemoryOfRecordsLeavesWhatAFoldWithoutItLeaves") {
   }
 }
 
+TEST_CASE("ARecordWrittenAfterItsMemoryFilledUpReadsBackAsWritten") {
+  pj::MemKv kv;
+  kv.Put("a", "1");
+  kv.Put("b", "2");
+  pj::CachedKv::Memory memory;
+  pj::CachedKv cached(kv, memory, 100);  // room for one record
+  REQUIRE(cached.Get("a")->value() == "1");
+  REQUIRE(cached.Get("b")->value() == "2");  // "a" is forgotten
+  cached.Put("a", "3");
+  cached.Delete("b");
+  CHECK(cached.Get("a")->value() == "3");
+  CHECK_FALSE(cached.Get("b")->has_value());
+  CHECK(cached.Get("a")->value() == "3");
+}
+
 }  // namespace
 }  // namespace cledger
