@@ -399,6 +399,11 @@ Result<std::vector<const projections::Projection*>> ProjectionHost::Named(
 // log feeds every fold.
 Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::string>& names,
                                                       const Progress& progress) {
+  std::unique_lock one_at_a_time(rebuild_mu_, std::try_to_lock);
+  if (!one_at_a_time.owns_lock()) {
+    return Status(Code::kConflict, "rebuild_in_progress",
+                  "a rebuild is already running on this ledger; ask again when it has ended");
+  }
   auto projections = Named(names);
   if (!projections.ok()) return projections.status();
   std::vector<Target> targets;
@@ -445,7 +450,8 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
 }
 
 // Folds the whole log, once, into a scratch family per projection — on disk, so memory stays
-// flat however large they are — and compares each with its live family at one snapshot.
+// bounded however large they are (each fold's CachedKv budget) — and compares each with its
+// live family at one snapshot.
 Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& progress) {
   // A snapshot taken between two commits: every projection is exactly at one head. The
   // gate keeps the database (and the snapshot) from a reopen until the end.

@@ -48,6 +48,7 @@ class ProjectionHost {
   static std::string FamilyName(std::string_view name, uint64_t generation);
 
   std::vector<ProjectionStatus> Statuses();
+  // One at a time: a second is refused (Conflict) while one runs.
   Result<std::vector<FoldTime>> Rebuild(const std::vector<std::string>& names,
                                         const Progress& progress);
   Result<std::vector<ProjectionMismatch>> Verify(const Progress& progress);
@@ -112,6 +113,8 @@ class ProjectionHost {
   std::function<void(const Status&)> on_fault_;
   std::mutex mu_;
   std::map<std::string, Hosted, std::less<>> hosted_;
+  // Held by a rebuild: two would fold into (and drop) the same next generation's family.
+  std::mutex rebuild_mu_;
 
   std::mutex follow_mu_;
   std::condition_variable follow_cv_;   // a new head to fold, or stopping

@@ -150,5 +150,34 @@ TEST_CASE("EveryProjectionRebuiltInOneScanWhileCommandsRunEqualsAFreshFold") {
   CHECK(f.engine->Projections().front().generation == 2);  // nothing was rebuilt
 }
 
+// Two rebuilds of one projection at once would fold into the same next generation and the
+// second would drop the family the first swapped in. The second is refused, the first ends.
+TEST_CASE("ARebuildAskedForWhileAnotherRunsIsRefusedAndTheFirstSwapsIn") {
+  EngineFixture f(false);
+  f.Must(f.ops, CreateTenant{"acme"});
+  World world(20261205);
+  for (int i = 0; i < 300; ++i) {
+    Command command = world.Next();
+    if (f.engine->Execute(As("acme", "owner"), command).ok()) world.Accepted(command);
+  }
+  const std::map<std::string, World> worlds{{"acme", world}};
+  const Snapshot before = Capture(*f.engine, worlds);
+  Status second;
+  auto first = f.engine->Rebuild(std::vector<std::string>{"contacts"}, [&](uint64_t, uint64_t) {
+    if (second.ok()) std::thread([&] { second = f.engine->Rebuild("contacts"); }).join();
+  });
+  REQUIRE(first.ok());
+  CHECK(second.code() == Code::kConflict);
+  CHECK(second.reason() == "rebuild_in_progress");
+  for (const auto& status : f.engine->Projections()) {
+    CHECK(status.generation == (status.name == "contacts" ? 2 : 1));
+  }
+  CHECK(Capture(*f.engine, worlds) == before);
+  auto mismatches = f.engine->VerifyProjections();
+  REQUIRE(mismatches.ok());
+  CHECK(mismatches->empty());
+  CHECK(f.engine->Rebuild("contacts").ok());  // once the first has ended, another may run
+}
+
 }  // namespace
 }  // namespace cledger
