@@ -215,7 +215,25 @@ std::string ProjectionHost::FamilyOf(const projections::Projection& projection) 
 }
 
 rocksdb::ColumnFamilyHandle* ProjectionHost::Family(const projections::Projection& projection) {
-  return store_.Family(FamilyOf(projection));
+  std::lock_guard lock(mu_);
+  return FamilyLocked(projection);
+}
+
+// Name and handle under mu_: a rebuild swaps the generation under it and drops the old family
+// only after, so the handle found is the live one, or one a drop keeps readable.
+rocksdb::ColumnFamilyHandle* ProjectionHost::FamilyLocked(
+    const projections::Projection& projection) {
+  return store_.Family(
+      FamilyName(projection.name(), hosted_.find(projection.name())->second.generation));
+}
+
+std::map<const projections::Projection*, rocksdb::ColumnFamilyHandle*> ProjectionHost::Families(
+    rocksdb::DB* db, const rocksdb::Snapshot** snapshot) {
+  std::lock_guard lock(mu_);
+  if (snapshot != nullptr) *snapshot = db->GetSnapshot();
+  std::map<const projections::Projection*, rocksdb::ColumnFamilyHandle*> out;
+  for (const projections::Projection* p : projections::All()) out[p] = FamilyLocked(*p);
+  return out;
 }
 
 Result<uint64_t> ProjectionHost::Applied(const std::string& family) {

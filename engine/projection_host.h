@@ -42,6 +42,11 @@ class ProjectionHost {
   void StopFollowing();
   // REQUIRES: the writer thread or the store's ReadLock(): the handle lives until a reopen.
   rocksdb::ColumnFamilyHandle* Family(const projections::Projection& projection);
+  // Every projection's family, with a snapshot of the database taken at the same moment when
+  // `snapshot` is not null: a rebuild's swap is wholly before it (the snapshot holds every
+  // write of the new family) or wholly after (the old family stays readable).
+  std::map<const projections::Projection*, rocksdb::ColumnFamilyHandle*> Families(
+      rocksdb::DB* db, const rocksdb::Snapshot** snapshot);
 
   // The column family that holds a projection's generation: "p.<name>.<generation>"
   // (engine/store/FORMAT.md). The one place the name is spelled.
@@ -68,6 +73,7 @@ class ProjectionHost {
     projections::CachedKv::Memory cache;  // its family's records, as its fold last saw them
   };
   std::string FamilyOf(const projections::Projection& projection);
+  rocksdb::ColumnFamilyHandle* FamilyLocked(const projections::Projection& projection);  // mu_
   // Folds events (from, to] of the log into every target's family, reading the log once;
   // returns the last position folded.
   Result<uint64_t> FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,

@@ -24,10 +24,9 @@ class Snapshot {
   // `consistent`: every read at one point in time. A query that reads one key needs no
   // snapshot (taking one costs a trip through the database's mutex).
   Snapshot(store::LogStore& store, ProjectionHost& host, bool consistent = true)
-      : host_(host),
-        gate_(store.ReadLock()),
-        db_(store.db()),
-        snapshot_(consistent && db_ != nullptr ? db_->GetSnapshot() : nullptr) {}
+      : gate_(store.ReadLock()), db_(store.db()) {
+    if (db_ != nullptr) families_ = host.Families(db_, consistent ? &snapshot_ : nullptr);
+  }
   ~Snapshot() {
     if (snapshot_ != nullptr) db_->ReleaseSnapshot(snapshot_);
   }
@@ -35,10 +34,13 @@ class Snapshot {
   Snapshot& operator=(const Snapshot&) = delete;
 
   projections::Kv& Kv(const projections::Projection& p) {
-    if (db_ == nullptr) return unavailable_;
+    auto family = families_.find(&p);
+    if (db_ == nullptr || family == families_.end() || family->second == nullptr) {
+      return unavailable_;
+    }
     auto it = kvs_.find(&p);
     if (it == kvs_.end()) {
-      it = kvs_.emplace(&p, std::make_unique<store::SnapshotKv>(db_, host_.Family(p), snapshot_))
+      it = kvs_.emplace(&p, std::make_unique<store::SnapshotKv>(db_, family->second, snapshot_))
                .first;
     }
     return *it->second;
@@ -56,10 +58,11 @@ class Snapshot {
     }
   };
 
-  ProjectionHost& host_;
   store::DbGate::Shared gate_;
   rocksdb::DB* db_;
-  const rocksdb::Snapshot* snapshot_;
+  const rocksdb::Snapshot* snapshot_ = nullptr;
+  // Taken with the snapshot: the generations it belongs with.
+  std::map<const projections::Projection*, rocksdb::ColumnFamilyHandle*> families_;
   UnavailableKv unavailable_;
   std::map<const projections::Projection*, std::unique_ptr<store::SnapshotKv>> kvs_;
 };

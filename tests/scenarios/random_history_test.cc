@@ -179,5 +179,37 @@ TEST_CASE("ARebuildAskedForWhileAnotherRunsIsRefusedAndTheFirstSwapsIn") {
   CHECK(f.engine->Rebuild("contacts").ok());  // once the first has ended, another may run
 }
 
+// A rebuild swaps a projection's generation and then drops the old one while queries read
+// it: a query never finds the projection missing (it crashed the server when the name it
+// looked up was dropped before it found the handle).
+TEST_CASE("QueriesReadingWhileProjectionsAreRebuiltAndSwappedAlwaysFindThem") {
+  EngineFixture f(false);
+  f.Must(f.ops, CreateTenant{"acme"});
+  f.Must(f.owner, CreateCustomer{"c1", "Acme", "ap@acme.test"});
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0};
+  auto read = [&] {
+    while (!stop) {
+      if (auto c = f.engine->GetCustomer(Reader("acme"), "c1", {}); !c.ok()) {
+        ++failed;
+        MESSAGE(c.status().reason() << ": " << c.status().message());
+      }
+      if (auto l = f.engine->ListContacts(Reader("acme"), "c1", ContactStatus::kAll); !l.ok()) {
+        ++failed;
+        MESSAGE(l.status().reason() << ": " << l.status().message());
+      }
+    }
+  };
+  std::thread a(read), b(read);
+  for (int i = 0; i < 200; ++i) {
+    const char* name = i % 2 == 0 ? "customers" : "contacts";
+    CHECK(f.engine->Rebuild(name).ok());
+  }
+  stop = true;
+  a.join();
+  b.join();
+  CHECK(failed == 0);
+}
+
 }  // namespace
 }  // namespace cledger
