@@ -775,6 +775,32 @@ TEST_CASE("BackupCreatedOfflineRestoresTheSameHead") {
   CHECK(status == 0);
 }
 
+// The line of `out` that starts with `label`, less the label and its leading "cledger ".
+std::string HintAfter(const std::string& out, const std::string& label) {
+  const size_t at = out.find(label);
+  if (at == std::string::npos) return "";
+  const size_t from = at + label.size() + std::string("cledger ").size();
+  return out.substr(from, out.find('\n', from) - from);
+}
+
+TEST_CASE("FollowingTheHintsOfBackupAndRestoreGivesALedgerThatVerifies") {
+  Populated f;
+  int status = -1;
+  const std::string made = Run("backup create " + f.dir.Sub("b") + " --data " + f.data, &status);
+  REQUIRE(status == 0);
+  std::string restore = HintAfter(made, "restore it with: ");
+  REQUIRE(Has(restore, "NEWDIR"));
+  restore.replace(restore.find("NEWDIR"), 6, f.dir.Sub("r"));
+  const std::string restored = Run(restore, &status);
+  REQUIRE(status == 0);
+  const std::string verify = HintAfter(restored, "check it with: ");
+  REQUIRE_FALSE(verify.empty());
+  const std::string verified = Run(verify, &status);
+  CHECK_MESSAGE(status == 0, verified);
+  CHECK(Has(verified, "chain ok"));
+  CHECK(Has(verified, "projections ok"));
+}
+
 // ---- stats ---------------------------------------------------------------------------------
 
 TEST_CASE("StatsCountEventsCommitsTenantsCustomersAndContacts") {
@@ -814,6 +840,18 @@ TEST_CASE("EveryOpsSubcommandHasHelpWithExamplesAndExitCodes") {
     CHECK(status == 0);
     CHECK(Has(help, "Examples:"));
     CHECK(Has(help, "Exit codes:"));
+  }
+}
+
+TEST_CASE("EachGroupsHelpShowsExamplesOfItsOwnSubcommands") {
+  for (const std::string group : {"tenant", "token", "keys", "projections", "events", "backup",
+                                  "proof", "erasure", "cluster"}) {
+    int status = -1;
+    const std::string help = Run(group + " --help", &status);
+    CAPTURE(group);
+    CHECK(status == 0);
+    CHECK(Has(help, "Examples:\n  cledger " + group + " "));
+    CHECK_FALSE(Has(help, "cledger serve --data"));  // the top-level examples
   }
 }
 

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "base/hex.h"
+#include "base/key_file.h"
 #include "base/time.h"
 #include "cledger/ledger.h"
 #include "tools/cledger/audit_common.h"
@@ -33,6 +34,15 @@ std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
 KeyLocations& GlobalKeyLocations() {
   static KeyLocations locations;
   return locations;
+}
+
+KeyLocations KeyLocationsOf(const std::string& data_dir) {
+  KeyLocations where = GlobalKeyLocations();
+  if (where.key_store.empty()) where.key_store = base::BesideDirectory(data_dir, ".keys");
+  if (where.master_key_file.empty()) {
+    where.master_key_file = base::BesideDirectory(data_dir, ".master-key");
+  }
+  return where;
 }
 
 void AddKeyLocationOptions(CLI::App& app) {

@@ -77,6 +77,14 @@ class CopyProgress {
   std::thread thread_;
 };
 
+// The keys are never in a backup: a restore and its verify need the original ledger's (a
+// server's are on its machine, where it was started with them).
+std::string KeyArguments(const OpsArgs& a) {
+  if (a.remote()) return " --key-store KEY_STORE --master-key-file MASTER_KEY";
+  const KeyLocations keys = KeyLocationsOf(a.data_dir);
+  return " --key-store " + keys.key_store + " --master-key-file " + keys.master_key_file;
+}
+
 int BackupCreate(const OpsArgs& a) {
   if (!RemoteArgsOk(a)) return kExitUsage;
   json::object out{{"dir", a.backup_dir}};
@@ -113,7 +121,7 @@ int BackupCreate(const OpsArgs& a) {
     if (!a.remote()) std::cout << " (" << out["hash"].as_string().c_str() << ")";
     std::cout << ", written to " << a.backup_dir << (a.remote() ? " on the server" : "") << "\n"
               << "restore it with: cledger backup restore " << a.backup_dir << " --id "
-              << out["id"].as_uint64() << " --data NEWDIR\n";
+              << out["id"].as_uint64() << " --data NEWDIR" << KeyArguments(a) << "\n";
   }
   return kExitOk;
 }
@@ -294,10 +302,15 @@ void AddBackup(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
       ->required();
   AddJson(restore, *args);
   restore->footer(
-      Footer("  cledger backup restore /backups/ledger --data ./restored\n"
-             "  cledger backup restore /backups/ledger --id 2 --data ./restored\n"
-             "  cledger verify --data ./restored\n"
-             "Refuses a --data directory that is not empty."));
+      Footer("  cledger backup restore /backups/ledger --data ./restored --key-store ./data.keys "
+             "--master-key-file ./data.master-key\n"
+             "  cledger backup restore /backups/ledger --id 2 --data ./restored --key-store "
+             "./data.keys --master-key-file ./data.master-key\n"
+             "  cledger verify --data ./restored --key-store ./data.keys --master-key-file "
+             "./data.master-key\n"
+             "The keys are never in a backup: give the original ledger's (its server stopped), so "
+             "erasures made since the backup are applied again and the personal fields can be "
+             "read. Refuses a --data directory that is not empty."));
   restore->callback([args, &run] { run = [args] { return BackupRestore(*args); }; });
 }
 

@@ -29,6 +29,8 @@ struct KeyLocations {
   std::string master_key_file;
 };
 KeyLocations& GlobalKeyLocations();
+// Where the keys of the ledger in `data_dir` are: the options given, or beside it.
+KeyLocations KeyLocationsOf(const std::string& data_dir);
 // --public-key: 64 hex digits, or a file holding them (alone, or as `cledger proof public-key`
 // prints them).
 Result<proofs::PublicKey> PublicKeyArgument(const std::string& given);

@@ -69,6 +69,24 @@ std::string Suggestions(const CLI::App& top) {
   return out;
 }
 
+// A group (`backup`, `token` …) would show the top-level examples: it gets the first example
+// of each of its subcommands instead, taken from their own help.
+void GiveGroupsTheirExamples(CLI::App& top) {
+  for (CLI::App* group : top.get_subcommands({})) {
+    std::string examples;
+    for (const CLI::App* sub : group->get_subcommands({})) {
+      const std::string own = "  cledger " + group->get_name() + " " + sub->get_name();
+      const std::string footer = sub->get_footer();
+      const size_t at = footer.find(own);
+      if (at == std::string::npos) continue;
+      examples += footer.substr(at, footer.find('\n', at) - at) + "\n";
+    }
+    if (examples.empty()) continue;
+    group->footer("Examples:\n" + examples + "Run 'cledger " + group->get_name() +
+                  " SUBCOMMAND --help' for its options and more examples.");
+  }
+}
+
 // RocksDB keeps every table file of a data directory open: a large ledger, or a cluster node's
 // partitions, may pass the usual soft limit of 1,024 descriptors long before the hard one.
 void RaiseOpenFileLimit() {
@@ -117,6 +135,7 @@ int main(int argc, char** argv) {
   cledger::cli::AddAuditTools(app, run);
   cledger::cli::AddProofs(app, run);
   cledger::cli::AddCluster(app, run);
+  GiveGroupsTheirExamples(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
