@@ -62,14 +62,15 @@ std::string RandomHex(Random& random, size_t bytes) {
   return out;
 }
 
-// The domain's views over one commit group's transaction.
+// The domain's views over one commit group's transaction: inline projections, which only
+// the writer writes, so their reads may be remembered (store::CommittedMemory).
 struct CommitViews {
   CommitViews(store::Txn& txn, ProjectionHost& host)
-      : tenants(txn, host.Family(pj::kTenants)),
-        customers(txn, host.Family(pj::kCustomers)),
-        contacts(txn, host.Family(pj::kContacts)),
-        links(txn, host.Family(pj::kLinks)),
-        emails(txn, host.Family(pj::kEmails)),
+      : tenants(txn, host.Family(pj::kTenants), /*remember=*/true),
+        customers(txn, host.Family(pj::kCustomers), /*remember=*/true),
+        contacts(txn, host.Family(pj::kContacts), /*remember=*/true),
+        links(txn, host.Family(pj::kLinks), /*remember=*/true),
+        emails(txn, host.Family(pj::kEmails), /*remember=*/true),
         views{tenants, customers, contacts, links, emails} {}
   store::TxnKv tenants, customers, contacts, links, emails;
   domain::Views views;

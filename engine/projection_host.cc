@@ -194,7 +194,7 @@ Status ProjectionHost::FollowOnce(uint64_t target) {
 Status ProjectionHost::FoldCommit(store::Txn& txn, const std::vector<Event>& events) {
   for (const projections::Projection* p : projections::All()) {
     if (!p->Inline()) continue;
-    store::TxnKv kv(txn, Family(*p));
+    store::TxnKv kv(txn, Family(*p), /*remember=*/true);
     for (const Event& event : events) {
       if (Status s = p->Apply(kv, event); !s.ok()) return s;
     }

@@ -72,6 +72,29 @@ class CachedKv final : public Kv {
     };
     std::unordered_map<std::string, std::optional<std::string>, Hash, std::equal_to<>> records;
     size_t bytes = 0;
+
+    // What a record read; past `budget` bytes everything is forgotten first.
+    void Remember(std::string_view key, const std::optional<std::string>& value, size_t budget) {
+      if (bytes + Size(key, value) > budget) {
+        records.clear();
+        bytes = 0;
+      }
+      records.emplace(std::string(key), value);
+      bytes += Size(key, value);
+    }
+    // Only a record read before is remembered: most keys a fold writes it never reads back.
+    void Update(std::string_view key, std::optional<std::string> value) {
+      auto it = records.find(key);
+      if (it == records.end()) return;
+      bytes += Size(key, value);
+      bytes -= Size(key, it->second);
+      it->second = std::move(value);
+    }
+
+   private:
+    static size_t Size(std::string_view key, const std::optional<std::string>& value) {
+      return key.size() + (value ? value->size() : 0) + 64;  // 64: the entry's own overhead
+    }
   };
 
   CachedKv(Kv& base, Memory& memory, size_t budget)
@@ -79,41 +102,22 @@ class CachedKv final : public Kv {
   Result<std::optional<std::string>> Get(std::string_view key) override {
     if (auto it = memory_.records.find(key); it != memory_.records.end()) return it->second;
     auto value = base_.Get(key);
-    if (value.ok()) Remember(key, *value);
+    if (value.ok()) memory_.Remember(key, *value, budget_);
     return value;
   }
-  // Only a record read before is remembered: most keys a fold writes it never reads back.
   void Put(std::string_view key, std::string_view value) override {
     base_.Put(key, value);
-    Update(key, std::string(value));
+    memory_.Update(key, std::string(value));
   }
   void Delete(std::string_view key) override {
     base_.Delete(key);
-    Update(key, std::nullopt);
+    memory_.Update(key, std::nullopt);
   }
   Status Scan(std::string_view prefix, const ScanFn& fn) override {
     return base_.Scan(prefix, fn);  // every write went through
   }
 
  private:
-  static size_t Size(std::string_view key, const std::optional<std::string>& value) {
-    return key.size() + (value ? value->size() : 0) + 64;  // 64: the entry's own overhead
-  }
-  void Remember(std::string_view key, const std::optional<std::string>& value) {
-    if (memory_.bytes + Size(key, value) > budget_) {
-      memory_.records.clear();
-      memory_.bytes = 0;
-    }
-    memory_.records.emplace(std::string(key), value);
-    memory_.bytes += Size(key, value);
-  }
-  void Update(std::string_view key, std::optional<std::string> value) {
-    auto it = memory_.records.find(key);
-    if (it == memory_.records.end()) return;
-    memory_.bytes += Size(key, value);
-    memory_.bytes -= Size(key, it->second);
-    it->second = std::move(value);
-  }
   Kv& base_;
   Memory& memory_;
   size_t budget_;

@@ -15,9 +15,11 @@ namespace cledger::store {
 
 class TxnKv final : public projections::Kv {
  public:
-  TxnKv(Txn& txn, rocksdb::ColumnFamilyHandle* cf) : txn_(txn), cf_(cf) {}
+  // `remember`: reads may be answered from the writer's CommittedMemory (Txn::Get).
+  TxnKv(Txn& txn, rocksdb::ColumnFamilyHandle* cf, bool remember = false)
+      : txn_(txn), cf_(cf), remember_(remember) {}
   Result<std::optional<std::string>> Get(std::string_view key) override {
-    return txn_.Get(cf_, key);
+    return txn_.Get(cf_, key, remember_);
   }
   void Put(std::string_view key, std::string_view value) override { txn_.Put(cf_, key, value); }
   void Delete(std::string_view key) override { txn_.Delete(cf_, key); }
@@ -28,6 +30,7 @@ class TxnKv final : public projections::Kv {
  private:
   Txn& txn_;
   rocksdb::ColumnFamilyHandle* cf_;
+  bool remember_;
 };
 
 // Read-only. Writes are a programming error: queries never change projections.

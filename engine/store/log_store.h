@@ -349,6 +349,8 @@ class LogStore final : public RawLedger {
 
   // Writer thread only: the durable version of recently written streams.
   std::unordered_map<std::string, uint64_t> stream_versions_;
+  // Writer thread only: durable records of the inline projections the rules read.
+  CommittedMemory committed_views_{limits::kWriterMemoryPerProjectionBytes};
 
   std::mutex answers_mu_;
   std::condition_variable answers_cv_;

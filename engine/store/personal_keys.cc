@@ -1,5 +1,7 @@
 #include "engine/store/personal_keys.h"
 
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <sodium.h>
 
 #include <chrono>
@@ -98,6 +100,11 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
   rocksdb::Options options;
   options.create_if_missing = !read_only;
   options.paranoid_checks = true;
+  // Each new contact or customer looks up a subject that has no key yet: a Bloom filter
+  // answers that without reading a block of every table.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
                                 : rocksdb::DB::Open(options, path, &raw);
@@ -183,7 +190,18 @@ Status PersonalKeys::PersistNewKeys() {
   if (!s.ok()) return Fault(s);
   pending_.Clear();
   pending_records_.clear();
+  // Kept for the events that follow: a new subject's next events come soon after its first.
+  for (const auto& [id, key] : pending_keys_) {
+    if (destroyed_.contains(id)) continue;
+    if (keys_.size() >= kCachedKeysMax) ForgetKeys(keys_);
+    keys_[id] = key;
+  }
   ForgetKeys(pending_keys_);
+  for (auto& [subject, id] : pending_subjects_) {
+    if (destroyed_.contains(id)) continue;
+    if (subjects_.size() >= kCachedKeysMax) subjects_.clear();
+    subjects_[subject] = std::move(id);
+  }
   pending_subjects_.clear();
   return Status::Ok();
 }

@@ -95,6 +95,7 @@ Status LogStore::Reopen() {
     DbGate::Exclusive gate(gate_, DbGate::kAdopt);
     CloseDb(/*flush=*/false);
     stream_versions_.clear();
+    committed_views_.Clear();  // the failed group may have reached the disk after all
     opened = OpenDb();
     if (!opened.ok()) CloseDb(/*flush=*/false);
   }

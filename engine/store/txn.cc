@@ -17,13 +17,33 @@ std::optional<std::optional<std::string>> Txn::Pending(rocksdb::ColumnFamilyHand
 
 // A failed read could let a rule pass that must not: it fails the command (and the rules
 // pass it on), which the caller sees as a storage error.
-Result<std::optional<std::string>> Txn::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
+Result<std::optional<std::string>> Txn::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                                            bool remember) {
   if (auto mine = Pending(cf, key)) return *mine;
+  projections::CachedKv::Memory* memory =
+      remember && memory_ != nullptr ? &memory_->families_[cf] : nullptr;
+  if (memory != nullptr) {
+    if (auto it = memory->records.find(key); it != memory->records.end()) return it->second;
+  }
   std::string value;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, key, &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return FromRocks(s, "read failed");
-  return std::optional<std::string>(std::move(value));
+  std::optional<std::string> found;
+  if (s.ok()) {
+    found = std::move(value);
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "read failed");
+  }
+  if (memory != nullptr) memory->Remember(key, found, memory_->budget_);
+  return found;
+}
+
+// Only families it was asked to remember records of, and only records it holds.
+void CommittedMemory::Learn(const Txn& durable) {
+  for (const auto& [cf, overlay] : durable.pending_) {
+    auto family = families_.find(cf);
+    if (family == families_.end()) continue;
+    for (const auto& [key, value] : overlay) family->second.Update(key, value);
+  }
 }
 
 void Txn::Keep(const rocksdb::Status& s) {

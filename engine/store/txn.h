@@ -19,19 +19,44 @@
 #include <unordered_map>
 
 #include "cledger/status.h"
+#include "projections/kv.h"
 
 namespace cledger::store {
 
 // Called for each (key, value) in key order; returns false to stop.
 using ScanFn = std::function<bool(std::string_view key, std::string_view value)>;
 
+class Txn;
+
+// The durable values of records the writer read, by family, for its next commands: the rules
+// read the same tenants, contacts and customers again and again, which RocksDB would look for
+// through its memtables and tables each time. Only for families no one else writes while it
+// is kept (the inline projections): it learns a group's writes once they are durable, and is
+// forgotten whenever something else may have written (a swap of generations, replicated
+// groups, a reopen after a fault). Writer thread only.
+class CommittedMemory {
+ public:
+  explicit CommittedMemory(size_t budget_per_family) : budget_(budget_per_family) {}
+  void Learn(const Txn& durable);
+  void Clear() { families_.clear(); }
+
+ private:
+  friend class Txn;
+  size_t budget_;
+  std::unordered_map<rocksdb::ColumnFamilyHandle*, projections::CachedKv::Memory> families_;
+};
+
 class Txn {
  public:
   // `coalesce`: writes wait in the overlay, and batch() holds only each key's last value.
   // For folds over many events (a rebuild, a follower), where one record changes many times.
-  explicit Txn(rocksdb::DB* db, bool coalesce = false) : db_(db), coalesce_(coalesce) {}
+  // `memory`: answers the reads asked to be remembered; told of the writes by Durable().
+  explicit Txn(rocksdb::DB* db, bool coalesce = false, CommittedMemory* memory = nullptr)
+      : db_(db), coalesce_(coalesce), memory_(memory) {}
 
-  Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+  // `remember`: the value may come from, and goes into, the writer's CommittedMemory.
+  Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                                         bool remember = false);
   void Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view value);
   void Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
   // Every key that starts with `prefix`, committed and pending merged, deletions hidden.
@@ -42,6 +67,10 @@ class Txn {
   const Status& status() const { return status_; }
   rocksdb::WriteBatch& batch();
   bool empty() const { return batch_.Count() == 0 && pending_.empty(); }
+  // The batch is durable: the memory learns what it wrote.
+  void Durable() {
+    if (memory_ != nullptr) memory_->Learn(*this);
+  }
 
  private:
   using Overlay = std::map<std::string, std::optional<std::string>, std::less<>>;
@@ -57,6 +86,8 @@ class Txn {
   rocksdb::WriteBatch batch_;
   Status status_;
   std::unordered_map<rocksdb::ColumnFamilyHandle*, Overlay> pending_;
+  CommittedMemory* memory_;
+  friend class CommittedMemory;
 };
 
 }  // namespace cledger::store

@@ -66,6 +66,7 @@ void LogStore::WriterLoop() {
 void LogStore::RunExclusiveRequest(Request& request) {
   Status status = ReadyToStage();
   if (status.ok()) status = request.exclusive();
+  committed_views_.Clear();  // the work may have written, or swapped, inline projections
   request.done.set_value(status.ok() ? Result<CommitResult>(CommitResult{}) : status);
 }
 
@@ -100,7 +101,7 @@ LogStore::GroupState LogStore::CurrentState() {
 // Stages every commit of the group into one WriteBatch, syncs it once, then answers all.
 void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
   Status failure = ReadyToStage();  // may reopen the database: read nothing before it
-  Txn txn(db_.get());
+  Txn txn(db_.get(), /*coalesce=*/false, &committed_views_);
   GroupState state = CurrentState();
   std::vector<Result<CommitResult>> results;
   results.reserve(group.size());
@@ -172,6 +173,7 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
     return Status::IoError("storage_error", "write failed: " + s.ToString());
   }
   CacheStreamVersions(state);
+  txn.Durable();
   token_revocations_ += state.token_revocations;  // durable now, and nobody answered yet
   {
     std::lock_guard lock(head_mu_);

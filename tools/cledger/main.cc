@@ -75,6 +75,7 @@ void GiveGroupsTheirExamples(CLI::App& top) {
   for (CLI::App* group : top.get_subcommands({})) {
     std::string examples;
     for (const CLI::App* sub : group->get_subcommands({})) {
+      if (sub->get_name().empty()) continue;  // an option group, not a subcommand
       const std::string own = "  cledger " + group->get_name() + " " + sub->get_name();
       const std::string footer = sub->get_footer();
       const size_t at = footer.find(own);

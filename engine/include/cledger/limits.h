@@ -14,6 +14,8 @@ inline constexpr size_t kCommitsPerGroupMax = 512;         // commits sharing on
 inline constexpr size_t kGroupBytesMax = 8 * 1024 * 1024;  // bytes sharing one WAL sync
 inline constexpr size_t kPendingCommitsMax = 16 * 1024;    // commits queued for the writer
 inline constexpr size_t kCachedStreamsMax = 1 << 16;       // stream versions kept in memory
+// Records of each inline projection the writer remembers for the rules (CommittedMemory).
+inline constexpr size_t kWriterMemoryPerProjectionBytes = 16u << 20;
 // The newest events, decoded once and shared by the readers that follow the head.
 inline constexpr uint64_t kRecentEventsWindow = 8192;       // positions behind the head
 inline constexpr size_t kRecentEventsBytesMax = 16u << 20;  // what they may weigh
