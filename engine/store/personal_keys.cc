@@ -166,8 +166,6 @@ Status PersonalKeys::Seal(Event& event) {
     std::string wrapped = base::AeadSeal(
         wrap_key_, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
         WrapContext(*key_id));
-    pending_.Put(KeyKey(*key_id), wrapped);
-    pending_.Put(subject, *key_id);
     pending_records_.push_back({*key_id, subject, std::move(wrapped)});
     // Held apart from the caches until written: an eviction must not lose them.
     pending_keys_[*key_id] = key;
@@ -185,10 +183,16 @@ Status PersonalKeys::Seal(Event& event) {
 
 Status PersonalKeys::PersistNewKeys() {
   std::lock_guard lock(mu_);
-  if (pending_.Count() == 0) return Status::Ok();
-  rocksdb::Status s = db_->Write(Synced(), &pending_);
+  if (pending_records_.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (const ReplicaDataKey& made : pending_records_) {
+    // Erased before it was written (Destroy deleted what was on disk): never written now.
+    if (destroyed_.contains(made.key_id)) continue;
+    batch.Put(KeyKey(made.key_id), made.wrapped);
+    batch.Put(made.subject, made.key_id);
+  }
+  rocksdb::Status s = db_->Write(Synced(), &batch);
   if (!s.ok()) return Fault(s);
-  pending_.Clear();
   pending_records_.clear();
   // Kept for the events that follow: a new subject's next events come soon after its first.
   for (const auto& [id, key] : pending_keys_) {
@@ -213,7 +217,6 @@ std::vector<ReplicaDataKey> PersonalKeys::PendingKeys() {
 
 void PersonalKeys::DropPending() {
   std::lock_guard lock(mu_);
-  pending_.Clear();
   pending_records_.clear();
   ForgetKeys(pending_keys_);
   pending_subjects_.clear();

@@ -111,8 +111,7 @@ class PersonalKeys {
   std::unordered_map<std::string, base::AeadKey> pending_keys_;    // made, not yet written
   std::unordered_map<std::string, std::string> pending_subjects_;  // their subjects
   std::unordered_map<std::string, bool> erased_subjects_;          // "e" record → present
-  rocksdb::WriteBatch pending_;                                    // keys made, not yet written
-  std::vector<ReplicaDataKey> pending_records_;                    // the same, for replication
+  std::vector<ReplicaDataKey> pending_records_;  // keys made, not yet written (nor replicated)
   std::atomic<uint64_t> unreadable_{0};
 };
 

@@ -1,0 +1,63 @@
+// The key store of personal data: an erased subject's key never comes back, even when the
+// erasure came before the key it made was written.
+#include "engine/store/personal_keys.h"
+
+#include <doctest/doctest.h>
+
+#include "base/aead.h"
+#include "tests/support/sample_events.h"
+#include "tests/support/temp_dir.h"
+
+namespace cledger::store {
+namespace {
+
+TEST_CASE("ASubjectErasedBeforeItsNewKeyWasWrittenStaysErasedAfterReopening") {
+  testing::TempDir dir;
+  const base::AeadKey master = base::NewAeadKey();
+  Event sealed = testing::SampleEvent(ContactCreated{"k1", "c1", testing::FullContactFields()});
+  {
+    auto keys = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
+    REQUIRE(keys.ok());
+    REQUIRE((*keys)->Seal(sealed).ok());  // a new key, held until PersistNewKeys
+    REQUIRE((*keys)->Destroy(sealed.tenant, sealed.stream, 1).ok());
+    REQUIRE((*keys)->PersistNewKeys().ok());
+    Event opened = sealed;
+    (*keys)->Open(opened);
+    CHECK(opened.personal == Personal::kErased);
+  }
+  auto reopened = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
+  REQUIRE(reopened.ok());
+  Event opened = sealed;
+  (*reopened)->Open(opened);
+  CHECK(opened.personal != Personal::kInBody);  // the fields stay sealed for good
+  auto key_id = (*reopened)->KeyIdOf(sealed.tenant, sealed.stream);
+  REQUIRE(key_id.ok());
+  CHECK(key_id->empty());
+}
+
+TEST_CASE("ANewSubjectsKeyOpensItsEventsBeforeAndAfterReopening") {
+  testing::TempDir dir;
+  const base::AeadKey master = base::NewAeadKey();
+  Event sealed = testing::SampleEvent(ContactCreated{"k1", "c1", testing::FullContactFields()});
+  {
+    auto keys = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
+    REQUIRE(keys.ok());
+    REQUIRE((*keys)->Seal(sealed).ok());
+    REQUIRE((*keys)->PersistNewKeys().ok());
+    Event next = testing::SampleEvent(ContactEdited{"k1", testing::FullContactFields()});
+    REQUIRE((*keys)->Seal(next).ok());
+    CHECK(next.personal_key_id == sealed.personal_key_id);  // the same subject, the same key
+    (*keys)->Open(next);
+    CHECK(next.personal == Personal::kInBody);
+  }
+  auto reopened = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
+  REQUIRE(reopened.ok());
+  Event opened = sealed;
+  (*reopened)->Open(opened);
+  CHECK(opened.personal == Personal::kInBody);
+  CHECK(opened.body ==
+        testing::SampleEvent(ContactCreated{"k1", "c1", testing::FullContactFields()}).body);
+}
+
+}  // namespace
+}  // namespace cledger::store
