@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
+
 #include "base/aead.h"
 #include "tests/support/sample_events.h"
 #include "tests/support/temp_dir.h"
@@ -11,49 +13,58 @@
 namespace cledger::store {
 namespace {
 
-TEST_CASE("ASubjectErasedBeforeItsNewKeyWasWrittenStaysErasedAfterReopening") {
+// A key store in a directory of its own, opened (and opened again) under one master key.
+struct KeyStore {
   testing::TempDir dir;
   const base::AeadKey master = base::NewAeadKey();
-  Event sealed = testing::SampleEvent(ContactCreated{"k1", "c1", testing::FullContactFields()});
-  {
+  std::unique_ptr<PersonalKeys> Open() {
     auto keys = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
     REQUIRE(keys.ok());
-    REQUIRE((*keys)->Seal(sealed).ok());  // a new key, held until PersistNewKeys
-    REQUIRE((*keys)->Destroy(sealed.tenant, sealed.stream, 1).ok());
-    REQUIRE((*keys)->PersistNewKeys().ok());
+    return std::move(keys).value();
+  }
+};
+
+Event NewContact() {
+  return testing::SampleEvent(ContactCreated{"k1", "c1", testing::FullContactFields()});
+}
+
+TEST_CASE("ASubjectErasedBeforeItsNewKeyWasWrittenStaysErasedAfterReopening") {
+  KeyStore store;
+  Event sealed = NewContact();
+  {
+    auto keys = store.Open();
+    REQUIRE(keys->Seal(sealed).ok());  // a new key, held until PersistNewKeys
+    REQUIRE(keys->Destroy(sealed.tenant, sealed.stream, 1).ok());
+    REQUIRE(keys->PersistNewKeys().ok());
     Event opened = sealed;
-    (*keys)->Open(opened);
+    keys->Open(opened);
     CHECK(opened.personal == Personal::kErased);
   }
-  auto reopened = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
-  REQUIRE(reopened.ok());
+  auto reopened = store.Open();
   Event opened = sealed;
-  (*reopened)->Open(opened);
+  reopened->Open(opened);
   CHECK(opened.personal != Personal::kInBody);  // the fields stay sealed for good
-  auto key_id = (*reopened)->KeyIdOf(sealed.tenant, sealed.stream);
+  auto key_id = reopened->KeyIdOf(sealed.tenant, sealed.stream);
   REQUIRE(key_id.ok());
   CHECK(key_id->empty());
 }
 
 TEST_CASE("ANewSubjectsKeyOpensItsEventsBeforeAndAfterReopening") {
-  testing::TempDir dir;
-  const base::AeadKey master = base::NewAeadKey();
-  Event sealed = testing::SampleEvent(ContactCreated{"k1", "c1", testing::FullContactFields()});
+  KeyStore store;
+  Event sealed = NewContact();
   {
-    auto keys = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
-    REQUIRE(keys.ok());
-    REQUIRE((*keys)->Seal(sealed).ok());
-    REQUIRE((*keys)->PersistNewKeys().ok());
+    auto keys = store.Open();
+    REQUIRE(keys->Seal(sealed).ok());
+    REQUIRE(keys->PersistNewKeys().ok());
     Event next = testing::SampleEvent(ContactEdited{"k1", testing::FullContactFields()});
-    REQUIRE((*keys)->Seal(next).ok());
+    REQUIRE(keys->Seal(next).ok());
     CHECK(next.personal_key_id == sealed.personal_key_id);  // the same subject, the same key
-    (*keys)->Open(next);
+    keys->Open(next);
     CHECK(next.personal == Personal::kInBody);
   }
-  auto reopened = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
-  REQUIRE(reopened.ok());
+  auto reopened = store.Open();
   Event opened = sealed;
-  (*reopened)->Open(opened);
+  reopened->Open(opened);
   CHECK(opened.personal == Personal::kInBody);
   CHECK(opened.body ==
         testing::SampleEvent(ContactCreated{"k1", "c1", testing::FullContactFields()}).body);
