@@ -66,6 +66,16 @@ TEST_CASE("ServePrintsTokensAndACurlExampleThatWorksThenStopsOnSigterm") {
   kill(again.pid, SIGTERM);
   waitpid(again.pid, &wait_status, 0);
   close(again.out);
+  // Its offline way to another ops token works as printed, once the server has stopped.
+  const std::string offline = "(this server stopped): cledger ";
+  const size_t hint = second.find(offline);
+  REQUIRE(hint != std::string::npos);
+  const size_t from = hint + offline.size();
+  const std::string issued = testing::RunCommand(
+      std::string(CLEDGER_BINARY) + " " + second.substr(from, second.find('\n', from) - from),
+      &status);
+  CHECK(status == 0);
+  CHECK(issued.find("clt_") != std::string::npos);
   testing::Child asked = testing::Spawn(
       {"serve", "--data", dir.Sub("data"), "--listen", "127.0.0.1:0", "--ops-token", "12h"});
   const std::string third = ReadUntil(asked.out, "Stop with Ctrl-C");

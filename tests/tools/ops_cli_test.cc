@@ -799,6 +799,7 @@ TEST_CASE("FollowingTheHintsOfBackupAndRestoreGivesALedgerThatVerifies") {
   CHECK_MESSAGE(status == 0, verified);
   CHECK(Has(verified, "chain ok"));
   CHECK(Has(verified, "projections ok"));
+  CHECK_FALSE(Has(verified, "NOT checked"));  // the signed heads' signatures too
 }
 
 // ---- stats ---------------------------------------------------------------------------------

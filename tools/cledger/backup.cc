@@ -126,6 +126,18 @@ int BackupCreate(const OpsArgs& a) {
   return kExitOk;
 }
 
+// The original ledger's signing key, which lies beside its master key unless the server was
+// told otherwise: verify checks the restored ledger's signed heads with it. Empty when it is
+// not there.
+std::string SigningKeyArgument(const std::string& master_key_file) {
+  constexpr std::string_view kMasterKey = ".master-key";
+  if (!master_key_file.ends_with(kMasterKey)) return "";
+  const std::string signing_key =
+      master_key_file.substr(0, master_key_file.size() - kMasterKey.size()) + ".signing-key";
+  std::error_code ec;
+  return fs::exists(signing_key, ec) ? " --signing-key-file " + signing_key : "";
+}
+
 int BackupRestore(const OpsArgs& a) {
   std::error_code ec;
   if (!fs::is_directory(a.backup_dir, ec)) {
@@ -170,12 +182,11 @@ int BackupRestore(const OpsArgs& a) {
   std::cout << "restored position " << head.position << " (" << base::Hex(head.hash) << ") into "
             << a.restore_to << "\n";
   if (!key_store.empty()) {
+    const std::string& master_key = GlobalKeyLocations().master_key_file;
     std::cout << reapplied << " erasures made since the backup were applied again\n"
               << "check it with: cledger verify --data " << a.restore_to << " --key-store "
               << key_store << " --master-key-file "
-              << (GlobalKeyLocations().master_key_file.empty()
-                      ? "MASTER_KEY"
-                      : GlobalKeyLocations().master_key_file)
+              << (master_key.empty() ? "MASTER_KEY" : master_key) << SigningKeyArgument(master_key)
               << "\n";
   } else {
     std::cout << "erasures made since the backup are applied when it is first opened with the "
@@ -307,7 +318,7 @@ void AddBackup(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
              "  cledger backup restore /backups/ledger --id 2 --data ./restored --key-store "
              "./data.keys --master-key-file ./data.master-key\n"
              "  cledger verify --data ./restored --key-store ./data.keys --master-key-file "
-             "./data.master-key\n"
+             "./data.master-key --signing-key-file ./data.signing-key\n"
              "The keys are never in a backup: give the original ledger's (its server stopped), so "
              "erasures made since the backup are applied again and the personal fields can be "
              "read. Refuses a --data directory that is not empty."));

@@ -74,7 +74,9 @@ void PrintWelcome(const std::string& url, const std::string& data_dir, const Hea
   } else {
     std::cout
         << "No ops token issued at this start (the first start printed one). Another:\n"
-        << "  cledger serve --ops-token 12h …, or offline: cledger token issue --role ops\n\n";
+        << "  cledger serve --ops-token 12h …, or offline (this server stopped): cledger token "
+           "issue --data "
+        << data_dir << " --actor root --role ops\n\n";
   }
   if (!owner_token.empty()) {
     std::cout << "Try:\n  curl -s -X POST " << url << "/v1/customers \\\n"
