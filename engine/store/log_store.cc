@@ -555,18 +555,23 @@ Status LogStore::PurgeOverwritten() {
   DbGate::Shared gate(gate_);
   if (!db_) return Reopening();
   std::vector<rocksdb::ColumnFamilyHandle*> families;
+  rocksdb::Status s;
   {
+    // Listed and flushed under the lock: no family is dropped (a rebuild's old generation,
+    // verify's scratch families, whose handles go at once) while it is flushed.
     std::lock_guard lock(families_mu_);
     for (const auto& [name, handle] : families_) families.push_back(handle);
+    s = db_->Flush(rocksdb::FlushOptions(), families);
   }
-  rocksdb::FlushOptions flush;
-  rocksdb::Status s = db_->Flush(flush, families);
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (rocksdb::ColumnFamilyHandle* family : families) {
     if (!s.ok()) break;
-    if (family->GetName().starts_with("p.") || family == idempotency_ || family == requests_)
+    if (family->GetName().starts_with("p.") || family == idempotency_ || family == requests_) {
       s = db_->CompactRange(compact, family, nullptr, nullptr);
+      // Swapped out by a rebuild meanwhile (its handle is kept): its files go with the drop.
+      if (s.IsColumnFamilyDropped()) s = rocksdb::Status::OK();
+    }
   }
   if (s.ok()) s = db_->FlushWAL(/*sync=*/true);
   return s.ok() ? Status::Ok() : FromRocks(s, "purge");

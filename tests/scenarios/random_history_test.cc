@@ -211,5 +211,27 @@ TEST_CASE("QueriesReadingWhileProjectionsAreRebuiltAndSwappedAlwaysFindThem") {
   CHECK(failed == 0);
 }
 
+TEST_CASE("AnErasureWhileProjectionsAreRebuiltSucceedsAndSaysSo") {
+  EngineFixture f(false);
+  f.Must(f.ops, CreateTenant{"acme"});
+  f.Must(f.owner, CreateCustomer{"c1", "Acme", "ap@acme.test"});
+  std::atomic<bool> stop{false};
+  std::thread rebuilding([&] {
+    for (int i = 0; !stop; ++i) (void)f.engine->Rebuild(i % 2 == 0 ? "contacts" : "emails");
+  });
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "k" + std::to_string(i);
+    ContactFields fields;
+    fields.first_name = "Erin";
+    fields.email = id + "@acme.test";
+    f.Must(f.owner, CreateContact{id, "c1", fields});
+    auto erased = f.engine->Erase(f.owner, "contact", id, "asked to be forgotten");
+    CAPTURE(id);
+    CHECK_MESSAGE(erased.ok(), erased.status().ToString());
+  }
+  stop = true;
+  rebuilding.join();
+}
+
 }  // namespace
 }  // namespace cledger
