@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <future>
 #include <numeric>
 #include <set>
@@ -253,19 +254,21 @@ Result<uint64_t> ProjectionHost::Applied(const std::string& family) {
 // writers spin waiting for each other) before the next batch folds, which reads them.
 Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
                                            const Progress& progress, bool sync) {
-  auto read = [this, to](uint64_t after) {
-    return store_.Read(after + 1, std::min<uint64_t>(kFoldBatchEvents, to - after));
+  auto read = [this, to](uint64_t after, std::vector<Event>& into) {
+    return store_.ReadInto(after + 1, std::min<uint64_t>(kFoldBatchEvents, to - after), into);
   };
-  std::future<Result<std::vector<Event>>> ahead;
+  // Two batches' memory, in turn: one folds while the next is read into the other.
+  std::vector<Event> batches[2];
+  std::future<Status> ahead;  // destroyed first: waits for a read still filling a batch
   uint64_t done = from;
-  while (done < to) {
-    auto events = ahead.valid() ? ahead.get() : read(done);
-    if (!events.ok()) return events.status();
+  for (size_t turn = 0; done < to; turn ^= 1) {
+    std::vector<Event>& events = batches[turn];
+    if (Status s = ahead.valid() ? ahead.get() : read(done, events); !s.ok()) return s;
     // Past a recorded gap a read of N events reaches further than N positions: not past `to`.
-    while (!events->empty() && events->back().position > to) events->pop_back();
+    while (!events.empty() && events.back().position > to) events.pop_back();
     // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
-    const uint64_t last = events->empty() ? to : events->back().position;
-    if (last < to) ahead = std::async(kAsideIfPossible, read, last);
+    const uint64_t last = events.empty() ? to : events.back().position;
+    if (last < to) ahead = std::async(kAsideIfPossible, read, last, std::ref(batches[turn ^ 1]));
     auto gate = store_.ReadLock();  // the batch reads and writes one database
     if (store_.db() == nullptr) return store::Reopening();
     std::vector<std::unique_ptr<store::Txn>> txns;
@@ -273,7 +276,7 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
       // Coalescing: a record folded often is written once.
       txns.push_back(std::make_unique<store::Txn>(store_.db(), /*coalesce=*/true));
     }
-    if (Status s = FoldSideBySide(targets, txns, *events, last); !s.ok()) return s;
+    if (Status s = FoldSideBySide(targets, txns, events, last); !s.ok()) return s;
     for (auto& txn : txns) {  // nothing written unless every fold's batch took its writes
       (void)txn->batch();
       if (!txn->status().ok()) return txn->status();

@@ -90,7 +90,8 @@ using Answer = std::variant<HttpResponse, StreamPlan>;
 struct Verification {
   VerifyReport chain;
   std::vector<ProjectionMismatch> mismatches;
-  std::string finished_at;  // RFC 3339: a reused result says how old it is
+  std::string projections_unchecked;  // why the fresh folds could not be compared, when not
+  std::string finished_at;            // RFC 3339: a reused result says how old it is
 };
 
 // A full verification reads the whole ledger: one runs at a time, every caller meanwhile

@@ -35,9 +35,11 @@ Verification SharedVerification::Get(Engine& engine) {
   std::promise<Verification> promise;
   verification_ = promise.get_future().share();
   lock.unlock();
-  Verification run{engine.ledger().VerifyChain(), {}, {}};
+  Verification run{engine.ledger().VerifyChain(), {}, {}, {}};
   if (auto mismatches = engine.VerifyProjections(); mismatches.ok()) {
     run.mismatches = std::move(mismatches).value();
+  } else {
+    run.projections_unchecked = mismatches.status().message();
   }
   run.finished_at = base::Rfc3339Micros(std::chrono::duration_cast<std::chrono::microseconds>(
                                             std::chrono::system_clock::now().time_since_epoch())
@@ -110,14 +112,34 @@ Answer GetLedgerVerify(Call& call) {
     if (domain::Can(call.who.actor.role, domain::Action::kReadEveryTenant)) item["key"] = m.key;
     projections.push_back(std::move(item));
   }
-  json::object report{{"ok", chain.ok && projections.empty()},
-                      {"events_checked", chain.events_checked},
-                      {"first_broken_position", chain.first_broken_position},
-                      {"problem", chain.problem},
-                      {"position", chain.head.position},
-                      {"hash", base::Hex(chain.head.hash)},
-                      {"projections", std::move(projections)},
-                      {"verified_at", verification.finished_at}};
+  // The signed heads go out whole: the caller checks their signatures with a key it trusts,
+  // which this server, holding its own key beside the log, cannot stand in for.
+  json::array tree_problems;
+  for (const std::string& problem : chain.tree_problems)
+    tree_problems.push_back(json::string(problem));
+  json::array signed_heads;
+  bool heads_held = true;
+  for (const VerifyReport::SignedHeadCheck& check : chain.signed_heads) {
+    heads_held = heads_held && check.root_matches;
+    signed_heads.push_back(
+        json::object{{"head", ToJson(check.head)}, {"root_matches", check.root_matches}});
+  }
+  const bool log_intact =
+      chain.ok && chain.first_tree_mismatch == 0 && chain.tree_problems.empty() && heads_held;
+  json::object report{
+      {"ok", log_intact && projections.empty() && verification.projections_unchecked.empty()},
+      {"events_checked", chain.events_checked},
+      {"first_broken_position", chain.first_broken_position},
+      {"problem", chain.problem},
+      {"position", chain.head.position},
+      {"hash", base::Hex(chain.head.hash)},
+      {"projections", std::move(projections)},
+      {"projections_unchecked", verification.projections_unchecked},
+      {"first_tree_mismatch", chain.first_tree_mismatch},
+      {"tree_leaves_rebuilt", chain.tree_leaves_rebuilt},
+      {"tree_problems", std::move(tree_problems)},
+      {"signed_heads", std::move(signed_heads)},
+      {"verified_at", verification.finished_at}};
   return JsonResponse(200, report);
 }
 

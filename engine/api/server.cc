@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -81,6 +82,23 @@ http::response<http::string_body> ToBeast(const HttpResponse& response, unsigned
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
+}
+
+// Headers the request cannot be served with. One that names who is asking or what to
+// change must come once: with two, a proxy in front may have judged by the other one.
+std::optional<HttpResponse> MalformedHeaders(const http::request<http::string_body>& req) {
+  if (req.version() == 11 && req.find(http::field::host) == req.end()) {  // RFC 9112 §3.2
+    return Problem(
+        Status(Code::kInvalidArgument, "bad_request", "an HTTP/1.1 request needs a Host header"));
+  }
+  for (const std::string_view name : {"Authorization", "If-Match", "Idempotency-Key",
+                                      "X-Cledger-Forwarded-By", "Last-Event-ID"}) {
+    if (req.count(name) > 1) {
+      return Problem(Status(Code::kInvalidArgument, "bad_request",
+                            "the " + std::string(name) + " header is given more than once"));
+    }
+  }
+  return std::nullopt;
 }
 
 // A parse failure the client caused, as a problem.
@@ -333,11 +351,8 @@ class Server::Impl {
         co_return;
       }
       http::request<http::string_body> req = parser.release();
-      if (req.version() == 11 && req.find(http::field::host) == req.end()) {  // RFC 9112 §3.2
-        co_await Respond(stream,
-                         Problem(Status(Code::kInvalidArgument, "bad_request",
-                                        "an HTTP/1.1 request needs a Host header")),
-                         req.version(), false);
+      if (auto refused = MalformedHeaders(req)) {
+        co_await Respond(stream, *refused, req.version(), false);
         break;
       }
       open = co_await Answer(stream, req);

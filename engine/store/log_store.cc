@@ -254,20 +254,36 @@ std::vector<std::string> LogStore::FamilyNames() {
 }
 
 Status LogStore::DropFamily(const std::string& name, bool shared) {
-  DbGate::Shared gate(gate_);
-  if (!db_) return Reopening();
-  std::lock_guard lock(families_mu_);
-  auto it = families_.find(name);
-  if (it == families_.end()) return Status::Ok();
-  rocksdb::Status s = db_->DropColumnFamily(it->second);
-  if (!s.ok()) return FromRocks(s, "storage fault");
-  if (shared) {
-    dropped_.push_back(it->second);
-  } else {
-    (void)db_->DestroyColumnFamilyHandle(it->second);
+  {
+    DbGate::Shared gate(gate_);
+    if (!db_) return Reopening();
+    std::lock_guard lock(families_mu_);
+    auto it = families_.find(name);
+    if (it == families_.end()) return Status::Ok();
+    rocksdb::Status s = db_->DropColumnFamily(it->second);
+    if (!s.ok()) return FromRocks(s, "storage fault");
+    if (shared) {
+      dropped_.push_back(it->second);
+    } else {
+      (void)db_->DestroyColumnFamilyHandle(it->second);
+    }
+    families_.erase(it);
   }
-  families_.erase(it);
+  if (shared) ReleaseDroppedFamilies();
   return Status::Ok();
+}
+
+// RocksDB deletes a dropped family's files only with its last handle; until then they hold
+// whatever the family held, erased fields included. Readers use a handle only while they
+// hold the gate, so a moment with no reader is a moment nobody holds a dropped one. The wait
+// is short: a long reader (a verify, a backup) leaves them to the next drop or the close.
+void LogStore::ReleaseDroppedFamilies() {
+  if (!gate_.TryExclusiveFor(limits::kReleaseDroppedWaitMs)) return;
+  DbGate::Exclusive gate(gate_, DbGate::kAdopt);
+  std::lock_guard lock(families_mu_);
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* handle : dropped_) (void)db_->DestroyColumnFamilyHandle(handle);
+  dropped_.clear();
 }
 
 Result<CommitResult> LogStore::Append(Commit commit) {
@@ -400,16 +416,25 @@ Result<std::string> LogStore::ReadRedacted(uint64_t position) {
 // The newest events come from RecentEvents, decoded once for every reader that follows the
 // head; the rest from disk, kept there for the next reader when they are among the newest.
 Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
+  std::vector<Event> out;
+  if (Status s = ReadInto(from, limit, out); !s.ok()) return s;
+  return out;
+}
+
+Status LogStore::ReadInto(uint64_t from, size_t limit, std::vector<Event>& out) {
+  out.clear();
   const uint64_t head = GetHead().position;
   limit = std::min(limit, limits::kReadBatchMax);
   from = std::max<uint64_t>(from, 1);
-  std::vector<Event> out;
   DbGate::Shared gate(gate_);
   if (!db_) return Reopening();
   const uint64_t keys = KeysGeneration();
   from = recent_.Take(from, head, limit, keys, out);
-  if (out.size() == limit || from > head) return out;
+  if (out.size() == limit || from > head) return Status::Ok();
   const size_t kept = out.size();
+  // Grown one event at a time, a batch would move every event (about 1 KiB each) over and
+  // over into fresh memory.
+  out.reserve(std::min<uint64_t>(limit, head - from + 1 + kept));
   std::vector<size_t> stored_bytes;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
   for (it->Seek(LogKey(from)); it->Valid() && out.size() < limit; it->Next()) {
@@ -426,7 +451,7 @@ Result<std::vector<Event>> LogStore::Read(uint64_t from, size_t limit) {
   if (!it->status().ok()) return FromRocks(it->status(), "storage fault", "corrupt_event");
   recent_.Keep(std::span<const Event>(out).subspan(kept), stored_bytes, head, keys,
                KeysGeneration());
-  return out;
+  return Status::Ok();
 }
 
 Result<std::vector<Event>> LogStore::ReadStream(const std::string& tenant,

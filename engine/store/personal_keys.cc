@@ -88,6 +88,9 @@ std::unique_ptr<PersonalKeys> PersonalKeys::None() {
 }
 
 PersonalKeys::~PersonalKeys() {
+  // So the next open replays no write-ahead log: every key a ledger made would otherwise be
+  // read back from it into memory by each open (a read-only open never flushes it).
+  if (db_ && !read_only_) (void)db_->Flush(rocksdb::FlushOptions());
   sodium_memzero(wrap_key_.data(), wrap_key_.size());
   ForgetKeys(keys_);
   ForgetKeys(pending_keys_);
@@ -121,6 +124,7 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
     return Fault(s);
   }
   std::unique_ptr<PersonalKeys> keys(new PersonalKeys(s.ok() ? std::move(db) : nullptr, wrap_key));
+  keys->read_only_ = read_only;
   if (!keys->db_) return keys;
   std::string recorded;
   s = keys->db_->Get(rocksdb::ReadOptions(), kWrapKeyId, &recorded);

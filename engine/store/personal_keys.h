@@ -101,6 +101,7 @@ class PersonalKeys {
   bool SubjectErased(const Event& event);
 
   std::unique_ptr<rocksdb::DB> db_;  // null: a read-only open of a store that does not exist
+  bool read_only_ = false;
   base::AeadKey wrap_key_;
   std::string id_;
   std::mutex mu_;

@@ -396,6 +396,29 @@ TEST_CASE("AnHttp11RequestWithoutHostAnswers400") {
   CHECK(testing::RawHttp(f.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
 }
 
+// A proxy in front may judge a request by the last of two Authorization headers while the
+// server would act on the first: a header that says who asks or what to change comes once.
+TEST_CASE("ARequestWithTwoAuthorizationOrIdempotencyHeadersAnswers400AndChangesNothing") {
+  ServerFixture f;
+  const uint64_t head = f.Head();
+  const std::string body = R"({"id":"c9","name":"Twice","email":"t@acme.test"})";
+  const std::string post =
+      "POST /v1/customers HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n";
+  const std::string owner = "Authorization: Bearer " + f.tokens["acme/owner"] + "\r\n";
+  const std::string member = "Authorization: Bearer " + f.tokens["acme/member"] + "\r\n";
+  Reply two_tokens = testing::RawHttp(f.port, post + owner + member + "\r\n" + body);
+  CHECK(two_tokens.status == 400);
+  CHECK(two_tokens.body.find("Authorization") != std::string::npos);
+  CHECK(two_tokens.body.find(f.tokens["acme/owner"]) == std::string::npos);
+  Reply two_keys = testing::RawHttp(
+      f.port, post + owner + "Idempotency-Key: a\r\nIdempotency-Key: b\r\n\r\n" + body);
+  CHECK(two_keys.status == 400);
+  CHECK(f.Head() == head);
+  CHECK(testing::RawHttp(f.port, post + owner + "\r\n" + body).status == 201);
+}
+
 TEST_CASE("TheBearerSchemeIsCaseInsensitive") {
   ServerFixture f;
   for (const char* scheme : {"bearer ", "BEARER ", "Bearer "}) {

@@ -18,6 +18,7 @@
 
 #include "base/hex.h"
 #include "base/keys.h"
+#include "cledger/proofs.h"
 #include "engine/store/keys.h"
 #include "events/codec.h"
 #include "events/hash.h"
@@ -516,6 +517,41 @@ TEST_CASE("RebuildThroughTheServerWhileAWriterAppendsFailsNoRequestAndMatchesAFr
     CHECK(item.as_object().at("generation").to_number<uint64_t>() == 2);
     CHECK(item.as_object().at("lag").to_number<uint64_t>() == 0);
   }
+}
+
+// A server's own word for its signatures proves nothing (its key sits beside its log): it
+// sends the heads it signed, and verify checks them with the key its caller trusts.
+TEST_CASE("VerifyThroughTheServerChecksTheSignedHeadsWithTheKeyTheCallerTrusts") {
+  testing::ServerFixture f;
+  REQUIRE(f.engine->SignedHead().ok());
+  const CommandContext ops{"", {"cli", "ops"}, {}, {}, {}};
+  REQUIRE(f.engine->Execute(ops, CreateTenant{"initech", "standard", {}}).ok());
+  REQUIRE(f.engine->SignedHead().ok());
+  auto ledger_key = proofs::SigningKey::Load(f.dir.Sub("signing-key"));
+  auto other_key = proofs::SigningKey::LoadOrCreate(f.dir.Sub("other-key"));
+  REQUIRE(ledger_key.ok());
+  REQUIRE(other_key.ok());
+  int status = -1;
+  const std::string trusted = RunBoth(
+      "verify" + Remote(f) + " --public-key " + base::Hex(ledger_key->public_key()), &status);
+  CAPTURE(trusted);
+  CHECK(status == 0);
+  CHECK(Has(trusted, "signed heads ok"));
+  CHECK(Has(trusted, "(2 signatures checked)"));
+
+  const std::string unkeyed = RunBoth("verify" + Remote(f), &status);
+  CAPTURE(unkeyed);
+  CHECK(status == 0);
+  CHECK(Has(unkeyed, "signatures of the signed heads NOT checked"));
+  CHECK_FALSE(Has(unkeyed, "no signed heads recorded"));
+
+  const std::string forged = RunBoth(
+      "verify" + Remote(f) + " --public-key " + base::Hex(other_key->public_key()), &status);
+  CAPTURE(forged);
+  CHECK(status == 1);
+  CHECK(Has(forged, "its signature does not verify"));
+  const json::object report = RunJson("verify --json" + Remote(f), &status);
+  CHECK(report.at("signed_heads_checked").to_number<uint64_t>() == 2);
 }
 
 // ---- events dump ---------------------------------------------------------------------------

@@ -317,6 +317,30 @@ TEST_CASE(
   CHECK(status == 2);
 }
 
+// A rebuild replaces each projection's family with a new generation. An erasure purges the
+// families in use; the replaced ones must be gone from the disk by then, not kept until the
+// server stops, or their files still hold the person in the clear.
+TEST_CASE("AnErasureAfterRebuildsLeavesNoPlaintextInTheFilesOfTheGenerationsTheyReplaced") {
+  testing::ServerFixture f;
+  RecordPeople(f);
+  const std::vector<std::string> all = {"tenants", "customers", "contacts",
+                                        "links",   "emails",    "audit"};
+  REQUIRE(f.engine->Rebuild(all).ok());
+  // Another person's erasure flushes every family in use: the new generation's files now
+  // hold Xanthippe's fields.
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/cy/contacts",
+                 R"({"id":"kw","first_name":"Wilhelmina","email":"w@erase.test"})")
+              .status == 201);
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/contacts/kw/erase", R"({"reason":"r"})").status == 200);
+  REQUIRE(f.engine->Rebuild(all).ok());
+
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/contacts/kz/erase", R"({"reason":"r"})").status == 200);
+  REQUIRE(f.Call("acme/admin", "POST", "/v1/customers/cz/erase", R"({"reason":"r"})").status ==
+          200);
+  // While the server runs, as an attacker with read access to the disk would look.
+  CHECK(ScanDirectory(f.dir.Sub("data")).find(kKept) != std::string::npos);
+}
+
 // A backup from before an erasure holds the person's plaintext in its projections; restored
 // and opened with the ledger's key store, the erasure is applied again and recorded.
 TEST_CASE("ABackupRestoredFromBeforeAnErasureOpensWithThePersonErasedAgain") {

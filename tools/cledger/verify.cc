@@ -9,6 +9,7 @@
 
 #include "base/hex.h"
 #include "base/time.h"
+#include "cledger/json.h"
 #include "cledger/proofs.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
@@ -167,7 +168,45 @@ void CheckAgainstOffline(Engine& engine, VerifyResult& r) {
   r.against_problem = ExtendsProblem(*r.against, r.head.position, hash_there);
 }
 
-Result<VerifyResult> VerifyRemote(const OpsArgs& a) {
+// The objects of the array `o[key]`; none when it is absent or not an array.
+std::vector<const json::object*> Objects(const json::object& o, const char* key) {
+  std::vector<const json::object*> out;
+  if (const json::value* list = o.if_contains(key); list && list->is_array()) {
+    for (const json::value& item : list->as_array()) {
+      if (item.is_object()) out.push_back(&item.as_object());
+    }
+  }
+  return out;
+}
+
+// The server's account of its tree and signed heads, as VerifyChain gives it offline: the
+// signatures are then checked here, with the key the caller trusts.
+VerifyReport TreeReportOf(const json::object& report) {
+  VerifyReport chain;
+  chain.first_tree_mismatch = U64(report, "first_tree_mismatch");
+  chain.tree_leaves_rebuilt = U64(report, "tree_leaves_rebuilt");
+  if (const json::value* list = report.if_contains("tree_problems"); list && list->is_array()) {
+    for (const json::value& p : list->as_array()) {
+      if (p.is_string()) chain.tree_problems.emplace_back(p.as_string());
+    }
+  }
+  for (const json::object* check : Objects(report, "signed_heads")) {
+    const json::value* head = check->if_contains("head");
+    auto parsed = head && head->is_object()
+                      ? api::TreeHeadFromJson(head->as_object())
+                      : Result<proofs::TreeHead>(Status::InvalidArgument("invalid_head", "absent"));
+    if (!parsed.ok()) {
+      chain.tree_problems.push_back("a signed head the server sent does not parse (" +
+                                    parsed.status().message() + ")");
+      continue;
+    }
+    const json::value* matches = check->if_contains("root_matches");
+    chain.signed_heads.push_back({*parsed, matches && matches->is_bool() && matches->as_bool()});
+  }
+  return chain;
+}
+
+Result<VerifyResult> VerifyRemote(const OpsArgs& a, const std::optional<proofs::PublicKey>& key) {
   auto report = GetJson(a, "GET", "/v1/ledger/verify");
   if (!report.ok()) return report.status();
   VerifyResult r;
@@ -176,13 +215,11 @@ Result<VerifyResult> VerifyRemote(const OpsArgs& a) {
   r.problem = Str(*report, "problem");
   r.chain_ok = r.first_broken == 0 && r.problem.empty();
   r.head = {U64(*report, "position"), Str(*report, "hash")};
-  if (const json::value* list = report->if_contains("projections"); list && list->is_array()) {
-    for (const json::value& m : list->as_array()) {
-      if (m.is_object()) {
-        r.projections.push_back({Str(m.as_object(), "projection"), Str(m.as_object(), "key")});
-      }
-    }
+  r.projections_unchecked = Str(*report, "projections_unchecked");
+  for (const json::object* m : Objects(*report, "projections")) {
+    r.projections.push_back({Str(*m, "projection"), Str(*m, "key")});
   }
+  CheckSignedHeads(TreeReportOf(*report), key, r);
   return r;
 }
 
@@ -340,11 +377,11 @@ int Verify(const OpsArgs& a) {
   }
   std::optional<proofs::PublicKey> key;
   std::string key_note;
-  if (engine && !a.public_key.empty()) {
+  if (!a.public_key.empty()) {
     auto given = PublicKeyArgument(a.public_key);
     if (!given.ok()) return Complain(given.status().message(), kExitUsage);
     key = *given;
-  } else if (engine) {
+  } else if (engine || !a.signing_key_file.empty()) {
     const std::string file =
         a.signing_key_file.empty() ? DefaultSigningKeyFile(a.data_dir) : a.signing_key_file;
     if (auto loaded = proofs::SigningKey::Load(file); loaded.ok()) {
@@ -355,8 +392,13 @@ int Verify(const OpsArgs& a) {
       key_note = "signatures of the signed heads NOT checked: no signing key at " + file +
                  " (--public-key or --signing-key-file)";
     }
+  } else {
+    // A server's own word for its signatures proves nothing: its key sits beside its log.
+    key_note =
+        "signatures of the signed heads NOT checked: give the ledger's public key you trust "
+        "(--public-key, or --signing-key-file)";
   }
-  auto result = engine ? VerifyOffline(*engine, key) : VerifyRemote(a);
+  auto result = engine ? VerifyOffline(*engine, key) : VerifyRemote(a, key);
   if (!result.ok()) return FailStatus(result.status());
   result->against = against;
   result->key_note = key_note;
@@ -390,18 +432,18 @@ void AddVerify(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
   verify
       ->add_option("--signing-key-file", args->signing_key_file,
                    "The ledger's signing key: the log is held to every head signed with it "
-                   "(default: <data>.signing-key)")
+                   "(default offline: <data>.signing-key)")
       ->type_name("FILE");
   verify
       ->add_option("--public-key", args->public_key,
                    "The ledger's public key you trust (hex), instead of its signing key file: "
-                   "what an auditor holds")
+                   "what an auditor holds; with --server, what checks the signatures")
       ->type_name("HEX");
   verify->footer(Footer(
       "  cledger verify --data ./data\n"
       "  cledger verify --digest --data ./data > digest.txt\n"
       "  cledger verify --against \"$(cat digest.txt)\" --data ./data\n"
-      "  cledger verify --server http://127.0.0.1:8080 --token \"$OPS_TOKEN\" --json\n"
+      "  cledger verify --server http://127.0.0.1:8080 --token \"$OPS_TOKEN\" --public-key HEX\n"
       "Exit 0 only when the chain holds, every projection equals a fresh fold and (with\n"
       "--against) the ledger extends the digest; otherwise the first broken position or the\n"
       "projection and key that differ are named."));

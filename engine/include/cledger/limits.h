@@ -36,8 +36,9 @@ inline constexpr int64_t kTokenLifetimeMaxSeconds = 10ll * 366 * 24 * 3600;
 // Storage faults. After a failed write nothing is written until the ledger has reopened its
 // database, tried once per kRecoveryPollMs; meanwhile writes answer 503 with Retry-After.
 inline constexpr int64_t kRecoveryPollMs = 1'000;
-inline constexpr int64_t kReopenWaitMs = 200;      // a reopen waits this long for readers
-inline constexpr uint32_t kRetryAfterSeconds = 1;  // told to clients refused meanwhile
+inline constexpr int64_t kReopenWaitMs = 200;          // a reopen waits this long for readers
+inline constexpr int64_t kReleaseDroppedWaitMs = 100;  // so does freeing dropped families
+inline constexpr uint32_t kRetryAfterSeconds = 1;      // told to clients refused meanwhile
 // A group is written only while the data directory keeps this much free beyond the group's
 // own bytes: room for the memtable flushes and compactions the write will cause, so RocksDB
 // itself never meets a full disk. `cledger serve --min-free-mb` overrides it.
