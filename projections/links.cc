@@ -1,4 +1,5 @@
 // links: lp(tenant) · lp(customer id) · contact id → the link's roles.
+//        "n" · lp(tenant) · lp(customer id) → how many links the customer has (u64).
 #include "base/keys.h"
 #include "projections/record.h"
 #include "projections/views.h"
@@ -14,19 +15,41 @@ std::string LinkKey(std::string_view tenant, std::string_view customer,
   return key;
 }
 
+std::string CountKey(std::string_view tenant, std::string_view customer) {
+  std::string key = "n" + TenantKey(tenant);
+  base::AppendComponent(key, customer);
+  return key;
+}
+
+// Counted by the events that make and end links: the rules let a link be made only where
+// there is none, and ended only where there is one.
+Status Count(Kv& kv, std::string_view tenant, std::string_view customer, int change) {
+  auto count = LinkCount(kv, tenant, customer);
+  if (!count.ok()) return count.status();
+  kv.Put(CountKey(tenant, customer), base::U64Key(change < 0 && *count == 0 ? 0 : *count + change));
+  return Status::Ok();
+}
+
 class Links final : public Projection {
  public:
   std::string_view name() const override { return "links"; }
+  uint32_t FoldVersion() const override { return 2; }  // 2: the count of each customer's links
   Status Apply(Kv& kv, const Event& event) const override {
     const std::string& tenant = event.tenant;
     if (const auto* e = std::get_if<ContactCreated>(&event.body)) {
-      if (!e->customer_id.empty())
-        kv.Put(LinkKey(tenant, e->customer_id, e->contact_id), Roles({}));
-    } else if (const auto* e = std::get_if<ContactShared>(&event.body)) {
+      if (e->customer_id.empty()) return Status::Ok();
       kv.Put(LinkKey(tenant, e->customer_id, e->contact_id), Roles({}));
-    } else if (const auto* e = std::get_if<ContactUnlinked>(&event.body)) {
+      return Count(kv, tenant, e->customer_id, +1);
+    }
+    if (const auto* e = std::get_if<ContactShared>(&event.body)) {
+      kv.Put(LinkKey(tenant, e->customer_id, e->contact_id), Roles({}));
+      return Count(kv, tenant, e->customer_id, +1);
+    }
+    if (const auto* e = std::get_if<ContactUnlinked>(&event.body)) {
       kv.Delete(LinkKey(tenant, e->customer_id, e->contact_id));
-    } else if (const auto* e = std::get_if<ContactRolesChanged>(&event.body)) {
+      return Count(kv, tenant, e->customer_id, -1);
+    }
+    if (const auto* e = std::get_if<ContactRolesChanged>(&event.body)) {
       kv.Put(LinkKey(tenant, e->customer_id, e->contact_id), Roles(e->roles));
     }
     return Status::Ok();
@@ -41,6 +64,15 @@ const Links kLinksImpl;
 }  // namespace
 
 const Projection& kLinks = kLinksImpl;
+
+Result<uint64_t> LinkCount(Kv& kv, std::string_view tenant, std::string_view customer) {
+  auto count = kv.Get(CountKey(tenant, customer));
+  if (!count.ok()) return count.status();
+  if (!*count) return uint64_t{0};
+  if ((*count)->size() != 8)
+    return Status::Corruption("corrupt_state", "a link count is not 8 bytes");
+  return base::DecodeU64(**count);
+}
 
 Result<std::vector<LinkedContact>> LinksOf(Kv& kv, std::string_view tenant,
                                            std::string_view customer) {

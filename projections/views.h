@@ -49,6 +49,8 @@ struct LinkedContact {
 };
 Result<std::vector<LinkedContact>> LinksOf(Kv& kv, std::string_view tenant,
                                            std::string_view customer);
+// How many links the customer has: LinksOf's size, read without them.
+Result<uint64_t> LinkCount(Kv& kv, std::string_view tenant, std::string_view customer);
 
 // emails: normalised email → the non-deleted contact holding it.
 extern const Projection& kEmails;

@@ -524,9 +524,13 @@ class Rules {
   // Room for one more contact on the customer (limits::kContactsPerCustomerMax). Counted as
   // DeleteCustomer counts the events it appends: live direct contacts and every shared link.
   Status RoomForContact(const std::string& customer_id) const {
+    // Fewer links than the limit: room, without reading them (a deleted direct contact keeps
+    // its link, so links are never fewer than the contacts held).
+    const auto count = pj::LinkCount(views_.links, ctx_.tenant, customer_id);
+    if (!count.ok()) return count.status();
+    if (*count < limits::kContactsPerCustomerMax) return Status::Ok();
     const auto links = pj::LinksOf(views_.links, ctx_.tenant, customer_id);
     if (!links.ok()) return links.status();
-    if (links->size() < limits::kContactsPerCustomerMax) return Status::Ok();
     size_t held = 0;
     for (const auto& link : *links) {
       auto contact = pj::GetContact(views_.contacts, ctx_.tenant, link.contact_id);

@@ -88,24 +88,33 @@ TEST_CASE("AFoldWritesOnlyUnderItsOwnTenant") {
   CHECK_FALSE(other->has_value());
 }
 
-TEST_CASE("TheLinksFoldFollowsSharesAndUnlinks") {
+// Each customer's links, and their count, which the contact limit reads instead of them.
+TEST_CASE("TheLinksFoldFollowsSharesAndUnlinksAndCountsEachCustomersLinks") {
   History h;
   pj::MemKv kv;
+  auto count = [&](std::string_view customer) { return *pj::LinkCount(kv, "acme", customer); };
   Fold(pj::kLinks, kv,
        {h.Next("contact-k1", ContactCreated{"k1", "c1", Named("Ann", "")}),
-        h.Next("contact-k1", ContactShared{"k1", "c2"})});
+        h.Next("contact-k1", ContactShared{"k1", "c2"}),
+        h.Next("contact-k1", ContactRolesChanged{"k1", "c2", {"billing"}}),
+        h.Next("contact-k2", ContactCreated{"k2", "", Named("Bob", "")}),
+        h.Next("contact-k2", ContactShared{"k2", "c2"})});
   auto c2 = pj::LinksOf(kv, "acme", "c2");
   REQUIRE(c2.ok());
-  REQUIRE(c2->size() == 1);
+  REQUIRE(c2->size() == 2);
   CHECK(c2->front().contact_id == "k1");
+  CHECK(count("c2") == 2);
 
   Fold(pj::kLinks, kv, {h.Next("contact-k1", ContactUnlinked{"k1", "c2"})});
   c2 = pj::LinksOf(kv, "acme", "c2");
   REQUIRE(c2.ok());
-  CHECK(c2->empty());
+  CHECK(c2->size() == 1);
+  CHECK(count("c2") == 1);
   auto c1 = pj::LinksOf(kv, "acme", "c1");
   REQUIRE(c1.ok());
   CHECK(c1->size() == 1);
+  CHECK(count("c1") == 1);
+  CHECK(count("c3") == 0);
 }
 
 TEST_CASE("TheEmailsFoldHoldsAnEmailForItsLiveContactOnly") {
