@@ -182,6 +182,7 @@ Status ProjectionHost::FollowOnce(uint64_t target) {
   Status first;
   for (const projections::Projection* p : projections::All()) {
     if (p->Inline()) continue;
+    std::lock_guard folding(folding_mu_);
     const std::string family = FamilyOf(*p);
     auto applied = Applied(family);
     // Folding from a position it could not read would fold events twice: skip this pass.
@@ -461,6 +462,7 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
     return Status::Ok();
   });
   if (!swapped.ok()) return swapped;
+  { std::lock_guard follower_done(folding_mu_); }  // it names the new generations from now on
   // Swapped: a family that fails to drop is left for DropLeftovers at the next open.
   std::vector<FoldTime> times;
   for (size_t i = 0; i < targets.size(); ++i) {

@@ -122,6 +122,10 @@ class ProjectionHost {
   // Held by a rebuild: two would fold into (and drop) the same next generation's family.
   std::mutex rebuild_mu_;
 
+  // Held by the follower from naming a generation to the last write into it: a rebuild
+  // drops the generation it replaced only after taking it, so no fold writes to a dropped
+  // family (RocksDB fails that write, and the store takes it for a fault).
+  std::mutex folding_mu_;
   std::mutex follow_mu_;
   std::condition_variable follow_cv_;   // a new head to fold, or stopping
   std::condition_variable applied_cv_;  // the followers applied more

@@ -9,6 +9,7 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -86,7 +87,12 @@ http::response<http::string_body> ToBeast(const HttpResponse& response, unsigned
 
 // Headers the request cannot be served with. One that names who is asking or what to
 // change must come once: with two, a proxy in front may have judged by the other one.
-std::optional<HttpResponse> MalformedHeaders(const http::request<http::string_body>& req) {
+std::optional<HttpResponse> MalformedHeaders(const http::request<http::string_body>& req,
+                                             std::ptrdiff_t header_fields) {
+  if (std::distance(req.begin(), req.end()) != header_fields) {
+    return Problem(Status(Code::kInvalidArgument, "bad_request",
+                          "trailer fields are not accepted: send every field in the header"));
+  }
   if (req.version() == 11 && req.find(http::field::host) == req.end()) {  // RFC 9112 §3.2
     return Problem(
         Status(Code::kInvalidArgument, "bad_request", "an HTTP/1.1 request needs a Host header"));
@@ -342,8 +348,12 @@ class Server::Impl {
       parser.body_limit(options_.body_bytes_max);
       transport.expires_after(std::chrono::seconds(options_.read_timeout_s));
       MarkIdle(&transport, true);
-      auto [ec, bytes] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+      auto [ec, bytes] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       MarkIdle(&transport, false);
+      // Counted before the body: a chunked body's trailer fields join the header's, and a
+      // proxy in front judged the request by the header alone.
+      const auto header_fields = std::distance(parser.get().begin(), parser.get().end());
+      if (!ec) std::tie(ec, bytes) = co_await http::async_read(stream, buffer, parser, kNoThrow);
       if (ClosedByPeerOrClock(ec)) break;
       if (ec) {  // malformed or oversized: answer, then close
         co_await Respond(stream, ReadFailure(ec), 11, false);
@@ -351,7 +361,7 @@ class Server::Impl {
         co_return;
       }
       http::request<http::string_body> req = parser.release();
-      if (auto refused = MalformedHeaders(req)) {
+      if (auto refused = MalformedHeaders(req, header_fields)) {
         co_await Respond(stream, *refused, req.version(), false);
         break;
       }

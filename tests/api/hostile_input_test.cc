@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <future>
 #include <set>
@@ -417,6 +418,26 @@ TEST_CASE("ARequestWithTwoAuthorizationOrIdempotencyHeadersAnswers400AndChangesN
   CHECK(two_keys.status == 400);
   CHECK(f.Head() == head);
   CHECK(testing::RawHttp(f.port, post + owner + "\r\n" + body).status == 201);
+}
+
+// A chunked body may end in trailer fields, which a proxy that judged the header never saw:
+// a credential or key there is refused with the request, not taken as if in the header.
+TEST_CASE("ARequestWithTrailerFieldsAnswers400AndChangesNothing") {
+  ServerFixture f;
+  const uint64_t head = f.Head();
+  const std::string body = R"({"id":"c9","name":"Trailer","email":"t@acme.test"})";
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", body.size());
+  const std::string chunked =
+      "POST /v1/customers HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nTransfer-Encoding: chunked\r\n";
+  const std::string chunks = std::string(size) + "\r\n" + body + "\r\n0\r\n";
+  const std::string owner = "Authorization: Bearer " + f.tokens["acme/owner"] + "\r\n";
+  Reply trailer = testing::RawHttp(f.port, chunked + "\r\n" + chunks + owner + "\r\n");
+  CHECK(trailer.status == 400);
+  CHECK(trailer.body.find("trailer") != std::string::npos);
+  CHECK(f.Head() == head);
+  CHECK(testing::RawHttp(f.port, chunked + owner + "\r\n" + chunks + "\r\n").status == 201);
 }
 
 TEST_CASE("TheBearerSchemeIsCaseInsensitive") {

@@ -3,10 +3,12 @@
 // and through a running server while a writer appends.
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -552,6 +554,65 @@ TEST_CASE("VerifyThroughTheServerChecksTheSignedHeadsWithTheKeyTheCallerTrusts")
   CHECK(Has(forged, "its signature does not verify"));
   const json::object report = RunJson("verify --json" + Remote(f), &status);
   CHECK(report.at("signed_heads_checked").to_number<uint64_t>() == 2);
+}
+
+// Answers every request on a loopback port with `body` as JSON, until destroyed.
+class CannedServer {
+ public:
+  explicit CannedServer(std::string body)
+      : thread_([this, body = std::move(body)] {
+          for (;;) {
+            boost::system::error_code ec;
+            auto socket = acceptor_.accept(ec);
+            if (ec) return;
+            boost::asio::streambuf request;
+            boost::asio::read_until(socket, request, "\r\n\r\n", ec);
+            const std::string response =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+            boost::asio::write(socket, boost::asio::buffer(response), ec);
+          }
+        }) {}
+  ~CannedServer() {
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes the blocked accept
+    thread_.join();
+  }
+  std::string Url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  std::thread thread_;
+};
+
+// What answers in a ledger server's place proves nothing by saying little: a report that
+// lacks what a verification reports, or says it failed without why, fails verify.
+TEST_CASE("VerifyAgainstAServerThatAnswersNoRealReportFailsInsteadOfSayingOk") {
+  const std::string clean = R"("events_checked":5,"first_broken_position":0,"problem":"",)"
+                            R"("position":5,"hash":")" +
+                            std::string(64, 'a') +
+                            R"(","projections":[],"projections_unchecked":"",)"
+                            R"("first_tree_mismatch":0,"tree_leaves_rebuilt":0,)"
+                            R"("tree_problems":[],"signed_heads":[])";
+  std::string heads_not_a_list = "{\"ok\":true," + clean + "}";
+  heads_not_a_list.replace(heads_not_a_list.find("\"signed_heads\":[]"), 17,
+                           "\"signed_heads\":\"x\"");
+  for (const std::string& body : {std::string("{}"), std::string(R"({"ok":true})"),
+                                  heads_not_a_list, "{\"ok\":false," + clean + "}"}) {
+    CannedServer server(body);
+    int status = -1;
+    const std::string out = RunBoth("verify --server " + server.Url() + " --token t", &status);
+    CAPTURE(body);
+    CAPTURE(out);
+    CHECK(status != 0);
+    CHECK_FALSE(Has(out, "projections ok"));
+  }
+  CannedServer honest("{\"ok\":true," + clean + "}");
+  int status = -1;
+  RunBoth("verify --server " + honest.Url() + " --token t", &status);
+  CHECK(status == 0);  // the same report, saying ok, passes: the checks above are not blanket
 }
 
 // ---- events dump ---------------------------------------------------------------------------

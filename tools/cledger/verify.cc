@@ -209,6 +209,23 @@ VerifyReport TreeReportOf(const json::object& report) {
 Result<VerifyResult> VerifyRemote(const OpsArgs& a, const std::optional<proofs::PublicKey>& key) {
   auto report = GetJson(a, "GET", "/v1/ledger/verify");
   if (!report.ok()) return report.status();
+  // What is missing or malformed is not taken for "nothing to report".
+  using Kind = bool (json::value::*)() const noexcept;
+  const std::pair<const char*, Kind> expected[] = {{"ok", &json::value::is_bool},
+                                                   {"events_checked", &json::value::is_number},
+                                                   {"position", &json::value::is_number},
+                                                   {"hash", &json::value::is_string},
+                                                   {"projections", &json::value::is_array},
+                                                   {"first_tree_mismatch", &json::value::is_number},
+                                                   {"tree_problems", &json::value::is_array},
+                                                   {"signed_heads", &json::value::is_array}};
+  for (const auto& [field, is] : expected) {
+    const json::value* v = report->if_contains(field);
+    if (v == nullptr || !(v->*is)()) {
+      return Status::IoError("bad_report", "the server's verification report lacks a valid " +
+                                               std::string(field) + ": is it a ledger server?");
+    }
+  }
   VerifyResult r;
   r.events_checked = U64(*report, "events_checked");
   r.first_broken = U64(*report, "first_broken_position");
@@ -220,6 +237,9 @@ Result<VerifyResult> VerifyRemote(const OpsArgs& a, const std::optional<proofs::
     r.projections.push_back({Str(*m, "projection"), Str(*m, "key")});
   }
   CheckSignedHeads(TreeReportOf(*report), key, r);
+  if (!report->at("ok").as_bool() && r.ok()) {
+    r.projections_unchecked = "the server reports a failed verification it does not explain";
+  }
   return r;
 }
 
