@@ -229,7 +229,9 @@ TEST_CASE("RebuildingTheAuditWhileItsFollowerFoldsNeverFaultsTheStore") {
       if (!f.engine->Execute(f.owner, update).ok()) ++refused;
     }
   });
-  for (int i = 0; i < 300; ++i) CHECK(f.engine->Rebuild("audit").ok());
+  // Each rebuild folds the whole log, which the writer keeps growing: without the lock about
+  // half of them failed, so a few dozen show it, also under a sanitizer's slowdown.
+  for (int i = 0; i < 40; ++i) CHECK(f.engine->Rebuild("audit").ok());
   stop = true;
   writing.join();
   CHECK(refused == 0);
