@@ -362,9 +362,11 @@ Status ProjectionHost::Refold(const std::vector<const projections::Projection*>&
   }
   if (Status s = store_.WriteSide(meta, /*sync=*/true); !s.ok()) return s;
   // The new generations are recorded: a failed drop leaves a family DropLeftovers drops later.
+  std::vector<std::string> replaced;
   for (const projections::Projection* p : stale) {
-    (void)store_.DropFamily(FamilyName(p->name(), generations[p->name()]++));
+    replaced.push_back(FamilyName(p->name(), generations[p->name()]++));
   }
+  (void)store_.DropFamilies(replaced);
   return Status::Ok();
 }
 
@@ -392,10 +394,12 @@ void ProjectionHost::DropLeftovers() {
     std::lock_guard lock(mu_);
     for (const auto& [name, hosted] : hosted_) in_use.insert(FamilyName(name, hosted.generation));
   }
+  std::vector<std::string> unused;
   for (const std::string& family : store_.FamilyNames()) {
     if (family.starts_with("verify.")) (void)store_.DropFamily(family, /*shared=*/false);
-    if (family.starts_with("p.") && !in_use.contains(family)) (void)store_.DropFamily(family);
+    if (family.starts_with("p.") && !in_use.contains(family)) unused.push_back(family);
   }
+  (void)store_.DropFamilies(unused);
 }
 
 Result<std::vector<const projections::Projection*>> ProjectionHost::Named(
@@ -464,10 +468,10 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
   if (!swapped.ok()) return swapped;
   { std::lock_guard follower_done(folding_mu_); }  // it names the new generations from now on
   // Swapped: a family that fails to drop is left for DropLeftovers at the next open.
+  (void)store_.DropFamilies(old_families);
   std::vector<FoldTime> times;
-  for (size_t i = 0; i < targets.size(); ++i) {
-    (void)store_.DropFamily(old_families[i]);
-    times.push_back({std::string(targets[i].projection->name()), targets[i].seconds});
+  for (const Target& target : targets) {
+    times.push_back({std::string(target.projection->name()), target.seconds});
   }
   return times;
 }

@@ -254,22 +254,35 @@ std::vector<std::string> LogStore::FamilyNames() {
 }
 
 Status LogStore::DropFamily(const std::string& name, bool shared) {
-  {
-    DbGate::Shared gate(gate_);
-    if (!db_) return Reopening();
-    std::lock_guard lock(families_mu_);
-    auto it = families_.find(name);
-    if (it == families_.end()) return Status::Ok();
-    rocksdb::Status s = db_->DropColumnFamily(it->second);
-    if (!s.ok()) return FromRocks(s, "storage fault");
-    if (shared) {
-      dropped_.push_back(it->second);
-    } else {
-      (void)db_->DestroyColumnFamilyHandle(it->second);
-    }
-    families_.erase(it);
-  }
+  Status s = DropOne(name, shared);
   if (shared) ReleaseDroppedFamilies();
+  return s;
+}
+
+Status LogStore::DropFamilies(const std::vector<std::string>& names) {
+  Status first = Status::Ok();
+  for (const std::string& name : names) {
+    Status s = DropOne(name, /*shared=*/true);
+    if (first.ok()) first = s;
+  }
+  ReleaseDroppedFamilies();  // one wait for readers, not one per family
+  return first;
+}
+
+Status LogStore::DropOne(const std::string& name, bool shared) {
+  DbGate::Shared gate(gate_);
+  if (!db_) return Reopening();
+  std::lock_guard lock(families_mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return Status::Ok();
+  rocksdb::Status s = db_->DropColumnFamily(it->second);
+  if (!s.ok()) return FromRocks(s, "storage fault");
+  if (shared) {
+    dropped_.push_back(it->second);
+  } else {
+    (void)db_->DestroyColumnFamilyHandle(it->second);
+  }
+  families_.erase(it);
   return Status::Ok();
 }
 

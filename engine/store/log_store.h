@@ -167,6 +167,9 @@ class LogStore final : public RawLedger {
   // vain when the caller holds ReadLock() itself). A private one's (nobody else holds it)
   // goes at once.
   Status DropFamily(const std::string& name, bool shared = true);
+  // Drops each shared family, then waits once for the readers (not once per family). The
+  // first failure is returned; the others are still tried.
+  Status DropFamilies(const std::vector<std::string>& names);
   // Every column family open now.
   std::vector<std::string> FamilyNames();
 
@@ -260,6 +263,7 @@ class LogStore final : public RawLedger {
   void Announce(uint64_t head);
   void Report(const Status& status);
   void WriterLoop();
+  Status DropOne(const std::string& name, bool shared);
   void ReleaseDroppedFamilies();
   void WriteGroup(std::vector<std::unique_ptr<Request>>& group);
   void RunExclusiveRequest(Request& request);

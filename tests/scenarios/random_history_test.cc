@@ -10,6 +10,7 @@
 
 #include "tests/support/engine_fixture.h"
 #include "tests/support/random_commands.h"
+#include "tests/support/repeatedly.h"
 
 namespace cledger {
 namespace {
@@ -17,6 +18,7 @@ namespace {
 using testing::As;
 using testing::EngineFixture;
 using testing::Reader;
+using testing::Repeatedly;
 using testing::World;
 
 constexpr int kCommands = 10'000;
@@ -116,21 +118,17 @@ TEST_CASE("EveryProjectionRebuiltInOneScanWhileCommandsRunEqualsAFreshFold") {
   }
   const std::map<std::string, World> worlds{{"acme", world}};
   const Snapshot folded_inline = Capture(*f.engine, worlds);
-  std::atomic<bool> stop{false};
   std::atomic<int> during{0};
-  std::thread writer([&] {
-    for (int i = 0; !stop; ++i) {
-      const std::string id = "late" + std::to_string(i);
-      if (f.engine->Execute(As("acme", "owner"), CreateCustomer{id, "Late", id + "@x.test"}).ok()) {
-        ++during;
-      }
+  Repeatedly writer([&](int i) {
+    const std::string id = "late" + std::to_string(i);
+    if (f.engine->Execute(As("acme", "owner"), CreateCustomer{id, "Late", id + "@x.test"}).ok()) {
+      ++during;
     }
   });
   std::vector<std::string> names;
   for (const auto& status : f.engine->Projections()) names.push_back(status.name);
   auto times = f.engine->Rebuild(names);
-  stop = true;
-  writer.join();
+  writer.Stop();
   REQUIRE(times.ok());
   CHECK(times->size() == names.size());
   CHECK(during > 0);
@@ -186,28 +184,24 @@ TEST_CASE("QueriesReadingWhileProjectionsAreRebuiltAndSwappedAlwaysFindThem") {
   EngineFixture f(false);
   f.Must(f.ops, CreateTenant{"acme"});
   f.Must(f.owner, CreateCustomer{"c1", "Acme", "ap@acme.test"});
-  std::atomic<bool> stop{false};
   std::atomic<int> failed{0};
-  auto read = [&] {
-    while (!stop) {
-      if (auto c = f.engine->GetCustomer(Reader("acme"), "c1", {}); !c.ok()) {
-        ++failed;
-        MESSAGE(c.status().reason() << ": " << c.status().message());
-      }
-      if (auto l = f.engine->ListContacts(Reader("acme"), "c1", ContactStatus::kAll); !l.ok()) {
-        ++failed;
-        MESSAGE(l.status().reason() << ": " << l.status().message());
-      }
+  auto read = [&](int) {
+    if (auto c = f.engine->GetCustomer(Reader("acme"), "c1", {}); !c.ok()) {
+      ++failed;
+      MESSAGE(c.status().reason() << ": " << c.status().message());
+    }
+    if (auto l = f.engine->ListContacts(Reader("acme"), "c1", ContactStatus::kAll); !l.ok()) {
+      ++failed;
+      MESSAGE(l.status().reason() << ": " << l.status().message());
     }
   };
-  std::thread a(read), b(read);
+  Repeatedly a(read), b(read);
   for (int i = 0; i < 200; ++i) {
     const char* name = i % 2 == 0 ? "customers" : "contacts";
     CHECK(f.engine->Rebuild(name).ok());
   }
-  stop = true;
-  a.join();
-  b.join();
+  a.Stop();
+  b.Stop();
   CHECK(failed == 0);
 }
 
@@ -219,21 +213,17 @@ TEST_CASE("RebuildingTheAuditWhileItsFollowerFoldsNeverFaultsTheStore") {
   EngineFixture f(false);
   f.Must(f.ops, CreateTenant{"acme"});
   f.Must(f.owner, CreateCustomer{"c1", "Acme", "ap@acme.test"});
-  std::atomic<bool> stop{false};
   std::atomic<int> refused{0};
-  std::thread writing([&] {
-    for (int i = 0; !stop; ++i) {
-      UpdateCustomer update;
-      update.id = "c1";
-      update.name = "Acme " + std::to_string(i);
-      if (!f.engine->Execute(f.owner, update).ok()) ++refused;
-    }
+  Repeatedly writing([&](int i) {
+    UpdateCustomer update;
+    update.id = "c1";
+    update.name = "Acme " + std::to_string(i);
+    if (!f.engine->Execute(f.owner, update).ok()) ++refused;
   });
   // Each rebuild folds the whole log, which the writer keeps growing: without the lock about
   // half of them failed, so a few dozen show it, also under a sanitizer's slowdown.
   for (int i = 0; i < 40; ++i) CHECK(f.engine->Rebuild("audit").ok());
-  stop = true;
-  writing.join();
+  writing.Stop();
   CHECK(refused == 0);
   CHECK(f.engine->ledger().Stats().write_errors == 0);
   CHECK(f.engine->ledger().Stats().reopens == 0);
@@ -243,10 +233,8 @@ TEST_CASE("AnErasureWhileProjectionsAreRebuiltSucceedsAndSaysSo") {
   EngineFixture f(false);
   f.Must(f.ops, CreateTenant{"acme"});
   f.Must(f.owner, CreateCustomer{"c1", "Acme", "ap@acme.test"});
-  std::atomic<bool> stop{false};
-  std::thread rebuilding([&] {
-    for (int i = 0; !stop; ++i) (void)f.engine->Rebuild(i % 2 == 0 ? "contacts" : "emails");
-  });
+  Repeatedly rebuilding(
+      [&](int i) { (void)f.engine->Rebuild(i % 2 == 0 ? "contacts" : "emails"); });
   for (int i = 0; i < 20; ++i) {
     const std::string id = "k" + std::to_string(i);
     ContactFields fields;
@@ -257,8 +245,6 @@ TEST_CASE("AnErasureWhileProjectionsAreRebuiltSucceedsAndSaysSo") {
     CAPTURE(id);
     CHECK_MESSAGE(erased.ok(), erased.status().ToString());
   }
-  stop = true;
-  rebuilding.join();
 }
 
 }  // namespace
