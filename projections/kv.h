@@ -82,13 +82,20 @@ class CachedKv final : public Kv {
       records.emplace(std::string(key), value);
       bytes += Size(key, value);
     }
-    // Only a record read before is remembered: most keys a fold writes it never reads back.
-    void Update(std::string_view key, std::optional<std::string> value) {
+    // Only a record read before is remembered: most keys a fold writes it never reads back,
+    // and nothing is copied for them. `value`: nullopt for a deletion.
+    void Update(std::string_view key, std::optional<std::string_view> value) {
       auto it = records.find(key);
       if (it == records.end()) return;
-      bytes += Size(key, value);
       bytes -= Size(key, it->second);
-      it->second = std::move(value);
+      if (!value) {
+        it->second.reset();
+      } else if (it->second) {
+        it->second->assign(*value);  // reuses the buffer of the value it replaces
+      } else {
+        it->second.emplace(*value);
+      }
+      bytes += Size(key, it->second);
     }
 
    private:
@@ -107,7 +114,7 @@ class CachedKv final : public Kv {
   }
   void Put(std::string_view key, std::string_view value) override {
     base_.Put(key, value);
-    memory_.Update(key, std::string(value));
+    memory_.Update(key, value);
   }
   void Delete(std::string_view key) override {
     base_.Delete(key);

@@ -291,6 +291,10 @@ Status LogStore::DropOne(const std::string& name, bool shared) {
 // hold the gate, so a moment with no reader is a moment nobody holds a dropped one. The wait
 // is short: a long reader (a verify, a backup) leaves them to the next drop or the close.
 void LogStore::ReleaseDroppedFamilies() {
+  {
+    std::lock_guard lock(families_mu_);
+    if (dropped_.empty()) return;  // no reason to wait for the readers
+  }
   if (!gate_.TryExclusiveFor(limits::kReleaseDroppedWaitMs)) return;
   DbGate::Exclusive gate(gate_, DbGate::kAdopt);
   std::lock_guard lock(families_mu_);

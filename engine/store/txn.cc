@@ -54,13 +54,29 @@ void Txn::Keep(const rocksdb::Status& s) {
 }
 
 void Txn::Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view value) {
-  pending_[cf].insert_or_assign(std::string(key), std::string(value));
+  std::optional<std::string>& pending = PendingSlot(cf, key);
+  if (pending) {
+    pending->assign(value);  // a record folded again reuses its buffer
+  } else {
+    pending.emplace(value);
+  }
   if (!coalesce_) Keep(batch_.Put(cf, key, value));
 }
 
 void Txn::Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
-  pending_[cf].insert_or_assign(std::string(key), std::nullopt);
+  PendingSlot(cf, key).reset();
   if (!coalesce_) Keep(batch_.Delete(cf, key));
+}
+
+// A fold writes the same records again and again: the key is copied only the first time.
+std::optional<std::string>& Txn::PendingSlot(rocksdb::ColumnFamilyHandle* cf,
+                                             std::string_view key) {
+  Overlay& overlay = pending_[cf];
+  auto it = overlay.lower_bound(key);
+  if (it == overlay.end() || it->first != key) {
+    it = overlay.emplace_hint(it, std::string(key), std::nullopt);
+  }
+  return it->second;
 }
 
 // From here on, writes go straight to the batch as well: none is lost after the first call.

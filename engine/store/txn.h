@@ -79,6 +79,8 @@ class Txn {
   std::optional<std::optional<std::string>> Pending(rocksdb::ColumnFamilyHandle* cf,
                                                     std::string_view key) const;
   void Keep(const rocksdb::Status& s);
+  // The overlay's entry for `key`, made (absent: nullopt) when there is none.
+  std::optional<std::string>& PendingSlot(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
   void MergePending(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
                     std::map<std::string, std::string, std::less<>>& merged) const;
   rocksdb::DB* db_;
