@@ -254,9 +254,7 @@ std::vector<std::string> LogStore::FamilyNames() {
 }
 
 Status LogStore::DropFamily(const std::string& name, bool shared) {
-  Status s = DropOne(name, shared);
-  if (shared) ReleaseDroppedFamilies();
-  return s;
+  return shared ? DropFamilies({name}) : DropOne(name, /*shared=*/false);
 }
 
 Status LogStore::DropFamilies(const std::vector<std::string>& names) {
