@@ -72,6 +72,7 @@ class EngineImpl final : public Engine {
   }
 
   Status Start() {
+    if (Status s = MakeDataDirectory(); !s.ok()) return s;
     store::StoreOptions store_options{options_, {}, {}};
     store_options.env = env_;
     store_options.ledger.on_storage_fault = StorageFaultReporter(options_);
@@ -101,6 +102,18 @@ class EngineImpl final : public Engine {
                                          *transparency_, options_.clock);
     if (!options_.create_master_key) return Status::Ok();  // read-only: nothing is appended
     return erasure_->ReapplyTombstones();
+  }
+
+  // A new ledger's directory with its parents (RocksDB makes only the last one), so its
+  // neighbours, the key store and the master key, have a directory too.
+  Status MakeDataDirectory() {
+    if (!options_.create_if_missing || env_ != nullptr || options_.path.empty())
+      return Status::Ok();
+    std::error_code ec;
+    std::filesystem::create_directories(options_.path, ec);
+    if (!ec) return Status::Ok();
+    return Status::IoError("data_dir_not_created", "cannot create the data directory " +
+                                                       options_.path + ": " + ec.message());
   }
 
   Result<SignedTreeHead> SignedHead() override { return transparency_->SignedHead(); }

@@ -506,6 +506,9 @@ Result<std::vector<std::string>> RolesFromJson(const json::object& o) {
 
 Result<PasswordChoice> PasswordChoiceFromJson(const json::object& o) {
   const Status bad = BadPasswordRequest();
+  for (const auto& [key, value] : o) {  // a key's name is never the secret: it may be said
+    if (key != "generate" && key != "password") return UnknownField("", key);
+  }
   if (o.size() != 1) return bad;
   if (const json::value* g = o.if_contains("generate")) {
     if (g->is_bool() && g->get_bool()) return PasswordChoice{true, {}};

@@ -368,6 +368,18 @@ TEST_CASE("OfflineCommandsRefuseADataDirectoryThatHoldsNoLedgerAndCreateNothing"
   CHECK_FALSE(std::filesystem::exists(dir.Sub("typo")));
 }
 
+TEST_CASE("CreateMakesTheDataDirectoryWithItsParents") {
+  testing::TempDir dir;
+  const std::string data = dir.Sub("not/yet/there");
+  int status = -1;
+  const std::string out = Run("tenant create acme --create --data " + data, &status);
+  CAPTURE(out);
+  CHECK(status == 0);
+  CHECK(std::filesystem::exists(data + "/CURRENT"));
+  Run("verify --data " + data, &status);
+  CHECK(status == 0);
+}
+
 TEST_CASE("ALedgerWithoutItsCurrentFileIsReportedDamagedNotMissingAndLeftAsItWas") {
   Populated f;
   std::filesystem::remove(std::filesystem::path(f.data) / "CURRENT");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tools/cledger/commands.h"
@@ -88,6 +89,24 @@ void GiveGroupsTheirExamples(CLI::App& top) {
   }
 }
 
+// The key locations are options of `cledger` itself, which a subcommand's help does not list:
+// each command that opens a data directory names the ones it does not take as its own.
+void NameTheKeyLocationOptions(CLI::App& command) {
+  for (CLI::App* sub : command.get_subcommands({})) {
+    NameTheKeyLocationOptions(*sub);
+    if (sub->get_name().empty() || sub->get_option_no_throw("--data") == nullptr) continue;
+    std::string missing;
+    for (auto [option, value] :
+         {std::pair{"--key-store", " DIR"}, std::pair{"--master-key-file", " FILE"}}) {
+      if (sub->get_option_no_throw(option) != nullptr) continue;
+      missing += (missing.empty() ? "" : " and ") + std::string(option) + value;
+    }
+    if (missing.empty()) continue;
+    sub->footer(sub->get_footer() + "\nAlso takes " + missing +
+                ", where the keys are not beside the data directory (cledger --help).");
+  }
+}
+
 // RocksDB keeps every table file of a data directory open: a large ledger, or a cluster node's
 // partitions, may pass the usual soft limit of 1,024 descriptors long before the hard one.
 void RaiseOpenFileLimit() {
@@ -137,6 +156,7 @@ int main(int argc, char** argv) {
   cledger::cli::AddProofs(app, run);
   cledger::cli::AddCluster(app, run);
   GiveGroupsTheirExamples(app);
+  NameTheKeyLocationOptions(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -365,11 +365,19 @@ TEST_CASE("APasswordChoiceIsExactlyGenerateTrueOrAPasswordString") {
   CHECK(given->password == "correct horse");
   for (const char* body :
        {R"({})", R"({"generate":false})", R"({"generate":"true"})", R"({"password":42})",
-        R"({"password":null})", R"({"generate":true,"password":"hunter2hunter2"})",
-        R"({"password":"hunter2hunter2","extra":1})"}) {
+        R"({"password":null})", R"({"generate":true,"password":"hunter2hunter2"})"}) {
     CAPTURE(body);
     auto r = PasswordChoiceFromJson(Obj(body));
     CheckRejected(r, "invalid_password_request", "password");
+    CHECK(r.status().message().find("hunter2") == std::string::npos);
+  }
+  // A key it does not know is named; the password beside it is not.
+  for (const char* body : {R"({"password":"hunter2hunter2","extra":1})",
+                           R"({"mode":"set","password":"hunter2hunter2"})"}) {
+    CAPTURE(body);
+    auto r = PasswordChoiceFromJson(Obj(body));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().reason() == "unknown_field");
     CHECK(r.status().message().find("hunter2") == std::string::npos);
   }
 }
