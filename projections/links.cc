@@ -21,12 +21,22 @@ std::string CountKey(std::string_view tenant, std::string_view customer) {
   return key;
 }
 
+Result<uint64_t> CountAt(Kv& kv, const std::string& key) {
+  auto count = kv.Get(key);
+  if (!count.ok()) return count.status();
+  if (!*count) return uint64_t{0};
+  if ((*count)->size() != 8)
+    return Status::Corruption("corrupt_state", "a link count is not 8 bytes");
+  return base::DecodeU64(**count);
+}
+
 // Counted by the events that make and end links: the rules let a link be made only where
 // there is none, and ended only where there is one.
 Status Count(Kv& kv, std::string_view tenant, std::string_view customer, int change) {
-  auto count = LinkCount(kv, tenant, customer);
+  const std::string key = CountKey(tenant, customer);
+  auto count = CountAt(kv, key);
   if (!count.ok()) return count.status();
-  kv.Put(CountKey(tenant, customer), base::U64Key(change < 0 && *count == 0 ? 0 : *count + change));
+  kv.Put(key, base::U64Key(change < 0 && *count == 0 ? 0 : *count + change));
   return Status::Ok();
 }
 
@@ -66,12 +76,7 @@ const Links kLinksImpl;
 const Projection& kLinks = kLinksImpl;
 
 Result<uint64_t> LinkCount(Kv& kv, std::string_view tenant, std::string_view customer) {
-  auto count = kv.Get(CountKey(tenant, customer));
-  if (!count.ok()) return count.status();
-  if (!*count) return uint64_t{0};
-  if ((*count)->size() != 8)
-    return Status::Corruption("corrupt_state", "a link count is not 8 bytes");
-  return base::DecodeU64(**count);
+  return CountAt(kv, CountKey(tenant, customer));
 }
 
 Result<std::vector<LinkedContact>> LinksOf(Kv& kv, std::string_view tenant,

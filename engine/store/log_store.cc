@@ -451,7 +451,12 @@ Status LogStore::ReadInto(uint64_t from, size_t limit, std::vector<Event>& out) 
   // over into fresh memory.
   out.reserve(std::min<uint64_t>(limit, head - from + 1 + kept));
   std::vector<size_t> stored_bytes;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
+  // A scan: each block is read once, and kept in the block cache it would push out the blocks
+  // point reads use again (a stream's events for time travel and history), for every reader,
+  // while a rebuild or a catching-up subscriber reads the whole log.
+  rocksdb::ReadOptions scan;
+  scan.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, log_));
   for (it->Seek(LogKey(from)); it->Valid() && out.size() < limit; it->Next()) {
     const uint64_t position = base::DecodeU64(it->key().ToStringView());
     if (position > head) break;  // written but not yet acknowledged
