@@ -112,8 +112,8 @@ class EngineImpl final : public Engine {
     std::error_code ec;
     std::filesystem::create_directories(options_.path, ec);
     if (!ec) return Status::Ok();
-    return Status::IoError("data_dir_not_created", "cannot create the data directory " +
-                                                       options_.path + ": " + ec.message());
+    return Status::IoError("data_dir_not_created",
+                           "cannot create it or a directory above it: " + ec.message());
   }
 
   Result<SignedTreeHead> SignedHead() override { return transparency_->SignedHead(); }

@@ -506,8 +506,13 @@ Result<std::vector<std::string>> RolesFromJson(const json::object& o) {
 
 Result<PasswordChoice> PasswordChoiceFromJson(const json::object& o) {
   const Status bad = BadPasswordRequest();
-  for (const auto& [key, value] : o) {  // a key's name is never the secret: it may be said
-    if (key != "generate" && key != "password") return UnknownField("", key);
+  // An unknown key is not named: a password mistaken for a key would be said back.
+  for (const auto& [key, value] : o) {
+    if (key == "generate" || key == "password") continue;
+    return Status::InvalidArgument(
+        "unknown_field",
+        R"(a password request has one key: send {"generate": true} or {"password": "<new password>"})",
+        "password");
   }
   if (o.size() != 1) return bad;
   if (const json::value* g = o.if_contains("generate")) {

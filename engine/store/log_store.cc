@@ -25,6 +25,9 @@
 namespace cledger::store {
 namespace {
 
+// Reads of up to this many events fill the block cache; longer ones are scans (ReadInto).
+constexpr size_t kCachedReadEventsMax = 16;
+
 namespace fs = std::filesystem;
 
 // The newest write-ahead log file of the directory: the one a damaged open names.
@@ -451,12 +454,12 @@ Status LogStore::ReadInto(uint64_t from, size_t limit, std::vector<Event>& out) 
   // over into fresh memory.
   out.reserve(std::min<uint64_t>(limit, head - from + 1 + kept));
   std::vector<size_t> stored_bytes;
-  // A scan: each block is read once, and kept in the block cache it would push out the blocks
-  // point reads use again (a stream's events for time travel and history), for every reader,
-  // while a rebuild or a catching-up subscriber reads the whole log.
-  rocksdb::ReadOptions scan;
-  scan.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, log_));
+  // A read of many events is a scan (a rebuild, a subscriber catching up): it reads each
+  // block once, and kept in the block cache those blocks would push out the ones that point
+  // reads use again and again (time travel's search by time, proofs, a stream's events).
+  rocksdb::ReadOptions options;
+  options.fill_cache = limit <= kCachedReadEventsMax;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, log_));
   for (it->Seek(LogKey(from)); it->Valid() && out.size() < limit; it->Next()) {
     const uint64_t position = base::DecodeU64(it->key().ToStringView());
     if (position > head) break;  // written but not yet acknowledged

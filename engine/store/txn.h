@@ -75,7 +75,8 @@ class Txn {
  private:
   // Hashed, not ordered: a fold's batch puts tens of thousands of records, and a tree walk
   // per write cost a fifth of the audit fold. Order is made where it is needed: batch()
-  // sorts once, and a scan (rare: an erasure, a rule's listing) sorts what it merges.
+  // sorts once, and a scan (rare in a fold: an erasure; a rule's listing in a small group)
+  // passes over the whole overlay once and sorts what it merges.
   using Overlay = std::unordered_map<std::string, std::optional<std::string>,
                                      projections::CachedKv::Memory::Hash, std::equal_to<>>;
   // The pending value of `key`: nullopt when this overlay has no say, a nullopt inside when

@@ -6,7 +6,6 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
-#include <fstream>
 
 #include "base/hex.h"
 #include "cledger/json.h"
