@@ -260,6 +260,9 @@ class LogStore final : public RawLedger {
   Status Recover();
   Status Reopen();
   void SetHealth(const std::string& state, const std::string& reason);
+  // Nothing is written again until the databases were reopened (Recover), the first time a
+  // poll interval later: the fault is likely still there.
+  void MarkWriteFailed(const std::string& reason);
   void Announce(uint64_t head);
   void Report(const Status& status);
   void WriterLoop();

@@ -96,10 +96,7 @@ PersonalKeys::~PersonalKeys() {
   ForgetKeys(pending_keys_);
 }
 
-Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path,
-                                                         const base::AeadKey& wrap_key,
-                                                         const std::string& wrap_key_id,
-                                                         bool read_only) {
+rocksdb::Options PersonalKeys::StoreOptions(bool read_only) {
   rocksdb::Options options;
   options.create_if_missing = !read_only;
   options.paranoid_checks = true;
@@ -108,6 +105,31 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+// After a failed write RocksDB 7.8 must not be written again: its log writer asserts on the
+// next append, which aborts the process (seen on a full disk). So, like the log's database,
+// the store is closed and opened again first. Still unwritable (the disk still full), it is
+// opened read-only, so keys can be read meanwhile, and the next reopen tries again.
+Status PersonalKeys::Reopen() {
+  std::lock_guard lock(mu_);
+  if (read_only_ || !db_) return Status::Ok();
+  db_.reset();
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(StoreOptions(false), path_, &raw);
+  if (!s.ok() && !rocksdb::DB::OpenForReadOnly(StoreOptions(true), path_, &raw).ok()) {
+    raw = nullptr;
+  }
+  db_.reset(raw);
+  return s.ok() ? Status::Ok() : Fault(s);
+}
+
+Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path,
+                                                         const base::AeadKey& wrap_key,
+                                                         const std::string& wrap_key_id,
+                                                         bool read_only) {
+  const rocksdb::Options options = StoreOptions(read_only);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
                                 : rocksdb::DB::Open(options, path, &raw);
@@ -125,6 +147,7 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
   }
   std::unique_ptr<PersonalKeys> keys(new PersonalKeys(s.ok() ? std::move(db) : nullptr, wrap_key));
   keys->read_only_ = read_only;
+  keys->path_ = path;
   if (!keys->db_) return keys;
   std::string recorded;
   s = keys->db_->Get(rocksdb::ReadOptions(), kWrapKeyId, &recorded);

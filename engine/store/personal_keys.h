@@ -44,6 +44,9 @@ class PersonalKeys {
   Status Seal(Event& event);
   // Writer thread: writes the keys Seal made, synced, before any event sealed under them is.
   Status PersistNewKeys();
+  // Writer thread, nothing else using the store: closes it and opens it again, as after a
+  // failed write it must be (LogStore::Reopen).
+  Status Reopen();
   // Writer thread: the keys Seal made and PersistNewKeys has not written yet, wrapped: what a
   // cluster's owner hands to the log of record with the group.
   std::vector<ReplicaDataKey> PendingKeys();
@@ -100,8 +103,11 @@ class PersonalKeys {
   // Whether the event's subject was erased (its `e` record).
   bool SubjectErased(const Event& event);
 
+  static rocksdb::Options StoreOptions(bool read_only);
+
   std::unique_ptr<rocksdb::DB> db_;  // null: a read-only open of a store that does not exist
   bool read_only_ = false;
+  std::string path_;
   base::AeadKey wrap_key_;
   std::string id_;
   std::mutex mu_;

@@ -97,6 +97,8 @@ Status LogStore::Reopen() {
     stream_versions_.clear();
     committed_views_.Clear();  // the failed group may have reached the disk after all
     opened = OpenDb();
+    // The failed write may have been the key store's (a group's new data keys go first).
+    if (opened.ok() && personal_ != nullptr) opened = personal_->Reopen();
     if (!opened.ok()) CloseDb(/*flush=*/false);
   }
   if (!opened.ok()) {
@@ -117,6 +119,12 @@ Status LogStore::Reopen() {
     Announce(head);
   }
   return Status::Ok();
+}
+
+void LogStore::MarkWriteFailed(const std::string& reason) {
+  write_failed_ = true;
+  last_recovery_ms_ = NowMs();
+  SetHealth("degraded", reason);
 }
 
 // Told once per change of state, so a lasting fault does not flood the log.

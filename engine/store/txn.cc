@@ -1,9 +1,7 @@
 #include "engine/store/txn.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <memory>
-#include <vector>
 
 #include "engine/store/errors.h"
 
@@ -74,8 +72,10 @@ void Txn::Delete(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
 std::optional<std::string>& Txn::PendingSlot(rocksdb::ColumnFamilyHandle* cf,
                                              std::string_view key) {
   Overlay& overlay = pending_[cf];
-  auto it = overlay.find(key);
-  if (it == overlay.end()) it = overlay.emplace(std::string(key), std::nullopt).first;
+  auto it = overlay.lower_bound(key);
+  if (it == overlay.end() || it->first != key) {
+    it = overlay.emplace_hint(it, std::string(key), std::nullopt);
+  }
   return it->second;
 }
 
@@ -84,13 +84,7 @@ rocksdb::WriteBatch& Txn::batch() {
   if (!coalesce_) return batch_;
   coalesce_ = false;
   for (const auto& [cf, overlay] : pending_) {
-    // In key order: RocksDB inserts a sorted run into its memtable faster.
-    std::vector<const Overlay::value_type*> sorted;
-    sorted.reserve(overlay.size());
-    for (const auto& entry : overlay) sorted.push_back(&entry);
-    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-    for (const auto* entry : sorted) {
-      const auto& [key, value] = *entry;
+    for (const auto& [key, value] : overlay) {
       Keep(value ? batch_.Put(cf, key, *value) : batch_.Delete(cf, key));
     }
   }
@@ -115,12 +109,12 @@ void Txn::MergePending(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
                        std::map<std::string, std::string, std::less<>>& merged) const {
   auto p = pending_.find(cf);
   if (p == pending_.end()) return;
-  for (const auto& [key, value] : p->second) {
-    if (!std::string_view(key).starts_with(prefix)) continue;
-    if (value) {
-      merged.insert_or_assign(key, *value);
+  for (auto e = p->second.lower_bound(prefix);
+       e != p->second.end() && std::string_view(e->first).starts_with(prefix); ++e) {
+    if (e->second) {
+      merged.insert_or_assign(e->first, *e->second);
     } else {
-      merged.erase(key);
+      merged.erase(e->first);
     }
   }
 }

@@ -73,12 +73,7 @@ class Txn {
   }
 
  private:
-  // Hashed, not ordered: a fold's batch puts tens of thousands of records, and a tree walk
-  // per write cost a fifth of the audit fold. Order is made where it is needed: batch()
-  // sorts once, and a scan (rare in a fold: an erasure; a rule's listing in a small group)
-  // passes over the whole overlay once and sorts what it merges.
-  using Overlay = std::unordered_map<std::string, std::optional<std::string>,
-                                     projections::CachedKv::Memory::Hash, std::equal_to<>>;
+  using Overlay = std::map<std::string, std::optional<std::string>, std::less<>>;
   // The pending value of `key`: nullopt when this overlay has no say, a nullopt inside when
   // the key is deleted.
   std::optional<std::optional<std::string>> Pending(rocksdb::ColumnFamilyHandle* cf,

@@ -150,8 +150,12 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
     if (failure.ok()) failure = options_.ledger.replicate(state.replica);
     if (!failure.ok() && personal_ != nullptr) personal_->DropPending();
   }
-  // A data key is durable before any event sealed under it is.
-  if (failure.ok() && personal_ != nullptr) failure = personal_->PersistNewKeys();
+  // A data key is durable before any event sealed under it is. A failed write leaves the key
+  // store to be reopened before anything is written again, as a failed log write does.
+  if (failure.ok() && personal_ != nullptr) {
+    failure = personal_->PersistNewKeys();
+    if (!failure.ok()) MarkWriteFailed("key store write failed: " + failure.message());
+  }
   if (!failure.ok()) return failure;
   rocksdb::WriteOptions write;
   write.sync = options_.ledger.sync;
@@ -162,13 +166,7 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
                   .count(),
               s.ok());
   if (!s.ok()) {
-    // Nothing is written again until RocksDB has resumed (or the database was reopened).
-    write_failed_ = true;
-    // The fault is likely still there: the first reopen comes a poll interval later.
-    last_recovery_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
-    SetHealth("degraded", "write failed: " + s.ToString());
+    MarkWriteFailed("write failed: " + s.ToString());
     if (replicating && options_.ledger.replica_ahead) options_.ledger.replica_ahead();
     return Status::IoError("storage_error", "write failed: " + s.ToString());
   }

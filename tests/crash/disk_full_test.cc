@@ -8,6 +8,7 @@
 //
 //   build/tests/crash_test -tc='AFullDisk*'
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -21,6 +22,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -71,9 +74,11 @@ class TmpfsMount {
   std::string error_;
 };
 
-// The server child: stopped (TERM, then KILL) on every way out of the test.
+// The server child: stopped (TERM, then KILL) on every way out of the test. One that died by
+// itself leaves the end of its stderr (its log, a sanitizer's report) in the test's output.
 struct ServerGuard {
   testing::Child child;
+  std::string stderr_file;
   ~ServerGuard() {
     if (child.pid <= 0) return;
     if (waitpid(child.pid, nullptr, WNOHANG) == 0) {
@@ -83,6 +88,11 @@ struct ServerGuard {
       }
       kill(child.pid, SIGKILL);
       waitpid(child.pid, nullptr, 0);
+    } else {
+      std::ifstream in(stderr_file);
+      const std::string said((std::istreambuf_iterator<char>(in)), {});
+      std::cerr << "the server died by itself; the end of its stderr:\n"
+                << said.substr(said.size() > 8000 ? said.size() - 8000 : 0) << "\n";
     }
     if (child.out >= 0) close(child.out);
   }
@@ -202,8 +212,13 @@ TEST_CASE("AFullDiskAnswersWritersWith5xxKeepsServingAndResumesWhenSpaceReturns"
   }
 
   ServerGuard server;
+  server.stderr_file = dir.Sub("server.err");
+  const int err = ::open(server.stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(err >= 0);
   server.child = testing::Spawn({"serve", "--data", mount_point + "/data", "--listen",
-                                 "127.0.0.1:0", "--min-free-mb", kMinFreeMb});
+                                 "127.0.0.1:0", "--min-free-mb", kMinFreeMb},
+                                err);
+  ::close(err);
   const std::string banner = ReadBanner(server.child.out);
   const std::string port_text = After(banner, "serving http://127.0.0.1:", " \n");
   REQUIRE_MESSAGE(!port_text.empty(), "no banner: " << banner);
