@@ -388,7 +388,9 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
   return key_id;
 }
 
+// Under mu_, like every use of the store: a reopen after a failed write replaces it.
 Result<bool> PersonalKeys::PurgePending() {
+  std::lock_guard lock(mu_);
   if (!db_) return false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   it->Seek("p");
@@ -397,6 +399,7 @@ Result<bool> PersonalKeys::PurgePending() {
 }
 
 Status PersonalKeys::PurgeDone() {
+  std::lock_guard lock(mu_);
   rocksdb::WriteBatch batch;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("p"); it->Valid() && it->key().starts_with("p"); it->Next()) {
