@@ -25,9 +25,6 @@
 namespace cledger::store {
 namespace {
 
-// Reads of up to this many events fill the block cache; longer ones are scans (ReadInto).
-constexpr size_t kCachedReadEventsMax = 16;
-
 namespace fs = std::filesystem;
 
 // The newest write-ahead log file of the directory: the one a damaged open names.
@@ -454,12 +451,7 @@ Status LogStore::ReadInto(uint64_t from, size_t limit, std::vector<Event>& out) 
   // over into fresh memory.
   out.reserve(std::min<uint64_t>(limit, head - from + 1 + kept));
   std::vector<size_t> stored_bytes;
-  // A read of many events is a scan (a rebuild, a subscriber catching up): it reads each
-  // block once, and kept in the block cache those blocks would push out the ones that point
-  // reads use again and again (time travel's search by time, proofs, a stream's events).
-  rocksdb::ReadOptions options;
-  options.fill_cache = limit <= kCachedReadEventsMax;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, log_));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
   for (it->Seek(LogKey(from)); it->Valid() && out.size() < limit; it->Next()) {
     const uint64_t position = base::DecodeU64(it->key().ToStringView());
     if (position > head) break;  // written but not yet acknowledged
