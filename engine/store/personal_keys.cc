@@ -96,8 +96,9 @@ PersonalKeys::~PersonalKeys() {
   ForgetKeys(pending_keys_);
 }
 
-rocksdb::Options PersonalKeys::StoreOptions(bool read_only) {
+rocksdb::Options PersonalKeys::StoreOptions(bool read_only, rocksdb::Env* env) {
   rocksdb::Options options;
+  if (env != nullptr) options.env = env;
   options.create_if_missing = !read_only;
   options.paranoid_checks = true;
   // Each new contact or customer looks up a subject that has no key yet: a Bloom filter
@@ -114,11 +115,11 @@ rocksdb::Options PersonalKeys::StoreOptions(bool read_only) {
 // opened read-only, so keys can be read meanwhile, and the next reopen tries again.
 Status PersonalKeys::Reopen() {
   std::lock_guard lock(mu_);
-  if (read_only_ || !db_) return Status::Ok();
+  if (read_only_ || path_.empty()) return Status::Ok();
   db_.reset();
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(StoreOptions(false), path_, &raw);
-  if (!s.ok() && !rocksdb::DB::OpenForReadOnly(StoreOptions(true), path_, &raw).ok()) {
+  rocksdb::Status s = rocksdb::DB::Open(StoreOptions(false, env_), path_, &raw);
+  if (!s.ok() && !rocksdb::DB::OpenForReadOnly(StoreOptions(true, env_), path_, &raw).ok()) {
     raw = nullptr;
   }
   db_.reset(raw);
@@ -128,8 +129,8 @@ Status PersonalKeys::Reopen() {
 Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path,
                                                          const base::AeadKey& wrap_key,
                                                          const std::string& wrap_key_id,
-                                                         bool read_only) {
-  const rocksdb::Options options = StoreOptions(read_only);
+                                                         bool read_only, rocksdb::Env* env) {
+  const rocksdb::Options options = StoreOptions(read_only, env);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
                                 : rocksdb::DB::Open(options, path, &raw);
@@ -148,6 +149,7 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
   std::unique_ptr<PersonalKeys> keys(new PersonalKeys(s.ok() ? std::move(db) : nullptr, wrap_key));
   keys->read_only_ = read_only;
   keys->path_ = path;
+  keys->env_ = env;
   if (!keys->db_) return keys;
   std::string recorded;
   s = keys->db_->Get(rocksdb::ReadOptions(), kWrapKeyId, &recorded);
@@ -178,13 +180,13 @@ Status PersonalKeys::Load() {
 
 Status PersonalKeys::Seal(Event& event) {
   if (!events::CarriesPersonal(event.body)) return Status::Ok();
+  std::lock_guard lock(mu_);
   if (!db_) {
     return Status::Unavailable("key_store_unavailable",
                                "personal data cannot be recorded without the key store");
   }
   std::optional<std::string> fields = events::TakePersonal(event.body);
   const std::string subject = SubjectKey(event.tenant, event.stream);
-  std::lock_guard lock(mu_);
   auto key_id = KeyIdLocked(subject);
   if (!key_id.ok()) return key_id.status();
   if (key_id->empty()) {
@@ -211,6 +213,7 @@ Status PersonalKeys::Seal(Event& event) {
 Status PersonalKeys::PersistNewKeys() {
   std::lock_guard lock(mu_);
   if (pending_records_.empty()) return Status::Ok();
+  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   rocksdb::WriteBatch batch;
   for (const ReplicaDataKey& made : pending_records_) {
     // Erased before it was written (Destroy deleted what was on disk): never written now.
@@ -250,8 +253,8 @@ void PersonalKeys::DropPending() {
 }
 
 Status PersonalKeys::ImportKeys(const std::vector<ReplicaDataKey>& keys) {
-  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   std::lock_guard lock(mu_);
+  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   rocksdb::WriteBatch batch;
   for (const ReplicaDataKey& k : keys) {
     std::string tombstone;
@@ -270,7 +273,7 @@ Status PersonalKeys::ImportKeys(const std::vector<ReplicaDataKey>& keys) {
 void PersonalKeys::Open(Event& event) {
   if (event.personal_box.empty()) {
     // Recorded before sealing existed: in the clear, unless its subject was erased since.
-    if (db_ && events::CarriesPersonal(event.body) && SubjectErased(event)) {
+    if (events::CarriesPersonal(event.body) && SubjectErased(event)) {
       events::BlankPersonal(event.body);
       event.personal = Personal::kErased;
     }
@@ -289,6 +292,7 @@ void PersonalKeys::Open(Event& event) {
 bool PersonalKeys::SubjectErased(const Event& event) {
   const std::string key = ErasedKey(event.tenant, event.stream);
   std::lock_guard lock(mu_);
+  if (!db_) return false;
   if (auto it = erased_subjects_.find(key); it != erased_subjects_.end()) return it->second;
   std::string ignored;
   const bool erased = db_->Get(rocksdb::ReadOptions(), key, &ignored).ok();
@@ -334,15 +338,15 @@ Result<std::string> PersonalKeys::KeyIdLocked(const std::string& subject) {
 }
 
 Result<std::string> PersonalKeys::KeyIdOf(const std::string& tenant, const std::string& stream) {
-  if (!db_) return std::string();
   std::lock_guard lock(mu_);
+  if (!db_) return std::string();
   return KeyIdLocked(SubjectKey(tenant, stream));
 }
 
 Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::string& stream,
                                           int64_t now_us) {
-  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   std::lock_guard lock(mu_);
+  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   generation_.fetch_add(1, std::memory_order_acq_rel);
   const std::string subject = SubjectKey(tenant, stream);
   auto key_id = KeyIdLocked(subject);
@@ -412,6 +416,7 @@ Status PersonalKeys::PurgeDone() {
 
 Result<std::vector<PersonalKeys::Tombstone>> PersonalKeys::Tombstones() {
   std::vector<Tombstone> out;
+  std::lock_guard lock(mu_);
   if (!db_) return out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("t"); it->Valid() && it->key().starts_with("t"); it->Next()) {
@@ -436,8 +441,8 @@ Result<std::vector<PersonalKeys::Tombstone>> PersonalKeys::Tombstones() {
 }
 
 Result<size_t> PersonalKeys::Rewrap(const base::AeadKey& next, const std::string& next_id) {
-  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   std::lock_guard lock(mu_);
+  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   rocksdb::WriteBatch batch;
   size_t count = 0;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));

@@ -28,10 +28,12 @@ class PersonalKeys {
  public:
   // Opens (and, unless `read_only`, creates) the key store at `path`. Its keys are wrapped
   // under `wrap_key`, named `wrap_key_id`; a store wrapped under another key is refused with
-  // kConflict "key_store_mismatch". A read-only open of a missing store holds no key.
+  // kConflict "key_store_mismatch". A read-only open of a missing store holds no key. `env`
+  // is RocksDB's default unless a test injects faults.
   static Result<std::unique_ptr<PersonalKeys>> Open(const std::string& path,
                                                     const base::AeadKey& wrap_key,
-                                                    const std::string& wrap_key_id, bool read_only);
+                                                    const std::string& wrap_key_id, bool read_only,
+                                                    rocksdb::Env* env = nullptr);
   // A store that holds no key: personal fields read as unreadable, none can be recorded.
   static std::unique_ptr<PersonalKeys> None();
   ~PersonalKeys();
@@ -103,9 +105,12 @@ class PersonalKeys {
   // Whether the event's subject was erased (its `e` record).
   bool SubjectErased(const Event& event);
 
-  static rocksdb::Options StoreOptions(bool read_only);
+  static rocksdb::Options StoreOptions(bool read_only, rocksdb::Env* env);
 
-  std::unique_ptr<rocksdb::DB> db_;  // null: a read-only open of a store that does not exist
+  // Every use of db_ is under mu_: Reopen replaces it. Null: a read-only open of a store that
+  // does not exist, or a reopen that failed (the next one tries again).
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::Env* env_ = nullptr;
   bool read_only_ = false;
   std::string path_;
   base::AeadKey wrap_key_;

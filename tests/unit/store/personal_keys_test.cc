@@ -4,11 +4,13 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <memory>
 
 #include "base/aead.h"
 #include "tests/support/sample_events.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/store/flaky_fs.h"
 
 namespace cledger::store {
 namespace {
@@ -68,6 +70,38 @@ TEST_CASE("ANewSubjectsKeyOpensItsEventsBeforeAndAfterReopening") {
   CHECK(opened.personal == Personal::kInBody);
   CHECK(opened.body ==
         testing::SampleEvent(ContactCreated{"k1", "c1", testing::FullContactFields()}).body);
+}
+
+// RocksDB must not be written again after a failed write (its log writer asserts and aborts
+// the process): the store is reopened first, read-only while the disk stays full, and the
+// key the failed write held is kept in memory meanwhile, then written once the disk has room.
+TEST_CASE("AKeyWhoseWriteFailedOnAFullDiskIsKeptAndWrittenAfterAReopen") {
+  KeyStore store;
+  std::atomic<bool> failing{false};
+  auto fs = std::make_shared<testing::FlakyFileSystem>(failing);
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  Event sealed = NewContact();
+  {
+    auto opened = PersonalKeys::Open(store.dir.Sub("keys"), store.master, "m1",
+                                     /*read_only=*/false, env.get());
+    REQUIRE(opened.ok());
+    PersonalKeys& keys = **opened;
+    REQUIRE(keys.Seal(sealed).ok());
+    failing = true;
+    CHECK_FALSE(keys.PersistNewKeys().ok());
+    (void)keys.Reopen();  // the disk still full
+    CHECK_FALSE(keys.PersistNewKeys().ok());
+    Event meanwhile = sealed;
+    keys.Open(meanwhile);
+    CHECK(meanwhile.personal == Personal::kInBody);
+    failing = false;
+    REQUIRE(keys.Reopen().ok());
+    REQUIRE(keys.PersistNewKeys().ok());
+  }
+  auto reopened = store.Open();
+  Event opened = sealed;
+  reopened->Open(opened);
+  CHECK(opened.personal == Personal::kInBody);
 }
 
 }  // namespace
