@@ -476,7 +476,9 @@ Answer GetAudit(Call& call) {
     if (auto text = call.Query(key)) {
       auto us = ParseRfc3339(*text);
       if (!us.ok())
-        return Problem(Status::InvalidArgument("invalid_time", "an RFC 3339 time", key));
+        return Problem(Status::InvalidArgument(
+            "invalid_query", std::string(key) + " is an RFC 3339 time, e.g. 2026-01-31T09:30:00Z",
+            key));
       *out = *us;
     }
   }

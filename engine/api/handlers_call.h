@@ -160,7 +160,8 @@ struct Call {
     if (auto time = Query("as_of")) {
       auto us = ParseRfc3339(*time);
       if (!us.ok()) {
-        return Status::InvalidArgument("invalid_time", "as_of is an RFC 3339 time", "as_of");
+        return Status::InvalidArgument(
+            "invalid_query", "as_of is an RFC 3339 time, e.g. 2026-01-31T09:30:00Z", "as_of");
       }
       as_of.time_us = *us;
     }

@@ -483,6 +483,19 @@ TEST_CASE("AReadAsOfAPositionAndATimeAtOnceAnswers400") {
   CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1?at=3").status != 400);
 }
 
+// As every query parameter that does not parse: the request cannot be read as meant.
+TEST_CASE("ATimeOrPositionInTheQueryThatDoesNotParseAnswers400NamingIt") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  CheckInvalidQuery(f, {"/v1/contacts/k1?at=x", "/v1/contacts/k1/history?at=-1"}, "at");
+  CheckInvalidQuery(
+      f, {"/v1/contacts/k1?as_of=yesterday", "/v1/customers/c1/history?as_of=2026-13-01T00:00:00Z"},
+      "as_of");
+  CheckInvalidQuery(f, {"/v1/audit?from=monday"}, "from");
+  CheckInvalidQuery(f, {"/v1/audit?to=2026-01-01"}, "to");
+  CHECK(f.Call("acme/owner", "GET", "/v1/audit?from=2026-01-01T00:00:00Z").status == 200);
+}
+
 TEST_CASE("ADuplicateJsonKeyAnswers400NamingTheField") {
   ServerFixture f;
   const uint64_t head = f.Head();
