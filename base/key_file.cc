@@ -48,7 +48,13 @@ std::string CreateKeyFile(const std::string& path, std::span<const uint8_t> key)
 
 std::string BesideDirectory(const std::string& dir, std::string_view suffix) {
   std::filesystem::path path(dir);
-  if (!path.has_filename()) path = path.parent_path();
+  if (!path.has_filename()) path = path.parent_path();  // "data/" is "data"
+  // "." or "..": beside it is beside the directory they name, not a dot file inside it.
+  if (path.empty() || path.filename() == "." || path.filename() == "..") {
+    std::error_code ec;
+    path = std::filesystem::absolute(path.empty() ? "." : path, ec).lexically_normal();
+    if (!path.has_filename()) path = path.parent_path();
+  }
   return path.string() + std::string(suffix);
 }
 

@@ -43,12 +43,26 @@ std::string KeyStoreDir(const LedgerOptions& options) {
 }
 
 // Whether `path` lies inside the directory `dir` (both as they would resolve).
+// Absolute first: a relative path that does not exist yet stays relative through
+// weakly_canonical, and would never match.
 bool Inside(const std::string& path, const std::string& dir) {
   std::error_code ec;
-  const std::filesystem::path file = std::filesystem::weakly_canonical(path, ec);
-  const std::filesystem::path root = std::filesystem::weakly_canonical(dir, ec);
+  auto resolved = [&ec](const std::string& p) {
+    return std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec);
+  };
+  const std::filesystem::path file = resolved(path);
+  const std::filesystem::path root = resolved(dir);
   if (ec) return false;
   return std::mismatch(root.begin(), root.end(), file.begin(), file.end()).first == root.end();
+}
+
+// Keys live beside the data directory, never in it: a backup or a copy of it would carry them.
+Status KeptOutside(const std::string& path, const std::string& dir, const std::string& reason,
+                   const std::string& what) {
+  if (!Inside(path, dir)) return Status::Ok();
+  return Status::InvalidArgument(
+      reason,
+      what + " " + path + " must not be inside the data directory (backups would carry it)");
 }
 
 class EngineImpl final : public Engine {
@@ -146,9 +160,8 @@ class EngineImpl final : public Engine {
     return parts_->commands.Submit(context, std::move(command));
   }
   Result<size_t> RotateMasterKey(const std::string& path) override {
-    if (Inside(path, options_.path)) {
-      return Status::InvalidArgument(
-          "master_key", "the master key " + path + " must not be inside the data directory");
+    if (Status s = KeptOutside(path, options_.path, "master_key", "the master key"); !s.ok()) {
+      return s;
     }
     auto next = domain::CredentialKeys::LoadOrCreate(path);
     if (!next.ok()) return next.status();
@@ -277,11 +290,8 @@ class EngineImpl final : public Engine {
   // not open).
   Result<std::optional<domain::CredentialKeys>> LoadMasterKey() {
     const std::string path = MasterKeyFile(options_);
-    if (Inside(path, options_.path)) {
-      return Status::InvalidArgument("master_key",
-                                     "the master key " + path +
-                                         " must not be inside the data directory (backups "
-                                         "would carry it)");
+    if (Status s = KeptOutside(path, options_.path, "master_key", "the master key"); !s.ok()) {
+      return s;
     }
     rocksdb::DB* db = store_->db();
     rocksdb::ColumnFamilyHandle* meta = store_->Family(store::kCfMeta);
@@ -324,10 +334,8 @@ class EngineImpl final : public Engine {
   // there and matches, and read personal fields as unreadable otherwise.
   Status OpenKeyStore(const std::optional<domain::CredentialKeys>& keys) {
     const std::string path = KeyStoreDir(options_);
-    if (Inside(path, options_.path)) {
-      return Status::InvalidArgument("key_store", "the key store " + path +
-                                                      " must not be inside the data directory "
-                                                      "(backups would carry it)");
+    if (Status s = KeptOutside(path, options_.path, "key_store", "the key store"); !s.ok()) {
+      return s;
     }
     const bool writable = options_.create_master_key;
     rocksdb::DB* db = store_->db();
@@ -365,6 +373,11 @@ class EngineImpl final : public Engine {
   Status StartTransparency() {
     std::optional<proofs::SigningKey> key;
     if (!options_.signing_key_file.empty()) {
+      if (Status s = KeptOutside(options_.signing_key_file, options_.path, "signing_key",
+                                 "the signing key");
+          !s.ok()) {
+        return s;
+      }
       auto loaded = proofs::SigningKey::LoadOrCreate(options_.signing_key_file);
       if (!loaded.ok()) return loaded.status();
       key = std::move(loaded).value();

@@ -1,9 +1,12 @@
 // `cledger serve` as a new user meets it: it starts on an empty data directory, prints how to
 // reach it with tokens and a curl example that works, and stops gracefully on SIGTERM.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -218,6 +221,38 @@ TEST_CASE("ServeNeedsBothTlsFlagsAndNamesACertificateItCannotUseBeforeTouchingTh
   CHECK(status != 0);
   CHECK(said.find(tls.dir.Sub("other-ca.key")) != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir.Sub("data")));
+}
+
+// A port already taken: the start fails before any token is committed, so the next start of
+// the ledger, which never served, is still its first and prints both tokens.
+TEST_CASE("AStartThatCannotListenIssuesNoTokenAndTheNextStartIsStillTheFirst") {
+  testing::TempDir dir;
+  const int taken = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  REQUIRE(bind(taken, reinterpret_cast<sockaddr*>(&address), size) == 0);
+  REQUIRE(listen(taken, 1) == 0);
+  REQUIRE(getsockname(taken, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+  int status = -1;
+  const std::string said = testing::RunCommand(
+      std::string(CLEDGER_BINARY) + " serve --data " + dir.Sub("data") +
+          " --listen 127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + " 2>&1",
+      &status);
+  close(taken);
+  CHECK(status == 3);
+  CHECK(said.find("cannot listen on") != std::string::npos);
+  CHECK(said.find("clt_") == std::string::npos);
+
+  testing::Child child = ServeOn(dir.Sub("data"));
+  const std::string banner = ReadUntil(child.out, "Stop with Ctrl-C");
+  CHECK(banner.find("owner token  clt_") != std::string::npos);
+  CHECK(banner.find("ops token    clt_") != std::string::npos);
+  kill(child.pid, SIGTERM);
+  int wait_status = 0;
+  waitpid(child.pid, &wait_status, 0);
+  close(child.out);
 }
 
 }  // namespace

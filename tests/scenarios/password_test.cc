@@ -242,6 +242,36 @@ TEST_CASE("ALedgerIsHeldToItsMasterKeyAndAReadOnlyOpenNeverMakesOne") {
   CHECK((*again)->Authenticate(token).ok());
 }
 
+// `--data .` or a relative key path with the data directory as the working directory: a key
+// is made beside the directory, or refused, never made inside it (a later open would refuse it).
+TEST_CASE("NoKeyIsMadeInsideTheDataDirectoryWhenItIsTheWorkingDirectory") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("inner"));
+  const std::filesystem::path was = std::filesystem::current_path();
+  std::filesystem::current_path(dir.Sub("inner"));
+  auto open = [](const std::string& key, const std::string& signing_key) {
+    LedgerOptions options;
+    options.path = ".";
+    options.master_key_file = key;
+    options.create_master_key = true;
+    options.signing_key_file = signing_key;
+    return Engine::Open(options);
+  };
+  CHECK(open("mk", "").status().reason() == "master_key");
+  CHECK(open("", "sk").status().reason() == "signing_key");
+  {
+    auto beside = open("", dir.Sub("inner.signing-key"));
+    CHECK_MESSAGE(beside.ok(), beside.status().ToString());
+  }
+  std::filesystem::current_path(was);
+  CHECK(std::filesystem::exists(dir.Sub("inner.master-key")));
+  CHECK(std::filesystem::exists(dir.Sub("inner.keys")));
+  for (const char* inside : {"mk", "sk", "..master-key", "..keys", "..signing-key"}) {
+    CAPTURE(inside);
+    CHECK_FALSE(std::filesystem::exists(dir.Sub("inner") + "/" + inside));
+  }
+}
+
 // Nothing derived from a token names its stream: the issue and the revocation share a stream
 // named by a random id.
 TEST_CASE("ATokensStreamIsNamedByARandomIdNotByItsDigest") {

@@ -165,6 +165,11 @@ TEST_CASE("HistoryOfACustomerAndItsFailures") {
   CHECK(o.at("state").at("name") == "Acme Corp");
   CHECK(o.at("history").at(0).at("operation") == "CustomerCreated");
 
+  const Run no_tenant =
+      Cledger(f.dir, "history --data " + f.dir.Sub("data") + " --tenant acmee --customer c1");
+  CHECK(no_tenant.status == 1);
+  CHECK(Contains(no_tenant.err, "no tenant 'acmee'"));
+
   const Run missing = Cledger(f.dir, base + "--contact nobody");
   CHECK(missing.status == 1);
   CHECK(missing.out.empty());
@@ -184,7 +189,7 @@ TEST_CASE("HistoryOfACustomerAndItsFailures") {
   f.Reopen();  // a directory another process holds cannot be opened
   const Run busy = Cledger(f.dir, base + "--customer c1");
   CHECK(busy.status == 3);
-  CHECK(Contains(busy.err, "cannot open"));
+  CHECK(Contains(busy.err, "is in use by another process"));
 }
 
 // ---- audit export ------------------------------------------------------------------------
@@ -384,6 +389,28 @@ std::string MixedImportFile() {
   std::string file;
   for (const std::string& line : lines) file += line + "\n";
   return file;
+}
+
+// A mistyped --data or --tenant is said once, before any line: no new, empty ledger is made
+// for it, and no line is rejected for it.
+TEST_CASE("ImportNamesAMistypedDataDirectoryOrTenantOnceAndCreatesNothing") {
+  testing::EngineFixture f;
+  f.engine.reset();
+  const std::string file = f.dir.Sub("one.jsonl");
+  WriteFile(file, R"({"command":"create_customer","id":"m1","name":"M","email":"m1@x.test"})"
+                  "\n");
+  const Run typo =
+      Cledger(f.dir, "import " + file + " --data " + f.dir.Sub("dtaa") + " --tenant acme");
+  CHECK(typo.status == 3);
+  CHECK(Contains(typo.err, "no ledger in"));
+  CHECK_FALSE(std::filesystem::exists(f.dir.Sub("dtaa")));
+  const uint64_t before = HeadOf(f);
+  const Run tenant =
+      Cledger(f.dir, "import " + file + " --data " + f.dir.Sub("data") + " --tenant acmee");
+  CHECK(tenant.status == 1);
+  CHECK(Contains(tenant.err, "no tenant 'acmee'"));
+  CHECK_FALSE(Contains(tenant.err + tenant.out, "one.jsonl:1"));
+  CHECK(HeadOf(f) == before);
 }
 
 TEST_CASE("ImportReportsBadLinesAppendsNothingFromThemAndGoodLinesOnce") {

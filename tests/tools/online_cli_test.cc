@@ -200,7 +200,7 @@ TEST_CASE("RebuildingAProjectionThatDoesNotExistNamesTheOnesThatDo") {
   ServerFixture f;
   int status = -1;
   const std::string said = RunBoth("projections rebuild contactz" + Through(f, "ops"), &status);
-  CHECK(status == 1);
+  CHECK(status == 2);
   CHECK(Has(said, "the projections are tenants, customers, contacts, links, emails, audit"));
 }
 

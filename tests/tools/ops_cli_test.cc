@@ -368,6 +368,34 @@ TEST_CASE("OfflineCommandsRefuseADataDirectoryThatHoldsNoLedgerAndCreateNothing"
   CHECK_FALSE(std::filesystem::exists(dir.Sub("typo")));
 }
 
+// A value the ledger refuses is a bad argument (exit 2), as a bad option is; a mistyped tenant
+// is named, not answered with an empty dump.
+TEST_CASE("ARefusedRoleProjectionOrTenantIsNamedAndExitsAsABadArgument") {
+  Populated f;
+  int status = -1;
+  std::string out =
+      RunBoth("token issue --data " + f.data + " --tenant acme --actor a --role ownr", &status);
+  CHECK(status == 2);
+  CHECK(Has(out, "role is owner"));
+  out = RunBoth("projections rebuild contcts --data " + f.data, &status);
+  CHECK(status == 2);
+  CHECK(Has(out, "no projection named 'contcts'"));
+  out = RunBoth("events dump --tenant acmee --data " + f.data, &status);
+  CHECK(status == 1);
+  CHECK(Has(out, "no tenant 'acmee'"));
+}
+
+// What a person running an offline command beside the server reads: not RocksDB's lock error.
+TEST_CASE("AnOfflineCommandOnADirectoryInUseSaysSoPlainly") {
+  Populated f;
+  f.Reopen();  // holds the directory, as a server would
+  int status = -1;
+  const std::string out = RunBoth("verify --data " + f.data, &status);
+  CHECK(status == 3);
+  CHECK(Has(out, "is in use by another process"));
+  CHECK_FALSE(Has(out, "LOCK"));
+}
+
 TEST_CASE("CreateMakesTheDataDirectoryWithItsParents") {
   testing::TempDir dir;
   const std::string data = dir.Sub("not/yet/there");
@@ -445,7 +473,7 @@ TEST_CASE("ProjectionsStatusAndRebuildWorkOfflineAndKeepEveryProjectionEqualToAF
   out = RunBoth("projections rebuild --data " + f.data, &status);
   CHECK(status == 2);
   out = RunBoth("projections rebuild nosuch --data " + f.data, &status);
-  CHECK(status == 1);
+  CHECK(status == 2);
   CHECK(Has(out, "projection_not_found"));
 }
 

@@ -2,6 +2,7 @@
 // with --server, through a running server's admin routes.
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <functional>
@@ -29,6 +30,16 @@ std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
   options.create_master_key = false;
   options.create_if_missing = false;
   return OpenOrExplain(options);
+}
+
+Status TenantExists(Engine& engine, const std::string& tenant) {
+  auto tenants = engine.Tenants(Principal{"", OfflineOps().actor});
+  if (!tenants.ok()) return tenants.status();
+  if (std::any_of(tenants->begin(), tenants->end(),
+                  [&](const TenantView& t) { return t.name == tenant; })) {
+    return Status::Ok();
+  }
+  return Status::NotFound("tenant_not_found", "no tenant '" + tenant + "'");
 }
 
 KeyLocations& GlobalKeyLocations() {
@@ -79,6 +90,13 @@ std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& given) {
     return nullptr;
   }
   auto engine = Engine::Open(options);
+  // RocksDB's LOCK file: held by another process, most likely a server on the directory.
+  if (!engine.ok() && engine.status().message().find("/LOCK: ") != std::string::npos) {
+    std::cerr << "cledger: " << data_dir
+              << " is in use by another process (a running cledger serve?): stop it first, or "
+                 "give --server URL --token TOKEN instead of --data where a command takes them\n";
+    return nullptr;
+  }
   if (!engine.ok()) {
     std::cerr << "cledger: cannot open " << data_dir << ": " << engine.status().message() << " ["
               << engine.status().reason() << "]\n";
@@ -87,10 +105,6 @@ std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& given) {
       std::cerr << "To open it without the commits after the damage (their positions are "
                    "never reused): cledger recover --data "
                 << data_dir << " --accept-wal-loss FILE, naming the file above\n";
-    }
-    if (engine.status().message().find("lock") != std::string::npos) {  // RocksDB's LOCK file
-      std::cerr << "(is a server running on it? offline commands need the directory to "
-                   "themselves)\n";
     }
     return nullptr;
   }
@@ -110,7 +124,8 @@ int Fail(const Status& status) {
   std::cerr << "cledger: " << status.message()
             << (status.field().empty() ? "" : " (" + status.field() + ")") << " ["
             << status.reason() << "]\n";
-  return kExitFailed;
+  // A value the ledger refuses (a role, a tenant's name) is a bad argument, as a bad option is.
+  return status.code() == Code::kInvalidArgument ? kExitUsage : kExitFailed;
 }
 
 struct AdminArgs {

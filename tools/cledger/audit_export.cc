@@ -86,12 +86,7 @@ Result<std::string> ExportOffline(const ExportArgs& a, const api::AuditQuery& q)
   auto engine = OpenOrExplain(a.data_dir);
   if (!engine) return Status(Code::kUnavailable, "not_opened", "");
   // A mistyped tenant would export an empty trail: say there is no such tenant instead.
-  auto tenants = engine->Tenants(Principal{"", OfflineOps().actor});
-  if (!tenants.ok()) return tenants.status();
-  if (std::none_of(tenants->begin(), tenants->end(),
-                   [&](const TenantView& t) { return t.name == a.tenant; })) {
-    return Status::NotFound("tenant_not_found", "no tenant '" + a.tenant + "'");
-  }
+  if (Status s = TenantExists(*engine, a.tenant); !s.ok()) return s;
   auto entries = api::QueryAudit(*engine, Auditor(a.tenant), q);
   if (!entries.ok()) return entries.status();
   return api::ExportAudit(

@@ -80,5 +80,8 @@ std::unique_ptr<Engine> OpenOrExplain(const LedgerOptions& options);
 bool& WalWasDamaged();
 // The ops context offline tools act with.
 CommandContext OfflineOps();
+// NotFound "tenant_not_found" unless the ledger has `tenant`: a mistyped tenant must not read
+// as an empty trail, an empty export or a file of rejected lines.
+Status TenantExists(Engine& engine, const std::string& tenant);
 
 }  // namespace cledger::cli

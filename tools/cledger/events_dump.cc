@@ -41,6 +41,9 @@ class EventSink {
 int DumpOffline(const OpsArgs& a, EventSink& sink) {
   auto engine = OpenExisting(a.data_dir);
   if (!engine) return OpenFailureExit(a.data_dir);
+  if (!a.tenant.empty()) {  // a mistyped tenant: not an empty dump
+    if (Status s = TenantExists(*engine, a.tenant); !s.ok()) return FailStatus(s);
+  }
   Ledger& ledger = engine->ledger();
   const uint64_t head = ledger.GetHead().position;
   const uint64_t first = std::max<uint64_t>(a.from, 1);

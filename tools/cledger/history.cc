@@ -268,6 +268,12 @@ int RunHistory(const HistoryArgs& a) {
   const bool online = !a.server.url.empty();
   std::unique_ptr<Engine> engine = online ? nullptr : OpenOrExplain(a.data_dir);
   if (!online && !engine) return OpenFailureExit(a.data_dir);
+  if (!online && !a.tenant.empty()) {
+    if (Status s = TenantExists(*engine, a.tenant); !s.ok()) {
+      std::cerr << "cledger: " << Describe(s) << "\n";
+      return kExitFailed;
+    }
+  }
   auto record = online ? LoadRemoteRecord(a, moment->as_of) : LoadRecord(*engine, a, moment->as_of);
   if (record.status().reason() == "server_unreachable") {
     std::cerr << "cledger: " << Describe(record.status()) << "\n";

@@ -290,8 +290,15 @@ int RunImport(const ImportArgs& a) {
     LedgerOptions options;  // imported contacts may carry passwords: the master key seals them
     options.path = a.data_dir;
     options.master_key_file = a.master_key_file;
+    options.create_if_missing = false;  // a mistyped --data: no new, empty ledger
     engine = OpenOrExplain(options);
     if (!engine) return OpenFailureExit(a.data_dir);
+    // Checked once: otherwise every line would be rejected for it.
+    if (Status s = TenantExists(*engine, a.tenant); !s.ok()) {
+      std::cerr << "cledger: " << s.message() << " in " << a.data_dir << " [" << s.reason()
+                << "]; cledger tenant list --data " << a.data_dir << " lists them\n";
+      return kExitFailed;
+    }
   }
   Importer importer(a, engine.get());
   bool finished = ImportAll(file, a, importer);

@@ -39,7 +39,8 @@ int FailStatus(const Status& status) {
             << status.reason() << "]\n";
   if (status.reason() == "server_unreachable") return kExitUnavailable;
   if (status.reason() == "certificate_not_verified") return kExitUnavailable;
-  if (status.reason() == "invalid_server" || status.reason() == "invalid_ca_file") {
+  if (status.reason() == "invalid_server" || status.reason() == "invalid_ca_file" ||
+      status.reason() == "projection_not_found") {
     return kExitUsage;
   }
   return kExitFailed;

@@ -207,8 +207,15 @@ int Serve(const ServeArgs& args) {
   auto engine = OpenOrExplain(ledger);
   if (!engine) return OpenFailureExit(args.data_dir);
 
-  std::string owner_token;
   const bool first_start = engine->ledger().GetHead().position == 0;
+  api::Server server(*engine, options);
+  if (Status s = server.Start(); !s.ok()) {
+    std::cerr << "cledger: cannot listen on " << args.listen << ": " << s.message() << "\n";
+    return kExitUnavailable;
+  }
+  // Issued once the port is ours: no token is committed for a start that cannot serve, and
+  // the next start of a ledger that never served is its first start still.
+  std::string owner_token;
   if (args.bootstrap || first_start) {
     auto token = Bootstrap(*engine);
     if (!token.ok()) {
@@ -217,12 +224,6 @@ int Serve(const ServeArgs& args) {
     }
     owner_token = *token;
   }
-  api::Server server(*engine, options);
-  if (Status s = server.Start(); !s.ok()) {
-    std::cerr << "cledger: cannot listen on " << args.listen << ": " << s.message() << "\n";
-    return kExitUnavailable;
-  }
-  // Issued once the port is ours: a token is never committed for a start that cannot serve.
   auto ops = IssueOpsToken(*engine, first_start, ops_ttl_s);
   if (!ops.ok()) {
     std::cerr << "cledger: cannot issue the ops token: " << ops.status().message() << "\n";
@@ -326,7 +327,10 @@ void AddServe(CLI::App& app, Runner& run) {
       "server.key\n"
       "  cledger serve --data ./node1 --cluster 'host=db1,db2 dbname=cledger "
       "target_session_attrs=read-write' --node n1 --advertise http://10.0.0.11:8080 --listen "
-      "10.0.0.11:8080");
+      "10.0.0.11:8080\n"
+      "Exit codes: 0 stopped · 1 the demo tenant or the ops token could not be made · 2 bad "
+      "arguments · 3 the data directory could not be opened, or --listen could not be "
+      "listened on.");
   serve->callback([args, &run] { run = [args] { return Serve(*args); }; });
 }
 
