@@ -37,9 +37,25 @@ Result<std::unique_ptr<rocksdb::BackupEngineReadOnly>> OpenBackups(const std::st
   return std::unique_ptr<rocksdb::BackupEngineReadOnly>(raw);
 }
 
+// A directory for backups or a restore, made with its parents (as `mkdir -p`). What is wrong
+// with the path is said plainly: RocksDB's words name its own calls.
+Status MakeDirectory(const std::string& dir, const std::string& field) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    return Status::InvalidArgument("not_a_directory",
+                                   dir + " is a file, not a directory: name a directory", field);
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (!ec) return Status::Ok();
+  return Status::InvalidArgument(
+      "directory_not_created", "cannot create " + dir + " or a directory above it: " + ec.message(),
+      field);
+}
+
 }  // namespace
 
 Status CreateBackup(store::LogStore& store, const std::string& backup_dir) {
+  if (Status s = MakeDirectory(backup_dir, "dir"); !s.ok()) return s;
   rocksdb::BackupEngine* raw = nullptr;
   rocksdb::IOStatus s = rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
                                                     rocksdb::BackupEngineOptions(backup_dir), &raw);
@@ -65,11 +81,14 @@ Status CreateBackup(store::LogStore& store, const std::string& backup_dir) {
 Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& data_dir,
                              std::optional<uint32_t> id) {
   std::error_code ec;
-  if (std::filesystem::exists(data_dir, ec) && !std::filesystem::is_empty(data_dir, ec)) {
+  if (std::filesystem::is_directory(data_dir, ec) && !std::filesystem::is_empty(data_dir, ec)) {
     return Status(Code::kConflict, "data_dir_not_empty",
                   "restore into a new data directory; " + data_dir + " is not empty");
   }
   auto backups = OpenBackups(backup_dir);
+  if (backups.ok()) {
+    if (Status s = MakeDirectory(data_dir, "data_dir"); !s.ok()) return s;
+  }
   if (!backups.ok()) return backups.status();
   if (id) {
     if (Status s = VerifyBackup(backup_dir, *id); !s.ok()) return s;

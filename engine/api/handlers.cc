@@ -412,10 +412,15 @@ Answer PostErase(Call& call, const std::string& subject) {
 Answer PostContactErase(Call& call) { return PostErase(call, "contact"); }
 Answer PostCustomerErase(Call& call) { return PostErase(call, "customer"); }
 
+// Every key of the request may be a password sent by mistake: a repeated one is not named.
 Answer PostPasswordReset(Call& call) {
-  return RunFromBody(call, 200, PasswordChoiceFromJson, [&](PasswordChoice choice) {
-    return ResetPassword{call.params[0], std::move(choice)};
-  });
+  auto choice = FromBody(call, PasswordChoiceFromJson);
+  if (!choice.ok() && choice.status().reason() == "duplicate_key") {
+    return Problem(
+        Status::InvalidArgument("duplicate_key", "a key appears twice in the request", "password"));
+  }
+  if (!choice.ok()) return Problem(choice.status());
+  return RunCommand(call, ResetPassword{call.params[0], std::move(choice).value()}, 200);
 }
 
 // Every read refuses a malformed ?at= or ?as_of=, also those that answer for now only.

@@ -364,18 +364,23 @@ class DuplicateKeyFinder {
 
   std::optional<std::string> duplicate;
 
-  bool on_object_begin(json::error_code&) { return objects_.emplace_back(), true; }
+  bool on_object_begin(json::error_code&) {
+    // Under a password object every key may be a password sent by mistake.
+    const bool secret = last_key_ == "password" || (!objects_.empty() && objects_.back().secret);
+    return objects_.push_back({{}, secret}), true;
+  }
   bool on_object_end(std::size_t, json::error_code&) { return objects_.pop_back(), true; }
   bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
     return key_.append(s.data(), s.size()), true;
   }
   bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
     key_.append(s.data(), s.size());
-    if (!objects_.back().insert(key_).second) {
-      duplicate = std::move(key_);
+    if (!objects_.back().keys.insert(key_).second) {
+      duplicate = objects_.back().secret ? "password" : std::move(key_);
       ec = json::error::syntax;  // stops the parse
       return false;
     }
+    last_key_ = std::move(key_);
     key_.clear();
     return true;
   }
@@ -395,8 +400,13 @@ class DuplicateKeyFinder {
   bool on_comment(json::string_view, json::error_code&) { return true; }
 
  private:
-  std::vector<std::set<std::string>> objects_;
+  struct Object {
+    std::set<std::string> keys;
+    bool secret = false;
+  };
+  std::vector<Object> objects_;
   std::string key_;
+  std::string last_key_;
 };
 
 // REQUIRES: `body` is valid JSON.

@@ -78,6 +78,9 @@ http::response<http::string_body> ToBeast(const HttpResponse& response, unsigned
   http::response<http::string_body> res{static_cast<http::status>(response.status), version};
   res.set(http::field::server, "cledger");
   if (!response.content_type.empty()) res.set(http::field::content_type, response.content_type);
+  // Answers carry personal data, tokens and temporary passwords: no cache keeps them. The
+  // console's files say otherwise for themselves.
+  res.set(http::field::cache_control, "no-store");
   for (const auto& [name, value] : response.headers) res.set(name, value);
   res.body() = response.body;
   res.keep_alive(keep_alive);

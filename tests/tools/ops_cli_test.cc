@@ -912,6 +912,27 @@ TEST_CASE("BackupCreatedOfflineRestoresTheSameHead") {
   CHECK(status == 0);
 }
 
+// Backups and restores make their directories with the parents (as --create does); a file in
+// the way is named as a file, not as a storage fault.
+TEST_CASE("BackupAndRestoreMakeMissingParentsAndNameAFileInTheWay") {
+  Populated f;
+  int status = -1;
+  std::ofstream(f.dir.Sub("afile")) << "x";
+  std::string out = RunBoth("backup create " + f.dir.Sub("afile") + " --data " + f.data, &status);
+  CHECK(status != 0);
+  CHECK(Has(out, f.dir.Sub("afile") + " is a file, not a directory"));
+  CHECK_FALSE(Has(out, "IO error"));
+  const std::string nested = f.dir.Sub("not/yet/backups");
+  Run("backup create " + nested + " --data " + f.data, &status);
+  CHECK(status == 0);
+  out = RunBoth("backup restore " + nested + " --data " + f.dir.Sub("afile"), &status);
+  CHECK(status != 0);
+  CHECK(Has(out, f.dir.Sub("afile") + " is a file, not a directory"));
+  Run("backup restore " + nested + " --data " + f.dir.Sub("new/place/restored"), &status);
+  CHECK(status == 0);
+  CHECK(std::filesystem::exists(f.dir.Sub("new/place/restored/CURRENT")));
+}
+
 // The line of `out` that starts with `label`, less the label and its leading "cledger ".
 std::string HintAfter(const std::string& out, const std::string& label) {
   const size_t at = out.find(label);

@@ -143,6 +143,10 @@ int BackupRestore(const OpsArgs& a) {
   if (!fs::is_directory(a.backup_dir, ec)) {
     return Complain("no backup directory " + a.backup_dir, kExitUsage);
   }
+  if (fs::exists(a.restore_to, ec) && !fs::is_directory(a.restore_to, ec)) {
+    return Complain(a.restore_to + " is a file, not a directory: restore into a new directory",
+                    kExitUsage);
+  }
   if (fs::exists(a.restore_to, ec) && !fs::is_empty(a.restore_to, ec)) {
     return Complain(a.restore_to +
                         " is not empty; restore into a new directory (nothing was "
