@@ -38,8 +38,9 @@ Result<std::unique_ptr<rocksdb::BackupEngineReadOnly>> OpenBackups(const std::st
 }
 
 // A directory for backups or a restore, made with its parents (as `mkdir -p`). What is wrong
-// with the path is said plainly: RocksDB's words name its own calls.
-Status MakeDirectory(const std::string& dir, const std::string& field) {
+// with the path is said plainly: RocksDB's words name its own calls. A file in the way is the
+// caller's mistake; a directory that cannot be made (permissions, a full disk) is `failed`.
+Status MakeDirectory(const std::string& dir, const std::string& field, const std::string& failed) {
   std::error_code ec;
   if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
     return Status::InvalidArgument("not_a_directory",
@@ -47,15 +48,14 @@ Status MakeDirectory(const std::string& dir, const std::string& field) {
   }
   std::filesystem::create_directories(dir, ec);
   if (!ec) return Status::Ok();
-  return Status::InvalidArgument(
-      "directory_not_created", "cannot create " + dir + " or a directory above it: " + ec.message(),
-      field);
+  return Status(Code::kUnavailable, failed,
+                "cannot create " + dir + " or a directory above it: " + ec.message(), field);
 }
 
 }  // namespace
 
 Status CreateBackup(store::LogStore& store, const std::string& backup_dir) {
-  if (Status s = MakeDirectory(backup_dir, "dir"); !s.ok()) return s;
+  if (Status s = MakeDirectory(backup_dir, "dir", "backup_failed"); !s.ok()) return s;
   rocksdb::BackupEngine* raw = nullptr;
   rocksdb::IOStatus s = rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
                                                     rocksdb::BackupEngineOptions(backup_dir), &raw);
@@ -87,7 +87,7 @@ Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& d
   }
   auto backups = OpenBackups(backup_dir);
   if (backups.ok()) {
-    if (Status s = MakeDirectory(data_dir, "data_dir"); !s.ok()) return s;
+    if (Status s = MakeDirectory(data_dir, "data_dir", "restore_failed"); !s.ok()) return s;
   }
   if (!backups.ok()) return backups.status();
   if (id) {

@@ -100,7 +100,16 @@ Result<std::vector<AuditEntry>> RecordEntries(Engine& engine, const Principal& w
     found = true;
     entries.insert(entries.end(), trail->begin(), trail->end());
   }
-  if (!found) return Status::NotFound("record_not_found", "no contact or customer '" + id + "'");
+  if (!found) {
+    // The trail's `record` column shows streams ("contact-k1"); the filter takes the id.
+    std::string hint;
+    for (std::string_view kind : {"contact-", "customer-"}) {
+      if (id.starts_with(kind) && id.size() > kind.size()) {
+        hint = " (that is a stream's name; give the record's id: " + id.substr(kind.size()) + ")";
+      }
+    }
+    return Status::NotFound("record_not_found", "no contact or customer '" + id + "'" + hint);
+  }
   std::sort(entries.begin(), entries.end(),
             [](const AuditEntry& a, const AuditEntry& b) { return a.position < b.position; });
   entries.erase(std::unique(entries.begin(), entries.end(),

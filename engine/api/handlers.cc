@@ -480,10 +480,7 @@ Answer GetAudit(Call& call) {
   for (auto [key, out] : {std::pair{"from", &query.from_us}, std::pair{"to", &query.to_us}}) {
     if (auto text = call.Query(key)) {
       auto us = ParseRfc3339(*text);
-      if (!us.ok())
-        return Problem(Status::InvalidArgument(
-            "invalid_query", std::string(key) + " is an RFC 3339 time, e.g. 2026-01-31T09:30:00Z",
-            key));
+      if (!us.ok()) return Problem(BadTimeInQuery(key, *text));
       *out = *us;
     }
   }

@@ -24,6 +24,17 @@ inline HttpResponse JsonResponse(int status, const json::value& body) {
   return HttpResponse{status, "application/json", json::serialize(body), {}};
 }
 
+// A time in the query that does not parse: 400, naming the parameter. A "+01:00" offset sent
+// as is arrives as " 01:00" (a + in a query is a space), which the answer says.
+inline Status BadTimeInQuery(const std::string& key, std::string_view text) {
+  const bool plus = text.find(' ') != std::string_view::npos;
+  return Status::InvalidArgument(
+      "invalid_query",
+      key + " is an RFC 3339 time, e.g. 2026-01-31T09:30:00Z" +
+          (plus ? "; a + in the query reads as a space: send it as %2B" : ""),
+      key);
+}
+
 inline std::optional<uint64_t> ParseU64(std::string_view text) {
   uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -160,8 +171,7 @@ struct Call {
     if (auto time = Query("as_of")) {
       auto us = ParseRfc3339(*time);
       if (!us.ok()) {
-        return Status::InvalidArgument(
-            "invalid_query", "as_of is an RFC 3339 time, e.g. 2026-01-31T09:30:00Z", "as_of");
+        return BadTimeInQuery("as_of", *time);
       }
       as_of.time_us = *us;
     }

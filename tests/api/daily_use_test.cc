@@ -174,6 +174,12 @@ TEST_CASE("TheAuditTrailFiltersByRecordAndFieldAndEachEntryCarriesItsEventHashAn
   CHECK(json::parse(lines.body.substr(0, lines.body.find('\n'))).at("correlation_id") ==
         "fix-ann-email");
   CHECK(f.Call("acme/auditor", "GET", "/v1/audit?record=nosuch").status == 404);
+  // The record column shows the stream ("contact-k1"); given as the filter, the answer says
+  // which id to give instead.
+  const Reply stream = f.Call("acme/auditor", "GET", "/v1/audit?record=contact-k1");
+  CHECK(stream.status == 404);
+  CHECK(std::string(Json(stream).at("detail").as_string()).find("give the record's id: k1") !=
+        std::string::npos);
   CHECK(Json(f.Call("acme/auditor", "GET", "/v1/audit?field=website"))
             .at("items")
             .as_array()
@@ -193,6 +199,12 @@ TEST_CASE("OpsListTenantsAndBackupsAndCheckABackupWithoutRestoringIt") {
   const std::string body = json::serialize(json::object{{"dir", dir}});
   REQUIRE(f.Call("ops", "POST", "/v1/admin/backups", body).status == 201);
   REQUIRE(f.Call("ops", "POST", "/v1/admin/backups", body).status == 201);
+  // A file where the directory should be: the caller's mistake (422), said plainly.
+  std::ofstream(f.dir.Sub("afile")) << "x";
+  const Reply onto_file = f.Call("ops", "POST", "/v1/admin/backups",
+                                 json::serialize(json::object{{"dir", f.dir.Sub("afile")}}));
+  CHECK(onto_file.status == 422);
+  CHECK(Code(onto_file) == "not_a_directory");
   const Reply listed = f.Call("ops", "GET", "/v1/admin/backups?dir=" + dir);
   REQUIRE(listed.status == 200);
   const json::value listing = Json(listed);

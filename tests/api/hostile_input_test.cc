@@ -506,6 +506,9 @@ TEST_CASE("ATimeOrPositionInTheQueryThatDoesNotParseAnswers400NamingIt") {
       "as_of");
   CheckInvalidQuery(f, {"/v1/audit?from=monday"}, "from");
   CheckInvalidQuery(f, {"/v1/audit?to=2026-01-01"}, "to");
+  const Reply plus = f.Call("acme/owner", "GET", "/v1/contacts/k1?as_of=2026-01-01T10:00:00+01:00");
+  CHECK(plus.status == 400);
+  CHECK(std::string(Json(plus).at("detail").as_string()).find("%2B") != std::string::npos);
   CHECK(f.Call("acme/owner", "GET", "/v1/audit?from=2026-01-01T00:00:00Z").status == 200);
 }
 

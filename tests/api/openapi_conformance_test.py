@@ -128,6 +128,8 @@ IGNORED_KEYWORDS = ("example", "examples", "xml", "discriminator", "externalDocs
 # Headers of the transport itself, which no operation documents.
 TRANSPORT_HEADERS = {"content-type", "content-length", "server", "connection", "date",
                      "keep-alive", "transfer-encoding"}
+# Carried by every answer and documented once, in the document's description.
+EVERY_ANSWER_HEADERS = {"cache-control": "Every answer carries `Cache-Control: no-store`"}
 
 
 class Spec:
@@ -400,6 +402,14 @@ class Conformance:
         self.sent_query = {}  # operation name -> query parameter names sent and accepted
         self.checked = 0
 
+    def undocumented(self, name, documented):
+        """Whether a response header is documented nowhere: not under the response, not a
+        transport header, and (for one every answer carries) not in the description."""
+        name = name.lower()
+        if name in EVERY_ANSWER_HEADERS:
+            return EVERY_ANSWER_HEADERS[name] not in self.spec.doc["info"]["description"]
+        return name not in TRANSPORT_HEADERS and name not in documented
+
     # -- reporting --
     def fail(self, op_name, status, path, message, same_as=None):
         """One violation. The same one again (at another index of a list, or `same_as` says
@@ -545,7 +555,7 @@ class Conformance:
             if value is not None and "schema" in header:
                 self.check_header_value(op, answer, name, value, header["schema"])
         for name, value in answer.headers:
-            if name.lower() not in TRANSPORT_HEADERS and name.lower() not in documented_headers:
+            if self.undocumented(name, documented_headers):
                 self.fail(op.name, answer.status, "header " + name,
                           "undocumented response header (value %r)" % value[:80],
                           same_as="undocumented response header")
@@ -693,7 +703,7 @@ class Conformance:
                                                                  ", ".join(content)))
         documented_headers = {k.lower() for k in (doc.get("headers") or {})}
         for name, value in answer.headers:
-            if name.lower() not in TRANSPORT_HEADERS and name.lower() not in documented_headers:
+            if self.undocumented(name, documented_headers):
                 self.fail(op.name, 200, "header " + name,
                           "undocumented response header (value %r)" % value[:80])
         for name, header in (doc.get("headers") or {}).items():

@@ -49,8 +49,7 @@ Principal Auditor(const std::string& tenant) { return Principal{tenant, {"cli", 
 std::optional<int64_t> TimeOption(const char* name, const std::string& text) {
   auto parsed = api::ParseRfc3339(text);
   if (parsed.ok()) return *parsed;
-  std::cerr << "cledger: " << name << ": " << parsed.status().message()
-            << "; use RFC 3339, e.g. 2026-01-31T09:00:00Z\n";
+  std::cerr << "cledger: " << name << ": " << parsed.status().message() << "\n";
   return std::nullopt;
 }
 

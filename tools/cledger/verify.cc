@@ -265,7 +265,9 @@ void PrintTreeText(const VerifyResult& r) {
               << " no longer matches the Merkle tree stored when it was written\n";
   }
   for (const std::string& problem : r.signed_head_problems) {
-    std::cout << "REWRITTEN: " << problem << "\n";
+    // A signature that does not verify may be the caller's wrong key: not called a rewrite.
+    const bool signature = problem.find("its signature does not verify") != std::string::npos;
+    std::cout << (signature ? "NOT VERIFIED: " : "REWRITTEN: ") << problem << "\n";
   }
   if (r.tree_leaves_rebuilt > 0) {
     std::cout << "note: the Merkle tree lacked " << r.tree_leaves_rebuilt
@@ -278,8 +280,11 @@ void PrintTreeText(const VerifyResult& r) {
                  "(ask a witness for the heads it holds)\n";
   } else if (r.signed_head_problems.empty()) {
     std::cout << "signed heads ok: the log still has the root of each of the "
-              << r.signed_heads_checked << " heads the ledger signed (" << r.signatures_checked
-              << " signatures checked)\n";
+              << r.signed_heads_checked << " heads the ledger signed ("
+              << (r.signatures_checked == 0
+                      ? std::string("their signatures not checked")
+                      : std::to_string(r.signatures_checked) + " signatures checked")
+              << ")\n";
   }
 }
 
