@@ -86,13 +86,11 @@ Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& d
                   "restore into a new data directory; " + data_dir + " is not empty");
   }
   auto backups = OpenBackups(backup_dir);
-  if (backups.ok()) {
-    if (Status s = MakeDirectory(data_dir, "data_dir", "restore_failed"); !s.ok()) return s;
-  }
   if (!backups.ok()) return backups.status();
   if (id) {
     if (Status s = VerifyBackup(backup_dir, *id); !s.ok()) return s;
   }
+  if (Status s = MakeDirectory(data_dir, "data_dir", "restore_failed"); !s.ok()) return s;
   rocksdb::IOStatus s = id ? (*backups)->RestoreDBFromBackup(*id, data_dir, data_dir)
                            : (*backups)->RestoreDBFromLatestBackup(data_dir, data_dir);
   if (!s.ok()) return Status(Code::kIoError, "restore_failed", s.ToString());
