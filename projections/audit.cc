@@ -1,7 +1,8 @@
 // audit: "e" · lp(tenant) · u64 position → AuditEntry
 //        "i" · lp(tenant) · index kind · lp(id) · u64 position → "" (by stream, customer, actor)
-//        "s" · …  the audit fold's own copy of the customer and contact views, kept by running
-//                 those projections' folds, so before → after is derived by the same fold.
+//        "s" · …  the audit fold's own copy of the customer and contact views, kept by the
+//                 halves of those projections' folds, so before → after is derived by the same
+//                 fold.
 #include <algorithm>
 #include <cstdint>
 
@@ -176,10 +177,6 @@ class Audit final : public Projection {
   uint32_t FoldVersion() const override { return 3; }
   Status Apply(Kv& kv, const Event& event) const override {
     PrefixedKv copy(kv, "s");
-    // Each record read is remembered, with what the fold writes to it: the record before the
-    // event, the fold and the record after it read the store once between them.
-    CachedKv::Memory seen;
-    CachedKv state(copy, seen, SIZE_MAX);
     AuditEntry entry{event.position,
                      event.recorded_at_us,
                      event.actor,
@@ -187,7 +184,7 @@ class Audit final : public Projection {
                      std::string(EventTypeName(event.body)),
                      {}};
     Status changed = std::visit(
-        [&](const auto& body) { return Changes(state, event, body, entry.changes); }, event.body);
+        [&](const auto& body) { return Changes(copy, event, body, entry.changes); }, event.body);
     if (!changed.ok()) return changed;
     if (std::visit([](const auto& body) { return kIsErasure<std::decay_t<decltype(body)>>; },
                    event.body)) {
@@ -203,18 +200,15 @@ class Audit final : public Projection {
   }
 
  private:
-  // The record's view before and after `projection` folds the event into the audit's copy.
-  template <typename View, typename Get>
-  static Status BeforeAfter(Kv& state, const Event& event, const Projection& projection, Get get,
-                            View& before, View& after) {
-    auto old = get(state);
-    if (!old.ok()) return old.status();
-    before = old->value_or(View{});
-    if (Status s = projection.Apply(state, event); !s.ok()) return s;
-    auto now = get(state);
-    if (!now.ok()) return now.status();
-    after = now->value_or(View{});
-    return Status::Ok();
+  // Each field that changed; for an erasure, what happened, not the fields it blanked.
+  template <typename Body, typename View>
+  static std::vector<FieldChange> RecordChanges(const Body& body, const View& before,
+                                                const View& after) {
+    if constexpr (kIsErasure<Body>) {
+      return {{"personal_data", "", base::kErased}, {"reason", "", body.reason}};
+    } else {
+      return Diff(Flatten(before), Flatten(after));
+    }
   }
 
   // The stream's earlier entries lose every change of a personal field: what a fold of its
@@ -239,34 +233,27 @@ class Audit final : public Projection {
     return Status::Ok();
   }
 
+  // A record's event is folded into the audit's copy as the record's own projection folds it;
+  // the change is what differs between the record before and after.
   template <typename Body>
-  static Status Changes(Kv& state, const Event& event, const Body& body,
+  static Status Changes(Kv& copy, const Event& event, const Body& body,
                         std::vector<FieldChange>& changes) {
-    if constexpr (kIsErasure<Body>) {
-      // The audit's copy forgets the fields too; the entry names what happened, not them.
-      if (Status s = (requires { body.contact_id; } ? kContacts : kCustomers).Apply(state, event);
-          !s.ok()) {
+    if constexpr (requires { body.contact_id; }) {
+      ContactView before, after;
+      if (Status s = FoldStoredRecord(copy, event, body.contact_id, after, &before); !s.ok()) {
         return s;
       }
-      changes = {{"personal_data", "", base::kErased}, {"reason", "", body.reason}};
-    } else if constexpr (requires { body.contact_id; }) {
-      ContactView before, after;
-      Status s = BeforeAfter(
-          state, event, kContacts,
-          [&](Kv& kv) { return GetContact(kv, event.tenant, body.contact_id); }, before, after);
-      if (!s.ok()) return s;
-      changes = Diff(Flatten(before), Flatten(after));
+      changes = RecordChanges(body, before, after);
       if constexpr (std::is_same_v<Body, ContactPasswordReset>) {
         changes.push_back(
             {"password", before.has_password ? base::kRedacted : "", base::kRedacted});
       }
     } else if constexpr (requires { body.customer_id; }) {
       CustomerView before, after;
-      Status s = BeforeAfter(
-          state, event, kCustomers,
-          [&](Kv& kv) { return GetCustomer(kv, event.tenant, body.customer_id); }, before, after);
-      if (!s.ok()) return s;
-      changes = Diff(Flatten(before), Flatten(after));
+      if (Status s = FoldStoredRecord(copy, event, body.customer_id, after, &before); !s.ok()) {
+        return s;
+      }
+      changes = RecordChanges(body, before, after);
     } else if constexpr (std::is_same_v<Body, TenantCreated>) {
       changes = {{"name", "", body.name}, {"plan", "", body.plan}};
     } else if constexpr (std::is_same_v<Body, TokenIssued>) {

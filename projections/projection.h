@@ -73,10 +73,10 @@ struct Checkpoint {
   std::string value;
 };
 
-// Keeps the record (`key`, `value`) as a checkpoint when `event` is due one.
-void KeepCheckpoint(Kv& kv, const Event& event, std::string_view key, std::string_view value);
-// An erasure leaves no earlier copy of the record: drops every checkpoint of its stream.
-Status DropCheckpoints(Kv& kv, const Event& event);
+// Writes the record `event` left, `value`, under lp(tenant) · `id`, with its checkpoint when
+// one is due; `erasure`: the stream's earlier checkpoints go first.
+Status StoreRecord(Kv& kv, const Event& event, std::string_view id, std::string_view value,
+                   bool erasure);
 // The stream's newest checkpoint at or before `position`, if any.
 Result<std::optional<Checkpoint>> LastCheckpoint(Kv& kv, std::string_view tenant,
                                                  std::string_view stream, uint64_t position);

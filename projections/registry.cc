@@ -42,8 +42,7 @@ std::string CheckpointPrefix(std::string_view tenant, std::string_view stream) {
   return key;
 }
 
-}  // namespace
-
+// Keeps the record (`key`, `value`) as a checkpoint when `event` is due one.
 // Value: u64 version · u32 key length (big-endian) · key · value.
 void KeepCheckpoint(Kv& kv, const Event& event, std::string_view key, std::string_view value) {
   if (event.stream_version % kCheckpointEvery != 0) return;
@@ -56,6 +55,7 @@ void KeepCheckpoint(Kv& kv, const Event& event, std::string_view key, std::strin
   kv.Put(CheckpointPrefix(event.tenant, event.stream) + base::U64Key(event.position), copy);
 }
 
+// An erasure leaves no earlier copy of the record: drops every checkpoint of its stream.
 Status DropCheckpoints(Kv& kv, const Event& event) {
   std::vector<std::string> keys;
   const std::string prefix = CheckpointPrefix(event.tenant, event.stream);
@@ -65,6 +65,19 @@ Status DropCheckpoints(Kv& kv, const Event& event) {
   });
   for (const std::string& key : keys) kv.Delete(key);
   return scanned;
+}
+
+}  // namespace
+
+Status StoreRecord(Kv& kv, const Event& event, std::string_view id, std::string_view value,
+                   bool erasure) {
+  if (erasure) {
+    if (Status s = DropCheckpoints(kv, event); !s.ok()) return s;
+  }
+  const std::string key = TenantKey(event.tenant, id);
+  kv.Put(key, value);
+  KeepCheckpoint(kv, event, key, value);
+  return Status::Ok();
 }
 
 Result<std::optional<Checkpoint>> LastCheckpoint(Kv& kv, std::string_view tenant,

@@ -10,6 +10,7 @@
 
 #include "cledger/views.h"
 #include "projections/projection.h"
+#include "projections/record.h"
 
 namespace cledger::projections {
 
@@ -40,6 +41,27 @@ Result<std::optional<ContactView>> GetContact(Kv& kv, std::string_view tenant, s
 // The tenant's contacts, by id, that `wanted` keeps.
 Result<std::vector<ContactView>> FindContacts(
     Kv& kv, std::string_view tenant, const std::function<bool(const ContactView&)>& wanted);
+
+// The two halves of the contacts and customers folds, for a fold that keeps its own copy of
+// those records (audit) and must derive them as their projections do: what `event` makes of
+// the record (`view`: as it stood, or empty), and keeping the result.
+void FoldRecord(ContactView& view, const Event& event);
+void FoldRecord(CustomerView& view, const Event& event);
+Status SaveRecord(Kv& kv, const Event& event, const ContactView& view);
+Status SaveRecord(Kv& kv, const Event& event, const CustomerView& view);
+
+// Folds `event` into the stored record `id` (empty when absent) and keeps the result, `after`;
+// `before`, when asked for, receives the record as it stood.
+template <typename View>
+Status FoldStoredRecord(Kv& kv, const Event& event, const std::string& id, View& after,
+                        View* before = nullptr) {
+  auto stored = Load<View>(kv, TenantKey(event.tenant, id));
+  if (!stored.ok()) return stored.status();
+  after = std::move(*stored).value_or(View{});
+  if (before != nullptr) *before = after;
+  FoldRecord(after, event);
+  return SaveRecord(kv, event, after);
+}
 
 // links: customer → its linked contacts and the roles of each link.
 extern const Projection& kLinks;
