@@ -154,6 +154,12 @@ class LogStore final : public RawLedger {
   DbGate::Shared ReadLock() { return DbGate::Shared(gate_); }
   // Writes a batch that is not a commit (a projection's fold, its applied position).
   Status WriteSide(rocksdb::WriteBatch& batch, bool sync);
+  // As WriteSide, without the write-ahead log: for a family a fold fills afresh (a rebuild's,
+  // a verify's). A crash loses its memtable, records and applied position together; such a
+  // family is dropped (DropLeftovers) or folded again from where it is. FlushFamilies makes
+  // it durable.
+  Status WriteUnlogged(rocksdb::WriteBatch& batch);
+  Status FlushFamilies(const std::vector<std::string>& names);
   // Writes `batch` unless an earlier write failed; a failure is recorded before any other
   // write starts. Debian's RocksDB 7.8 aborts (an assertion in its WAL writer) when a write
   // that was already on its way reaches the WAL after another one failed there, so the commit
@@ -174,6 +180,7 @@ class LogStore final : public RawLedger {
   std::vector<std::string> FamilyNames();
 
  private:
+  Status WriteSide(rocksdb::WriteBatch& batch, const rocksdb::WriteOptions& write);
   struct Request {
     std::string tenant;
     std::string idempotency_key;
