@@ -154,10 +154,10 @@ class LogStore final : public RawLedger {
   DbGate::Shared ReadLock() { return DbGate::Shared(gate_); }
   // Writes a batch that is not a commit (a projection's fold, its applied position).
   Status WriteSide(rocksdb::WriteBatch& batch, bool sync);
-  // As WriteSide, without the write-ahead log: for a family a fold fills afresh (a rebuild's,
-  // a verify's). A crash loses its memtable, records and applied position together; such a
-  // family is dropped (DropLeftovers) or folded again from where it is. FlushFamilies makes
-  // it durable.
+  // As WriteSide, without the write-ahead log: for a projection family that only its fold
+  // writes, its applied position in the same batches (ProjectionHost::Target::unlogged). A
+  // crash loses both together, and the fold starts again from where the family stands.
+  // FlushFamilies makes it durable.
   Status WriteUnlogged(rocksdb::WriteBatch& batch);
   Status FlushFamilies(const std::vector<std::string>& names);
   // Writes `batch` unless an earlier write failed; a failure is recorded before any other
