@@ -284,21 +284,14 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
     }
     for (size_t i = 0; i < txns.size(); ++i) {
       // One sync, after the last: it makes every earlier write of the batch durable too.
-      Status s = targets[i].unlogged
-                     ? store_.WriteUnlogged(txns[i]->batch())
-                     : store_.WriteSide(txns[i]->batch(), sync && i + 1 == txns.size());
-      if (!s.ok()) return s;
+      if (Status s = store_.WriteSide(txns[i]->batch(), sync && i + 1 == txns.size()); !s.ok()) {
+        return s;
+      }
     }
     done = last;
     if (progress) progress(done, to);
   }
   return done;
-}
-
-Status ProjectionHost::Flush(const std::vector<Target>& targets) {
-  std::vector<std::string> families;
-  for (const Target& target : targets) families.push_back(target.family);
-  return store_.FlushFamilies(families);
 }
 
 // The slowest fold of the last batch goes first, so the two threads finish close together.
@@ -359,11 +352,10 @@ Status ProjectionHost::Refold(const std::vector<const projections::Projection*>&
   for (const projections::Projection* p : stale) {
     const std::string family = FamilyName(p->name(), generations[p->name()] + 1);
     if (Status s = FreshFamily(family); !s.ok()) return s;
-    targets.push_back({p, family, /*unlogged=*/true});
+    targets.push_back({p, family});
   }
   auto folded = FoldRange(targets, 0, head, {}, true);  // one scan of the log for them all
   if (!folded.ok()) return folded.status();
-  if (Status s = Flush(targets); !s.ok()) return s;
   rocksdb::WriteBatch meta;
   for (const projections::Projection* p : stale) {
     RecordGeneration(meta, *p, generations[p->name()] + 1);
@@ -450,7 +442,7 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
     }
     std::string family = FamilyName(projection->name(), generation);
     if (Status s = FreshFamily(family); !s.ok()) return s;
-    targets.push_back({projection, std::move(family), /*unlogged=*/true});
+    targets.push_back({projection, std::move(family)});
     generations.push_back(generation);
   }
   auto folded = FoldRange(targets, 0, store_.GetHead().position, progress, false);
@@ -460,7 +452,6 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
   Status swapped = store_.RunExclusive([&]() -> Status {
     auto rest = FoldRange(targets, *folded, store_.GetHead().position, {}, true);
     if (!rest.ok()) return rest.status();
-    if (Status s = Flush(targets); !s.ok()) return s;
     rocksdb::WriteBatch meta;
     for (size_t i = 0; i < targets.size(); ++i) {
       RecordGeneration(meta, *targets[i].projection, generations[i]);
@@ -512,7 +503,7 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
     std::string name = "verify." + std::string(p->name());
     failed = FreshFamily(name, /*shared=*/false);
     if (!failed.ok()) break;
-    scratch.push_back({p, std::move(name), /*unlogged=*/true});  // dropped once compared
+    scratch.push_back({p, std::move(name)});
   }
   std::vector<ProjectionMismatch> mismatches;
   if (failed.ok()) {

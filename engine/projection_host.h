@@ -68,12 +68,6 @@ class ProjectionHost {
   struct Target {
     const projections::Projection* projection;
     std::string family;
-    // Written without the WAL: a family only this fold writes (a follower's, or one being
-    // filled afresh by a rebuild, refold or verify). A crash loses its memtable, and with it
-    // its records and its applied position together: the next open folds it again from the
-    // position it finds (Attach, the followers). An inline projection's family also takes the
-    // commits' logged writes, which would then stand on records lost: it is logged.
-    bool unlogged = false;
     double seconds = 0;
     double last_seconds = 0;
     projections::CachedKv::Memory cache;  // its family's records, as its fold last saw them
@@ -84,16 +78,13 @@ class ProjectionHost {
   // returns the last position folded.
   Result<uint64_t> FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
                              const Progress& progress, bool sync);
-  // Makes the targets' families durable before a generation that names them is: a family
-  // filled afresh would otherwise be folded again from its start after a crash.
-  Status Flush(const std::vector<Target>& targets);
   // Folds `events` into every target, each into its own txn, on up to two threads.
   Status FoldSideBySide(std::vector<Target>& targets,
                         std::vector<std::unique_ptr<store::Txn>>& txns,
                         const std::vector<Event>& events, uint64_t last);
   Result<uint64_t> FoldRange(const projections::Projection& projection, const std::string& family,
                              uint64_t from, uint64_t to, const Progress& progress, bool sync) {
-    std::vector<Target> one{{&projection, family, /*unlogged=*/!projection.Inline()}};
+    std::vector<Target> one{{&projection, family}};
     return FoldRange(one, from, to, progress, sync);
   }
   // Each projection's generation by name, after folding afresh those an older fold wrote.

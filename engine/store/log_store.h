@@ -154,12 +154,6 @@ class LogStore final : public RawLedger {
   DbGate::Shared ReadLock() { return DbGate::Shared(gate_); }
   // Writes a batch that is not a commit (a projection's fold, its applied position).
   Status WriteSide(rocksdb::WriteBatch& batch, bool sync);
-  // As WriteSide, without the write-ahead log: for a projection family that only its fold
-  // writes, its applied position in the same batches (ProjectionHost::Target::unlogged). A
-  // crash loses both together, and the fold starts again from where the family stands.
-  // FlushFamilies makes it durable.
-  Status WriteUnlogged(rocksdb::WriteBatch& batch);
-  Status FlushFamilies(const std::vector<std::string>& names);
   // Writes `batch` unless an earlier write failed; a failure is recorded before any other
   // write starts. Debian's RocksDB 7.8 aborts (an assertion in its WAL writer) when a write
   // that was already on its way reaches the WAL after another one failed there, so the commit
@@ -180,7 +174,6 @@ class LogStore final : public RawLedger {
   std::vector<std::string> FamilyNames();
 
  private:
-  Status WriteSide(rocksdb::WriteBatch& batch, const rocksdb::WriteOptions& write);
   struct Request {
     std::string tenant;
     std::string idempotency_key;

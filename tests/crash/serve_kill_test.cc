@@ -154,10 +154,9 @@ TEST_CASE("EveryAcknowledgedCommandExistsExactlyOnceAfterEachKillNineOfServe") {
                  << total_acked << " acknowledged creates, each found exactly once");
 }
 
-// A rebuild writes its new families without the write-ahead log and flushes them before the
-// swap; the audit's follower writes without it too, its applied position lost with its
-// records. Killed after a rebuild and more commands, with nothing closed cleanly, the next
-// open serves the new generations, and every projection equals a fresh fold of the log.
+// Killed after an online rebuild (inline and follower projections) and more commands, with
+// nothing closed cleanly, the next open serves the new generations, and every projection
+// equals a fresh fold of the log.
 TEST_CASE("RebuiltAndFollowedProjectionsAreWholeAfterKillNineOfServe") {
   testing::TempDir dir;
   const std::string data = dir.Sub("data");

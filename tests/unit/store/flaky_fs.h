@@ -1,6 +1,7 @@
 // A file system that fails on purpose, as a full or broken disk would: writes and syncs of
-// the write-ahead log while `failing` is set, and reads of the table files named in
-// `unreadable` (a bad sector under one column family's data).
+// the write-ahead log while `failing` is set (and of the table files too while
+// `tables_failing` is: no flush can save a memtable then), and reads of the table files
+// named in `unreadable` (a bad sector under one column family's data).
 #pragma once
 
 #include <rocksdb/env.h>
@@ -18,6 +19,7 @@ class FlakyFileSystem final : public rocksdb::FileSystemWrapper {
   explicit FlakyFileSystem(std::atomic<bool>& failing)
       : FileSystemWrapper(rocksdb::FileSystem::Default()), failing_(failing) {}
   const char* Name() const override { return "FlakyFileSystem"; }
+  std::atomic<bool> tables_failing{false};
 
   // Reads of table files whose name ends with one of `names` fail from now on.
   void MakeUnreadable(std::set<std::string> names) {
@@ -38,6 +40,9 @@ class FlakyFileSystem final : public rocksdb::FileSystemWrapper {
     rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
     if (s.ok() && name.ends_with(".log")) {
       *result = std::make_unique<FlakyFile>(std::move(*result), failing_);
+    }
+    if (s.ok() && name.ends_with(".sst")) {
+      *result = std::make_unique<FlakyFile>(std::move(*result), tables_failing);
     }
     return s;
   }
