@@ -44,7 +44,8 @@ Result<std::vector<ContactView>> FindContacts(
 
 // The two halves of the contacts and customers folds, for a fold that keeps its own copy of
 // those records (audit) and must derive them as their projections do: what `event` makes of
-// the record (`view`: as it stood, or empty), and keeping the result.
+// the record (`view`: as it stood, or empty), and keeping the result. REQUIRES: `event` is
+// one of the record's own (its contact_id, or a customer's own customer_id).
 void FoldRecord(ContactView& view, const Event& event);
 void FoldRecord(CustomerView& view, const Event& event);
 Status SaveRecord(Kv& kv, const Event& event, const ContactView& view);
