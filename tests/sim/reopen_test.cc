@@ -36,9 +36,10 @@ TEST_CASE("TheAuditTrailIsWholeAfterAReopenOnADiskThatTookNoTable") {
   REQUIRE(engine->Execute(owner, CreateContact{"k1", "c1", Person("Ann")}).ok());
   for (int i = 0; i < 20; ++i) {
     REQUIRE(engine
-                ->Execute(owner, EditContact{"k1", [i](ContactFields& f) {
-                            f.first_name = "Ann " + std::to_string(i);
-                          }})
+                ->Execute(owner, EditContact{"k1",
+                                             [i](ContactFields& f) {
+                                               f.first_name = "Ann " + std::to_string(i);
+                                             }})
                 .ok());
   }
   auto trail = engine->ContactHistory(Reader(), "k1");
@@ -64,7 +65,9 @@ TEST_CASE("TheAuditTrailIsWholeAfterAReopenOnADiskThatTookNoTable") {
   CHECK(trail->size() == 21);
   auto mismatches = engine->VerifyProjections();
   REQUIRE(mismatches.ok());
-  for (const ProjectionMismatch& m : *mismatches) FAIL_CHECK(m.projection << " differs at " << m.key);
+  for (const ProjectionMismatch& m : *mismatches) {
+    FAIL_CHECK(m.projection << " differs at " << m.key);
+  }
 }
 
 }  // namespace
