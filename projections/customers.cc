@@ -7,7 +7,7 @@ namespace {
 
 // The customer `event` concerns; nullptr for any other event (a contact's event names a
 // customer too, but folds into the contact).
-const std::string* CustomerOf(const Event& event) {
+const std::string* CustomerRecordOf(const Event& event) {
   return std::visit(
       [](const auto& body) -> const std::string* {
         if constexpr (
@@ -46,7 +46,7 @@ class Customers final : public Projection {
   std::string_view name() const override { return "customers"; }
   uint32_t FoldVersion() const override { return 3; }  // 2: checkpoints; 3: every 128 events
   Status Apply(Kv& kv, const Event& event) const override {
-    const std::string* id = CustomerOf(event);
+    const std::string* id = CustomerRecordOf(event);
     if (id == nullptr) return Status::Ok();
     CustomerView view;
     return FoldStoredRecord(kv, event, *id, view);
@@ -60,7 +60,7 @@ const Customers kCustomersImpl;
 const Projection& kCustomers = kCustomersImpl;
 
 void FoldRecord(CustomerView& view, const Event& event) {
-  if (const std::string* id = CustomerOf(event)) view.id = *id;
+  if (const std::string* id = CustomerRecordOf(event)) view.id = *id;
   std::visit([&](const auto& body) { Fold(view, event, body); }, event.body);
   Touch(view.system, event);
 }

@@ -54,6 +54,11 @@ Served Serve(const std::string& data_dir) {
   return s;
 }
 
+// The body of a request creating customer `id`.
+std::string CustomerBody(const std::string& id) {
+  return "{\"id\":\"" + id + "\",\"name\":\"W\",\"email\":\"" + id + "@crash.test\"}";
+}
+
 // One writer: creates customers w<t>-<n> until the server goes away. Acknowledged ids go to
 // `acked`; the one in flight at the end is left in `pending` for the next round.
 void Write(int t, uint16_t port, const std::string& token, std::atomic<int>& next_id,
@@ -71,10 +76,8 @@ void Write(int t, uint16_t port, const std::string& token, std::atomic<int>& nex
     if (id.empty()) id = "w" + std::to_string(t) + "-" + std::to_string(next_id++);
     testing::Reply reply;
     try {
-      reply = testing::Http(
-          port, "POST", "/v1/customers",
-          "{\"id\":\"" + id + "\",\"name\":\"W\",\"email\":\"" + id + "@crash.test\"}",
-          {{"Authorization", "Bearer " + token}, {"Idempotency-Key", id}});
+      reply = testing::Http(port, "POST", "/v1/customers", CustomerBody(id),
+                            {{"Authorization", "Bearer " + token}, {"Idempotency-Key", id}});
     } catch (const std::exception&) {
       reply.status = 0;  // refused: the server is gone
     }
@@ -164,10 +167,9 @@ TEST_CASE("RebuiltAndFollowedProjectionsAreWholeAfterKillNineOfServe") {
   auto create = [&](int from, int to) {
     for (int i = from; i < to; ++i) {
       const std::string id = "r" + std::to_string(i);
-      const testing::Reply created = testing::Http(
-          served.port, "POST", "/v1/customers",
-          "{\"id\":\"" + id + "\",\"name\":\"R\",\"email\":\"" + id + "@crash.test\"}",
-          {{"Authorization", "Bearer " + served.owner_token}});
+      const testing::Reply created =
+          testing::Http(served.port, "POST", "/v1/customers", CustomerBody(id),
+                        {{"Authorization", "Bearer " + served.owner_token}});
       REQUIRE_MESSAGE(created.status == 201, created.body);
     }
   };
