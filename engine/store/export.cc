@@ -7,6 +7,7 @@
 
 #include "base/keys.h"
 #include "engine/store/errors.h"
+#include "engine/store/info_log.h"
 #include "engine/store/keys.h"
 
 namespace cledger::store {
@@ -22,6 +23,7 @@ struct ReadOnlyDb {
 
 Status OpenReadOnly(const std::string& path, ReadOnlyDb& out) {
   rocksdb::Options options;
+  options.info_log = NoInfoLog();
   std::vector<std::string> names;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, path, &names);
   if (!s.ok()) return FromRocks(s, "cannot open " + path, "corrupt_ledger");
@@ -40,7 +42,9 @@ Status OpenReadOnly(const std::string& path, ReadOnlyDb& out) {
 Result<std::vector<ReplicaDataKey>> DataKeys(const std::string& key_store_dir) {
   std::vector<ReplicaDataKey> keys;
   rocksdb::DB* raw = nullptr;
-  if (!rocksdb::DB::OpenForReadOnly(rocksdb::Options(), key_store_dir, &raw).ok()) return keys;
+  rocksdb::Options options;
+  options.info_log = NoInfoLog();
+  if (!rocksdb::DB::OpenForReadOnly(options, key_store_dir, &raw).ok()) return keys;
   std::unique_ptr<rocksdb::DB> db(raw);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("s"); it->Valid() && it->key().starts_with("s"); it->Next()) {

@@ -1,26 +1,16 @@
 #include <rocksdb/db.h>
 
-#include <cstdarg>
 #include <memory>
 #include <vector>
 
+#include "engine/store/info_log.h"
 #include "engine/store/log_store.h"
 
 namespace cledger::store {
-namespace {
-
-// RocksDB's own log of a read-only look: kept out of the data directory.
-class QuietLogger : public rocksdb::Logger {
- public:
-  using rocksdb::Logger::Logv;
-  void Logv(const char*, va_list) override {}
-};
-
-}  // namespace
 
 std::map<std::string, uint64_t> FamilySizesOnDisk(const std::string& path) {
   rocksdb::Options options;
-  options.info_log = std::make_shared<QuietLogger>();
+  options.info_log = NoInfoLog();
   std::vector<std::string> names;
   if (!rocksdb::DB::ListColumnFamilies(options, path, &names).ok()) return {};
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;

@@ -17,6 +17,7 @@
 #include "base/keys.h"
 #include "cledger/limits.h"
 #include "engine/store/errors.h"
+#include "engine/store/info_log.h"
 #include "engine/store/keys.h"
 #include "events/codec.h"
 #include "events/hash.h"
@@ -156,6 +157,12 @@ Status LogStore::OpenDb() {
   // once space returns (it needs an SstFileManager for that), instead of a lasting one.
   db_options.sst_file_manager.reset(
       rocksdb::NewSstFileManager(options_.env != nullptr ? options_.env : rocksdb::Env::Default()));
+  if (!info_log_) {  // one per store: a reopen after a fault goes on appending to it
+    std::error_code ignored;
+    if (options_.ledger.create_if_missing) fs::create_directory(options_.ledger.path, ignored);
+    info_log_ = OpenInfoLog(options_.env, options_.ledger.path);
+  }
+  db_options.info_log = info_log_;
 
   std::vector<std::string> names = {kCfMeta,        kCfLog,  kCfStreams,
                                     kCfIdempotency, kCfTree, kCfRequests};

@@ -317,6 +317,7 @@ class LogStore final : public RawLedger {
   // Outlive every reopen of the database, so the bounds hold across them.
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
+  std::shared_ptr<rocksdb::Logger> info_log_;
   std::unique_ptr<rocksdb::DB> db_;
   std::mutex families_mu_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;

@@ -11,6 +11,7 @@
 #include "base/hex.h"
 #include "base/keys.h"
 #include "engine/store/errors.h"
+#include "engine/store/info_log.h"
 #include "events/personal.h"
 
 namespace cledger::store {
@@ -96,9 +97,11 @@ PersonalKeys::~PersonalKeys() {
   ForgetKeys(pending_keys_);
 }
 
-rocksdb::Options PersonalKeys::StoreOptions(bool read_only, rocksdb::Env* env) {
+rocksdb::Options PersonalKeys::StoreOptions(bool read_only, rocksdb::Env* env,
+                                            std::shared_ptr<rocksdb::Logger> info_log) {
   rocksdb::Options options;
   if (env != nullptr) options.env = env;
+  options.info_log = std::move(info_log);
   options.create_if_missing = !read_only;
   options.paranoid_checks = true;
   // Each new contact or customer looks up a subject that has no key yet: a Bloom filter
@@ -118,8 +121,9 @@ Status PersonalKeys::Reopen() {
   if (read_only_ || path_.empty()) return Status::Ok();
   db_.reset();
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(StoreOptions(false, env_), path_, &raw);
-  if (!s.ok() && !rocksdb::DB::OpenForReadOnly(StoreOptions(true, env_), path_, &raw).ok()) {
+  rocksdb::Status s = rocksdb::DB::Open(StoreOptions(false, env_, info_log_), path_, &raw);
+  if (!s.ok() &&
+      !rocksdb::DB::OpenForReadOnly(StoreOptions(true, env_, info_log_), path_, &raw).ok()) {
     raw = nullptr;
   }
   db_.reset(raw);
@@ -130,7 +134,11 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
                                                          const base::AeadKey& wrap_key,
                                                          const std::string& wrap_key_id,
                                                          bool read_only, rocksdb::Env* env) {
-  const rocksdb::Options options = StoreOptions(read_only, env);
+  // A read-only look may be at the store of a running server: its LOG is left alone.
+  std::error_code ignored;
+  if (!read_only) std::filesystem::create_directory(path, ignored);
+  std::shared_ptr<rocksdb::Logger> info_log = read_only ? NoInfoLog() : OpenInfoLog(env, path);
+  const rocksdb::Options options = StoreOptions(read_only, env, info_log);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
                                 : rocksdb::DB::Open(options, path, &raw);
@@ -150,6 +158,7 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
   keys->read_only_ = read_only;
   keys->path_ = path;
   keys->env_ = env;
+  keys->info_log_ = std::move(info_log);
   if (!keys->db_) return keys;
   std::string recorded;
   s = keys->db_->Get(rocksdb::ReadOptions(), kWrapKeyId, &recorded);

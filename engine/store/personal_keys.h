@@ -105,12 +105,14 @@ class PersonalKeys {
   // Whether the event's subject was erased (its `e` record).
   bool SubjectErased(const Event& event);
 
-  static rocksdb::Options StoreOptions(bool read_only, rocksdb::Env* env);
+  static rocksdb::Options StoreOptions(bool read_only, rocksdb::Env* env,
+                                       std::shared_ptr<rocksdb::Logger> info_log);
 
   // Every use of db_ is under mu_: Reopen replaces it. Null: a read-only open of a store that
   // does not exist, or a reopen that failed (the next one tries again).
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::Env* env_ = nullptr;
+  std::shared_ptr<rocksdb::Logger> info_log_;  // kept across reopens
   bool read_only_ = false;
   std::string path_;
   base::AeadKey wrap_key_;

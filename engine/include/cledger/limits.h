@@ -43,6 +43,8 @@ inline constexpr uint32_t kRetryAfterSeconds = 1;      // told to clients refuse
 // own bytes: room for the memtable flushes and compactions the write will cause, so RocksDB
 // itself never meets a full disk. `cledger serve --min-free-mb` overrides it.
 inline constexpr uint64_t kMinFreeBytesDefault = 64ull << 20;
+// RocksDB's info log (LOG) grows across opens up to this, then is kept once as LOG.old.
+inline constexpr uint64_t kInfoLogBytesMax = 64ull << 20;
 
 // Positions reserved on disk ahead of the head (one fsync per this many commits): an
 // accepted loss of the WAL's end can lose at most these, and never reuses them.

@@ -1,7 +1,8 @@
 // A file system that fails on purpose, as a full or broken disk would: writes and syncs of
 // the write-ahead log while `failing` is set (and of the table files too while
-// `tables_failing` is: no flush can save a memtable then), and reads of the table files
-// named in `unreadable` (a bad sector under one column family's data).
+// `tables_failing` is: no flush can save a memtable then; and of RocksDB's info log, LOG,
+// while `info_log_failing` is), and reads of the table files named in `unreadable` (a bad
+// sector under one column family's data).
 #pragma once
 
 #include <rocksdb/env.h>
@@ -20,6 +21,7 @@ class FlakyFileSystem final : public rocksdb::FileSystemWrapper {
       : FileSystemWrapper(rocksdb::FileSystem::Default()), failing_(failing) {}
   const char* Name() const override { return "FlakyFileSystem"; }
   std::atomic<bool> tables_failing{false};
+  std::atomic<bool> info_log_failing{false};
 
   // Reads of table files whose name ends with one of `names` fail from now on.
   void MakeUnreadable(std::set<std::string> names) {
@@ -44,7 +46,26 @@ class FlakyFileSystem final : public rocksdb::FileSystemWrapper {
     if (s.ok() && name.ends_with(".sst")) {
       *result = std::make_unique<FlakyFile>(std::move(*result), tables_failing);
     }
+    if (s.ok() && name.ends_with("/LOG")) {
+      *result = std::make_unique<FlakyFile>(std::move(*result), info_log_failing);
+    }
     return s;
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                       rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->ReopenWritableFile(name, options, result, dbg);
+    if (s.ok() && name.ends_with("/LOG")) {
+      *result = std::make_unique<FlakyFile>(std::move(*result), info_log_failing);
+    }
+    return s;
+  }
+  // RocksDB's own info log made over this file system's files: the wrapper would hand the
+  // call to the default file system, whose LOG never fails.
+  rocksdb::IOStatus NewLogger(const std::string& name, const rocksdb::IOOptions& options,
+                              std::shared_ptr<rocksdb::Logger>* result,
+                              rocksdb::IODebugContext* dbg) override {
+    return rocksdb::FileSystem::NewLogger(name, options, result, dbg);
   }
   rocksdb::IOStatus NewRandomAccessFile(const std::string& name,
                                         const rocksdb::FileOptions& options,

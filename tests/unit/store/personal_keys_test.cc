@@ -104,5 +104,28 @@ TEST_CASE("AKeyWhoseWriteFailedOnAFullDiskIsKeptAndWrittenAfterAReopen") {
   CHECK(opened.personal == Personal::kInBody);
 }
 
+// The key store's own info log, like the ledger's, loses lines on a full disk, not keys.
+TEST_CASE("AKeyStoreWhoseInfoLogTheDiskCannotTakeKeepsItsKeys") {
+  KeyStore store;
+  std::atomic<bool> failing{false};
+  auto fs = std::make_shared<testing::FlakyFileSystem>(failing);
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  fs->info_log_failing = true;
+  Event sealed = NewContact();
+  {
+    auto opened = PersonalKeys::Open(store.dir.Sub("keys"), store.master, "m1",
+                                     /*read_only=*/false, env.get());
+    REQUIRE(opened.ok());
+    REQUIRE((*opened)->Seal(sealed).ok());
+    REQUIRE((*opened)->PersistNewKeys().ok());
+    REQUIRE((*opened)->Reopen().ok());
+  }
+  fs->info_log_failing = false;
+  auto reopened = store.Open();
+  Event opened = sealed;
+  reopened->Open(opened);
+  CHECK(opened.personal == Personal::kInBody);
+}
+
 }  // namespace
 }  // namespace cledger::store

@@ -1,0 +1,25 @@
+// RocksDB's own log of what it does (each open's options, flushes, compactions, errors): LOG
+// in the database's directory, written so that a line the disk cannot take is lost and
+// nothing else. RocksDB's logger buffers lines and, once a flush of them has failed, asserts
+// on the next line (Debian's build keeps assertions): a full disk under a background flush
+// aborted the server that way.
+#pragma once
+
+#include <rocksdb/env.h>
+
+#include <memory>
+#include <string>
+
+namespace cledger::store {
+
+// Appends to `dir`/LOG through `env`'s file system (RocksDB's default when null). A LOG
+// larger than limits::kInfoLogBytesMax becomes LOG.old first, so a ledger keeps at most two.
+// A directory that does not exist gets no log (its open fails anyway, and is not to create
+// it).
+std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::Env* env, const std::string& dir);
+
+// For a read-only look at a directory a server may be writing: RocksDB would otherwise roll
+// that server's LOG away to write its own.
+std::shared_ptr<rocksdb::Logger> NoInfoLog();
+
+}  // namespace cledger::store
