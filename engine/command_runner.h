@@ -5,6 +5,7 @@
 // Thread-safety: Submit may be called from any number of threads at once.
 #pragma once
 
+#include <atomic>
 #include <future>
 #include <memory>
 #include <optional>
@@ -26,6 +27,8 @@ class CommandRunner {
 
   // As Engine::ExecuteAsync. REQUIRES: the future is consumed before this runner goes.
   std::future<Result<CommandOutcome>> Submit(const CommandContext& context, Command command);
+  // argon2id hashes and verifications of passwords run since the runner was made.
+  uint64_t PasswordHashes() const { return password_hashes_.load(std::memory_order_relaxed); }
 
  private:
   Status CheckTarget(const CommandContext& context, const Command& command);
@@ -45,6 +48,7 @@ class CommandRunner {
   std::shared_ptr<Clock> clock_;                // when an issued token expires
   std::optional<domain::CredentialKeys> keys_;  // none: opened without the master key
   std::counting_semaphore<> hashes_;            // argon2id hashes running now, at most one per core
+  std::atomic<uint64_t> password_hashes_{0};
 };
 
 }  // namespace cledger

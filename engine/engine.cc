@@ -261,6 +261,7 @@ class EngineImpl final : public Engine {
   }
 
   Result<EngineStats> Stats() override { return CollectStats(*store_, *host_, options_.path); }
+  uint64_t PasswordHashes() override { return parts_->commands.PasswordHashes(); }
   Status Backup(const std::string& backup_dir) override {
     return CreateBackup(*store_, backup_dir);
   }

@@ -333,6 +333,9 @@ Answer GetMetrics(Call& call) {
     line(std::string("cledger_storage_state{state=\"") + state + "\"} " +
          (stats.storage_state == state ? "1" : "0"));
   }
+  line("# HELP cledger_password_hashes_total Password hashes and verifications (argon2id).");
+  line("# TYPE cledger_password_hashes_total counter");
+  line("cledger_password_hashes_total " + std::to_string(call.engine.PasswordHashes()));
   line("# HELP cledger_storage_reopens_total Times the database was reopened after a fault.");
   line("# TYPE cledger_storage_reopens_total counter");
   line("cledger_storage_reopens_total " + std::to_string(stats.reopens));

@@ -166,6 +166,9 @@ class Engine {
                                                       int64_t to_us) = 0;
 
   virtual Result<EngineStats> Stats() = 0;
+  // argon2id hashes and verifications of passwords since the engine was opened, ~0.2 s of a
+  // core each: the work a password reset costs (one refused by a rule or a retry costs none).
+  virtual uint64_t PasswordHashes() = 0;
 
   // A consistent backup of the whole data directory into `backup_dir` (RocksDB's backup
   // engine: incremental, checksummed), taken while commits go on.
