@@ -89,7 +89,7 @@ CommandRunner::CommandRunner(store::LogStore& store, ProjectionHost& host,
       hashes_(kHashesMax) {}
 
 std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& context,
-                                                          Command command) {
+                                                          Command command, bool awaited) {
   // Shared with the writer thread, which fills in `decision`.
   struct Pending {
     CommandContext context;
@@ -100,7 +100,6 @@ std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& 
   };
   // Who may run it is decided before any work: a replay, a read or a hash.
   if (Status s = domain::Authorize(context, command); !s.ok()) return Refused(s);
-  if (Status s = CheckTarget(context, command); !s.ok()) return Refused(s);
   std::string fingerprint =
       context.idempotency_key.empty() ? "" : domain::Fingerprint(context, command);
   if (keys_ && !fingerprint.empty()) fingerprint = keys_->KeyedFingerprint(fingerprint);
@@ -109,7 +108,8 @@ std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& 
   auto pending = std::make_shared<Pending>(Pending{context, std::move(command), {}, {}, {}});
   // A retry is answered from its key without being decided again: nothing to prepare.
   if (Status s =
-          *retry ? Status::Ok() : Prepare(pending->command, pending->prepared, pending->outcome);
+          *retry ? Status::Ok()
+                 : Prepare(context, pending->command, awaited, pending->prepared, pending->outcome);
       !s.ok()) {
     return Refused(s);
   }
@@ -167,12 +167,9 @@ Result<CommandOutcome> CommandRunner::Finish(Result<CommitResult> committed, Com
   return outcome;
 }
 
-// A password reset is decided on the current views before its hash is computed (argon2id,
-// ~0.2 s of a core): one the rules refuse (no such contact, deleted, erased, portal off) is
-// refused without one. The rules decide it again, with the hash, at commit.
-Status CommandRunner::CheckTarget(const CommandContext& context, const Command& command) {
-  const auto* reset = std::get_if<ResetPassword>(&command);
-  if (reset == nullptr || domain::ProfileCustomerId(reset->contact_id)) return Status::Ok();
+// What the rules say of a command on the committed views, before any work is done for it
+// (the prepared values it would need are left empty). It is decided again at commit.
+Status CommandRunner::DecidedOnCommitted(const CommandContext& context, const Command& command) {
   Snapshot snap(store_, host_, /*consistent=*/false);
   domain::Views views{snap.Kv(pj::kTenants), snap.Kv(pj::kCustomers), snap.Kv(pj::kContacts),
                       snap.Kv(pj::kLinks), snap.Kv(pj::kEmails)};
@@ -217,16 +214,21 @@ Status CommandRunner::CheckSamePassword(const store::LogStore::Recorded& recorde
   return store::IdempotencyKeyReused();  // the key answered a request that set no password
 }
 
-Status CommandRunner::Prepare(const Command& command, domain::Prepared& prepared,
-                              CommandOutcome& outcome) {
+Status CommandRunner::Prepare(const CommandContext& context, const Command& command, bool awaited,
+                              domain::Prepared& prepared, CommandOutcome& outcome) {
   prepared.new_id = RandomHex(*random_, 8);
   if (const auto* c = std::get_if<CreateContact>(&command); c && c->password) {
     return PreparePassword(*c->password, prepared, outcome);
   }
-  // The rules refuse every reset of a profile contact: no hash for it.
+  // The rules refuse every reset of a profile contact: no hash for it. When nothing the caller
+  // queued can still change the contact (it waits for each command), a reset the rules refuse
+  // (no such contact, deleted, erased, portal off) is refused without its hash, ranked as
+  // Decide ranks it: an unknown record before bad input before a rule.
   if (const auto* c = std::get_if<ResetPassword>(&command);
       c && !domain::ProfileCustomerId(c->contact_id)) {
-    return PreparePassword(c->password, prepared, outcome);
+    const Status refused = awaited ? DecidedOnCommitted(context, command) : Status::Ok();
+    if (!refused.ok() && refused.code() != Code::kConflict) return refused;
+    return PreparePassword(c->password, prepared, outcome, refused);
   }
   if (const auto* c = std::get_if<IssueToken>(&command)) {
     if (!keys_) return MasterKeyMissing();
@@ -262,15 +264,16 @@ Status CommandRunner::RecordedTokenDigest(const std::string& token, std::string&
 
 // argon2id costs ~160 ms of a core: it runs here, on the caller's thread, never the writer's.
 Status CommandRunner::PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
-                                      CommandOutcome& outcome) {
+                                      CommandOutcome& outcome, const Status& refused_by_rule) {
   if (!keys_) return MasterKeyMissing();
   std::string password = choice.password;
   if (choice.generate) {
     password = domain::GenerateTemporaryPassword(*random_);
-    outcome.temporary_password = password;
   } else if (Status s = domain::CheckPasswordPolicy(password); !s.ok()) {
     return s;
   }
+  if (!refused_by_rule.ok()) return refused_by_rule;
+  if (choice.generate) outcome.temporary_password = password;
   if (!hashes_.try_acquire_for(kHashWaitMax)) {
     return PasswordsBusy();
   }

@@ -25,20 +25,23 @@ class CommandRunner {
   CommandRunner(store::LogStore& store, ProjectionHost& host, std::shared_ptr<Random> random,
                 std::shared_ptr<Clock> clock, const std::optional<domain::CredentialKeys>& keys);
 
-  // As Engine::ExecuteAsync. REQUIRES: the future is consumed before this runner goes.
-  std::future<Result<CommandOutcome>> Submit(const CommandContext& context, Command command);
+  // As Engine::ExecuteAsync; `awaited`: as Engine::Execute, the caller waits for the outcome
+  // before it submits anything else. REQUIRES: the future is consumed before this runner goes.
+  std::future<Result<CommandOutcome>> Submit(const CommandContext& context, Command command,
+                                             bool awaited = false);
   // argon2id hashes and verifications of passwords run since the runner was made.
   uint64_t PasswordHashes() const { return password_hashes_.load(std::memory_order_relaxed); }
 
  private:
-  Status CheckTarget(const CommandContext& context, const Command& command);
+  Status DecidedOnCommitted(const CommandContext& context, const Command& command);
   Result<bool> IsRetry(const CommandContext& context, const Command& command,
                        const std::string& fingerprint);
   Status CheckSamePassword(const store::LogStore::Recorded& recorded, const std::string& given);
-  Status Prepare(const Command& command, domain::Prepared& prepared, CommandOutcome& outcome);
+  Status Prepare(const CommandContext& context, const Command& command, bool awaited,
+                 domain::Prepared& prepared, CommandOutcome& outcome);
   Status RecordedTokenDigest(const std::string& token, std::string& digest);
   Status PreparePassword(const PasswordChoice& choice, domain::Prepared& prepared,
-                         CommandOutcome& outcome);
+                         CommandOutcome& outcome, const Status& refused_by_rule = Status::Ok());
   Result<CommandOutcome> Finish(Result<CommitResult> committed, CommandOutcome outcome,
                                 const std::optional<domain::Decision>& decision);
 

@@ -146,10 +146,14 @@ class EngineImpl final : public Engine {
   }
 
   Result<CommandOutcome> Execute(const CommandContext& context, Command command) override {
-    return ExecuteAsync(context, std::move(command)).get();
+    return Queue(context, std::move(command), /*awaited=*/true).get();
   }
   std::future<Result<CommandOutcome>> ExecuteAsync(const CommandContext& context,
                                                    Command command) override {
+    return Queue(context, std::move(command), /*awaited=*/false);
+  }
+  std::future<Result<CommandOutcome>> Queue(const CommandContext& context, Command command,
+                                            bool awaited) {
     if (std::holds_alternative<EraseContact>(command) ||
         std::holds_alternative<EraseCustomer>(command)) {
       std::promise<Result<CommandOutcome>> refused;
@@ -157,7 +161,7 @@ class EngineImpl final : public Engine {
           "erase_through_erase", "an erasure runs through Engine::Erase, which destroys the key"));
       return refused.get_future();
     }
-    return parts_->commands.Submit(context, std::move(command));
+    return parts_->commands.Submit(context, std::move(command), awaited);
   }
   Result<size_t> RotateMasterKey(const std::string& path) override {
     if (Status s = KeptOutside(path, options_.path, "master_key", "the master key"); !s.ok()) {

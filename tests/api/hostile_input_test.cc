@@ -276,6 +276,21 @@ TEST_CASE("APasswordResetTheRulesRefuseIsRefusedWithoutHashing") {
   CHECK(reset("k1").status == 409);
   CHECK(PasswordHashes(f) == 0);
   CHECK(f.Head() == head);
+  // Ranked as the rules rank them: bad input (422) before a rule (409).
+  CHECK(f.Call("acme/owner", "POST", "/v1/contacts/k2/password-reset", R"({"password":"short"})")
+            .status == 422);
+}
+
+// A retry is answered from its key even when the contact has changed since: the rules the
+// reset met the first time are not asked again.
+TEST_CASE("AResetRetriedAfterItsContactWasDeletedIsAnsweredFromItsKey") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  const Headers key = {{"Idempotency-Key", "reset-3"}};
+  const std::string path = "/v1/contacts/k1/password-reset";
+  REQUIRE(f.Call("acme/owner", "POST", path, R"({"generate":true})", key).status == 200);
+  REQUIRE(f.Call("acme/owner", "DELETE", "/v1/contacts/k1").status / 100 == 2);
+  CHECK(f.Call("acme/owner", "POST", path, R"({"generate":true})", key).status == 204);
 }
 
 // Subscribers share the frames of recent events: one that showed a contact's personal data is

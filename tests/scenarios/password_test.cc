@@ -105,6 +105,27 @@ TEST_CASE("NoPlaintextPasswordReachesTheDataDirectoryTheLogOrTheAuditTrail") {
   }
 }
 
+// Queued commands are decided in order, each on what the earlier ones left: a reset queued
+// behind the restore that allows it succeeds, though the contact is deleted when it is
+// queued. Execute, whose caller waits, refuses a reset of a deleted contact before hashing.
+TEST_CASE("AResetQueuedBehindTheRestoreThatAllowsItSucceeds") {
+  EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", Person("Ann", "ann@x.test")});
+  f.Must(f.owner, DeleteContact{"k1"});
+  auto restored = f.engine->ExecuteAsync(f.owner, RestoreContact{"k1"});
+  auto reset = f.engine->ExecuteAsync(f.owner, ResetPassword{"k1", {false, "Tr0ub4dour&3-extra"}});
+  CHECK(restored.get().ok());
+  const auto outcome = reset.get();
+  CHECK_MESSAGE(outcome.ok(), outcome.status().ToString());
+
+  f.Must(f.owner, DeleteContact{"k1"});
+  const uint64_t hashes = f.engine->PasswordHashes();
+  auto refused = f.engine->Execute(f.owner, ResetPassword{"k1", {false, "Tr0ub4dour&3-extra"}});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().reason() == "contact_deleted");
+  CHECK(f.engine->PasswordHashes() == hashes);
+}
+
 TEST_CASE("OnlyTheArgon2idHashIsRecordedSealedUnderTheMasterKeyAndItVerifiesTheGivenPassword") {
   EngineFixture f;
   f.Must(f.owner, CreateContact{"k1", "c1", Person("Ann", "ann@x.test")});

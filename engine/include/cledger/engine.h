@@ -87,6 +87,10 @@ class Engine {
   virtual ~Engine() = default;
   static Result<std::unique_ptr<Engine>> Open(const LedgerOptions& options);
 
+  // Decides the command and waits for its outcome. A password reset the rules refuse on the
+  // committed state (no such contact, deleted, erased, portal off) is refused before its
+  // password is hashed; ExecuteAsync hashes first, since a command queued before it may change
+  // what the rules say.
   virtual Result<CommandOutcome> Execute(const CommandContext& context, Command command) = 0;
   // Queues the command and returns at once. Commands are decided in the order they were
   // queued, each against the state the earlier ones left, so a caller may keep many in flight
