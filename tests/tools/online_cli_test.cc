@@ -190,6 +190,8 @@ TEST_CASE("TheCommandLineSuggestsTheOptionAMistypedFlagMeantAndShowsExamples") {
   CHECK(Has(RunBoth("audit export --fromat csv", &status), "did you mean --format?"));
   CHECK(Has(RunBoth("bakup list /tmp", &status), "did you mean backup?"));
   CHECK(status == 2);
+  CHECK(Has(RunBoth("verify --data ''", &status), "--data: an empty path"));
+  CHECK(status == 2);
   const std::string help = Run("--help", &status);
   CHECK(status == 0);
   CHECK(Has(help, "Examples:"));

@@ -112,6 +112,21 @@ void NameTheKeyLocationOptions(CLI::App& command) {
   }
 }
 
+// An empty --data (most often a shell variable that was never set) is a usage error, not a
+// directory to look for a ledger in.
+void RefuseEmptyDataPaths(CLI::App& command) {
+  for (CLI::App* sub : command.get_subcommands({})) {
+    RefuseEmptyDataPaths(*sub);
+    if (CLI::Option* data = sub->get_option_no_throw("--data")) {
+      data->check(CLI::Validator(
+          [](std::string& path) {
+            return path.empty() ? std::string("an empty path: give the data directory") : "";
+          },
+          "", "non-empty"));
+    }
+  }
+}
+
 // RocksDB keeps every table file of a data directory open: a large ledger, or a cluster node's
 // partitions, may pass the usual soft limit of 1,024 descriptors long before the hard one.
 void RaiseOpenFileLimit() {
@@ -162,6 +177,7 @@ int main(int argc, char** argv) {
   cledger::cli::AddCluster(app, run);
   GiveGroupsTheirExamples(app);
   NameTheKeyLocationOptions(app);
+  RefuseEmptyDataPaths(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
