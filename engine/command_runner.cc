@@ -174,7 +174,16 @@ Status CommandRunner::DecidedOnCommitted(const CommandContext& context, const Co
   domain::Views views{snap.Kv(pj::kTenants), snap.Kv(pj::kCustomers), snap.Kv(pj::kContacts),
                       snap.Kv(pj::kLinks), snap.Kv(pj::kEmails)};
   auto decided = domain::Decide(context, command, domain::Prepared{}, views);
-  return decided.ok() ? Status::Ok() : decided.status();
+  if (!decided.ok()) return decided.status();
+  // A stale If-Match, which the ledger would refuse at commit.
+  for (const ExpectedVersion& expected : decided->commit.expected) {
+    auto actual = store_.StreamVersion(context.tenant, expected.stream);
+    if (!actual.ok()) return actual.status();
+    if (*actual != expected.version) {
+      return store::StaleVersion(expected.stream, *actual, expected.version);
+    }
+  }
+  return Status::Ok();
 }
 
 // Whether the command retries one its idempotency key already answered, decided before any
@@ -227,6 +236,7 @@ Status CommandRunner::Prepare(const CommandContext& context, const Command& comm
   if (const auto* c = std::get_if<ResetPassword>(&command);
       c && !domain::ProfileCustomerId(c->contact_id)) {
     const Status refused = awaited ? DecidedOnCommitted(context, command) : Status::Ok();
+    // An unknown record (404) or a stale version (412) outranks bad input; a rule does not.
     if (!refused.ok() && refused.code() != Code::kConflict) return refused;
     return PreparePassword(c->password, prepared, outcome, refused);
   }

@@ -16,6 +16,7 @@
 #include "engine/domain/credentials.h"
 #include "engine/domain/rules.h"
 #include "engine/projection_host.h"
+#include "engine/store/errors.h"
 #include "engine/store/log_store.h"
 
 namespace cledger {

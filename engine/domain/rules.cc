@@ -595,6 +595,9 @@ std::optional<uint64_t> TargetVersion(const CommandContext& context, const Comma
                       std::is_same_v<C, EraseCustomer>) {
           auto customer = pj::GetCustomer(views.customers, context.tenant, c.id);
           if (customer.ok() && *customer) return (*customer)->system.version;
+        } else if constexpr (std::is_same_v<C, ResetPassword>) {
+          auto contact = pj::GetContact(views.contacts, context.tenant, c.contact_id);
+          if (contact.ok() && *contact) return (*contact)->system.version;
         } else if constexpr (requires { c.id; } && !std::is_same_v<C, CreateContact> &&
                              !std::is_same_v<C, CreateCustomer>) {
           auto contact = pj::GetContact(views.contacts, context.tenant, c.id);

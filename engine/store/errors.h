@@ -21,6 +21,18 @@ inline Status FromRocks(const rocksdb::Status& s, std::string_view what,
 }
 
 // What a reader hears while the database is closed for a reopen after a fault.
+// An id the ledger cannot key: refused before anything is done for its command.
+inline Status IdTooLong() {
+  return Status(Code::kLimitExceeded, "too_long", "tenant or idempotency key too long");
+}
+
+// A commit whose expected stream version is not the stream's (a stale If-Match).
+inline Status StaleVersion(const std::string& stream, uint64_t actual, uint64_t expected) {
+  return Status(
+      Code::kVersionMismatch, "version_mismatch",
+      stream + " is at version " + std::to_string(actual) + ", not " + std::to_string(expected));
+}
+
 inline Status Reopening() {
   return Status::Unavailable("storage_unavailable",
                              "the database is being reopened after a storage fault");

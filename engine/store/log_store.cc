@@ -399,7 +399,7 @@ LogStore::Recorded LogStore::DecodeRecorded(std::string_view value) {
 Result<std::optional<LogStore::Recorded>> LogStore::FindRecorded(
     const std::string& tenant, const std::string& idempotency_key) {
   if (tenant.size() > limits::kIdBytesMax || idempotency_key.size() > limits::kIdBytesMax) {
-    return std::optional<Recorded>();  // never recorded; Submit refuses it
+    return IdTooLong();
   }
   DbGate::Shared gate(gate_);
   if (!db_) return Reopening();

@@ -88,7 +88,8 @@ class LogStore final : public RawLedger {
     std::string fingerprint;
   };
   // The commit a key already answered, if any, so a caller can recognise a retry before any
-  // costly work. Submit still decides every request by itself.
+  // costly work (a key too long to be recorded is refused here). Submit still decides every
+  // request by itself.
   Result<std::optional<Recorded>> FindRecorded(const std::string& tenant,
                                                const std::string& idempotency_key);
 

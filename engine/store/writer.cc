@@ -323,7 +323,7 @@ void LogStore::DeferUnstaged(std::vector<std::unique_ptr<Request>>& group, size_
 Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& state) {
   if (request.tenant.size() > limits::kIdBytesMax ||
       request.idempotency_key.size() > limits::kIdBytesMax) {
-    return Status(Code::kLimitExceeded, "too_long", "tenant or idempotency key too long");
+    return IdTooLong();
   }
   if (!request.idempotency_key.empty()) {
     auto seen = txn.Get(idempotency_, IdempotencyKey(request.tenant, request.idempotency_key));
@@ -401,9 +401,7 @@ Result<CommitResult> LogStore::StageCommit(Commit&& commit, Txn& txn, GroupState
   };
   for (const ExpectedVersion& expected : commit.expected) {
     if (const uint64_t actual = version_of(expected.stream); actual != expected.version) {
-      return Status(Code::kVersionMismatch, "version_mismatch",
-                    expected.stream + " is at version " + std::to_string(actual) + ", not " +
-                        std::to_string(expected.version));
+      return StaleVersion(expected.stream, actual, expected.version);
     }
   }
   const std::string correlation_id =

@@ -279,6 +279,23 @@ TEST_CASE("APasswordResetTheRulesRefuseIsRefusedWithoutHashing") {
   // Ranked as the rules rank them: bad input (422) before a rule (409).
   CHECK(f.Call("acme/owner", "POST", "/v1/contacts/k2/password-reset", R"({"password":"short"})")
             .status == 422);
+
+  // What the ledger would refuse at commit is refused before the hash too: a stale If-Match
+  // (412, which also outranks a rule's 409) and an idempotency key too long to record (413).
+  REQUIRE(f.Call("acme/owner", "POST", "/v1/customers/c1/contacts",
+                 R"({"id":"k4","first_name":"Di","email":"di@x.test"})")
+              .status == 201);
+  const std::string strong = R"({"password":"Correct-Horse-7"})";
+  const Headers stale = {{"If-Match", "\"999\""}};
+  CHECK(f.Call("acme/owner", "POST", "/v1/contacts/k4/password-reset", strong, stale).status ==
+        412);
+  CHECK(f.Call("acme/owner", "POST", "/v1/contacts/k2/password-reset", strong, stale).status ==
+        412);
+  const Headers long_key = {{"Idempotency-Key", std::string(500, 'k')}};
+  CHECK(f.Call("acme/owner", "POST", "/v1/contacts/k4/password-reset", strong, long_key).status ==
+        413);
+  CHECK(PasswordHashes(f) == 0);
+  CHECK(f.Head() == head + 1);
 }
 
 // A retry is answered from its key even when the contact has changed since: the rules the
