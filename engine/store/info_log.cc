@@ -62,9 +62,11 @@ class NoLog final : public rocksdb::Logger {
 
 }  // namespace
 
-std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::Env* env, const std::string& dir) {
+std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::Env* env, const std::string& dir,
+                                             bool create) {
   rocksdb::FileSystem& fs = *(env != nullptr ? env : rocksdb::Env::Default())->GetFileSystem();
   const rocksdb::IOOptions io;
+  if (create) (void)fs.CreateDirIfMissing(dir, io, nullptr);
   if (!fs.FileExists(dir, io, nullptr).ok()) return NoInfoLog();
   const std::string path = dir + "/LOG";
   uint64_t size = 0;

@@ -14,9 +14,11 @@ namespace cledger::store {
 
 // Appends to `dir`/LOG through `env`'s file system (RocksDB's default when null). A LOG
 // larger than limits::kInfoLogBytesMax becomes LOG.old first, so a ledger keeps at most two.
-// A directory that does not exist gets no log (its open fails anyway, and is not to create
-// it).
-std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::Env* env, const std::string& dir);
+// `create`: the database is about to be created there, so is the directory (as RocksDB
+// would: its last component only). Otherwise a directory that does not exist gets no log (its
+// open fails anyway).
+std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::Env* env, const std::string& dir,
+                                             bool create);
 
 // For a read-only look at a directory a server may be writing: RocksDB would otherwise roll
 // that server's LOG away to write its own.

@@ -158,9 +158,7 @@ Status LogStore::OpenDb() {
   db_options.sst_file_manager.reset(
       rocksdb::NewSstFileManager(options_.env != nullptr ? options_.env : rocksdb::Env::Default()));
   if (!info_log_) {  // one per store: a reopen after a fault goes on appending to it
-    std::error_code ignored;
-    if (options_.ledger.create_if_missing) fs::create_directory(options_.ledger.path, ignored);
-    info_log_ = OpenInfoLog(options_.env, options_.ledger.path);
+    info_log_ = OpenInfoLog(options_.env, options_.ledger.path, options_.ledger.create_if_missing);
   }
   db_options.info_log = info_log_;
 

@@ -135,9 +135,8 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
                                                          const std::string& wrap_key_id,
                                                          bool read_only, rocksdb::Env* env) {
   // A read-only look may be at the store of a running server: its LOG is left alone.
-  std::error_code ignored;
-  if (!read_only) std::filesystem::create_directory(path, ignored);
-  std::shared_ptr<rocksdb::Logger> info_log = read_only ? NoInfoLog() : OpenInfoLog(env, path);
+  std::shared_ptr<rocksdb::Logger> info_log =
+      read_only ? NoInfoLog() : OpenInfoLog(env, path, /*create=*/true);
   const rocksdb::Options options = StoreOptions(read_only, env, info_log);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
