@@ -272,9 +272,57 @@ class Audit final : public Projection {
 
 const Audit kAuditImpl;
 
+// A link's field names its customer: customers[<id>].roles.
+bool IsLinkField(std::string_view field) {
+  if (field == "customers") return true;
+  constexpr std::string_view kOpen = "customers[";
+  if (!field.starts_with(kOpen)) return false;
+  const size_t close = field.find(']');
+  if (close == std::string_view::npos || close == kOpen.size()) return false;
+  const std::string_view rest = field.substr(close + 1);
+  return rest.empty() || rest == ".roles";
+}
+
+// Every other field a trail records: the records' flattened fields, and those Changes names
+// itself (tenants, tokens, password resets, erasures).
+const std::vector<std::string>& FixedFieldNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out = {"password", "personal_data", "reason", "plan",
+                                    "token",    "actor",         "role",   "expires_at"};
+    for (const Flat& flat : {Flatten(ContactView{}), Flatten(CustomerView{})}) {
+      for (const auto& [name, value] : flat) out.push_back(name);
+    }
+    return out;
+  }();
+  return names;
+}
+
 }  // namespace
 
 const Projection& kAudit = kAuditImpl;
+
+bool AuditFieldCovers(std::string_view field, std::string_view change) {
+  return change.starts_with(field) && (change.size() == field.size() ||
+                                       change[field.size()] == '.' || change[field.size()] == '[');
+}
+
+bool IsAuditedField(std::string_view field) {
+  if (IsLinkField(field)) return true;
+  const auto& names = FixedFieldNames();
+  return !field.empty() && std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+    return AuditFieldCovers(field, name);
+  });
+}
+
+std::string AuditedFieldNames() {
+  std::vector<std::string> tops;
+  for (const std::string& name : FixedFieldNames()) {
+    std::string top = name.substr(0, name.find_first_of(".["));
+    if (std::find(tops.begin(), tops.end(), top) == tops.end()) tops.push_back(std::move(top));
+  }
+  tops.push_back("customers[<id>].roles");
+  return Join(tops);
+}
 
 Result<std::vector<AuditEntry>> TenantAuditLog(Kv& kv, std::string_view tenant) {
   std::vector<AuditEntry> out;

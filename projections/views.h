@@ -88,5 +88,13 @@ enum class AuditIndex { kStream, kCustomer, kActor };
 Result<std::vector<AuditEntry>> TenantAuditLog(Kv& kv, std::string_view tenant);
 Result<std::vector<AuditEntry>> AuditTrail(Kv& kv, std::string_view tenant, AuditIndex index,
                                            std::string_view id, uint64_t to_position = UINT64_MAX);
+// A filter on `field` keeps a change of `change`: it names it or a part of it ("address"
+// covers "address.lines", "phones" covers "phones[0]").
+bool AuditFieldCovers(std::string_view field, std::string_view change);
+// Whether `field` covers any field a trail can record.
+bool IsAuditedField(std::string_view field);
+// The top-level names of the fields a trail records, comma-separated: for an answer that
+// refuses a filter on another.
+std::string AuditedFieldNames();
 
 }  // namespace cledger::projections

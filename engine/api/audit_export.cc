@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/time.h"
+#include "projections/views.h"
 
 namespace cledger::api {
 namespace {
@@ -16,12 +17,6 @@ constexpr std::array<std::string_view, 12> kColumns = {
     "position",  "recorded_at", "tenant", "actor", "role",       "record",
     "operation", "field",       "before", "after", "event_hash", "correlation_id"};
 using Row = std::array<std::string, kColumns.size()>;
-
-// `field` names `change` itself or a part of it: "address" covers "address.lines".
-bool Covers(std::string_view field, std::string_view change) {
-  return change.starts_with(field) && (change.size() == field.size() ||
-                                       change[field.size()] == '.' || change[field.size()] == '[');
-}
 
 std::vector<Row> RowsOf(const AuditEntry& e, const std::string& tenant) {
   const Row base{std::to_string(e.position),
@@ -124,6 +119,13 @@ Result<std::vector<AuditEntry>> RecordEntries(Engine& engine, const Principal& w
 
 Result<std::vector<AuditEntry>> QueryAudit(Engine& engine, const Principal& who,
                                            const AuditQuery& q) {
+  if (!q.field.empty() && !projections::IsAuditedField(q.field)) {
+    return Status::InvalidArgument("invalid_query",
+                                   "field names no field a trail records; give one of " +
+                                       projections::AuditedFieldNames() +
+                                       ", or a part of one (address.lines, phones[0])",
+                                   "field");
+  }
   auto entries = !q.record.empty()  ? RecordEntries(engine, who, q.record)
                  : !q.actor.empty() ? engine.ActorHistory(who, q.actor, q.from_us, q.to_us)
                                     : engine.TenantAudit(who, q.from_us, q.to_us);
@@ -132,7 +134,9 @@ Result<std::vector<AuditEntry>> QueryAudit(Engine& engine, const Principal& who,
     if (e.recorded_at_us < q.from_us || e.recorded_at_us > q.to_us) return true;
     if (!q.actor.empty() && e.actor.id != q.actor) return true;
     if (q.field.empty()) return false;
-    std::erase_if(e.changes, [&](const FieldChange& c) { return !Covers(q.field, c.field); });
+    std::erase_if(e.changes, [&](const FieldChange& c) {
+      return !projections::AuditFieldCovers(q.field, c.field);
+    });
     return e.changes.empty();
   });
   return entries;

@@ -184,6 +184,13 @@ TEST_CASE("TheAuditTrailFiltersByRecordAndFieldAndEachEntryCarriesItsEventHashAn
             .at("items")
             .as_array()
             .empty());
+  // A misspelt field is refused, not answered with an empty trail that looks like no changes.
+  const Reply typo = f.Call("acme/auditor", "GET", "/v1/audit?field=emial");
+  CHECK(typo.status == 400);
+  CHECK(Code(typo) == "invalid_query");
+  CHECK(std::string(Json(typo).at("detail").as_string()).find("first_name, last_name") !=
+        std::string::npos);
+  CHECK(f.Call("acme/auditor", "GET", "/v1/audit?field=customers%5Bc1%5D.roles").status == 200);
 }
 
 TEST_CASE("OpsListTenantsAndBackupsAndCheckABackupWithoutRestoringIt") {

@@ -271,6 +271,10 @@ TEST_CASE("AuditExportFiltersByActorAndTimeAndWritesFiles") {
 
   CHECK(Cledger(f.dir, base + "--format xlsx").status == 2);
   CHECK(Cledger(f.dir, base + "--format csv --from soon").status == 2);
+  const Run typo = Cledger(f.dir, base + "--format csv --field emial");
+  CHECK(typo.status == 2);
+  CHECK(typo.out.empty());
+  CHECK(Contains(typo.err, "field names no field a trail records"));
   CHECK(Cledger(f.dir, base + "--format csv --from 2026-02-01T00:00:00Z --to 2026-01-01T00:00:00Z")
             .status == 2);
 }

@@ -24,7 +24,8 @@ namespace {
 
 int Fail(const Status& s) {
   std::cerr << "cledger: " << Describe(s) << "\n";
-  return kExitFailed;
+  // A filter the ledger refuses (a field no trail records) is a bad argument.
+  return s.code() == Code::kInvalidArgument ? kExitUsage : kExitFailed;
 }
 
 struct ExportArgs {

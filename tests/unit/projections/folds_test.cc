@@ -155,6 +155,58 @@ TEST_CASE("TheAuditFoldRecordsEachFieldsBeforeAndAfterWithItsActor") {
   for (const FieldChange& c : edit.changes) CHECK(c.field.find("first_name") == std::string::npos);
 }
 
+// An audit filter on a field is checked against the fields trails record, so a misspelt one
+// is refused rather than answered with an empty trail: every field a trail can record must be
+// one the check accepts.
+TEST_CASE("EveryFieldATrailRecordsIsOneAnAuditFilterAccepts") {
+  History h;
+  pj::MemKv kv;
+  ContactFields full = Named("Ann", "ann@x.test");
+  full.title = "Dr";
+  full.phones = {{"mobile", "+441234567890"}, {"work", "+441234567891"}};
+  full.address.lines = {"1 High St"};
+  full.address.postcode = "AB1 2CD";
+  full.address.country = "GB";
+  full.website = "https://ann.test";
+  full.portal_enabled = true;
+  full.communication.regarding = {"billing"};
+  Fold(pj::kAudit, kv,
+       {h.Next("tenant-acme", TenantCreated{"acme", "standard", {}}),
+        h.Next("token-t1", TokenIssued{"hash", {"bob", "admin"}, 1'000'000}),
+        h.Next("token-t1", TokenRevoked{"hash"}),
+        h.Next("customer-c1", CustomerCreated{"c1", "Acme", "ap@acme.test", "short"}),
+        h.Next("customer-c1", CustomerUpdated{"c1", "Acme Ltd", "ar@acme.test", "long"}),
+        h.Next("customer-c2", CustomerCreated{"c2", "Globex", "ap@globex.test", "short"}),
+        h.Next("contact-k1", ContactCreated{"k1", "c1", full}),
+        h.Next("contact-k1", ContactConvertedToShared{"k1", "c1"}),
+        h.Next("contact-k1", ContactShared{"k1", "c2"}),
+        h.Next("contact-k1", ContactRolesChanged{"k1", "c2", {"billing"}}),
+        h.Next("contact-k1", ContactPasswordReset{"k1", "hash", true, true}),
+        h.Next("contact-k1", ContactDeleted{"k1"}), h.Next("contact-k1", ContactRestored{"k1"}),
+        h.Next("contact-k1", ContactErased{"k1", "request", ""}),
+        h.Next("customer-c2", CustomerErased{"c2", "request", ""})});
+  auto trail = pj::TenantAuditLog(kv, "acme");
+  REQUIRE(trail.ok());
+  size_t changes = 0;
+  for (const AuditEntry& entry : *trail) {
+    for (const FieldChange& change : entry.changes) {
+      CAPTURE(change.field);
+      CHECK(pj::IsAuditedField(change.field));
+      ++changes;
+    }
+  }
+  CHECK(changes > 30);
+  for (const char* field : {"email", "address", "address.lines", "phones", "phones[0]", "customers",
+                            "customers[c2].roles", "password", "personal_data"}) {
+    CAPTURE(field);
+    CHECK(pj::IsAuditedField(field));
+  }
+  for (const char* field : {"emial", "address.linez", "phones[4]", "", "addr", "customers.x"}) {
+    CAPTURE(field);
+    CHECK_FALSE(pj::IsAuditedField(field));
+  }
+}
+
 TEST_CASE("EveryFoldIsDeterministic") {
   for (const pj::Projection* projection : pj::All()) {
     CAPTURE(std::string(projection->name()));
