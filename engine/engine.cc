@@ -126,6 +126,15 @@ class EngineImpl final : public Engine {
     std::error_code ec;
     std::filesystem::create_directories(options_.path, ec);
     if (!ec) return Status::Ok();
+    std::error_code ignored;
+    if (std::filesystem::is_symlink(options_.path, ignored) &&
+        !std::filesystem::exists(options_.path, ignored)) {
+      return Status::IoError(
+          "data_dir_not_created",
+          "it is a symbolic link to " +
+              std::filesystem::read_symlink(options_.path, ignored).string() +
+              ", which does not exist: create that directory, or give the directory itself");
+    }
     return Status::IoError("data_dir_not_created",
                            "cannot create it or a directory above it: " + ec.message());
   }

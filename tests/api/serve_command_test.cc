@@ -153,6 +153,18 @@ TEST_CASE("ServeRefusesAListenAddressThatIsNotHostColonPort") {
   }
 }
 
+TEST_CASE("ServeSaysWhenItsDataDirectoryIsASymbolicLinkToNothing") {
+  testing::TempDir dir;
+  std::filesystem::create_directory_symlink(dir.Sub("gone"), dir.Sub("data"));
+  int status = -1;
+  const std::string said = testing::RunCommand(
+      std::string(CLEDGER_BINARY) + " serve --data " + dir.Sub("data") + " 2>&1", &status);
+  CHECK(status == 3);
+  CHECK(said.find("is a symbolic link to " + dir.Sub("gone") + ", which does not exist") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.Sub("gone")));
+}
+
 struct Started {
   std::string banner;  // stdout up to "Stop with Ctrl-C"
   std::string err;     // stderr until it was stopped

@@ -190,6 +190,12 @@ TEST_CASE("TheCommandLineSuggestsTheOptionAMistypedFlagMeantAndShowsExamples") {
   CHECK(Has(RunBoth("audit export --fromat csv", &status), "did you mean --format?"));
   CHECK(Has(RunBoth("bakup list /tmp", &status), "did you mean backup?"));
   CHECK(status == 2);
+  // A group without its subcommand names the ones it has, once, not CLI11's bare complaint.
+  const std::string group = RunBoth("projections stauts", &status);
+  CHECK(Has(group, "did you mean status?"));
+  CHECK(Has(group, "cledger projections: give a subcommand: status, rebuild."));
+  CHECK_FALSE(Has(group, "A subcommand is required"));
+  CHECK(status == 2);
   CHECK(Has(RunBoth("verify --data ''", &status), "--data: an empty path"));
   CHECK(status == 2);
   const std::string help = Run("--help", &status);

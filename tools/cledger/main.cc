@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,14 +29,20 @@ size_t Distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// "did you mean --tenant?" for each flag the command line held that the subcommand does not
-// take but nearly does, and "did you mean backup?" for a subcommand: a typo gets the right
-// spelling, not only "not expected".
-std::string Suggestions(const CLI::App& top) {
+// The subcommands given, from the top: `cledger projections`.
+std::vector<const CLI::App*> GivenChain(const CLI::App& top) {
   std::vector<const CLI::App*> chain{&top};
   while (!chain.back()->get_subcommands().empty()) {
     chain.push_back(chain.back()->get_subcommands().front());
   }
+  return chain;
+}
+
+// "did you mean --tenant?" for each flag the command line held that the subcommand does not
+// take but nearly does, and "did you mean backup?" for a subcommand: a typo gets the right
+// spelling, not only "not expected".
+std::string Suggestions(const CLI::App& top) {
+  const std::vector<const CLI::App*> chain = GivenChain(top);
   std::vector<std::string> known;
   for (const CLI::App* app : chain) {
     for (const CLI::Option* option : app->get_options()) {
@@ -68,6 +75,24 @@ std::string Suggestions(const CLI::App& top) {
     }
   }
   return out;
+}
+
+// CLI11's "A subcommand is required" names none: this names the ones that may follow, and
+// where their help is.
+std::optional<std::string> SubcommandWanted(const CLI::App& top, const CLI::Error& e) {
+  if (dynamic_cast<const CLI::RequiredError*>(&e) == nullptr) return std::nullopt;
+  const std::vector<const CLI::App*> chain = GivenChain(top);
+  const CLI::App& last = *chain.back();
+  if (last.get_require_subcommand_min() == 0) return std::nullopt;
+  std::string path = "cledger";
+  for (size_t i = 1; i < chain.size(); ++i) path += " " + chain[i]->get_name();
+  std::string names;
+  for (const CLI::App* sub : last.get_subcommands({})) {
+    if (sub->get_name().empty()) continue;  // an option group
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  return path + ": give a subcommand: " + names + ".\nRun '" + path +
+         " --help' for what each does.\n";
 }
 
 // A group (`backup`, `token` …) would show the top-level examples: it gets the first example
@@ -166,6 +191,7 @@ int main(int argc, char** argv) {
       "write-ahead log is damaged (see cledger recover).\n"
       "Run 'cledger SUBCOMMAND --help' for its options and examples.");
   app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
+    if (auto wanted = SubcommandWanted(*failed, e)) return Suggestions(*failed) + *wanted;
     return Suggestions(*failed) + CLI::FailureMessage::simple(failed, e);
   });
   cledger::cli::Runner run;
