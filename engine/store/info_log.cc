@@ -13,10 +13,30 @@
 namespace cledger::store {
 namespace {
 
+// Opens `path` to append to, first renaming it LOG.old when it holds `max_bytes` or more;
+// `size` is what it then holds. Null when it cannot be opened.
+std::unique_ptr<rocksdb::FSWritableFile> AppendTo(rocksdb::FileSystem& fs, const std::string& path,
+                                                  uint64_t max_bytes, uint64_t& size) {
+  const rocksdb::IOOptions io;
+  if (fs.GetFileSize(path, io, &size, nullptr).ok() && size >= max_bytes) {
+    (void)fs.RenameFile(path, path + ".old", io, nullptr);
+  }
+  if (!fs.GetFileSize(path, io, &size, nullptr).ok()) size = 0;
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  if (!fs.ReopenWritableFile(path, rocksdb::FileOptions(), &file, nullptr).ok()) return nullptr;
+  return file;
+}
+
 class InfoLog final : public rocksdb::Logger {
  public:
-  explicit InfoLog(std::unique_ptr<rocksdb::FSWritableFile> file)
-      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), file_(std::move(file)) {}
+  InfoLog(std::shared_ptr<rocksdb::FileSystem> fs, std::string path, uint64_t max_bytes,
+          std::unique_ptr<rocksdb::FSWritableFile> file, uint64_t size)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL),
+        fs_(std::move(fs)),
+        path_(std::move(path)),
+        max_bytes_(max_bytes),
+        file_(std::move(file)),
+        size_(size) {}
 
   using rocksdb::Logger::Logv;
   void Logv(const char* format, va_list ap) override {
@@ -32,8 +52,14 @@ class InfoLog final : public rocksdb::Logger {
     line.resize(at + static_cast<size_t>(length));
     if (line.back() != '\n') line += '\n';
     std::lock_guard lock(mu_);
+    // A server that runs for months rolls its log as an open would.
+    if (size_ >= max_bytes_) {
+      if (file_) (void)file_->Close(rocksdb::IOOptions(), nullptr);
+      file_ = AppendTo(*fs_, path_, max_bytes_, size_);
+    }
+    if (!file_) return;
     // Written at once, unbuffered: a line the disk refuses is lost, the next is tried afresh.
-    (void)file_->Append(line, rocksdb::IOOptions(), nullptr);
+    if (file_->Append(line, rocksdb::IOOptions(), nullptr).ok()) size_ += line.size();
   }
 
  private:
@@ -50,8 +76,12 @@ class InfoLog final : public rocksdb::Logger {
     return stamp;
   }
 
+  const std::shared_ptr<rocksdb::FileSystem> fs_;
+  const std::string path_;
+  const uint64_t max_bytes_;
   std::mutex mu_;
-  std::unique_ptr<rocksdb::FSWritableFile> file_;
+  std::unique_ptr<rocksdb::FSWritableFile> file_;  // null: it could not be opened again
+  uint64_t size_;
 };
 
 class NoLog final : public rocksdb::Logger {
@@ -62,22 +92,18 @@ class NoLog final : public rocksdb::Logger {
 
 }  // namespace
 
-std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::Env* env, const std::string& dir,
-                                             bool create) {
-  rocksdb::FileSystem& fs = *(env != nullptr ? env : rocksdb::Env::Default())->GetFileSystem();
+std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::Env* env, const std::string& dir, bool create,
+                                             uint64_t max_bytes) {
+  std::shared_ptr<rocksdb::FileSystem> fs =
+      (env != nullptr ? env : rocksdb::Env::Default())->GetFileSystem();
   const rocksdb::IOOptions io;
-  if (create) (void)fs.CreateDirIfMissing(dir, io, nullptr);
-  if (!fs.FileExists(dir, io, nullptr).ok()) return NoInfoLog();
+  if (create) (void)fs->CreateDirIfMissing(dir, io, nullptr);
+  if (!fs->FileExists(dir, io, nullptr).ok()) return NoInfoLog();
   const std::string path = dir + "/LOG";
   uint64_t size = 0;
-  if (fs.GetFileSize(path, io, &size, nullptr).ok() && size > limits::kInfoLogBytesMax) {
-    (void)fs.RenameFile(path, path + ".old", io, nullptr);
-  }
-  std::unique_ptr<rocksdb::FSWritableFile> file;
-  if (!fs.ReopenWritableFile(path, rocksdb::FileOptions(), &file, nullptr).ok()) {
-    return NoInfoLog();  // a log nobody can write is no reason to refuse the ledger
-  }
-  return std::make_shared<InfoLog>(std::move(file));
+  auto file = AppendTo(*fs, path, max_bytes, size);
+  if (!file) return NoInfoLog();  // a log nobody can write is no reason to refuse the ledger
+  return std::make_shared<InfoLog>(std::move(fs), path, max_bytes, std::move(file), size);
 }
 
 std::shared_ptr<rocksdb::Logger> NoInfoLog() { return std::make_shared<NoLog>(); }

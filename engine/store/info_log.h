@@ -10,15 +10,18 @@
 #include <memory>
 #include <string>
 
+#include "cledger/limits.h"
+
 namespace cledger::store {
 
-// Appends to `dir`/LOG through `env`'s file system (RocksDB's default when null). A LOG
-// larger than limits::kInfoLogBytesMax becomes LOG.old first, so a ledger keeps at most two.
+// Appends to `dir`/LOG through `env`'s file system (RocksDB's default when null). A LOG that
+// reaches `max_bytes`, at the open or while it is written, becomes LOG.old and a new LOG is
+// started, so a ledger keeps at most two.
 // `create`: the database is about to be created there, so is the directory (as RocksDB
 // would: its last component only). Otherwise a directory that does not exist gets no log (its
 // open fails anyway).
-std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::Env* env, const std::string& dir,
-                                             bool create);
+std::shared_ptr<rocksdb::Logger> OpenInfoLog(rocksdb::Env* env, const std::string& dir, bool create,
+                                             uint64_t max_bytes = limits::kInfoLogBytesMax);
 
 // For a read-only look at a directory a server may be writing: RocksDB would otherwise roll
 // that server's LOG away to write its own.

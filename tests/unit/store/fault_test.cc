@@ -3,8 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "engine/store/info_log.h"
 #include "engine/store/log_store.h"
 #include "tests/support/ledger_fixture.h"
 #include "tests/unit/store/flaky_fs.h"
@@ -92,6 +95,31 @@ TEST_CASE("AnInfoLogTheDiskCannotTakeCostsLinesNeverTheLedger") {
   REQUIRE(reopened.ok());
   CHECK((*reopened)->GetHead().position == 4);
   CHECK((*reopened)->VerifyChain().ok);
+}
+
+// A server that runs for months writes its info log all that time: it rolls to LOG.old as an
+// open would, so the directory never holds more than two.
+TEST_CASE("AnInfoLogRollsToLogOldWhileItIsWritten") {
+  testing::TempDir dir;
+  constexpr uint64_t kMax = 4096;
+  auto log = store::OpenInfoLog(nullptr, dir.Sub("data"), /*create=*/true, kMax);
+  for (int i = 0; i < 200; ++i) {
+    rocksdb::Log(rocksdb::InfoLogLevel::INFO_LEVEL, log, "line %03d of a long-running server", i);
+  }
+  const std::string path = dir.Sub("data") + "/LOG";
+  REQUIRE(std::filesystem::exists(path));
+  REQUIRE(std::filesystem::exists(path + ".old"));
+  CHECK(std::filesystem::file_size(path) <= kMax + 100);
+  CHECK(std::filesystem::file_size(path + ".old") >= kMax);
+  CHECK(std::filesystem::file_size(path + ".old") <= kMax + 100);
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("line 199 of a long-running server\n") != std::string::npos);
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.Sub("data"))) {
+    ++files;
+  }
+  CHECK(files == 2);
 }
 
 }  // namespace
