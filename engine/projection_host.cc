@@ -352,7 +352,7 @@ Status ProjectionHost::Refold(const std::vector<const projections::Projection*>&
   for (const projections::Projection* p : stale) {
     const std::string family = FamilyName(p->name(), generations[p->name()] + 1);
     if (Status s = FreshFamily(family); !s.ok()) return s;
-    targets.push_back({p, family});
+    targets.push_back(FreshTarget(*p, family));
   }
   auto folded = FoldRange(targets, 0, head, {}, true);  // one scan of the log for them all
   if (!folded.ok()) return folded.status();
@@ -442,7 +442,7 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
     }
     std::string family = FamilyName(projection->name(), generation);
     if (Status s = FreshFamily(family); !s.ok()) return s;
-    targets.push_back({projection, std::move(family)});
+    targets.push_back(FreshTarget(*projection, std::move(family)));
     generations.push_back(generation);
   }
   auto folded = FoldRange(targets, 0, store_.GetHead().position, progress, false);
@@ -503,7 +503,7 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
     std::string name = "verify." + std::string(p->name());
     failed = FreshFamily(name, /*shared=*/false);
     if (!failed.ok()) break;
-    scratch.push_back({p, std::move(name)});
+    scratch.push_back(FreshTarget(*p, std::move(name)));
   }
   std::vector<ProjectionMismatch> mismatches;
   if (failed.ok()) {

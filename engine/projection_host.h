@@ -72,6 +72,12 @@ class ProjectionHost {
     double last_seconds = 0;
     projections::CachedKv::Memory cache;  // its family's records, as its fold last saw them
   };
+  // A target whose family was just made empty (FreshFamily): its fold knows every key there.
+  static Target FreshTarget(const projections::Projection& projection, std::string family) {
+    Target target{&projection, std::move(family)};
+    target.cache.written.emplace();
+    return target;
+  }
   std::string FamilyOf(const projections::Projection& projection);
   rocksdb::ColumnFamilyHandle* FamilyLocked(const projections::Projection& projection);  // mu_
   // Folds events (from, to] of the log into every target's family, reading the log once;
