@@ -33,7 +33,11 @@ Result<std::unique_ptr<rocksdb::BackupEngineReadOnly>> OpenBackups(const std::st
   rocksdb::BackupEngineReadOnly* raw = nullptr;
   rocksdb::IOStatus s = rocksdb::BackupEngineReadOnly::Open(
       rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);
-  if (!s.ok()) return Status::NotFound("backup_not_found", s.ToString());
+  if (s.IsNotFound()) return Status::NotFound("backup_not_found", "no backups in " + backup_dir);
+  if (!s.ok()) {
+    return Status::NotFound("backup_not_found",
+                            "cannot read backups in " + backup_dir + ": " + s.ToString());
+  }
   return std::unique_ptr<rocksdb::BackupEngineReadOnly>(raw);
 }
 

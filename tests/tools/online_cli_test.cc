@@ -3,6 +3,7 @@
 // command line's own manners (no ledger made by a typo, a suggestion for a misspelt flag).
 #include <doctest/doctest.h>
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -12,6 +13,7 @@
 namespace cledger {
 namespace {
 
+namespace json = boost::json;
 using testing::RunCommand;
 using testing::ServerFixture;
 
@@ -163,6 +165,14 @@ TEST_CASE("BackupsAreListedCheckedWithoutRestoringAndAChosenOneRestored") {
   CHECK(status == 0);
   CHECK(Has(RunBoth("backup verify " + backups + " --id 7", &status), "no backup 7"));
   CHECK(status == 1);
+  // Without --id, every backup in the directory is checked, one line each.
+  const std::string every = Run("backup verify " + backups + ops, &status);
+  CHECK(Has(every, "backup 1 in " + backups + ": every file matches its checksum\n"));
+  CHECK(Has(every, "backup 2 in " + backups + ": every file matches its checksum\n"));
+  CHECK(status == 0);
+  std::filesystem::create_directory(f.dir.Sub("no-backups"));
+  CHECK(Has(RunBoth("backup verify " + f.dir.Sub("no-backups"), &status), "no backups in"));
+  CHECK(status == 1);
   f.Close();
 
   // The first backup, chosen by id, restores the head it was taken at.
@@ -179,6 +189,13 @@ TEST_CASE("BackupsAreListedCheckedWithoutRestoringAndAChosenOneRestored") {
   }
   CHECK(Has(Run("backup verify " + backups + " --id 2", &status), "is damaged"));
   CHECK(status == 1);
+  const std::string both = Run("backup verify " + backups + " --json", &status);
+  CHECK(status == 1);
+  const json::array checked = json::parse(both).at("items").as_array();
+  REQUIRE(checked.size() == 2);
+  CHECK(checked.at(0).at("ok") == true);
+  CHECK(checked.at(1).at("ok") == false);
+  CHECK(checked.at(1).as_object().contains("problem"));
   RunBoth("backup restore " + backups + " --id 2 --data " + f.dir.Sub("restored-2"), &status);
   CHECK(status == 1);
 }

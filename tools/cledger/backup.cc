@@ -201,33 +201,36 @@ int BackupRestore(const OpsArgs& a) {
   return kExitOk;
 }
 
-// The backups in DIR, read here or by the server (DIR on its machine).
-int BackupList(const OpsArgs& a) {
-  if (!RemoteArgsOk(a)) return kExitUsage;
-  std::vector<json::object> items;
+// The backups in DIR, read here or by the server (DIR on its machine), as the API lists them.
+Result<std::vector<json::object>> ListedBackups(const OpsArgs& a) {
   if (a.remote()) {
     auto reply = GetJson(a, "GET", "/v1/admin/backups" + QueryString({{"dir", a.backup_dir}}), "");
-    if (!reply.ok()) return FailStatus(reply.status());
-    auto listed = ItemsOf(*reply);
-    if (!listed.ok()) return FailStatus(listed.status());
-    items = std::move(listed).value();
-  } else {
-    auto backups = Engine::ListBackups(a.backup_dir);
-    if (!backups.ok()) return FailStatus(backups.status());
-    for (const BackupInfo& b : *backups) {
-      items.push_back(json::object{{"id", b.id},
-                                   {"created_at", base::Rfc3339Micros(b.created_at_us)},
-                                   {"size_bytes", b.size_bytes},
-                                   {"position", b.position}});
-    }
+    if (!reply.ok()) return reply.status();
+    return ItemsOf(*reply);
   }
+  auto backups = Engine::ListBackups(a.backup_dir);
+  if (!backups.ok()) return backups.status();
+  std::vector<json::object> items;
+  for (const BackupInfo& b : *backups) {
+    items.push_back(json::object{{"id", b.id},
+                                 {"created_at", base::Rfc3339Micros(b.created_at_us)},
+                                 {"size_bytes", b.size_bytes},
+                                 {"position", b.position}});
+  }
+  return items;
+}
+
+int BackupList(const OpsArgs& a) {
+  if (!RemoteArgsOk(a)) return kExitUsage;
+  auto items = ListedBackups(a);
+  if (!items.ok()) return FailStatus(items.status());
   if (a.json) {
     PrintJson(
-        json::object{{"dir", a.backup_dir}, {"items", json::array(items.begin(), items.end())}});
+        json::object{{"dir", a.backup_dir}, {"items", json::array(items->begin(), items->end())}});
     return kExitOk;
   }
-  if (items.empty()) std::cerr << "cledger: no backups in " << a.backup_dir << "\n";
-  for (const json::object& b : items) {
+  if (items->empty()) std::cerr << "cledger: no backups in " << a.backup_dir << "\n";
+  for (const json::object& b : *items) {
     std::cout << "backup " << U64(b, "id") << "  " << audit_tools::Printable(Str(b, "created_at"))
               << "  position ≥ " << U64(b, "position") << "  " << HumanBytes(U64(b, "size_bytes"))
               << "\n";
@@ -235,35 +238,61 @@ int BackupList(const OpsArgs& a) {
   return kExitOk;
 }
 
-// Checks one backup's files against their checksums, without restoring it.
-int BackupVerify(const OpsArgs& a) {
-  if (!RemoteArgsOk(a)) return kExitUsage;
-  const uint32_t id = *a.backup_id;
-  bool ok = true;
-  std::string problem;
+// One backup's check: {"id", "ok", and "problem" when it is damaged}; a backup that is not
+// there, or a server that refused, is a Status.
+Result<json::object> VerifiedBackup(const OpsArgs& a, uint32_t id) {
+  json::object out{{"id", id}, {"ok", true}};
   if (a.remote()) {
     auto reply = GetJson(a, "POST", "/v1/admin/backups/" + std::to_string(id) + "/verify",
                          json::serialize(json::object{{"dir", a.backup_dir}}));
-    if (!reply.ok()) return FailStatus(reply.status());
+    if (!reply.ok()) return reply.status();
     const json::value* verified = reply->if_contains("ok");
-    ok = verified != nullptr && verified->is_bool() && verified->as_bool();
-    problem = audit_tools::Printable(Str(*reply, "problem"));
+    out["ok"] = verified != nullptr && verified->is_bool() && verified->as_bool();
+    if (!out["ok"].as_bool()) out["problem"] = audit_tools::Printable(Str(*reply, "problem"));
+    return out;
+  }
+  const Status checked = Engine::VerifyBackup(a.backup_dir, id);
+  if (checked.code() == Code::kNotFound) return checked;
+  out["ok"] = checked.ok();
+  if (!checked.ok()) out["problem"] = checked.message();
+  return out;
+}
+
+// Checks one backup's files (--id) or every backup's against their checksums, without
+// restoring any.
+int BackupVerify(const OpsArgs& a) {
+  if (!RemoteArgsOk(a)) return kExitUsage;
+  std::vector<uint32_t> ids;
+  if (a.backup_id) {
+    ids.push_back(*a.backup_id);
   } else {
-    const Status checked = Engine::VerifyBackup(a.backup_dir, id);
-    if (checked.code() == Code::kNotFound) return FailStatus(checked);
-    ok = checked.ok();
-    problem = checked.message();
+    auto items = ListedBackups(a);
+    if (!items.ok()) return FailStatus(items.status());
+    if (items->empty())
+      return FailStatus(Status::NotFound("no_backups", "no backups in " + a.backup_dir));
+    for (const json::object& b : *items) ids.push_back(static_cast<uint32_t>(U64(b, "id")));
+  }
+  json::array checked;
+  bool all_ok = true;
+  for (const uint32_t id : ids) {
+    auto one = VerifiedBackup(a, id);
+    if (!one.ok()) return FailStatus(one.status());
+    const bool ok = one->at("ok").as_bool();
+    all_ok = all_ok && ok;
+    if (!a.json && ok) {
+      std::cout << "backup " << id << " in " << a.backup_dir
+                << ": every file matches its checksum\n";
+    } else if (!a.json) {
+      std::cout << "backup " << id << " in " << a.backup_dir
+                << " is damaged: " << one->at("problem").as_string().c_str() << "\n";
+    }
+    checked.push_back(std::move(*one));
   }
   if (a.json) {
-    json::object out{{"id", id}, {"ok", ok}};
-    if (!ok) out["problem"] = problem;
-    PrintJson(out);
-  } else if (ok) {
-    std::cout << "backup " << id << " in " << a.backup_dir << ": every file matches its checksum\n";
-  } else {
-    std::cout << "backup " << id << " in " << a.backup_dir << " is damaged: " << problem << "\n";
+    PrintJson(a.backup_id ? checked.at(0).as_object()
+                          : json::object{{"dir", a.backup_dir}, {"items", std::move(checked)}});
   }
-  return ok ? kExitOk : kExitFailed;
+  return all_ok ? kExitOk : kExitFailed;
 }
 
 }  // namespace
@@ -299,12 +328,15 @@ void AddBackup(CLI::App& app, Runner& run, const std::shared_ptr<OpsArgs>& args)
   auto* verify = backup->add_subcommand(
       "verify", "Check a backup's files against their checksums, without restoring it");
   verify->add_option("dir", args->backup_dir, "Backup directory")->required();
-  verify->add_option("--id", args->backup_id, "Which backup (cledger backup list)")->required();
+  verify->add_option("--id", args->backup_id,
+                     "Which backup (cledger backup list). Default: every backup in DIR");
   AddServer(verify, *args, nullptr);
   AddJson(verify, *args);
   verify->footer(
-      Footer("  cledger backup verify /backups/ledger --id 3\n"
-             "Exit 1 when a file is missing or differs from its checksum."));
+      Footer("  cledger backup verify /backups/ledger\n"
+             "  cledger backup verify /backups/ledger --id 3\n"
+             "One line per backup checked. Exit 1 when a file of any is missing or differs from "
+             "its checksum."));
   verify->callback([args, &run] { run = [args] { return BackupVerify(*args); }; });
 
   auto* restore = backup->add_subcommand(
