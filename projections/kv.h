@@ -64,13 +64,16 @@ class MemKv final : public Kv {
 // The keys a fold wrote into a family it began empty: a key never written is absent there, so
 // its read need not reach the database (most of a rebuild's reads look for a record or an
 // index entry it is about to create, which RocksDB answers through every memtable and level).
-// A Bloom filter (10 bits a key, 7 probes: about 1 % of absent keys read anyway); when one is
-// full, another twice its size is added. Past `kBytesMax` it gives up and answers "may hold"
-// for every key: reads go to the database again, as before there was a filter.
+// Bloom filters of 10 bits a key and 7 probes (about 1 % of absent keys are read anyway, per
+// filter); when one is full, another twice its size is added. Past `kBytesMax` it gives up
+// and answers "may hold" for every key: reads go to the database again, as without it.
 class WrittenKeys {
  public:
   void Add(std::string_view key) {
-    if (given_up_ || MayHold(key)) return;  // a key written again, or one a probe already covers
+    if (given_up_) return;
+    const uint64_t hash = HashOf(key);
+    // A key written again takes no more room: the newest filter holds it already.
+    if (!filters_.empty() && Holds(filters_.back(), hash)) return;
     if (filters_.empty() || filters_.back().added == filters_.back().capacity) {
       const size_t capacity = filters_.empty() ? kFirstCapacity : 2 * filters_.back().capacity;
       bytes_ += capacity * kBitsPerKey / 8;
@@ -82,21 +85,19 @@ class WrittenKeys {
       }
       filters_.push_back({std::vector<uint64_t>(capacity * kBitsPerKey / 64), capacity, 0});
     }
-    std::vector<uint64_t>& words = filters_.back().words;
-    Probe(key, words.size() * 64, [&](uint64_t at) {
-      words[at / 64] |= uint64_t{1} << (at % 64);
-      return true;
-    });
-    ++filters_.back().added;
+    Filter& filter = filters_.back();
+    for (int i = 0; i < kProbes; ++i) {
+      const uint64_t at = BitOf(filter, hash, i);
+      filter.words[at / 64] |= uint64_t{1} << (at % 64);
+    }
+    ++filter.added;
   }
 
   bool MayHold(std::string_view key) const {
     if (given_up_) return true;
-    return std::any_of(filters_.begin(), filters_.end(), [&](const Filter& filter) {
-      return Probe(key, filter.words.size() * 64, [&](uint64_t at) {
-        return (filter.words[at / 64] & (uint64_t{1} << (at % 64))) != 0;
-      });
-    });
+    const uint64_t hash = HashOf(key);
+    return std::any_of(filters_.begin(), filters_.end(),
+                       [&](const Filter& filter) { return Holds(filter, hash); });
   }
 
  private:
@@ -110,14 +111,17 @@ class WrittenKeys {
     size_t added;
   };
 
-  // Visits the key's bits among `bits` (double hashing over one 64-bit hash) while `visit`
-  // says go on; whether it visited them all.
-  template <typename Visit>
-  static bool Probe(std::string_view key, uint64_t bits, Visit visit) {
-    const uint64_t hash = std::hash<std::string_view>()(key);
+  static uint64_t HashOf(std::string_view key) { return std::hash<std::string_view>()(key); }
+  // The key's `i`th bit in `filter`: double hashing over one 64-bit hash (the step is odd, so
+  // the probes differ).
+  static uint64_t BitOf(const Filter& filter, uint64_t hash, int i) {
     const uint64_t step = ((hash >> 32) | (hash << 32)) | 1;
+    return (hash + static_cast<uint64_t>(i) * step) % (filter.words.size() * 64);
+  }
+  static bool Holds(const Filter& filter, uint64_t hash) {
     for (int i = 0; i < kProbes; ++i) {
-      if (!visit((hash + static_cast<uint64_t>(i) * step) % bits)) return false;
+      const uint64_t at = BitOf(filter, hash, i);
+      if ((filter.words[at / 64] & (uint64_t{1} << (at % 64))) == 0) return false;
     }
     return true;
   }

@@ -36,7 +36,8 @@ class InfoLog final : public rocksdb::Logger {
         path_(std::move(path)),
         max_bytes_(max_bytes),
         file_(std::move(file)),
-        size_(size) {}
+        size_(size),
+        roll_at_(RollAt()) {}
 
   using rocksdb::Logger::Logv;
   void Logv(const char* format, va_list ap) override {
@@ -52,10 +53,12 @@ class InfoLog final : public rocksdb::Logger {
     line.resize(at + static_cast<size_t>(length));
     if (line.back() != '\n') line += '\n';
     std::lock_guard lock(mu_);
-    // A server that runs for months rolls its log as an open would.
-    if (size_ >= max_bytes_) {
+    // A server that runs for months rolls its log as an open would; a LOG that could not be
+    // opened again is tried at the next line.
+    if (!file_ || size_ >= roll_at_) {
       if (file_) (void)file_->Close(rocksdb::IOOptions(), nullptr);
       file_ = AppendTo(*fs_, path_, max_bytes_, size_);
+      roll_at_ = RollAt();
     }
     if (!file_) return;
     // Written at once, unbuffered: a line the disk refuses is lost, the next is tried afresh.
@@ -76,12 +79,17 @@ class InfoLog final : public rocksdb::Logger {
     return stamp;
   }
 
+  // A LOG the rename could not move is still past the bound: tried again a bound later, so a
+  // rename that keeps failing costs nothing per line.
+  uint64_t RollAt() const { return size_ < max_bytes_ ? max_bytes_ : size_ + max_bytes_; }
+
   const std::shared_ptr<rocksdb::FileSystem> fs_;
   const std::string path_;
   const uint64_t max_bytes_;
   std::mutex mu_;
   std::unique_ptr<rocksdb::FSWritableFile> file_;  // null: it could not be opened again
   uint64_t size_;
+  uint64_t roll_at_;
 };
 
 class NoLog final : public rocksdb::Logger {

@@ -24,7 +24,8 @@ namespace {
 
 int Fail(const Status& s) {
   std::cerr << "cledger: " << Describe(s) << "\n";
-  // A filter the ledger refuses (a field no trail records) is a bad argument.
+  // What the ledger refuses as invalid (a field no trail records, a time the server cannot
+  // read) is a bad argument, as a bad option is.
   return s.code() == Code::kInvalidArgument ? kExitUsage : kExitFailed;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -80,10 +81,13 @@ std::string Suggestions(const CLI::App& top) {
 // CLI11's "A subcommand is required" names none: this names the ones that may follow, and
 // where their help is.
 std::optional<std::string> SubcommandWanted(const CLI::App& top, const CLI::Error& e) {
-  if (dynamic_cast<const CLI::RequiredError*>(&e) == nullptr) return std::nullopt;
   const std::vector<const CLI::App*> chain = GivenChain(top);
   const CLI::App& last = *chain.back();
-  if (last.get_require_subcommand_min() == 0) return std::nullopt;
+  const size_t wanted = last.get_require_subcommand_min();
+  // Not a missing required option, which CLI11 also reports as a RequiredError.
+  if (wanted == 0 || std::string_view(e.what()) != CLI::RequiredError::Subcommand(wanted).what()) {
+    return std::nullopt;
+  }
   std::string path = "cledger";
   for (size_t i = 1; i < chain.size(); ++i) path += " " + chain[i]->get_name();
   std::string names;

@@ -122,6 +122,41 @@ TEST_CASE("AnInfoLogRollsToLogOldWhileItIsWritten") {
   CHECK(files == 2);
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The roll renamed LOG but could not open a new one: lines are lost meanwhile, and the log is
+// written again as soon as it can be opened.
+TEST_CASE("AnInfoLogThatCouldNotBeOpenedAfterARollIsOpenedAgainLater") {
+  testing::TempDir dir;
+  std::atomic<bool> failing{false};
+  auto fs = std::make_shared<FlakyFileSystem>(failing);
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  auto log = store::OpenInfoLog(env.get(), dir.Sub("data"), /*create=*/true, 4096);
+  fs->info_log_unopenable = true;
+  for (int i = 0; i < 100; ++i)
+    rocksdb::Log(rocksdb::InfoLogLevel::INFO_LEVEL, log, "line %03d", i);
+  fs->info_log_unopenable = false;
+  rocksdb::Log(rocksdb::InfoLogLevel::INFO_LEVEL, log, "once it can be opened again");
+  CHECK(ReadAll(dir.Sub("data") + "/LOG").find("once it can be opened again\n") !=
+        std::string::npos);
+}
+
+// LOG.old cannot be replaced (here a directory is in its place): LOG grows on, no line is lost.
+TEST_CASE("AnInfoLogThatCannotBeRolledKeepsEveryLine") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("data") + "/LOG.old/in-the-way");
+  auto log = store::OpenInfoLog(nullptr, dir.Sub("data"), /*create=*/true, 4096);
+  for (int i = 0; i < 300; ++i)
+    rocksdb::Log(rocksdb::InfoLogLevel::INFO_LEVEL, log, "line %03d", i);
+  const std::string text = ReadAll(dir.Sub("data") + "/LOG");
+  CHECK(text.find("line 000\n") != std::string::npos);
+  CHECK(text.find("line 299\n") != std::string::npos);
+  CHECK(std::filesystem::is_directory(dir.Sub("data") + "/LOG.old"));
+}
+
 }  // namespace
 }  // namespace cledger
 

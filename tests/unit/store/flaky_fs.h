@@ -1,8 +1,8 @@
 // A file system that fails on purpose, as a full or broken disk would: writes and syncs of
 // the write-ahead log while `failing` is set (and of the table files too while
 // `tables_failing` is: no flush can save a memtable then; and of RocksDB's info log, LOG,
-// while `info_log_failing` is), and reads of the table files named in `unreadable` (a bad
-// sector under one column family's data).
+// while `info_log_failing` is; opening it fails while `info_log_unopenable` is), and reads of the
+// table files named in `unreadable` (a bad sector under one column family's data).
 #pragma once
 
 #include <rocksdb/env.h>
@@ -22,6 +22,7 @@ class FlakyFileSystem final : public rocksdb::FileSystemWrapper {
   const char* Name() const override { return "FlakyFileSystem"; }
   std::atomic<bool> tables_failing{false};
   std::atomic<bool> info_log_failing{false};
+  std::atomic<bool> info_log_unopenable{false};  // LOG cannot be opened (again) while set
 
   // Reads of table files whose name ends with one of `names` fail from now on.
   void MakeUnreadable(std::set<std::string> names) {
@@ -54,6 +55,9 @@ class FlakyFileSystem final : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus ReopenWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                        std::unique_ptr<rocksdb::FSWritableFile>* result,
                                        rocksdb::IODebugContext* dbg) override {
+    if (info_log_unopenable && name.ends_with("/LOG")) {
+      return rocksdb::IOStatus::IOError("injected: cannot open " + name);
+    }
     rocksdb::IOStatus s = target()->ReopenWritableFile(name, options, result, dbg);
     if (s.ok() && name.ends_with("/LOG")) {
       *result = std::make_unique<FlakyFile>(std::move(*result), info_log_failing);
