@@ -586,6 +586,8 @@ TEST_CASE("VerifyThroughTheServerChecksTheSignedHeadsWithTheKeyTheCallerTrusts")
   CHECK(status == 0);
   CHECK(Has(unkeyed, "signatures of the signed heads NOT checked"));
   CHECK_FALSE(Has(unkeyed, "no signed heads recorded"));
+  // The server answers a check younger than 10 s again: the answer says when it was made.
+  CHECK(Has(unkeyed, "the server's check, finished at 20"));
 
   const std::string forged = RunBoth(
       "verify" + Remote(f) + " --public-key " + base::Hex(other_key->public_key()), &status);
@@ -594,6 +596,7 @@ TEST_CASE("VerifyThroughTheServerChecksTheSignedHeadsWithTheKeyTheCallerTrusts")
   CHECK(Has(forged, "its signature does not verify"));
   const json::object report = RunJson("verify --json" + Remote(f), &status);
   CHECK(report.at("signed_heads_checked").to_number<uint64_t>() == 2);
+  CHECK(report.at("verified_at").as_string().starts_with("20"));
 }
 
 // Answers every request on a loopback port with `body` as JSON, until destroyed.

@@ -11,6 +11,7 @@
 #include "base/time.h"
 #include "cledger/json.h"
 #include "cledger/proofs.h"
+#include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 #include "tools/cledger/ops_common.h"
 #include "tools/cledger/progress.h"
@@ -58,6 +59,9 @@ struct VerifyResult {
   uint64_t signatures_checked = 0;                // of those, whose signature was checked too
   std::vector<std::string> signed_head_problems;  // damaged, deleted, forged or no longer held
   std::string key_note;  // why signatures were not checked, when they were not
+  // With --server: when the server's check finished (it answers a check younger than 10 s
+  // instead of scanning again).
+  std::string verified_at;
   // A log that fails its own chain or the heads it signed must not be "repaired" by folding
   // it into the projections again: that would launder the rewrite.
   bool log_suspect() const {
@@ -233,6 +237,7 @@ Result<VerifyResult> VerifyRemote(const OpsArgs& a, const std::optional<proofs::
   r.chain_ok = r.first_broken == 0 && r.problem.empty();
   r.head = {U64(*report, "position"), Str(*report, "hash")};
   r.projections_unchecked = Str(*report, "projections_unchecked");
+  r.verified_at = audit_tools::Printable(Str(*report, "verified_at"));
   for (const json::object* m : Objects(*report, "projections")) {
     r.projections.push_back({Str(*m, "projection"), Str(*m, "key")});
   }
@@ -289,6 +294,8 @@ void PrintTreeText(const VerifyResult& r) {
 }
 
 void PrintVerifyText(const VerifyResult& r) {
+  if (!r.verified_at.empty())
+    std::cout << "the server's check, finished at " << r.verified_at << "\n";
   if (r.chain_ok) {
     std::cout << "chain ok: " << r.events_checked << " events, head " << r.head.position << " "
               << r.head.hash << "\n";
@@ -356,6 +363,7 @@ json::object VerifyJson(const VerifyResult& r) {
   json::array problems;
   for (const std::string& p : r.signed_head_problems) problems.push_back(json::string(p));
   out["signed_head_problems"] = std::move(problems);
+  if (!r.verified_at.empty()) out["verified_at"] = r.verified_at;
   if (r.against) {
     out["against"] = json::object{{"position", r.against->position},
                                   {"hash", r.against->hash},
