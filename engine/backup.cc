@@ -102,6 +102,12 @@ Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& d
 }
 
 Result<std::vector<BackupInfo>> Engine::ListBackups(const std::string& backup_dir) {
+  std::error_code ec;
+  // A directory no backup was made in yet lists none (RocksDB would find no meta in it).
+  if (std::filesystem::is_directory(backup_dir, ec) &&
+      !std::filesystem::exists(backup_dir + "/meta", ec)) {
+    return std::vector<BackupInfo>();
+  }
   auto backups = OpenBackups(backup_dir);
   if (!backups.ok()) return backups.status();
   std::vector<rocksdb::BackupInfo> infos;
@@ -121,7 +127,8 @@ Status Engine::VerifyBackup(const std::string& backup_dir, uint32_t id) {
   (*backups)->GetBackupInfo(&infos);
   if (std::none_of(infos.begin(), infos.end(),
                    [&](const rocksdb::BackupInfo& i) { return i.backup_id == id; })) {
-    return Status::NotFound("backup_not_found", "no backup " + std::to_string(id));
+    return Status::NotFound("backup_not_found",
+                            "no backup " + std::to_string(id) + " in " + backup_dir);
   }
   rocksdb::IOStatus s = (*backups)->VerifyBackup(id, /*verify_with_checksum=*/true);
   if (!s.ok()) return Status(Code::kCorruption, "backup_damaged", s.ToString());

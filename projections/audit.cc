@@ -314,16 +314,6 @@ bool IsAuditedField(std::string_view field) {
   });
 }
 
-std::string AuditedFieldNames() {
-  std::vector<std::string> tops;
-  for (const std::string& name : FixedFieldNames()) {
-    std::string top = name.substr(0, name.find_first_of(".["));
-    if (std::find(tops.begin(), tops.end(), top) == tops.end()) tops.push_back(std::move(top));
-  }
-  tops.push_back("customers[<id>].roles");
-  return Join(tops);
-}
-
 Result<std::vector<AuditEntry>> TenantAuditLog(Kv& kv, std::string_view tenant) {
   std::vector<AuditEntry> out;
   bool decoded = true;

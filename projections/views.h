@@ -93,8 +93,5 @@ Result<std::vector<AuditEntry>> AuditTrail(Kv& kv, std::string_view tenant, Audi
 bool AuditFieldCovers(std::string_view field, std::string_view change);
 // Whether `field` covers any field a trail can record.
 bool IsAuditedField(std::string_view field);
-// The top-level names of the fields a trail records, comma-separated: for an answer that
-// refuses a filter on another.
-std::string AuditedFieldNames();
 
 }  // namespace cledger::projections

@@ -188,8 +188,8 @@ TEST_CASE("TheAuditTrailFiltersByRecordAndFieldAndEachEntryCarriesItsEventHashAn
   const Reply typo = f.Call("acme/auditor", "GET", "/v1/audit?field=emial");
   CHECK(typo.status == 400);
   CHECK(Code(typo) == "invalid_query");
-  CHECK(std::string(Json(typo).at("detail").as_string()).find("first_name, last_name") !=
-        std::string::npos);
+  CHECK(std::string(Json(typo).at("detail").as_string())
+            .ends_with("customers[<id>].roles, password"));  // whole: not cut at its bound
   CHECK(f.Call("acme/auditor", "GET", "/v1/audit?field=customers%5Bc1%5D.roles").status == 200);
 }
 

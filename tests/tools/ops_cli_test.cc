@@ -588,6 +588,7 @@ TEST_CASE("VerifyThroughTheServerChecksTheSignedHeadsWithTheKeyTheCallerTrusts")
   CHECK_FALSE(Has(unkeyed, "no signed heads recorded"));
   // The server answers a check younger than 10 s again: the answer says when it was made.
   CHECK(Has(unkeyed, "the server's check, finished at 20"));
+  CHECK(Has(unkeyed, " s ago)\n"));
 
   const std::string forged = RunBoth(
       "verify" + Remote(f) + " --public-key " + base::Hex(other_key->public_key()), &status);

@@ -288,10 +288,7 @@ int BackupVerify(const OpsArgs& a) {
     }
     checked.push_back(std::move(*one));
   }
-  if (a.json) {
-    PrintJson(a.backup_id ? checked.at(0).as_object()
-                          : json::object{{"dir", a.backup_dir}, {"items", std::move(checked)}});
-  }
+  if (a.json) PrintJson(json::object{{"dir", a.backup_dir}, {"items", std::move(checked)}});
   return all_ok ? kExitOk : kExitFailed;
 }
 

@@ -78,9 +78,10 @@ std::string Suggestions(const CLI::App& top) {
   return out;
 }
 
-// CLI11's "A subcommand is required" names none: this names the ones that may follow, and
-// where their help is.
-std::optional<std::string> SubcommandWanted(const CLI::App& top, const CLI::Error& e) {
+// CLI11's "A subcommand is required" names none: this names the ones that may follow (unless
+// `hints` already said which one a misspelt word meant), and where their help is.
+std::optional<std::string> SubcommandWanted(const CLI::App& top, const CLI::Error& e,
+                                            const std::string& hints) {
   const std::vector<const CLI::App*> chain = GivenChain(top);
   const CLI::App& last = *chain.back();
   const size_t wanted = last.get_require_subcommand_min();
@@ -95,8 +96,9 @@ std::optional<std::string> SubcommandWanted(const CLI::App& top, const CLI::Erro
     if (sub->get_name().empty()) continue;  // an option group
     names += (names.empty() ? "" : ", ") + sub->get_name();
   }
-  return path + ": give a subcommand: " + names + ".\nRun '" + path +
-         " --help' for what each does.\n";
+  const std::string help = "Run '" + path + " --help' for what each does.\n";
+  if (!hints.empty()) return hints + help;
+  return path + ": give a subcommand: " + names + ".\n" + help;
 }
 
 // A group (`backup`, `token` …) would show the top-level examples: it gets the first example
@@ -195,8 +197,9 @@ int main(int argc, char** argv) {
       "write-ahead log is damaged (see cledger recover).\n"
       "Run 'cledger SUBCOMMAND --help' for its options and examples.");
   app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
-    if (auto wanted = SubcommandWanted(*failed, e)) return Suggestions(*failed) + *wanted;
-    return Suggestions(*failed) + CLI::FailureMessage::simple(failed, e);
+    const std::string hints = Suggestions(*failed);
+    if (auto wanted = SubcommandWanted(*failed, e, hints)) return *wanted;
+    return hints + CLI::FailureMessage::simple(failed, e);
   });
   cledger::cli::Runner run;
   cledger::cli::AddServe(app, run);

@@ -1,5 +1,7 @@
 // cledger verify: the hash chain, the projections and --digest/--against, offline or remote.
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -293,9 +295,21 @@ void PrintTreeText(const VerifyResult& r) {
   }
 }
 
+// The server answers a check younger than 10 s again instead of scanning anew: said, with
+// its age, so that a head signed meanwhile is not taken for missing.
+void PrintCheckAge(const std::string& verified_at) {
+  std::cout << "the server's check, finished at " << verified_at;
+  if (auto at = ParseRfc3339(verified_at); at.ok()) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    std::cout << " (" << std::max<int64_t>(0, (now - *at) / 1'000'000) << " s ago)";
+  }
+  std::cout << "\n";
+}
+
 void PrintVerifyText(const VerifyResult& r) {
-  if (!r.verified_at.empty())
-    std::cout << "the server's check, finished at " << r.verified_at << "\n";
+  if (!r.verified_at.empty()) PrintCheckAge(r.verified_at);
   if (r.chain_ok) {
     std::cout << "chain ok: " << r.events_checked << " events, head " << r.head.position << " "
               << r.head.hash << "\n";
