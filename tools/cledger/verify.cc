@@ -299,7 +299,7 @@ void PrintTreeText(const VerifyResult& r) {
 // its age, so that a head signed meanwhile is not taken for missing.
 void PrintCheckAge(const std::string& verified_at) {
   std::cout << "the server's check, finished at " << verified_at;
-  if (auto at = ParseRfc3339(verified_at); at.ok()) {
+  if (auto at = api::ParseRfc3339(verified_at); at.ok()) {
     const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
