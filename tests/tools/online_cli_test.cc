@@ -163,7 +163,7 @@ TEST_CASE("BackupsAreListedCheckedWithoutRestoringAndAChosenOneRestored") {
   CHECK(Has(Run("backup verify " + backups + " --id 2" + ops, &status),
             "every file matches its checksum"));
   CHECK(status == 0);
-  CHECK(Has(RunBoth("backup verify " + backups + " --id 7", &status), "no backup 7"));
+  CHECK(Has(RunBoth("backup verify " + backups + " --id 7", &status), "no backup 7 in " + backups));
   CHECK(status == 1);
   // Without --id, every backup in the directory is checked, one line each.
   const std::string every = Run("backup verify " + backups + ops, &status);
