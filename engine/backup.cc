@@ -24,8 +24,44 @@ uint64_t PositionOf(const std::string& metadata) {
   return position;
 }
 
+// What RocksDB's backup engine opens in a backup directory must be a directory or a regular
+// file: a FIFO placed there would block its open() (and the thread serving the caller) until
+// someone wrote to it, a device would be read as a backup. A NUL byte would cut the path
+// short at the system's calls, so a different directory would be used than the one named.
+Status CheckBackupDir(const std::string& dir) {
+  if (dir.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("invalid_value", "a directory's name holds no NUL byte", "dir");
+  }
+  namespace fs = std::filesystem;
+  auto refuse = [&](const fs::path& path) {
+    return Status::InvalidArgument(
+        "not_a_backup", path.string() + " is neither a file nor a directory: not part of a backup",
+        "dir");
+  };
+  for (const char* part : {"meta", "private", "shared", "shared_checksum"}) {
+    std::error_code ec;
+    const fs::path top = fs::path(dir) / part;
+    const fs::file_status top_status = fs::status(top, ec);  // links followed, as open() does
+    if (!fs::exists(top_status)) continue;
+    if (!fs::is_directory(top_status)) return refuse(top);
+    for (fs::recursive_directory_iterator it(top, ec), end; !ec && it != end; it.increment(ec)) {
+      const fs::file_type type = it->status(ec).type();
+      if (ec) break;
+      if (type != fs::file_type::regular && type != fs::file_type::directory) {
+        return refuse(it->path());
+      }
+    }
+    if (ec) {
+      return Status::NotFound("backup_not_found",
+                              "cannot read backups in " + dir + ": " + ec.message());
+    }
+  }
+  return Status::Ok();
+}
+
 // A backup directory opened for reading; a directory with no backups is not found.
 Result<std::unique_ptr<rocksdb::BackupEngineReadOnly>> OpenBackups(const std::string& backup_dir) {
+  if (Status s = CheckBackupDir(backup_dir); !s.ok()) return s;
   std::error_code ec;
   if (!std::filesystem::is_directory(backup_dir, ec)) {
     return Status::NotFound("backup_not_found", "no backup directory " + backup_dir);
@@ -59,6 +95,7 @@ Status MakeDirectory(const std::string& dir, const std::string& field, const std
 }  // namespace
 
 Status CreateBackup(store::LogStore& store, const std::string& backup_dir) {
+  if (Status s = CheckBackupDir(backup_dir); !s.ok()) return s;
   if (Status s = MakeDirectory(backup_dir, "dir", "backup_failed"); !s.ok()) return s;
   rocksdb::BackupEngine* raw = nullptr;
   rocksdb::IOStatus s = rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
@@ -102,6 +139,7 @@ Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& d
 }
 
 Result<std::vector<BackupInfo>> Engine::ListBackups(const std::string& backup_dir) {
+  if (Status s = CheckBackupDir(backup_dir); !s.ok()) return s;
   std::error_code ec;
   // A directory no backup was made in yet lists none (RocksDB would find no meta in it).
   if (std::filesystem::is_directory(backup_dir, ec) &&

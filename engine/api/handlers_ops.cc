@@ -248,7 +248,8 @@ Answer PostBackupVerify(Call& call) {
   auto dir = BackupDirOf(call);
   if (!dir.ok()) return Problem(dir.status());
   const Status checked = Engine::VerifyBackup(*dir, static_cast<uint32_t>(*id));
-  if (checked.code() == Code::kNotFound) return Problem(checked);
+  // Damage is the check's finding; anything else (no such backup, not a backup) is a refusal.
+  if (!checked.ok() && checked.code() != Code::kCorruption) return Problem(checked);
   json::object report{{"id", *id}, {"ok", checked.ok()}};
   if (!checked.ok()) report["problem"] = checked.message();
   return JsonResponse(200, report);

@@ -3,6 +3,7 @@
 // the audit trail is filtered and exported with each event's hash and correlation id, tenants
 // and backups are listed, a backup is checked without restoring it, and the console is served.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -246,6 +247,37 @@ TEST_CASE("ABackupThatFailsSaysWhyToTheOpsCaller") {
   CHECK(Field(relative) == "dir");
   CHECK_FALSE(std::filesystem::exists("bk-rel"));
   CHECK(Field(f.Call("ops", "GET", "/v1/admin/backups?dir=bk-rel")) == "dir");
+}
+
+// A FIFO placed in a backup directory would block the open() that reads it, holding the
+// request (and a thread of the server) until someone wrote to it; a NUL byte in `dir` would
+// cut the path short at the system's calls and use another directory than the one named.
+TEST_CASE("ABackupDirectoryHoldingAFifoOrANameWithANulIsRefusedWithoutWaiting") {
+  ServerFixture f;
+  Populate(f);
+  const std::string dir = f.dir.Sub("backups");
+  const std::string body = json::serialize(json::object{{"dir", dir}});
+  REQUIRE(f.Call("ops", "POST", "/v1/admin/backups", body).status == 201);
+  const std::string fifo = dir + "/meta/7";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  for (const Reply& refused : {f.Call("ops", "GET", "/v1/admin/backups?dir=" + dir),
+                               f.Call("ops", "POST", "/v1/admin/backups/1/verify", body),
+                               f.Call("ops", "POST", "/v1/admin/backups", body)}) {
+    CHECK(refused.status == 422);
+    CHECK(Code(refused) == "not_a_backup");
+    CHECK(Field(refused) == "dir");
+    CHECK(Json(refused).at("detail").as_string().find(fifo) != std::string::npos);
+  }
+  std::filesystem::remove(fifo);
+  CHECK(f.Call("ops", "GET", "/v1/admin/backups?dir=" + dir).status == 200);
+
+  // "/tmp\u0000x" would read as "/tmp".
+  const std::string cut = json::serialize(json::object{{"dir", dir + std::string(1, '\0') + "x"}});
+  const Reply nul = f.Call("ops", "POST", "/v1/admin/backups", cut);
+  CHECK(nul.status == 422);
+  CHECK(Field(nul) == "dir");
+  CHECK(f.Call("ops", "GET", "/v1/admin/backups?dir=" + dir + "%00x").status == 422);
+  CHECK(f.Call("ops", "POST", "/v1/admin/backups/1/verify", cut).status == 422);
 }
 
 TEST_CASE("AWrongMethodIs405NamingTheMethodsThePathTakes") {

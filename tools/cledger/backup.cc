@@ -252,7 +252,7 @@ Result<json::object> VerifiedBackup(const OpsArgs& a, uint32_t id) {
     return out;
   }
   const Status checked = Engine::VerifyBackup(a.backup_dir, id);
-  if (checked.code() == Code::kNotFound) return checked;
+  if (!checked.ok() && checked.code() != Code::kCorruption) return checked;  // not damage
   out["ok"] = checked.ok();
   if (!checked.ok()) out["problem"] = checked.message();
   return out;
