@@ -51,8 +51,12 @@ class Txn {
   // `coalesce`: writes wait in the overlay, and batch() holds only each key's last value.
   // For folds over many events (a rebuild, a follower), where one record changes many times.
   // `memory`: answers the reads asked to be remembered; told of the writes by Durable().
-  explicit Txn(rocksdb::DB* db, bool coalesce = false, CommittedMemory* memory = nullptr)
-      : db_(db), coalesce_(coalesce), memory_(memory) {}
+  // `behind`: an earlier batch of the same writer still being written; reads see its writes
+  // (over the database's, as they will be) until Behind(nullptr) says it is in the database.
+  explicit Txn(rocksdb::DB* db, bool coalesce = false, CommittedMemory* memory = nullptr,
+               const Txn* behind = nullptr)
+      : db_(db), coalesce_(coalesce), memory_(memory), behind_(behind) {}
+  void Behind(const Txn* behind) { behind_ = behind; }
 
   // `remember`: the value may come from, and goes into, the writer's CommittedMemory.
   Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
@@ -89,6 +93,7 @@ class Txn {
   Status status_;
   std::unordered_map<rocksdb::ColumnFamilyHandle*, Overlay> pending_;
   CommittedMemory* memory_;
+  const Txn* behind_;  // read only: its own writer is done with its overlay
   friend class CommittedMemory;
 };
 
