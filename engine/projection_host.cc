@@ -7,6 +7,7 @@
 #include <functional>
 #include <future>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -260,8 +261,7 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
   auto read = [this, to](uint64_t after, std::vector<Event>& into) {
     return store_.ReadInto(after + 1, std::min<uint64_t>(kFoldBatchEvents, to - after), into);
   };
-  // Under the gate the batch folded under: the database it read is the one it writes.
-  auto write = [this, sync](std::shared_ptr<Txns> txns, store::DbGate::Shared) -> Status {
+  auto write = [this, sync](std::shared_ptr<Txns> txns) -> Status {
     for (size_t i = 0; i < txns->size(); ++i) {
       // One sync, after the last: it makes every earlier write of the batch durable too.
       const bool last = i + 1 == txns->size();
@@ -272,6 +272,9 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
   // Two batches' memory, in turn: one folds while the next is read into the other.
   std::vector<Event> batches[2];
   std::shared_ptr<Txns> behind;  // the batch being written
+  // The gate it folded under, held until it is written: the database it read is the one it
+  // writes. Held by this thread (a lock is let go by the thread that took it).
+  std::optional<store::DbGate::Shared> behind_gate;
   // Destroyed first: each waits for work still using what is declared above.
   std::future<Status> ahead;
   std::future<Status> writing;
@@ -279,7 +282,9 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
   uint64_t written = from;  // in the database
   auto wait_written = [&]() -> Status {
     if (!writing.valid()) return Status::Ok();
-    if (Status s = writing.get(); !s.ok()) return s;
+    const Status s = writing.get();
+    behind_gate.reset();
+    if (!s.ok()) return s;
     written = folded;
     if (progress) progress(written, to);
     return Status::Ok();
@@ -309,7 +314,8 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
     }
     folded = last;
     behind = txns;
-    writing = std::async(kAsideIfPossible, write, std::move(txns), std::move(gate));
+    writing = std::async(kAsideIfPossible, write, std::move(txns));
+    behind_gate.emplace(std::move(gate));
   }
   if (Status s = wait_written(); !s.ok()) return s;
   return written;
