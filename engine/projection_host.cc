@@ -314,7 +314,9 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
     }
     folded = last;
     behind = txns;
-    writing = std::async(kAsideIfPossible, write, std::move(txns));
+    // The last batch has no fold to overlap: written here, as the follower's single batch.
+    writing =
+        std::async(last < to ? kAsideIfPossible : std::launch::deferred, write, std::move(txns));
     behind_gate.emplace(std::move(gate));
   }
   if (Status s = wait_written(); !s.ok()) return s;
