@@ -38,22 +38,23 @@ Status CheckBackupDir(const std::string& dir) {
         "not_a_backup", path.string() + " is neither a file nor a directory: not part of a backup",
         "dir");
   };
+  // What cannot be read here (a file removed meanwhile, a permission) is left to RocksDB,
+  // which says what it could not read; only what is there and not a file is refused here.
   for (const char* part : {"meta", "private", "shared", "shared_checksum"}) {
     std::error_code ec;
     const fs::path top = fs::path(dir) / part;
     const fs::file_status top_status = fs::status(top, ec);  // links followed, as open() does
     if (!fs::exists(top_status)) continue;
     if (!fs::is_directory(top_status)) return refuse(top);
-    for (fs::recursive_directory_iterator it(top, ec), end; !ec && it != end; it.increment(ec)) {
-      const fs::file_type type = it->status(ec).type();
-      if (ec) break;
-      if (type != fs::file_type::regular && type != fs::file_type::directory) {
+    for (fs::recursive_directory_iterator
+             it(top, fs::directory_options::follow_directory_symlink, ec),
+         end;
+         !ec && it != end; it.increment(ec)) {
+      std::error_code unreadable;
+      const fs::file_type type = it->status(unreadable).type();
+      if (!unreadable && type != fs::file_type::regular && type != fs::file_type::directory) {
         return refuse(it->path());
       }
-    }
-    if (ec) {
-      return Status::NotFound("backup_not_found",
-                              "cannot read backups in " + dir + ": " + ec.message());
     }
   }
   return Status::Ok();

@@ -273,7 +273,10 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
   std::vector<Event> batches[2];
   std::shared_ptr<Txns> behind;  // the batch being written
   // The gate it folded under, held until it is written: the database it read is the one it
-  // writes. Held by this thread (a lock is let go by the thread that took it).
+  // writes. Held by this thread (a lock is let go by the thread that took it), beside the
+  // next batch's: the gate prefers readers, so taking it again never waits for a reopen that
+  // waits for us. So, as during a verify, a reopen or the release of dropped families waits
+  // for the whole fold (a failed write fails the fold at its next batch).
   std::optional<store::DbGate::Shared> behind_gate;
   // Destroyed first: each waits for work still using what is declared above.
   std::future<Status> ahead;

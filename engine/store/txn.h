@@ -5,7 +5,9 @@
 // kept as the transaction's first error, status(), and the writer fails the whole group on
 // it instead of writing, so nothing is half-applied.
 //
-// Thread-safety: owned by one thread; not shared.
+// Thread-safety: owned by one thread; not shared, except that once batch() was called it may
+// be written on one thread while later Txns read through it (`behind`) on others: nothing
+// changes it then.
 #pragma once
 
 #include <rocksdb/db.h>

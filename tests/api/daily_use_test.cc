@@ -270,6 +270,15 @@ TEST_CASE("ABackupDirectoryHoldingAFifoOrANameWithANulIsRefusedWithoutWaiting") 
   }
   std::filesystem::remove(fifo);
   CHECK(f.Call("ops", "GET", "/v1/admin/backups?dir=" + dir).status == 200);
+  // Behind a link to a directory elsewhere, as RocksDB would follow it.
+  const std::string elsewhere = f.dir.Sub("elsewhere");
+  std::filesystem::create_directories(elsewhere);
+  REQUIRE(mkfifo((elsewhere + "/f").c_str(), 0600) == 0);
+  std::filesystem::create_directory_symlink(elsewhere, dir + "/private/linked");
+  const Reply linked = f.Call("ops", "GET", "/v1/admin/backups?dir=" + dir);
+  CHECK(linked.status == 422);
+  CHECK(Json(linked).at("detail").as_string().find("/private/linked/f") != std::string::npos);
+  std::filesystem::remove(dir + "/private/linked");
 
   // "/tmp\u0000x" would read as "/tmp".
   const std::string cut = json::serialize(json::object{{"dir", dir + std::string(1, '\0') + "x"}});
