@@ -14,6 +14,8 @@ namespace {
 
 // Every backup records the head it began at, as its application metadata.
 constexpr std::string_view kPositionPrefix = "position=";
+// A path the system takes (PATH_MAX): a longer one fails at its calls, after work.
+constexpr size_t kPathBytesMax = 4096;
 
 uint64_t PositionOf(const std::string& metadata) {
   uint64_t position = 0;
@@ -25,17 +27,28 @@ uint64_t PositionOf(const std::string& metadata) {
 }
 
 // What RocksDB's backup engine opens in a backup directory must be a directory or a regular
-// file: a FIFO placed there would block its open() (and the thread serving the caller) until
-// someone wrote to it, a device would be read as a backup. A NUL byte would cut the path
-// short at the system's calls, so a different directory would be used than the one named.
+// file. A FIFO placed there would block its open() (and the thread serving the caller) until
+// someone wrote to it; a device would be read as a backup; a link (the engine makes none)
+// could lead a check to any file the server may read (its size and checksum in the answer)
+// or round a loop without end. A NUL byte would cut the path short at the system's calls,
+// so another directory would be used than the one named; control characters have no place
+// in a directory's name and would reach terminals in answers.
 Status CheckBackupDir(const std::string& dir) {
-  if (dir.find('\0') != std::string::npos) {
-    return Status::InvalidArgument("invalid_value", "a directory's name holds no NUL byte", "dir");
+  if (dir.size() > kPathBytesMax) {
+    return Status::InvalidArgument(
+        "invalid_value", "dir is longer than " + std::to_string(kPathBytesMax) + " bytes", "dir");
+  }
+  if (std::any_of(dir.begin(), dir.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    return Status::InvalidArgument(
+        "invalid_value", "a directory's name holds no NUL byte nor other control character", "dir");
   }
   namespace fs = std::filesystem;
   auto refuse = [&](const fs::path& path) {
     return Status::InvalidArgument(
-        "not_a_backup", path.string() + " is neither a file nor a directory: not part of a backup",
+        "not_a_backup",
+        path.string() +
+            " is neither a file nor a directory (a link, a FIFO, a device): not "
+            "part of a backup",
         "dir");
   };
   // What cannot be read here (a file removed meanwhile, a permission) is left to RocksDB,
@@ -43,15 +56,13 @@ Status CheckBackupDir(const std::string& dir) {
   for (const char* part : {"meta", "private", "shared", "shared_checksum"}) {
     std::error_code ec;
     const fs::path top = fs::path(dir) / part;
-    const fs::file_status top_status = fs::status(top, ec);  // links followed, as open() does
+    const fs::file_status top_status = fs::symlink_status(top, ec);
     if (!fs::exists(top_status)) continue;
     if (!fs::is_directory(top_status)) return refuse(top);
-    for (fs::recursive_directory_iterator
-             it(top, fs::directory_options::follow_directory_symlink, ec),
-         end;
-         !ec && it != end; it.increment(ec)) {
+    // Links are not followed: a link anywhere is refused as what it is.
+    for (fs::recursive_directory_iterator it(top, ec), end; !ec && it != end; it.increment(ec)) {
       std::error_code unreadable;
-      const fs::file_type type = it->status(unreadable).type();
+      const fs::file_type type = it->symlink_status(unreadable).type();
       if (!unreadable && type != fs::file_type::regular && type != fs::file_type::directory) {
         return refuse(it->path());
       }
