@@ -7,7 +7,6 @@
 #include <functional>
 #include <future>
 #include <numeric>
-#include <optional>
 #include <set>
 #include <thread>
 
@@ -253,48 +252,20 @@ Result<uint64_t> ProjectionHost::Applied(const std::string& family) {
 
 // The log is read a batch ahead of the folds (reading and opening events is a fifth of a
 // rebuild's time), and the targets fold side by side on two threads, each into a batch of
-// its own: projections share no record. A batch is written (from one thread: RocksDB's
-// writers spin waiting for each other) while the next one folds, which reads through it
-// (store::Txn's `behind`) what may not be in the database yet.
+// its own: projections share no record. The batches are written (from one thread: RocksDB's
+// writers spin waiting for each other) before the next batch folds, which reads them.
 Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
                                            const Progress& progress, bool sync) {
   auto read = [this, to](uint64_t after, std::vector<Event>& into) {
     return store_.ReadInto(after + 1, std::min<uint64_t>(kFoldBatchEvents, to - after), into);
   };
-  auto write = [this, sync](std::shared_ptr<Txns> txns) -> Status {
-    for (size_t i = 0; i < txns->size(); ++i) {
-      // One sync, after the last: it makes every earlier write of the batch durable too.
-      const bool last = i + 1 == txns->size();
-      if (Status s = store_.WriteSide((*txns)[i]->batch(), sync && last); !s.ok()) return s;
-    }
-    return Status::Ok();
-  };
   // Two batches' memory, in turn: one folds while the next is read into the other.
   std::vector<Event> batches[2];
-  std::shared_ptr<Txns> behind;  // the batch being written
-  // The gate it folded under, held until it is written: the database it read is the one it
-  // writes. Held by this thread (a lock is let go by the thread that took it), beside the
-  // next batch's: the gate prefers readers, so taking it again never waits for a reopen that
-  // waits for us. So, as during a verify, a reopen or the release of dropped families waits
-  // for the whole fold (a failed write fails the fold at its next batch).
-  std::optional<store::DbGate::Shared> behind_gate;
-  // Destroyed first: each waits for work still using what is declared above.
-  std::future<Status> ahead;
-  std::future<Status> writing;
-  uint64_t folded = from;   // into batches, written or being written
-  uint64_t written = from;  // in the database
-  auto wait_written = [&]() -> Status {
-    if (!writing.valid()) return Status::Ok();
-    const Status s = writing.get();
-    behind_gate.reset();
-    if (!s.ok()) return s;
-    written = folded;
-    if (progress) progress(written, to);
-    return Status::Ok();
-  };
-  for (size_t turn = 0; folded < to; turn ^= 1) {
+  std::future<Status> ahead;  // destroyed first: waits for a read still filling a batch
+  uint64_t done = from;
+  for (size_t turn = 0; done < to; turn ^= 1) {
     std::vector<Event>& events = batches[turn];
-    if (Status s = ahead.valid() ? ahead.get() : read(folded, events); !s.ok()) return s;
+    if (Status s = ahead.valid() ? ahead.get() : read(done, events); !s.ok()) return s;
     // Past a recorded gap a read of N events reaches further than N positions: not past `to`.
     while (!events.empty() && events.back().position > to) events.pop_back();
     // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
@@ -302,32 +273,31 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
     if (last < to) ahead = std::async(kAsideIfPossible, read, last, std::ref(batches[turn ^ 1]));
     auto gate = store_.ReadLock();  // the batch reads and writes one database
     if (store_.db() == nullptr) return store::Reopening();
-    auto txns = std::make_shared<Txns>();
+    std::vector<std::unique_ptr<store::Txn>> txns;
     for (size_t i = 0; i < targets.size(); ++i) {
       // Coalescing: a record folded often is written once.
-      txns->push_back(std::make_unique<store::Txn>(store_.db(), /*coalesce=*/true, nullptr,
-                                                   behind ? (*behind)[i].get() : nullptr));
+      txns.push_back(std::make_unique<store::Txn>(store_.db(), /*coalesce=*/true));
     }
-    if (Status s = FoldSideBySide(targets, *txns, events, last); !s.ok()) return s;
-    if (Status s = wait_written(); !s.ok()) return s;
-    for (auto& txn : *txns) {  // nothing written unless every fold's batch took its writes
+    if (Status s = FoldSideBySide(targets, txns, events, last); !s.ok()) return s;
+    for (auto& txn : txns) {  // nothing written unless every fold's batch took its writes
       (void)txn->batch();
       if (!txn->status().ok()) return txn->status();
-      txn->Behind(nullptr);  // written: what it read through is in the database now
     }
-    folded = last;
-    behind = txns;
-    // The last batch has no fold to overlap: written here, as the follower's single batch.
-    writing =
-        std::async(last < to ? kAsideIfPossible : std::launch::deferred, write, std::move(txns));
-    behind_gate.emplace(std::move(gate));
+    for (size_t i = 0; i < txns.size(); ++i) {
+      // One sync, after the last: it makes every earlier write of the batch durable too.
+      if (Status s = store_.WriteSide(txns[i]->batch(), sync && i + 1 == txns.size()); !s.ok()) {
+        return s;
+      }
+    }
+    done = last;
+    if (progress) progress(done, to);
   }
-  if (Status s = wait_written(); !s.ok()) return s;
-  return written;
+  return done;
 }
 
 // The slowest fold of the last batch goes first, so the two threads finish close together.
-Status ProjectionHost::FoldSideBySide(std::vector<Target>& targets, Txns& txns,
+Status ProjectionHost::FoldSideBySide(std::vector<Target>& targets,
+                                      std::vector<std::unique_ptr<store::Txn>>& txns,
                                       const std::vector<Event>& events, uint64_t last) {
   std::vector<size_t> order(targets.size());
   std::iota(order.begin(), order.end(), size_t{0});

@@ -82,12 +82,12 @@ class ProjectionHost {
   rocksdb::ColumnFamilyHandle* FamilyLocked(const projections::Projection& projection);  // mu_
   // Folds events (from, to] of the log into every target's family, reading the log once;
   // returns the last position folded.
-  using Txns = std::vector<std::unique_ptr<store::Txn>>;
   Result<uint64_t> FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
                              const Progress& progress, bool sync);
   // Folds `events` into every target, each into its own txn, on up to two threads.
-  Status FoldSideBySide(std::vector<Target>& targets, Txns& txns, const std::vector<Event>& events,
-                        uint64_t last);
+  Status FoldSideBySide(std::vector<Target>& targets,
+                        std::vector<std::unique_ptr<store::Txn>>& txns,
+                        const std::vector<Event>& events, uint64_t last);
   Result<uint64_t> FoldRange(const projections::Projection& projection, const std::string& family,
                              uint64_t from, uint64_t to, const Progress& progress, bool sync) {
     std::vector<Target> one{{&projection, family}};

@@ -20,9 +20,6 @@ std::optional<std::optional<std::string>> Txn::Pending(rocksdb::ColumnFamilyHand
 Result<std::optional<std::string>> Txn::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
                                             bool remember) {
   if (auto mine = Pending(cf, key)) return *mine;
-  if (behind_ != nullptr) {
-    if (auto earlier = behind_->Pending(cf, key)) return *earlier;
-  }
   projections::CachedKv::Memory* memory =
       remember && memory_ != nullptr ? &memory_->families_[cf] : nullptr;
   if (memory != nullptr) {
@@ -101,7 +98,6 @@ Status Txn::Scan(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, const
     merged.emplace(it->key().ToString(), it->value().ToString());
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan failed");
-  if (behind_ != nullptr) behind_->MergePending(cf, prefix, merged);
   MergePending(cf, prefix, merged);
   for (const auto& [key, value] : merged) {
     if (!fn(key, value)) break;

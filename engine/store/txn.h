@@ -5,9 +5,7 @@
 // kept as the transaction's first error, status(), and the writer fails the whole group on
 // it instead of writing, so nothing is half-applied.
 //
-// Thread-safety: owned by one thread; not shared, except that once batch() was called it may
-// be written on one thread while later Txns read through it (`behind`) on others: nothing
-// changes it then.
+// Thread-safety: owned by one thread; not shared.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -53,12 +51,8 @@ class Txn {
   // `coalesce`: writes wait in the overlay, and batch() holds only each key's last value.
   // For folds over many events (a rebuild, a follower), where one record changes many times.
   // `memory`: answers the reads asked to be remembered; told of the writes by Durable().
-  // `behind`: an earlier batch of the same writer still being written; reads see its writes
-  // (over the database's, as they will be) until Behind(nullptr) says it is in the database.
-  explicit Txn(rocksdb::DB* db, bool coalesce = false, CommittedMemory* memory = nullptr,
-               const Txn* behind = nullptr)
-      : db_(db), coalesce_(coalesce), memory_(memory), behind_(behind) {}
-  void Behind(const Txn* behind) { behind_ = behind; }
+  explicit Txn(rocksdb::DB* db, bool coalesce = false, CommittedMemory* memory = nullptr)
+      : db_(db), coalesce_(coalesce), memory_(memory) {}
 
   // `remember`: the value may come from, and goes into, the writer's CommittedMemory.
   Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
@@ -95,7 +89,6 @@ class Txn {
   Status status_;
   std::unordered_map<rocksdb::ColumnFamilyHandle*, Overlay> pending_;
   CommittedMemory* memory_;
-  const Txn* behind_;  // read only: its own writer is done with its overlay
   friend class CommittedMemory;
 };
 

@@ -1,6 +1,5 @@
 // The writer's memory of durable records (store::CommittedMemory): a remembered read answers
-// what the database holds, whatever groups were staged, written or abandoned in between. And a
-// batch folding while the one before it is written reads through that one (Txn's `behind`).
+// what the database holds, whatever groups were staged, written or abandoned in between.
 #include "engine/store/txn.h"
 
 #include <doctest/doctest.h>
@@ -112,52 +111,6 @@ TEST_CASE("ForgettingEverythingMakesTheNextReadGoToTheDatabase") {
   CHECK(d.Remembered(memory, "tenant/acme") == "v1");  // why others' writes must clear it
   memory.Clear();
   CHECK(d.Remembered(memory, "tenant/acme") == "v9");
-}
-
-// A rebuild folds a batch while the one before it is written: whether that write has ended
-// or not, the fold reads what the earlier batch wrote over what the database held, and its
-// own writes over both.
-TEST_CASE("ABatchReadsThroughTheBatchBeforeItWhetherOrNotThatOneWasWrittenYet") {
-  Database d;
-  {
-    Txn old(d.db.get());
-    old.Put(d.views, "r/1", "db");
-    old.Put(d.views, "r/2", "db");
-    old.Put(d.views, "r/3", "db");
-    d.Write(old);
-  }
-  Txn earlier(d.db.get(), /*coalesce=*/true);
-  earlier.Put(d.views, "r/1", "earlier");
-  earlier.Delete(d.views, "r/2");
-  earlier.Put(d.views, "r/4", "earlier");
-  (void)earlier.batch();
-  auto everything = [&](Txn& txn) {
-    std::string seen;
-    REQUIRE(txn.Scan(d.views, "r/",
-                     [&](std::string_view key, std::string_view value) {
-                       seen += std::string(key) + "=" + std::string(value) + " ";
-                       return true;
-                     })
-                .ok());
-    return seen;
-  };
-  for (const bool written : {false, true}) {
-    CAPTURE(written);
-    if (written) d.Write(earlier);
-    // Once the earlier batch is written, the later one reads the database alone (as a rebuild
-    // tells it with Behind(nullptr)): it must find there what it found through the batch.
-    Txn later(d.db.get(), /*coalesce=*/true, nullptr, written ? nullptr : &earlier);
-    later.Put(d.views, "r/3", "later");
-    later.Put(d.views, "r/5", "later");
-    CHECK(*later.Get(d.views, "r/1") == std::optional<std::string>("earlier"));
-    CHECK(*later.Get(d.views, "r/2") == std::nullopt);
-    CHECK(*later.Get(d.views, "r/3") == std::optional<std::string>("later"));
-    CHECK(*later.Get(d.views, "r/4") == std::optional<std::string>("earlier"));
-    CHECK(everything(later) == "r/1=earlier r/3=later r/4=earlier r/5=later ");
-    later.Put(d.views, "r/2", "again");  // what the earlier batch deleted, written again
-    CHECK(*later.Get(d.views, "r/2") == std::optional<std::string>("again"));
-    CHECK(everything(later) == "r/1=earlier r/2=again r/3=later r/4=earlier r/5=later ");
-  }
 }
 
 }  // namespace
