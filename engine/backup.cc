@@ -140,14 +140,26 @@ Status Engine::RestoreBackup(const std::string& backup_dir, const std::string& d
   }
   auto backups = OpenBackups(backup_dir);
   if (!backups.ok()) return backups.status();
-  if (id) {
-    if (Status s = VerifyBackup(backup_dir, *id); !s.ok()) return s;
+  if (!id) {  // the latest, checked as a chosen one is
+    std::vector<rocksdb::BackupInfo> infos;
+    (*backups)->GetBackupInfo(&infos);
+    if (infos.empty()) return Status::NotFound("backup_not_found", "no backups in " + backup_dir);
+    id = std::max_element(infos.begin(), infos.end(), [](const auto& a, const auto& b) {
+           return a.backup_id < b.backup_id;
+         })->backup_id;
   }
+  // A damaged file is named before anything is written.
+  if (Status s = VerifyBackup(backup_dir, *id); !s.ok()) return s;
   if (Status s = MakeDirectory(data_dir, "data_dir", "restore_failed"); !s.ok()) return s;
-  rocksdb::IOStatus s = id ? (*backups)->RestoreDBFromBackup(*id, data_dir, data_dir)
-                           : (*backups)->RestoreDBFromLatestBackup(data_dir, data_dir);
-  if (!s.ok()) return Status(Code::kIoError, "restore_failed", s.ToString());
-  return Status::Ok();
+  rocksdb::IOStatus s = (*backups)->RestoreDBFromBackup(*id, data_dir, data_dir);
+  if (s.ok()) return Status::Ok();
+  // The directory was empty or absent: a half-restored ledger is not left in it.
+  std::vector<std::filesystem::path> restored;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir, ec)) {
+    restored.push_back(entry.path());
+  }
+  for (const auto& path : restored) std::filesystem::remove_all(path, ec);
+  return Status(Code::kIoError, "restore_failed", s.ToString());
 }
 
 Result<std::vector<BackupInfo>> Engine::ListBackups(const std::string& backup_dir) {

@@ -195,7 +195,7 @@ Answer DeleteToken(Call& call) {
 Result<std::string> BackupDir(const std::string& dir) {
   if (dir.empty() || !dir.starts_with('/')) {
     return Status::InvalidArgument("invalid_value",
-                                   "dir is an absolute path on the server's machine", "dir");
+                                   "dir must be an absolute path on the server's machine", "dir");
   }
   return dir;
 }

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -91,6 +93,27 @@ TEST_CASE("StatsCountTenantsCustomersContactsAndBytes") {
   CHECK(stats->contacts == 1);
   CHECK(stats->size_bytes > 0);
   CHECK(stats->head.position == f.engine->ledger().GetHead().position);
+}
+
+// Restoring the latest backup checks it as a chosen one is: a damaged file is named, and the
+// new directory is left without a half-restored ledger in it.
+TEST_CASE("RestoringADamagedLatestBackupNamesTheFileAndLeavesNoHalfLedger") {
+  EngineFixture f;
+  REQUIRE(f.engine->Backup(f.dir.Sub("backup")).ok());
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(f.dir.Sub("backup") + "/private/1")) {
+    if (!entry.is_regular_file() || !entry.path().filename().string().starts_with("MANIFEST")) {
+      continue;
+    }
+    std::fstream file(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(20);
+    file.write("damage", 6);
+  }
+  const Status refused = Engine::RestoreBackup(f.dir.Sub("backup"), f.dir.Sub("restored"));
+  CHECK(refused.code() == Code::kCorruption);
+  CHECK(refused.message().find("MANIFEST") != std::string::npos);
+  CHECK((!std::filesystem::exists(f.dir.Sub("restored")) ||
+         std::filesystem::is_empty(f.dir.Sub("restored"))));
 }
 
 }  // namespace

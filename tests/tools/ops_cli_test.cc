@@ -1042,6 +1042,16 @@ TEST_CASE("ServerErrorsAreExplainedWithoutEverPrintingTheToken") {
                        " stats --server http://127.0.0.1:1 2>&1",
                    &status);
   CHECK(status == 2);
+  // CLEDGER_TOKEN stands in for --token; a token typed on the command line wins over it.
+  const std::string url = " --server http://127.0.0.1:" + std::to_string(f.port);
+  RunCommand("CLEDGER_TOKEN=" + f.tokens.at("acme/owner") + " " + CLEDGER_BINARY + " stats" + url +
+                 " --token " + f.tokens.at("ops") + " >/dev/null 2>&1",
+             &status);
+  CHECK(status == 0);
+  RunCommand("CLEDGER_TOKEN=" + f.tokens.at("ops") + " " + CLEDGER_BINARY + " stats" + url +
+                 " >/dev/null 2>&1",
+             &status);
+  CHECK(status == 0);
   RunBoth("stats --server ftp://127.0.0.1:1 --token t", &status);
   CHECK(status == 2);
   out = RunBoth("stats --server https://127.0.0.1:1 --token clt_secret-4242", &status);

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -310,9 +311,13 @@ void AddServerOptions(CLI::App* cmd, std::string& url_option, std::string& token
                               "Work through a running server instead, e.g. "
                               "http://127.0.0.1:8080 or https://ledger.example:8443");
   if (data != nullptr) data->excludes(url);
-  cmd->add_option("--token", token, token_help + " for --server (or set CLEDGER_TOKEN)")
-      ->envname("CLEDGER_TOKEN");
+  AddToken(cmd, token, token_help + " for --server");
   AddCaFile(cmd, ca_file)->needs(url);
+}
+
+CLI::Option* AddToken(CLI::App* cmd, std::string& token, const std::string& help) {
+  if (const char* from_env = std::getenv("CLEDGER_TOKEN")) token = from_env;
+  return cmd->add_option("--token", token, help + " (or set CLEDGER_TOKEN)");
 }
 
 std::string QueryString(const std::vector<std::pair<std::string, std::string>>& pairs) {

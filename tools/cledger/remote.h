@@ -44,6 +44,9 @@ Result<RemoteReply> Remote(const RemoteServer& server, const std::string& method
 
 // The --ca-file option of a command that takes --server, the same text everywhere.
 CLI::Option* AddCaFile(CLI::App* cmd, std::string& ca_file);
+// --token T, which CLEDGER_TOKEN stands in for when it is not given: a token typed on the
+// command line wins (CLI11's own environment fallback let the variable override it).
+CLI::Option* AddToken(CLI::App* cmd, std::string& token, const std::string& help);
 
 // Remote, for a reply that must be a JSON object; any other reply is kIoError "bad_reply".
 Result<boost::json::object> RemoteJson(const RemoteServer& server, const std::string& method,

@@ -452,8 +452,7 @@ void AddWitness(CLI::App& app, Runner& run) {
   auto* server = cmd->add_option(
       "--server", a->server,
       "The ledger's server, e.g. http://127.0.0.1:8080 or https://ledger.example:8443");
-  cmd->add_option("--token", a->token, "A token that reads events (or set CLEDGER_TOKEN)")
-      ->envname("CLEDGER_TOKEN");
+  AddToken(cmd, a->token, "A token that reads events");
   AddCaFile(cmd, a->ca_file)->needs(server);
   cmd->add_option("--state", a->state_dir, "This witness's own directory (created when missing)")
       ->type_name("DIR");
