@@ -37,6 +37,21 @@ constexpr auto kAsideIfPossible = std::launch::async | std::launch::deferred;
 constexpr std::chrono::milliseconds kFollowRetryFirst{50};
 constexpr std::chrono::milliseconds kFollowRetryMax{5000};
 
+// A fold of an event whose personal fields this process could not open (no key store, or
+// not the ledger's) would keep them empty in the projections for good; the fold is refused
+// instead. An erased subject's fields read empty as they must (Personal::kErased).
+Status AllReadable(const std::vector<Event>& events) {
+  for (const Event& event : events) {
+    if (event.personal != Personal::kUnreadable) continue;
+    return Status::Unavailable(
+        "personal_data_unreadable",
+        "the projections cannot be folded: position " + std::to_string(event.position) +
+            " holds personal data sealed under keys this process does not hold; give the "
+            "ledger's --key-store and --master-key-file");
+  }
+  return Status::Ok();
+}
+
 std::string MetaKey(std::string_view name) { return "projection/" + std::string(name); }
 // The FoldVersion that wrote the projection's family; absent: 1 (written before versions).
 std::string FoldKey(std::string_view name) { return "projection-fold/" + std::string(name); }
@@ -269,6 +284,7 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
     // Past a recorded gap a read of N events reaches further than N positions: not past `to`.
     while (!events.empty() && events.back().position > to) events.pop_back();
     // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
+    if (Status s = AllReadable(events); !s.ok()) return s;
     const uint64_t last = events.empty() ? to : events.back().position;
     if (last < to) ahead = std::async(kAsideIfPossible, read, last, std::ref(batches[turn ^ 1]));
     auto gate = store_.ReadLock();  // the batch reads and writes one database

@@ -294,7 +294,6 @@ void PersonalKeys::Open(Event& event) {
   if (fields && events::PutPersonal(event.body, *fields)) return;
   event.personal =
       destroyed_.contains(event.personal_key_id) ? Personal::kErased : Personal::kUnreadable;
-  if (event.personal == Personal::kUnreadable) ++unreadable_;
 }
 
 bool PersonalKeys::SubjectErased(const Event& event) {

@@ -65,8 +65,6 @@ class PersonalKeys {
   // then they are blanked (kErased).
   void Open(Event& event);
 
-  // How many events Open could not open (kUnreadable) since the store was opened.
-  uint64_t unreadable() const { return unreadable_; }
   // Raised whenever a key is destroyed: whoever keeps events Open opened drops them then
   // (RecentEvents). Imported keys only open more, and what Open could not open is not kept.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
@@ -126,7 +124,6 @@ class PersonalKeys {
   std::unordered_map<std::string, std::string> pending_subjects_;  // their subjects
   std::unordered_map<std::string, bool> erased_subjects_;          // "e" record → present
   std::vector<ReplicaDataKey> pending_records_;  // keys made, not yet written (nor replicated)
-  std::atomic<uint64_t> unreadable_{0};
 };
 
 }  // namespace cledger::store

@@ -7,6 +7,7 @@
 // erased.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -339,6 +340,46 @@ TEST_CASE("AnErasureAfterRebuildsLeavesNoPlaintextInTheFilesOfTheGenerationsThey
           200);
   // While the server runs, as an attacker with read access to the disk would look.
   CHECK(ScanDirectory(f.dir.Sub("data")).find(kKept) != std::string::npos);
+}
+
+// Without the ledger's key store no personal field of a sealed event can be read: a rebuild is
+// refused rather than made with them empty (the projections it would replace keep them), and
+// verify checks the chain but says it could not check the projections.
+TEST_CASE("ARebuildWithoutTheKeyStoreIsRefusedAndEveryPersonalFieldStaysInItsProjections") {
+  testing::ServerFixture f;
+  RecordPeople(f);
+  f.Close();
+  const std::string data = f.dir.Sub("data");
+  const std::string elsewhere = " --key-store " + f.dir.Sub("elsewhere.keys");
+  int status = -1;
+  const std::string refused =
+      Cledger("projections rebuild --all --data " + data + elsewhere, &status);
+  CHECK(status == 1);
+  CHECK(refused.find("personal_data_unreadable") != std::string::npos);
+  CHECK(refused.find("--key-store") != std::string::npos);
+  const std::string unchecked = Cledger("verify --data " + data + elsewhere, &status);
+  CHECK(status == 1);
+  CHECK(unchecked.find("chain ok") != std::string::npos);
+  CHECK(unchecked.find("projections NOT checked") != std::string::npos);
+
+  const std::string verified = Cledger("verify --data " + data, &status);  // the keys beside it
+  CHECK(status == 0);
+  CHECK(verified.find("projections ok") != std::string::npos);
+  LedgerOptions options;
+  options.path = data;
+  auto opened = Engine::Open(options);
+  REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  const Principal owner{"acme", {"owner-1", "owner"}};
+  auto kept = (*opened)->GetContact(owner, "kk", {});
+  REQUIRE(kept.ok());
+  CHECK(kept->fields.first_name == kKept);
+  auto trail = (*opened)->ContactHistory(owner, "kk", {});
+  REQUIRE(trail.ok());
+  REQUIRE(!trail->empty());
+  const auto& created = trail->front().changes;
+  CHECK(std::any_of(created.begin(), created.end(), [](const FieldChange& c) {
+    return c.field == "first_name" && c.after == kKept;
+  }));
 }
 
 // A backup from before an erasure holds the person's plaintext in its projections; restored
