@@ -72,10 +72,10 @@ class EngineImpl final : public Engine {
   // decides queued commands and folds inline projections) before the parts and the host go.
   ~EngineImpl() override {
     if (host_) {
-      // A clean close leaves every projection at the head; only a crash leaves followers
-      // behind, and they catch up at the next open.
-      host_->AwaitFollowers(store_->GetHead().position, std::chrono::seconds(30));
-      host_->StopFollowing();
+      // A clean close leaves every projection at the head, unless a follower cannot fold
+      // (a fault, no keys for sealed events): then, as after a crash, it catches up at the
+      // next open.
+      host_->FinishFollowing(store_->GetHead().position, std::chrono::seconds(30));
     }
     erasure_.reset();
     transparency_.reset();

@@ -139,6 +139,14 @@ void ProjectionHost::AwaitFollowers(uint64_t position, std::chrono::milliseconds
   applied_cv_.wait_for(lock, timeout, [&] { return stopping_ || followed_ >= position; });
 }
 
+void ProjectionHost::FinishFollowing(uint64_t position, std::chrono::milliseconds timeout) {
+  {
+    std::unique_lock lock(follow_mu_);
+    applied_cv_.wait_for(lock, timeout, [&] { return follow_failed_ || followed_ >= position; });
+  }
+  StopFollowing();
+}
+
 void ProjectionHost::StopFollowing() {
   {
     std::lock_guard lock(follow_mu_);
@@ -173,9 +181,11 @@ void ProjectionHost::FollowLoop() {
       target = target_;
     }
     const Status folded = FollowOnce(target);
-    if (auto followed = FollowersApplied(); followed.ok()) {
+    auto followed = FollowersApplied();
+    {
       std::lock_guard lock(follow_mu_);
-      followed_ = *followed;
+      if (followed.ok()) followed_ = *followed;
+      follow_failed_ = !folded.ok();
     }
     applied_cv_.notify_all();
     if (folded.ok()) {

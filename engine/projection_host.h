@@ -40,6 +40,10 @@ class ProjectionHost {
   void AwaitFollowers(uint64_t position, std::chrono::milliseconds timeout);
   // REQUIRES: called before the store closes.
   void StopFollowing();
+  // For a clean close: waits as AwaitFollowers does, but not for followers whose last pass
+  // failed (a lasting fault, or personal data this process holds no keys for: waiting would
+  // only delay the close), then stops them. What they did not fold they fold at the next open.
+  void FinishFollowing(uint64_t position, std::chrono::milliseconds timeout);
   // REQUIRES: the writer thread or the store's ReadLock(): the handle lives until a reopen.
   rocksdb::ColumnFamilyHandle* Family(const projections::Projection& projection);
   // Every projection's family, with a snapshot of the database taken at the same moment when
@@ -138,6 +142,7 @@ class ProjectionHost {
   uint64_t target_ = 0;                 // the durable head the followers should reach
   uint64_t followed_ = 0;               // what every follower has applied
   bool stopping_ = false;
+  bool follow_failed_ = false;  // the followers' last pass failed
   std::thread follower_;
 };
 
