@@ -220,6 +220,7 @@ Status ProjectionHost::FollowOnce(uint64_t target) {
 }
 
 Status ProjectionHost::FoldCommit(store::Txn& txn, const std::vector<Event>& events) {
+  if (Status s = AllReadable(events); !s.ok()) return s;  // a replicated group, keys missing
   for (const projections::Projection* p : projections::All()) {
     if (!p->Inline()) continue;
     store::TxnKv kv(txn, Family(*p), /*remember=*/true);
@@ -293,8 +294,8 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
     if (Status s = ahead.valid() ? ahead.get() : read(done, events); !s.ok()) return s;
     // Past a recorded gap a read of N events reaches further than N positions: not past `to`.
     while (!events.empty() && events.back().position > to) events.pop_back();
-    // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
     if (Status s = AllReadable(events); !s.ok()) return s;
+    // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
     const uint64_t last = events.empty() ? to : events.back().position;
     if (last < to) ahead = std::async(kAsideIfPossible, read, last, std::ref(batches[turn ^ 1]));
     auto gate = store_.ReadLock();  // the batch reads and writes one database
