@@ -1006,6 +1006,21 @@ TEST_CASE("EveryOpsSubcommandHasHelpWithExamplesAndExitCodes") {
   }
 }
 
+// Keys kept elsewhere than beside the data directory must be findable from the help of the
+// command at hand, not only from `cledger --help`.
+TEST_CASE("TheHelpOfEveryCommandThatOpensADataDirectoryNamesBothKeyOptions") {
+  for (const std::string cmd :
+       {"verify", "projections rebuild", "events dump", "backup create", "backup restore", "stats",
+        "history", "audit export", "tenant create", "token issue", "import", "head"}) {
+    int status = -1;
+    const std::string help = Run(cmd + " --help", &status);
+    CAPTURE(cmd);
+    CHECK(status == 0);
+    CHECK(Has(help, "--key-store"));
+    CHECK(Has(help, "--master-key-file"));
+  }
+}
+
 TEST_CASE("EachGroupsHelpShowsExamplesOfItsOwnSubcommands") {
   for (const std::string group : {"tenant", "token", "keys", "projections", "events", "backup",
                                   "proof", "erasure", "cluster"}) {

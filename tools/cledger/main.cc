@@ -121,14 +121,13 @@ void GiveGroupsTheirExamples(CLI::App& top) {
 }
 
 // The key locations are options of `cledger` itself, which a subcommand's help does not list:
-// each command that opens a data directory names the ones it does not take as its own, unless
-// its help already shows them. `proof public-key` reads only the signing key.
+// each command that opens a data directory names the ones it does not take as its own (an
+// example using them is no explanation). `proof public-key` reads only the signing key.
 void NameTheKeyLocationOptions(CLI::App& command) {
   for (CLI::App* sub : command.get_subcommands({})) {
     NameTheKeyLocationOptions(*sub);
     if (sub->get_name().empty() || sub->get_name() == "public-key" ||
-        sub->get_option_no_throw("--data") == nullptr ||
-        sub->get_footer().find("--master-key-file") != std::string::npos) {
+        sub->get_option_no_throw("--data") == nullptr) {
       continue;
     }
     std::string missing;
