@@ -47,8 +47,8 @@ Status CheckBackupDir(const std::string& dir) {
     return Status::InvalidArgument(
         "not_a_backup",
         path.string() +
-            " is neither a file nor a directory (a link, a FIFO, a device): not "
-            "part of a backup",
+            " is neither a file nor a directory (a link, a FIFO, a device), which no backup "
+            "holds: remove it, or name the backups' own directory",
         "dir");
   };
   // What cannot be read here (a file removed meanwhile, a permission) is left to RocksDB,

@@ -937,6 +937,26 @@ TEST_CASE("BackupAndRestoreMakeMissingParentsAndNameAFileInTheWay") {
   CHECK(std::filesystem::exists(f.dir.Sub("new/place/restored/CURRENT")));
 }
 
+// Where there is no backup to check or restore (an empty directory, a file, nothing), verify
+// and restore say so alike, and a restore leaves no directory behind.
+TEST_CASE("VerifyAndRestoreOfADirectoryWithoutBackupsAnswerAlike") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.Sub("empty"));
+  std::ofstream(dir.Sub("afile")) << "x";
+  for (const std::string name : {"empty", "afile", "nothing"}) {
+    CAPTURE(name);
+    int status = -1;
+    const std::string verified = RunBoth("backup verify " + dir.Sub(name), &status);
+    CHECK(status == 1);
+    CHECK(Has(verified, "[backup_not_found]"));
+    const std::string restored =
+        RunBoth("backup restore " + dir.Sub(name) + " --data " + dir.Sub("restored"), &status);
+    CHECK(status == 1);
+    CHECK(Has(restored, "[backup_not_found]"));
+    CHECK_FALSE(std::filesystem::exists(dir.Sub("restored")));
+  }
+}
+
 // The line of `out` that starts with `label`, less the label and its leading "cledger ".
 std::string HintAfter(const std::string& out, const std::string& label) {
   const size_t at = out.find(label);

@@ -140,9 +140,6 @@ std::string SigningKeyArgument(const std::string& master_key_file) {
 
 int BackupRestore(const OpsArgs& a) {
   std::error_code ec;
-  if (!fs::is_directory(a.backup_dir, ec)) {
-    return Complain("no backup directory " + a.backup_dir, kExitUsage);
-  }
   if (fs::exists(a.restore_to, ec) && !fs::is_directory(a.restore_to, ec)) {
     return Complain(a.restore_to + " is a file, not a directory: restore into a new directory",
                     kExitUsage);
@@ -269,7 +266,7 @@ int BackupVerify(const OpsArgs& a) {
     auto items = ListedBackups(a);
     if (!items.ok()) return FailStatus(items.status());
     if (items->empty())
-      return FailStatus(Status::NotFound("no_backups", "no backups in " + a.backup_dir));
+      return FailStatus(Status::NotFound("backup_not_found", "no backups in " + a.backup_dir));
     for (const json::object& b : *items) ids.push_back(static_cast<uint32_t>(U64(b, "id")));
   }
   json::array checked;
