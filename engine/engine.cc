@@ -75,7 +75,8 @@ class EngineImpl final : public Engine {
       // A clean close leaves every projection at the head, unless a follower cannot fold
       // (a fault, no keys for sealed events): then, as after a crash, it catches up at the
       // next open.
-      host_->FinishFollowing(store_->GetHead().position, std::chrono::seconds(30));
+      (void)host_->AwaitFollowers(store_->GetHead().position, std::chrono::seconds(30));
+      host_->StopFollowing();
     }
     erasure_.reset();
     transparency_.reset();

@@ -72,7 +72,7 @@ Result<std::vector<AuditEntry>> History::ActorHistory(const Principal& who,
 Result<std::vector<AuditEntry>> History::TenantAudit(const Principal& who, int64_t from_us,
                                                      int64_t to_us) {
   if (Status s = domain::Authorize(who, domain::Action::kReadHistory); !s.ok()) return s;
-  AwaitAudit();
+  if (Status s = AwaitAudit(); !s.ok()) return s;
   Snapshot snap(store_, host_);
   return WithEventIds(Within(pj::TenantAuditLog(snap.Kv(pj::kAudit), who.tenant), from_us, to_us));
 }
@@ -80,7 +80,7 @@ Result<std::vector<AuditEntry>> History::TenantAudit(const Principal& who, int64
 Result<std::vector<AuditEntry>> History::Trail(const Principal& who, pj::AuditIndex index,
                                                const std::string& id, const AsOf& as_of) {
   if (Status s = domain::Authorize(who, domain::Action::kReadHistory); !s.ok()) return s;
-  AwaitAudit();
+  if (Status s = AwaitAudit(); !s.ok()) return s;
   uint64_t to = UINT64_MAX;
   if (TimeTravel::InThePast(as_of)) {
     auto position = PositionAt(store_, as_of);
@@ -91,8 +91,8 @@ Result<std::vector<AuditEntry>> History::Trail(const Principal& who, pj::AuditIn
   return pj::AuditTrail(snap.Kv(pj::kAudit), who.tenant, index, id, to);
 }
 
-void History::AwaitAudit() {
-  host_.AwaitFollowers(store_.GetHead().position, std::chrono::seconds(5));
+Status History::AwaitAudit() {
+  return host_.AwaitFollowers(store_.GetHead().position, std::chrono::seconds(5));
 }
 
 }  // namespace cledger

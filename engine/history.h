@@ -34,7 +34,8 @@ class History {
   // The entries of one index under `id`, up to the position `as_of` names.
   Result<std::vector<AuditEntry>> Trail(const Principal& who, projections::AuditIndex index,
                                         const std::string& id, const AsOf& as_of);
-  void AwaitAudit();
+  // The audit trail brought up to the head; the follower's failure when it cannot be.
+  Status AwaitAudit();
   Result<std::vector<AuditEntry>> WithEventIds(Result<std::vector<AuditEntry>> entries);
 
   store::LogStore& store_;

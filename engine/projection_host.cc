@@ -37,19 +37,18 @@ constexpr auto kAsideIfPossible = std::launch::async | std::launch::deferred;
 constexpr std::chrono::milliseconds kFollowRetryFirst{50};
 constexpr std::chrono::milliseconds kFollowRetryMax{5000};
 
-// A fold of an event whose personal fields this process could not open (no key store, or
-// not the ledger's) would keep them empty in the projections for good; the fold is refused
-// instead. An erased subject's fields read empty as they must (Personal::kErased).
-Status AllReadable(const std::vector<Event>& events) {
+Status AllFoldable(const std::vector<Event>& events) {
   for (const Event& event : events) {
-    if (event.personal != Personal::kUnreadable) continue;
-    return Status::Unavailable(
-        "personal_data_unreadable",
-        "the projections cannot be folded: position " + std::to_string(event.position) +
-            " holds personal data sealed under keys this process does not hold; give the "
-            "ledger's --key-store and --master-key-file");
+    if (Status s = Foldable(event); !s.ok()) return s;
   }
   return Status::Ok();
+}
+
+// A storage fault may pass (the follower retries it); any other failure a retry would only
+// meet again.
+bool Passing(const Status& failure) {
+  return failure.code() == Code::kIoError || failure.code() == Code::kUnavailable ||
+         failure.code() == Code::kNoSpace;
 }
 
 std::string MetaKey(std::string_view name) { return "projection/" + std::string(name); }
@@ -57,6 +56,17 @@ std::string MetaKey(std::string_view name) { return "projection/" + std::string(
 std::string FoldKey(std::string_view name) { return "projection-fold/" + std::string(name); }
 
 }  // namespace
+
+// A fold of an event whose personal fields this process could not open would keep them
+// empty for good (an erased subject's read empty as they must: Personal::kErased).
+Status Foldable(const Event& event) {
+  if (event.personal != Personal::kUnreadable) return Status::Ok();
+  return Status(  // no retry mends it: only a process given the keys can fold it
+      Code::kConflict, "personal_data_unreadable",
+      "the projections cannot be folded: position " + std::to_string(event.position) +
+          " holds personal data sealed under keys this process does not hold; give the "
+          "ledger's --key-store and --master-key-file");
+}
 
 std::string ProjectionHost::FamilyName(std::string_view name, uint64_t generation) {
   return "p." + std::string(name) + "." + std::to_string(generation);
@@ -134,17 +144,13 @@ void ProjectionHost::Notify(uint64_t head) {
   follow_cv_.notify_one();
 }
 
-void ProjectionHost::AwaitFollowers(uint64_t position, std::chrono::milliseconds timeout) {
+Status ProjectionHost::AwaitFollowers(uint64_t position, std::chrono::milliseconds timeout) {
   std::unique_lock lock(follow_mu_);
-  applied_cv_.wait_for(lock, timeout, [&] { return stopping_ || followed_ >= position; });
-}
-
-void ProjectionHost::FinishFollowing(uint64_t position, std::chrono::milliseconds timeout) {
-  {
-    std::unique_lock lock(follow_mu_);
-    applied_cv_.wait_for(lock, timeout, [&] { return follow_failed_ || followed_ >= position; });
-  }
-  StopFollowing();
+  applied_cv_.wait_for(lock, timeout, [&] {
+    return stopping_ || followed_ >= position ||
+           (!follow_failure_.ok() && !Passing(follow_failure_));
+  });
+  return stopping_ || followed_ >= position ? Status::Ok() : follow_failure_;
 }
 
 void ProjectionHost::StopFollowing() {
@@ -185,7 +191,7 @@ void ProjectionHost::FollowLoop() {
     {
       std::lock_guard lock(follow_mu_);
       if (followed.ok()) followed_ = *followed;
-      follow_failed_ = !folded.ok();
+      follow_failure_ = folded;
     }
     applied_cv_.notify_all();
     if (folded.ok()) {
@@ -220,7 +226,7 @@ Status ProjectionHost::FollowOnce(uint64_t target) {
 }
 
 Status ProjectionHost::FoldCommit(store::Txn& txn, const std::vector<Event>& events) {
-  if (Status s = AllReadable(events); !s.ok()) return s;  // a replicated group, keys missing
+  if (Status s = AllFoldable(events); !s.ok()) return s;  // a replicated group, keys missing
   for (const projections::Projection* p : projections::All()) {
     if (!p->Inline()) continue;
     store::TxnKv kv(txn, Family(*p), /*remember=*/true);
@@ -294,7 +300,7 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
     if (Status s = ahead.valid() ? ahead.get() : read(done, events); !s.ok()) return s;
     // Past a recorded gap a read of N events reaches further than N positions: not past `to`.
     while (!events.empty() && events.back().position > to) events.pop_back();
-    if (Status s = AllReadable(events); !s.ok()) return s;
+    if (Status s = AllFoldable(events); !s.ok()) return s;
     // No event up to `to`: the rest is a recorded gap (an accepted loss), applied as nothing.
     const uint64_t last = events.empty() ? to : events.back().position;
     if (last < to) ahead = std::async(kAsideIfPossible, read, last, std::ref(batches[turn ^ 1]));
@@ -520,7 +526,8 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
   Status taken = store_.RunExclusive([&] {
     if (store_.db() == nullptr) return store::Reopening();
     head = store_.GetHead().position;
-    AwaitFollowers(head, std::chrono::seconds(60));  // they fold without the writer
+    // They fold without the writer; one that cannot would be taken for a difference.
+    if (Status s = AwaitFollowers(head, std::chrono::seconds(60)); !s.ok()) return s;
     snapshot = store_.db()->GetSnapshot();
     for (const projections::Projection* p : projections::All()) live.push_back(Family(*p));
     return Status::Ok();

@@ -19,6 +19,10 @@
 
 namespace cledger {
 
+// Ok, or personal_data_unreadable when `event`'s personal fields could not be opened (no key
+// store, or not the ledger's): every fold, live, rebuilt or in the past, refuses such an event.
+Status Foldable(const Event& event);
+
 class ProjectionHost {
  public:
   // `on_fault` hears about a follower's failed fold once, not at every retry.
@@ -36,14 +40,13 @@ class ProjectionHost {
   void MarkApplied(store::Txn& txn, uint64_t head);
   // A group became durable up to `head`: the follower thread folds it into the others.
   void Notify(uint64_t head);
-  // Waits until every projection has applied `position`, or `timeout` passes.
-  void AwaitFollowers(uint64_t position, std::chrono::milliseconds timeout);
+  // Waits until every projection has applied `position`, or `timeout` passes: Ok then (what
+  // still lags is read as it stands), or at once the followers' failure when their last pass
+  // failed (a fault, personal data this process holds no keys for): waiting would not help
+  // until a retry succeeds.
+  Status AwaitFollowers(uint64_t position, std::chrono::milliseconds timeout);
   // REQUIRES: called before the store closes.
   void StopFollowing();
-  // For a clean close: waits as AwaitFollowers does, but not for followers whose last pass
-  // failed (a lasting fault, or personal data this process holds no keys for: waiting would
-  // only delay the close), then stops them. What they did not fold they fold at the next open.
-  void FinishFollowing(uint64_t position, std::chrono::milliseconds timeout);
   // REQUIRES: the writer thread or the store's ReadLock(): the handle lives until a reopen.
   rocksdb::ColumnFamilyHandle* Family(const projections::Projection& projection);
   // Every projection's family, with a snapshot of the database taken at the same moment when
@@ -142,7 +145,7 @@ class ProjectionHost {
   uint64_t target_ = 0;                 // the durable head the followers should reach
   uint64_t followed_ = 0;               // what every follower has applied
   bool stopping_ = false;
-  bool follow_failed_ = false;  // the followers' last pass failed
+  Status follow_failure_;  // the followers' last pass's, Ok when it succeeded
   std::thread follower_;
 };
 

@@ -60,6 +60,7 @@ Status TimeTravel::Replay(const projections::Projection& projection, const std::
     if (!events.ok()) return events.status();
     for (const Event& e : *events) {
       if (e.position > *position) return Status::Ok();
+      if (Status s = Foldable(e); !s.ok()) return s;
       if (Status s = projection.Apply(past, e); !s.ok()) return s;
     }
     if (events->size() < batch) return Status::Ok();

@@ -342,12 +342,13 @@ TEST_CASE("AnErasureAfterRebuildsLeavesNoPlaintextInTheFilesOfTheGenerationsThey
   CHECK(ScanDirectory(f.dir.Sub("data")).find(kKept) != std::string::npos);
 }
 
-// Without the ledger's key store no personal field of a sealed event can be read: a rebuild is
-// refused rather than made with them empty (the projections it would replace keep them), and
-// verify checks the chain but says it could not check the projections.
+// Without the ledger's key store no personal field of a sealed event can be read: a rebuild or
+// a contact as it was is refused rather than made with them empty (the projections a rebuild
+// would replace keep them), and verify checks the chain but says it could not check the
+// projections.
 TEST_CASE("ARebuildWithoutTheKeyStoreIsRefusedAndEveryPersonalFieldStaysInItsProjections") {
   testing::ServerFixture f;
-  RecordPeople(f);
+  const uint64_t head = RecordPeople(f);
   f.Close();
   const std::string data = f.dir.Sub("data");
   const std::string elsewhere = " --key-store " + f.dir.Sub("elsewhere.keys");
@@ -357,6 +358,11 @@ TEST_CASE("ARebuildWithoutTheKeyStoreIsRefusedAndEveryPersonalFieldStaysInItsPro
   CHECK(status == 1);
   CHECK(refused.find("personal_data_unreadable") != std::string::npos);
   CHECK(refused.find("--key-store") != std::string::npos);
+  const std::string past = Cledger("history --data " + data + " --tenant acme --contact kk --at " +
+                                       std::to_string(head) + elsewhere,
+                                   &status);
+  CHECK(status == 1);  // not the contact with its personal fields empty
+  CHECK_MESSAGE(past.find("personal_data_unreadable") != std::string::npos, past);
   const std::string unchecked = Cledger("verify --data " + data + elsewhere, &status);
   CHECK(status == 1);
   CHECK(unchecked.find("chain ok") != std::string::npos);

@@ -127,7 +127,7 @@ TEST_CASE("AFailedReadInTheAuditFollowerIsToldOnceAndRetriedNotFatal") {
   auto contact =
       testing::OneEventCommit("contact-k1", ContactCreated{"k1", "", testing::FullContactFields()});
   REQUIRE(hosted.store->Append(contact).ok());
-  hosted.host->AwaitFollowers(1, std::chrono::seconds(5));
+  REQUIRE(hosted.host->AwaitFollowers(1, std::chrono::seconds(5)).ok());
   REQUIRE(hosted.AuditApplied() == 1);
 
   // The audit family's state goes to a table file, and that file becomes unreadable.
@@ -149,9 +149,35 @@ TEST_CASE("AFailedReadInTheAuditFollowerIsToldOnceAndRetriedNotFatal") {
   CHECK(hosted.faults == 1);  // told once, though retried several times
 
   fs->MakeUnreadable({});
-  hosted.host->AwaitFollowers(2, std::chrono::seconds(10));
+  CHECK(hosted.host->AwaitFollowers(2, std::chrono::seconds(10)).ok());  // the fault passed
   CHECK(hosted.AuditApplied() == 2);
   CHECK(hosted.faults == 1);
+}
+
+// A follower that meets what no retry mends (here its own record, damaged) is not waited for:
+// whoever waits for it (a close, verify, a trail read) learns why at once instead of after its
+// timeout, and the follower keeps the position it could not fold.
+TEST_CASE("AWaitForAFollowerThatCannotFoldEndsAtOnceWithItsReason") {
+  testing::TempDir dir;
+  store::StoreOptions options;
+  options.ledger.path = dir.Sub("data");
+  HostedStore hosted(options);
+  auto contact =
+      testing::OneEventCommit("contact-k1", ContactCreated{"k1", "", testing::FullContactFields()});
+  REQUIRE(hosted.store->Append(contact).ok());
+  REQUIRE(hosted.host->AwaitFollowers(1, std::chrono::seconds(5)).ok());
+  // The audit's own copy of the contact no longer decodes.
+  rocksdb::ColumnFamilyHandle* audit = hosted.host->Family(pj::kAudit);
+  REQUIRE(hosted.store->db()
+              ->Put(rocksdb::WriteOptions(), audit, "s" + pj::TenantKey("acme", "k1"), "\xff")
+              .ok());
+
+  auto edit =
+      testing::OneEventCommit("contact-k1", ContactEdited{"k1", testing::FullContactFields()});
+  REQUIRE(hosted.store->Append(edit).ok());
+  const Status waited = hosted.host->AwaitFollowers(2, std::chrono::hours(1));  // else: hangs
+  CHECK(waited.code() == Code::kCorruption);
+  CHECK(hosted.AuditApplied() == 1);
 }
 
 TEST_CASE("ACorruptEventBlockIsCorruptionNotATransientFault") {
