@@ -957,6 +957,26 @@ TEST_CASE("VerifyAndRestoreOfADirectoryWithoutBackupsAnswerAlike") {
   }
 }
 
+// A restore given keys that are not the ledger's fails as any failed restore does: nothing is
+// left in the new directory, so the same restore with the right keys then succeeds there.
+TEST_CASE("ARestoreRefusedForItsKeysLeavesNothingAndSucceedsWithTheLedgersOwn") {
+  Populated f;
+  int status = -1;
+  Run("backup create " + f.dir.Sub("backups") + " --data " + f.data, &status);
+  REQUIRE(status == 0);
+  const std::string restore = "backup restore " + f.dir.Sub("backups") + " --data " +
+                              f.dir.Sub("restored") + " --master-key-file " +
+                              f.dir.Sub("data.master-key") + " --key-store ";
+  const std::string refused = RunBoth(restore + f.dir.Sub("elsewhere.keys"), &status);
+  CHECK(status == 3);
+  CHECK(Has(refused, "[key_store_missing]"));
+  CHECK(Has(refused, "nothing was left in " + f.dir.Sub("restored")));
+  CHECK(std::filesystem::is_empty(f.dir.Sub("restored")));
+  const std::string restored = RunBoth(restore + f.dir.Sub("data.keys"), &status);
+  CHECK_MESSAGE(status == 0, restored);
+  CHECK(Has(restored, "restored position " + std::to_string(f.head.position)));
+}
+
 // The line of `out` that starts with `label`, less the label and its leading "cledger ".
 std::string HintAfter(const std::string& out, const std::string& label) {
   const size_t at = out.find(label);

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/hex.h"
 #include "base/time.h"
@@ -170,7 +171,16 @@ int BackupRestore(const OpsArgs& a) {
     LedgerOptions options;
     options.path = a.restore_to;
     auto engine = OpenOrExplain(options);
-    if (!engine) return OpenFailureExit(a.restore_to);
+    if (!engine) {  // keys not the ledger's, most often: as any failed restore, nothing is left
+      std::vector<fs::path> restored;
+      for (const auto& entry : fs::directory_iterator(a.restore_to, ec)) {
+        restored.push_back(entry.path());
+      }
+      for (const fs::path& path : restored) fs::remove_all(path, ec);
+      std::cerr << "cledger: nothing was left in " << a.restore_to
+                << "; restore again with the ledger's own --key-store and --master-key-file\n";
+      return OpenFailureExit(a.restore_to);
+    }
     reapplied = engine->ledger().GetHead().position - head.position;
   }
   if (a.json) {
