@@ -957,6 +957,22 @@ TEST_CASE("VerifyAndRestoreOfADirectoryWithoutBackupsAnswerAlike") {
   }
 }
 
+// The restore a backup's hint suggests names only keys that are there: not a path to nothing.
+TEST_CASE("ABackupsRestoreHintNamesOnlyKeysThatAreThere") {
+  Populated f;
+  int status = -1;
+  std::string out = RunBoth("backup create " + f.dir.Sub("b1") + " --data " + f.data, &status);
+  REQUIRE(status == 0);
+  CHECK(Has(out, "--key-store " + f.dir.Sub("data.keys")));
+  CHECK(Has(out, "--master-key-file " + f.dir.Sub("data.master-key")));
+  out = RunBoth("backup create " + f.dir.Sub("b2") + " --data " + f.data + " --key-store " +
+                    f.dir.Sub("nowhere.keys"),
+                &status);
+  REQUIRE(status == 0);
+  CHECK(Has(out, "--key-store KEY_STORE --master-key-file " + f.dir.Sub("data.master-key")));
+  CHECK_FALSE(Has(out, "nowhere.keys"));
+}
+
 // A restore given keys that are not the ledger's fails as any failed restore does: nothing is
 // left in the new directory, so the same restore with the right keys then succeeds there.
 TEST_CASE("ARestoreRefusedForItsKeysLeavesNothingAndSucceedsWithTheLedgersOwn") {

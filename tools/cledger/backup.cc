@@ -80,10 +80,16 @@ class CopyProgress {
 
 // The keys are never in a backup: a restore and its verify need the original ledger's (a
 // server's are on its machine, where it was started with them).
+// A path is named only where something is there: a hint must not send a restore to nothing.
 std::string KeyArguments(const OpsArgs& a) {
-  if (a.remote()) return " --key-store KEY_STORE --master-key-file MASTER_KEY";
-  const KeyLocations keys = KeyLocationsOf(a.data_dir);
-  return " --key-store " + keys.key_store + " --master-key-file " + keys.master_key_file;
+  const KeyLocations keys = a.remote() ? KeyLocations{} : KeyLocationsOf(a.data_dir);
+  auto there = [](const std::string& path, const char* placeholder) {
+    std::error_code ec;
+    return !path.empty() && fs::exists(path, ec) ? fs::absolute(path, ec).string()
+                                                 : std::string(placeholder);
+  };
+  return " --key-store " + there(keys.key_store, "KEY_STORE") + " --master-key-file " +
+         there(keys.master_key_file, "MASTER_KEY");
 }
 
 int BackupCreate(const OpsArgs& a) {
