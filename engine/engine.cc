@@ -73,8 +73,8 @@ class EngineImpl final : public Engine {
   ~EngineImpl() override {
     if (host_) {
       // A clean close leaves every projection at the head, unless a follower cannot fold
-      // (a fault, no keys for sealed events): then, as after a crash, it catches up at the
-      // next open.
+      // (no keys for sealed events, a fault that outlasts the wait): then, as after a
+      // crash, it catches up at the next open.
       (void)host_->AwaitFollowers(store_->GetHead().position, std::chrono::seconds(30));
       host_->StopFollowing();
     }

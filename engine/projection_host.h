@@ -40,10 +40,11 @@ class ProjectionHost {
   void MarkApplied(store::Txn& txn, uint64_t head);
   // A group became durable up to `head`: the follower thread folds it into the others.
   void Notify(uint64_t head);
-  // Waits until every projection has applied `position`, or `timeout` passes: Ok then (what
-  // still lags is read as it stands), or at once the followers' failure when their last pass
-  // failed (a fault, personal data this process holds no keys for): waiting would not help
-  // until a retry succeeds.
+  // Waits until every projection has applied `position`: Ok then. Ends at once with the
+  // followers' failure when their last pass met one no retry mends (personal data this
+  // process holds no keys for, a damaged record); a storage fault, which may pass, is waited
+  // out until `timeout`, which ends with the failure still pending, if any, else Ok (what
+  // lags is then read as it stands).
   Status AwaitFollowers(uint64_t position, std::chrono::milliseconds timeout);
   // REQUIRES: called before the store closes.
   void StopFollowing();

@@ -292,13 +292,19 @@ void PersonalKeys::Open(Event& event) {
   std::optional<std::string> fields;
   if (key != nullptr) fields = base::AeadOpen(*key, event.personal_box, BoxContext(event));
   if (fields && events::PutPersonal(event.body, *fields)) return;
-  event.personal =
-      destroyed_.contains(event.personal_key_id) ? Personal::kErased : Personal::kUnreadable;
+  // A key this store never held is gone for good if its subject was erased: a node that
+  // follows a cluster never receives the key of a subject erased before it caught up.
+  const bool erased = destroyed_.contains(event.personal_key_id) || SubjectErasedLocked(event);
+  event.personal = erased ? Personal::kErased : Personal::kUnreadable;
 }
 
 bool PersonalKeys::SubjectErased(const Event& event) {
-  const std::string key = ErasedKey(event.tenant, event.stream);
   std::lock_guard lock(mu_);
+  return SubjectErasedLocked(event);
+}
+
+bool PersonalKeys::SubjectErasedLocked(const Event& event) {
+  const std::string key = ErasedKey(event.tenant, event.stream);
   if (!db_) return false;
   if (auto it = erased_subjects_.find(key); it != erased_subjects_.end()) return it->second;
   std::string ignored;

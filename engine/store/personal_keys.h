@@ -102,6 +102,7 @@ class PersonalKeys {
   Result<std::string> KeyIdLocked(const std::string& subject);
   // Whether the event's subject was erased (its `e` record).
   bool SubjectErased(const Event& event);
+  bool SubjectErasedLocked(const Event& event);  // REQUIRES: mu_ held
 
   static rocksdb::Options StoreOptions(bool read_only, rocksdb::Env* env,
                                        std::shared_ptr<rocksdb::Logger> info_log);

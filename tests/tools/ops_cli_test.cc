@@ -987,7 +987,7 @@ TEST_CASE("ARestoreRefusedForItsKeysLeavesNothingAndSucceedsWithTheLedgersOwn") 
   CHECK(status == 3);
   CHECK(Has(refused, "[key_store_missing]"));
   CHECK(Has(refused, "nothing was left in " + f.dir.Sub("restored")));
-  CHECK(std::filesystem::is_empty(f.dir.Sub("restored")));
+  CHECK_FALSE(std::filesystem::exists(f.dir.Sub("restored")));  // it made the directory
   const std::string restored = RunBoth(restore + f.dir.Sub("data.keys"), &status);
   CHECK_MESSAGE(status == 0, restored);
   CHECK(Has(restored, "restored position " + std::to_string(f.head.position)));
@@ -1072,8 +1072,14 @@ TEST_CASE("TheHelpOfEveryCommandThatOpensADataDirectoryNamesBothKeyOptions") {
     const std::string help = Run(cmd + " --help", &status);
     CAPTURE(cmd);
     CHECK(status == 0);
-    CHECK(Has(help, "--key-store"));
-    CHECK(Has(help, "--master-key-file"));
+    // As an option of its own, or in the line that names the ones it takes from `cledger`.
+    const size_t also = help.find("\nAlso takes ");
+    const std::string footer = help.substr(std::min(also, help.size()));
+    for (const std::string option : {"--key-store", "--master-key-file"}) {
+      CAPTURE(option);
+      CHECK((Has(help, "\n  " + option + " ") ||
+             footer.substr(0, footer.find('\n', 1)).find(option) != std::string::npos));
+    }
   }
 }
 

@@ -157,6 +157,7 @@ int BackupRestore(const OpsArgs& a) {
                         "changed)",
                     kExitUsage);
   }
+  const bool existed = fs::exists(a.restore_to, ec);
   {
     CopyProgress progress("restore", a.restore_to, DirBytes(a.backup_dir));
     if (Status s = Engine::RestoreBackup(a.backup_dir, a.restore_to, a.backup_id); !s.ok()) {
@@ -182,9 +183,12 @@ int BackupRestore(const OpsArgs& a) {
       for (const auto& entry : fs::directory_iterator(a.restore_to, ec)) {
         restored.push_back(entry.path());
       }
-      for (const fs::path& path : restored) fs::remove_all(path, ec);
-      std::cerr << "cledger: nothing was left in " << a.restore_to
-                << "; restore again with the ledger's own --key-store and --master-key-file\n";
+      std::error_code kept;
+      for (const fs::path& path : restored) fs::remove_all(path, kept);
+      if (!existed && !kept) fs::remove(a.restore_to, kept);
+      std::cerr << "cledger: "
+                << (kept ? "could not remove what was restored in " : "nothing was left in ")
+                << a.restore_to << "; restore again once the problem above is mended\n";
       return OpenFailureExit(a.restore_to);
     }
     reapplied = engine->ledger().GetHead().position - head.position;

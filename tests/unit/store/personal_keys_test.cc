@@ -51,6 +51,24 @@ TEST_CASE("ASubjectErasedBeforeItsNewKeyWasWrittenStaysErasedAfterReopening") {
   CHECK(key_id->empty());
 }
 
+// A node that follows a cluster never receives the key of a subject erased before it caught
+// up: its events read as erased there (what every fold takes), not as unreadable (what every
+// fold refuses).
+TEST_CASE("AnErasedSubjectsEventReadsAsErasedWhereItsKeyWasNeverHeld") {
+  KeyStore origin;
+  Event sealed = NewContact();
+  REQUIRE(origin.Open()->Seal(sealed).ok());
+  KeyStore follower;  // the same master key's name, none of origin's keys
+  auto keys = follower.Open();
+  Event before = sealed;
+  keys->Open(before);
+  CHECK(before.personal == Personal::kUnreadable);
+  REQUIRE(keys->Destroy(sealed.tenant, sealed.stream, 1).ok());  // the erasure arrives
+  Event after = sealed;
+  keys->Open(after);
+  CHECK(after.personal == Personal::kErased);
+}
+
 TEST_CASE("ANewSubjectsKeyOpensItsEventsBeforeAndAfterReopening") {
   KeyStore store;
   Event sealed = NewContact();
