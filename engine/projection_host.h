@@ -20,7 +20,9 @@
 namespace cledger {
 
 // Ok, or personal_data_unreadable when `event`'s personal fields could not be opened (no key
-// store, or not the ledger's): every fold, live, rebuilt or in the past, refuses such an event.
+// store, or not the ledger's): every fold that reads the log (a rebuild, a follower, verify,
+// time travel) refuses such an event. A replicated group is folded as it comes: a node that
+// caught up past an erasure never received the erased subject's key.
 Status Foldable(const Event& event);
 
 class ProjectionHost {
