@@ -29,28 +29,64 @@ bool AnyHolds(std::string_view text, std::initializer_list<std::string_view> val
 
 }  // namespace
 
+bool TokenMemory::Current(uint64_t revocations) {
+  if (revocations > revocations_) {
+    principals_.clear();
+    revocations_ = revocations;
+  }
+  return revocations == revocations_;
+}
+
+std::optional<Principal> TokenMemory::Find(const std::string& digest, uint64_t revocations) {
+  std::lock_guard lock(mu_);
+  if (!Current(revocations)) return std::nullopt;
+  auto it = principals_.find(digest);
+  if (it == principals_.end()) return std::nullopt;
+  return it->second;
+}
+
+void TokenMemory::Keep(const std::string& digest, const Principal& principal,
+                       uint64_t revocations) {
+  constexpr size_t kTokensMax = 4096;  // past it, start over
+  std::lock_guard lock(mu_);
+  if (!Current(revocations)) return;  // a revocation was counted since the lookup began
+  if (principals_.size() >= kTokensMax) principals_.clear();
+  principals_.insert_or_assign(digest, principal);
+}
+
 // A token is recorded under its keyed digest; one issued before digests were keyed, under its
 // SHA-256 (FORMAT.md, "Secrets").
 Result<Principal> Queries::Authenticate(const std::string& token) {
-  Snapshot snap(store_, host_, /*consistent=*/false);
-  pj::Kv& tokens = snap.Kv(pj::kTenants);
-  for (const std::string& digest : domain::TokenDigests(keys_, token)) {
-    auto principal = pj::GetTokenPrincipal(tokens, digest);
-    if (!principal.ok()) return principal.status();
-    if (*principal) return Unexpired(tokens, digest, std::move(**principal));
-  }
-  return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
+  const uint64_t revocations = store_.TokenRevocations();  // before the lookup: TokenMemory
+  const std::string digest = domain::PrimaryTokenDigest(keys_, token);
+  if (auto known = tokens_.Find(digest, revocations)) return Unexpired(*known);
+  auto found = LookUpToken(domain::TokenDigests(keys_, token));
+  if (!found.ok()) return found.status();
+  if (!*found) return Status(Code::kUnauthenticated, "unauthenticated", "unknown or revoked token");
+  tokens_.Keep(digest, **found, revocations);
+  return Unexpired(std::move(**found));
 }
 
-Result<Principal> Queries::Unexpired(pj::Kv& tokens, const std::string& digest,
-                                     Principal principal) {
-  auto expiry = pj::GetTokenExpiry(tokens, digest);
-  if (!expiry.ok()) return expiry.status();
-  if (*expiry && clock_->NowMicros() >= **expiry) {
-    return Status(Code::kUnauthenticated, "token_expired",
-                  "the token expired at " + base::Rfc3339Micros(**expiry));
+Result<std::optional<Principal>> Queries::LookUpToken(const std::vector<std::string>& digests) {
+  Snapshot snap(store_, host_, /*consistent=*/false);
+  pj::Kv& tokens = snap.Kv(pj::kTenants);
+  for (const std::string& digest : digests) {
+    auto principal = pj::GetTokenPrincipal(tokens, digest);
+    if (!principal.ok()) return principal.status();
+    if (!*principal) continue;
+    auto expiry = pj::GetTokenExpiry(tokens, digest);
+    if (!expiry.ok()) return expiry.status();
+    (*principal)->expires_at_us = *expiry;
+    return principal;
   }
-  principal.expires_at_us = *expiry;
+  return std::optional<Principal>();
+}
+
+Result<Principal> Queries::Unexpired(Principal principal) {
+  if (principal.expires_at_us && clock_->NowMicros() >= *principal.expires_at_us) {
+    return Status(Code::kUnauthenticated, "token_expired",
+                  "the token expired at " + base::Rfc3339Micros(*principal.expires_at_us));
+  }
   return principal;
 }
 

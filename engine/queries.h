@@ -5,7 +5,10 @@
 // Thread-safety: any number of threads at once.
 #pragma once
 
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cledger/engine.h"
@@ -17,6 +20,24 @@
 #include "engine/time_travel.h"
 
 namespace cledger {
+
+// The principals of the tokens this process authenticated lately, by digest: a request need
+// not read its token from the tenants projection again. Entries hold while the ledger has
+// written no revocation since they were read (nothing else ends a token early: an expiry is
+// checked at each use); the count is read before the lookup, so a revocation written during
+// it is seen by the next request. Thread-safe.
+class TokenMemory {
+ public:
+  std::optional<Principal> Find(const std::string& digest, uint64_t revocations);
+  void Keep(const std::string& digest, const Principal& principal, uint64_t revocations);
+
+ private:
+  // Entries looked up at another count are forgotten; a count older than theirs keeps them.
+  bool Current(uint64_t revocations);  // REQUIRES: mu_
+  std::mutex mu_;
+  uint64_t revocations_ = 0;  // the count every entry was read at (or after)
+  std::unordered_map<std::string, Principal> principals_;
+};
 
 class Queries {
  public:
@@ -45,8 +66,9 @@ class Queries {
   Result<std::vector<domain::LinkedContact>> Linked(Snapshot& snap, const std::string& tenant,
                                                     const std::string& customer_id);
 
-  Result<Principal> Unexpired(projections::Kv& tokens, const std::string& digest,
-                              Principal principal);
+  // The token's principal with its expiry, read from the tenants projection.
+  Result<std::optional<Principal>> LookUpToken(const std::vector<std::string>& digests);
+  Result<Principal> Unexpired(Principal principal);
   Result<TokenInfo> DescribeToken(projections::Kv& tokens, const std::string& digest,
                                   const Principal& principal);
 
@@ -55,6 +77,7 @@ class Queries {
   std::shared_ptr<Clock> clock_;                // when a token has expired
   std::optional<domain::CredentialKeys> keys_;  // none: opened without the master key
   TimeTravel travel_;
+  TokenMemory tokens_;
 };
 
 }  // namespace cledger

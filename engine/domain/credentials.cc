@@ -125,10 +125,13 @@ std::string CredentialKeys::KeyedFingerprint(std::string_view fingerprint) const
 
 std::vector<std::string> TokenDigests(const std::optional<CredentialKeys>& keys,
                                       std::string_view token) {
-  std::vector<std::string> digests;
-  if (keys) digests.push_back(keys->TokenDigest(token));
-  digests.push_back(events::Sha256Hex(token));
+  std::vector<std::string> digests = {PrimaryTokenDigest(keys, token)};
+  if (keys) digests.push_back(events::Sha256Hex(token));
   return digests;
+}
+
+std::string PrimaryTokenDigest(const std::optional<CredentialKeys>& keys, std::string_view token) {
+  return keys ? keys->TokenDigest(token) : events::Sha256Hex(token);
 }
 
 }  // namespace cledger::domain

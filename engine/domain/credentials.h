@@ -63,5 +63,7 @@ class CredentialKeys {
 // (when the master key is at hand), then its SHA-256 (tokens issued before digests were keyed).
 std::vector<std::string> TokenDigests(const std::optional<CredentialKeys>& keys,
                                       std::string_view token);
+// The first of them.
+std::string PrimaryTokenDigest(const std::optional<CredentialKeys>& keys, std::string_view token);
 
 }  // namespace cledger::domain

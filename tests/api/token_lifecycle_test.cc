@@ -61,6 +61,32 @@ TEST_CASE("ATokenIssuedWithALifetimeAuthenticatesUntilItThenIsRefusedAsExpired")
   }
 }
 
+// Authenticating a token again answers from memory; a revocation still ends it at once.
+TEST_CASE("ATokenUsedOftenIsRefusedOnTheFirstRequestAfterItsRevocation") {
+  testing::TempDir dir;
+  LedgerOptions options;
+  options.path = dir.Sub("data");
+  auto engine = std::move(Engine::Open(options)).value();
+  const CommandContext ops{"", {"root", "ops"}, {}, {}, {}};
+  REQUIRE(engine->Execute(ops, CreateTenant{"acme", "standard"}).ok());
+  auto ann = engine->Execute(ops, IssueToken{"acme", "ann", "admin"});
+  auto bob = engine->Execute(ops, IssueToken{"acme", "bob", "member"});
+  REQUIRE(ann.ok());
+  REQUIRE(bob.ok());
+  for (int i = 0; i < 3; ++i) {
+    CHECK(engine->Authenticate(ann->token)->actor.id == "ann");
+    CHECK(engine->Authenticate(bob->token)->actor.role == "member");
+  }
+  REQUIRE(engine->Execute(ops, RevokeToken{ann->token, ""}).ok());
+  auto refused = engine->Authenticate(ann->token);
+  CHECK(refused.status().code() == Code::kUnauthenticated);
+  CHECK(refused.status().reason() == "unauthenticated");
+  CHECK(engine->Authenticate(bob->token)->actor.id == "bob");  // others go on
+  REQUIRE(engine->Execute(ops, RevokeToken{bob->token, ""}).ok());
+  CHECK(engine->Authenticate(bob->token).status().code() == Code::kUnauthenticated);
+  CHECK(engine->Authenticate("clt_nosuchtoken").status().code() == Code::kUnauthenticated);
+}
+
 TEST_CASE("OpsListTokensWithTheirDigestsAndLifetimesButNeverTheTokens") {
   ServerFixture f;
   Reply issued =
