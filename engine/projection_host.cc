@@ -118,7 +118,7 @@ Status ProjectionHost::Attach() {
     if (p->Inline()) {
       auto applied = Applied(family);
       if (!applied.ok()) return applied.status();
-      auto folded = FoldRange(*p, family, *applied, head, {}, Durability::kSynced);
+      auto folded = FoldRange(*p, family, *applied, head, {}, true);
       if (!folded.ok()) return folded.status();
     }
     std::lock_guard lock(mu_);
@@ -218,7 +218,7 @@ Status ProjectionHost::FollowOnce(uint64_t target) {
     const std::string family = FamilyOf(*p);
     auto applied = Applied(family);
     // Folding from a position it could not read would fold events twice: skip this pass.
-    auto folded = applied.ok() ? FoldRange(*p, family, *applied, target, {}, Durability::kLogged)
+    auto folded = applied.ok() ? FoldRange(*p, family, *applied, target, {}, false)
                                : Result<uint64_t>(applied.status());
     if (!folded.ok() && first.ok()) first = folded.status();
   }
@@ -286,7 +286,7 @@ Result<uint64_t> ProjectionHost::Applied(const std::string& family) {
 // its own: projections share no record. The batches are written (from one thread: RocksDB's
 // writers spin waiting for each other) before the next batch folds, which reads them.
 Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
-                                           const Progress& progress, Durability durability) {
+                                           const Progress& progress, bool sync) {
   auto read = [this, to](uint64_t after, std::vector<Event>& into) {
     return store_.ReadInto(after + 1, std::min<uint64_t>(kFoldBatchEvents, to - after), into);
   };
@@ -316,31 +316,15 @@ Result<uint64_t> ProjectionHost::FoldRange(std::vector<Target>& targets, uint64_
       if (!txn->status().ok()) return txn->status();
     }
     for (size_t i = 0; i < txns.size(); ++i) {
-      if (Status s = WriteFold(txns[i]->batch(), durability, i + 1 == txns.size()); !s.ok()) {
+      // One sync, after the last: it makes every earlier write of the batch durable too.
+      if (Status s = store_.WriteSide(txns[i]->batch(), sync && i + 1 == txns.size()); !s.ok()) {
         return s;
       }
     }
     done = last;
     if (progress) progress(done, to);
   }
-  if (durability != Durability::kFlushed) return done;
-  std::vector<std::string> families;
-  for (const Target& target : targets) families.push_back(target.family);
-  if (Status s = store_.FlushFamilies(families); !s.ok()) return s;
   return done;
-}
-
-Status ProjectionHost::WriteFold(rocksdb::WriteBatch& batch, Durability durability, bool last) {
-  switch (durability) {
-    case Durability::kLogged:
-      return store_.WriteSide(batch, /*sync=*/false);
-    case Durability::kSynced:  // the last sync makes every earlier write durable too
-      return store_.WriteSide(batch, /*sync=*/last);
-    case Durability::kUnlogged:
-    case Durability::kFlushed:
-      return store_.WriteUnlogged(batch);
-  }
-  return Status::Ok();
 }
 
 // The slowest fold of the last batch goes first, so the two threads finish close together.
@@ -403,7 +387,7 @@ Status ProjectionHost::Refold(const std::vector<const projections::Projection*>&
     if (Status s = FreshFamily(family); !s.ok()) return s;
     targets.push_back(FreshTarget(*p, family));
   }
-  auto folded = FoldRange(targets, 0, head, {}, Durability::kFlushed);  // one scan for them all
+  auto folded = FoldRange(targets, 0, head, {}, true);  // one scan of the log for them all
   if (!folded.ok()) return folded.status();
   rocksdb::WriteBatch meta;
   for (const projections::Projection* p : stale) {
@@ -495,12 +479,12 @@ Result<std::vector<FoldTime>> ProjectionHost::Rebuild(const std::vector<std::str
     targets.push_back(FreshTarget(*projection, std::move(family)));
     generations.push_back(generation);
   }
-  auto folded = FoldRange(targets, 0, store_.GetHead().position, progress, Durability::kFlushed);
+  auto folded = FoldRange(targets, 0, store_.GetHead().position, progress, false);
   if (!folded.ok()) return folded.status();
 
   std::vector<std::string> old_families;
   Status swapped = store_.RunExclusive([&]() -> Status {
-    auto rest = FoldRange(targets, *folded, store_.GetHead().position, {}, Durability::kFlushed);
+    auto rest = FoldRange(targets, *folded, store_.GetHead().position, {}, true);
     if (!rest.ok()) return rest.status();
     rocksdb::WriteBatch meta;
     for (size_t i = 0; i < targets.size(); ++i) {
@@ -559,7 +543,7 @@ Result<std::vector<ProjectionMismatch>> ProjectionHost::Verify(const Progress& p
   }
   std::vector<ProjectionMismatch> mismatches;
   if (failed.ok()) {
-    auto folded = FoldRange(scratch, 0, head, progress, Durability::kUnlogged);
+    auto folded = FoldRange(scratch, 0, head, progress, false);
     if (!folded.ok()) failed = folded.status();
   }
   for (size_t i = 0; i < scratch.size(); ++i) {

@@ -90,31 +90,18 @@ class ProjectionHost {
   }
   std::string FamilyOf(const projections::Projection& projection);
   rocksdb::ColumnFamilyHandle* FamilyLocked(const projections::Projection& projection);  // mu_
-  // How a fold's batches reach the disk.
-  enum class Durability {
-    kLogged,    // through the write-ahead log, not synced: a follower, which resumes from its
-                // applied position
-    kSynced,    // through the write-ahead log, the last batch synced
-    kUnlogged,  // past it: a verify's scratch families, dropped after
-    kFlushed,   // past it, and flushed to tables before the fold returns: fresh families that
-                // nothing serves until their generation is recorded, after the flush. A crash
-                // before leaves them to be dropped at the next open, and writing them through
-                // the log filled it with a whole rebuild, flushing every family again and again
-  };
   // Folds events (from, to] of the log into every target's family, reading the log once;
   // returns the last position folded.
   Result<uint64_t> FoldRange(std::vector<Target>& targets, uint64_t from, uint64_t to,
-                             const Progress& progress, Durability durability);
-  Status WriteFold(rocksdb::WriteBatch& batch, Durability durability, bool last);
+                             const Progress& progress, bool sync);
   // Folds `events` into every target, each into its own txn, on up to two threads.
   Status FoldSideBySide(std::vector<Target>& targets,
                         std::vector<std::unique_ptr<store::Txn>>& txns,
                         const std::vector<Event>& events, uint64_t last);
   Result<uint64_t> FoldRange(const projections::Projection& projection, const std::string& family,
-                             uint64_t from, uint64_t to, const Progress& progress,
-                             Durability durability) {
+                             uint64_t from, uint64_t to, const Progress& progress, bool sync) {
     std::vector<Target> one{{&projection, family}};
-    return FoldRange(one, from, to, progress, durability);
+    return FoldRange(one, from, to, progress, sync);
   }
   // Each projection's generation by name, after folding afresh those an older fold wrote.
   Result<std::map<std::string_view, uint64_t>> Generations(uint64_t head);

@@ -354,38 +354,15 @@ std::future<Result<CommitResult>> LogStore::Enqueue(std::unique_ptr<Request> req
 }
 
 Status LogStore::WriteSide(rocksdb::WriteBatch& batch, bool sync) {
-  rocksdb::WriteOptions write;
-  write.sync = sync;
-  return WriteSide(batch, write);
-}
-
-Status LogStore::WriteUnlogged(rocksdb::WriteBatch& batch) {
-  rocksdb::WriteOptions write;
-  write.disableWAL = true;
-  return WriteSide(batch, write);
-}
-
-Status LogStore::WriteSide(rocksdb::WriteBatch& batch, const rocksdb::WriteOptions& write) {
   DbGate::Shared gate(gate_);
   if (!db_) return Reopening();
   if (write_failed_) return Status::Unavailable("storage_unavailable", "a write failed");
   if (Status s = CheckFreeSpace(batch.GetDataSize()); !s.ok()) return s;
+  rocksdb::WriteOptions write;
+  write.sync = sync;
   rocksdb::Status s = WriteOne(write, batch);
   if (s.ok()) return Status::Ok();
   return FromRocks(s, "write failed");  // the writer reopens the database before any write
-}
-
-Status LogStore::FlushFamilies(const std::vector<std::string>& names) {
-  DbGate::Shared gate(gate_);
-  if (!db_) return Reopening();
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  for (const std::string& name : names) {
-    rocksdb::ColumnFamilyHandle* handle = Family(name);
-    if (handle == nullptr) return Reopening();
-    handles.push_back(handle);
-  }
-  rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), handles);
-  return s.ok() ? Status::Ok() : FromRocks(s, "flushing a projection");
 }
 
 rocksdb::Status LogStore::WriteOne(const rocksdb::WriteOptions& options,

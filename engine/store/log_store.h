@@ -155,12 +155,6 @@ class LogStore final : public RawLedger {
   DbGate::Shared ReadLock() { return DbGate::Shared(gate_); }
   // Writes a batch that is not a commit (a projection's fold, its applied position).
   Status WriteSide(rocksdb::WriteBatch& batch, bool sync);
-  // Writes a fold's batch into families nothing serves yet (a rebuild's, a verify's scratch)
-  // past the write-ahead log: a crash loses it, and the next open drops such families.
-  // Durable once FlushFamilies has written those families to tables.
-  Status WriteUnlogged(rocksdb::WriteBatch& batch);
-  // Writes the families' memtables to tables and waits for that.
-  Status FlushFamilies(const std::vector<std::string>& names);
   // Writes `batch` unless an earlier write failed; a failure is recorded before any other
   // write starts. Debian's RocksDB 7.8 aborts (an assertion in its WAL writer) when a write
   // that was already on its way reaches the WAL after another one failed there, so the commit
@@ -275,7 +269,6 @@ class LogStore final : public RawLedger {
   void WriterLoop();
   Status DropOne(const std::string& name, bool shared);
   void ReleaseDroppedFamilies();
-  Status WriteSide(rocksdb::WriteBatch& batch, const rocksdb::WriteOptions& write);
   void WriteGroup(std::vector<std::unique_ptr<Request>>& group);
   void RunExclusiveRequest(Request& request);
   void RecordWrite(int64_t micros, bool ok);
