@@ -35,7 +35,7 @@ class TokenMemory {
   // Entries looked up at another count are forgotten; a count older than theirs keeps them.
   bool Current(uint64_t revocations);  // REQUIRES: mu_
   std::mutex mu_;
-  uint64_t revocations_ = 0;  // the count every entry was read at (or after)
+  uint64_t revocations_ = 0;  // the count every entry was read at
   std::unordered_map<std::string, Principal> principals_;
 };
 
