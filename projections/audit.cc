@@ -15,71 +15,88 @@
 namespace cledger::projections {
 namespace {
 
-using Flat = std::vector<std::pair<std::string, std::string>>;
+// One field of a record as its trail shows it. A fixed field's name is a literal; a link's
+// is made from its customer's id (`link`), which the record it was read from holds, so
+// nothing is copied for a name until it names a change.
+struct Shown {
+  std::string_view name;  // the field's name, or the link's customer id
+  bool link = false;
+  std::string value;
+
+  bool SameField(const Shown& other) const { return link == other.link && name == other.name; }
+  std::string Name() const {
+    return link ? "customers[" + std::string(name) + "].roles" : std::string(name);
+  }
+};
+// Valid while the record it was read from is.
+using Flat = std::vector<Shown>;
 
 std::string Join(const std::vector<std::string>& values) {
   std::string out;
-  for (const auto& v : values) out += (out.empty() ? "" : ", ") + v;
+  for (const auto& v : values) {
+    if (!out.empty()) out += ", ";
+    out += v;
+  }
   return out;
 }
 
 // As everywhere else a time is shown; absent: empty.
 std::string Time(const std::optional<int64_t>& us) { return us ? base::Rfc3339Micros(*us) : ""; }
 
+std::string Phone(const ContactFields& f, size_t i) {
+  return i < f.phones.size() ? f.phones[i].type + ": " + f.phones[i].number : "";
+}
+
 Flat Flatten(const ContactView& v) {
   const ContactFields& f = v.fields;
-  Flat out = {{"status", v.id.empty() ? ""
-                         : v.deleted  ? "deleted"
-                                      : "active"},
-              {"kind", v.id.empty() ? ""
-                       : v.shared   ? "shared"
-                                    : "direct"},
-              {"contact_type", f.contact_type},
-              {"title", f.title},
-              {"first_name", f.first_name},
-              {"last_name", f.last_name},
-              {"company_name", f.company_name},
-              {"position", f.position},
-              {"department", f.department},
-              {"email", f.email}};
-  for (size_t i = 0; i < 4; ++i) {
-    const bool has = i < f.phones.size();
-    out.push_back({"phones[" + std::to_string(i) + "]",
-                   has ? f.phones[i].type + ": " + f.phones[i].number : ""});
-  }
   const Communication& c = f.communication;
-  Flat rest = {
-      {"address.lines", Join(f.address.lines)},
-      {"address.postcode", f.address.postcode},
-      {"address.country", f.address.country},
-      {"website", f.website},
-      {"dealer_code", f.dealer_code},
-      {"portal_enabled", v.id.empty()       ? ""
-                         : f.portal_enabled ? "true"
-                                            : "false"},
-      {"communication.regarding", Join(c.regarding)},
-      {"communication.email_bill", v.id.empty() ? "" : c.email_bill},
-      {"communication.usage_report_profile", c.usage_report_profile},
-      {"communication.copy_correspondence", Join(c.copy_correspondence)},
-      {"communication.copy_ticket_updates", Join(c.copy_ticket_updates)},
-      {"password_must_change", v.has_password ? (v.password_must_change ? "true" : "false") : ""},
-      {"deleted", Time(v.system.deleted_us)}};
-  out.insert(out.end(), rest.begin(), rest.end());
+  const bool none = v.id.empty();
+  Flat out;
+  out.reserve(27 + v.customers.size());  // the fields below, then the links
+  auto add = [&](std::string_view name, std::string value) {
+    out.push_back({name, false, std::move(value)});
+  };
+  add("status", none ? "" : v.deleted ? "deleted" : "active");
+  add("kind", none ? "" : v.shared ? "shared" : "direct");
+  add("contact_type", f.contact_type);
+  add("title", f.title);
+  add("first_name", f.first_name);
+  add("last_name", f.last_name);
+  add("company_name", f.company_name);
+  add("position", f.position);
+  add("department", f.department);
+  add("email", f.email);
+  static constexpr std::string_view kPhones[] = {"phones[0]", "phones[1]", "phones[2]",
+                                                 "phones[3]"};
+  for (size_t i = 0; i < std::size(kPhones); ++i) add(kPhones[i], Phone(f, i));
+  add("address.lines", Join(f.address.lines));
+  add("address.postcode", f.address.postcode);
+  add("address.country", f.address.country);
+  add("website", f.website);
+  add("dealer_code", f.dealer_code);
+  add("portal_enabled", none ? "" : f.portal_enabled ? "true" : "false");
+  add("communication.regarding", Join(c.regarding));
+  add("communication.email_bill", none ? "" : c.email_bill);
+  add("communication.usage_report_profile", c.usage_report_profile);
+  add("communication.copy_correspondence", Join(c.copy_correspondence));
+  add("communication.copy_ticket_updates", Join(c.copy_ticket_updates));
+  add("password_must_change", v.has_password ? (v.password_must_change ? "true" : "false") : "");
+  add("deleted", Time(v.system.deleted_us));
   for (const Link& link : v.customers) {
-    out.push_back({"customers[" + link.customer_id + "].roles",
-                   link.roles.empty() ? "(none)" : Join(link.roles)});
+    out.push_back({link.customer_id, true, link.roles.empty() ? "(none)" : Join(link.roles)});
   }
   return out;
 }
 
 Flat Flatten(const CustomerView& v) {
-  return {{"status", v.id.empty() ? ""
-                     : v.deleted  ? "deleted"
-                                  : "active"},
-          {"name", v.name},
-          {"email", v.email},
-          {"bill_format", v.bill_format},
-          {"deleted", Time(v.system.deleted_us)}};
+  Flat out;
+  out.reserve(5);
+  out.push_back({"status", false, v.id.empty() ? "" : v.deleted ? "deleted" : "active"});
+  out.push_back({"name", false, v.name});
+  out.push_back({"email", false, v.email});
+  out.push_back({"bill_format", false, v.bill_format});
+  out.push_back({"deleted", false, Time(v.system.deleted_us)});
+  return out;
 }
 
 // Whether a field of the trail holds personal data (the fields events.h lists, flattened).
@@ -106,30 +123,31 @@ template <typename Body>
 constexpr bool kIsErasure =
     std::is_same_v<Body, ContactErased> || std::is_same_v<Body, CustomerErased>;
 
-const std::string* Lookup(const Flat& flat, const std::string& key) {
-  for (const auto& [k, v] : flat) {
-    if (k == key) return &v;
+const Shown* Lookup(const Flat& flat, const Shown& field) {
+  for (const Shown& f : flat) {
+    if (f.SameField(field)) return &f;
   }
   return nullptr;
 }
 
-// The value of `flat`'s field `key`, looked for first at `index`: two flattenings of one kind
-// of record list the same fields in the same order up to their links.
-const std::string* Lookup(const Flat& flat, size_t index, const std::string& key) {
-  return index < flat.size() && flat[index].first == key ? &flat[index].second : Lookup(flat, key);
+// `flat`'s `field`, looked for first at `index`: two flattenings of one kind of record list
+// the same fields in the same order up to their links.
+const Shown* Lookup(const Flat& flat, size_t index, const Shown& field) {
+  return index < flat.size() && flat[index].SameField(field) ? &flat[index] : Lookup(flat, field);
 }
 
 // Each field whose value differs, in `after`'s order, then the fields that disappeared.
 std::vector<FieldChange> Diff(const Flat& before, const Flat& after) {
   std::vector<FieldChange> out;
   for (size_t i = 0; i < after.size(); ++i) {
-    const auto& [key, value] = after[i];
-    const std::string* old = Lookup(before, i, key);
-    if ((old ? *old : "") != value) out.push_back({key, old ? *old : "", value});
+    const Shown* old = Lookup(before, i, after[i]);
+    const std::string_view was = old ? std::string_view(old->value) : "";
+    if (was != after[i].value) out.push_back({after[i].Name(), std::string(was), after[i].value});
   }
   for (size_t i = 0; i < before.size(); ++i) {
-    const auto& [key, value] = before[i];
-    if (!value.empty() && !Lookup(after, i, key)) out.push_back({key, value, ""});
+    if (!before[i].value.empty() && !Lookup(after, i, before[i])) {
+      out.push_back({before[i].Name(), before[i].value, ""});
+    }
   }
   return out;
 }
@@ -289,8 +307,9 @@ const std::vector<std::string>& FixedFieldNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out = {"password", "personal_data", "reason", "plan",
                                     "token",    "actor",         "role",   "expires_at"};
+    // Records without links: every name is a literal.
     for (const Flat& flat : {Flatten(ContactView{}), Flatten(CustomerView{})}) {
-      for (const auto& [name, value] : flat) out.push_back(name);
+      for (const Shown& field : flat) out.push_back(field.Name());
     }
     return out;
   }();
