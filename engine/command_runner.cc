@@ -90,50 +90,63 @@ CommandRunner::CommandRunner(store::LogStore& store, ProjectionHost& host,
 
 std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& context,
                                                           Command command, bool awaited) {
-  // Shared with the writer thread, which fills in `decision`.
-  struct Pending {
-    CommandContext context;
-    Command command;
-    domain::Prepared prepared;
-    CommandOutcome outcome;
-    std::optional<domain::Decision> decision;
-  };
-  // Who may run it is decided before any work: a replay, a read or a hash.
-  if (Status s = domain::Authorize(context, command); !s.ok()) return Refused(s);
+  auto queued = Queue(context, std::move(command), awaited);
+  if (!queued.ok()) return Refused(queued.status());
+  auto committed = store_.SubmitAsync(context.tenant, context.idempotency_key, queued->decide,
+                                      std::move(queued->fingerprint));
+  return std::async(std::launch::deferred,
+                    [this, pending = queued->pending, committed = std::move(committed)]() mutable {
+                      return Finish(committed.get(), pending->outcome, pending->decision);
+                    });
+}
+
+void CommandRunner::SubmitThen(const CommandContext& context, Command command, Then then) {
+  auto queued = Queue(context, std::move(command), /*awaited=*/true);
+  if (!queued.ok()) {
+    then([refused = queued.status()]() -> Result<CommandOutcome> { return refused; });
+    return;
+  }
+  store_.SubmitThen(
+      context.tenant, context.idempotency_key, queued->decide, std::move(queued->fingerprint),
+      [this, pending = queued->pending, then = std::move(then)](Result<CommitResult> committed) {
+        then([this, pending, committed = std::move(committed)]() {
+          return Finish(committed, pending->outcome, pending->decision);
+        });
+      });
+}
+
+// Who may run it is decided before any work: a replay, a read or a hash.
+Result<CommandRunner::Queued> CommandRunner::Queue(const CommandContext& context, Command command,
+                                                   bool awaited) {
+  if (Status s = domain::Authorize(context, command); !s.ok()) return s;
   std::string fingerprint =
       context.idempotency_key.empty() ? "" : domain::Fingerprint(context, command);
   if (keys_ && !fingerprint.empty()) fingerprint = keys_->KeyedFingerprint(fingerprint);
   Result<bool> retry = IsRetry(context, command, fingerprint);
-  if (!retry.ok()) return Refused(retry.status());
+  if (!retry.ok()) return retry.status();
   auto pending = std::make_shared<Pending>(Pending{context, std::move(command), {}, {}, {}});
   // A retry is answered from its key without being decided again: nothing to prepare.
   if (Status s =
           *retry ? Status::Ok()
                  : Prepare(context, pending->command, awaited, pending->prepared, pending->outcome);
       !s.ok()) {
-    return Refused(s);
+    return s;
   }
-  auto committed = store_.SubmitAsync(
-      context.tenant, context.idempotency_key,
-      [this, pending, retried = *retry](store::Txn& txn) -> Result<Commit> {
-        // Decided only when the key's record is not there: an erasure deleted it since, and
-        // this command, never prepared, must not be decided as it is.
-        if (retried) {
-          return Status::Unavailable("idempotency_record_gone",
-                                     "the request this key answered was just erased; retry");
-        }
-        CommitViews views(txn, host_);
-        auto decided =
-            domain::Decide(pending->context, pending->command, pending->prepared, views.views);
-        if (!decided.ok()) return decided.status();
-        pending->decision = std::move(decided).value();
-        return pending->decision->commit;
-      },
-      std::move(fingerprint));
-  return std::async(std::launch::deferred,
-                    [this, pending, committed = std::move(committed)]() mutable {
-                      return Finish(committed.get(), pending->outcome, pending->decision);
-                    });
+  store::Decide decide = [this, pending, retried = *retry](store::Txn& txn) -> Result<Commit> {
+    // Decided only when the key's record is not there: an erasure deleted it since, and
+    // this command, never prepared, must not be decided as it is.
+    if (retried) {
+      return Status::Unavailable("idempotency_record_gone",
+                                 "the request this key answered was just erased; retry");
+    }
+    CommitViews views(txn, host_);
+    auto decided =
+        domain::Decide(pending->context, pending->command, pending->prepared, views.views);
+    if (!decided.ok()) return decided.status();
+    pending->decision = std::move(decided).value();
+    return pending->decision->commit;
+  };
+  return Queued{std::move(pending), std::move(decide), std::move(fingerprint)};
 }
 
 // Completes the outcome of a committed command: its target's id and version.

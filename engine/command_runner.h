@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -30,10 +31,30 @@ class CommandRunner {
   // before it submits anything else. REQUIRES: the future is consumed before this runner goes.
   std::future<Result<CommandOutcome>> Submit(const CommandContext& context, Command command,
                                              bool awaited = false);
+  // As Engine::ExecuteThen.
+  using Then = std::function<void(std::function<Result<CommandOutcome>()>)>;
+  void SubmitThen(const CommandContext& context, Command command, Then then);
   // argon2id hashes and verifications of passwords run since the runner was made.
   uint64_t PasswordHashes() const { return password_hashes_.load(std::memory_order_relaxed); }
 
  private:
+  // A command on its way to the writer, shared with the writer thread, which fills in
+  // `decision`.
+  struct Pending {
+    CommandContext context;
+    Command command;
+    domain::Prepared prepared;
+    CommandOutcome outcome;
+    std::optional<domain::Decision> decision;
+  };
+  struct Queued {
+    std::shared_ptr<Pending> pending;
+    store::Decide decide;  // what the writer runs
+    std::string fingerprint;
+  };
+  // Everything before the writer: who may run it, whether it is a retry, what it needs
+  // prepared (a password hash when it sets one).
+  Result<Queued> Queue(const CommandContext& context, Command command, bool awaited);
   Status DecidedOnCommitted(const CommandContext& context, const Command& command);
   Result<bool> IsRetry(const CommandContext& context, const Command& command,
                        const std::string& fingerprint);

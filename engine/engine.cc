@@ -162,16 +162,30 @@ class EngineImpl final : public Engine {
                                                    Command command) override {
     return Queue(context, std::move(command), /*awaited=*/false);
   }
+  void ExecuteThen(const CommandContext& context, Command command,
+                   std::function<void(FinishOutcome)> then) override {
+    if (IsErasure(command)) {
+      then([] { return Result<CommandOutcome>(ErasureElsewhere()); });
+      return;
+    }
+    parts_->commands.SubmitThen(context, std::move(command), std::move(then));
+  }
   std::future<Result<CommandOutcome>> Queue(const CommandContext& context, Command command,
                                             bool awaited) {
-    if (std::holds_alternative<EraseContact>(command) ||
-        std::holds_alternative<EraseCustomer>(command)) {
+    if (IsErasure(command)) {
       std::promise<Result<CommandOutcome>> refused;
-      refused.set_value(Status::InvalidArgument(
-          "erase_through_erase", "an erasure runs through Engine::Erase, which destroys the key"));
+      refused.set_value(ErasureElsewhere());
       return refused.get_future();
     }
     return parts_->commands.Submit(context, std::move(command), awaited);
+  }
+  static bool IsErasure(const Command& command) {
+    return std::holds_alternative<EraseContact>(command) ||
+           std::holds_alternative<EraseCustomer>(command);
+  }
+  static Status ErasureElsewhere() {
+    return Status::InvalidArgument("erase_through_erase",
+                                   "an erasure runs through Engine::Erase, which destroys the key");
   }
   Result<size_t> RotateMasterKey(const std::string& path) override {
     if (Status s = KeptOutside(path, options_.path, "master_key", "the master key"); !s.ok()) {

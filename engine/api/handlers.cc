@@ -238,6 +238,9 @@ Handlers::Served Handlers::Serve(const HttpRequest& request, Match match) {
 HttpResponse Handlers::Handle(const HttpRequest& request) {
   Served served = Serve(request);
   if (auto* response = std::get_if<HttpResponse>(&served.answer)) return std::move(*response);
+  if (auto* command = std::get_if<PendingCommand>(&served.answer)) {
+    return command->respond(command->engine->Execute(command->context, command->command));
+  }
   return HttpResponse{200, "text/event-stream", "", {}};
 }
 
@@ -254,8 +257,62 @@ Result<Principal> Handlers::Authenticate(std::string_view authorization) {
 
 namespace {
 
-// Runs a command, then answers with the record it touched (read-your-writes).
-HttpResponse RunCommand(Call& call, Command command, int success_status) {
+// The answer to a command once it has run: with the record it touched (read-your-writes).
+struct CommandAnswer {
+  Engine* engine;
+  Principal who;
+  bool customer;  // else a contact
+  bool password;  // a password reset
+  int success_status;
+
+  HttpResponse operator()(const Result<CommandOutcome>& outcome) const {
+    if (!outcome.ok()) return Problem(outcome.status());
+    HttpResponse response;
+    response.status = success_status;
+    response.headers.push_back({"ETag", ETag(outcome->version)});
+    // Where the command's events are: a read elsewhere can wait for it (?min_position=).
+    response.headers.push_back({"X-Ledger-Position", std::to_string(outcome->last_position)});
+    if (success_status == 204) {
+      response.content_type.clear();
+      return response;
+    }
+    if (password) {
+      if (outcome->temporary_password.empty()) {
+        response.status = 204;
+        response.content_type.clear();
+        return response;
+      }
+      response.content_type = "application/json";
+      response.body =
+          json::serialize(json::object{{"temporary_password", outcome->temporary_password}});
+      return response;
+    }
+    const std::string location = (customer ? "/v1/customers/" : "/v1/contacts/") + outcome->id;
+    if (success_status == 201) response.headers.push_back({"Location", location});
+    auto body =
+        customer ? Record(&Engine::GetCustomer, *outcome) : Record(&Engine::GetContact, *outcome);
+    if (!body.ok()) return Problem(body.status());
+    response.body = std::move(*body);
+    return response;
+  }
+
+  // The record as the command left it, matching the ETag: a retry's, or one a concurrent
+  // command has moved on since, is read as of the command's position (the live view, the
+  // common case, costs least).
+  template <typename Read>
+  Result<std::string> Record(Read read, const CommandOutcome& outcome) const {
+    const AsOf then{outcome.last_position, {}};
+    auto view = (engine->*read)(who, outcome.id, outcome.replayed ? then : AsOf{});
+    if (view.ok() && view->system.version != outcome.version) {
+      view = (engine->*read)(who, outcome.id, then);
+    }
+    if (!view.ok()) return view.status();
+    return json::serialize(ToJson(*view));
+  }
+};
+
+// The command, for the server to run, and how to answer once it has.
+Answer RunCommand(Call& call, Command command, int success_status) {
   auto expected = ParseIfMatch(call.request.if_match);
   if (!expected.ok()) return Problem(expected.status());
   CommandContext context{call.who.tenant, call.who.actor, call.request.idempotency_key, *expected,
@@ -264,50 +321,11 @@ HttpResponse RunCommand(Call& call, Command command, int success_status) {
                         std::holds_alternative<UpdateCustomer>(command) ||
                         std::holds_alternative<DeleteCustomer>(command);
   const bool password = std::holds_alternative<ResetPassword>(command);
-  auto outcome = call.engine.Execute(context, std::move(command));
-  if (!outcome.ok()) return Problem(outcome.status());
-  HttpResponse response;
-  response.status = success_status;
-  response.headers.push_back({"ETag", ETag(outcome->version)});
-  // Where the command's events are: a read elsewhere can wait for it (?min_position=).
-  response.headers.push_back({"X-Ledger-Position", std::to_string(outcome->last_position)});
-  if (success_status == 204) {
-    response.content_type.clear();
-    return response;
-  }
-  if (password) {
-    if (outcome->temporary_password.empty()) {
-      response.status = 204;
-      response.content_type.clear();
-      return response;
-    }
-    response.content_type = "application/json";
-    response.body =
-        json::serialize(json::object{{"temporary_password", outcome->temporary_password}});
-    return response;
-  }
-  const std::string location = (customer ? "/v1/customers/" : "/v1/contacts/") + outcome->id;
-  if (success_status == 201) response.headers.push_back({"Location", location});
-  // The record as the command left it, matching the ETag: a retry's, or one a concurrent
-  // command has moved on since, is read as of the command's position (the live view, the
-  // common case, costs least).
-  const AsOf then{outcome->last_position, {}};
-  auto record = [&](auto read) -> Result<std::string> {
-    auto view = read(outcome->replayed ? then : AsOf{});
-    if (view.ok() && view->system.version != outcome->version) view = read(then);
-    if (!view.ok()) return view.status();
-    return json::serialize(ToJson(*view));
-  };
-  auto customer_at = [&](const AsOf& as_of) {
-    return call.engine.GetCustomer(call.who, outcome->id, as_of);
-  };
-  auto contact_at = [&](const AsOf& as_of) {
-    return call.engine.GetContact(call.who, outcome->id, as_of);
-  };
-  auto body = customer ? record(customer_at) : record(contact_at);
-  if (!body.ok()) return Problem(body.status());
-  response.body = std::move(*body);
-  return response;
+  const auto* create = std::get_if<CreateContact>(&command);
+  const bool hashes = password || (create != nullptr && create->password.has_value());
+  CommandAnswer answer{&call.engine, call.who, customer, password, success_status};
+  return PendingCommand{&call.engine, std::move(context), std::move(command), hashes,
+                        std::move(answer)};
 }
 
 // Reads the body with `from_json`, makes the command of its value with `make`, and runs it.

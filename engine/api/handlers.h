@@ -84,8 +84,20 @@ HttpResponse Problem(const Status& status);
 HttpResponse Problem(const Status& status, int http_status);
 int HttpStatusOf(const Status& status);
 
-// What a route answers: a response, or (the stream route) a plan to follow the ledger with.
-using Answer = std::variant<HttpResponse, StreamPlan>;
+// A command a route has made of a request and not run yet: the server hands it to the writer
+// and answers with `respond` of its outcome, with no thread waiting meanwhile — unless it
+// `hashes` a password, which it then runs off the I/O threads.
+struct PendingCommand {
+  Engine* engine;
+  CommandContext context;
+  Command command;
+  bool hashes = false;
+  std::function<HttpResponse(const Result<CommandOutcome>&)> respond;
+};
+
+// What a route answers: a response, a command to run, or (the stream route) a plan to follow
+// the ledger with.
+using Answer = std::variant<HttpResponse, StreamPlan, PendingCommand>;
 
 struct Verification {
   VerifyReport chain;
@@ -176,7 +188,8 @@ class Handlers {
   // the route's handler: nothing else is read or computed for a caller who may not.
   Served Serve(const HttpRequest& request, Match match);
   Served Serve(const HttpRequest& request) { return Serve(request, Find(request)); }
-  // Serve, for callers that only answer: a stream plan is a 200 with no body.
+  // Serve, for callers that only answer: a command runs on this thread, waiting for it; a
+  // stream plan is a 200 with no body.
   HttpResponse Handle(const HttpRequest& request);
   // Whether the stream's token is still valid (one key lookup): unauthenticated once it is
   // revoked, or the storage's failure.

@@ -16,10 +16,11 @@ namespace cledger::api {
 struct Call;  // handlers_call.h
 using RouteHandler = Answer (*)(Call&);
 
-// Where a route's handler runs. Commands wait for their group commit; verification, rebuilds
-// and backups take long; history waits for the audit follower: they run off the I/O threads.
-// Plain reads are a few key lookups: they stay on the I/O thread rather than pay two hops;
-// searches and event pages scan, so they run off it.
+// Where a route's handler runs. Verification, rebuilds, backups and erasures take long;
+// history waits for the audit follower: they run off the I/O threads. Plain reads are a few
+// key lookups: they stay on the I/O thread rather than pay two hops; searches and event pages
+// scan, so they run off it. A command's handler only makes the command (a PendingCommand) on
+// the I/O thread; the server hands it to the writer without a thread waiting for it.
 enum class Runs : bool { kOnIoThread, kOffIoThread };
 
 // The probes are answered without a token.
@@ -110,30 +111,30 @@ inline constexpr auto kRoutes = [] {
       {"GET", "/healthz", kNoToken, kOnIoThread, GetHealthz},
       {"GET", "/readyz", kNoToken, kOnIoThread, GetReadyz},
       {"GET", "/metrics", kReadMetrics, kOnIoThread, GetMetrics},
-      {"POST", "/v1/customers", kManageRecords, kOffIoThread, PostCustomer},
+      {"POST", "/v1/customers", kManageRecords, kOnIoThread, PostCustomer},
       {"GET", "/v1/customers", kReadRecords, kOffIoThread, FindCustomers, "q limit cursor"},
       {"GET", "/v1/customers/{id}", kReadRecords, kOnIoThread, GetCustomer, "at as_of"},
-      {"PATCH", "/v1/customers/{id}", kManageRecords, kOffIoThread, PatchCustomer},
-      {"DELETE", "/v1/customers/{id}", kManageRecords, kOffIoThread, DeleteCustomer},
-      {"POST", "/v1/customers/{id}/contacts", kManageRecords, kOffIoThread, PostDirectContact},
+      {"PATCH", "/v1/customers/{id}", kManageRecords, kOnIoThread, PatchCustomer},
+      {"DELETE", "/v1/customers/{id}", kManageRecords, kOnIoThread, DeleteCustomer},
+      {"POST", "/v1/customers/{id}/contacts", kManageRecords, kOnIoThread, PostDirectContact},
       {"GET", "/v1/customers/{id}/contacts", kReadRecords, kOnIoThread, GetCustomerContacts,
        "status limit cursor"},
-      {"POST", "/v1/contacts", kManageRecords, kOffIoThread, PostSharedContact},
+      {"POST", "/v1/contacts", kManageRecords, kOnIoThread, PostSharedContact},
       {"GET", "/v1/contacts", kReadRecords, kOffIoThread, FindContacts, "q status limit cursor"},
       {"GET", "/v1/contacts/{id}", kReadRecords, kOnIoThread, GetContact, "at as_of"},
-      {"PATCH", "/v1/contacts/{id}", kManageRecords, kOffIoThread, PatchContact},
-      {"DELETE", "/v1/contacts/{id}", kManageRecords, kOffIoThread, DeleteContact},
-      {"POST", "/v1/customers/{id}/shared-contacts", kManageRecords, kOffIoThread, PostShare},
-      {"DELETE", "/v1/customers/{id}/shared-contacts/{contact_id}", kManageRecords, kOffIoThread,
+      {"PATCH", "/v1/contacts/{id}", kManageRecords, kOnIoThread, PatchContact},
+      {"DELETE", "/v1/contacts/{id}", kManageRecords, kOnIoThread, DeleteContact},
+      {"POST", "/v1/customers/{id}/shared-contacts", kManageRecords, kOnIoThread, PostShare},
+      {"DELETE", "/v1/customers/{id}/shared-contacts/{contact_id}", kManageRecords, kOnIoThread,
        DeleteShare},
-      {"PUT", "/v1/customers/{id}/contacts/{contact_id}/roles", kManageRecords, kOffIoThread,
+      {"PUT", "/v1/customers/{id}/contacts/{contact_id}/roles", kManageRecords, kOnIoThread,
        PutLinkRoles},
-      {"POST", "/v1/contacts/{id}/convert-to-shared", kManageRecords, kOffIoThread,
+      {"POST", "/v1/contacts/{id}/convert-to-shared", kManageRecords, kOnIoThread,
        PostConvertToShared},
-      {"POST", "/v1/contacts/{id}/restore", kManageRecords, kOffIoThread, PostRestore},
+      {"POST", "/v1/contacts/{id}/restore", kManageRecords, kOnIoThread, PostRestore},
       {"POST", "/v1/contacts/{id}/erase", kErasePersonalData, kOffIoThread, PostContactErase},
       {"POST", "/v1/customers/{id}/erase", kErasePersonalData, kOffIoThread, PostCustomerErase},
-      {"POST", "/v1/contacts/{id}/password-reset", kManageRecords, kOffIoThread, PostPasswordReset},
+      {"POST", "/v1/contacts/{id}/password-reset", kManageRecords, kOnIoThread, PostPasswordReset},
       {"GET", "/v1/contacts/{id}/history", kReadHistory, kOffIoThread, GetContactHistory,
        "at as_of limit cursor"},
       {"GET", "/v1/customers/{id}/history", kReadHistory, kOffIoThread, GetCustomerHistory,

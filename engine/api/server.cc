@@ -393,6 +393,9 @@ class Server::Impl {
     } else {
       served = handlers_.Serve(request, std::move(match));
     }
+    if (auto* command = std::get_if<PendingCommand>(&served->answer)) {
+      served->answer = co_await Run(*command);
+    }
     if (auto* plan = std::get_if<StreamPlan>(&served->answer)) {
       co_await StreamEvents(stream, *plan, req.version(),
                             [&](int status) { Log(request, served->route, status, started); });
@@ -416,6 +419,40 @@ class Server::Impl {
     beast::get_lowest_layer(stream).expires_after(kCloseTimeout);
     co_await stream.async_shutdown(kNoThrow);
     co_await Close(beast::get_lowest_layer(stream));
+  }
+
+  // A command: handed to the writer, with this coroutine (not a thread) waiting for it. One
+  // that hashes a password blocks a thread for as long: it runs off the I/O threads.
+  awaitable<HttpResponse> Run(PendingCommand& command) {
+    if (command.hashes) {
+      co_return co_await OffIoThread([&] {
+        return command.respond(command.engine->Execute(command.context, command.command));
+      });
+    }
+    Engine::FinishOutcome finish =
+        co_await Committed(*command.engine, std::move(command.context), std::move(command.command));
+    co_return command.respond(finish());
+  }
+
+  // Resumes the calling coroutine, on its own executor, once the writer has answered the
+  // command, with how to finish its outcome. co_spawn keeps the I/O threads running while the
+  // coroutine waits: Stop lets a command in flight be answered.
+  static awaitable<Engine::FinishOutcome> Committed(Engine& engine, CommandContext context,
+                                                    Command command) {
+    return net::async_initiate<decltype(use_awaitable), void(Engine::FinishOutcome)>(
+        [&engine](auto handler, CommandContext context, Command command) {
+          const auto executor = net::get_associated_executor(handler);
+          // Shared: the engine's callback is copyable, the coroutine's handler is not.
+          auto resume = std::make_shared<decltype(handler)>(std::move(handler));
+          engine.ExecuteThen(context, std::move(command),
+                             [resume, executor](Engine::FinishOutcome finish) {
+                               net::post(executor, [resume, finish = std::move(finish)] {
+                                 auto handler = std::move(*resume);  // called once
+                                 handler(finish);
+                               });
+                             });
+        },
+        use_awaitable, std::move(context), std::move(command));
   }
 
   // Runs `work`, which may block on the engine (a command waits for its group commit), on the

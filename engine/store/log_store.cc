@@ -322,35 +322,62 @@ Result<CommitResult> LogStore::Submit(const std::string& tenant, const std::stri
 std::future<Result<CommitResult>> LogStore::SubmitAsync(const std::string& tenant,
                                                         const std::string& idempotency_key,
                                                         Decide decide, std::string fingerprint) {
+  auto request = MakeRequest(tenant, idempotency_key, std::move(decide), std::move(fingerprint));
+  auto done = request->done.get_future();
+  Enqueue(std::move(request));
+  return done;
+}
+
+void LogStore::SubmitThen(const std::string& tenant, const std::string& idempotency_key,
+                          Decide decide, std::string fingerprint, Then then) {
+  auto request = MakeRequest(tenant, idempotency_key, std::move(decide), std::move(fingerprint));
+  request->then = std::move(then);
+  Enqueue(std::move(request));
+}
+
+std::unique_ptr<LogStore::Request> LogStore::MakeRequest(const std::string& tenant,
+                                                         const std::string& idempotency_key,
+                                                         Decide decide, std::string fingerprint) {
   auto request = std::make_unique<Request>();
   request->tenant = tenant;
   request->idempotency_key = idempotency_key;
   request->fingerprint = std::move(fingerprint);
   request->decide = std::move(decide);
-  return Enqueue(std::move(request));
+  return request;
+}
+
+void LogStore::Reply(Request& request, Result<CommitResult> result) {
+  if (request.then) {
+    request.then(std::move(result));
+  } else {
+    request.done.set_value(std::move(result));
+  }
 }
 
 Status LogStore::RunExclusive(Exclusive work) {
   auto request = std::make_unique<Request>();
   request->exclusive = std::move(work);
-  Result<CommitResult> result = Enqueue(std::move(request)).get();
+  auto done = request->done.get_future();
+  Enqueue(std::move(request));
+  Result<CommitResult> result = done.get();
   return result.ok() ? Status::Ok() : result.status();
 }
 
-std::future<Result<CommitResult>> LogStore::Enqueue(std::unique_ptr<Request> request) {
-  auto done = request->done.get_future();
+void LogStore::Enqueue(std::unique_ptr<Request> request) {
   {
     std::unique_lock lock(queue_mu_);
     // Back-pressure: producers wait rather than let the queue grow without bound.
     space_cv_.wait(lock, [&] { return stopping_ || queue_.size() < limits::kPendingCommitsMax; });
-    if (stopping_) {
-      request->done.set_value(Status(Code::kUnavailable, "shutting_down", "the ledger is closing"));
-      return done;
+    if (!stopping_) {
+      queue_.push_back(std::move(request));
+      request = nullptr;
     }
-    queue_.push_back(std::move(request));
+  }
+  if (request != nullptr) {
+    Reply(*request, Status(Code::kUnavailable, "shutting_down", "the ledger is closing"));
+    return;
   }
   queue_cv_.notify_one();
-  return done;
 }
 
 Status LogStore::WriteSide(rocksdb::WriteBatch& batch, bool sync) {

@@ -79,6 +79,11 @@ class LogStore final : public RawLedger {
   std::future<Result<CommitResult>> SubmitAsync(const std::string& tenant,
                                                 const std::string& idempotency_key, Decide decide,
                                                 std::string fingerprint = {});
+  // The same, without a future: `then` hears the result once, on the thread that answers
+  // commits (it must not hold that thread up), or on this one if the ledger is closing.
+  using Then = std::function<void(Result<CommitResult>)>;
+  void SubmitThen(const std::string& tenant, const std::string& idempotency_key, Decide decide,
+                  std::string fingerprint, Then then);
 
   // What a (tenant, idempotency key) first answered: its positions and the fingerprint of
   // that request (empty for keys recorded before fingerprints existed).
@@ -182,7 +187,13 @@ class LogStore final : public RawLedger {
     Decide decide;
     Exclusive exclusive;  // set instead of `decide` for exclusive work
     std::promise<Result<CommitResult>> done;
+    Then then;  // when set, told the result instead of `done`
   };
+  // Gives the request its result, by `then` or `done`.
+  static void Reply(Request& request, Result<CommitResult> result);
+  static std::unique_ptr<Request> MakeRequest(const std::string& tenant,
+                                              const std::string& idempotency_key, Decide decide,
+                                              std::string fingerprint);
   using Subject = std::pair<std::string, std::string>;  // tenant, stream
   // What the writer tracks across the commits of one group.
   struct GroupState {
@@ -206,7 +217,7 @@ class LogStore final : public RawLedger {
   // The value of the idempotency family: first and last position, then the fingerprint.
   static Recorded DecodeRecorded(std::string_view value);
   // REQUIRES: the request's decide or exclusive is set.
-  std::future<Result<CommitResult>> Enqueue(std::unique_ptr<Request> request);
+  void Enqueue(std::unique_ptr<Request> request);
   Status OpenDb();
   Status ReadHead();
   // positions.cc: reservations ahead of the head and gaps left by an accepted WAL loss.

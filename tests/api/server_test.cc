@@ -175,6 +175,50 @@ TEST_CASE("ConcurrentEditsEachAnswerTheRecordAtTheirOwnETag") {
   }
 }
 
+// No thread waits for a command over HTTP: the connection's coroutine is resumed when the
+// writer answers. Stopping the server meanwhile must neither drop the answer of a command
+// that was kept nor keep one that was not answered.
+TEST_CASE("WhenTheServerStopsEveryCommandItKeptWasAnsweredAndNoOtherWasKept") {
+  ServerFixture f;
+  constexpr int kClients = 16;
+  std::atomic<int> answered{0};
+  std::vector<std::vector<std::pair<std::string, int>>> sent(kClients);  // id, status
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kClients; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0;; ++i) {
+        const std::string id = "s" + std::to_string(t) + "-" + std::to_string(i);
+        int status = 0;
+        try {
+          status = f.Call("acme/owner", "POST", "/v1/customers",
+                          R"({"id":")" + id + R"(","name":"N","email":"n@n.test"})")
+                       .status;
+        } catch (const std::exception&) {
+          return;  // refused: the server stopped listening
+        }
+        sent[t].emplace_back(id, status);
+        if (status == 201) ++answered;
+        if (status != 201) return;  // cut off while the server stops
+      }
+    });
+  }
+  while (answered < 200) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  f.server->Stop();
+  f.runner.join();
+  for (auto& client : clients) client.join();
+  const Principal owner{"acme", {"o", "owner"}};
+  int kept = 0;
+  for (const auto& mine : sent) {
+    for (const auto& [id, status] : mine) {
+      const bool stored = f.engine->GetCustomer(owner, id).ok();
+      INFO(id << " answered " << status);
+      CHECK(stored == (status == 201));
+      kept += stored ? 1 : 0;
+    }
+  }
+  CHECK(kept >= 200);
+}
+
 TEST_CASE("ATokenOfOneTenantGets404ForEveryIdOfAnother") {
   ServerFixture f;
   CreateCustomerAndContacts(f);

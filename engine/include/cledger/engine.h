@@ -4,6 +4,7 @@
 // by the ledger's single writer; queries read committed state and never block it.
 #pragma once
 
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -98,6 +99,14 @@ class Engine {
   // finishes the outcome on the calling thread.
   virtual std::future<Result<CommandOutcome>> ExecuteAsync(const CommandContext& context,
                                                            Command command) = 0;
+  // As Execute, with no thread waiting: `then` is called once with how to finish the outcome
+  // (cheap; call it where the answer is wanted). It is called at once, on this thread, for a
+  // command refused before any work; else on the thread that answers commits, which it must
+  // not hold up. This thread still does the work before the writer, a password hash
+  // included: a thread that must not block runs password resets through Execute instead.
+  using FinishOutcome = std::function<Result<CommandOutcome>()>;
+  virtual void ExecuteThen(const CommandContext& context, Command command,
+                           std::function<void(FinishOutcome)> then) = 0;
 
   // Erases the personal data of a contact (`subject` "contact") or a customer ("customer")
   // for good (FORMAT.md, "Personal data"): appends ContactErased or CustomerErased, destroys
