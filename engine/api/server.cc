@@ -196,7 +196,6 @@ class Server::Impl {
  public:
   Impl(EngineRouter& router, ServerOptions options)
       : router_(router),
-        engines_(router.Engines()),
         options_(std::move(options)),
         handlers_(router, metrics_),
         accept_strand_(net::make_strand(ioc_)),
@@ -559,13 +558,12 @@ class Server::Impl {
     return false;
   }
 
-  // Writes `text` to a subscriber whose token is still valid, checked again when `check`; a
-  // revoked or expired token (or a failed check) gets a last error frame instead. False when
-  // the stream is over.
+  // Writes `text` to a subscriber whose token is still valid, checked again first (from the
+  // ledger's memory of tokens: one keyed hash); a revoked or expired token (or a failed check)
+  // gets a last error frame instead. False when the stream is over.
   template <typename AsyncStream>
-  awaitable<bool> Send(AsyncStream& stream, const StreamPlan& plan, std::string_view text,
-                       bool check = true) {
-    const Status valid = check ? handlers_.Reauthenticate(plan) : Status::Ok();
+  awaitable<bool> Send(AsyncStream& stream, const StreamPlan& plan, std::string_view text) {
+    const Status valid = handlers_.Reauthenticate(plan);
     if (!valid.ok()) {
       text = valid.reason() == "token_expired"        ? kTokenExpiredFrame
              : valid.code() == Code::kUnauthenticated ? kTokenRevokedFrame
@@ -579,42 +577,19 @@ class Server::Impl {
     co_return valid.ok() && !ec;
   }
 
-  // When a subscriber's token was last checked, and how many revocations the ledgers had
-  // written by then.
-  struct TokenCheck {
-    uint64_t revocations;
-    std::chrono::steady_clock::time_point at;
-  };
-
-  // Whether the token must be checked again before the next write, and if so, counts this as
-  // that check: a token ends early only by a revocation, in any of the ledgers (an ops token
-  // lives in partition 0, whichever one its stream follows); one that expires is checked every
-  // time; and every token at least once per heartbeat interval. The count is read before the
-  // check, so a revocation written in between is seen by the next one.
-  bool CheckDue(const StreamPlan& plan, TokenCheck& last) {
-    uint64_t revocations = 0;
-    for (Engine* engine : engines_) revocations += engine->ledger().TokenRevocations();
-    const auto now = std::chrono::steady_clock::now();
-    const bool due = last.at == std::chrono::steady_clock::time_point{} ||
-                     revocations != last.revocations || plan.who.expires_at_us.has_value() ||
-                     now - last.at >= std::chrono::seconds(options_.heartbeat_s);
-    if (due) last = {revocations, now};
-    return due;
-  }
-
+  // Every wake-up checks the token, even with nothing to send: a revocation's own commit
+  // wakes every subscriber, so a revoked token's stream ends at once.
   template <typename AsyncStream>
   awaitable<void> Follow(AsyncStream& stream, const StreamPlan& plan, Hub::Waiter& waiter) {
     std::vector<uint64_t> next =
         plan.partitions.empty() ? std::vector<uint64_t>{plan.from} : plan.cursor;
-    TokenCheck token{0, {}};  // none yet: the first write checks
     while (!stopping_) {
       Result<std::string> chunk = NextChunk(plan, next);
       if (!chunk.ok()) {
         co_await Send(stream, plan, kStorageErrorFrame);
         co_return;
       }
-      const bool check = CheckDue(plan, token);
-      if ((check || !chunk->empty()) && !co_await Send(stream, plan, *chunk, check)) co_return;
+      if (!co_await Send(stream, plan, *chunk)) co_return;
       if (Behind(plan, next)) continue;
       waiter.timer.expires_after(std::chrono::seconds(options_.heartbeat_s));
       auto [ec] = co_await waiter.timer.async_wait(kNoThrow);
@@ -648,7 +623,6 @@ class Server::Impl {
   }
 
   EngineRouter& router_;
-  const std::vector<Engine*> engines_;  // the router's: fixed for the server's life
   ServerOptions options_;
   HttpMetrics metrics_;
   Handlers handlers_;
