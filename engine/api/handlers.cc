@@ -165,9 +165,10 @@ Handlers::Match Handlers::Find(const HttpRequest& request) {
   return {nullptr, {}, std::move(wrong_method)};
 }
 
-// A cluster node may wait for either (Node::AwaitPosition); elsewhere a time-travel read is
-// only the kind of work best done off the I/O threads.
-bool Handlers::MayWait(const HttpRequest& request) {
+// A cluster node may wait for a position (Node::AwaitPosition) or for a partition's owner;
+// elsewhere a time-travel read is only the kind of work best done off the I/O threads.
+bool Handlers::MayWait(const Route& route, const HttpRequest& request) const {
+  if (router_.MayBlock(route)) return true;
   auto url = boost::urls::parse_origin_form(request.target);
   return url && (url->params().contains("min_position") || url->params().contains("at"));
 }

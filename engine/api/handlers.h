@@ -140,6 +140,9 @@ class EngineRouter {
                                                      const HttpRequest& request) = 0;
   // Whether Choose reads the query parameter `name` (any route takes it then).
   virtual bool RoutesBy(std::string_view /*name*/) const { return false; }
+  // Whether Choose may wait or call another server for `route`: serving it then runs off the
+  // I/O threads.
+  virtual bool MayBlock(const Route& /*route*/) const { return false; }
 };
 
 // One engine serves everything.
@@ -173,9 +176,10 @@ class Handlers {
     HttpResponse problem;
   };
   static Match Find(const HttpRequest& request);
-  // Whether serving `request` may wait (a cluster read asking for ?min_position= or ?at=): it
-  // then runs off the I/O threads whatever its route.
-  static bool MayWait(const HttpRequest& request);
+  // Whether serving `request` on `route` may wait (a cluster read asking for ?min_position= or
+  // ?at=, a command a cluster node forwards to its partition's owner): it then runs off the
+  // I/O threads whatever its route.
+  bool MayWait(const Route& route, const HttpRequest& request) const;
 
   // What to do with a request: answer it, or follow the ledger with a plan. `route` is the
   // matched route's template, "-" when none matched: the access log names it rather than the

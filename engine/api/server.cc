@@ -387,7 +387,7 @@ class Server::Impl {
     Handlers::Match match = Handlers::Find(request);
     std::optional<Handlers::Served> served;
     if (match.route != nullptr &&
-        (match.route->runs == Runs::kOffIoThread || Handlers::MayWait(request))) {
+        (match.route->runs == Runs::kOffIoThread || handlers_.MayWait(*match.route, request))) {
       served = co_await OffIoThread([&] { return handlers_.Serve(request, std::move(match)); });
     } else {
       served = handlers_.Serve(request, std::move(match));

@@ -232,6 +232,8 @@ int Node::PartitionOf(const Principal& who, const api::Route& route,
   return partition && *partition < static_cast<uint64_t>(count) ? static_cast<int>(*partition) : -1;
 }
 
+bool Node::MayBlock(const api::Route& route) const { return Appends(route); }
+
 std::variant<Engine*, api::HttpResponse> Node::Choose(const Principal& who, const api::Route& route,
                                                       const api::HttpRequest& request) {
   const int index = PartitionOf(who, route, request);

@@ -45,6 +45,8 @@ class Node final : public api::EngineRouter {
   bool RoutesBy(std::string_view name) const override {
     return name == "partition" || name == "min_position";
   }
+  // A command waits for its partition's owner to be known, or is forwarded to it.
+  bool MayBlock(const api::Route& route) const override;
 
   int partitions() const { return static_cast<int>(partitions_.size()); }
   // Whether this node owns partition `p` now.
