@@ -667,8 +667,16 @@ Result<uint64_t> LogStore::StreamVersion(const std::string& tenant, const std::s
   return DurableStreamVersion(StreamHeadKey(tenant, stream));
 }
 
-// A stream's version is its last index entry: the greatest key under its prefix.
+// A stream's version is its last index entry: the greatest key under its prefix. Every
+// stream's first event is version 1, and no index entry is ever deleted, so a point lookup of
+// that entry tells a new stream (every new record's) first: the Bloom filters answer it, where
+// the backward seek reads a block of every table and was a fifth of the writer's time.
 Result<uint64_t> LogStore::DurableStreamVersion(const std::string& prefix) {
+  std::string position;
+  const rocksdb::Status first =
+      db_->Get(rocksdb::ReadOptions(), streams_, prefix + base::U64Key(1), &position);
+  if (first.IsNotFound()) return uint64_t{0};
+  if (!first.ok()) return FromRocks(first, "storage fault");
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
   it->SeekForPrev(prefix + base::U64Key(UINT64_MAX));
   if (!it->status().ok()) return FromRocks(it->status(), "storage fault");
