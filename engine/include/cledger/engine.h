@@ -103,7 +103,8 @@ class Engine {
   // (cheap; call it where the answer is wanted). It is called at once, on this thread, for a
   // command refused before any work; else on the thread that answers commits, which it must
   // not hold up. This thread still does the work before the writer, a password hash
-  // included: a thread that must not block runs password resets through Execute instead.
+  // included: a thread that must not block runs a command that sets a password (a reset, a
+  // contact created with one) through Execute instead.
   using FinishOutcome = std::function<Result<CommandOutcome>()>;
   virtual void ExecuteThen(const CommandContext& context, Command command,
                            std::function<void(FinishOutcome)> then) = 0;
