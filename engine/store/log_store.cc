@@ -323,9 +323,17 @@ std::future<Result<CommitResult>> LogStore::SubmitAsync(const std::string& tenan
                                                         const std::string& idempotency_key,
                                                         Decide decide, std::string fingerprint) {
   auto request = MakeRequest(tenant, idempotency_key, std::move(decide), std::move(fingerprint));
-  auto done = request->done.get_future();
+  auto future = Promised(*request);
   Enqueue(std::move(request));
-  return done;
+  return future;
+}
+
+// The request's result, through a future. The promise is shared with `then`: the writer's
+// thread may still be inside set_value when the waiter wakes and returns.
+std::future<Result<CommitResult>> LogStore::Promised(Request& request) {
+  auto done = std::make_shared<std::promise<Result<CommitResult>>>();
+  request.then = [done](Result<CommitResult> result) { done->set_value(std::move(result)); };
+  return done->get_future();
 }
 
 void LogStore::SubmitThen(const std::string& tenant, const std::string& idempotency_key,
@@ -346,20 +354,12 @@ std::unique_ptr<LogStore::Request> LogStore::MakeRequest(const std::string& tena
   return request;
 }
 
-void LogStore::Reply(Request& request, Result<CommitResult> result) {
-  if (request.then) {
-    request.then(std::move(result));
-  } else {
-    request.done.set_value(std::move(result));
-  }
-}
-
 Status LogStore::RunExclusive(Exclusive work) {
   auto request = std::make_unique<Request>();
   request->exclusive = std::move(work);
-  auto done = request->done.get_future();
+  auto future = Promised(*request);
   Enqueue(std::move(request));
-  Result<CommitResult> result = done.get();
+  Result<CommitResult> result = future.get();
   return result.ok() ? Status::Ok() : result.status();
 }
 
@@ -374,7 +374,7 @@ void LogStore::Enqueue(std::unique_ptr<Request> request) {
     }
   }
   if (request != nullptr) {
-    Reply(*request, Status(Code::kUnavailable, "shutting_down", "the ledger is closing"));
+    request->then(Status(Code::kUnavailable, "shutting_down", "the ledger is closing"));
     return;
   }
   queue_cv_.notify_one();

@@ -186,11 +186,8 @@ class LogStore final : public RawLedger {
     std::string fingerprint;  // of the request, stored with its idempotency key
     Decide decide;
     Exclusive exclusive;  // set instead of `decide` for exclusive work
-    std::promise<Result<CommitResult>> done;
-    Then then;  // when set, told the result instead of `done`
+    Then then;            // told the result, once
   };
-  // Gives the request its result, by `then` or `done`.
-  static void Reply(Request& request, Result<CommitResult> result);
   static std::unique_ptr<Request> MakeRequest(const std::string& tenant,
                                               const std::string& idempotency_key, Decide decide,
                                               std::string fingerprint);
@@ -216,7 +213,8 @@ class LogStore final : public RawLedger {
   explicit LogStore(StoreOptions options);
   // The value of the idempotency family: first and last position, then the fingerprint.
   static Recorded DecodeRecorded(std::string_view value);
-  // REQUIRES: the request's decide or exclusive is set.
+  static std::future<Result<CommitResult>> Promised(Request& request);
+  // REQUIRES: the request's decide or exclusive, and its then, are set.
   void Enqueue(std::unique_ptr<Request> request);
   Status OpenDb();
   Status ReadHead();

@@ -67,7 +67,7 @@ void LogStore::RunExclusiveRequest(Request& request) {
   Status status = ReadyToStage();
   if (status.ok()) status = request.exclusive();
   committed_views_.Clear();  // the work may have written, or swapped, inline projections
-  Reply(request, status.ok() ? Result<CommitResult>(CommitResult{}) : status);
+  request.then(status.ok() ? Result<CommitResult>(CommitResult{}) : status);
 }
 
 // Stages requests until the batch reaches kGroupBytesMax; the rest go back to the queue.
@@ -276,7 +276,7 @@ void LogStore::NotifierLoop() {
       if (answers_.empty()) return;
       batch.swap(answers_);
     }
-    for (Answer& answer : batch) Reply(*answer.request, std::move(answer.result));
+    for (Answer& answer : batch) answer.request->then(std::move(answer.result));
   }
 }
 
