@@ -38,23 +38,32 @@ Status OpenReadOnly(const std::string& path, ReadOnlyDb& out) {
   return Status::Ok();
 }
 
-// Every data key of the key store: its subjects ("s…" → key id) with their wrapped keys.
-Result<std::vector<ReplicaDataKey>> DataKeys(const std::string& key_store_dir) {
+// Every data key of the key store with its subject ("s" · lp(tenant) · stream, the store's
+// name): as the ledger recorded it, or as the store itself did (before the ledger recorded
+// them, and for keys another node made).
+Result<std::vector<ReplicaDataKey>> DataKeys(ReadOnlyDb& ledger, const std::string& key_store_dir) {
   std::vector<ReplicaDataKey> keys;
   rocksdb::DB* raw = nullptr;
   rocksdb::Options options;
   options.info_log = NoInfoLog();
   if (!rocksdb::DB::OpenForReadOnly(options, key_store_dir, &raw).ok()) return keys;
   std::unique_ptr<rocksdb::DB> db(raw);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek("s"); it->Valid() && it->key().starts_with("s"); it->Next()) {
-    ReplicaDataKey key{it->value().ToString(), it->key().ToString(), {}};
-    // A destroyed key has no "k" record: its subject was erased and stays so.
-    if (db->Get(rocksdb::ReadOptions(), "k" + key.key_id, &key.wrapped).ok()) {
-      keys.push_back(std::move(key));
+  auto each = [&](rocksdb::Iterator& it, std::string_view prefix) -> Status {
+    for (it.Seek(prefix); it.Valid() && it.key().starts_with(prefix); it.Next()) {
+      const std::string subject = "s" + it.key().ToString().substr(prefix.size());
+      ReplicaDataKey key{it.value().ToString(), subject, {}};
+      // A destroyed key has no "k" record: its subject was erased and stays so.
+      if (db->Get(rocksdb::ReadOptions(), "k" + key.key_id, &key.wrapped).ok()) {
+        keys.push_back(std::move(key));
+      }
     }
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "key store", "corrupt_key_store");
+    return it.status().ok() ? Status::Ok() : FromRocks(it.status(), "storage fault");
+  };
+  std::unique_ptr<rocksdb::Iterator> recorded(
+      ledger.db->NewIterator(rocksdb::ReadOptions(), ledger.families[kCfMeta]));
+  if (Status s = each(*recorded, kMetaSubjectKeyPrefix); !s.ok()) return s;
+  std::unique_ptr<rocksdb::Iterator> stored(db->NewIterator(rocksdb::ReadOptions()));
+  if (Status s = each(*stored, "s"); !s.ok()) return s;
   return keys;
 }
 
@@ -99,7 +108,7 @@ Status ExportLog(const std::string& path, const std::string& key_store_dir, size
     if (value.size() < 16) continue;
     records[base::DecodeU64(value.substr(8, 8))] = {it->key().ToString(), it->value().ToString()};
   }
-  auto keys = DataKeys(key_store_dir);
+  auto keys = DataKeys(ledger, key_store_dir);
   if (!keys.ok()) return keys.status();
   ReplicaGroup group{{}, std::move(keys).value()};
   std::optional<Event> previous;

@@ -24,6 +24,10 @@ std::string IdempotencyKey(std::string_view tenant, std::string_view key) {
   return out;
 }
 
+std::string SubjectKeyIdKey(std::string_view subject) {
+  return std::string(kMetaSubjectKeyPrefix).append(subject);
+}
+
 std::string RequestKey(std::string_view tenant, std::string_view stream, std::string_view key) {
   return StreamHeadKey(tenant, stream).append(key);
 }

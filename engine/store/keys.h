@@ -21,6 +21,7 @@ inline constexpr char kMetaFormat[] = "format";
 inline constexpr char kMetaMasterKeyId[] = "master-key-id";
 inline constexpr char kMetaKeyStoreId[] = "key-store-id";
 inline constexpr char kMetaRequestsIndexed[] = "requests-indexed";
+inline constexpr char kMetaSubjectKeyPrefix[] = "data-key/";
 inline constexpr char kFormatVersion[] = "1";
 
 std::string LogKey(uint64_t position);
@@ -29,6 +30,8 @@ std::string StreamEventKey(std::string_view tenant, std::string_view stream, uin
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
 // The `requests` family's key: an idempotency key under the stream its commit targets.
 std::string RequestKey(std::string_view tenant, std::string_view stream, std::string_view key);
+// The `default` family's record of a subject's data key; `subject` is lp(tenant) · stream.
+std::string SubjectKeyIdKey(std::string_view subject);
 // The Merkle tree's perfect subtree of leaves [index · 2^level, (index + 1) · 2^level).
 std::string TreeKey(int level, uint64_t index);
 

@@ -445,6 +445,21 @@ Status IdempotencyKeyReused() {
       "idempotency_key_reused", "this Idempotency-Key was used for another request; use a new key");
 }
 
+void LogStore::SetPersonalKeys(PersonalKeys* keys) {
+  personal_ = keys;
+  recent_.Clear();  // decoded under other keys, or none
+  if (keys == nullptr) return;
+  keys->UseSubjectIndex([this](std::string_view subject) -> Result<std::string> {
+    DbGate::Shared gate(gate_);
+    if (!db_) return Reopening();
+    std::string key_id;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, SubjectKeyIdKey(subject), &key_id);
+    if (s.IsNotFound()) return std::string();
+    if (!s.ok()) return FromRocks(s, "storage fault");
+    return key_id;
+  });
+}
+
 Result<std::string> LogStore::ReadRaw(uint64_t position) {
   if (position == 0 || position > GetHead().position) {
     return Status(Code::kNotFound, "not_found", "no event at position " + std::to_string(position));

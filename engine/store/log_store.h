@@ -101,10 +101,7 @@ class LogStore final : public RawLedger {
   // Seals the personal fields of every event appended from now on under their subject's data
   // key, and opens them in every event read back (Read, ReadStream). Without it they are
   // recorded as given. REQUIRES: called before the first append or read; `keys` outlives it.
-  void SetPersonalKeys(PersonalKeys* keys) {
-    personal_ = keys;
-    recent_.Clear();  // decoded under other keys, or none
-  }
+  void SetPersonalKeys(PersonalKeys* keys);
 
   // Deletes the idempotency record of every commit whose target (its first event) is in the
   // stream. Its fingerprint covers the fields the request carried, so after an erasure a

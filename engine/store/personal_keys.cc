@@ -29,6 +29,10 @@ constexpr char kId[] = "id";
 constexpr char kWrapKeyId[] = "wrap-key-id";
 // How many opened keys stay in memory; past it the cache starts over.
 constexpr size_t kCachedKeysMax = 100'000;
+// Keys are made ahead, this many in one synced write once fewer than kPoolLow are left, so a
+// group of commands that makes new subjects seldom syncs the store itself (FORMAT.md).
+constexpr size_t kPoolBatch = 1024;
+constexpr size_t kPoolLow = 256;
 
 std::string KeyKey(std::string_view key_id) { return "k" + std::string(key_id); }
 std::string PurgeKey(std::string_view tenant, std::string_view stream) {
@@ -91,10 +95,22 @@ std::unique_ptr<PersonalKeys> PersonalKeys::None() {
 PersonalKeys::~PersonalKeys() {
   // So the next open replays no write-ahead log: every key a ledger made would otherwise be
   // read back from it into memory by each open (a read-only open never flushes it).
-  if (db_ && !read_only_) (void)db_->Flush(rocksdb::FlushOptions());
+  // The keys made ahead and given to nobody go first (after a crash they stay, unused).
+  if (db_ && !read_only_) {
+    rocksdb::WriteBatch unused;
+    for (const MadeKey& made : pool_) unused.Delete(KeyKey(made.id));
+    (void)db_->Write(rocksdb::WriteOptions(), &unused);
+    (void)db_->Flush(rocksdb::FlushOptions());
+  }
   sodium_memzero(wrap_key_.data(), wrap_key_.size());
   ForgetKeys(keys_);
   ForgetKeys(pending_keys_);
+  ForgetPool();
+}
+
+void PersonalKeys::ForgetPool() {
+  for (MadeKey& made : pool_) sodium_memzero(made.key.data(), made.key.size());
+  pool_.clear();
 }
 
 rocksdb::Options PersonalKeys::StoreOptions(bool read_only, rocksdb::Env* env,
@@ -195,18 +211,17 @@ Status PersonalKeys::Seal(Event& event) {
   }
   std::optional<std::string> fields = events::TakePersonal(event.body);
   const std::string subject = SubjectKey(event.tenant, event.stream);
-  auto key_id = KeyIdLocked(subject);
+  // Before a stream's first event nothing can have been recorded of it: nothing is read.
+  auto key_id = KeyIdLocked(subject, /*recorded=*/event.stream_version != 1);
   if (!key_id.ok()) return key_id.status();
   if (key_id->empty()) {
-    *key_id = RandomHex(16);
-    const base::AeadKey key = base::NewAeadKey();
-    std::string wrapped = base::AeadSeal(
-        wrap_key_, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
-        WrapContext(*key_id));
-    pending_records_.push_back({*key_id, subject, std::move(wrapped)});
-    // Held apart from the caches until written: an eviction must not lose them.
-    pending_keys_[*key_id] = key;
-    pending_subjects_[subject] = *key_id;
+    MadeKey made = DrawKeyLocked();
+    *key_id = made.id;
+    pending_records_.push_back({made.id, subject, std::move(made.wrapped)});
+    // Held apart from the caches until recorded: an eviction must not lose them.
+    pending_keys_[made.id] = made.key;
+    sodium_memzero(made.key.data(), made.key.size());
+    pending_subjects_[subject] = made.id;
   }
   const base::AeadKey* key = KeyLocked(*key_id);
   if (key == nullptr) {
@@ -218,19 +233,73 @@ Status PersonalKeys::Seal(Event& event) {
   return Status::Ok();
 }
 
-Status PersonalKeys::PersistNewKeys() {
+PersonalKeys::MadeKey PersonalKeys::MakeKey() const {
+  MadeKey made{RandomHex(16), base::NewAeadKey(), {}};
+  made.wrapped = base::AeadSeal(
+      wrap_key_, std::string_view(reinterpret_cast<const char*>(made.key.data()), made.key.size()),
+      WrapContext(made.id));
+  return made;
+}
+
+PersonalKeys::MadeKey PersonalKeys::DrawKeyLocked() {
+  if (pool_.empty()) {
+    MadeKey made = MakeKey();
+    unwritten_.insert(made.id);
+    return made;
+  }
+  MadeKey made = pool_.back();
+  sodium_memzero(pool_.back().key.data(), pool_.back().key.size());
+  pool_.pop_back();
+  return made;
+}
+
+Status PersonalKeys::WriteKeysLocked() {
+  const bool refill = pool_.size() < kPoolLow;
+  if (unwritten_.empty() && !refill) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (const ReplicaDataKey& given : pending_records_) {
+    // Erased before it was written (Destroy deleted what was on disk): never written now.
+    if (unwritten_.contains(given.key_id) && !destroyed_.contains(given.key_id)) {
+      batch.Put(KeyKey(given.key_id), given.wrapped);
+    }
+  }
+  std::vector<MadeKey> ahead;
+  if (refill) {
+    ahead.reserve(kPoolBatch);
+    for (size_t i = 0; i < kPoolBatch; ++i) {
+      ahead.push_back(MakeKey());
+      batch.Put(KeyKey(ahead.back().id), ahead.back().wrapped);
+    }
+  }
+  rocksdb::Status s = db_->Write(Synced(), &batch);
+  if (!s.ok()) {
+    for (MadeKey& made : ahead) sodium_memzero(made.key.data(), made.key.size());
+    return Fault(s);
+  }
+  unwritten_.clear();
+  pool_.reserve(kPoolLow + kPoolBatch);  // never moved again: no copy of a key left behind
+  for (MadeKey& made : ahead) {
+    pool_.push_back(made);
+    sodium_memzero(made.key.data(), made.key.size());
+  }
+  return Status::Ok();
+}
+
+Status PersonalKeys::PersistNewKeys(const RecordSubjectKey& record) {
   std::lock_guard lock(mu_);
   if (pending_records_.empty()) return Status::Ok();
   if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
-  rocksdb::WriteBatch batch;
-  for (const ReplicaDataKey& made : pending_records_) {
-    // Erased before it was written (Destroy deleted what was on disk): never written now.
-    if (destroyed_.contains(made.key_id)) continue;
-    batch.Put(KeyKey(made.key_id), made.wrapped);
-    batch.Put(made.subject, made.key_id);
+  if (Status written = WriteKeysLocked(); !written.ok()) return written;
+  for (const ReplicaDataKey& given : pending_records_) {
+    if (!destroyed_.contains(given.key_id)) {
+      record(std::string_view(given.subject).substr(1), given.key_id);
+    }
   }
-  rocksdb::Status s = db_->Write(Synced(), &batch);
-  if (!s.ok()) return Fault(s);
+  return Status::Ok();
+}
+
+void PersonalKeys::NewKeysRecorded() {
+  std::lock_guard lock(mu_);
   pending_records_.clear();
   // Kept for the events that follow: a new subject's next events come soon after its first.
   for (const auto& [id, key] : pending_keys_) {
@@ -245,7 +314,6 @@ Status PersonalKeys::PersistNewKeys() {
     subjects_[subject] = std::move(id);
   }
   pending_subjects_.clear();
-  return Status::Ok();
 }
 
 std::vector<ReplicaDataKey> PersonalKeys::PendingKeys() {
@@ -256,6 +324,7 @@ std::vector<ReplicaDataKey> PersonalKeys::PendingKeys() {
 void PersonalKeys::DropPending() {
   std::lock_guard lock(mu_);
   pending_records_.clear();
+  unwritten_.clear();
   ForgetKeys(pending_keys_);
   pending_subjects_.clear();
 }
@@ -338,13 +407,25 @@ const base::AeadKey* PersonalKeys::KeyLocked(const std::string& key_id) {
   return &slot;
 }
 
-Result<std::string> PersonalKeys::KeyIdLocked(const std::string& subject) {
+Result<std::string> PersonalKeys::KeyIdLocked(const std::string& subject, bool recorded) {
   if (auto it = subjects_.find(subject); it != subjects_.end()) return it->second;
   if (auto it = pending_subjects_.find(subject); it != pending_subjects_.end()) return it->second;
+  if (!recorded) return std::string();
+  // The ledger records the keys this store made for it; the store itself the keys it made
+  // before that, and the ones another node made (ImportKeys).
   std::string key_id;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), subject, &key_id);
-  if (s.IsNotFound()) return std::string();
-  if (!s.ok()) return Fault(s);
+  if (find_subject_) {
+    auto found = find_subject_(std::string_view(subject).substr(1));
+    if (!found.ok()) return found.status();
+    key_id = std::move(found).value();
+  }
+  if (key_id.empty()) {
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), subject, &key_id);
+    if (s.IsNotFound()) return std::string();
+    if (!s.ok()) return Fault(s);
+  } else if (KeyLocked(key_id) == nullptr && destroyed_.contains(key_id)) {
+    return std::string();  // erased: the ledger's record stays, the key does not
+  }
   if (subjects_.size() >= kCachedKeysMax) subjects_.clear();
   subjects_[subject] = key_id;
   return key_id;
@@ -459,8 +540,11 @@ Result<size_t> PersonalKeys::Rewrap(const base::AeadKey& next, const std::string
   rocksdb::WriteBatch batch;
   size_t count = 0;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unordered_set<std::string> ahead;  // deleted, not re-wrapped
+  for (const MadeKey& made : pool_) ahead.insert(made.id);
   for (it->Seek("k"); it->Valid() && it->key().starts_with("k"); it->Next()) {
     const std::string key_id = it->key().ToString().substr(1);
+    if (ahead.contains(key_id)) continue;
     auto key = base::AeadOpen(wrap_key_, it->value().ToStringView(), WrapContext(key_id));
     if (!key) {
       return Status::Corruption(
@@ -472,6 +556,7 @@ Result<size_t> PersonalKeys::Rewrap(const base::AeadKey& next, const std::string
     ++count;
   }
   if (!it->status().ok()) return Fault(it->status());
+  for (const MadeKey& made : pool_) batch.Delete(KeyKey(made.id));
   batch.Put(kWrapKeyId, next_id);
   rocksdb::Status s = db_->Write(Synced(), &batch);
   // The old wrappings are gone from the files too once they are compacted away.
@@ -481,6 +566,7 @@ Result<size_t> PersonalKeys::Rewrap(const base::AeadKey& next, const std::string
   if (s.ok()) s = db_->CompactRange(compact, nullptr, nullptr);
   if (!s.ok()) return Fault(s);
   wrap_key_ = next;
+  ForgetPool();
   return count;
 }
 

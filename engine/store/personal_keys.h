@@ -10,6 +10,7 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,19 +42,34 @@ class PersonalKeys {
   // The store's own random id, which the ledger records so it is never opened with another.
   const std::string& id() const { return id_; }
 
+  // Which key each subject has is recorded by the ledger, in the batch of the first events
+  // sealed under it (FORMAT.md, "data-key/"), so it is durable exactly when they are. `subject`
+  // is lp(tenant) · stream; a subject the ledger has no key for finds "".
+  using FindSubjectKey = std::function<Result<std::string>(std::string_view subject)>;
+  using RecordSubjectKey = std::function<void(std::string_view subject, std::string_view key_id)>;
+  // REQUIRES: called before the first Seal.
+  void UseSubjectIndex(FindSubjectKey find) { find_subject_ = std::move(find); }
+
   // Writer thread: moves the event's personal fields into its sealed box under its subject's
-  // key, making the key (kept in memory until PersistNewKeys) when the subject has none.
+  // key. A subject without one gets a key made ahead (durable already), or a new one when
+  // none is left; either is pending until NewKeysRecorded.
   Status Seal(Event& event);
-  // Writer thread: writes the keys Seal made, synced, before any event sealed under them is.
-  Status PersistNewKeys();
+  // Writer thread: makes durable (synced) the keys Seal had to make itself and, when few are
+  // left, a new batch of keys made ahead, then hands each pending subject's key to `record`.
+  // Called before the group sealed under them is written, with `record` putting them in its
+  // batch: a data key is durable before any event sealed under it.
+  Status PersistNewKeys(const RecordSubjectKey& record);
+  // Writer thread: the group PersistNewKeys recorded the pending keys in is durable.
+  void NewKeysRecorded();
   // Writer thread, nothing else using the store: closes it and opens it again, as after a
   // failed write it must be (LogStore::Reopen).
   Status Reopen();
-  // Writer thread: the keys Seal made and PersistNewKeys has not written yet, wrapped: what a
+  // Writer thread: the keys Seal gave and the ledger has not recorded yet, wrapped: what a
   // cluster's owner hands to the log of record with the group.
   std::vector<ReplicaDataKey> PendingKeys();
-  // Writer thread: forgets the keys Seal made and nobody kept (the log of record refused their
-  // group), so the next event of such a subject gets the key the cluster knows, or a new one.
+  // Writer thread: forgets the keys Seal gave subjects and nobody recorded (the log of record
+  // refused their group, or its write failed), so the next event of such a subject gets the
+  // key recorded for it, or a new one. They are never given again.
   void DropPending();
   // Keeps keys another node made (wrapped under the same master key), synced. A key this
   // store destroyed stays destroyed.
@@ -90,7 +106,8 @@ class PersonalKeys {
   Status PurgeDone();
 
   // Re-wraps every data key under `next` (one synced batch) and records `next_id`: the
-  // master key's rotation. Returns how many keys were re-wrapped.
+  // master key's rotation. Returns how many keys were re-wrapped; the keys made ahead and not
+  // given yet are deleted instead.
   Result<size_t> Rewrap(const base::AeadKey& next, const std::string& next_id);
 
  private:
@@ -99,7 +116,22 @@ class PersonalKeys {
   static void ForgetKeys(std::unordered_map<std::string, base::AeadKey>& keys);
   // REQUIRES: mu_ held. The key named `key_id`, read and unwrapped on first use.
   const base::AeadKey* KeyLocked(const std::string& key_id);
-  Result<std::string> KeyIdLocked(const std::string& subject);
+  // `recorded`: whether the ledger or the store may have recorded one (not for a stream's
+  // first event). A destroyed key is no key.
+  Result<std::string> KeyIdLocked(const std::string& subject, bool recorded = true);
+  struct MadeKey {
+    std::string id;
+    base::AeadKey key;
+    std::string wrapped;  // sealed under the wrap key
+  };
+  MadeKey MakeKey() const;
+  // REQUIRES: mu_ held. A key for a new subject: the next one made ahead, or a new one left
+  // for PersistNewKeys to write.
+  MadeKey DrawKeyLocked();
+  // REQUIRES: mu_ held. Writes the keys Seal made itself and, when the pool runs low, its next
+  // keys, in one synced batch.
+  Status WriteKeysLocked();
+  void ForgetPool();
   // Whether the event's subject was erased (its `e` record).
   bool SubjectErased(const Event& event);
   bool SubjectErasedLocked(const Event& event);  // REQUIRES: mu_ held
@@ -124,7 +156,10 @@ class PersonalKeys {
   std::unordered_map<std::string, base::AeadKey> pending_keys_;    // made, not yet written
   std::unordered_map<std::string, std::string> pending_subjects_;  // their subjects
   std::unordered_map<std::string, bool> erased_subjects_;          // "e" record → present
-  std::vector<ReplicaDataKey> pending_records_;  // keys made, not yet written (nor replicated)
+  std::vector<ReplicaDataKey> pending_records_;  // keys given, not yet recorded (nor replicated)
+  std::unordered_set<std::string> unwritten_;    // of those, the ones the store does not hold
+  std::vector<MadeKey> pool_;                    // made ahead and written, given to nobody
+  FindSubjectKey find_subject_;
 };
 
 }  // namespace cledger::store

@@ -97,10 +97,11 @@ Status LogStore::Reopen() {
     stream_versions_.clear();
     committed_views_.Clear();  // the failed group may have reached the disk after all
     opened = OpenDb();
-    // The failed write may have been the key store's (a group's new data keys go first).
-    if (opened.ok() && personal_ != nullptr) opened = personal_->Reopen();
     if (!opened.ok()) CloseDb(/*flush=*/false);
   }
+  // The failed write may have been the key store's (a group's new data keys go first). Not
+  // under the gate: the key store reads the ledger under its own lock, so its lock comes first.
+  if (opened.ok() && personal_ != nullptr) opened = personal_->Reopen();
   if (!opened.ok()) {
     Report(opened);
     return opened;

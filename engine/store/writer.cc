@@ -153,7 +153,9 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
   // A data key is durable before any event sealed under it is. A failed write leaves the key
   // store to be reopened before anything is written again, as a failed log write does.
   if (failure.ok() && personal_ != nullptr) {
-    failure = personal_->PersistNewKeys();
+    failure = personal_->PersistNewKeys([&](std::string_view subject, std::string_view key_id) {
+      txn.Put(meta_, SubjectKeyIdKey(subject), key_id);
+    });
     if (!failure.ok()) MarkWriteFailed("key store write failed: " + failure.message());
   }
   if (!failure.ok()) return failure;
@@ -165,6 +167,13 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
                   std::chrono::steady_clock::now() - started)
                   .count(),
               s.ok());
+  if (personal_ != nullptr) {
+    if (s.ok()) {
+      personal_->NewKeysRecorded();
+    } else {
+      personal_->DropPending();  // what the batch recorded may be lost
+    }
+  }
   if (!s.ok()) {
     MarkWriteFailed("write failed: " + s.ToString());
     if (replicating && options_.ledger.replica_ahead) options_.ledger.replica_ahead();

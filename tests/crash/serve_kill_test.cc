@@ -22,7 +22,6 @@
 #include <vector>
 
 #include "cledger/engine.h"
-#include "engine/store/raw_ledger.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
@@ -131,16 +130,20 @@ TEST_CASE("EveryAcknowledgedCommandExistsExactlyOnceAfterEachKillNineOfServe") {
     total_acked += acked_count;
 
     LedgerOptions options;
-    options.path = data;
-    auto ledger = RawLedger::Open(options);
-    REQUIRE_MESSAGE(ledger.ok(), ledger.status().ToString());
+    options.path = data;  // with its key store and master key beside it, as serve made them
+    auto engine = Engine::Open(options);
+    REQUIRE_MESSAGE(engine.ok(), engine.status().ToString());
+    Ledger& ledger = (*engine)->ledger();
     std::map<std::string, int> created;
-    const uint64_t head = (*ledger)->GetHead().position;
+    const uint64_t head = ledger.GetHead().position;
     for (uint64_t from = 1; from <= head; from += 10'000) {
-      auto events = (*ledger)->Read(from, 10'000);
+      auto events = ledger.Read(from, 10'000);
       REQUIRE(events.ok());
       for (const Event& e : *events) {
         if (const auto* c = std::get_if<CustomerCreated>(&e.body)) ++created[c->customer_id];
+        // Its data key was durable before it: its name and email open.
+        if (e.personal == Personal::kUnreadable)
+          FAIL_CHECK("position " << e.position << " does not open");
       }
     }
     for (const std::string& id : acked) {
@@ -150,7 +153,7 @@ TEST_CASE("EveryAcknowledgedCommandExistsExactlyOnceAfterEachKillNineOfServe") {
     for (const auto& [id, n] : created) {
       if (n > 1) FAIL_CHECK(id << " was created " << n << " times");
     }
-    const VerifyReport report = (*ledger)->VerifyChain();
+    const VerifyReport report = ledger.VerifyChain();
     CHECK_MESSAGE(report.ok, report.problem);
   }
   MESSAGE(rounds << " kill -9 rounds of cledger serve under " << kWriters << " writers: "

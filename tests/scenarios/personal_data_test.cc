@@ -85,6 +85,27 @@ TEST_CASE("AnEventReadJustBeforeAnErasureIsBlankForEveryReadAfterIt") {
   CHECK(std::get<ContactCreated>(after->at(0).body).fields.first_name.empty());
 }
 
+// A subject's key is recorded with its first events: after a restart its next events are
+// sealed under the same key, so one erasure blanks all of them.
+TEST_CASE("AContactEditedAfterARestartIsErasedWholeByOneErasure") {
+  EngineFixture f;
+  const uint64_t created =
+      f.Must(f.owner, CreateContact{"k1", "c1", Person("Sappho", "sappho@acme.test")})
+          .last_position;
+  f.Reopen();
+  const uint64_t edit =
+      f.Must(f.owner, EditContact{"k1", [](ContactFields& c) { c.email = "sappho@lesbos.test"; }})
+          .last_position;
+  REQUIRE(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 11").ok());
+  for (const uint64_t position : {created, edit}) {
+    auto events = f.engine->ledger().Read(position, 1);
+    REQUIRE(events.ok());
+    CHECK(events->at(0).personal == Personal::kErased);
+  }
+  f.Reopen();
+  CHECK(f.Contact("k1").fields.email.empty());
+}
+
 // The idempotency record keeps a request's fingerprint keyed by the master key: whoever holds
 // the data directory alone cannot test a guess of the personal fields the request carried.
 TEST_CASE("AnIdempotencyRecordHoldsAKeyedFingerprintNotTheRequestsPlainDigest") {

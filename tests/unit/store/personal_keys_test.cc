@@ -5,7 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "base/aead.h"
 #include "tests/support/sample_events.h"
@@ -15,14 +17,33 @@
 namespace cledger::store {
 namespace {
 
-// A key store in a directory of its own, opened (and opened again) under one master key.
+// A key store in a directory of its own, opened (and opened again) under one master key,
+// beside what the ledger would record of its subjects' keys (a map here).
 struct KeyStore {
   testing::TempDir dir;
   const base::AeadKey master = base::NewAeadKey();
+  std::map<std::string, std::string, std::less<>> recorded;  // subject → key id
   std::unique_ptr<PersonalKeys> Open() {
     auto keys = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
     REQUIRE(keys.ok());
+    Attach(**keys);
     return std::move(keys).value();
+  }
+  void Attach(PersonalKeys& keys) {
+    keys.UseSubjectIndex([this](std::string_view subject) -> Result<std::string> {
+      auto it = recorded.find(subject);
+      return it == recorded.end() ? std::string() : it->second;
+    });
+  }
+  // What the writer does around a group's write: the keys first, then the group with them.
+  Status Commit(PersonalKeys& keys) {
+    std::map<std::string, std::string, std::less<>> batch;
+    Status s = keys.PersistNewKeys(
+        [&](std::string_view subject, std::string_view id) { batch.emplace(subject, id); });
+    if (!s.ok()) return s;
+    recorded.merge(batch);
+    keys.NewKeysRecorded();
+    return Status::Ok();
   }
 };
 
@@ -37,7 +58,7 @@ TEST_CASE("ASubjectErasedBeforeItsNewKeyWasWrittenStaysErasedAfterReopening") {
     auto keys = store.Open();
     REQUIRE(keys->Seal(sealed).ok());  // a new key, held until PersistNewKeys
     REQUIRE(keys->Destroy(sealed.tenant, sealed.stream, 1).ok());
-    REQUIRE(keys->PersistNewKeys().ok());
+    REQUIRE(store.Commit(*keys).ok());
     Event opened = sealed;
     keys->Open(opened);
     CHECK(opened.personal == Personal::kErased);
@@ -75,7 +96,7 @@ TEST_CASE("ANewSubjectsKeyOpensItsEventsBeforeAndAfterReopening") {
   {
     auto keys = store.Open();
     REQUIRE(keys->Seal(sealed).ok());
-    REQUIRE(keys->PersistNewKeys().ok());
+    REQUIRE(store.Commit(*keys).ok());
     Event next = testing::SampleEvent(ContactEdited{"k1", testing::FullContactFields()});
     REQUIRE(keys->Seal(next).ok());
     CHECK(next.personal_key_id == sealed.personal_key_id);  // the same subject, the same key
@@ -88,6 +109,85 @@ TEST_CASE("ANewSubjectsKeyOpensItsEventsBeforeAndAfterReopening") {
   CHECK(opened.personal == Personal::kInBody);
   CHECK(opened.body ==
         testing::SampleEvent(ContactCreated{"k1", "c1", testing::FullContactFields()}).body);
+}
+
+Event Numbered(Event event, uint64_t stream_version) {
+  event.stream_version = stream_version;
+  return event;
+}
+
+// An erasure destroys the one key the ledger recorded for the subject: every later event of
+// it, sealed after a reopen, must be under that same key.
+TEST_CASE("ASubjectsEventsAfterAReopenAreSealedUnderTheKeyItsFirstEventGot") {
+  KeyStore store;
+  Event first = Numbered(NewContact(), 1);
+  {
+    auto keys = store.Open();
+    REQUIRE(keys->Seal(first).ok());
+    REQUIRE(store.Commit(*keys).ok());
+  }
+  REQUIRE(store.recorded.size() == 1);
+  auto keys = store.Open();
+  Event later =
+      Numbered(testing::SampleEvent(ContactEdited{"k1", testing::FullContactFields()}), 3);
+  REQUIRE(keys->Seal(later).ok());
+  CHECK(later.personal_key_id == first.personal_key_id);
+  auto key_id = keys->KeyIdOf(first.tenant, first.stream);
+  REQUIRE(key_id.ok());
+  CHECK(*key_id == first.personal_key_id);
+  REQUIRE(keys->Destroy(first.tenant, first.stream, 1).ok());
+  for (Event event : {first, later}) {
+    keys->Open(event);
+    CHECK(event.personal == Personal::kErased);
+  }
+}
+
+// A key handed to a group the ledger never wrote (its write failed, or a cluster refused it)
+// is never handed out again: two subjects never share a key, so one erasure erases one.
+TEST_CASE("AKeyGivenToAGroupThatWasNeverWrittenIsNeverGivenAgain") {
+  KeyStore store;
+  auto keys = store.Open();
+  std::set<std::string> given;
+  Event earlier =
+      Numbered(testing::SampleEvent(CustomerCreated{"c9", "Acme", "a@acme.test", ""}), 1);
+  earlier.stream = "customer-c9";
+  REQUIRE(keys->Seal(earlier).ok());  // the first group also makes keys ahead
+  REQUIRE(store.Commit(*keys).ok());
+  given.insert(earlier.personal_key_id);
+  for (int group = 0; group < 3; ++group) {
+    Event sealed = Numbered(NewContact(), 1);
+    REQUIRE(keys->Seal(sealed).ok());
+    CHECK(given.insert(sealed.personal_key_id).second);
+    keys->DropPending();
+  }
+  Event written = Numbered(NewContact(), 1);
+  REQUIRE(keys->Seal(written).ok());
+  CHECK(given.insert(written.personal_key_id).second);
+  REQUIRE(store.Commit(*keys).ok());
+  CHECK(store.recorded.size() == 2);
+}
+
+// Keys are made ahead so a group seldom writes the store; a clean close deletes the ones no
+// subject got, so the store holds (and a rotation re-wraps) only keys some event is under.
+TEST_CASE("AKeyStoreClosedCleanlyKeepsOnlyTheKeysItGave") {
+  KeyStore store;
+  {
+    auto keys = store.Open();
+    for (const char* id : {"k1", "k2"}) {
+      Event sealed =
+          Numbered(testing::SampleEvent(ContactCreated{id, "c1", testing::FullContactFields()}), 1);
+      sealed.stream = std::string("contact-") + id;
+      REQUIRE(keys->Seal(sealed).ok());
+    }
+    REQUIRE(store.Commit(*keys).ok());
+    auto during = keys->Rewrap(store.master, "m1");  // the keys made ahead are not counted
+    REQUIRE(during.ok());
+    CHECK(*during == 2);
+  }
+  auto keys = store.Open();
+  auto rewrapped = keys->Rewrap(store.master, "m1");
+  REQUIRE(rewrapped.ok());
+  CHECK(*rewrapped == 2);
 }
 
 // RocksDB must not be written again after a failed write (its log writer asserts and aborts
@@ -104,17 +204,18 @@ TEST_CASE("AKeyWhoseWriteFailedOnAFullDiskIsKeptAndWrittenAfterAReopen") {
                                      /*read_only=*/false, env.get());
     REQUIRE(opened.ok());
     PersonalKeys& keys = **opened;
+    store.Attach(keys);
     REQUIRE(keys.Seal(sealed).ok());
     failing = true;
-    CHECK_FALSE(keys.PersistNewKeys().ok());
+    CHECK_FALSE(store.Commit(keys).ok());
     (void)keys.Reopen();  // the disk still full
-    CHECK_FALSE(keys.PersistNewKeys().ok());
+    CHECK_FALSE(store.Commit(keys).ok());
     Event meanwhile = sealed;
     keys.Open(meanwhile);
     CHECK(meanwhile.personal == Personal::kInBody);
     failing = false;
     REQUIRE(keys.Reopen().ok());
-    REQUIRE(keys.PersistNewKeys().ok());
+    REQUIRE(store.Commit(keys).ok());
   }
   auto reopened = store.Open();
   Event opened = sealed;
@@ -134,8 +235,9 @@ TEST_CASE("AKeyStoreWhoseInfoLogTheDiskCannotTakeKeepsItsKeys") {
     auto opened = PersonalKeys::Open(store.dir.Sub("keys"), store.master, "m1",
                                      /*read_only=*/false, env.get());
     REQUIRE(opened.ok());
+    store.Attach(**opened);
     REQUIRE((*opened)->Seal(sealed).ok());
-    REQUIRE((*opened)->PersistNewKeys().ok());
+    REQUIRE(store.Commit(**opened).ok());
     REQUIRE((*opened)->Reopen().ok());
   }
   fs->info_log_failing = false;
