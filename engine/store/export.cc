@@ -39,8 +39,9 @@ Status OpenReadOnly(const std::string& path, ReadOnlyDb& out) {
 }
 
 // Every data key of the key store with its subject ("s" · lp(tenant) · stream, the store's
-// name): as the ledger recorded it, or as the store itself did (before the ledger recorded
-// them, and for keys another node made).
+// name): as the ledger recorded it or, for a subject it recorded none of, as the store itself
+// did (keys made before the ledger recorded them, and keys another node made). The ledger's
+// record wins, as it does for the ledger itself.
 Result<std::vector<ReplicaDataKey>> DataKeys(ReadOnlyDb& ledger, const std::string& key_store_dir) {
   std::vector<ReplicaDataKey> keys;
   rocksdb::DB* raw = nullptr;
@@ -48,22 +49,25 @@ Result<std::vector<ReplicaDataKey>> DataKeys(ReadOnlyDb& ledger, const std::stri
   options.info_log = NoInfoLog();
   if (!rocksdb::DB::OpenForReadOnly(options, key_store_dir, &raw).ok()) return keys;
   std::unique_ptr<rocksdb::DB> db(raw);
+  std::map<std::string, std::string> subjects;  // subject → key id
   auto each = [&](rocksdb::Iterator& it, std::string_view prefix) -> Status {
     for (it.Seek(prefix); it.Valid() && it.key().starts_with(prefix); it.Next()) {
-      const std::string subject = "s" + it.key().ToString().substr(prefix.size());
-      ReplicaDataKey key{it.value().ToString(), subject, {}};
-      // A destroyed key has no "k" record: its subject was erased and stays so.
-      if (db->Get(rocksdb::ReadOptions(), "k" + key.key_id, &key.wrapped).ok()) {
-        keys.push_back(std::move(key));
-      }
+      subjects["s" + it.key().ToString().substr(prefix.size())] = it.value().ToString();
     }
     return it.status().ok() ? Status::Ok() : FromRocks(it.status(), "storage fault");
   };
+  std::unique_ptr<rocksdb::Iterator> stored(db->NewIterator(rocksdb::ReadOptions()));
+  if (Status s = each(*stored, "s"); !s.ok()) return s;
   std::unique_ptr<rocksdb::Iterator> recorded(
       ledger.db->NewIterator(rocksdb::ReadOptions(), ledger.families[kCfMeta]));
   if (Status s = each(*recorded, kMetaSubjectKeyPrefix); !s.ok()) return s;
-  std::unique_ptr<rocksdb::Iterator> stored(db->NewIterator(rocksdb::ReadOptions()));
-  if (Status s = each(*stored, "s"); !s.ok()) return s;
+  for (auto& [subject, key_id] : subjects) {
+    ReplicaDataKey key{std::move(key_id), subject, {}};
+    // A destroyed key has no "k" record: its subject was erased and stays so.
+    if (db->Get(rocksdb::ReadOptions(), "k" + key.key_id, &key.wrapped).ok()) {
+      keys.push_back(std::move(key));
+    }
+  }
   return keys;
 }
 

@@ -255,13 +255,14 @@ PersonalKeys::MadeKey PersonalKeys::DrawKeyLocked() {
 
 Status PersonalKeys::WriteKeysLocked() {
   const bool refill = pool_.size() < kPoolLow;
-  if (unwritten_.empty() && !refill) return Status::Ok();
   rocksdb::WriteBatch batch;
   for (const ReplicaDataKey& given : pending_records_) {
-    // Erased before it was written (Destroy deleted what was on disk): never written now.
-    if (unwritten_.contains(given.key_id) && !destroyed_.contains(given.key_id)) {
-      batch.Put(KeyKey(given.key_id), given.wrapped);
-    }
+    // Erased before it was recorded (Destroy deleted what was on disk): never written now.
+    if (destroyed_.contains(given.key_id)) continue;
+    if (unwritten_.contains(given.key_id)) batch.Put(KeyKey(given.key_id), given.wrapped);
+    // The ledger's record is the one relied on; the store's own is for a binary from before
+    // the ledger recorded them, should one open the ledger again.
+    batch.Put(given.subject, given.key_id);
   }
   std::vector<MadeKey> ahead;
   if (refill) {
@@ -271,7 +272,9 @@ Status PersonalKeys::WriteKeysLocked() {
       batch.Put(KeyKey(ahead.back().id), ahead.back().wrapped);
     }
   }
-  rocksdb::Status s = db_->Write(Synced(), &batch);
+  if (batch.Count() == 0) return Status::Ok();
+  const bool durable_keys = refill || !unwritten_.empty();
+  rocksdb::Status s = db_->Write(durable_keys ? Synced() : rocksdb::WriteOptions(), &batch);
   if (!s.ok()) {
     for (MadeKey& made : ahead) sodium_memzero(made.key.data(), made.key.size());
     return Fault(s);
@@ -445,9 +448,18 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
   const std::string subject = SubjectKey(tenant, stream);
   auto key_id = KeyIdLocked(subject);
   if (!key_id.ok()) return key_id;
+  // The store's own record may name another key than the ledger's: one a binary from before
+  // the ledger recorded keys gave the subject, or a record of a group never written. It goes
+  // too, so no event of the subject stays readable.
+  std::vector<std::string> doomed;
+  if (!key_id->empty()) doomed.push_back(*key_id);
+  std::string stored;
+  rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), subject, &stored);
+  if (!found.ok() && !found.IsNotFound()) return Fault(found);
+  if (found.ok() && stored != *key_id && !destroyed_.contains(stored)) doomed.push_back(stored);
   const std::string erased = ErasedKey(tenant, stream);
   erased_subjects_[erased] = true;
-  if (key_id->empty()) {  // no key (recorded before sealing, or destroyed already)
+  if (doomed.empty()) {  // no key (recorded before sealing, or destroyed already)
     std::string ignored;
     if (db_->Get(rocksdb::ReadOptions(), erased, &ignored).ok()) return key_id;  // done before
     rocksdb::WriteBatch batch;
@@ -462,9 +474,11 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
   base::AppendComponent(tombstone, stream);
   tombstone += base::U64Key(static_cast<uint64_t>(now_us));
   rocksdb::WriteBatch batch;
-  batch.Delete(KeyKey(*key_id));
+  for (const std::string& id : doomed) {
+    batch.Delete(KeyKey(id));
+    batch.Put(TombstoneKey(id), tombstone);
+  }
   batch.Delete(subject);
-  batch.Put(TombstoneKey(*key_id), tombstone);
   batch.Put(erased, "");
   batch.Put(PurgeKey(tenant, stream), "");
   rocksdb::Status s = db_->Write(Synced(), &batch);
@@ -477,13 +491,15 @@ Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::
     s = db_->CompactRange(compact, nullptr, nullptr);
   }
   if (!s.ok()) return Fault(s);
-  if (auto it = keys_.find(*key_id); it != keys_.end()) {
-    sodium_memzero(it->second.data(), it->second.size());
-    keys_.erase(it);
+  for (const std::string& id : doomed) {
+    if (auto it = keys_.find(id); it != keys_.end()) {
+      sodium_memzero(it->second.data(), it->second.size());
+      keys_.erase(it);
+    }
+    destroyed_.insert(id);
   }
   subjects_.erase(subject);
-  destroyed_.insert(*key_id);
-  return key_id;
+  return doomed.front();
 }
 
 // Under mu_, like every use of the store: a reopen after a failed write replaces it.

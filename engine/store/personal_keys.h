@@ -55,9 +55,10 @@ class PersonalKeys {
   // none is left; either is pending until NewKeysRecorded.
   Status Seal(Event& event);
   // Writer thread: makes durable (synced) the keys Seal had to make itself and, when few are
-  // left, a new batch of keys made ahead, then hands each pending subject's key to `record`.
-  // Called before the group sealed under them is written, with `record` putting them in its
-  // batch: a data key is durable before any event sealed under it.
+  // left, a new batch of keys made ahead; writes (unsynced) the store's own record of each
+  // pending subject's key, then hands it to `record`. Called before the group sealed under
+  // them is written, with `record` putting them in its batch: a data key is durable before
+  // any event sealed under it.
   Status PersistNewKeys(const RecordSubjectKey& record);
   // Writer thread: the group PersistNewKeys recorded the pending keys in is durable.
   void NewKeysRecorded();
@@ -94,7 +95,8 @@ class PersonalKeys {
     std::string stream;
     int64_t erased_at_us = 0;
   };
-  // Destroys the subject's key and records its tombstone and a pending purge: the delete is
+  // Destroys the subject's key — the one the ledger recorded and, when it names another, the
+  // one the store's own record names — and records its tombstone and a pending purge: the delete is
   // synced, the memtable flushed and the store compacted, so no file of it holds the key
   // afterwards.
   // Returns the key's id; empty when the subject had none. Destroying again changes nothing.

@@ -107,6 +107,9 @@ void LogStore::WriteGroup(std::vector<std::unique_ptr<Request>>& group) {
   results.reserve(group.size());
   if (failure.ok()) failure = StageGroup(group, txn, state, results);
   if (failure.ok()) failure = WriteStaged(txn, state, /*replicate=*/true);
+  // Keys handed out in a group that was not written are given to nobody: the next group does
+  // not record them (nor, in a cluster, hand them to the other nodes).
+  if (!failure.ok() && personal_ != nullptr) personal_->DropPending();
   for (size_t i = results.size(); i < group.size(); ++i) results.push_back(failure);
   for (auto& result : results) {
     if (!failure.ok() && result.ok()) result = failure;
@@ -142,13 +145,13 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
   }
   // In a cluster the log of record takes the group first, with the data keys it made: nothing
   // is kept, or acknowledged, that the other nodes cannot read. A refused group's keys are
-  // forgotten with it: another owner may meanwhile give those subjects keys of its own.
+  // forgotten with it (WriteGroup): another owner may meanwhile give those subjects keys of
+  // its own.
   const bool replicating = replicate && options_.ledger.replicate;
   if (failure.ok() && replicating) {
     if (personal_ != nullptr) state.replica.data_keys = personal_->PendingKeys();
     failure = ListForgottenRequests(state);
     if (failure.ok()) failure = options_.ledger.replicate(state.replica);
-    if (!failure.ok() && personal_ != nullptr) personal_->DropPending();
   }
   // A data key is durable before any event sealed under it is. A failed write leaves the key
   // store to be reopened before anything is written again, as a failed log write does.
@@ -167,13 +170,7 @@ Status LogStore::WriteStaged(Txn& txn, GroupState& state, bool replicate) {
                   std::chrono::steady_clock::now() - started)
                   .count(),
               s.ok());
-  if (personal_ != nullptr) {
-    if (s.ok()) {
-      personal_->NewKeysRecorded();
-    } else {
-      personal_->DropPending();  // what the batch recorded may be lost
-    }
-  }
+  if (s.ok() && personal_ != nullptr) personal_->NewKeysRecorded();
   if (!s.ok()) {
     MarkWriteFailed("write failed: " + s.ToString());
     if (replicating && options_.ledger.replica_ahead) options_.ledger.replica_ahead();

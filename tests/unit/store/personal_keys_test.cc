@@ -190,6 +190,46 @@ TEST_CASE("AKeyStoreClosedCleanlyKeepsOnlyTheKeysItGave") {
   CHECK(*rewrapped == 2);
 }
 
+// A binary from before the ledger recorded keys reads only the store's own record; should
+// that record have been lost (it is written unsynced) and such a binary give the subject a
+// second key, an erasure destroys both: none of the subject's events stays readable.
+TEST_CASE("AnErasureDestroysTheKeyTheStoreNamesWhenItIsNotTheOneTheLedgerRecorded") {
+  KeyStore store;
+  Event first = Numbered(NewContact(), 1);
+  {
+    auto keys = store.Open();
+    REQUIRE(keys->Seal(first).ok());
+    REQUIRE(store.Commit(*keys).ok());
+  }
+  {  // the store's record lost, as after a crash of the machine
+    std::unique_ptr<rocksdb::DB> db;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::Options(), store.dir.Sub("keys"), &raw).ok());
+    db.reset(raw);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("s"); it->Valid() && it->key().starts_with("s"); it->Next()) {
+      REQUIRE(db->Delete(rocksdb::WriteOptions(), it->key()).ok());
+    }
+  }
+  Event older_binary =
+      Numbered(testing::SampleEvent(ContactEdited{"k1", testing::FullContactFields()}), 3);
+  {
+    auto opened = PersonalKeys::Open(store.dir.Sub("keys"), store.master, "m1", false);
+    REQUIRE(opened.ok());
+    auto& keys = **opened;  // no ledger index: it reads only the store's records
+    REQUIRE(keys.Seal(older_binary).ok());
+    REQUIRE(keys.PersistNewKeys([](std::string_view, std::string_view) {}).ok());
+    keys.NewKeysRecorded();
+  }
+  REQUIRE(older_binary.personal_key_id != first.personal_key_id);
+  auto keys = store.Open();
+  REQUIRE(keys->Destroy(first.tenant, first.stream, 1).ok());
+  for (Event event : {first, older_binary}) {
+    keys->Open(event);
+    CHECK(event.personal == Personal::kErased);
+  }
+}
+
 // RocksDB must not be written again after a failed write (its log writer asserts and aborts
 // the process): the store is reopened first, read-only while the disk stays full, and the
 // key the failed write held is kept in memory meanwhile, then written once the disk has room.
