@@ -15,8 +15,10 @@
 namespace cledger::api {
 namespace {
 
-// The most of a message a problem repeats: enough for any id we accept, with room to spare.
-constexpr size_t kDetailBytesMax = 256;
+// The most of a message a problem repeats: enough for any id we accept (128 bytes) and for the
+// longest list the server itself gives (the event types, about 330 bytes), not for a page of
+// echoed input.
+constexpr size_t kDetailBytesMax = 512;
 
 // `text` as it may appear in a problem: well-formed UTF-8 (a bad byte becomes U+FFFD), no
 // control characters, cut to kDetailBytesMax. Messages echo ids and keys a client sent.

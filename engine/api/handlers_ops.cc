@@ -1,6 +1,9 @@
 // The routes of events, the ledger, admin and ops, and the stream's plan and frames.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
+
 #include "base/hex.h"
 #include "base/time.h"
 #include "engine/api/handlers_call.h"
@@ -397,6 +400,10 @@ Status PlanAcrossPartitions(Call& call, StreamPlan& plan) {
   return std::find(seen.begin(), seen.end(), false) == seen.end() ? Status::Ok() : invalid;
 }
 
+// The kinds of stream the ledger writes (domain/rules.cc), each its names' prefix.
+constexpr std::array<std::string_view, 4> kStreamKinds = {"contact-", "customer-", "tenant-",
+                                                          "token-"};
+
 // The stream's plan; the server then follows the ledger with it.
 Answer GetEventStream(Call& call) {
   const HttpRequest& request = call.request;
@@ -433,6 +440,16 @@ Answer GetEventStream(Call& call) {
     }
   }
   plan.stream = call.Query("stream").value_or("");
+  // Every stream's name starts with its kind; a bare record id would match nothing, silently.
+  if (!plan.stream.empty() &&
+      std::none_of(kStreamKinds.begin(), kStreamKinds.end(),
+                   [&](std::string_view kind) { return plan.stream.starts_with(kind); })) {
+    return Problem(Status::InvalidArgument(
+        "invalid_query",
+        "stream takes a stream's name (contact-<id>, customer-<id>, tenant-<name> or "
+        "token-<id>); for contact k1 give stream=contact-k1",
+        "stream"));
+  }
   plan.customer = call.Query("customer").value_or("");
   return plan;
 }

@@ -455,7 +455,15 @@ Result<CreateCustomer> CreateCustomerFromJson(const json::object& o) {
   return c;
 }
 
+// A patch that names no field would record an edit that changes nothing, for good.
+Status NothingToChange(std::string_view fields) {
+  return Status::InvalidArgument(
+      "empty_patch",
+      "the patch names no field to change; send one or more of " + std::string(fields));
+}
+
 Result<UpdateCustomer> UpdateCustomerFromJson(const json::object& o) {
+  if (o.empty()) return NothingToChange("name, email, bill_format");
   const Reader r(o);
   UpdateCustomer c;
   Status s = r.Keys({"name", "email", "bill_format"});
@@ -496,6 +504,7 @@ Result<CreateContact> CreateContactFromJson(const json::object& o, std::string c
 }
 
 Result<ContactPatch> ContactPatchFromJson(const json::object& o) {
+  if (o.empty()) return NothingToChange("the contact's fields (see GET /v1/contacts/{id})");
   std::vector<FieldOp> ops;
   for (const auto& kv : o) {
     if (Status s = ContactFieldChange(View(kv.key()), kv.value(), true, ops); !s.ok()) return s;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cledger/events.h"
 #include "engine/api/routes.h"
 #include "engine/domain/roles.h"
 #include "tests/support/server_fixture.h"
@@ -298,6 +299,40 @@ TEST_CASE("ABackupDirectoryHoldingAFifoOrANameWithANulIsRefusedWithoutWaiting") 
              json::serialize(json::object{{"dir", "/" + std::string(5000, 'a')}}));
   CHECK(long_name.status == 422);
   CHECK(long_name.body.size() < 1000);
+}
+
+// An empty patch would record an edit that changes nothing, in the log and the audit trail
+// for good: it is refused, and names what may be sent.
+TEST_CASE("APatchThatNamesNoFieldIsRefusedAndRecordsNothing") {
+  ServerFixture f;
+  Populate(f);
+  const std::string before = f.Call("acme/owner", "GET", "/v1/contacts/k1").Header("etag");
+  for (const char* target : {"/v1/contacts/k1", "/v1/customers/c1"}) {
+    CAPTURE(target);
+    const Reply empty = f.Call("acme/owner", "PATCH", target, "{}");
+    CHECK(empty.status == 422);
+    CHECK(Code(empty) == "empty_patch");
+  }
+  CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1").Header("etag") == before);
+}
+
+// The list the server gives of what it takes is whole, not cut like an echoed input.
+TEST_CASE("AnUnknownEventTypeIsAnsweredWithEveryTypeTheStreamTakes") {
+  ServerFixture f;
+  const Reply r = f.Call("acme/owner", "GET", "/v1/events/stream?types=Bogus");
+  CHECK(r.status == 422);
+  const std::string detail(Json(r).at("detail").as_string());
+  for (std::string_view name : kEventTypeNames) CHECK(detail.find(name) != std::string::npos);
+}
+
+// Streams are named by kind and id: a bare id would follow nothing, silently.
+TEST_CASE("AStreamFilterGivenARecordsIdIsRefusedNamingTheStreamToGive") {
+  ServerFixture f;
+  const Reply bare = f.Call("acme/owner", "GET", "/v1/events/stream?from=1&stream=k1");
+  CHECK(bare.status == 400);
+  CHECK(Field(bare) == "stream");
+  CHECK(std::string(Json(bare).at("detail").as_string()).find("stream=contact-k1") !=
+        std::string::npos);
 }
 
 TEST_CASE("AWrongMethodIs405NamingTheMethodsThePathTakes") {

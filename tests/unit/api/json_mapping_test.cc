@@ -281,7 +281,9 @@ TEST_CASE("APatchReplacesPresentFieldsAndKeepsAbsentOnes") {
   expected.portal_enabled = false;
   expected.website = "https://ada.example";
   CHECK(after == expected);
-  CHECK(Patched("{}", before) == before);
+  // One that names no field would record an edit of nothing: refused.
+  CheckRejected(ContactPatchFromJson(Obj("{}")), "empty_patch", "");
+  CheckRejected(UpdateCustomerFromJson(Obj("{}")), "empty_patch", "");
 }
 
 TEST_CASE("APatchReplacesOnlyThePresentSubKeysOfAddressAndCommunication") {
