@@ -196,7 +196,13 @@ Answer DeleteToken(Call& call) {
 // A backup directory as a caller names it: absolute, since a relative one would land in the
 // server's working directory.
 Result<std::string> BackupDir(const std::string& dir) {
-  if (dir.empty() || !dir.starts_with('/')) {
+  if (dir.empty()) {
+    return Status::InvalidArgument("required",
+                                   "dir is required: the backup directory, an "
+                                   "absolute path on the server's machine",
+                                   "dir");
+  }
+  if (!dir.starts_with('/')) {
     return Status::InvalidArgument("invalid_value",
                                    "dir must be an absolute path on the server's machine", "dir");
   }

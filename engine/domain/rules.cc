@@ -189,7 +189,9 @@ class Rules {
   Result<Decision> operator()(const RevokeToken&) {
     auto principal = pj::GetTokenPrincipal(views_.tenants, prep_.token_hash);
     if (!principal.ok()) return principal.status();
-    if (!*principal) return Status::NotFound("token_not_found", "no such token");
+    if (!*principal)
+      return Status::NotFound("token_not_found",
+                              "no such token: never issued, or revoked already (nothing changed)");
     auto stream = pj::GetTokenStream(views_.tenants, prep_.token_hash);
     if (!stream.ok()) return stream.status();
     CommandContext as_tenant = ctx_;

@@ -248,6 +248,9 @@ TEST_CASE("ABackupThatFailsSaysWhyToTheOpsCaller") {
   CHECK(Field(relative) == "dir");
   CHECK_FALSE(std::filesystem::exists("bk-rel"));
   CHECK(Field(f.Call("ops", "GET", "/v1/admin/backups?dir=bk-rel")) == "dir");
+  const Reply missing = f.Call("ops", "GET", "/v1/admin/backups");  // no dir at all
+  CHECK(Code(missing) == "required");
+  CHECK(Field(missing) == "dir");
 }
 
 // A FIFO placed in a backup directory would block the open() that reads it, holding the
