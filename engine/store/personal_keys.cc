@@ -204,16 +204,27 @@ Status PersonalKeys::Load() {
 
 Status PersonalKeys::Seal(Event& event) {
   if (!events::CarriesPersonal(event.body)) return Status::Ok();
-  std::lock_guard lock(mu_);
+  const std::string subject = SubjectKey(event.tenant, event.stream);
+  std::unique_lock lock(mu_);
   if (!db_) {
     return Status::Unavailable("key_store_unavailable",
                                "personal data cannot be recorded without the key store");
   }
-  std::optional<std::string> fields = events::TakePersonal(event.body);
-  const std::string subject = SubjectKey(event.tenant, event.stream);
-  // Before a stream's first event nothing can have been recorded of it: nothing is read.
-  auto key_id = KeyIdLocked(subject, /*recorded=*/event.stream_version != 1);
+  // Before a stream's first event nothing can have been recorded of it: nothing is read. Else
+  // the ledger's record is read without the lock (see Recorded). Only this thread (the
+  // writer) gives keys, so the subject gets none meanwhile.
+  std::optional<std::string> recorded;
+  if (event.stream_version != 1 && !subjects_.contains(subject) &&
+      !pending_subjects_.contains(subject)) {
+    lock.unlock();
+    auto found = Recorded(subject);
+    if (!found.ok()) return found.status();
+    recorded = std::move(found).value();
+    lock.lock();
+  }
+  auto key_id = KeyIdLocked(subject, recorded);
   if (!key_id.ok()) return key_id.status();
+  std::optional<std::string> fields = events::TakePersonal(event.body);
   if (key_id->empty()) {
     MadeKey made = DrawKeyLocked();
     *key_id = made.id;
@@ -410,18 +421,14 @@ const base::AeadKey* PersonalKeys::KeyLocked(const std::string& key_id) {
   return &slot;
 }
 
-Result<std::string> PersonalKeys::KeyIdLocked(const std::string& subject, bool recorded) {
+Result<std::string> PersonalKeys::KeyIdLocked(const std::string& subject,
+                                              const std::optional<std::string>& recorded) {
   if (auto it = subjects_.find(subject); it != subjects_.end()) return it->second;
   if (auto it = pending_subjects_.find(subject); it != pending_subjects_.end()) return it->second;
   if (!recorded) return std::string();
   // The ledger records the keys this store made for it; the store itself the keys it made
   // before that, and the ones another node made (ImportKeys).
-  std::string key_id;
-  if (find_subject_) {
-    auto found = find_subject_(std::string_view(subject).substr(1));
-    if (!found.ok()) return found.status();
-    key_id = std::move(found).value();
-  }
+  std::string key_id = *recorded;
   if (key_id.empty()) {
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), subject, &key_id);
     if (s.IsNotFound()) return std::string();
@@ -434,19 +441,29 @@ Result<std::string> PersonalKeys::KeyIdLocked(const std::string& subject, bool r
   return key_id;
 }
 
+Result<std::string> PersonalKeys::Recorded(const std::string& subject) {
+  if (!find_subject_) return std::string();
+  return find_subject_(std::string_view(subject).substr(1));
+}
+
 Result<std::string> PersonalKeys::KeyIdOf(const std::string& tenant, const std::string& stream) {
+  const std::string subject = SubjectKey(tenant, stream);
+  auto recorded = Recorded(subject);
+  if (!recorded.ok()) return recorded;
   std::lock_guard lock(mu_);
   if (!db_) return std::string();
-  return KeyIdLocked(SubjectKey(tenant, stream));
+  return KeyIdLocked(subject, *recorded);
 }
 
 Result<std::string> PersonalKeys::Destroy(const std::string& tenant, const std::string& stream,
                                           int64_t now_us) {
+  const std::string subject = SubjectKey(tenant, stream);
+  auto recorded = Recorded(subject);
+  if (!recorded.ok()) return recorded;
   std::lock_guard lock(mu_);
   if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
   generation_.fetch_add(1, std::memory_order_acq_rel);
-  const std::string subject = SubjectKey(tenant, stream);
-  auto key_id = KeyIdLocked(subject);
+  auto key_id = KeyIdLocked(subject, *recorded);
   if (!key_id.ok()) return key_id;
   // The store's own record may name another key than the ledger's: one a binary from before
   // the ledger recorded keys gave the subject, or a record of a group never written. It goes

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -118,9 +119,14 @@ class PersonalKeys {
   static void ForgetKeys(std::unordered_map<std::string, base::AeadKey>& keys);
   // REQUIRES: mu_ held. The key named `key_id`, read and unwrapped on first use.
   const base::AeadKey* KeyLocked(const std::string& key_id);
-  // `recorded`: whether the ledger or the store may have recorded one (not for a stream's
-  // first event). A destroyed key is no key.
-  Result<std::string> KeyIdLocked(const std::string& subject, bool recorded = true);
+  // What the ledger records of the subject's key ("" for none). Read without mu_ held: readers
+  // take mu_ while they hold the ledger's gate, which this takes.
+  Result<std::string> Recorded(const std::string& subject);
+  // REQUIRES: mu_ held. The subject's key id, empty when it has none; a destroyed key is none.
+  // `recorded`: what Recorded read before the lock was taken (the store's own record is read
+  // when it is ""); nullopt when nothing can be recorded (before a stream's first event).
+  Result<std::string> KeyIdLocked(const std::string& subject,
+                                  const std::optional<std::string>& recorded);
   struct MadeKey {
     std::string id;
     base::AeadKey key;
