@@ -99,8 +99,8 @@ Status LogStore::Reopen() {
     opened = OpenDb();
     if (!opened.ok()) CloseDb(/*flush=*/false);
   }
-  // The failed write may have been the key store's (a group's new data keys go first). Not
-  // under the gate: the key store reads the ledger under its own lock, so its lock comes first.
+  // The failed write may have been the key store's (a group's new data keys go first). It
+  // needs only its own lock, not the gate.
   if (opened.ok() && personal_ != nullptr) opened = personal_->Reopen();
   if (!opened.ok()) {
     Report(opened);
