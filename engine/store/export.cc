@@ -50,17 +50,18 @@ Result<std::vector<ReplicaDataKey>> DataKeys(ReadOnlyDb& ledger, const std::stri
   if (!rocksdb::DB::OpenForReadOnly(options, key_store_dir, &raw).ok()) return keys;
   std::unique_ptr<rocksdb::DB> db(raw);
   std::map<std::string, std::string> subjects;  // subject → key id
-  auto each = [&](rocksdb::Iterator& it, std::string_view prefix) -> Status {
+  auto each = [&](rocksdb::Iterator& it, std::string_view prefix) {
     for (it.Seek(prefix); it.Valid() && it.key().starts_with(prefix); it.Next()) {
       subjects["s" + it.key().ToString().substr(prefix.size())] = it.value().ToString();
     }
-    return it.status().ok() ? Status::Ok() : FromRocks(it.status(), "storage fault");
+    return it.status();
   };
   std::unique_ptr<rocksdb::Iterator> stored(db->NewIterator(rocksdb::ReadOptions()));
-  if (Status s = each(*stored, "s"); !s.ok()) return s;
+  if (auto s = each(*stored, "s"); !s.ok()) return FromRocks(s, "key store", "corrupt_key_store");
   std::unique_ptr<rocksdb::Iterator> recorded(
       ledger.db->NewIterator(rocksdb::ReadOptions(), ledger.families[kCfMeta]));
-  if (Status s = each(*recorded, kMetaSubjectKeyPrefix); !s.ok()) return s;
+  if (auto s = each(*recorded, kMetaSubjectKeyPrefix); !s.ok())
+    return FromRocks(s, "storage fault");
   for (auto& [subject, key_id] : subjects) {
     ReplicaDataKey key{std::move(key_id), subject, {}};
     // A destroyed key has no "k" record: its subject was erased and stays so.

@@ -29,6 +29,12 @@ struct KeyStore {
     Attach(**keys);
     return std::move(keys).value();
   }
+  // As a binary from before the ledger recorded keys opens it: only the store's records.
+  std::unique_ptr<PersonalKeys> OpenWithoutTheLedgersRecords() {
+    auto keys = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
+    REQUIRE(keys.ok());
+    return std::move(keys).value();
+  }
   void Attach(PersonalKeys& keys) {
     keys.UseSubjectIndex([this](std::string_view subject) -> Result<std::string> {
       auto it = recorded.find(subject);
@@ -116,30 +122,57 @@ Event Numbered(Event event, uint64_t stream_version) {
   return event;
 }
 
+// A new contact's first event, sealed and recorded as a group's write would, the store closed.
+Event SealedAndRecorded(KeyStore& store) {
+  Event first = Numbered(NewContact(), 1);
+  auto keys = store.Open();
+  REQUIRE(keys->Seal(first).ok());
+  REQUIRE(store.Commit(*keys).ok());
+  return first;
+}
+
+// A later event of that contact.
+Event LaterEdit() {
+  return Numbered(testing::SampleEvent(ContactEdited{"k1", testing::FullContactFields()}), 3);
+}
+
+// Erases the subject of `events`, then checks that none of them opens.
+void CheckOneErasureErasesAll(PersonalKeys& keys, std::initializer_list<Event> events) {
+  const Event& first = *events.begin();
+  REQUIRE(keys.Destroy(first.tenant, first.stream, 1).ok());
+  for (Event event : events) {
+    keys.Open(event);
+    CHECK(event.personal == Personal::kErased);
+  }
+}
+
 // An erasure destroys the one key the ledger recorded for the subject: every later event of
 // it, sealed after a reopen, must be under that same key.
 TEST_CASE("ASubjectsEventsAfterAReopenAreSealedUnderTheKeyItsFirstEventGot") {
   KeyStore store;
-  Event first = Numbered(NewContact(), 1);
-  {
-    auto keys = store.Open();
-    REQUIRE(keys->Seal(first).ok());
-    REQUIRE(store.Commit(*keys).ok());
-  }
+  const Event first = SealedAndRecorded(store);
   REQUIRE(store.recorded.size() == 1);
   auto keys = store.Open();
-  Event later =
-      Numbered(testing::SampleEvent(ContactEdited{"k1", testing::FullContactFields()}), 3);
+  Event later = LaterEdit();
   REQUIRE(keys->Seal(later).ok());
   CHECK(later.personal_key_id == first.personal_key_id);
   auto key_id = keys->KeyIdOf(first.tenant, first.stream);
   REQUIRE(key_id.ok());
   CHECK(*key_id == first.personal_key_id);
-  REQUIRE(keys->Destroy(first.tenant, first.stream, 1).ok());
-  for (Event event : {first, later}) {
-    keys->Open(event);
-    CHECK(event.personal == Personal::kErased);
-  }
+  CheckOneErasureErasesAll(*keys, {first, later});
+}
+
+// The store keeps its own record of each key beside the ledger's: a binary from before the
+// ledger recorded keys, opened on the ledger again, seals the subject's next events under
+// the same key (else its erasure would leave the first events readable).
+TEST_CASE("ABinaryThatReadsOnlyTheStoresRecordsFindsTheKeyOfASubjectMadeSince") {
+  KeyStore store;
+  const Event first = SealedAndRecorded(store);
+  auto older = store.OpenWithoutTheLedgersRecords();
+  Event later = LaterEdit();
+  REQUIRE(older->Seal(later).ok());
+  CHECK(later.personal_key_id == first.personal_key_id);
+  CheckOneErasureErasesAll(*older, {first, later});
 }
 
 // A key handed to a group the ledger never wrote (its write failed, or a cluster refused it)
@@ -195,12 +228,7 @@ TEST_CASE("AKeyStoreClosedCleanlyKeepsOnlyTheKeysItGave") {
 // second key, an erasure destroys both: none of the subject's events stays readable.
 TEST_CASE("AnErasureDestroysTheKeyTheStoreNamesWhenItIsNotTheOneTheLedgerRecorded") {
   KeyStore store;
-  Event first = Numbered(NewContact(), 1);
-  {
-    auto keys = store.Open();
-    REQUIRE(keys->Seal(first).ok());
-    REQUIRE(store.Commit(*keys).ok());
-  }
+  const Event first = SealedAndRecorded(store);
   {  // the store's record lost, as after a crash of the machine
     std::unique_ptr<rocksdb::DB> db;
     rocksdb::DB* raw = nullptr;
@@ -211,23 +239,15 @@ TEST_CASE("AnErasureDestroysTheKeyTheStoreNamesWhenItIsNotTheOneTheLedgerRecorde
       REQUIRE(db->Delete(rocksdb::WriteOptions(), it->key()).ok());
     }
   }
-  Event older_binary =
-      Numbered(testing::SampleEvent(ContactEdited{"k1", testing::FullContactFields()}), 3);
+  Event older_binary = LaterEdit();
   {
-    auto opened = PersonalKeys::Open(store.dir.Sub("keys"), store.master, "m1", false);
-    REQUIRE(opened.ok());
-    auto& keys = **opened;  // no ledger index: it reads only the store's records
-    REQUIRE(keys.Seal(older_binary).ok());
-    REQUIRE(keys.PersistNewKeys([](std::string_view, std::string_view) {}).ok());
-    keys.NewKeysRecorded();
+    auto older = store.OpenWithoutTheLedgersRecords();
+    REQUIRE(older->Seal(older_binary).ok());
+    REQUIRE(older->PersistNewKeys([](std::string_view, std::string_view) {}).ok());
+    older->NewKeysRecorded();
   }
   REQUIRE(older_binary.personal_key_id != first.personal_key_id);
-  auto keys = store.Open();
-  REQUIRE(keys->Destroy(first.tenant, first.stream, 1).ok());
-  for (Event event : {first, older_binary}) {
-    keys->Open(event);
-    CHECK(event.personal == Personal::kErased);
-  }
+  CheckOneErasureErasesAll(*store.Open(), {first, older_binary});
 }
 
 // RocksDB must not be written again after a failed write (its log writer asserts and aborts
