@@ -5,6 +5,7 @@
 //                 fold.
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 
 #include "base/keys.h"
 #include "base/text.h"
@@ -17,19 +18,50 @@ namespace {
 
 // One field of a record as its trail shows it. A fixed field's name is a literal; a link's
 // is made from its customer's id (`link`), which the record it was read from holds, so
-// nothing is copied for a name until it names a change.
+// nothing is copied for a name until it names a change. So for the value: the record's own
+// text, a literal, or text its Flat composed (a phone, a list, a time).
 struct Shown {
   std::string_view name;  // the field's name, or the link's customer id
   bool link = false;
-  std::string value;
+  std::string_view value;
 
   bool SameField(const Shown& other) const { return link == other.link && name == other.name; }
   std::string Name() const {
     return link ? "customers[" + std::string(name) + "].roles" : std::string(name);
   }
 };
-// Valid while the record it was read from is.
-using Flat = std::vector<Shown>;
+
+// A record's fields as its trail shows them, in a fixed order, then its links. Valid while the
+// record it was read from is; not copied (its fields point into its own composed texts).
+class Flat {
+ public:
+  Flat() = default;
+  Flat(const Flat&) = delete;
+  Flat(Flat&&) = default;  // a deque's elements stay where they are
+
+  void Add(std::string_view name, std::string_view value, bool link = false) {
+    fields_.push_back({name, link, value});
+  }
+  void Add(std::string_view name, const char* literal, bool link = false) {
+    Add(name, std::string_view(literal), link);
+  }
+  void Add(std::string_view name, const std::string& value, bool link = false) {
+    Add(name, std::string_view(value), link);
+  }
+  // A value made on the spot would be gone before it is read: AddComposed keeps it.
+  void Add(std::string_view name, const std::string&& value, bool link = false) = delete;
+  // A value made for the trail; an empty one is kept as the literal "".
+  void AddComposed(std::string_view name, std::string value, bool link = false) {
+    if (value.empty()) return Add(name, "", link);
+    composed_.push_back(std::move(value));
+    Add(name, composed_.back(), link);
+  }
+  const std::vector<Shown>& fields() const { return fields_; }
+
+ private:
+  std::vector<Shown> fields_;
+  std::deque<std::string> composed_;  // never moved once added: fields_ point into them
+};
 
 std::string Join(const std::vector<std::string>& values) {
   std::string out;
@@ -52,50 +84,50 @@ Flat Flatten(const ContactView& v) {
   const Communication& c = f.communication;
   const bool none = v.id.empty();
   Flat out;
-  out.reserve(27 + v.customers.size());  // the fields below, then the links
-  auto add = [&](std::string_view name, std::string value) {
-    out.push_back({name, false, std::move(value)});
-  };
-  add("status", none ? "" : v.deleted ? "deleted" : "active");
-  add("kind", none ? "" : v.shared ? "shared" : "direct");
-  add("contact_type", f.contact_type);
-  add("title", f.title);
-  add("first_name", f.first_name);
-  add("last_name", f.last_name);
-  add("company_name", f.company_name);
-  add("position", f.position);
-  add("department", f.department);
-  add("email", f.email);
+  out.Add("status", none ? "" : v.deleted ? "deleted" : "active");
+  out.Add("kind", none ? "" : v.shared ? "shared" : "direct");
+  out.Add("contact_type", f.contact_type);
+  out.Add("title", f.title);
+  out.Add("first_name", f.first_name);
+  out.Add("last_name", f.last_name);
+  out.Add("company_name", f.company_name);
+  out.Add("position", f.position);
+  out.Add("department", f.department);
+  out.Add("email", f.email);
   static constexpr std::string_view kPhones[] = {"phones[0]", "phones[1]", "phones[2]",
                                                  "phones[3]"};
-  for (size_t i = 0; i < std::size(kPhones); ++i) add(kPhones[i], Phone(f, i));
-  add("address.lines", Join(f.address.lines));
-  add("address.postcode", f.address.postcode);
-  add("address.country", f.address.country);
-  add("website", f.website);
-  add("dealer_code", f.dealer_code);
-  add("portal_enabled", none ? "" : f.portal_enabled ? "true" : "false");
-  add("communication.regarding", Join(c.regarding));
-  add("communication.email_bill", none ? "" : c.email_bill);
-  add("communication.usage_report_profile", c.usage_report_profile);
-  add("communication.copy_correspondence", Join(c.copy_correspondence));
-  add("communication.copy_ticket_updates", Join(c.copy_ticket_updates));
-  add("password_must_change", v.has_password ? (v.password_must_change ? "true" : "false") : "");
-  add("deleted", Time(v.system.deleted_us));
+  for (size_t i = 0; i < std::size(kPhones); ++i) out.AddComposed(kPhones[i], Phone(f, i));
+  out.AddComposed("address.lines", Join(f.address.lines));
+  out.Add("address.postcode", f.address.postcode);
+  out.Add("address.country", f.address.country);
+  out.Add("website", f.website);
+  out.Add("dealer_code", f.dealer_code);
+  out.Add("portal_enabled", none ? "" : f.portal_enabled ? "true" : "false");
+  out.AddComposed("communication.regarding", Join(c.regarding));
+  out.Add("communication.email_bill", none ? std::string_view() : c.email_bill);
+  out.Add("communication.usage_report_profile", c.usage_report_profile);
+  out.AddComposed("communication.copy_correspondence", Join(c.copy_correspondence));
+  out.AddComposed("communication.copy_ticket_updates", Join(c.copy_ticket_updates));
+  out.Add("password_must_change",
+          v.has_password ? (v.password_must_change ? "true" : "false") : "");
+  out.AddComposed("deleted", Time(v.system.deleted_us));
   for (const Link& link : v.customers) {
-    out.push_back({link.customer_id, true, link.roles.empty() ? "(none)" : Join(link.roles)});
+    if (link.roles.empty()) {
+      out.Add(link.customer_id, "(none)", /*link=*/true);
+    } else {
+      out.AddComposed(link.customer_id, Join(link.roles), /*link=*/true);
+    }
   }
   return out;
 }
 
 Flat Flatten(const CustomerView& v) {
   Flat out;
-  out.reserve(5);
-  out.push_back({"status", false, v.id.empty() ? "" : v.deleted ? "deleted" : "active"});
-  out.push_back({"name", false, v.name});
-  out.push_back({"email", false, v.email});
-  out.push_back({"bill_format", false, v.bill_format});
-  out.push_back({"deleted", false, Time(v.system.deleted_us)});
+  out.Add("status", v.id.empty() ? "" : v.deleted ? "deleted" : "active");
+  out.Add("name", v.name);
+  out.Add("email", v.email);
+  out.Add("bill_format", v.bill_format);
+  out.AddComposed("deleted", Time(v.system.deleted_us));
   return out;
 }
 
@@ -123,7 +155,7 @@ template <typename Body>
 constexpr bool kIsErasure =
     std::is_same_v<Body, ContactErased> || std::is_same_v<Body, CustomerErased>;
 
-const Shown* Lookup(const Flat& flat, const Shown& field) {
+const Shown* Lookup(const std::vector<Shown>& flat, const Shown& field) {
   for (const Shown& f : flat) {
     if (f.SameField(field)) return &f;
   }
@@ -132,21 +164,25 @@ const Shown* Lookup(const Flat& flat, const Shown& field) {
 
 // `flat`'s `field`, looked for first at `index`: two flattenings of one kind of record list
 // the same fields in the same order up to their links.
-const Shown* Lookup(const Flat& flat, size_t index, const Shown& field) {
+const Shown* Lookup(const std::vector<Shown>& flat, size_t index, const Shown& field) {
   return index < flat.size() && flat[index].SameField(field) ? &flat[index] : Lookup(flat, field);
 }
 
 // Each field whose value differs, in `after`'s order, then the fields that disappeared.
-std::vector<FieldChange> Diff(const Flat& before, const Flat& after) {
+std::vector<FieldChange> Diff(const Flat& before_flat, const Flat& after_flat) {
+  const std::vector<Shown>& before = before_flat.fields();
+  const std::vector<Shown>& after = after_flat.fields();
   std::vector<FieldChange> out;
   for (size_t i = 0; i < after.size(); ++i) {
     const Shown* old = Lookup(before, i, after[i]);
-    const std::string_view was = old ? std::string_view(old->value) : "";
-    if (was != after[i].value) out.push_back({after[i].Name(), std::string(was), after[i].value});
+    const std::string_view was = old ? old->value : "";
+    if (was != after[i].value) {
+      out.push_back({after[i].Name(), std::string(was), std::string(after[i].value)});
+    }
   }
   for (size_t i = 0; i < before.size(); ++i) {
     if (!before[i].value.empty() && !Lookup(after, i, before[i])) {
-      out.push_back({before[i].Name(), before[i].value, ""});
+      out.push_back({before[i].Name(), std::string(before[i].value), ""});
     }
   }
   return out;
@@ -208,11 +244,12 @@ class Audit final : public Projection {
                    event.body)) {
       if (Status s = EraseTrail(kv, event.tenant, event.stream); !s.ok()) return s;
     }
-    kv.Put("e" + TenantKey(event.tenant, base::U64Key(event.position)), Encode(entry));
-    kv.Put(IndexKey(event.tenant, 's', event.stream, event.position), "");
-    kv.Put(IndexKey(event.tenant, 'a', event.actor.id, event.position), "");
+    // Every key below is made from the event's position: new.
+    kv.PutNew("e" + TenantKey(event.tenant, base::U64Key(event.position)), Encode(entry));
+    kv.PutNew(IndexKey(event.tenant, 's', event.stream, event.position), "");
+    kv.PutNew(IndexKey(event.tenant, 'a', event.actor.id, event.position), "");
     if (const std::string customer = CustomerOf(event.body); !customer.empty()) {
-      kv.Put(IndexKey(event.tenant, 'c', customer, event.position), "");
+      kv.PutNew(IndexKey(event.tenant, 'c', customer, event.position), "");
     }
     return Status::Ok();
   }
@@ -308,8 +345,11 @@ const std::vector<std::string>& FixedFieldNames() {
     std::vector<std::string> out = {"password", "personal_data", "reason", "plan",
                                     "token",    "actor",         "role",   "expires_at"};
     // Records without links: every name is a literal.
-    for (const Flat& flat : {Flatten(ContactView{}), Flatten(CustomerView{})}) {
-      for (const Shown& field : flat) out.push_back(field.Name());
+    const ContactView contact;
+    const CustomerView customer;
+    const Flat flats[] = {Flatten(contact), Flatten(customer)};
+    for (const Flat& flat : flats) {
+      for (const Shown& field : flat.fields()) out.push_back(field.Name());
     }
     return out;
   }();

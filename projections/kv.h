@@ -31,6 +31,9 @@ class Kv {
   // The value, nullopt when the key is absent, or the Status of a failed read.
   virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
   virtual void Put(std::string_view key, std::string_view value) = 0;
+  // Put, for a key this keyspace's fold has never read or written (one made from the event's
+  // position): a fold's memory of its records (CachedKv) need not look for it.
+  virtual void PutNew(std::string_view key, std::string_view value) { Put(key, value); }
   virtual void Delete(std::string_view key) = 0;
   // Ok once every key was visited (or `fn` stopped); else the read's failure.
   virtual Status Scan(std::string_view prefix, const ScanFn& fn) = 0;
@@ -194,6 +197,10 @@ class CachedKv final : public Kv {
   void Put(std::string_view key, std::string_view value) override {
     base_.Put(key, value);
     memory_.Update(key, value);
+    if (memory_.written) memory_.written->Add(key);
+  }
+  void PutNew(std::string_view key, std::string_view value) override {
+    base_.Put(key, value);
     if (memory_.written) memory_.written->Add(key);
   }
   void Delete(std::string_view key) override {

@@ -42,6 +42,9 @@ class PrefixedKv final : public Kv {
     return base_.Get(Full(key));
   }
   void Put(std::string_view key, std::string_view value) override { base_.Put(Full(key), value); }
+  void PutNew(std::string_view key, std::string_view value) override {
+    base_.PutNew(Full(key), value);
+  }
   void Delete(std::string_view key) override { base_.Delete(Full(key)); }
   Status Scan(std::string_view prefix, const ScanFn& fn) override {
     return base_.Scan(Full(prefix), [&](std::string_view key, std::string_view value) {

@@ -173,7 +173,7 @@ TEST_CASE("HistoryOfACustomerAndItsFailures") {
   const Run missing = Cledger(f.dir, base + "--contact nobody");
   CHECK(missing.status == 1);
   CHECK(missing.out.empty());
-  CHECK(Contains(missing.err, "no contact 'nobody' (contact_not_found)"));
+  CHECK(Contains(missing.err, "no contact 'nobody' [contact_not_found]"));
 
   const Run before = Cledger(f.dir, base + "--customer c1 --at 1");  // TenantCreated only
   CHECK(before.status == 1);
@@ -433,14 +433,15 @@ TEST_CASE("ImportReportsBadLinesAppendsNothingFromThemAndGoodLinesOnce") {
   const Run first = Cledger(f.dir, args);
   CHECK(first.status == 1);
   CHECK(first.out == "10 lines: 4 appended, 0 already imported, 6 rejected\n");
-  CHECK(Contains(first.err, file + ":5: unknown field \"colour\" (unknown_field, colour)\n"));
+  CHECK(
+      Contains(first.err, file + ":5: unknown field \"colour\" (field colour) [unknown_field]\n"));
   CHECK(Contains(first.err, file + ":6: passwords are not importable"));
-  CHECK(Contains(first.err, "(not_importable, password)\n"));
+  CHECK(Contains(first.err, "(field password) [not_importable]\n"));
   CHECK(Contains(first.err, file + ":7: password resets are not importable"));
-  CHECK(Contains(first.err, file + ":8: the line is not valid JSON (malformed_json)\n"));
+  CHECK(Contains(first.err, file + ":8: the line is not valid JSON [malformed_json]\n"));
   CHECK(Contains(first.err, file + ":9: "));
-  CHECK(Contains(first.err, "(email_taken"));
-  CHECK(Contains(first.err, file + ":12: the line is over 1 MiB (line_too_long)\n"));
+  CHECK(Contains(first.err, "[email_taken]"));
+  CHECK(Contains(first.err, file + ":12: the line is over 1 MiB [line_too_long]\n"));
   CHECK_FALSE(Contains(first.err, ":2:"));
   CHECK_FALSE(Contains(first.err, "ETA"));  // no progress bar when piped
   CHECK_FALSE(Contains(first.err, "\r"));

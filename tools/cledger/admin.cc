@@ -32,6 +32,11 @@ std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
   return OpenOrExplain(options);
 }
 
+std::string Describe(const Status& status) {
+  return status.message() + (status.field().empty() ? "" : " (field " + status.field() + ")") +
+         " [" + status.reason() + "]";
+}
+
 Status TenantExists(Engine& engine, const std::string& tenant) {
   auto tenants = engine.Tenants(Principal{"", OfflineOps().actor});
   if (!tenants.ok()) return tenants.status();
@@ -121,9 +126,7 @@ CommandContext OfflineOps() { return CommandContext{"", {"cli", "ops"}, {}, {}, 
 namespace {
 
 int Fail(const Status& status) {
-  std::cerr << "cledger: " << status.message()
-            << (status.field().empty() ? "" : " (" + status.field() + ")") << " ["
-            << status.reason() << "]\n";
+  std::cerr << "cledger: " << Describe(status) << "\n";
   // A value the ledger refuses (a role, a tenant's name) is a bad argument, as a bad option is.
   return status.code() == Code::kInvalidArgument ? kExitUsage : kExitFailed;
 }

@@ -19,9 +19,7 @@ inline constexpr const char* kOpenFailure =
     "3 the data directory could not be opened (is a server running on it?); 1 also when it is\n"
     "a damaged ledger (it holds RocksDB's files without CURRENT or its MANIFEST).";
 
-// "message (reason, field)": the message for people, the stable reason for scripts and the
-// offending field when there is one.
-std::string Describe(const Status& s);
+using cli::Describe;
 // Whether the reader has where to read: --server with a token, or --data with --tenant (a
 // server's token names its own tenant). Says on stderr what is missing.
 bool ReaderTargetOk(const std::string& server_url, const std::string& token,

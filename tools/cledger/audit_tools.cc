@@ -17,14 +17,6 @@
 
 namespace cledger::cli {
 namespace audit_tools {
-// "message (reason, field)": the message for people, the stable reason for scripts and the
-// offending field when there is one.
-std::string Describe(const Status& s) {
-  std::string out = s.message() + " (" + s.reason();
-  if (!s.field().empty()) out += ", " + s.field();
-  return out + ")";
-}
-
 // Offline readers act as an auditor: allowed to read the whole tenant, never to change it.
 bool ReaderTargetOk(const std::string& server_url, const std::string& token,
                     const std::string& tenant) {

@@ -83,5 +83,8 @@ CommandContext OfflineOps();
 // NotFound "tenant_not_found" unless the ledger has `tenant`: a mistyped tenant must not read
 // as an empty trail, an empty export or a file of rejected lines.
 Status TenantExists(Engine& engine, const std::string& tenant);
+// How every command shows a failure: "message (field F) [reason]" — the message for people,
+// the field it names if any, the stable reason for scripts.
+std::string Describe(const Status& status);
 
 }  // namespace cledger::cli

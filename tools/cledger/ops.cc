@@ -34,9 +34,7 @@ int Complain(const std::string& what, int exit_code) {
 }
 
 int FailStatus(const Status& status) {
-  std::cerr << "cledger: " << status.message()
-            << (status.field().empty() ? "" : " (field " + status.field() + ")") << " ["
-            << status.reason() << "]\n";
+  std::cerr << "cledger: " << Describe(status) << "\n";
   if (status.reason() == "server_unreachable") return kExitUnavailable;
   if (status.reason() == "certificate_not_verified") return kExitUnavailable;
   if (status.reason() == "invalid_server" || status.reason() == "invalid_ca_file" ||

@@ -76,7 +76,7 @@ int Fail(const std::string& what, int exit_code) {
 int FailStatus(const Status& s) {
   const bool usage = s.reason() == "invalid_key" || s.reason() == "key_mismatch" ||
                      s.reason() == "invalid_server" || s.reason() == "invalid_ca_file";
-  return Fail(s.message() + " [" + s.reason() + "]", usage ? kExitUsage : kExitFailed);
+  return Fail(cli::Describe(s), usage ? kExitUsage : kExitFailed);
 }
 
 int64_t NowMicros() {

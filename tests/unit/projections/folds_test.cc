@@ -155,6 +155,42 @@ TEST_CASE("TheAuditFoldRecordsEachFieldsBeforeAndAfterWithItsActor") {
   for (const FieldChange& c : edit.changes) CHECK(c.field.find("first_name") == std::string::npos);
 }
 
+// A new contact's entry shows every field it was made with: the record's own text, the texts
+// the trail composes (a phone, a list, a link's roles) and the ones it names (kind, status).
+TEST_CASE("ANewContactsTrailEntryShowsEveryFieldAsItWasMade") {
+  History h;
+  pj::MemKv kv;
+  ContactFields f = Named("Ann", "ann@x.test");
+  f.phones = {{"mobile", "+44 7700 900001"}, {"work", "+44 20 7946 0001"}};
+  f.address.lines = {"1 High St", "Flat 2"};
+  f.communication.regarding = {"billing", "support"};
+  Fold(pj::kAudit, kv,
+       {h.Next("contact-k1", ContactCreated{"k1", "c1", f}),
+        h.Next("contact-k1", ContactRolesChanged{"k1", "c1", {"billing", "technical"}})});
+  auto trail = pj::AuditTrail(kv, "acme", pj::AuditIndex::kStream, "contact-k1");
+  REQUIRE(trail.ok());
+  REQUIRE(trail->size() == 2);
+  std::map<std::string, std::pair<std::string, std::string>> made;
+  for (const FieldChange& c : trail->front().changes) made[c.field] = {c.before, c.after};
+  using Change = std::pair<std::string, std::string>;
+  CHECK(made["status"] == Change{"", "active"});
+  CHECK(made["kind"] == Change{"", "direct"});
+  CHECK(made["first_name"] == Change{"", "Ann"});
+  CHECK(made["phones[0]"] == Change{"", "mobile: +44 7700 900001"});
+  CHECK(made["phones[1]"] == Change{"", "work: +44 20 7946 0001"});
+  CHECK_FALSE(made.contains("phones[2]"));
+  CHECK(made["address.lines"] == Change{"", "1 High St, Flat 2"});
+  CHECK(made["communication.regarding"] == Change{"", "billing, support"});
+  CHECK(made["communication.email_bill"] == Change{"", "none"});
+  CHECK(made["portal_enabled"] == Change{"", "false"});
+  CHECK(made["customers[c1].roles"] == Change{"", "(none)"});
+  const std::vector<FieldChange>& roles = trail->back().changes;
+  REQUIRE(roles.size() == 1);
+  CHECK(roles[0].field == "customers[c1].roles");
+  CHECK(roles[0].before == "(none)");
+  CHECK(roles[0].after == "billing, technical");
+}
+
 // An audit filter on a field is checked against the fields trails record, so a misspelt one
 // is refused rather than answered with an empty trail: every field a trail can record must be
 // one the check accepts.
@@ -227,7 +263,8 @@ TEST_CASE("EveryFoldIsDeterministic") {
 
 // A rebuild folds through a memory of the records it read and wrote. Whether that memory
 // holds everything or keeps forgetting (a budget of a few records), the fold reads back what
-// it last wrote: the state is the one a fold without it leaves.
+// it last wrote, its position-made keys (PutNew) too: the state is the one a fold without it
+// leaves.
 TEST_CASE("AFoldThroughItsMemoryOfRecordsLeavesWhatAFoldWithoutItLeaves") {
   History h;
   std::vector<Event> events = {h.Next("tenant-acme", TenantCreated{"acme", "standard", {}}),
@@ -245,6 +282,8 @@ TEST_CASE("AFoldThroughItsMemoryOfRecordsLeavesWhatAFoldWithoutItLeaves") {
       if (round % 4 == 0 && round > 0) events.push_back(h.Next(stream, ContactRestored{id}));
     }
   }
+  // An erasure rewrites the trail the fold wrote before it.
+  events.push_back(h.Next("contact-k3", ContactErased{"k3", "request 7", ""}));
   for (const pj::Projection* projection : pj::All()) {
     CAPTURE(std::string(projection->name()));
     pj::MemKv plain;
