@@ -163,8 +163,8 @@ struct Call {
     }
     if (auto at = Query("at")) {
       auto position = ParseU64(*at);
-      if (!position) {
-        return Status::InvalidArgument("invalid_query", "at is a ledger position", "at");
+      if (!position || *position == 0) {  // positions start at 1, as `from` does
+        return Status::InvalidArgument("invalid_query", "at is a ledger position, 1 or more", "at");
       }
       as_of.position = *position;
     }

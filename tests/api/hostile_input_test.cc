@@ -570,7 +570,9 @@ TEST_CASE("AReadAsOfAPositionAndATimeAtOnceAnswers400") {
 TEST_CASE("ATimeOrPositionInTheQueryThatDoesNotParseAnswers400NamingIt") {
   ServerFixture f;
   CreateCustomerAndContact(f);
-  CheckInvalidQuery(f, {"/v1/contacts/k1?at=x", "/v1/contacts/k1/history?at=-1"}, "at");
+  // Positions start at 1, as /v1/events?from= does: 0 names no position.
+  CheckInvalidQuery(
+      f, {"/v1/contacts/k1?at=x", "/v1/contacts/k1/history?at=-1", "/v1/customers/c1?at=0"}, "at");
   CheckInvalidQuery(
       f, {"/v1/contacts/k1?as_of=yesterday", "/v1/customers/c1/history?as_of=2026-13-01T00:00:00Z"},
       "as_of");
