@@ -533,6 +533,19 @@ TEST_CASE("TheBearerSchemeIsCaseInsensitive") {
   }
 }
 
+TEST_CASE("AnErasureWithoutABodyIsRefusedSayingItNeedsAReason") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  const uint64_t head = f.Head();
+  Reply r = f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", "");
+  CHECK(r.status == 400);
+  CHECK(Code(r) == "malformed_json");
+  CHECK(Json(r).at("field") == "reason");
+  CHECK(std::string(Json(r).at("detail").as_string()).find("\"reason\"") != std::string::npos);
+  CHECK(f.Head() == head);
+  CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1").status == 200);
+}
+
 // Each GET of `targets` answers 400 invalid_query naming `field`.
 void CheckInvalidQuery(ServerFixture& f, std::initializer_list<const char*> targets,
                        const char* field) {
