@@ -201,15 +201,13 @@ class EngineImpl final : public Engine {
     if (current == next->KeyId()) {
       return Status::InvalidArgument("master_key", path + " is the ledger's master key already");
     }
-    // First: a rotation that fails after it leaves tokens revoked (issue them again), never
-    // tokens listed as holding that a finished rotation ended.
-    if (Status revoked = RevokeEveryToken(); !revoked.ok()) return revoked;
     auto rewrapped = personal_->Rewrap(next->WrapKey(), next->KeyId());
     if (!rewrapped.ok()) return rewrapped;
     rocksdb::WriteOptions sync;
     sync.sync = true;
     s = db->Put(sync, meta, store::kMetaMasterKeyId, next->KeyId());
     if (!s.ok()) return Status::IoError("storage_error", s.ToString());
+    if (Status revoked = RevokeEveryToken(); !revoked.ok()) return revoked;
     return rewrapped;
   }
   // Tokens are recorded under digests keyed by the master key: a rotation ends every token
