@@ -207,20 +207,7 @@ class EngineImpl final : public Engine {
     sync.sync = true;
     s = db->Put(sync, meta, store::kMetaMasterKeyId, next->KeyId());
     if (!s.ok()) return Status::IoError("storage_error", s.ToString());
-    if (Status revoked = RevokeEveryToken(); !revoked.ok()) return revoked;
     return rewrapped;
-  }
-  // Tokens are recorded under digests keyed by the master key: a rotation ends every token
-  // issued before it. Each is revoked too, so that the token list and the audit trail say so.
-  Status RevokeEveryToken() {
-    const CommandContext rotation{"", {"master-key-rotation", "ops"}, {}, {}, {}};
-    auto tokens = ListTokens(Principal{"", rotation.actor}, std::nullopt);
-    if (!tokens.ok()) return tokens.status();
-    for (const TokenInfo& token : *tokens) {
-      auto revoked = Execute(rotation, RevokeToken{"", token.token_hash});
-      if (!revoked.ok()) return revoked.status();
-    }
-    return Status::Ok();
   }
   Result<ErasureOutcome> Erase(const CommandContext& context, const std::string& subject,
                                const std::string& id, const std::string& reason) override {

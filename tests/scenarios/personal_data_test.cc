@@ -211,18 +211,11 @@ TEST_CASE("AnErasureLeavesNoIdempotencyKeyFiledUnderTheErasedSubject") {
 TEST_CASE("ARotatedMasterKeyOpensEveryPersonFieldAndTheOldKeyIsRefused") {
   EngineFixture f;
   f.Must(f.owner, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
-  const CommandContext ops{"", {"root", "ops"}, {}, {}, {}};
-  const std::string token = f.engine->Execute(ops, IssueToken{"acme", "reader", "service"})->token;
-  const Principal root{"", ops.actor};
-  REQUIRE_FALSE(f.engine->ListTokens(root, std::nullopt)->empty());
   const std::string next = f.dir.Sub("next.master-key");
   auto rewrapped = f.engine->RotateMasterKey(next);
   REQUIRE_MESSAGE(rewrapped.ok(), rewrapped.status().ToString());
   CHECK(*rewrapped == 3);                                                    // c1, c2, k1
   CHECK(f.engine->RotateMasterKey(next).status().reason() == "master_key");  // already it
-  // The rotation ended every token, and says so: none is listed as if it still held.
-  CHECK(f.engine->ListTokens(root, std::nullopt)->empty());
-  CHECK_FALSE(f.engine->Authenticate(token).ok());
   f.engine.reset();
 
   LedgerOptions options;

@@ -405,8 +405,7 @@ void AddAdmin(CLI::App& app, Runner& run) {
       "With the server stopped. Afterwards move NEW over the old master key file (or give "
       "--master-key-file NEW to every command) and destroy the old one.\nTokens are recorded under "
       "digests keyed by the master key: every token "
-      "issued before is ended, and revoked (actor master-key-rotation); issue them again.\n"
-      "Example:\n  cledger keys rotate --data ./data "
+      "issued before must be issued again.\nExample:\n  cledger keys rotate --data ./data "
       "--new-master-key-file ./data.master-key.2");
   rotate->callback([args, &run] {
     run = [args] {
@@ -418,7 +417,7 @@ void AddAdmin(CLI::App& app, Runner& run) {
                 << "\nnext: move it over the old master key file, or give --master-key-file "
                 << args->new_master_key_file
                 << " to every command from now on; then issue the tokens again (cledger token "
-                   "issue): the rotation ended and revoked every token issued before\n";
+                   "issue)\n";
       return kExitOk;
     };
   });

@@ -125,8 +125,6 @@ class Engine {
   // ledger's master key. Offline: close the engine afterwards and open it with the new file.
   // Tokens recorded under the old key stop authenticating and password hashes sealed under it
   // can no longer be opened. Returns how many data keys were re-wrapped.
-  // Every token issued before is ended (its digest was keyed by the old key) and revoked, as
-  // actor master-key-rotation.
   virtual Result<size_t> RotateMasterKey(const std::string& new_master_key_file) = 0;
 
   // Cluster followers: appends events the partition's owner decided (ledger.h, ReplicaGroup),
