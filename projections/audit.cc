@@ -79,6 +79,10 @@ std::string Phone(const ContactFields& f, size_t i) {
   return i < f.phones.size() ? f.phones[i].type + ": " + f.phones[i].number : "";
 }
 
+// A record made on the spot would be gone before its Flat is read.
+Flat Flatten(ContactView&&) = delete;
+Flat Flatten(CustomerView&&) = delete;
+
 Flat Flatten(const ContactView& v) {
   const ContactFields& f = v.fields;
   const Communication& c = f.communication;
@@ -104,7 +108,7 @@ Flat Flatten(const ContactView& v) {
   out.Add("dealer_code", f.dealer_code);
   out.Add("portal_enabled", none ? "" : f.portal_enabled ? "true" : "false");
   out.AddComposed("communication.regarding", Join(c.regarding));
-  out.Add("communication.email_bill", none ? std::string_view() : c.email_bill);
+  out.Add("communication.email_bill", none ? "" : std::string_view(c.email_bill));
   out.Add("communication.usage_report_profile", c.usage_report_profile);
   out.AddComposed("communication.copy_correspondence", Join(c.copy_correspondence));
   out.AddComposed("communication.copy_ticket_updates", Join(c.copy_ticket_updates));
