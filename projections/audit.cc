@@ -18,8 +18,8 @@ namespace {
 
 // One field of a record as its trail shows it. A fixed field's name is a literal; a link's
 // is made from its customer's id (`link`), which the record it was read from holds, so
-// nothing is copied for a name until it names a change. So for the value: the record's own
-// text, a literal, or text its Flat composed (a phone, a list, a time).
+// nothing is copied for a name until it names a change. Its value is the record's own text,
+// a literal, or a text its Flat composed (a phone, a list, a time): nothing is copied either.
 struct Shown {
   std::string_view name;  // the field's name, or the link's customer id
   bool link = false;
