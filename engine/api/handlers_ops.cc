@@ -2,12 +2,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
 
 #include "base/hex.h"
 #include "base/time.h"
 #include "engine/api/handlers_call.h"
 #include "engine/domain/roles.h"
+#include "engine/domain/rules.h"
 #include "events/codec.h"
 
 namespace cledger::api {
@@ -406,10 +406,6 @@ Status PlanAcrossPartitions(Call& call, StreamPlan& plan) {
   return std::find(seen.begin(), seen.end(), false) == seen.end() ? Status::Ok() : invalid;
 }
 
-// The kinds of stream the ledger writes (domain/rules.cc), each its names' prefix.
-constexpr std::array<std::string_view, 4> kStreamKinds = {"contact-", "customer-", "tenant-",
-                                                          "token-"};
-
 // The stream's plan; the server then follows the ledger with it.
 Answer GetEventStream(Call& call) {
   const HttpRequest& request = call.request;
@@ -448,7 +444,7 @@ Answer GetEventStream(Call& call) {
   plan.stream = call.Query("stream").value_or("");
   // Every stream's name starts with its kind; a bare record id would match nothing, silently.
   if (!plan.stream.empty() &&
-      std::none_of(kStreamKinds.begin(), kStreamKinds.end(),
+      std::none_of(domain::kStreamKinds.begin(), domain::kStreamKinds.end(),
                    [&](std::string_view kind) { return plan.stream.starts_with(kind); })) {
     return Problem(Status::InvalidArgument(
         "invalid_query",

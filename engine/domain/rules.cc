@@ -151,7 +151,7 @@ class Rules {
     }
     CommandContext as_tenant = ctx_;
     as_tenant.tenant = c.name;
-    return Draft(as_tenant, c.name, "tenant-" + c.name)
+    return Draft(as_tenant, c.name, std::string(kTenantStreams).append(c.name))
         .Add(TenantCreated{c.name, c.plan, c.required_fields})
         .Done();
   }
@@ -181,7 +181,7 @@ class Rules {
     CommandContext as_tenant = ctx_;
     as_tenant.tenant = c.tenant;
     // Named by a random id: nothing derived from the token is readable in a stream's name.
-    return Draft(as_tenant, c.actor_id, "token-" + prep_.new_id)
+    return Draft(as_tenant, c.actor_id, std::string(kTokenStreams).append(prep_.new_id))
         .Add(TokenIssued{prep_.token_hash, {c.actor_id, c.role}, prep_.token_expires_at_us})
         .Done();
   }
@@ -572,8 +572,8 @@ class Rules {
 
 }  // namespace
 
-std::string ContactStream(std::string_view id) { return "contact-" + std::string(id); }
-std::string CustomerStream(std::string_view id) { return "customer-" + std::string(id); }
+std::string ContactStream(std::string_view id) { return std::string(kContactStreams).append(id); }
+std::string CustomerStream(std::string_view id) { return std::string(kCustomerStreams).append(id); }
 
 Status Authorize(const CommandContext& context, const Command& command) {
   const bool admin_command = std::holds_alternative<CreateTenant>(command) ||

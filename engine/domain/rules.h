@@ -3,7 +3,9 @@
 // prepares ids and secret hashes before the command reaches the writer).
 #pragma once
 
+#include <array>
 #include <string>
+#include <string_view>
 
 #include "cledger/commands.h"
 #include "engine/domain/profile_contact.h"
@@ -46,6 +48,15 @@ Status Authorize(const CommandContext& context, const Command& command);
 // ledger's, checked against `Decision::commit.expected`.
 Result<Decision> Decide(const CommandContext& context, const Command& command,
                         const Prepared& prepared, Views& views);
+
+// The kinds of stream the ledger writes, each the prefix of its streams' names: contact-<id>,
+// customer-<id>, tenant-<name>, token-<random id>.
+inline constexpr std::string_view kContactStreams = "contact-";
+inline constexpr std::string_view kCustomerStreams = "customer-";
+inline constexpr std::string_view kTenantStreams = "tenant-";
+inline constexpr std::string_view kTokenStreams = "token-";
+inline constexpr std::array<std::string_view, 4> kStreamKinds = {kContactStreams, kCustomerStreams,
+                                                                 kTenantStreams, kTokenStreams};
 
 std::string ContactStream(std::string_view id);
 std::string CustomerStream(std::string_view id);
