@@ -421,11 +421,6 @@ Answer PostRestore(Call& call) { return RunCommand(call, RestoreContact{call.par
 
 // 200 with {"already_erased": bool, "certificate": {...}} (FORMAT.md, "Personal data").
 Answer PostErase(Call& call, const std::string& subject) {
-  if (call.request.body.empty()) {  // say what to send, not only that something is missing
-    return Problem(Status::InvalidArgument(
-        "malformed_json", R"(the body is empty; send {"reason": "why the data is erased"})",
-        "reason"));
-  }
   auto reason = FromBody(call, ErasureReasonFromJson);
   if (!reason.ok()) return Problem(reason.status());
   CommandContext context{

@@ -180,9 +180,19 @@ struct Call {
 };
 
 // The request body's JSON object read by `from_json` (which returns a Result), or the
-// failure of either.
+// failure of either. An empty body is refused naming what to send: the first field an empty
+// object lacks, when `from_json` names one.
 template <typename FromJson>
 auto FromBody(const Call& call, FromJson from_json) -> decltype(from_json(json::object())) {
+  if (call.request.body.empty()) {
+    const auto of_nothing = from_json(json::object());
+    const std::string field = of_nothing.ok() ? "" : of_nothing.status().field();
+    return Status::InvalidArgument(
+        "malformed_json",
+        "the body is empty; send a JSON object" +
+            (field.empty() ? std::string() : R"(, such as {")" + field + R"(": ...})"),
+        field);
+  }
   auto o = ParseObject(call.request.body);
   if (!o.ok()) return o.status();
   return from_json(*o);

@@ -546,6 +546,18 @@ TEST_CASE("AnErasureWithoutABodyIsRefusedSayingItNeedsAReason") {
   CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1").status == 200);
 }
 
+// Every route that reads a body names, for an empty one, the first field it needs.
+TEST_CASE("AnEmptyBodyIsRefusedNamingTheFirstFieldItNeeds") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  const uint64_t head = f.Head();
+  Reply r = f.Call("acme/owner", "POST", "/v1/customers", "");
+  CHECK(r.status == 400);
+  CHECK(Code(r) == "malformed_json");
+  CHECK(Json(r).at("field") == "name");
+  CHECK(f.Head() == head);
+}
+
 // Each GET of `targets` answers 400 invalid_query naming `field`.
 void CheckInvalidQuery(ServerFixture& f, std::initializer_list<const char*> targets,
                        const char* field) {
