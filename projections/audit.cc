@@ -63,11 +63,21 @@ class Flat {
   std::deque<std::string> composed_;  // never moved once added: fields_ point into them
 };
 
+// A list's items joined by ", ". An item that holds a comma or a quote, or is empty, is
+// quoted (its quotes doubled, as in CSV), so two different lists never show the same text:
+// ["a, b", "c"] is `"a, b", c` and ["a", "b, c"] is `a, "b, c"`.
 std::string Join(const std::vector<std::string>& values) {
   std::string out;
-  for (const auto& v : values) {
-    if (!out.empty()) out += ", ";
-    out += v;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ", ";
+    const std::string& v = values[i];
+    if (!v.empty() && v.find_first_of(",\"") == std::string::npos) {
+      out += v;
+      continue;
+    }
+    out += '"';
+    for (char ch : v) out.append(ch == '"' ? 2 : 1, ch);
+    out += '"';
   }
   return out;
 }
@@ -231,8 +241,8 @@ class Audit final : public Projection {
  public:
   std::string_view name() const override { return "audit"; }
   bool Inline() const override { return false; }  // no rule reads it
-  // 2: its copies keep checkpoints; 3: every 128 events
-  uint32_t FoldVersion() const override { return 3; }
+  // 2: its copies keep checkpoints; 3: every 128 events; 4: list items with a comma quoted
+  uint32_t FoldVersion() const override { return 4; }
   Status Apply(Kv& kv, const Event& event) const override {
     PrefixedKv copy(kv, "s");
     AuditEntry entry{event.position,

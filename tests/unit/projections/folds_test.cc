@@ -191,6 +191,34 @@ TEST_CASE("ANewContactsTrailEntryShowsEveryFieldAsItWasMade") {
   CHECK(roles[0].after == "billing, technical");
 }
 
+// A list is shown as its items joined by ", ", so an item holding a comma is quoted: moving a
+// comma from one address line to the next is a change the trail shows, not an edit of nothing.
+TEST_CASE("AnAddressEditThatOnlyMovesACommaBetweenLinesIsInTheTrail") {
+  History h;
+  pj::MemKv kv;
+  ContactFields before = Named("Ann", "ann@x.test");
+  before.address.lines = {"Unit 4, Mill Lane", "Leeds"};
+  ContactFields after = before;
+  after.address.lines = {"Unit 4", "Mill Lane, Leeds"};
+  ContactFields quoted = after;
+  quoted.address.lines = {"The \"Old\" Mill", "Leeds"};
+  Fold(pj::kAudit, kv,
+       {h.Next("contact-k1", ContactCreated{"k1", "c1", before}),
+        h.Next("contact-k1", ContactEdited{"k1", after}),
+        h.Next("contact-k1", ContactEdited{"k1", quoted})});
+  auto trail = pj::AuditTrail(kv, "acme", pj::AuditIndex::kStream, "contact-k1");
+  REQUIRE(trail.ok());
+  REQUIRE(trail->size() == 3);
+  const std::vector<FieldChange>& moved = (*trail)[1].changes;
+  REQUIRE(moved.size() == 1);
+  CHECK(moved[0].field == "address.lines");
+  CHECK(moved[0].before == "\"Unit 4, Mill Lane\", Leeds");
+  CHECK(moved[0].after == "Unit 4, \"Mill Lane, Leeds\"");
+  const std::vector<FieldChange>& edited = (*trail)[2].changes;
+  REQUIRE(edited.size() == 1);
+  CHECK(edited[0].after == "\"The \"\"Old\"\" Mill\", Leeds");
+}
+
 // An audit filter on a field is checked against the fields trails record, so a misspelt one
 // is refused rather than answered with an empty trail: every field a trail can record must be
 // one the check accepts.
