@@ -423,8 +423,10 @@ Answer PostRestore(Call& call) { return RunCommand(call, RestoreContact{call.par
 Answer PostErase(Call& call, const std::string& subject) {
   auto reason = FromBody(call, ErasureReasonFromJson);
   if (!reason.ok()) return Problem(reason.status());
-  CommandContext context{
-      call.who.tenant, call.who.actor, call.request.idempotency_key, {}, call.request.request_id};
+  auto expected = ParseIfMatch(call.request.if_match);
+  if (!expected.ok()) return Problem(expected.status());
+  CommandContext context{call.who.tenant, call.who.actor, call.request.idempotency_key, *expected,
+                         call.request.request_id};
   auto erased = call.engine.Erase(context, subject, call.params[0], *reason);
   if (!erased.ok()) return Problem(erased.status());
   return JsonResponse(200, json::object{{"already_erased", erased->already_erased},

@@ -180,11 +180,11 @@ struct Call {
 };
 
 // The request body's JSON object read by `from_json` (which returns a Result), or the
-// failure of either. An empty body is refused naming what to send: the first field an empty
-// object lacks, when `from_json` names one.
+// failure of either. An empty (or blank) body is refused naming what to send: the first field an
+// empty object lacks, when `from_json` names one.
 template <typename FromJson>
 auto FromBody(const Call& call, FromJson from_json) -> decltype(from_json(json::object())) {
-  if (call.request.body.empty()) {
+  if (call.request.body.find_first_not_of(" \t\r\n") == std::string::npos) {  // JSON blanks
     const auto of_nothing = from_json(json::object());
     const std::string field = of_nothing.ok() ? "" : of_nothing.status().field();
     return Status::InvalidArgument(

@@ -510,7 +510,7 @@ class Server::Impl {
     metrics_.Count(200);
     http::response<http::empty_body> head{http::status::ok, version};
     head.set(http::field::content_type, "text/event-stream");
-    head.set(http::field::cache_control, "no-cache");
+    head.set(http::field::cache_control, "no-store");
     head.keep_alive(true);
     http::response_serializer<http::empty_body> serializer(head);
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.read_timeout_s));

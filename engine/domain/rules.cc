@@ -22,33 +22,20 @@ Status Conflict(std::string reason, std::string message) {
   return Status(Code::kConflict, std::move(reason), std::move(message));
 }
 
-// Whether `text` (UTF-8) holds a C0 or C1 control character, DEL, a line or paragraph
-// separator, or a bidirectional override or isolate: what could make a certificate's reason
-// read as something else on a terminal or a page.
-bool HasControlOrDirectionMark(std::string_view text) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) return true;
-    const auto next = [&](size_t k) {
-      return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0;
-    };
-    if (c == 0xC2 && next(1) >= 0x80 && next(1) <= 0x9F) return true;  // C1
-    if (c == 0xE2 && next(1) == 0x80 && next(2) >= 0xA8 && next(2) <= 0xAE) return true;
-    if (c == 0xE2 && next(1) == 0x81 && next(2) >= 0xA6 && next(2) <= 0xA9) return true;
-  }
-  return false;
-}
-
-// An erasure's reason: required, one line of at most 500 bytes (it stays in the ledger; it
+// An erasure's reason: required, one line of at most 500 characters (it stays in the ledger; it
 // should name the request, not the person).
 Status ErasureReason(const std::string& reason) {
   if (reason.find_first_not_of(" \t") == std::string::npos) {
-    return Status::InvalidArgument("missing_field", "an erasure needs a reason", "reason");
+    return Status::InvalidArgument("required", "an erasure needs a reason", "reason");
   }
-  if (reason.size() > 500 || HasControlOrDirectionMark(reason)) {
+  // Characters, as the schema's maxLength counts them: every byte but UTF-8's continuations.
+  const auto characters = std::count_if(reason.begin(), reason.end(),
+                                        [](unsigned char c) { return (c & 0xC0) != 0x80; });
+  if (characters > 500 || HasControlOrDirectionMark(reason)) {
     return Status::InvalidArgument(
         "invalid_field",
-        "a reason is one line of at most 500 bytes, without control or text-direction characters",
+        "a reason is one line of at most 500 characters, without control or text-direction "
+        "characters",
         "reason");
   }
   return Status::Ok();

@@ -197,9 +197,10 @@ std::string Indexed(std::string_view list, size_t index, std::string_view member
 
 // Every string field: well-formed single-line text of bounded size.
 Status CheckText(std::string_view value, const std::string& field, size_t max_bytes) {
-  if (!IsValidUtf8(value)) {
+  if (!IsValidUtf8(value) || HasControlOrDirectionMark(value)) {
     return Status::InvalidArgument(
-        "invalid_utf8", field + " must be valid UTF-8 without control characters", field);
+        "invalid_utf8", field + " must be valid UTF-8 without control or text-direction characters",
+        field);
   }
   if (value.size() > max_bytes) {
     return Status::InvalidArgument(
@@ -366,6 +367,20 @@ Status CheckBillFormat(std::string_view bill_format) {
 }
 
 }  // namespace
+
+bool HasControlOrDirectionMark(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) return true;
+    const auto next = [&](size_t k) {
+      return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0;
+    };
+    if (c == 0xC2 && next(1) >= 0x80 && next(1) <= 0x9F) return true;  // C1
+    if (c == 0xE2 && next(1) == 0x80 && next(2) >= 0xA8 && next(2) <= 0xAE) return true;
+    if (c == 0xE2 && next(1) == 0x81 && next(2) >= 0xA6 && next(2) <= 0xA9) return true;
+  }
+  return false;
+}
 
 bool IsValidUtf8(std::string_view s) {
   while (!s.empty()) {

@@ -334,6 +334,17 @@ TEST_CASE("AStreamStartedAfterAnErasureShowsNoneOfTheErasedData") {
   CHECK(after.find("Ann") == std::string::npos);
 }
 
+// The stream carries personal data like every other answer: no cache may keep it.
+TEST_CASE("TheEventStreamIsNeverStoredByACacheLikeEveryOtherAnswer") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  testing::SseClient client(f.port, "/v1/events/stream", f.tokens["acme/service"]);
+  REQUIRE(client.status() == 200);
+  CHECK_MESSAGE(client.head().find("\r\nCache-Control: no-store\r\n") != std::string::npos,
+                client.head());
+  CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1").Header("cache-control") == "no-store");
+}
+
 TEST_CASE("RevokingATokenClosesItsOpenStream") {
   ServerFixture f;
   CreateCustomerAndContact(f);
@@ -546,6 +557,49 @@ TEST_CASE("AnErasureWithoutABodyIsRefusedSayingItNeedsAReason") {
   CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1").status == 200);
 }
 
+// A missing reason is named the same way however it is missing, and its length is counted in
+// characters, as the schema's maxLength says.
+TEST_CASE("AnErasureReasonIsRequiredAlikeWhenAbsentBlankOrEmptyAndCountedInCharacters") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  const uint64_t head = f.Head();
+  for (const char* body : {"{}", R"({"reason":""})", R"({"reason":"  "})"}) {
+    CAPTURE(body);
+    Reply r = f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", body);
+    CHECK(r.status == 422);
+    CHECK(Code(r) == "required");
+    CHECK(Json(r).at("field") == "reason");
+  }
+  Reply blank = f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", " \r\n\t");
+  CHECK(blank.status == 400);
+  CHECK(Json(blank).at("field") == "reason");
+  std::string long_reason;
+  for (int i = 0; i < 501; ++i) long_reason += "\u00e9";  // 2 bytes each in UTF-8
+  Reply too_long = f.Call("acme/owner", "POST", "/v1/contacts/k1/erase",
+                          R"({"reason":")" + long_reason + R"("})");
+  CHECK(too_long.status == 422);
+  CHECK(f.Head() == head);
+  long_reason.resize(long_reason.size() - 2);  // 500 characters, 1,000 bytes
+  Reply longest = f.Call("acme/owner", "POST", "/v1/contacts/k1/erase",
+                         R"({"reason":")" + long_reason + R"("})");
+  CHECK_MESSAGE(longest.status == 200, longest.body);
+}
+
+// A name that reverses what follows it would show the trail's readers something else.
+TEST_CASE("ANameWithATextDirectionOverrideIsRefusedNamingTheField") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  const uint64_t head = f.Head();
+  Reply r =
+      f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"last_name":"Smith\u202Eexe.txt"})");
+  CHECK(r.status == 400);
+  CHECK(Code(r) == "invalid_utf8");
+  CHECK(Json(r).at("field") == "last_name");
+  CHECK(f.Head() == head);
+  CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"last_name":"\u05DB\u05D4\u05DF"})")
+            .status == 200);
+}
+
 // Every route that reads a body names, for an empty one, the first field it needs.
 TEST_CASE("AnEmptyBodyIsRefusedNamingTheFirstFieldItNeeds") {
   ServerFixture f;
@@ -741,6 +795,30 @@ TEST_CASE("ADeleteWithAStaleIfMatchAnswers412EvenWhenARuleWouldRefuseIt") {
   CHECK(stale.status == 412);
   CHECK(Code(stale) == "version_mismatch");
   CHECK(f.Head() == head);
+}
+
+// An erasure is a command like the others: If-Match makes it conditional, so a caller that
+// judged an older version of the contact is told to read again and nothing is erased.
+TEST_CASE("AnErasureWithAStaleIfMatchAnswers412AndErasesNothing") {
+  ServerFixture f;
+  CreateCustomerAndContact(f);
+  REQUIRE(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"first_name":"Anna"})").status ==
+          200);
+  const uint64_t head = f.Head();
+  const std::string body = R"({"reason":"request 9"})";
+  Reply stale =
+      f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", body, {{"If-Match", "\"1\""}});
+  CHECK(stale.status == 412);
+  CHECK(Code(stale) == "version_mismatch");
+  CHECK(f.Head() == head);
+  CHECK(Json(f.Call("acme/owner", "GET", "/v1/contacts/k1")).at("first_name") == "Anna");
+  Reply bad = f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", body, {{"If-Match", "x"}});
+  CHECK(bad.status == 400);
+  CHECK(Json(bad).at("field") == "If-Match");
+  Reply current =
+      f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", body, {{"If-Match", "\"2\""}});
+  CHECK(current.status == 200);
+  CHECK(Json(current).at("already_erased") == false);
 }
 
 }  // namespace

@@ -118,6 +118,7 @@ struct SseClient::State {
   State(uint16_t port, const std::string& ca_file) : connection(port, ca_file) {}
   Connection connection;
   std::string pending;
+  std::string head;
   int status = 0;
 
   // Appends what arrives within `timeout`; false on a timeout or when the stream ended. Read
@@ -163,6 +164,7 @@ SseClient::SseClient(uint16_t port, const std::string& target, const std::string
     const size_t end = state_->pending.find("\r\n\r\n");
     if (end == std::string::npos) continue;
     state_->status = std::stoi(state_->pending.substr(9, 3));
+    state_->head = state_->pending.substr(0, end + 2);  // each line with its CRLF
     state_->pending.erase(0, end + 4);
     return;
   }
@@ -170,6 +172,7 @@ SseClient::SseClient(uint16_t port, const std::string& target, const std::string
 
 SseClient::~SseClient() = default;
 int SseClient::status() const { return state_->status; }
+const std::string& SseClient::head() const { return state_->head; }
 
 bool SseClient::Next(Frame& frame, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

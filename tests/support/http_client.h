@@ -47,6 +47,8 @@ class SseClient {
             const std::string& last_event_id = {}, const std::string& ca_file = {});
   ~SseClient();
   int status() const;
+  // The response's head as it arrived: its status line and header lines.
+  const std::string& head() const;
   // The next event frame (comments skipped); false after `timeout_ms` without one or on close.
   bool Next(Frame& frame, int timeout_ms = 5000);
 
