@@ -207,6 +207,14 @@ class EngineImpl final : public Engine {
     sync.sync = true;
     s = db->Put(sync, meta, store::kMetaMasterKeyId, next->KeyId());
     if (!s.ok()) return Status::IoError("storage_error", s.ToString());
+    // Recorded: from here a failure only delays the old wrappings' removal from the files.
+    if (Status purged = personal_->PurgeOldWrappings(); !purged.ok()) {
+      return Status(purged.code(), "old_wrappings_kept",
+                    "the master key is rotated and recorded (open the ledger with " + path +
+                        "), but the key store's files may still hold the data keys wrapped "
+                        "under the old one until its next compaction: " +
+                        purged.message());
+    }
     return rewrapped;
   }
   Result<ErasureOutcome> Erase(const CommandContext& context, const std::string& subject,

@@ -591,16 +591,21 @@ Result<size_t> PersonalKeys::Rewrap(const base::AeadKey& next, const std::string
   if (!it->status().ok()) return Fault(it->status());
   for (const MadeKey& made : pool_) batch.Delete(KeyKey(made.id));
   batch.Put(kWrapKeyId, next_id);
-  rocksdb::Status s = db_->Write(Synced(), &batch);
-  // The old wrappings are gone from the files too once they are compacted away.
-  if (s.ok()) s = db_->Flush(rocksdb::FlushOptions());
-  rocksdb::CompactRangeOptions compact;
-  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  if (s.ok()) s = db_->CompactRange(compact, nullptr, nullptr);
-  if (!s.ok()) return Fault(s);
+  if (rocksdb::Status s = db_->Write(Synced(), &batch); !s.ok()) return Fault(s);
+  // Written: the store is wrapped under `next` from here on, whatever follows.
   wrap_key_ = next;
   ForgetPool();
   return count;
+}
+
+Status PersonalKeys::PurgeOldWrappings() {
+  std::lock_guard lock(mu_);
+  if (!db_) return Status::Unavailable("key_store_unavailable", "the key store is not open");
+  rocksdb::Status s = db_->Flush(rocksdb::FlushOptions());
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  if (s.ok()) s = db_->CompactRange(compact, nullptr, nullptr);
+  return s.ok() ? Status::Ok() : Fault(s);
 }
 
 }  // namespace cledger::store

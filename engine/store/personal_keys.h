@@ -109,9 +109,12 @@ class PersonalKeys {
   Status PurgeDone();
 
   // Re-wraps every data key under `next` (one synced batch) and records `next_id`: the
-  // master key's rotation. Returns how many keys were re-wrapped; the keys made ahead and not
-  // given yet are deleted instead.
+  // master key's rotation, done once it returns. Returns how many keys were re-wrapped; the
+  // keys made ahead and not given yet are deleted instead.
   Result<size_t> Rewrap(const base::AeadKey& next, const std::string& next_id);
+  // Flushes and compacts the store so the wrappings a rotation replaced leave its files too.
+  // A failure leaves the rotation done; a later compaction finishes the purge.
+  Status PurgeOldWrappings();
 
  private:
   PersonalKeys(std::unique_ptr<rocksdb::DB> db, const base::AeadKey& wrap_key);

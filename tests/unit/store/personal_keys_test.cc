@@ -23,8 +23,8 @@ struct KeyStore {
   testing::TempDir dir;
   const base::AeadKey master = base::NewAeadKey();
   std::map<std::string, std::string, std::less<>> recorded;  // subject → key id
-  std::unique_ptr<PersonalKeys> Open() {
-    auto keys = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false);
+  std::unique_ptr<PersonalKeys> Open(rocksdb::Env* env = nullptr) {
+    auto keys = PersonalKeys::Open(dir.Sub("keys"), master, "m1", /*read_only=*/false, env);
     REQUIRE(keys.ok());
     Attach(**keys);
     return std::move(keys).value();
@@ -260,11 +260,8 @@ TEST_CASE("AKeyWhoseWriteFailedOnAFullDiskIsKeptAndWrittenAfterAReopen") {
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   Event sealed = NewContact();
   {
-    auto opened = PersonalKeys::Open(store.dir.Sub("keys"), store.master, "m1",
-                                     /*read_only=*/false, env.get());
-    REQUIRE(opened.ok());
-    PersonalKeys& keys = **opened;
-    store.Attach(keys);
+    auto opened = store.Open(env.get());
+    PersonalKeys& keys = *opened;
     REQUIRE(keys.Seal(sealed).ok());
     failing = true;
     CHECK_FALSE(store.Commit(keys).ok());
@@ -283,6 +280,42 @@ TEST_CASE("AKeyWhoseWriteFailedOnAFullDiskIsKeptAndWrittenAfterAReopen") {
   CHECK(opened.personal == Personal::kInBody);
 }
 
+// A rotation is done once its batch is written: a flush or compaction the disk then refuses
+// only delays the old wrappings' removal from the files. The store goes on under the new key
+// and opens under it, not under the old one.
+TEST_CASE("ARotationWhoseCompactionTheDiskRefusesIsDoneAndOpensUnderTheNewKey") {
+  KeyStore store;
+  std::atomic<bool> failing{false};
+  auto fs = std::make_shared<testing::FlakyFileSystem>(failing);
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  const base::AeadKey next = base::NewAeadKey();
+  Event sealed = NewContact();
+  {
+    auto opened = store.Open(env.get());
+    PersonalKeys& keys = *opened;
+    REQUIRE(keys.Seal(sealed).ok());
+    REQUIRE(store.Commit(keys).ok());
+    fs->tables_failing = true;
+    auto rewrapped = keys.Rewrap(next, "m2");
+    REQUIRE(rewrapped.ok());
+    CHECK(*rewrapped == 1);
+    CHECK_FALSE(keys.PurgeOldWrappings().ok());
+    Event meanwhile = sealed;
+    keys.Open(meanwhile);
+    CHECK(meanwhile.personal == Personal::kInBody);
+  }
+  CHECK(PersonalKeys::Open(store.dir.Sub("keys"), store.master, "m1", /*read_only=*/false)
+            .status()
+            .reason() == "key_store_mismatch");
+  auto reopened = PersonalKeys::Open(store.dir.Sub("keys"), next, "m2", /*read_only=*/false);
+  REQUIRE(reopened.ok());
+  store.Attach(**reopened);
+  Event opened = sealed;
+  (*reopened)->Open(opened);
+  CHECK(opened.personal == Personal::kInBody);
+  CHECK((*reopened)->PurgeOldWrappings().ok());
+}
+
 // The key store's own info log, like the ledger's, loses lines on a full disk, not keys.
 TEST_CASE("AKeyStoreWhoseInfoLogTheDiskCannotTakeKeepsItsKeys") {
   KeyStore store;
@@ -292,13 +325,10 @@ TEST_CASE("AKeyStoreWhoseInfoLogTheDiskCannotTakeKeepsItsKeys") {
   fs->info_log_failing = true;
   Event sealed = NewContact();
   {
-    auto opened = PersonalKeys::Open(store.dir.Sub("keys"), store.master, "m1",
-                                     /*read_only=*/false, env.get());
-    REQUIRE(opened.ok());
-    store.Attach(**opened);
-    REQUIRE((*opened)->Seal(sealed).ok());
-    REQUIRE(store.Commit(**opened).ok());
-    REQUIRE((*opened)->Reopen().ok());
+    auto opened = store.Open(env.get());
+    REQUIRE(opened->Seal(sealed).ok());
+    REQUIRE(store.Commit(*opened).ok());
+    REQUIRE(opened->Reopen().ok());
   }
   fs->info_log_failing = false;
   auto reopened = store.Open();
