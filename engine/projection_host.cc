@@ -97,8 +97,12 @@ Result<std::map<std::string_view, uint64_t>> ProjectionHost::Generations(uint64_
       if (Status s = store_.WriteSide(meta, /*sync=*/false); !s.ok()) return s;
     }
   }
-  if (!stale.empty()) {
-    if (Status s = Refold(stale, generations, head); !s.ok()) return s;
+  // A process without the personal data's keys cannot fold afresh: what the older fold wrote
+  // goes on serving its reads (its version stays recorded) until a process given the keys
+  // opens the ledger, as a lagging audit trail does.
+  if (Status s = stale.empty() ? Status::Ok() : Refold(stale, generations, head);
+      !s.ok() && s.reason() != "personal_data_unreadable") {
+    return s;
   }
   return generations;
 }

@@ -31,7 +31,7 @@ Status ErasureReason(const std::string& reason) {
   // Characters, as the schema's maxLength counts them: every byte but UTF-8's continuations.
   const auto characters = std::count_if(reason.begin(), reason.end(),
                                         [](unsigned char c) { return (c & 0xC0) != 0x80; });
-  if (characters > 500 || HasControlOrDirectionMark(reason)) {
+  if (characters > 500 || !IsValidUtf8(reason) || HasControlOrDirectionMark(reason)) {
     return Status::InvalidArgument(
         "invalid_field",
         "a reason is one line of at most 500 characters, without control or text-direction "
@@ -602,8 +602,13 @@ Result<Decision> Decide(const CommandContext& context, const Command& command,
   if (Status s = Authorize(context, command); !s.ok()) return s;
   Result<Decision> decided = std::visit(Rules(context, prepared, views), command);
   // A stale If-Match outranks a rule's conflict: the caller judged a version that is gone,
-  // and 412 tells it to read again rather than that its request can never succeed.
-  if (!decided.ok() && decided.status().code() == Code::kConflict && context.expected_version) {
+  // and 412 tells it to read again rather than that its request can never succeed. Not for
+  // an erasure done already: its retry (the version it judged is the one its own erasure
+  // moved on) must still finish destroying the key (Erasure::Run).
+  const auto stale = [&](const Status& s) {
+    return s.code() == Code::kConflict && s.reason() != "already_erased";
+  };
+  if (!decided.ok() && stale(decided.status()) && context.expected_version) {
     auto actual = TargetVersion(context, command, views);
     if (actual && *actual != *context.expected_version) {
       return Status(Code::kVersionMismatch, "version_mismatch",

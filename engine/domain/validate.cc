@@ -197,10 +197,9 @@ std::string Indexed(std::string_view list, size_t index, std::string_view member
 
 // Every string field: well-formed single-line text of bounded size.
 Status CheckText(std::string_view value, const std::string& field, size_t max_bytes) {
-  if (!IsValidUtf8(value) || HasControlOrDirectionMark(value)) {
+  if (!IsValidUtf8(value)) {
     return Status::InvalidArgument(
-        "invalid_utf8", field + " must be valid UTF-8 without control or text-direction characters",
-        field);
+        "invalid_utf8", field + " must be valid UTF-8 without control characters", field);
   }
   if (value.size() > max_bytes) {
     return Status::InvalidArgument(
@@ -369,9 +368,13 @@ Status CheckBillFormat(std::string_view bill_format) {
 }  // namespace
 
 bool HasControlOrDirectionMark(std::string_view text) {
+  const auto c0 = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; };
+  return std::any_of(text.begin(), text.end(), c0) || HasDirectionMarkOrSeparator(text);
+}
+
+bool HasDirectionMarkOrSeparator(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) return true;
     const auto next = [&](size_t k) {
       return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0;
     };

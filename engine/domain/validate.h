@@ -15,9 +15,12 @@ namespace cledger::domain {
 // Well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF) and no control
 // characters (U+0000-U+001F, U+007F): every field we accept is a single line.
 bool IsValidUtf8(std::string_view s);
-// Whether `text` (UTF-8) holds a C0 or C1 control character, DEL, a line or paragraph
-// separator, or a bidirectional embedding, override or isolate: what could make a name or a
-// reason read as something else on a terminal, a page or a spreadsheet.
+// Whether `text` (UTF-8) holds a C1 control character, a line or paragraph separator, or a
+// bidirectional embedding, override or isolate (U+202A-U+202E, U+2066-U+2069): what could
+// make a name read as something else on a terminal, a page or a spreadsheet. Right-to-left
+// scripts need none of them.
+bool HasDirectionMarkOrSeparator(std::string_view text);
+// The same, or a C0 control character or DEL.
 bool HasControlOrDirectionMark(std::string_view text);
 // The byte length of the well-formed UTF-8 character that starts `s` (no overlongs,
 // surrogates or code points above U+10FFFF), or 0 when it is not one.

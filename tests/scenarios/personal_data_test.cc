@@ -10,12 +10,14 @@
 #include "engine/domain/fingerprint.h"
 #include "engine/store/keys.h"
 #include "engine/store/raw_ledger.h"
+#include "tests/support/closed_ledger_db.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/temp_dir.h"
 
 namespace cledger {
 namespace {
 
+using testing::ClosedLedgerDb;
 using testing::EngineFixture;
 using testing::Person;
 
@@ -24,31 +26,6 @@ CommandContext Keyed(CommandContext context, std::string key) {
   context.idempotency_key = std::move(key);
   return context;
 }
-
-// A closed ledger's RocksDB database opened directly, with every column family.
-struct ClosedLedgerDb {
-  explicit ClosedLedgerDb(const std::string& path, bool writable = false) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    REQUIRE(rocksdb::DB::ListColumnFamilies({}, path, &names).ok());
-    for (const std::string& name : names) families.push_back({name, {}});
-    rocksdb::DB* raw = nullptr;
-    REQUIRE((writable ? rocksdb::DB::Open({}, path, families, &handles, &raw)
-                      : rocksdb::DB::OpenForReadOnly({}, path, families, &handles, &raw))
-                .ok());
-    db.reset(raw);
-  }
-  ~ClosedLedgerDb() {
-    for (auto* handle : handles) (void)db->DestroyColumnFamilyHandle(handle);
-  }
-  rocksdb::ColumnFamilyHandle* Family(const std::string& name) const {
-    const auto it = std::find(names.begin(), names.end(), name);
-    REQUIRE(it != names.end());
-    return handles[static_cast<size_t>(it - names.begin())];
-  }
-  std::vector<std::string> names;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  std::unique_ptr<rocksdb::DB> db;
-};
 
 TEST_CASE("PersonalFieldsAreCiphertextInTheEventBytesAndInTheClearForEveryReader") {
   EngineFixture f;

@@ -17,6 +17,7 @@
 
 #include "cledger/engine.h"
 #include "engine/api/routes.h"
+#include "tests/support/closed_ledger_db.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/server_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -367,6 +368,16 @@ TEST_CASE("ARebuildWithoutTheKeyStoreIsRefusedAndEveryPersonalFieldStaysInItsPro
   CHECK(status == 1);
   CHECK(unchecked.find("chain ok") != std::string::npos);
   CHECK(unchecked.find("projections NOT checked") != std::string::npos);
+  // After an upgrade whose audit fold differs (an older fold's version recorded), the trail
+  // the older fold wrote is still read without the keys; only a process with them refolds it.
+  {
+    testing::ClosedLedgerDb ledger(data, /*writable=*/true);
+    REQUIRE(ledger.db->Put({}, ledger.Family("default"), "projection-fold/audit", "3").ok());
+  }
+  const std::string exported =
+      Cledger("audit export --data " + data + " --tenant acme --format jsonl" + elsewhere, &status);
+  CHECK(status == 0);
+  CHECK_MESSAGE(exported.find(kKept) != std::string::npos, exported);
 
   const std::string verified = Cledger("verify --data " + data, &status);  // the keys beside it
   CHECK(status == 0);

@@ -97,6 +97,23 @@ TEST_CASE("InvalidUtf8OutsideAnyStringIsStillInvalidUtf8") {
   CheckRejected(ParseObject("{\"a\": 1 \xFF}"), "invalid_utf8", "");
 }
 
+// A name that reverses the text after it (U+202E) would show an auditor, a terminal or a
+// spreadsheet something other than what is stored; right-to-left scripts need none of them.
+TEST_CASE("ATextDirectionOverrideOrLineSeparatorInARequestIsRejectedNamingItsPath") {
+  for (const char* mark : {"\u202E", "\u202A", "\u2066", "\u2069", "\u2028", "\u0085"}) {
+    CAPTURE(mark);
+    CheckRejected(ParseObject(R"({"last_name":"Smith)" + std::string(mark) + R"(txt.exe"})"),
+                  "invalid_text", "last_name");
+    CheckRejected(ParseObject(R"({"address":{"lines":["ok","a)" + std::string(mark) + R"("]}})"),
+                  "invalid_text", "address.lines[1]");
+  }
+  // Hebrew, and Arabic beside Latin.
+  CHECK(ParseObject("{\"last_name\":\"\u05DB\u05D4\u05DF\",\"company_name\":\"\u0634\u0631 Ltd\"}")
+            .ok());
+  // A password is nobody's to read: whatever it holds is the user's.
+  CHECK(ParseObject("{\"password\":\"pass\u202Eword\"}").ok());
+}
+
 TEST_CASE("AKeyTwiceInOneObjectIsRejectedNamingIt") {
   CheckRejected(ParseObject(R"({"name":"A","name":"B"})"), "duplicate_key", "name");
   CheckRejected(ParseObject(R"({"address":{"postcode":"1","postcode":"2"}})"), "duplicate_key",

@@ -279,23 +279,6 @@ TEST_CASE("InvalidUtf8AnywhereNamesTheFieldThatHoldsIt") {
            "communication.copy_ticket_updates[0]");
 }
 
-// A name that reverses the text after it (U+202E) would show an auditor, a terminal or a
-// spreadsheet something other than what is stored; right-to-left scripts need none of them.
-TEST_CASE("TextDirectionOverridesAndSeparatorsAreRejectedWhereRightToLeftTextIsNot") {
-  for (const char* mark : {"\u202E", "\u202A", "\u2066", "\u2069", "\u2028", "\u0085"}) {
-    CAPTURE(mark);
-    ContactFields f = SampleContact();
-    f.last_name = std::string("Smith") + mark + "txt.exe";
-    CheckRejected(ValidateContactFields(f), "invalid_utf8", "last_name");
-    CheckRejected(ValidateCustomerFields("Acme" + std::string(mark), "ap@acme.test", ""),
-                  "invalid_utf8", "name");
-  }
-  ContactFields hebrew = SampleContact();
-  hebrew.last_name = "\u05DB\u05D4\u05DF";               // כהן
-  hebrew.company_name = "\u0634\u0631\u0643\u0629 Ltd";  // Arabic and Latin together
-  CHECK(ValidateContactFields(hebrew).ok());
-}
-
 TEST_CASE("AContactEmailMustBeOneValidAddress") {
   ContactFields f = SampleContact();
   f.email = "a@example.com, b@example.com";
