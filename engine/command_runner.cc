@@ -93,10 +93,12 @@ std::future<Result<CommandOutcome>> CommandRunner::Submit(const CommandContext& 
   auto queued = Queue(context, std::move(command), awaited);
   if (!queued.ok()) return Refused(queued.status());
   auto committed = store_.SubmitAsync(context.tenant, context.idempotency_key, queued->decide,
-                                      std::move(queued->fingerprint));
+                                      std::move(queued->fingerprint), std::move(queued->staged));
   return std::async(std::launch::deferred,
                     [this, pending = queued->pending, committed = std::move(committed)]() mutable {
-                      return Finish(committed.get(), pending->outcome, pending->decision);
+                      // Awaited first: the writer fills in the outcome until it answers.
+                      Result<CommitResult> result = committed.get();
+                      return Finish(std::move(result), pending->outcome, pending->decision);
                     });
 }
 
@@ -112,7 +114,8 @@ void CommandRunner::SubmitThen(const CommandContext& context, Command command, T
         then([this, pending, committed = std::move(committed)]() {
           return Finish(committed, pending->outcome, pending->decision);
         });
-      });
+      },
+      std::move(queued->staged));
 }
 
 // Who may run it is decided before any work: a replay, a read or a hash.
@@ -146,7 +149,29 @@ Result<CommandRunner::Queued> CommandRunner::Queue(const CommandContext& context
     pending->decision = std::move(decided).value();
     return pending->decision->commit;
   };
-  return Queued{std::move(pending), std::move(decide), std::move(fingerprint)};
+  store::Staged staged;
+  if (context.wants_record) {
+    staged = [this, pending](store::Txn& txn) { KeepRecord(txn, *pending); };
+  }
+  return Queued{std::move(pending), std::move(decide), std::move(fingerprint), std::move(staged)};
+}
+
+// The contact or customer the command targets, as its commit left it: read from the inline
+// fold's writes before any later commit of the group changes it. A read after the commit
+// could meet a later version and have to fold the record's history back to this one.
+void CommandRunner::KeepRecord(store::Txn& txn, Pending& pending) {
+  if (!pending.decision) return;
+  const domain::Decision& decision = *pending.decision;
+  const std::string& tenant = pending.context.tenant;
+  if (decision.stream.starts_with(domain::kContactStreams)) {
+    store::TxnKv contacts(txn, host_.Family(pj::kContacts));
+    auto view = pj::GetContact(contacts, tenant, decision.id);
+    if (view.ok() && *view) pending.outcome.contact = std::move(**view);
+  } else if (decision.stream.starts_with(domain::kCustomerStreams)) {
+    store::TxnKv customers(txn, host_.Family(pj::kCustomers));
+    auto view = pj::GetCustomer(customers, tenant, decision.id);
+    if (view.ok() && *view) pending.outcome.customer = std::move(**view);
+  }
 }
 
 // Completes the outcome of a committed command: its target's id and version.

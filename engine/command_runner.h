@@ -51,6 +51,7 @@ class CommandRunner {
     std::shared_ptr<Pending> pending;
     store::Decide decide;  // what the writer runs
     std::string fingerprint;
+    store::Staged staged;  // what the writer runs once the commit is staged, if anything
   };
   // Everything before the writer: who may run it, whether it is a retry, what it needs
   // prepared (a password hash when it sets one).
@@ -66,6 +67,7 @@ class CommandRunner {
                          CommandOutcome& outcome, const Status& refused_by_rule = Status::Ok());
   Result<CommandOutcome> Finish(Result<CommitResult> committed, CommandOutcome outcome,
                                 const std::optional<domain::Decision>& decision);
+  void KeepRecord(store::Txn& txn, Pending& pending);
 
   store::LogStore& store_;
   ProjectionHost& host_;

@@ -292,18 +292,20 @@ struct CommandAnswer {
     }
     const std::string location = (customer ? "/v1/customers/" : "/v1/contacts/") + outcome->id;
     if (success_status == 201) response.headers.push_back({"Location", location});
-    auto body =
-        customer ? Record(&Engine::GetCustomer, *outcome) : Record(&Engine::GetContact, *outcome);
+    auto body = customer ? Record(&Engine::GetCustomer, outcome->customer, *outcome)
+                         : Record(&Engine::GetContact, outcome->contact, *outcome);
     if (!body.ok()) return Problem(body.status());
     response.body = std::move(*body);
     return response;
   }
 
-  // The record as the command left it, matching the ETag: a retry's, or one a concurrent
-  // command has moved on since, is read as of the command's position (the live view, the
+  // The record as the command left it, matching the ETag: as the writer kept it, or, for a
+  // retry (or where it kept none), read as of the command's position (the live view, the
   // common case, costs least).
-  template <typename Read>
-  Result<std::string> Record(Read read, const CommandOutcome& outcome) const {
+  template <typename Read, typename View>
+  Result<std::string> Record(Read read, const std::optional<View>& kept,
+                             const CommandOutcome& outcome) const {
+    if (kept && kept->system.version == outcome.version) return json::serialize(ToJson(*kept));
     const AsOf then{outcome.last_position, {}};
     auto view = (engine->*read)(who, outcome.id, outcome.replayed ? then : AsOf{});
     if (view.ok() && view->system.version != outcome.version) {
@@ -324,6 +326,7 @@ Answer RunCommand(Call& call, Command command, int success_status) {
                         std::holds_alternative<UpdateCustomer>(command) ||
                         std::holds_alternative<DeleteCustomer>(command);
   const bool password = std::holds_alternative<ResetPassword>(command);
+  context.wants_record = success_status != 204 && !password;  // the answer shows the record
   const auto* create = std::get_if<CreateContact>(&command);
   const bool hashes = password || (create != nullptr && create->password.has_value());
   CommandAnswer answer{&call.engine, call.who, customer, password, success_status};

@@ -321,8 +321,10 @@ Result<CommitResult> LogStore::Submit(const std::string& tenant, const std::stri
 
 std::future<Result<CommitResult>> LogStore::SubmitAsync(const std::string& tenant,
                                                         const std::string& idempotency_key,
-                                                        Decide decide, std::string fingerprint) {
-  auto request = MakeRequest(tenant, idempotency_key, std::move(decide), std::move(fingerprint));
+                                                        Decide decide, std::string fingerprint,
+                                                        Staged staged) {
+  auto request = MakeRequest(tenant, idempotency_key, std::move(decide), std::move(fingerprint),
+                             std::move(staged));
   auto future = Promised(*request);
   Enqueue(std::move(request));
   return future;
@@ -337,20 +339,23 @@ std::future<Result<CommitResult>> LogStore::Promised(Request& request) {
 }
 
 void LogStore::SubmitThen(const std::string& tenant, const std::string& idempotency_key,
-                          Decide decide, std::string fingerprint, Then then) {
-  auto request = MakeRequest(tenant, idempotency_key, std::move(decide), std::move(fingerprint));
+                          Decide decide, std::string fingerprint, Then then, Staged staged) {
+  auto request = MakeRequest(tenant, idempotency_key, std::move(decide), std::move(fingerprint),
+                             std::move(staged));
   request->then = std::move(then);
   Enqueue(std::move(request));
 }
 
 std::unique_ptr<LogStore::Request> LogStore::MakeRequest(const std::string& tenant,
                                                          const std::string& idempotency_key,
-                                                         Decide decide, std::string fingerprint) {
+                                                         Decide decide, std::string fingerprint,
+                                                         Staged staged) {
   auto request = std::make_unique<Request>();
   request->tenant = tenant;
   request->idempotency_key = idempotency_key;
   request->fingerprint = std::move(fingerprint);
   request->decide = std::move(decide);
+  request->staged = std::move(staged);
   return request;
 }
 

@@ -40,6 +40,10 @@ using Decide = std::function<Result<Commit>(Txn& txn)>;
 // Folds one commit's events into the inline projections inside the same WriteBatch.
 // A failure fails the commit (and, being a storage fault, its group).
 using InlineFold = std::function<Status(Txn& txn, const std::vector<Event>& events)>;
+// Runs on the writer thread right after a decided commit is staged, with the transaction
+// that holds it and what the inline projections folded of it: where a caller reads what its
+// own commit left, before any later commit changes it.
+using Staged = std::function<void(Txn& txn)>;
 // Work that must not interleave with commits (a projection swap); runs on the writer thread.
 using Exclusive = std::function<Status()>;
 
@@ -78,12 +82,12 @@ class LogStore final : public RawLedger {
   // fingerprint is refused with idempotency_key_reused.
   std::future<Result<CommitResult>> SubmitAsync(const std::string& tenant,
                                                 const std::string& idempotency_key, Decide decide,
-                                                std::string fingerprint = {});
+                                                std::string fingerprint = {}, Staged staged = {});
   // The same, without a future: `then` hears the result once, on the thread that answers
   // commits (it must not hold that thread up), or on this one if the ledger is closing.
   using Then = std::function<void(Result<CommitResult>)>;
   void SubmitThen(const std::string& tenant, const std::string& idempotency_key, Decide decide,
-                  std::string fingerprint, Then then);
+                  std::string fingerprint, Then then, Staged staged = {});
 
   // What a (tenant, idempotency key) first answered: its positions and the fingerprint of
   // that request (empty for keys recorded before fingerprints existed).
@@ -182,12 +186,13 @@ class LogStore final : public RawLedger {
     std::string idempotency_key;
     std::string fingerprint;  // of the request, stored with its idempotency key
     Decide decide;
+    Staged staged;        // optional: told when `decide`'s commit is staged
     Exclusive exclusive;  // set instead of `decide` for exclusive work
     Then then;            // told the result, once
   };
   static std::unique_ptr<Request> MakeRequest(const std::string& tenant,
                                               const std::string& idempotency_key, Decide decide,
-                                              std::string fingerprint);
+                                              std::string fingerprint, Staged staged);
   using Subject = std::pair<std::string, std::string>;  // tenant, stream
   // What the writer tracks across the commits of one group.
   struct GroupState {

@@ -346,6 +346,7 @@ Result<CommitResult> LogStore::Stage(Request& request, Txn& txn, GroupState& sta
   Subject target;  // the stream of its first event, which an erasure forgets requests by
   if (!commit->events.empty()) target = {commit->tenant, commit->events.front().stream};
   Result<CommitResult> result = StageCommit(std::move(*commit), txn, state);
+  if (result.ok() && request.staged) request.staged(txn);
   if (result.ok() && !request.idempotency_key.empty()) {
     std::string key = IdempotencyKey(request.tenant, request.idempotency_key);
     std::string value = base::U64Key(result->first_position) + base::U64Key(result->last_position) +

@@ -4,6 +4,8 @@
 #include <rocksdb/db.h>
 
 #include <algorithm>
+#include <future>
+#include <vector>
 
 #include "projections/projection.h"
 #include "tests/support/engine_fixture.h"
@@ -185,6 +187,37 @@ TEST_CASE("TheAuditTrailRecordsEachFieldBeforeAndAfterAndWho") {
         std::vector<FieldChange>{{"last_name", "", "Lee"}, {"email", "ann@x.test", "lee@x.test"}});
   auto by_mike = f.engine->ActorHistory(Reader(), "mike", 0, INT64_MAX);
   CHECK(by_mike->size() == 1);
+}
+
+// A caller that asks for the record gets it as its own command left it, however many commands
+// on the same record were decided in the same group after it; one that does not gets none.
+TEST_CASE("ACommandAskedForItsRecordCarriesItAsItsOwnCommitLeftIt") {
+  EngineFixture f;
+  CommandContext asking = f.owner;
+  asking.wants_record = true;
+  const CommandOutcome created = f.Must(asking, CreateContact{"k1", "c1", Person("Ann")});
+  REQUIRE(created.contact.has_value());
+  CHECK(created.contact->fields.first_name == "Ann");
+  CHECK(created.contact->system.version == created.version);
+  std::vector<std::future<Result<CommandOutcome>>> edits;
+  for (int i = 0; i < 50; ++i) {
+    edits.push_back(f.engine->ExecuteAsync(
+        asking, EditContact{"k1", [i](ContactFields& c) { c.title = "T" + std::to_string(i); }}));
+  }
+  for (int i = 0; i < 50; ++i) {
+    auto edited = edits[static_cast<size_t>(i)].get();
+    REQUIRE(edited.ok());
+    REQUIRE(edited->contact.has_value());
+    CHECK(edited->contact->fields.title == "T" + std::to_string(i));
+    CHECK(edited->contact->system.version == edited->version);
+  }
+  const CommandOutcome renamed = f.Must(asking, UpdateCustomer{"c1", "Acme Ltd", {}, {}});
+  REQUIRE(renamed.customer.has_value());
+  CHECK(renamed.customer->name == "Acme Ltd");
+  CHECK_FALSE(renamed.contact.has_value());
+  const CommandOutcome silent =
+      f.Must(f.owner, EditContact{"k1", [](ContactFields& c) { c.title = "Dr"; }});
+  CHECK_FALSE(silent.contact.has_value());
 }
 
 TEST_CASE("AContactAsOfAPositionOrATimeIsTheStateThen") {

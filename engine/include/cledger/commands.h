@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cledger/events.h"
+#include "cledger/views.h"
 
 namespace cledger {
 
@@ -20,6 +21,8 @@ struct CommandContext {
   std::string idempotency_key;               // a retry with the same key appends nothing
   std::optional<uint64_t> expected_version;  // the target record's version (If-Match)
   std::string correlation_id;
+  // The outcome carries the contact or customer as the command left it (CommandOutcome).
+  bool wants_record = false;
 };
 
 // A portal password: generated (returned once) or given (checked against the policy).
@@ -126,6 +129,10 @@ struct CommandOutcome {
   std::string temporary_password;  // a generated password, returned this once
   std::string token;               // an issued API token, returned this once
   std::string token_hash;          // its SHA-256 in hex: how ops name it to revoke it
+  // With CommandContext::wants_record, the record as this command left it (not a retry's):
+  // read where the command was folded, so no read after it can see a later one instead.
+  std::optional<ContactView> contact;
+  std::optional<CustomerView> customer;
 };
 
 }  // namespace cledger
