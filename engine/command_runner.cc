@@ -194,6 +194,8 @@ Result<CommandOutcome> CommandRunner::Finish(Result<CommitResult> committed, Com
   }
   outcome.temporary_password.clear();  // secrets are returned once, never again
   outcome.token.clear();
+  outcome.contact.reset();  // a retry's record is read as of its first answer's position
+  outcome.customer.reset();
   if (const auto* issued = std::get_if<TokenIssued>(&events->front().body)) {
     outcome.token_hash = issued->token_hash;  // the token issued then, not one made now
   }

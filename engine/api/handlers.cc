@@ -326,7 +326,9 @@ Answer RunCommand(Call& call, Command command, int success_status) {
                         std::holds_alternative<UpdateCustomer>(command) ||
                         std::holds_alternative<DeleteCustomer>(command);
   const bool password = std::holds_alternative<ResetPassword>(command);
-  context.wants_record = success_status != 204 && !password;  // the answer shows the record
+  // The answer shows the record, to whoever may read it (as a read after the command checks).
+  context.wants_record = success_status != 204 && !password &&
+                         domain::Can(call.who.actor.role, domain::Action::kReadRecords);
   const auto* create = std::get_if<CreateContact>(&command);
   const bool hashes = password || (create != nullptr && create->password.has_value());
   CommandAnswer answer{&call.engine, call.who, customer, password, success_status};

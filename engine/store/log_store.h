@@ -42,7 +42,8 @@ using Decide = std::function<Result<Commit>(Txn& txn)>;
 using InlineFold = std::function<Status(Txn& txn, const std::vector<Event>& events)>;
 // Runs on the writer thread right after a decided commit is staged, with the transaction
 // that holds it and what the inline projections folded of it: where a caller reads what its
-// own commit left, before any later commit changes it.
+// own commit left, before any later commit changes it. It only reads, and quickly: every
+// commit behind it waits.
 using Staged = std::function<void(Txn& txn)>;
 // Work that must not interleave with commits (a projection swap); runs on the writer thread.
 using Exclusive = std::function<Status()>;

@@ -171,6 +171,9 @@ TEST_CASE("ConcurrentEditsEachAnswerTheRecordAtTheirOwnETag") {
       CHECK(Json(reply).at("last_name").as_string() == name);
       CHECK("\"" + std::to_string(Json(reply).at("version").as_int64()) + "\"" ==
             reply.Header("etag"));
+      // The very record a read at the command's position finds.
+      CHECK(Json(reply) == Json(f.Call("acme/owner", "GET",
+                                       "/v1/contacts/k1?at=" + reply.Header("x-ledger-position"))));
     }
   }
 }

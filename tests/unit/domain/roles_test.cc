@@ -59,6 +59,14 @@ TEST_CASE("EveryRoleMayDoExactlyWhatTheSpecGrants") {
   MESSAGE("who may do what:\n", table.str());
 }
 
+// A command's answer shows the record it changed: whoever may change records may read them.
+TEST_CASE("EveryRoleThatMayManageRecordsMayReadThem") {
+  for (Role role : kRoles) {
+    CAPTURE(RoleName(role));
+    if (Can(role, Action::kManageRecords)) CHECK(Can(role, Action::kReadRecords));
+  }
+}
+
 TEST_CASE("RoleNamesAreTheStringsTokensAndEventsCarry") {
   for (Role role : kRoles) CHECK(ParseRole(RoleName(role)) == role);
   const std::vector<std::string> names = {"owner",   "admin",   "manager", "member",
