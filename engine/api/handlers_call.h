@@ -152,7 +152,7 @@ struct Call {
     if (status == "active") return ContactStatus::kActive;
     if (status == "inactive") return ContactStatus::kInactive;
     if (status == "all") return ContactStatus::kAll;
-    return Status::InvalidArgument("invalid_enum", "status is active, inactive or all", "status");
+    return Status::InvalidArgument("invalid_query", "status is active, inactive or all", "status");
   }
   Result<AsOf> As() const {
     AsOf as_of;

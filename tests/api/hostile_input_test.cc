@@ -653,7 +653,7 @@ TEST_CASE("AReadAsOfAPositionAndATimeAtOnceAnswers400") {
 }
 
 // As every query parameter that does not parse: the request cannot be read as meant.
-TEST_CASE("ATimeOrPositionInTheQueryThatDoesNotParseAnswers400NamingIt") {
+TEST_CASE("AQueryParameterThatDoesNotParseAnswers400NamingIt") {
   ServerFixture f;
   CreateCustomerAndContact(f);
   // Positions start at 1, as /v1/events?from= does: 0 names no position.
@@ -664,6 +664,7 @@ TEST_CASE("ATimeOrPositionInTheQueryThatDoesNotParseAnswers400NamingIt") {
       "as_of");
   CheckInvalidQuery(f, {"/v1/audit?from=monday"}, "from");
   CheckInvalidQuery(f, {"/v1/audit?to=2026-01-01"}, "to");
+  CheckInvalidQuery(f, {"/v1/customers/c1/contacts?status=deleted"}, "status");
   const Reply plus = f.Call("acme/owner", "GET", "/v1/contacts/k1?as_of=2026-01-01T10:00:00+01:00");
   CHECK(plus.status == 400);
   CHECK(std::string(Json(plus).at("detail").as_string()).find("%2B") != std::string::npos);
