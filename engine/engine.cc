@@ -346,6 +346,13 @@ class EngineImpl final : public Engine {
       rocksdb::WriteOptions sync;
       sync.sync = true;
       s = db->Put(sync, meta, store::kMetaMasterKeyId, (*keys)->KeyId());
+    } else if (s.ok() && recorded != (*keys)->KeyId() && KeyStoreWrappedUnder(**keys)) {
+      // A rotation to this key re-wrapped the key store, whose own record is the rotation's
+      // commit point, and stopped before the ledger recorded it (RotateMasterKey): recorded
+      // now, as the rotation would have.
+      rocksdb::WriteOptions sync;
+      sync.sync = true;
+      s = db->Put(sync, meta, store::kMetaMasterKeyId, (*keys)->KeyId());
     } else if (s.ok() && recorded != (*keys)->KeyId()) {
       return Status(Code::kConflict, "master_key_mismatch",
                     "the master key " + path + " (id " + (*keys)->KeyId() +
@@ -356,6 +363,14 @@ class EngineImpl final : public Engine {
     }
     if (!s.ok()) return Status::IoError("storage_error", s.ToString());
     return keys;
+  }
+
+  // Whether the key store there records its data keys as wrapped under `keys`.
+  bool KeyStoreWrappedUnder(const domain::CredentialKeys& keys) const {
+    const std::string path = KeyStoreDir(options_);
+    std::error_code ec;
+    if (!options_.seal_personal_data || !std::filesystem::exists(path, ec)) return false;
+    return store::PersonalKeys::Open(path, keys.WrapKey(), keys.KeyId(), /*read_only=*/true).ok();
   }
 
   // The key store of personal data, held to the one the ledger recorded: personal fields sealed

@@ -185,6 +185,42 @@ TEST_CASE("AnErasureLeavesNoIdempotencyKeyFiledUnderTheErasedSubject") {
   REQUIRE(it->status().ok());
 }
 
+// The key store's batch is a rotation's commit point: one stopped before the ledger recorded
+// the new key (a crash, a failed write) is finished by opening with the new key.
+TEST_CASE("ARotationStoppedBeforeTheLedgerRecordedItIsFinishedByOpeningWithTheNewKey") {
+  EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
+  f.engine.reset();
+  std::string old_id;
+  {
+    ClosedLedgerDb ledger(f.dir.Sub("data"));
+    REQUIRE(
+        ledger.db->Get({}, ledger.Family(store::kCfMeta), store::kMetaMasterKeyId, &old_id).ok());
+  }
+  f.Reopen();
+  const std::string next = f.dir.Sub("next.master-key");
+  REQUIRE(f.engine->RotateMasterKey(next).ok());
+  f.engine.reset();
+  {  // as if the process had stopped right after the key store's write
+    ClosedLedgerDb ledger(f.dir.Sub("data"), /*writable=*/true);
+    REQUIRE(
+        ledger.db->Put({}, ledger.Family(store::kCfMeta), store::kMetaMasterKeyId, old_id).ok());
+  }
+  LedgerOptions options;
+  options.path = f.dir.Sub("data");
+  options.signing_key_file = f.dir.Sub("data.signing-key");
+  options.master_key_file = next;
+  {
+    auto opened = Engine::Open(options);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    auto view = (*opened)->GetContact(Principal{"acme", {"owner-1", "owner"}}, "k1", {});
+    REQUIRE(view.ok());
+    CHECK(view->fields.email == "hypatia@acme.test");
+  }
+  options.master_key_file.clear();  // the old key, beside the data
+  CHECK(Engine::Open(options).status().reason() == "master_key_mismatch");
+}
+
 TEST_CASE("ARotatedMasterKeyOpensEveryPersonFieldAndTheOldKeyIsRefused") {
   EngineFixture f;
   f.Must(f.owner, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
