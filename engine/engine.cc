@@ -342,18 +342,16 @@ class EngineImpl final : public Engine {
     if (s.ok() && recorded != (*keys)->KeyId() && !options_.create_master_key) {
       return std::optional<domain::CredentialKeys>();  // read-only: another key is not used
     }
-    if (s.IsNotFound() || (s.ok() && options_.replace_master_key)) {
+    // Recorded as the ledger's key: the first, one given to replace a lost one, or one a
+    // rotation re-wrapped the key store under (its commit point) and stopped before the ledger
+    // recorded it (RotateMasterKey).
+    const bool mismatch = s.ok() && recorded != (*keys)->KeyId();
+    if (s.IsNotFound() || (s.ok() && options_.replace_master_key) ||
+        (mismatch && KeyStoreWrappedUnder(**keys))) {
       rocksdb::WriteOptions sync;
       sync.sync = true;
       s = db->Put(sync, meta, store::kMetaMasterKeyId, (*keys)->KeyId());
-    } else if (s.ok() && recorded != (*keys)->KeyId() && KeyStoreWrappedUnder(**keys)) {
-      // A rotation to this key re-wrapped the key store, whose own record is the rotation's
-      // commit point, and stopped before the ledger recorded it (RotateMasterKey): recorded
-      // now, as the rotation would have.
-      rocksdb::WriteOptions sync;
-      sync.sync = true;
-      s = db->Put(sync, meta, store::kMetaMasterKeyId, (*keys)->KeyId());
-    } else if (s.ok() && recorded != (*keys)->KeyId()) {
+    } else if (mismatch) {
       return Status(Code::kConflict, "master_key_mismatch",
                     "the master key " + path + " (id " + (*keys)->KeyId() +
                         ") is not the one this ledger's credentials are recorded under (id " +

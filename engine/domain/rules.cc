@@ -28,10 +28,13 @@ Status ErasureReason(const std::string& reason) {
   if (reason.find_first_not_of(" \t") == std::string::npos) {
     return Status::InvalidArgument("required", "an erasure needs a reason", "reason");
   }
-  // Characters, as the schema's maxLength counts them: every byte but UTF-8's continuations.
-  const auto characters = std::count_if(reason.begin(), reason.end(),
-                                        [](unsigned char c) { return (c & 0xC0) != 0x80; });
-  if (characters > 500 || !IsValidUtf8(reason) || HasControlOrDirectionMark(reason)) {
+  // Characters, as the schema's maxLength counts them: in valid UTF-8, every byte but the
+  // continuations.
+  const auto characters = [&] {
+    return std::count_if(reason.begin(), reason.end(),
+                         [](unsigned char c) { return (c & 0xC0) != 0x80; });
+  };
+  if (!IsValidUtf8(reason) || HasControlOrDirectionMark(reason) || characters() > 500) {
     return Status::InvalidArgument(
         "invalid_field",
         "a reason is one line of at most 500 characters, without control or text-direction "
@@ -605,10 +608,8 @@ Result<Decision> Decide(const CommandContext& context, const Command& command,
   // and 412 tells it to read again rather than that its request can never succeed. Not for
   // an erasure done already: its retry (the version it judged is the one its own erasure
   // moved on) must still finish destroying the key (Erasure::Run).
-  const auto stale = [&](const Status& s) {
-    return s.code() == Code::kConflict && s.reason() != "already_erased";
-  };
-  if (!decided.ok() && stale(decided.status()) && context.expected_version) {
+  if (!decided.ok() && decided.status().code() == Code::kConflict &&
+      decided.status().reason() != "already_erased" && context.expected_version) {
     auto actual = TargetVersion(context, command, views);
     if (actual && *actual != *context.expected_version) {
       return Status(Code::kVersionMismatch, "version_mismatch",

@@ -31,6 +31,13 @@ std::string Code(const Reply& r) {
   return r.body.empty() ? "" : std::string(Json(r).at("code").as_string());
 }
 
+// A refusal as the client reads it: its status, code and the field it names.
+void CheckRefused(const Reply& r, int status, const std::string& code, const std::string& field) {
+  CHECK(r.status == status);
+  CHECK(Code(r) == code);
+  CHECK(Json(r).at("field") == json::string_view(field));
+}
+
 void CreateCustomerAndContact(ServerFixture& f) {
   REQUIRE(f.Call("acme/owner", "POST", "/v1/customers",
                  R"({"id":"c1","name":"Acme Corp","email":"ap@acme.test"})")
@@ -549,9 +556,7 @@ TEST_CASE("AnErasureWithoutABodyIsRefusedSayingItNeedsAReason") {
   CreateCustomerAndContact(f);
   const uint64_t head = f.Head();
   Reply r = f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", "");
-  CHECK(r.status == 400);
-  CHECK(Code(r) == "malformed_json");
-  CHECK(Json(r).at("field") == "reason");
+  CheckRefused(r, 400, "malformed_json", "reason");
   CHECK(std::string(Json(r).at("detail").as_string()).find("\"reason\"") != std::string::npos);
   CHECK(f.Head() == head);
   CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1").status == 200);
@@ -565,10 +570,8 @@ TEST_CASE("AnErasureReasonIsRequiredAlikeWhenAbsentBlankOrEmptyAndCountedInChara
   const uint64_t head = f.Head();
   for (const char* body : {"{}", R"({"reason":""})", R"({"reason":"  "})"}) {
     CAPTURE(body);
-    Reply r = f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", body);
-    CHECK(r.status == 422);
-    CHECK(Code(r) == "required");
-    CHECK(Json(r).at("field") == "reason");
+    CheckRefused(f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", body), 422, "required",
+                 "reason");
   }
   Reply blank = f.Call("acme/owner", "POST", "/v1/contacts/k1/erase", " \r\n\t");
   CHECK(blank.status == 400);
@@ -592,9 +595,7 @@ TEST_CASE("ANameWithATextDirectionOverrideIsRefusedNamingTheField") {
   const uint64_t head = f.Head();
   Reply r =
       f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"last_name":"Smith\u202Eexe.txt"})");
-  CHECK(r.status == 422);
-  CHECK(Code(r) == "invalid_text");
-  CHECK(Json(r).at("field") == "last_name");
+  CheckRefused(r, 422, "invalid_text", "last_name");
   CHECK(f.Head() == head);
   CHECK(f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"last_name":"\u05DB\u05D4\u05DF"})")
             .status == 200);
@@ -612,10 +613,7 @@ TEST_CASE("AnEmptyBodyIsRefusedNamingTheFirstFieldItNeeds") {
   ServerFixture f;
   CreateCustomerAndContact(f);
   const uint64_t head = f.Head();
-  Reply r = f.Call("acme/owner", "POST", "/v1/customers", "");
-  CHECK(r.status == 400);
-  CHECK(Code(r) == "malformed_json");
-  CHECK(Json(r).at("field") == "name");
+  CheckRefused(f.Call("acme/owner", "POST", "/v1/customers", ""), 400, "malformed_json", "name");
   CHECK(f.Head() == head);
 }
 
@@ -624,10 +622,7 @@ void CheckInvalidQuery(ServerFixture& f, std::initializer_list<const char*> targ
                        const char* field) {
   for (const char* target : targets) {
     CAPTURE(target);
-    Reply r = f.Call("acme/owner", "GET", target);
-    CHECK(r.status == 400);
-    CHECK(Code(r) == "invalid_query");
-    CHECK(Json(r).at("field") == field);
+    CheckRefused(f.Call("acme/owner", "GET", target), 400, "invalid_query", field);
   }
 }
 
@@ -676,9 +671,7 @@ TEST_CASE("ADuplicateJsonKeyAnswers400NamingTheField") {
   const uint64_t head = f.Head();
   Reply r = f.Call("acme/owner", "POST", "/v1/customers",
                    R"({"id":"c1","name":"A","email":"a@a.test","name":"B"})");
-  CHECK(r.status == 400);
-  CHECK(Code(r) == "duplicate_key");
-  CHECK(Json(r).at("field") == "name");
+  CheckRefused(r, 400, "duplicate_key", "name");
   CHECK(f.Head() == head);
 }
 
@@ -696,9 +689,7 @@ TEST_CASE("ARepeatedKeyInAPasswordRequestIsRefusedWithoutNamingIt") {
                                          R"("password":{"MyS3cret!Pass":1,"MyS3cret!Pass":2}})"}}) {
     CAPTURE(request.second);  // clang 14 cannot capture a structured binding
     Reply r = f.Call("acme/owner", "POST", request.first, request.second);
-    CHECK(r.status == 400);
-    CHECK(Code(r) == "duplicate_key");
-    CHECK(Json(r).at("field") == "password");
+    CheckRefused(r, 400, "duplicate_key", "password");
     CHECK(r.body.find("MyS3cret") == std::string::npos);
   }
   CHECK(f.Head() == head);

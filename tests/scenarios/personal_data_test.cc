@@ -185,6 +185,20 @@ TEST_CASE("AnErasureLeavesNoIdempotencyKeyFiledUnderTheErasedSubject") {
   REQUIRE(it->status().ok());
 }
 
+// An erasure's reason stays in the ledger and on its certificate: an in-process caller is held
+// to one line of valid UTF-8 too, an overlong spelling of a direction mark included.
+TEST_CASE("AnErasureReasonThatIsNotValidUtf8IsRefusedInProcessToo") {
+  EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", Person("Hypatia", "hypatia@acme.test")});
+  for (const char* reason : {"ok\xC0\xAE", "ok\xF0\x82\x80\xAE", "ok\xE2\x80\xAE"}) {
+    CAPTURE(reason);
+    auto erased = f.engine->Erase(f.owner, "contact", "k1", reason);
+    REQUIRE_FALSE(erased.ok());
+    CHECK(erased.status().reason() == "invalid_field");
+  }
+  CHECK(f.engine->Erase(f.owner, "contact", "k1", "GDPR request 7").ok());
+}
+
 // The key store's batch is a rotation's commit point: one stopped before the ledger recorded
 // the new key (a crash, a failed write) is finished by opening with the new key.
 TEST_CASE("ARotationStoppedBeforeTheLedgerRecordedItIsFinishedByOpeningWithTheNewKey") {

@@ -415,12 +415,9 @@ void AddAdmin(CLI::App& app, Runner& run) {
       // Rotated all the same: only the old wrappings' removal from the files is left.
       const bool kept = !rewrapped.ok() && rewrapped.status().reason() == "old_wrappings_kept";
       if (!rewrapped.ok() && !kept) return Fail(rewrapped.status());
-      if (kept) {
-        std::cerr << "warning: " << cli::Describe(rewrapped.status()) << "\n";
-      } else {
-        std::cout << "re-wrapped " << *rewrapped << " data keys";
-      }
-      std::cout << (kept ? "rotated" : "") << " under " << args->new_master_key_file
+      if (kept) std::cerr << "warning: " << cli::Describe(rewrapped.status()) << "\n";
+      std::cout << (kept ? "rotated" : "re-wrapped " + std::to_string(*rewrapped) + " data keys")
+                << " under " << args->new_master_key_file
                 << "\nnext: move it over the old master key file, or give --master-key-file "
                 << args->new_master_key_file
                 << " to every command from now on; then issue the tokens again (cledger token "
