@@ -14,6 +14,11 @@
 namespace cledger {
 namespace {
 
+// How the checker child below reports what it found.
+constexpr int kCannotOpen = 2;
+constexpr int kAcknowledgedCommitLost = 3;
+constexpr int kChainBroken = 4;
+
 [[noreturn]] void AppendForever(const std::string& path, int ack_fd) {
   LedgerOptions options;
   options.path = path;
@@ -33,6 +38,26 @@ namespace {
   }
   for (auto& w : writers) w.join();
   _exit(0);
+}
+
+// Reopens the ledger and checks it in a child of its own, answering through the exit status.
+// The test process never opens RocksDB itself: a child forked after it had would inherit
+// RocksDB's background thread pool in whatever state its locks were at the fork, and hang.
+int CheckAfterCrash(const std::string& path, uint64_t max_acked) {
+  const pid_t checker = fork();
+  REQUIRE(checker >= 0);
+  if (checker == 0) {
+    LedgerOptions options;
+    options.path = path;
+    auto ledger = RawLedger::Open(options);
+    if (!ledger.ok()) _exit(kCannotOpen);
+    if ((*ledger)->GetHead().position < max_acked) _exit(kAcknowledgedCommitLost);
+    _exit((*ledger)->VerifyChain().ok ? 0 : kChainBroken);
+  }
+  int status = 0;
+  REQUIRE(waitpid(checker, &status, 0) == checker);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
 }
 
 TEST_CASE("AcknowledgedCommitsSurviveKillNine") {
@@ -60,14 +85,7 @@ TEST_CASE("AcknowledgedCommitsSurviveKillNine") {
     int status = 0;
     waitpid(child, &status, 0);
     REQUIRE(WIFSIGNALED(status));
-
-    LedgerOptions options;
-    options.path = path;
-    auto ledger = RawLedger::Open(options);
-    REQUIRE(ledger.ok());
-    CHECK((*ledger)->GetHead().position >= max_acked);
-    const VerifyReport report = (*ledger)->VerifyChain();
-    CHECK_MESSAGE(report.ok, report.problem);
+    CHECK(CheckAfterCrash(path, max_acked) == 0);
   }
 }
 
