@@ -1,6 +1,7 @@
 // Text every layer treats alike: blanks, ASCII case, email addresses, redacted secrets.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,5 +23,28 @@ std::string_view TrimBlanks(std::string_view s);
 
 // The form emails are compared in for uniqueness: spaces and tabs trimmed, ASCII lowercased.
 std::string NormalizeEmail(std::string_view s);
+
+// Edits (insert, delete, replace) between two words: Levenshtein's distance.
+size_t EditDistance(std::string_view a, std::string_view b);
+
+// The name in `names` nearest `given` (ASCII case aside) if it is at most `max_edits` edits
+// away: what a typo most likely meant. None for a word far longer than every name, whatever
+// its length, without comparing it.
+template <typename Names>
+std::optional<std::string_view> Nearest(std::string_view given, const Names& names,
+                                        size_t max_edits = 2) {
+  std::string lowered(given.substr(0, 256));  // past any name's length plus max_edits anyway
+  for (char& c : lowered) c = AsciiLower(c);
+  std::optional<std::string_view> best;
+  size_t best_edits = max_edits + 1;
+  for (std::string_view name : names) {
+    if (given.size() > name.size() + max_edits) continue;
+    if (const size_t edits = EditDistance(lowered, name); edits < best_edits) {
+      best = name;
+      best_edits = edits;
+    }
+  }
+  return best;
+}
 
 }  // namespace cledger::base

@@ -9,6 +9,7 @@
 #include <utility>
 #include <variant>
 
+#include "base/text.h"
 #include "base/time.h"
 #include "cledger/json.h"
 #include "engine/api/json_fields.h"
@@ -59,9 +60,17 @@ std::string Index(std::string_view path, size_t i) {
   return std::string(path) + "[" + std::to_string(i) + "]";
 }
 
-Status UnknownField(std::string_view prefix, std::string_view key) {
-  return Status::InvalidArgument("unknown_field", "unknown field \"" + SafeKey(key) + "\"",
-                                 Join(prefix, key));
+// Names the field, and the one of `known` (what the object takes) it most likely misspells.
+template <typename Names>
+Status UnknownField(std::string_view prefix, std::string_view key, const Names& known) {
+  std::string message = "unknown field \"" + SafeKey(key) + "\"";
+  if (auto meant = base::Nearest(key, known))
+    message += "; did you mean \"" + std::string(*meant) + "\"?";
+  return Status::InvalidArgument("unknown_field", message, Join(prefix, key));
+}
+Status UnknownField(std::string_view prefix, std::string_view key,
+                    std::initializer_list<std::string_view> known) {
+  return UnknownField<std::initializer_list<std::string_view>>(prefix, key, known);
 }
 
 // Says nothing of what was sent: the rejected value may be a password.
@@ -168,7 +177,7 @@ Result<Phone> AsPhone(const json::value& v, const std::string& path) {
   for (const auto& kv : v.get_object()) {
     const std::string_view key = View(kv.key());
     std::string* target = key == "type" ? &phone.type : key == "number" ? &phone.number : nullptr;
-    if (target == nullptr) return UnknownField(path, key);
+    if (target == nullptr) return UnknownField(path, key, {"type", "number"});
     auto s = AsString(kv.value(), Join(path, key));
     if (!s.ok()) return s.status();
     *target = std::move(s).value();
@@ -204,7 +213,7 @@ class Reader {
       const std::string_view key = View(kv.key());
       bool known = false;
       for (std::string_view a : allowed) known = known || a == key;
-      if (!known) return UnknownField("", key);
+      if (!known) return UnknownField("", key, allowed);
     }
     return Status::Ok();
   }
@@ -309,7 +318,7 @@ Status AddressChanges(const json::value& v, bool nullable, std::vector<FieldOp>&
       return StringChange(
           x, path, nullable, [](ContactFields & f) -> auto& { return f.address.country; }, ops);
     }
-    return UnknownField("address", key);
+    return UnknownField("address", key, {"lines", "postcode", "country"});
   };
   return NestedChanges(v, "address", nullable, whole, each, ops);
 }
@@ -337,9 +346,21 @@ Status CommunicationChanges(const json::value& v, bool nullable, std::vector<Fie
           x, path, nullable,
           [](ContactFields & f) -> auto& { return f.communication.usage_report_profile; }, ops);
     }
-    return UnknownField("communication", key);
+    return UnknownField("communication", key,
+                        {"regarding", "copy_correspondence", "copy_ticket_updates", "email_bill",
+                         "usage_report_profile"});
   };
   return NestedChanges(v, "communication", nullable, whole, each, ops);
+}
+
+// The top-level keys of a contact's fields.
+const std::vector<std::string_view>& ContactKeys() {
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> out = {"phones", "portal_enabled", "address", "communication"};
+    for (const StringMember& m : kStringMembers) out.push_back(m.key);
+    return out;
+  }();
+  return keys;
 }
 
 // Appends the change one top-level contact key asks for; unknown_field when it names no
@@ -364,7 +385,7 @@ Status ContactFieldChange(std::string_view key, const json::value& v, bool nulla
   }
   if (key == "address") return AddressChanges(v, nullable, ops);
   if (key == "communication") return CommunicationChanges(v, nullable, ops);
-  return UnknownField("", key);
+  return UnknownField("", key, ContactKeys());
 }
 
 // Finds a key repeated within one object. Boost.JSON keeps the last of duplicates, so a

@@ -6,6 +6,7 @@
 #include "cledger/limits.h"
 #include "engine/domain/roles.h"
 #include "engine/domain/validate.h"
+#include "engine/store/errors.h"
 #include "projections/views.h"
 
 namespace cledger::domain {
@@ -612,9 +613,7 @@ Result<Decision> Decide(const CommandContext& context, const Command& command,
       decided.status().reason() != "already_erased" && context.expected_version) {
     auto actual = TargetVersion(context, command, views);
     if (actual && *actual != *context.expected_version) {
-      return Status(Code::kVersionMismatch, "version_mismatch",
-                    "the record is at version " + std::to_string(*actual) + ", not " +
-                        std::to_string(*context.expected_version));
+      return store::StaleVersion("the record", *actual, *context.expected_version);
     }
   }
   return decided;

@@ -26,11 +26,14 @@ inline Status IdTooLong() {
   return Status(Code::kLimitExceeded, "too_long", "tenant or idempotency key too long");
 }
 
-// A commit whose expected stream version is not the stream's (a stale If-Match).
-inline Status StaleVersion(const std::string& stream, uint64_t actual, uint64_t expected) {
-  return Status(
-      Code::kVersionMismatch, "version_mismatch",
-      stream + " is at version " + std::to_string(actual) + ", not " + std::to_string(expected));
+// A commit whose expected stream version is not the stream's (a stale If-Match). The message
+// says what to do: the caller judged a version that is gone.
+inline Status StaleVersion(std::string_view what, uint64_t actual, uint64_t expected) {
+  const std::string now = std::to_string(actual);
+  return Status(Code::kVersionMismatch, "version_mismatch",
+                std::string(what) + " is at version " + now + ", not " + std::to_string(expected) +
+                    ": read it again, then send If-Match: \"" + now +
+                    "\" if the change still holds");
 }
 
 inline Status Reopening() {

@@ -319,6 +319,20 @@ TEST_CASE("APatchThatNamesNoFieldIsRefusedAndRecordsNothing") {
   CHECK(f.Call("acme/owner", "GET", "/v1/contacts/k1").Header("etag") == before);
 }
 
+// A stale If-Match is told what to do: read again, and which ETag the record has now.
+TEST_CASE("AStaleIfMatchIsToldToReadAgainAndTheETagTheRecordHasNow") {
+  ServerFixture f;
+  Populate(f);
+  const std::string now = f.Call("acme/owner", "GET", "/v1/contacts/k1").Header("etag");
+  const Reply stale = f.Call("acme/owner", "PATCH", "/v1/contacts/k1", R"({"title":"Dr"})",
+                             {{"If-Match", "\"1\""}});
+  CHECK(stale.status == 412);
+  CHECK(Code(stale) == "version_mismatch");
+  const std::string detail(Json(stale).at("detail").as_string());
+  CHECK(detail.find("read it again") != std::string::npos);
+  CHECK(detail.find("If-Match: " + now) != std::string::npos);
+}
+
 // The list the server gives of what it takes is whole, not cut like an echoed input.
 TEST_CASE("AnUnknownEventTypeIsAnsweredWithEveryTypeTheStreamTakes") {
   ServerFixture f;

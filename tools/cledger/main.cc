@@ -10,25 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include "base/text.h"
 #include "tools/cledger/commands.h"
 
 namespace {
-
-// Edits (insert, delete, replace) between two words: Levenshtein's distance.
-size_t Distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 // The subcommands given, from the top: `cledger projections`.
 std::vector<const CLI::App*> GivenChain(const CLI::App& top) {
@@ -58,20 +43,15 @@ std::string Suggestions(const CLI::App& top) {
   for (const CLI::App* app : chain) {
     for (const std::string& given : app->remaining()) {
       if (!given.starts_with("--")) {
-        auto best = std::min_element(
-            commands.begin(), commands.end(),
-            [&](const auto& a, const auto& b) { return Distance(given, a) < Distance(given, b); });
-        if (best != commands.end() && Distance(given, *best) <= 2) {
-          out += "cledger: no subcommand " + given + "; did you mean " + *best + "?\n";
+        if (auto best = cledger::base::Nearest(given, commands)) {
+          out += "cledger: no subcommand " + given + "; did you mean " + std::string(*best) + "?\n";
         }
         continue;
       }
       const std::string flag = given.substr(0, given.find('='));
-      auto best = std::min_element(known.begin(), known.end(), [&](const auto& a, const auto& b) {
-        return Distance(flag, a) < Distance(flag, b);
-      });
-      if (best != known.end() && Distance(flag, *best) <= 2) {
-        out += "cledger: " + flag + " is not an option here; did you mean " + *best + "?\n";
+      if (auto best = cledger::base::Nearest(flag, known)) {
+        out += "cledger: " + flag + " is not an option here; did you mean " + std::string(*best) +
+               "?\n";
       }
     }
   }

@@ -283,8 +283,9 @@ void PrintTreeText(const VerifyResult& r) {
   }
   if (!r.key_note.empty()) std::cout << r.key_note << "\n";
   if (r.signed_heads_checked == 0) {
-    std::cout << "no signed heads recorded: nothing proves the log is the one published "
-                 "(ask a witness for the heads it holds)\n";
+    std::cout << "no signed heads recorded: nothing proves the log is the one published; a "
+                 "running server signs one when asked (GET /v1/ledger/head, an evidence "
+                 "bundle, a witness polling), and a witness keeps the heads it saw\n";
   } else if (r.signed_head_problems.empty()) {
     std::cout << "signed heads ok: the log still has the root of each of the "
               << r.signed_heads_checked << " heads the ledger signed ("

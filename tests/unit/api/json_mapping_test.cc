@@ -234,6 +234,35 @@ TEST_CASE("AnUnknownFieldIsRejectedNamingItsPath") {
   }
 }
 
+// A misspelt field is named with the one it most likely meant, at any depth; a key like
+// none of them gets no guess.
+TEST_CASE("AMisspeltFieldIsAnsweredWithTheNameItMostLikelyMeant") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"firstname":"Ann"})", R"(did you mean "first_name"?)"},
+      {R"({"E-Mail":"a@b.test"})", R"(did you mean "email"?)"},
+      {R"({"adress":{"postcode":"1"}})", R"(did you mean "address"?)"},
+      {R"({"address":{"postode":"1"}})", R"(did you mean "postcode"?)"},
+      {R"({"communication":{"email_bil":"pdf"}})", R"(did you mean "email_bill"?)"},
+      {R"({"phones":[{"numbr":"1"}]})", R"(did you mean "number"?)"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.first);
+    auto r = ContactPatchFromJson(Obj(c.first));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().reason() == "unknown_field");
+    CHECK(r.status().message().find(c.second) != std::string::npos);
+  }
+  auto customer = CreateCustomerFromJson(Obj(R"({"nmae":"Acme","email":"a@b.test"})"));
+  REQUIRE_FALSE(customer.ok());
+  CHECK(customer.status().message().find(R"(did you mean "name"?)") != std::string::npos);
+  for (const char* far : {R"({"nickname":"x"})", R"({"zz":"x"})"}) {
+    CAPTURE(far);
+    auto r = ContactPatchFromJson(Obj(far));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("did you mean") == std::string::npos);
+  }
+}
+
 TEST_CASE("AnUnknownKeyIsQuotedShortAndSafeInPathAndMessage") {
   const std::string key(500, 'k');
   auto r = CreateContactFromJson(Obj("{\"" + key + "\":1}"), "");
