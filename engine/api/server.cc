@@ -198,10 +198,16 @@ class Server::Impl {
       : router_(router),
         options_(std::move(options)),
         handlers_(router, metrics_),
-        accept_strand_(net::make_strand(ioc_)),
+        contexts_(MakeContexts(options_.threads)),
+        accept_strand_(net::make_strand(*contexts_.front())),
         acceptor_(accept_strand_),
-        signals_(ioc_),
-        blocking_(kBlockingThreads) {}
+        signals_(*contexts_.front()),
+        blocking_(kBlockingThreads) {
+    // The others have nothing to do until a connection comes: they wait for one.
+    for (size_t i = 1; i < contexts_.size(); ++i) {
+      waiting_.push_back(net::make_work_guard(*contexts_[i]));
+    }
+  }
 
   ~Impl() {
     for (Engine* engine : router_.Engines()) engine->ledger().SetCommitListener({});
@@ -243,14 +249,16 @@ class Server::Impl {
 
   void Run() {
     std::vector<std::thread> threads;
-    for (int i = 1; i < options_.threads; ++i) threads.emplace_back([this] { ioc_.run(); });
-    ioc_.run();
+    for (size_t i = 1; i < contexts_.size(); ++i) {
+      threads.emplace_back([this, i] { contexts_[i]->run(); });
+    }
+    contexts_.front()->run();
     for (auto& t : threads) t.join();
   }
 
   // Stops accepting, wakes streams so they end, and lets requests in flight finish.
   void Stop() {
-    net::post(ioc_, [this] {
+    net::post(*contexts_.front(), [this] {
       stopping_ = true;
       beast::error_code ignored;
       // On the accept loop's strand: closing beside a starting accept is a data race.
@@ -272,21 +280,37 @@ class Server::Impl {
   }
 
  private:
+  // One io_context per I/O thread, run by that thread alone: a connection's handlers never
+  // change threads, so the threads share no scheduler lock and wake each other for nothing.
+  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int threads) {
+    std::vector<std::unique_ptr<net::io_context>> contexts;
+    for (int i = 0; i < std::max(threads, 1); ++i) {
+      contexts.push_back(std::make_unique<net::io_context>(1));
+    }
+    return contexts;
+  }
+
+  // The context the next connection runs on: each in turn. Accept loop only.
+  net::io_context::executor_type NextContext() {
+    return contexts_[accepted_++ % contexts_.size()]->get_executor();
+  }
+
   static Status Failed(const char* what, const beast::error_code& ec) {
     return Status(Code::kIoError, "listen_failed", std::string(what) + ": " + ec.message());
   }
 
   awaitable<void> Accept() {
     while (!stopping_) {
-      auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kNoThrow);
-      if (ec) {
-        if (stopping_) co_return;
-        continue;
-      }
+      auto [ec, socket] = co_await acceptor_.async_accept(NextContext(), kNoThrow);
+      if (ec) continue;
       auto executor = socket.get_executor();
       const bool over_limit = metrics_.connections.load() >= options_.connections_max;
       net::co_spawn(executor, Connection(std::move(socket), over_limit), net::detached);
     }
+    // No connection comes after this: each context's thread ends once its own have. Not
+    // before: a connection accepted as the server stopped would go to a context no thread
+    // runs any more, and its client would wait for an answer for ever.
+    waiting_.clear();
   }
 
   // One connection, plain or TLS: both run the very same Session (or Refuse) on their stream.
@@ -317,7 +341,8 @@ class Server::Impl {
   awaitable<bool> Handshake(TlsStream& stream) {
     beast::tcp_stream& transport = beast::get_lowest_layer(stream);
     transport.expires_after(std::chrono::seconds(options_.read_timeout_s));
-    MarkIdle(&transport, true);  // nothing to finish yet: Stop may cut it short
+    // Nothing to finish yet: Stop may cut it short, or (stopping already) not begin it.
+    if (!MarkIdle(&transport, true)) co_return false;
     auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kNoThrow);
     MarkIdle(&transport, false);
     if (ec) {
@@ -349,7 +374,7 @@ class Server::Impl {
       parser.header_limit(static_cast<uint32_t>(options_.header_bytes_max));
       parser.body_limit(options_.body_bytes_max);
       transport.expires_after(std::chrono::seconds(options_.read_timeout_s));
-      MarkIdle(&transport, true);
+      if (!MarkIdle(&transport, true)) break;
       auto [ec, bytes] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       MarkIdle(&transport, false);
       // Counted before the body: a chunked body's trailer fields join the header's, and a
@@ -598,13 +623,17 @@ class Server::Impl {
     }
   }
 
-  void MarkIdle(beast::tcp_stream* stream, bool idle) {
+  // False when the server is stopping: a connection that would wait for its next request
+  // then closes instead. (Stop sets stopping_ before it cancels the idle ones, under the same
+  // lock: a connection either is among them or sees stopping_ here.)
+  bool MarkIdle(beast::tcp_stream* stream, bool idle) {
     std::lock_guard lock(idle_mu_);
-    if (idle) {
-      idle_.insert(stream);
-    } else {
+    if (!idle) {
       idle_.erase(stream);
+    } else if (!stopping_) {
+      idle_.insert(stream);
     }
+    return !stopping_;
   }
 
   // One access-log line per request: never a header value, body or token. The path is the
@@ -626,7 +655,9 @@ class Server::Impl {
   ServerOptions options_;
   HttpMetrics metrics_;
   Handlers handlers_;
-  net::io_context ioc_;
+  std::vector<std::unique_ptr<net::io_context>> contexts_;  // the first runs the accept loop
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> waiting_;
+  size_t accepted_ = 0;
   net::strand<net::io_context::executor_type> accept_strand_;  // the accept loop runs on it
   tcp::acceptor acceptor_;
   net::signal_set signals_;
