@@ -212,7 +212,7 @@ class EngineImpl final : public Engine {
       return Status(purged.code(), "old_wrappings_kept",
                     "the master key is rotated and recorded (open the ledger with " + path +
                         "), but the key store's files may still hold the data keys wrapped "
-                        "under the old one until its next compaction: " +
+                        "under the old one until the next open of the ledger purges them: " +
                         purged.message());
     }
     return rewrapped;

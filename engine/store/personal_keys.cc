@@ -25,8 +25,10 @@ namespace {
 //   "t" · key id            → lp(tenant) · lp(stream) · u64 erased_at_us: a destroyed key
 //   "e" · lp(tenant) · stream → "": an erased subject (also one that never had a key)
 //   "p" · lp(tenant) · stream → "": an erasure whose purge of the data directory is not done
+//   "old-wrappings"          → "": a rotation's old wrappings may still be in the files
 constexpr char kId[] = "id";
 constexpr char kWrapKeyId[] = "wrap-key-id";
+constexpr char kOldWrappings[] = "old-wrappings";
 // How many opened keys stay in memory; past it the cache starts over.
 constexpr size_t kCachedKeysMax = 100'000;
 // Keys are made ahead, this many in one synced write once fewer than kPoolLow are left, so a
@@ -193,6 +195,11 @@ Result<std::unique_ptr<PersonalKeys>> PersonalKeys::Open(const std::string& path
                       "give the ledger's own with --key-store and --master-key-file");
   }
   if (Status loaded = keys->Load(); !loaded.ok()) return loaded;
+  // A rotation's purge that failed is tried again at each open until it is done. Not fatal:
+  // the store is whole under the new key either way; only the old key's wrappings linger.
+  if (!read_only && keys->db_->Get(rocksdb::ReadOptions(), kOldWrappings, &recorded).ok()) {
+    (void)keys->PurgeOldWrappings();
+  }
   return keys;
 }
 
@@ -591,6 +598,7 @@ Result<size_t> PersonalKeys::Rewrap(const base::AeadKey& next, const std::string
   if (!it->status().ok()) return Fault(it->status());
   for (const MadeKey& made : pool_) batch.Delete(KeyKey(made.id));
   batch.Put(kWrapKeyId, next_id);
+  batch.Put(kOldWrappings, "");
   if (rocksdb::Status s = db_->Write(Synced(), &batch); !s.ok()) return Fault(s);
   // Written: the store is wrapped under `next` from here on, whatever follows.
   wrap_key_ = next;
@@ -605,6 +613,7 @@ Status PersonalKeys::PurgeOldWrappings() {
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   if (s.ok()) s = db_->CompactRange(compact, nullptr, nullptr);
+  if (s.ok()) s = db_->Delete(Synced(), kOldWrappings);
   return s.ok() ? Status::Ok() : Fault(s);
 }
 

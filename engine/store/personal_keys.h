@@ -113,7 +113,7 @@ class PersonalKeys {
   // keys made ahead and not given yet are deleted instead.
   Result<size_t> Rewrap(const base::AeadKey& next, const std::string& next_id);
   // Flushes and compacts the store so the wrappings a rotation replaced leave its files too.
-  // A failure leaves the rotation done; a later compaction finishes the purge.
+  // A failure leaves the rotation done; the next open (not read-only) tries again.
   Status PurgeOldWrappings();
 
  private:
