@@ -107,6 +107,18 @@ std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
 
 // ---- history -----------------------------------------------------------------------------
 
+// A value that is the text the trail shows for "nothing" is quoted: the two never read alike.
+TEST_CASE("ATrailValueThatReadsLikeAnEmptyOneIsQuoted") {
+  testing::EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", testing::Person("Ada", "ada@acme.test")});
+  f.Must(f.owner, EditContact{"k1", [](ContactFields& x) { x.last_name = "(empty)"; }});
+  f.engine.reset();
+  const Run run =
+      Cledger(f.dir, "history --data " + f.dir.Sub("data") + " --tenant acme --contact k1");
+  CHECK(run.status == 0);
+  CHECK(Contains(run.out, "    last_name: (empty) → \"(empty)\"\n"));
+}
+
 TEST_CASE("HistoryShowsTheRecordAsItWasThenAndItsTrailUpToThen") {
   testing::EngineFixture f;
   const CommandOutcome created =

@@ -224,9 +224,14 @@ void PrintTable(std::ostream& out, const Rows& rows) {
   }
 }
 
-// A trail value for people: "(empty)" rather than nothing. Times in the trail are RFC 3339
-// already, as everywhere else on the screen.
-std::string Shown(const std::string& value) { return value.empty() ? "(empty)" : Printable(value); }
+// A trail value for people: "(empty)" rather than nothing, and a value that is that very
+// text quoted, so the two never read alike. Times in the trail are RFC 3339 already, as
+// everywhere else on the screen.
+std::string Shown(const std::string& value) {
+  constexpr std::string_view kEmpty = "(empty)";
+  if (value.empty()) return std::string(kEmpty);
+  return value == kEmpty ? "\"" + value + "\"" : Printable(value);
+}
 
 // A link's roles: "(empty)" would say nothing of whether the contact is linked at all.
 std::string ShownRoles(const std::string& value) {
