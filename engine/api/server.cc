@@ -128,30 +128,49 @@ HttpResponse ReadFailure(const beast::error_code& ec) {
 
 // Wakes every waiting stream subscriber when the ledger's head moves. Subscribers keep no
 // queue: each reads the log from its own position, so a slow one costs no memory here.
+//
+// A waiter is used on its stream's executor only, whose io_context one thread runs: the
+// posts below never run beside the stream's own coroutine.
 class Hub {
  public:
   struct Waiter {
-    explicit Waiter(net::any_io_executor executor) : timer(executor) {}
+    Waiter(net::any_io_executor executor, beast::tcp_stream* transport)
+        : timer(executor), transport(transport) {}
     net::steady_timer timer;
+    beast::tcp_stream* transport;  // null once the stream has ended
   };
-  std::shared_ptr<Waiter> Subscribe(net::any_io_executor executor) {
-    auto waiter = std::make_shared<Waiter>(executor);
+  std::shared_ptr<Waiter> Subscribe(net::any_io_executor executor, beast::tcp_stream& transport) {
+    auto waiter = std::make_shared<Waiter>(executor, &transport);
     std::lock_guard lock(mu_);
     waiters_.insert(waiter);
     return waiter;
   }
   void Unsubscribe(const std::shared_ptr<Waiter>& waiter) {
+    waiter->transport = nullptr;  // a cut posted before this finds nothing to cut
     std::lock_guard lock(mu_);
     waiters_.erase(waiter);
   }
   void WakeAll() {
-    std::lock_guard lock(mu_);
-    for (const auto& waiter : waiters_) {
-      net::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
-    }
+    Post([](Waiter& waiter) { waiter.timer.cancel(); });
+  }
+  // Ends every stream now, even one whose write is waiting for a reader that stopped reading:
+  // the server is stopping, and a subscriber resumes with Last-Event-ID.
+  void CutAll() {
+    Post([](Waiter& waiter) {
+      waiter.timer.cancel();
+      if (waiter.transport != nullptr) waiter.transport->cancel();
+    });
   }
 
  private:
+  template <typename Work>
+  void Post(Work work) {
+    std::lock_guard lock(mu_);
+    for (const auto& waiter : waiters_) {
+      net::post(waiter->timer.get_executor(), [waiter, work] { work(*waiter); });
+    }
+  }
+
   std::mutex mu_;
   std::set<std::shared_ptr<Waiter>> waiters_;
 };
@@ -267,7 +286,7 @@ class Server::Impl {
         acceptor_.close(closed);
       });
       signals_.cancel(ignored);
-      hub_.WakeAll();
+      hub_.CutAll();
       std::lock_guard lock(idle_mu_);
       for (auto* stream : idle_) {
         // On the stream's own strand, and only if it is still idle (so still alive).
@@ -540,7 +559,7 @@ class Server::Impl {
     http::response_serializer<http::empty_body> serializer(head);
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(options_.read_timeout_s));
     if (auto [ec, n] = co_await http::async_write_header(stream, serializer, kNoThrow); !ec) {
-      auto waiter = hub_.Subscribe(stream.get_executor());
+      auto waiter = hub_.Subscribe(stream.get_executor(), beast::get_lowest_layer(stream));
       co_await Follow(stream, plan, *waiter);
       hub_.Unsubscribe(waiter);
     }
@@ -616,6 +635,8 @@ class Server::Impl {
       }
       if (!co_await Send(stream, plan, *chunk)) co_return;
       if (Behind(plan, next)) continue;
+      // Stop's wake-up may have come while this stream was writing: not waited for again.
+      if (stopping_) co_return;
       waiter.timer.expires_after(std::chrono::seconds(options_.heartbeat_s));
       auto [ec] = co_await waiter.timer.async_wait(kNoThrow);
       // No event for a while: a comment keeps the connection warm.

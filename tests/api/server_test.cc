@@ -418,10 +418,8 @@ TEST_CASE("ASlowOrHalfOpenClientIsDroppedAfterTheReadTimeout") {
   CHECK(f.Call("", "GET", "/healthz").status == 200);
 }
 
-// Subscribers keep no queue on the server; one that stops reading is cut off once a write
-// has made no progress for the read timeout, and may resume later with Last-Event-ID.
-TEST_CASE("ASubscriberThatStopsReadingIsCutOffAndTheServerCarriesOn") {
-  ServerFixture f(/*read_timeout_s=*/1);
+// 10,000 events of about 1 KiB: more than a subscriber's socket buffers take.
+void AppendBulk(ServerFixture& f) {
   ContactFields filler;
   filler.first_name = std::string(900, 'f');
   for (int c = 0; c < 10; ++c) {
@@ -434,8 +432,11 @@ TEST_CASE("ASubscriberThatStopsReadingIsCutOffAndTheServerCarriesOn") {
     }
     REQUIRE(RawLedgerOf(*f.engine).Append(commit).ok());
   }
+}
+
+// A subscriber to the whole stream that never reads: the server's write to it soon waits.
+boost::asio::ip::tcp::socket StalledSubscriber(ServerFixture& f, boost::asio::io_context& ioc) {
   namespace net = boost::asio;
-  net::io_context ioc;
   net::ip::tcp::socket stalled(ioc);
   stalled.open(net::ip::tcp::v4());
   stalled.set_option(net::socket_base::receive_buffer_size(4096));
@@ -443,18 +444,44 @@ TEST_CASE("ASubscriberThatStopsReadingIsCutOffAndTheServerCarriesOn") {
   net::write(stalled, net::buffer("GET /v1/events/stream?from=1 HTTP/1.1\r\nHost: x\r\n"
                                   "Authorization: Bearer " +
                                   f.tokens["acme/auditor"] + "\r\n\r\n"));
-  auto subscribers = [&] {
-    const std::string metrics = f.Call("ops", "GET", "/metrics").body;
-    const size_t at = metrics.find("\ncledger_stream_subscribers ");
-    return std::stoi(metrics.substr(at + 28));
-  };
+  return stalled;
+}
+
+int Subscribers(ServerFixture& f) {
+  const std::string metrics = f.Call("ops", "GET", "/metrics").body;
+  const size_t at = metrics.find("\ncledger_stream_subscribers ");
+  return std::stoi(metrics.substr(at + 28));
+}
+
+// Subscribers keep no queue on the server; one that stops reading is cut off once a write
+// has made no progress for the read timeout, and may resume later with Last-Event-ID.
+TEST_CASE("ASubscriberThatStopsReadingIsCutOffAndTheServerCarriesOn") {
+  ServerFixture f(/*read_timeout_s=*/1);
+  AppendBulk(f);
+  boost::asio::io_context ioc;
+  auto stalled = StalledSubscriber(f, ioc);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  CHECK(subscribers() == 1);
-  for (int i = 0; i < 50 && subscribers() > 0; ++i) {
+  CHECK(Subscribers(f) == 1);
+  for (int i = 0; i < 50 && Subscribers(f) > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  CHECK(subscribers() == 0);
+  CHECK(Subscribers(f) == 0);
   CHECK(f.Call("acme/owner", "GET", "/v1/events?from=1&limit=1").status == 200);
+}
+
+// Stopping does not wait for a stream's reader: a write waiting on one that stopped reading
+// ends at once (the read timeout here is a minute).
+TEST_CASE("AStoppingServerEndsAStreamWhoseReaderStoppedReadingAtOnce") {
+  ServerFixture f(/*read_timeout_s=*/60);
+  AppendBulk(f);
+  boost::asio::io_context ioc;
+  auto stalled = StalledSubscriber(f, ioc);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(Subscribers(f) == 1);
+  const auto stopping = std::chrono::steady_clock::now();
+  f.server->Stop();
+  f.runner.join();
+  CHECK(std::chrono::steady_clock::now() - stopping < std::chrono::seconds(30));
 }
 
 TEST_CASE("OverTheConnectionLimitANewClientGetsA503AndTheOthersCarryOn") {

@@ -6,6 +6,8 @@
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <thread>
+#include <vector>
 
 #include "engine/api/server.h"
 #include "tests/support/log_capture.h"
@@ -93,6 +95,28 @@ TEST_CASE("ATlsClientThatConnectsAndSaysNothingIsClosedAfterTheReadTimeout") {
   CHECK(silent.read_some(boost::asio::buffer(&byte, 1), ec) == 0);  // closed, no bytes
   CHECK(ec);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+}
+
+// A client that connected as the server stopped, and never began its handshake, does not hold
+// the stop for the read timeout (a minute here).
+TEST_CASE("AStoppingServerDoesNotWaitForATlsClientThatSaysNothing") {
+  TlsFiles tls;
+  ServerFixture f(tls, /*read_timeout_s=*/60);
+  boost::asio::io_context ioc;
+  std::vector<boost::asio::ip::tcp::socket> silent;
+  for (int i = 0; i < 4; ++i) {
+    silent.emplace_back(ioc).connect({boost::asio::ip::make_address("127.0.0.1"), f.port});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto stopping = std::chrono::steady_clock::now();
+  f.server->Stop();
+  // Connecting on while it stops: some are accepted after the stop began.
+  for (int i = 0; i < 20; ++i) {
+    boost::system::error_code ignored;
+    silent.emplace_back(ioc).connect({boost::asio::ip::make_address("127.0.0.1"), f.port}, ignored);
+  }
+  f.runner.join();
+  CHECK(std::chrono::steady_clock::now() - stopping < std::chrono::seconds(30));
 }
 
 TEST_CASE("TlsOlderThanVersion12IsRefusedByTheServer") {
