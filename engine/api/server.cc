@@ -289,7 +289,7 @@ class Server::Impl {
       hub_.CutAll();
       std::lock_guard lock(idle_mu_);
       for (auto* stream : idle_) {
-        // On the stream's own strand, and only if it is still idle (so still alive).
+        // On the stream's own thread, and only if it is still idle (so still alive).
         net::post(stream->get_executor(), [this, stream] {
           std::lock_guard again(idle_mu_);
           if (idle_.contains(stream)) stream->cancel();
@@ -499,7 +499,7 @@ class Server::Impl {
   }
 
   // Runs `work`, which may block on the engine (a command waits for its group commit), on the
-  // blocking pool, and resumes the calling coroutine on its own strand with the result.
+  // blocking pool, and resumes the calling coroutine on its own thread with the result.
   // I/O threads never block, and many commands can wait for one sync together.
   template <typename Work>
   auto OffIoThread(Work work) -> awaitable<decltype(work())> {
