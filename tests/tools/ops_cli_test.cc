@@ -138,6 +138,9 @@ TEST_CASE("VerifyExitsZeroOnAnUntouchedLedgerAndReportsItsHead") {
   CHECK(Has(out, "chain ok: " + std::to_string(f.head.position) + " events, head " +
                      std::to_string(f.head.position) + " " + base::Hex(f.head.hash)));
   CHECK(Has(out, "projections ok"));
+  // Nothing asked for a signed head yet: it says how one comes to be.
+  CHECK(Has(out, "no signed heads recorded"));
+  CHECK(Has(out, "a running server signs one when asked (GET /v1/ledger/head"));
   const json::object report = RunJson("verify --json --data " + f.data, &status);
   CHECK(status == 0);
   CHECK(report.at("ok").as_bool());
