@@ -379,6 +379,22 @@ bool AuditFieldCovers(std::string_view field, std::string_view change) {
                                        change[field.size()] == '.' || change[field.size()] == '[');
 }
 
+const std::vector<std::string>& AuditedFieldNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out = FixedFieldNames();
+    for (const std::string& name : FixedFieldNames()) {  // "address" covers "address.lines"
+      if (const size_t part = name.find_first_of(".["); part != std::string::npos) {
+        out.push_back(name.substr(0, part));
+      }
+    }
+    out.push_back("customers");
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }();
+  return names;
+}
+
 bool IsAuditedField(std::string_view field) {
   if (IsLinkField(field)) return true;
   const auto& names = FixedFieldNames();

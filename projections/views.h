@@ -91,6 +91,9 @@ Result<std::vector<AuditEntry>> AuditTrail(Kv& kv, std::string_view tenant, Audi
 // A filter on `field` keeps a change of `change`: it names it or a part of it ("address"
 // covers "address.lines", "phones" covers "phones[0]").
 bool AuditFieldCovers(std::string_view field, std::string_view change);
+// The names a filter on a field may give (their parts aside): what a misspelt one is matched
+// against.
+const std::vector<std::string>& AuditedFieldNames();
 // Whether `field` covers any field a trail can record.
 bool IsAuditedField(std::string_view field);
 

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <string_view>
 
+#include "base/text.h"
 #include "base/time.h"
 #include "projections/views.h"
 
@@ -121,11 +122,13 @@ Result<std::vector<AuditEntry>> QueryAudit(Engine& engine, const Principal& who,
                                            const AuditQuery& q) {
   if (!q.field.empty() && !projections::IsAuditedField(q.field)) {
     // The names alone pass the bound on a detail's length: the API description lists them.
-    return Status::InvalidArgument(
-        "invalid_query",
+    std::string detail =
         "field names no field a trail records, e.g. email, first_name, address (or "
-        "address.lines), phones (or phones[0] to phones[3]), customers[<id>].roles, password",
-        "field");
+        "address.lines), phones (or phones[0] to phones[3]), customers[<id>].roles, password";
+    if (auto meant = base::Nearest(q.field, projections::AuditedFieldNames())) {
+      detail += "; did you mean \"" + std::string(*meant) + "\"?";
+    }
+    return Status::InvalidArgument("invalid_query", std::move(detail), "field");
   }
   auto entries = !q.record.empty()  ? RecordEntries(engine, who, q.record)
                  : !q.actor.empty() ? engine.ActorHistory(who, q.actor, q.from_us, q.to_us)

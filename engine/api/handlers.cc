@@ -424,7 +424,9 @@ Answer PostConvertToShared(Call& call) {
 
 Answer PostRestore(Call& call) { return RunCommand(call, RestoreContact{call.params[0]}, 200); }
 
-// 200 with {"already_erased": bool, "certificate": {...}} (FORMAT.md, "Personal data").
+// 200 with {"already_erased": bool, "certificate": {...}} (FORMAT.md, "Personal data"). As a
+// command's answer, it names the erasure's position and the record's version as the erasure
+// left it (the first erasure, for one asked again).
 Answer PostErase(Call& call, const std::string& subject) {
   auto reason = FromBody(call, ErasureReasonFromJson);
   if (!reason.ok()) return Problem(reason.status());
@@ -434,8 +436,21 @@ Answer PostErase(Call& call, const std::string& subject) {
                          call.request.request_id};
   auto erased = call.engine.Erase(context, subject, call.params[0], *reason);
   if (!erased.ok()) return Problem(erased.status());
-  return JsonResponse(200, json::object{{"already_erased", erased->already_erased},
-                                        {"certificate", ToJson(erased->certificate)}});
+  const AsOf then{erased->certificate.position, {}};
+  auto version_of = [](const auto& view) -> Result<uint64_t> {
+    if (!view.ok()) return view.status();
+    return view->system.version;
+  };
+  const Result<uint64_t> version =
+      subject == "contact" ? version_of(call.engine.GetContact(call.who, call.params[0], then))
+                           : version_of(call.engine.GetCustomer(call.who, call.params[0], then));
+  if (!version.ok()) return Problem(version.status());
+  HttpResponse response =
+      JsonResponse(200, json::object{{"already_erased", erased->already_erased},
+                                     {"certificate", ToJson(erased->certificate)}});
+  response.headers.push_back({"ETag", ETag(*version)});
+  response.headers.push_back({"X-Ledger-Position", std::to_string(erased->certificate.position)});
+  return response;
 }
 Answer PostContactErase(Call& call) { return PostErase(call, "contact"); }
 Answer PostCustomerErase(Call& call) { return PostErase(call, "customer"); }

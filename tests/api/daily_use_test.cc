@@ -186,12 +186,19 @@ TEST_CASE("TheAuditTrailFiltersByRecordAndFieldAndEachEntryCarriesItsEventHashAn
             .at("items")
             .as_array()
             .empty());
-  // A misspelt field is refused, not answered with an empty trail that looks like no changes.
+  // A misspelt field is refused, not answered with an empty trail that looks like no changes,
+  // and named as it was most likely meant.
   const Reply typo = f.Call("acme/auditor", "GET", "/v1/audit?field=emial");
   CHECK(typo.status == 400);
   CHECK(Code(typo) == "invalid_query");
   CHECK(std::string(Json(typo).at("detail").as_string())
-            .ends_with("customers[<id>].roles, password"));  // whole: not cut at its bound
+            .ends_with("customers[<id>].roles, password; did you mean \"email\"?"));  // whole
+  CHECK(std::string(
+            Json(f.Call("acme/auditor", "GET", "/v1/audit?field=adress")).at("detail").as_string())
+            .ends_with("did you mean \"address\"?"));
+  CHECK(std::string(
+            Json(f.Call("acme/auditor", "GET", "/v1/audit?field=zzzzzzz")).at("detail").as_string())
+            .ends_with("customers[<id>].roles, password"));  // nothing near: no guess
   CHECK(f.Call("acme/auditor", "GET", "/v1/audit?field=customers%5Bc1%5D.roles").status == 200);
 }
 

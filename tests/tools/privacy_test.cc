@@ -343,6 +343,32 @@ TEST_CASE("AnErasureAfterRebuildsLeavesNoPlaintextInTheFilesOfTheGenerationsThey
   CHECK(ScanDirectory(f.dir.Sub("data")).find(kKept) != std::string::npos);
 }
 
+// An erasure answers as a command does: where its event is, and the ETag the record has after
+// it, so a client can go on with the record (here: delete it) without reading it again.
+TEST_CASE("AnErasureAnswersWithItsPositionAndTheETagItLeftTheRecordWith") {
+  testing::ServerFixture f;
+  RecordPeople(f);
+  for (const std::string erased : {"/v1/contacts/kz", "/v1/customers/cz"}) {
+    CAPTURE(erased);
+    const testing::Reply first =
+        f.Call("acme/owner", "POST", erased + "/erase", R"({"reason":"r"})");
+    REQUIRE(first.status == 200);
+    const json::value certificate = json::parse(first.body).at("certificate");
+    CHECK(first.Header("x-ledger-position") ==
+          std::to_string(certificate.at("position").as_int64()));
+    CHECK(first.Header("etag") == f.Call("acme/owner", "GET", erased).Header("etag"));
+    // Asked again: the first erasure's position and version.
+    const testing::Reply again =
+        f.Call("acme/owner", "POST", erased + "/erase", R"({"reason":"r"})");
+    CHECK(again.Header("x-ledger-position") == first.Header("x-ledger-position"));
+    CHECK(again.Header("etag") == first.Header("etag"));
+  }
+  const testing::Reply erased =
+      f.Call("acme/owner", "POST", "/v1/contacts/kk/erase", R"({"reason":"r"})");
+  CHECK(f.Call("acme/owner", "DELETE", "/v1/contacts/kk", {}, {{"If-Match", erased.Header("etag")}})
+            .status == 204);
+}
+
 // Without the ledger's key store no personal field of a sealed event can be read: a rebuild or
 // a contact as it was is refused rather than made with them empty (the projections a rebuild
 // would replace keep them), and verify checks the chain but says it could not check the

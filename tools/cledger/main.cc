@@ -24,17 +24,23 @@ std::vector<const CLI::App*> GivenChain(const CLI::App& top) {
   return chain;
 }
 
+// The long names of `app`'s options, its option groups' too ("--contact").
+void AddLongNames(const CLI::App& app, std::vector<std::string>& known) {
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
+  }
+  for (const CLI::App* group : app.get_subcommands({})) {
+    if (group->get_name().empty()) AddLongNames(*group, known);
+  }
+}
+
 // "did you mean --tenant?" for each flag the command line held that the subcommand does not
 // take but nearly does, and "did you mean backup?" for a subcommand: a typo gets the right
 // spelling, not only "not expected".
 std::string Suggestions(const CLI::App& top) {
   const std::vector<const CLI::App*> chain = GivenChain(top);
   std::vector<std::string> known;
-  for (const CLI::App* app : chain) {
-    for (const CLI::Option* option : app->get_options()) {
-      for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
-    }
-  }
+  for (const CLI::App* app : chain) AddLongNames(*app, known);
   std::vector<std::string> commands;  // what may follow the last subcommand given
   for (const CLI::App* sub : chain.back()->get_subcommands({})) {
     if (!sub->get_name().empty()) commands.push_back(sub->get_name());  // not option groups
@@ -176,8 +182,12 @@ int main(int argc, char** argv) {
       "write-ahead log is damaged (see cledger recover).\n"
       "Run 'cledger SUBCOMMAND --help' for its options and examples.");
   app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
-    const std::string hints = Suggestions(*failed);
-    if (auto wanted = SubcommandWanted(*failed, e, hints)) return *wanted;
+    // From the top: a required option group (`history`'s --contact or --customer) fails on
+    // its own, while what was mistyped for it is left to the subcommand above it.
+    const CLI::App* top = failed;
+    while (top->get_parent() != nullptr) top = top->get_parent();
+    const std::string hints = Suggestions(*top);
+    if (auto wanted = SubcommandWanted(*top, e, hints)) return *wanted;
     return hints + CLI::FailureMessage::simple(failed, e);
   });
   cledger::cli::Runner run;
