@@ -36,6 +36,9 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 // How long a closing connection may take to say goodbye (TLS close_notify, draining).
 constexpr auto kCloseTimeout = std::chrono::seconds(2);
+// How long the accept loop waits after an accept failed (no descriptor left) before it tries
+// again.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 // The last frame of a stream that ends on a failure, with its reason.
 constexpr std::string_view kTokenRevokedFrame =
@@ -319,11 +322,30 @@ class Server::Impl {
   }
 
   awaitable<void> Accept() {
-    while (!stopping_) {
+    net::steady_timer pause(co_await net::this_coro::executor);
+    for (bool failing = false; !stopping_;) {
       auto [ec, socket] = co_await acceptor_.async_accept(NextContext(), kNoThrow);
-      if (ec) continue;
+      if (ec == net::error::connection_aborted) continue;  // its client went first
+      if (ec) {
+        if (stopping_) break;
+        // Out of descriptors, most often: the connection stays queued and the next accept
+        // would fail at once, a core spinning, until one is closed.
+        if (!failing) {
+          spdlog::warn("accepting connections failed: {}; trying again every {} ms", ec.message(),
+                       kAcceptRetry.count());
+        }
+        failing = true;
+        pause.expires_after(kAcceptRetry);
+        co_await pause.async_wait(kNoThrow);
+        continue;
+      }
+      if (failing) spdlog::info("accepting connections again");
+      failing = false;
       auto executor = socket.get_executor();
+      // Counted here, not once the connection runs: a burst accepted before any of them ran
+      // would pass the limit.
       const bool over_limit = metrics_.connections.load() >= options_.connections_max;
+      if (!over_limit) ++metrics_.connections;
       net::co_spawn(executor, Connection(std::move(socket), over_limit), net::detached);
     }
     // No connection comes after this: each context's thread ends once its own have. Not
@@ -334,7 +356,6 @@ class Server::Impl {
 
   // One connection, plain or TLS: both run the very same Session (or Refuse) on their stream.
   awaitable<void> Connection(tcp::socket socket, bool over_limit) {
-    if (!over_limit) ++metrics_.connections;
     if (!tls_) {
       beast::tcp_stream stream(std::move(socket));
       co_await Converse(stream, over_limit);

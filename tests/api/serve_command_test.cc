@@ -12,8 +12,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
@@ -107,6 +109,65 @@ TEST_CASE("ServeListensOnLocalhostAndOnABracketedIpv6Address") {
     kill(child.pid, SIGTERM);
     CHECK(testing::Wait(child).Exited(0));
   }
+}
+
+// The server's CPU time so far (user and system), in seconds.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Out of descriptors, accepting fails while connections wait in the queue: the server says so
+// once and tries again now and then instead of spinning a core, and serves again as soon as
+// descriptors are free.
+TEST_CASE("AServerOutOfDescriptorsWaitsInsteadOfSpinningAndServesAgainOnceSomeAreFree") {
+  testing::TempDir dir;
+  const std::string log = dir.Sub("serve.log");
+  const int err = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(err >= 0);
+  testing::Child child = testing::Spawn(
+      {"serve", "--data", dir.Sub("data"), "--listen", "127.0.0.1:0"}, err, /*open_files_max=*/64);
+  close(err);
+  const std::string banner = testing::ReadBanner(child.out);
+  const std::string port = testing::After(banner, "serving http://127.0.0.1:", " ");
+  REQUIRE_FALSE(port.empty());
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::vector<int> clients;  // more than its descriptors: the last wait in the listen queue
+  for (int i = 0; i < 80; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    clients.push_back(fd);
+  }
+  usleep(300'000);
+  const double before = CpuSeconds(child.pid);
+  usleep(1'000'000);
+  // Spinning, it would use the whole second.
+  CHECK(CpuSeconds(child.pid) - before < 0.3);
+  for (int fd : clients) close(fd);
+  int status = -1;
+  const std::string reply = testing::RunCommand(
+      "curl -s --retry 5 --retry-all-errors --retry-delay 1 --max-time 20 http://127.0.0.1:" +
+          port + "/healthz",
+      &status);
+  CHECK(reply == R"({"status":"ok"})");
+  kill(child.pid, SIGTERM);
+  CHECK(testing::Wait(child).Exited(0));
+  std::ifstream in(log);
+  const std::string said((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(said.find("accepting connections failed: Too many open files") != std::string::npos);
+  CHECK(said.find("accepting connections failed") == said.rfind("accepting connections failed"));
+  CHECK(said.find("accepting connections again") != std::string::npos);
 }
 
 // A request without X-Request-ID gets a generated correlation id; one generated after a restart

@@ -502,6 +502,31 @@ TEST_CASE("OverTheConnectionLimitANewClientGetsA503AndTheOthersCarryOn") {
   CHECK(f.Call("", "GET", "/healthz").status == 200);
 }
 
+// Connections that arrive together are counted as they are accepted: a burst does not get
+// past the limit before any of them has begun.
+TEST_CASE("ABurstOfConnectionsGetsNoMoreSessionsThanTheLimit") {
+  ServerFixture f(/*read_timeout_s=*/5, /*connections_max=*/2);
+  namespace net = boost::asio;
+  net::io_context ioc;
+  std::vector<net::ip::tcp::socket> burst;
+  for (int i = 0; i < 24; ++i) {
+    burst.emplace_back(ioc).connect({net::ip::make_address("127.0.0.1"), f.port});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int served = 0;
+  int refused = 0;
+  for (net::ip::tcp::socket& socket : burst) {
+    boost::system::error_code ec;
+    net::write(socket, net::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")), ec);
+    std::string answer;
+    net::read_until(socket, net::dynamic_buffer(answer), "\r\n", ec);
+    served += answer.starts_with("HTTP/1.1 200");
+    refused += answer.starts_with("HTTP/1.1 503");
+  }
+  CHECK(served == 2);
+  CHECK(refused == 22);
+}
+
 TEST_CASE("TheAccessLogNamesEachRequestButNoSecret") {
   testing::LogCapture captured;
   {

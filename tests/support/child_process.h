@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +20,10 @@ struct Child {
 };
 
 // Starts cledger with `args`; its stdout comes back through a pipe, its stderr goes to
-// `err_fd` (a file, a pty, or -1 for /dev/null).
-inline Child Spawn(const std::vector<std::string>& args, int err_fd = -1) {
+// `err_fd` (a file, a pty, or -1 for /dev/null). `open_files_max`: the most descriptors it may
+// have open (0: as many as this process).
+inline Child Spawn(const std::vector<std::string>& args, int err_fd = -1,
+                   rlim_t open_files_max = 0) {
   int fds[2];
   REQUIRE(pipe(fds) == 0);
   Child child;
@@ -30,6 +33,10 @@ inline Child Spawn(const std::vector<std::string>& args, int err_fd = -1) {
     dup2(fds[1], STDOUT_FILENO);
     dup2(err_fd >= 0 ? err_fd : open("/dev/null", O_WRONLY), STDERR_FILENO);
     close(fds[0]);
+    if (open_files_max > 0) {
+      const rlimit limit{open_files_max, open_files_max};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+    }
     std::vector<char*> argv = {const_cast<char*>(CLEDGER_BINARY)};
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
