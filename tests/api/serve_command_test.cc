@@ -165,9 +165,16 @@ TEST_CASE("AServerOutOfDescriptorsWaitsInsteadOfSpinningAndServesAgainOnceSomeAr
   CHECK(testing::Wait(child).Exited(0));
   std::ifstream in(log);
   const std::string said((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  CHECK(said.find("accepting connections failed: Too many open files") != std::string::npos);
-  CHECK(said.find("accepting connections failed") == said.rfind("accepting connections failed"));
-  CHECK(said.find("accepting connections again") != std::string::npos);
+  auto count = [&](const std::string& line) {
+    size_t n = 0;
+    for (size_t at = said.find(line); at != std::string::npos; at = said.find(line, at + 1)) ++n;
+    return n;
+  };
+  // Once a streak of failures, not once a try: a descriptor the server itself frees (a file
+  // RocksDB closes) may let one accept through and begin another streak.
+  const size_t streaks = count("accepting connections failed: Too many open files");
+  CHECK(streaks >= 1);
+  CHECK(count("accepting connections again") >= streaks);
 }
 
 // A request without X-Request-ID gets a generated correlation id; one generated after a restart
