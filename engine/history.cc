@@ -48,7 +48,7 @@ Result<std::vector<AuditEntry>> History::ContactHistory(const Principal& who, co
   Snapshot snap(store_, host_);
   auto contact = pj::GetContact(snap.Kv(pj::kContacts), who.tenant, id);
   if (!contact.ok()) return contact.status();
-  if (!*contact) return Status::NotFound("contact_not_found", "no contact '" + id + "'");
+  if (!*contact) return domain::RecordNotFound("contact", id);
   return trail;
 }
 
@@ -59,7 +59,7 @@ Result<std::vector<AuditEntry>> History::CustomerHistory(const Principal& who,
   Snapshot snap(store_, host_);
   auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, id);
   if (!customer.ok()) return customer.status();
-  if (!*customer) return Status::NotFound("customer_not_found", "no customer '" + id + "'");
+  if (!*customer) return domain::RecordNotFound("customer", id);
   return trail;
 }
 

@@ -136,7 +136,7 @@ Result<ContactView> Queries::GetContact(const Principal& who, const std::string&
   auto view = travel_.Read(pj::kContacts, who.tenant, domain::ContactStream(id), as_of,
                            [&](pj::Kv& kv) { return pj::GetContact(kv, who.tenant, id); });
   if (!view.ok()) return view.status();
-  if (!*view) return Status(Code::kNotFound, "contact_not_found", "no contact '" + id + "'");
+  if (!*view) return domain::RecordNotFound("contact", id);
   return **view;
 }
 
@@ -146,7 +146,7 @@ Result<CustomerView> Queries::GetCustomer(const Principal& who, const std::strin
   auto view = travel_.Read(pj::kCustomers, who.tenant, domain::CustomerStream(id), as_of,
                            [&](pj::Kv& kv) { return pj::GetCustomer(kv, who.tenant, id); });
   if (!view.ok()) return view.status();
-  if (!*view) return Status(Code::kNotFound, "customer_not_found", "no customer '" + id + "'");
+  if (!*view) return domain::RecordNotFound("customer", id);
   return **view;
 }
 
@@ -204,7 +204,7 @@ Result<std::vector<Recipient>> Queries::Recipients(const Principal& who,
   auto customer = pj::GetCustomer(snap.Kv(pj::kCustomers), who.tenant, customer_id);
   if (!customer.ok()) return customer.status();
   if (!*customer || (*customer)->deleted) {
-    return Status::NotFound("customer_not_found", "no customer '" + customer_id + "'");
+    return domain::RecordNotFound("customer", customer_id);
   }
   auto linked = Linked(snap, who.tenant, customer_id);
   if (!linked.ok()) return linked.status();

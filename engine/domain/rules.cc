@@ -16,9 +16,6 @@ namespace pj = projections;
 
 constexpr std::array<std::string_view, 4> kLinkRoles = {"primary", "billing", "order", "shipment"};
 
-Status NotFound(const std::string& what, std::string_view id) {
-  return Status(Code::kNotFound, what + "_not_found", "no " + what + " '" + std::string(id) + "'");
-}
 Status Conflict(std::string reason, std::string message) {
   return Status(Code::kConflict, std::move(reason), std::move(message));
 }
@@ -162,7 +159,7 @@ class Rules {
     if (!ops) {
       auto tenant = pj::GetTenant(views_.tenants, c.tenant);
       if (!tenant.ok()) return tenant.status();
-      if (!*tenant) return NotFound("tenant", c.tenant);
+      if (!*tenant) return RecordNotFound("tenant", c.tenant);
     }
     if (Status s = CheckId(c.actor_id, "actor"); !s.ok()) return s;
     if (c.expires_in_s < 0 || c.expires_in_s > limits::kTokenLifetimeMaxSeconds) {
@@ -395,7 +392,7 @@ class Rules {
     if (Status s = CustomerAccess(); !s.ok()) return s;
     auto contact = pj::GetContact(views_.contacts, ctx_.tenant, c.id);
     if (!contact.ok()) return contact.status();
-    if (!*contact) return NotFound("contact", c.id);
+    if (!*contact) return RecordNotFound("contact", c.id);
     if (Status s = ErasureReason(c.reason); !s.ok()) return s;
     if ((*contact)->erased) return AlreadyErased();
     return Draft(ctx_, c.id, ContactStream(c.id))
@@ -407,7 +404,7 @@ class Rules {
     if (Status s = CustomerAccess(); !s.ok()) return s;
     auto customer = pj::GetCustomer(views_.customers, ctx_.tenant, c.id);
     if (!customer.ok()) return customer.status();
-    if (!*customer) return NotFound("customer", c.id);
+    if (!*customer) return RecordNotFound("customer", c.id);
     if (Status s = ErasureReason(c.reason); !s.ok()) return s;
     if ((*customer)->erased) return AlreadyErased();
     return Draft(ctx_, c.id, CustomerStream(c.id))
@@ -437,7 +434,7 @@ class Rules {
   Result<TenantView> Tenant() const {
     auto tenant = pj::GetTenant(views_.tenants, ctx_.tenant);
     if (!tenant.ok()) return tenant.status();
-    if (!*tenant) return NotFound("tenant", ctx_.tenant);
+    if (!*tenant) return RecordNotFound("tenant", ctx_.tenant);
     return std::move(**tenant);
   }
 
@@ -456,7 +453,7 @@ class Rules {
     if (Status s = CustomerAccess(); !s.ok()) return s;
     auto customer = pj::GetCustomer(views_.customers, ctx_.tenant, id);
     if (!customer.ok()) return customer.status();
-    if (!*customer || (*customer)->deleted) return NotFound("customer", id);
+    if (!*customer || (*customer)->deleted) return RecordNotFound("customer", id);
     return std::move(**customer);
   }
 
@@ -470,11 +467,11 @@ class Rules {
                         "the profile contact follows the customer's email; edit the customer "
                         "profile instead");
       }
-      return NotFound("contact", id);
+      return RecordNotFound("contact", id);
     }
     auto contact = pj::GetContact(views_.contacts, ctx_.tenant, id);
     if (!contact.ok()) return contact.status();
-    if (!*contact) return NotFound("contact", id);
+    if (!*contact) return RecordNotFound("contact", id);
     if ((*contact)->deleted && !allow_deleted) {
       return Conflict("contact_deleted", "the contact is deleted; restore it first");
     }
@@ -565,6 +562,17 @@ class Rules {
 
 std::string ContactStream(std::string_view id) { return std::string(kContactStreams).append(id); }
 std::string CustomerStream(std::string_view id) { return std::string(kCustomerStreams).append(id); }
+
+Status RecordNotFound(std::string_view kind, std::string_view id) {
+  const std::string name(kind);
+  std::string message = "no " + name + " '" + std::string(id) + "'";
+  if (const std::string stream = name + "-"; id.size() > stream.size() && id.starts_with(stream)) {
+    message +=
+        " (if that is its stream's name, give its id: " + std::string(id.substr(stream.size())) +
+        ")";
+  }
+  return Status(Code::kNotFound, name + "_not_found", std::move(message));
+}
 
 Status Authorize(const CommandContext& context, const Command& command) {
   const bool admin_command = std::holds_alternative<CreateTenant>(command) ||

@@ -118,6 +118,30 @@ TEST_CASE("TheHistoryOfAnIdTheTenantNeverHadIsNotFound") {
   CHECK(f.Call("acme/auditor", "GET", "/v1/contacts/k1/history").status == 200);
 }
 
+// The trail and the event feed name records by their streams ("contact-k1"): a stream's name
+// given where an id belongs is told the id it holds.
+TEST_CASE("AStreamsNameGivenForAnIdIsToldTheIdItHolds") {
+  ServerFixture f;
+  Populate(f);
+  for (const std::string target : {"/v1/contacts/contact-k1", "/v1/contacts/contact-k1/history",
+                                   "/v1/customers/customer-c1"}) {
+    CAPTURE(target);
+    const Reply reply = f.Call("acme/owner", "GET", target);
+    CHECK(reply.status == 404);
+    CHECK(std::string(Json(reply).at("detail").as_string())
+              .ends_with(target.find("customer") != std::string::npos
+                             ? "(if that is its stream's name, give its id: c1)"
+                             : "(if that is its stream's name, give its id: k1)"));
+  }
+  const Reply edit = f.Call("acme/owner", "PATCH", "/v1/contacts/contact-k1", R"({"title":"Dr"})");
+  CHECK(edit.status == 404);
+  CHECK(std::string(Json(edit).at("detail").as_string()).find("give its id: k1") !=
+        std::string::npos);
+  CHECK(std::string(
+            Json(f.Call("acme/owner", "GET", "/v1/contacts/nosuch")).at("detail").as_string()) ==
+        "no contact 'nosuch'");
+}
+
 TEST_CASE("SearchFindsRecordsByNameEmailOrIdInTheCallersTenantOnly") {
   ServerFixture f;
   Populate(f);

@@ -168,6 +168,7 @@ TEST_CASE("HistoryShowsTheRecordAsItWasThenAndItsTrailUpToThen") {
 
 TEST_CASE("HistoryOfACustomerAndItsFailures") {
   testing::EngineFixture f;
+  f.Must(f.owner, CreateContact{"k1", "c1", testing::Person("Ada", "ada@acme.test")});
   f.engine.reset();
   const std::string base = "history --data " + f.dir.Sub("data") + " --tenant acme ";
 
@@ -176,6 +177,11 @@ TEST_CASE("HistoryOfACustomerAndItsFailures") {
   const json::object o = json::parse(customer.out).as_object();
   CHECK(o.at("state").at("name") == "Acme Corp");
   CHECK(o.at("history").at(0).at("operation") == "CustomerCreated");
+  // Its trail holds its contacts' links too, each entry naming the contact's stream.
+  const Run text = Cledger(f.dir, base + "--customer c1");
+  CHECK(text.status == 0);
+  CHECK(Contains(text.out, "  CustomerCreated\n"));
+  CHECK(Contains(text.out, "  ContactCreated  on contact-k1\n"));
 
   const Run no_tenant =
       Cledger(f.dir, "history --data " + f.dir.Sub("data") + " --tenant acmee --customer c1");

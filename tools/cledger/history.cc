@@ -239,12 +239,16 @@ std::string ShownRoles(const std::string& value) {
   return value == "(none)" ? "linked, no roles" : "linked: " + Printable(value);
 }
 
+// An entry of another record's stream (a customer's trail holds the events of its contacts'
+// links) names that stream. The first entry is the record's own creation, on its own stream.
 void PrintTrail(std::ostream& out, const std::vector<AuditEntry>& trail) {
   out << "\nAudit trail (" << trail.size() << (trail.size() == 1 ? " entry" : " entries") << ")\n";
   for (const AuditEntry& e : trail) {
     out << "#" << e.position << "  " << base::Rfc3339Micros(e.recorded_at_us) << "  "
         << Printable(e.actor.id) << "(" << Printable(e.actor.role) << ")  "
-        << Printable(e.operation) << "\n";
+        << Printable(e.operation);
+    if (e.stream != trail.front().stream) out << "  on " << Printable(e.stream);
+    out << "\n";
     for (const FieldChange& c : e.changes) {
       const bool roles = c.field.starts_with("customers[") && c.field.ends_with("].roles");
       const auto shown = roles ? ShownRoles : Shown;
