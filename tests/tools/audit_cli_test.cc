@@ -188,6 +188,13 @@ TEST_CASE("HistoryOfACustomerAndItsFailures") {
   CHECK(no_tenant.status == 1);
   CHECK(Contains(no_tenant.err, "no tenant 'acmee'"));
 
+  // A stream's name given for an id is told the id; what was typed is shown escaped, so a
+  // control character in it cannot drive the terminal.
+  const Run stream = Cledger(f.dir, base + "--contact 'contact-\x1b]0;T\x07k1'");
+  CHECK(stream.status == 1);
+  CHECK(Contains(stream.err, "give its id: \\x1b]0;T\\x07k1)"));
+  CHECK_FALSE(Contains(stream.err, "\x1b"));
+
   const Run missing = Cledger(f.dir, base + "--contact nobody");
   CHECK(missing.status == 1);
   CHECK(missing.out.empty());

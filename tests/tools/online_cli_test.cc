@@ -214,6 +214,16 @@ TEST_CASE("TheCommandLineSuggestsTheOptionAMistypedFlagMeantAndShowsExamples") {
   // A mistyped option of a group one of which is required: the typo, not only "required".
   CHECK(Has(RunBoth("history --tenant acme --contcat k1", &status), "did you mean --contact?"));
   CHECK(status == 2);
+  // What was typed is quoted escaped: a control character in it cannot drive the terminal.
+  const std::string typed = RunBoth(
+      "history '--contact\x1b"
+      "c' k1",
+      &status);
+  CHECK(Has(typed, "--contact\\x1bc is not an option here; did you mean --contact?"));
+  CHECK_FALSE(Has(typed, "\x1b"));
+  const std::string unexpected = RunBoth("verify --data d 'x\x1by'", &status);
+  CHECK(Has(unexpected, "not expected: x\\x1by"));
+  CHECK_FALSE(Has(unexpected, "\x1b"));
   CHECK(Has(RunBoth("bakup list /tmp", &status), "did you mean backup?"));
   CHECK(status == 2);
   // A group without its subcommand names the ones it has, once, not CLI11's bare complaint.

@@ -32,9 +32,11 @@ std::unique_ptr<Engine> OpenOrExplain(const std::string& data_dir) {
   return OpenOrExplain(options);
 }
 
+// Escaped: a message may echo what was typed (an id, a name), control characters and all.
 std::string Describe(const Status& status) {
-  return status.message() + (status.field().empty() ? "" : " (field " + status.field() + ")") +
-         " [" + status.reason() + "]";
+  return audit_tools::Printable(status.message()) +
+         (status.field().empty() ? "" : " (field " + status.field() + ")") + " [" +
+         status.reason() + "]";
 }
 
 Status TenantExists(Engine& engine, const std::string& tenant) {

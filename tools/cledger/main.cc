@@ -11,9 +11,25 @@
 #include <vector>
 
 #include "base/text.h"
+#include "tools/cledger/audit_common.h"
 #include "tools/cledger/commands.h"
 
 namespace {
+
+using cledger::cli::audit_tools::Printable;
+
+// CLI11's message quotes what was typed ("not expected: …"): each line escaped, so a typed
+// control character cannot drive the terminal.
+std::string PrintableLines(std::string_view text) {
+  std::string out;
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    out += Printable(text.substr(at, end - at));
+    if (end < text.size()) out += '\n';
+    at = end + 1;
+  }
+  return out;
+}
 
 // The subcommands given, from the top: `cledger projections`.
 std::vector<const CLI::App*> GivenChain(const CLI::App& top) {
@@ -50,14 +66,15 @@ std::string Suggestions(const CLI::App& top) {
     for (const std::string& given : app->remaining()) {
       if (!given.starts_with("--")) {
         if (auto best = cledger::base::Nearest(given, commands)) {
-          out += "cledger: no subcommand " + given + "; did you mean " + std::string(*best) + "?\n";
+          out += "cledger: no subcommand " + Printable(given) + "; did you mean " +
+                 std::string(*best) + "?\n";
         }
         continue;
       }
       const std::string flag = given.substr(0, given.find('='));
       if (auto best = cledger::base::Nearest(flag, known)) {
-        out += "cledger: " + flag + " is not an option here; did you mean " + std::string(*best) +
-               "?\n";
+        out += "cledger: " + Printable(flag) + " is not an option here; did you mean " +
+               std::string(*best) + "?\n";
       }
     }
   }
@@ -188,7 +205,7 @@ int main(int argc, char** argv) {
     while (top->get_parent() != nullptr) top = top->get_parent();
     const std::string hints = Suggestions(*top);
     if (auto wanted = SubcommandWanted(*top, e, hints)) return *wanted;
-    return hints + CLI::FailureMessage::simple(failed, e);
+    return hints + PrintableLines(CLI::FailureMessage::simple(failed, e));
   });
   cledger::cli::Runner run;
   cledger::cli::AddServe(app, run);
