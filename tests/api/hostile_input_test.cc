@@ -16,6 +16,7 @@
 #include "engine/api/server.h"
 #include "engine/engine_internal.h"
 #include "tests/support/log_capture.h"
+#include "tests/support/sanitizer.h"
 #include "tests/support/server_fixture.h"
 
 namespace cledger {
@@ -60,19 +61,7 @@ uint64_t PasswordHashes(ServerFixture& f) {
 // ASan pads every allocation and keeps freed memory in quarantine, and TSan keeps shadow
 // memory for all of it, so resident-memory bounds say nothing there: they are checked in the
 // normal build (CI runs all three).
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define CLEDGER_UNDER_SANITIZER 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define CLEDGER_UNDER_SANITIZER 1
-#endif
-#ifdef CLEDGER_UNDER_SANITIZER
-constexpr bool kMemoryBoundsHold = false;
-#else
-constexpr bool kMemoryBoundsHold = true;
-#endif
+constexpr bool kMemoryBoundsHold = !testing::kUnderSanitizer;
 
 // The most memory the process has held since it started (VmHWM), in MiB.
 size_t PeakRssMib() {
