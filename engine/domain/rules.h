@@ -59,11 +59,11 @@ inline constexpr std::array<std::string_view, 4> kStreamKinds = {kContactStreams
                                                                  kTenantStreams, kTokenStreams};
 
 std::string ContactStream(std::string_view id);
+std::string CustomerStream(std::string_view id);
 
 // "no contact 'k1'" (reason contact_not_found, and so for each kind). An id that reads as its
 // stream's name ("contact-k1", as the audit trail and the event feed name records) is told the
 // id that name holds.
 Status RecordNotFound(std::string_view kind, std::string_view id);
-std::string CustomerStream(std::string_view id);
 
 }  // namespace cledger::domain
